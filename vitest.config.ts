@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Integration suites share one redis-server and one cluster; each uses its own random shard
+    // names, so files may run in parallel on the two cores.
+    fileParallelism: true,
+  },
+});
