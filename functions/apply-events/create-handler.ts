@@ -1,0 +1,64 @@
+/**
+ * The apply-events Lambda handler, composed: middy with Powertools Logger and Metrics (EMF)
+ * around the core, its ports bound to one Redis client.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { MSKEvent } from 'aws-lambda';
+import type { SinkConfig } from '../shared/config.ts';
+import type { KafkaBatchResponse } from '../shared/kafka/batch-response.ts';
+import { applyChunk } from '../shared/redis/apply-batch.ts';
+import type { RedisClient } from '../shared/redis/client.ts';
+import { appendDeadLetters } from '../shared/redis/dead-letter.ts';
+import { applyRecords, type BatchSummary, type SinkPorts } from './apply-records.ts';
+
+export interface ApplyEventsDependencies {
+  config: SinkConfig;
+  redis: RedisClient;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+function publish(metrics: Metrics, summary: BatchSummary, durationMs: number) {
+  metrics.addMetric('RecordsReceived', MetricUnit.Count, summary.records);
+  metrics.addMetric('EventsApplied', MetricUnit.Count, summary.applied);
+  metrics.addMetric('EventsAppliedLate', MetricUnit.Count, summary.late);
+  metrics.addMetric('GapsOpened', MetricUnit.Count, summary.gapsOpened);
+  metrics.addMetric('EventsDuplicate', MetricUnit.Count, summary.duplicates);
+  metrics.addMetric('RecordsDeadLettered', MetricUnit.Count, summary.deadLettered);
+  metrics.addMetric('RecordsRetried', MetricUnit.Count, summary.retried);
+  metrics.addMetric('BatchDuration', MetricUnit.Milliseconds, durationMs);
+}
+
+export function createApplyEventsHandler({
+  config,
+  redis,
+  logger = new Logger({ serviceName: 'seqguard-apply-events' }),
+  metrics = new Metrics({ namespace: 'seqguard', serviceName: 'apply-events' }),
+}: ApplyEventsDependencies) {
+  const ports: SinkPorts = {
+    applyChunk: (shard, events) => applyChunk(redis, shard, events, config.guard),
+    appendDeadLetters: (letters) => appendDeadLetters(redis, letters, config.guard.keyPrefix),
+  };
+  const options = {
+    decode: config.decode,
+    chunkSize: config.chunkSize,
+    shardConcurrency: config.shardConcurrency,
+  };
+
+  return middy<MSKEvent, KafkaBatchResponse>()
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics))
+    .handler(async function applyEvents(event) {
+      const started = performance.now();
+      const { response, summary } = await applyRecords(event, ports, options);
+      publish(metrics, summary, performance.now() - started);
+      for (const error of summary.errors) logger.error('records will be retried', { error });
+      const { errors, ...counts } = summary;
+      logger.info('batch applied', { ...counts });
+      return response;
+    });
+}

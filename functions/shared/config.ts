@@ -1,0 +1,99 @@
+/**
+ * Configuration of the sink, from environment variables, validated once at cold start.
+ * Every problem is reported at once, by variable name, in one ConfigError.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import type { DecodeOptions } from './events/decode.ts';
+import { toUint63String } from './events/int64.ts';
+import { mappingSchema } from './events/schema.ts';
+import type { GuardOptions } from './redis/apply-batch.ts';
+import { maxChunkEvents } from './redis/apply-batch.ts';
+import type { RedisConnectionOptions } from './redis/client.ts';
+import { defaultKeyPrefix } from './redis/keys.ts';
+
+export interface SinkConfig {
+  redis: RedisConnectionOptions;
+  decode: DecodeOptions;
+  guard: GuardOptions;
+  /** Events per applyBatch execution. */
+  chunkSize: number;
+  /** Shards applied at the same time (chunks of one shard always run in order). */
+  shardConcurrency: number;
+}
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const mappingFromJson = z
+  .string()
+  .default('{}')
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not JSON: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(mappingSchema);
+
+const environmentSchema = z.object({
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
+  SEQGUARD_REDIS_CLUSTER: boolean,
+  SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
+  SEQGUARD_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
+    .default(defaultKeyPrefix),
+  SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default('envelope'),
+  SEQGUARD_MAPPING: mappingFromJson,
+  SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default('default'),
+  SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, 64 * 1024),
+  SEQGUARD_FIRST_SEQ: z
+    .string()
+    .default('1')
+    .refine((v) => toUint63String(v) === v, 'must be an integer from 0 to 2^63-1, digits only'),
+  SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, 1_000_000),
+  SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(0, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
+  SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, 500),
+  SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, 8),
+});
+
+export function loadSinkConfig(env: Record<string, string | undefined>): SinkConfig {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path.map(String);
+      return `${path[0]}${path.length > 1 ? ` (${path.slice(1).join('.')})` : ''}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    redis: {
+      url: e.REDIS_URL,
+      cluster: e.SEQGUARD_REDIS_CLUSTER,
+      commandTimeoutMs: e.SEQGUARD_REDIS_TIMEOUT_MS,
+    },
+    decode: {
+      format: e.SEQGUARD_FORMAT,
+      mapping: e.SEQGUARD_MAPPING,
+      defaultShard: e.SEQGUARD_DEFAULT_SHARD,
+      maxValueBytes: e.SEQGUARD_MAX_VALUE_BYTES,
+    },
+    guard: {
+      firstSeq: e.SEQGUARD_FIRST_SEQ,
+      streamMaxLen: e.SEQGUARD_STREAM_MAX_LEN,
+      streamMaxAgeMs: e.SEQGUARD_STREAM_MAX_AGE_SECONDS * 1000,
+      keyPrefix: e.SEQGUARD_KEY_PREFIX,
+    },
+    chunkSize: e.SEQGUARD_CHUNK_SIZE,
+    shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * One base error for seqguard; each area has a subclass that sets `name` and passes `{ cause }`.
+ */
+export class SeqguardError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SeqguardError';
+  }
+}
+
+/** The environment does not describe a usable configuration. Thrown once, at cold start. */
+export class ConfigError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * A bookkeeping key of a shard holds an unexpected type: something wrote around the pipeline.
+ * Nothing of the chunk was applied.
+ */
+export class RedisLayoutError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisLayoutError';
+  }
+}
+
+/** Redis could not run a command (connection, timeout, failover): the records are retried. */
+export class RedisUnavailableError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisUnavailableError';
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * One Kafka record, as the Lambda event carries it (base64 key and value), to a guarded event
+ * or to the reason it cannot be one. Pure: no I/O, no clock.
+ */
+import type { MSKRecord } from 'aws-lambda';
+import type { z } from 'zod';
+import { parseJsonExact } from './int64.ts';
+import { describeIssues, type Envelope, envelopeSchema, type Mapping } from './schema.ts';
+import type { GuardedEvent, InvalidRecord, Mutation, RecordCoordinates } from './types.ts';
+
+export interface DecodeOptions {
+  format: 'envelope' | 'mapped';
+  /** Used by the `mapped` format. */
+  mapping: Mapping;
+  /** The shard of events that name none. */
+  defaultShard: string;
+  /** Larger values are dead-lettered unread. */
+  maxValueBytes: number;
+}
+
+export type Decoded = { kind: 'event'; event: GuardedEvent } | { kind: 'invalid'; invalid: InvalidRecord };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function coordinatesOf(record: MSKRecord): RecordCoordinates {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: String(record.offset),
+    timestamp: record.timestamp,
+  };
+}
+
+/** Why a decode stops: the message becomes the dead-letter reason. */
+class Invalid extends Error {}
+
+function decodeText(encoded: string, what: string): string {
+  if (!base64.test(encoded)) throw new Invalid(`${what} is not valid base64`);
+  try {
+    return utf8.decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    throw new Invalid(`${what} is not UTF-8`);
+  }
+}
+
+function readValue(record: MSKRecord, maxValueBytes: number): unknown {
+  const encoded = record.value as string | null | undefined;
+  if (encoded === null || encoded === undefined) throw new Invalid('record has no value (tombstone)');
+  // Checked on the base64 length, before anything is decoded.
+  const bytes = Math.floor((encoded.length * 3) / 4) - (encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0);
+  if (bytes > maxValueBytes) {
+    throw new Invalid(`value is ${bytes} bytes, above the limit of ${maxValueBytes}`);
+  }
+  const text = decodeText(encoded, 'value');
+  try {
+    return parseJsonExact(text);
+  } catch (error) {
+    throw new Invalid(`value is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function readKey(record: MSKRecord): string | null {
+  const encoded = record.key as string | null | undefined;
+  if (encoded === null || encoded === undefined || encoded === '') return null;
+  return decodeText(encoded, 'record key');
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The mapped format's fields, renamed to an envelope so that one schema validates both. */
+function envelopeFromMapping(value: Record<string, unknown>, mapping: Mapping, record: MSKRecord) {
+  const scope =
+    mapping.scope === '$key'
+      ? (readKey(record) ?? undefined)
+      : mapping.scope === '$topicPartition'
+        ? `${record.topic}-${record.partition}`
+        : value[mapping.scope];
+  const target = value[mapping.target];
+  const amount = value[mapping.value];
+  const data =
+    mapping.op === 'zincrby'
+      ? { key: mapping.key, member: target, delta: amount }
+      : mapping.op === 'hincrby'
+        ? { key: mapping.key, field: target, delta: amount }
+        : { key: mapping.key, field: target, value: amount, version: value[mapping.version ?? ''] };
+  return {
+    seq: value[mapping.seq],
+    scope,
+    shard: mapping.shard === undefined ? undefined : value[mapping.shard],
+    type: mapping.op,
+    data,
+  };
+}
+
+/** Issue paths of the mapped format, named by the user's own fields. */
+function describeMappedIssues(error: z.ZodError, mapping: Mapping): string {
+  const names: Record<string, string | undefined> = {
+    seq: mapping.seq,
+    scope: mapping.scope,
+    shard: mapping.shard,
+    'data.member': mapping.target,
+    'data.field': mapping.target,
+    'data.delta': mapping.value,
+    'data.value': mapping.value,
+    'data.version': mapping.version,
+  };
+  return describeIssues({
+    ...error,
+    issues: error.issues.map((issue) => {
+      const renamed = names[issue.path.join('.')];
+      return renamed === undefined ? issue : { ...issue, path: [renamed] };
+    }),
+  });
+}
+
+function mutationOf(envelope: Envelope): Mutation {
+  switch (envelope.type) {
+    case 'zincrby':
+      return { op: 'zincrby', key: envelope.data.key, target: envelope.data.member, value: envelope.data.delta };
+    case 'hincrby':
+      return { op: 'hincrby', key: envelope.data.key, target: envelope.data.field, value: envelope.data.delta };
+    case 'hsetIfNewer':
+      return {
+        op: 'hsetIfNewer',
+        key: envelope.data.key,
+        target: envelope.data.field,
+        value: envelope.data.value,
+        version: envelope.data.version,
+      };
+  }
+}
+
+function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
+  const value = readValue(record, options.maxValueBytes);
+  if (!isObject(value)) throw new Invalid('value is not a JSON object');
+  const candidate =
+    options.format === 'mapped' ? envelopeFromMapping(value, options.mapping, record) : value;
+  const parsed = envelopeSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new Invalid(
+      `schema: ${options.format === 'mapped' ? describeMappedIssues(parsed.error, options.mapping) : describeIssues(parsed.error)}`,
+    );
+  }
+  const envelope = parsed.data;
+  let sequence: GuardedEvent['sequence'] = null;
+  if (envelope.seq !== undefined && envelope.seq !== null) {
+    const scope = envelope.scope ?? readKey(record);
+    if (scope === null) throw new Invalid('event has a seq but no scope, and the record has no key');
+    sequence = { scope, seq: envelope.seq };
+  }
+  return {
+    shard: envelope.shard ?? options.defaultShard,
+    sequence,
+    mutation: mutationOf(envelope),
+    record: coordinatesOf(record),
+  };
+}
+
+export function decodeRecord(record: MSKRecord, options: DecodeOptions): Decoded {
+  try {
+    return { kind: 'event', event: toEvent(record, options) };
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    return { kind: 'invalid', invalid: { record: coordinatesOf(record), reason: error.message } };
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The wrapper of lua/applyBatch-6.lua: one call applies one chunk of one shard's events.
+ */
+import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import type { GuardedEvent } from '../events/types.ts';
+import type { RedisClient } from './client.ts';
+import { cursorField, shardKeys, stateKey, topicPartition } from './keys.ts';
+
+export interface GuardOptions {
+  /** The seq a scope starts at: a first event above it opens a gap, below it is rejected. */
+  firstSeq: string;
+  /** Approximate cap on entries per shard stream; 0 for none. */
+  streamMaxLen: number;
+  /** Stream entries older than this are trimmed; 0 keeps them. */
+  streamMaxAgeMs: number;
+  keyPrefix: string;
+}
+
+export type RejectionReason = 'belowFirstSeq' | 'wrongType' | 'mutationFailed';
+
+export type GuardOutcome =
+  | { kind: 'applied' }
+  | { kind: 'appliedLate' }
+  | { kind: 'gapOpened' }
+  | { kind: 'duplicate' }
+  | { kind: 'rejected'; reason: RejectionReason; message: string };
+
+const outcomeByStatus = new Map<number, GuardOutcome>([
+  [1, { kind: 'applied' }],
+  [2, { kind: 'appliedLate' }],
+  [3, { kind: 'gapOpened' }],
+  [0, { kind: 'duplicate' }],
+  [-1, { kind: 'rejected', reason: 'belowFirstSeq', message: 'seq is below the first seq of its scope' }],
+  [
+    -2,
+    {
+      kind: 'rejected',
+      reason: 'wrongType',
+      message: 'the state key holds another Redis type than the operation needs',
+    },
+  ],
+  [
+    -3,
+    {
+      kind: 'rejected',
+      reason: 'mutationFailed',
+      message: 'Redis refused the mutation (the stored value or the result is not a valid number)',
+    },
+  ],
+]);
+
+/**
+ * ElastiCache rejects a command with more than 3,999 arguments, and Redis serves nobody else
+ * while a script runs. The events travel as one JSON argument, so a chunk needs 6 + (state keys)
+ * + 5 arguments; the event count is what keeps each execution short.
+ */
+export const maxChunkEvents = 3_000;
+
+/** Splits one shard's events, in order, into chunks of at most `size` events. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+function scriptArguments(shard: string, events: readonly GuardedEvent[], options: GuardOptions) {
+  const names: string[] = [];
+  const indexOfName = new Map<string, number>();
+  const rows = events.map((event) => {
+    const { mutation, record, sequence } = event;
+    let index = indexOfName.get(mutation.key);
+    if (index === undefined) {
+      names.push(mutation.key);
+      index = names.length;
+      indexOfName.set(mutation.key, index);
+    }
+    return [
+      cursorField(sequence, record),
+      sequence?.seq ?? record.offset,
+      topicPartition(record),
+      record.offset,
+      mutation.op,
+      index,
+      mutation.target,
+      mutation.value,
+      mutation.op === 'hsetIfNewer' ? mutation.version : '',
+      String(record.timestamp),
+    ];
+  });
+  const keys = shardKeys(shard, options.keyPrefix);
+  const allKeys = [
+    keys.cursors,
+    keys.gaps,
+    keys.offsets,
+    keys.stream,
+    keys.meta,
+    keys.versions,
+    ...names.map((name) => stateKey(shard, name, options.keyPrefix)),
+  ];
+  const argv = [
+    options.firstSeq,
+    String(options.streamMaxLen),
+    String(options.streamMaxAgeMs),
+    JSON.stringify(names),
+    JSON.stringify(rows),
+  ];
+  return { allKeys, argv };
+}
+
+/**
+ * Applies events (all of `shard`, in the order given) in one atomic script execution.
+ * Returns one outcome per event; throws RedisLayoutError when nothing could be applied because a
+ * bookkeeping key was overwritten, and RedisUnavailableError when the call did not complete
+ * (the script may or may not have run: the guard makes a retry safe either way).
+ */
+export async function applyChunk(
+  redis: RedisClient,
+  shard: string,
+  events: readonly GuardedEvent[],
+  options: GuardOptions,
+): Promise<GuardOutcome[]> {
+  if (events.length === 0) return [];
+  if (events.length > maxChunkEvents) {
+    throw new RangeError(`a chunk holds at most ${maxChunkEvents} events, got ${events.length}`);
+  }
+  const { allKeys, argv } = scriptArguments(shard, events, options);
+  let statuses: number[];
+  try {
+    statuses = await redis.applyBatch(allKeys.length, ...allKeys, ...argv);
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (message.includes('SEQGUARD_LAYOUT')) {
+      throw new RedisLayoutError(`shard "${shard}": ${message}`, { cause: error });
+    }
+    throw new RedisUnavailableError(`shard "${shard}": applyBatch failed: ${message}`, { cause: error });
+  }
+  return statuses.map((status) => {
+    const outcome = outcomeByStatus.get(Number(status));
+    if (outcome === undefined) throw new RangeError(`applyBatch returned unknown status ${status}`);
+    return outcome;
+  });
+}

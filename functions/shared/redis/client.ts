@@ -1,0 +1,61 @@
+/**
+ * The Redis client: one per process, reused across invocations, with every seqguard script
+ * defined on it (EVALSHA, falling back to EVAL on NOSCRIPT, per node on a cluster).
+ */
+import { Cluster, Redis, type RedisOptions, type Result } from 'ioredis';
+import * as scripts from './lua-scripts.generated.ts';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    applyBatch(numKeys: number, ...keysAndArgs: string[]): Result<number[], Context>;
+    deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
+  }
+}
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectionOptions {
+  /** redis://[user:password@]host:port or rediss:// for TLS. */
+  url: string;
+  /** Connect as a Redis Cluster client, discovering the nodes from `url`. */
+  cluster: boolean;
+  /** Per-command timeout: a hung node fails the chunk, and the records are retried. */
+  commandTimeoutMs: number;
+}
+
+function defineScripts(client: RedisClient): RedisClient {
+  // applyBatch takes a variable number of state keys, so its key count is passed per call.
+  client.defineCommand(scripts.applyBatch.name, { lua: scripts.applyBatch.lua });
+  client.defineCommand(scripts.deadLetter.name, {
+    lua: scripts.deadLetter.lua,
+    numberOfKeys: scripts.deadLetter.numberOfKeys,
+  });
+  return client;
+}
+
+export function createRedisClient(options: RedisConnectionOptions): RedisClient {
+  const url = new URL(options.url);
+  const common: RedisOptions = {
+    // Fail fast: a command that cannot run is retried by the event source, not queued here
+    // while the Lambda's time runs out.
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  if (!options.cluster) {
+    return defineScripts(new Redis(options.url, common));
+  }
+  return defineScripts(
+    new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+      redisOptions: common,
+      // ElastiCache's TLS certificates name the configuration endpoint, not the node IPs.
+      ...(url.protocol === 'rediss:' ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+      slotsRefreshTimeout: options.commandTimeoutMs,
+    }),
+  );
+}

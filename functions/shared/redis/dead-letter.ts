@@ -1,0 +1,43 @@
+/**
+ * The wrapper of lua/deadLetter-2.lua: records that cannot be applied, with their reasons, in
+ * the dead-letter stream, each once however often it is redelivered.
+ */
+import type { MSKRecord } from 'aws-lambda';
+import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import type { RedisClient } from './client.ts';
+import { deadLetterKeys, topicPartition } from './keys.ts';
+
+export interface DeadLetter {
+  /** The record exactly as the event carried it (base64 key and value, header bytes). */
+  record: MSKRecord;
+  reason: string;
+}
+
+export type DeadLetterOutcome = { kind: 'appended' } | { kind: 'alreadyThere' };
+
+export async function appendDeadLetters(
+  redis: RedisClient,
+  letters: readonly DeadLetter[],
+  keyPrefix: string,
+): Promise<DeadLetterOutcome[]> {
+  if (letters.length === 0) return [];
+  const keys = deadLetterKeys(keyPrefix);
+  const rows = letters.map(({ record, reason }) => [
+    topicPartition(record),
+    String(record.offset),
+    reason,
+    record.key ?? '',
+    record.value ?? '',
+    JSON.stringify(record.headers ?? []),
+    String(record.timestamp),
+  ]);
+  let statuses: number[];
+  try {
+    statuses = await redis.deadLetter(keys.stream, keys.offsets, JSON.stringify(rows));
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (message.includes('SEQGUARD_LAYOUT')) throw new RedisLayoutError(message, { cause: error });
+    throw new RedisUnavailableError(`deadLetter failed: ${message}`, { cause: error });
+  }
+  return statuses.map((status) => (Number(status) === 1 ? { kind: 'appended' } : { kind: 'alreadyThere' }));
+}

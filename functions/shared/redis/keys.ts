@@ -1,0 +1,71 @@
+/**
+ * The only place that builds Redis keys.
+ *
+ * Every key of one state shard starts with the hash tag `{<prefix>:<shard>}`, so that the Lua
+ * guard may touch all of them in one execution on a cluster (a script may only use keys of one
+ * slot). Shard and state names are percent-encoded (encodeURIComponent also encodes `{`, `}`,
+ * `:` and `%`), so a name can neither end the hash tag early, nor move a key to another slot,
+ * nor make two different (shard, name) pairs build the same key.
+ *
+ * The dead-letter stream has a tag of its own, `{<prefix>~dlq}`, that no shard can produce:
+ * shard tags always hold a `:`.
+ */
+export const defaultKeyPrefix = 'sg';
+
+export interface ShardKeys {
+  cursors: string;
+  gaps: string;
+  offsets: string;
+  stream: string;
+  meta: string;
+  versions: string;
+}
+
+export interface DeadLetterKeys {
+  stream: string;
+  offsets: string;
+}
+
+function encode(name: string): string {
+  if (!name.isWellFormed()) throw new TypeError('Redis key names must be well-formed Unicode');
+  return encodeURIComponent(name);
+}
+
+function shardTag(shard: string, prefix: string): string {
+  return `{${prefix}:${encode(shard)}}`;
+}
+
+export function shardKeys(shard: string, prefix = defaultKeyPrefix): ShardKeys {
+  const tag = shardTag(shard, prefix);
+  return {
+    cursors: `${tag}:cursors`,
+    gaps: `${tag}:gaps`,
+    offsets: `${tag}:offsets`,
+    stream: `${tag}:stream`,
+    meta: `${tag}:meta`,
+    versions: `${tag}:versions`,
+  };
+}
+
+/** A state key (leaderboard, counter hash, …) of a shard, by its name. */
+export function stateKey(shard: string, name: string, prefix = defaultKeyPrefix): string {
+  return `${shardTag(shard, prefix)}:state:${encode(name)}`;
+}
+
+export function deadLetterKeys(prefix = defaultKeyPrefix): DeadLetterKeys {
+  const tag = `{${prefix}~dlq}`;
+  return { stream: `${tag}:stream`, offsets: `${tag}:offsets` };
+}
+
+/** The hash field of a sequence scope's cursor, or of a topic-partition's offset cursor. */
+export function cursorField(
+  sequence: { scope: string } | null,
+  record: { topic: string; partition: number },
+): string {
+  return sequence === null ? `o:${topicPartition(record)}` : `s:${sequence.scope}`;
+}
+
+/** `<topic>-<partition>`, as the Lambda event names its record lists. */
+export function topicPartition(record: { topic: string; partition: number }): string {
+  return `${record.topic}-${record.partition}`;
+}

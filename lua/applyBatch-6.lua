@@ -1,0 +1,208 @@
+#!lua
+--[[
+  Applies a chunk of events to one state shard, exactly once, in one atomic execution.
+
+  For each event, in order:
+    1. The sequence guard compares its seq with the cursor of its cursor field:
+         offset field ("o:<topic>-<partition>", events without a seq; seq = offset):
+           seq <= cursor                 -> DUPLICATE
+           otherwise                     -> APPLIED (offset gaps are normal, not recorded)
+         sequence field ("s:<scope>"), no cursor yet:
+           seq <  firstSeq               -> REJECTED_BELOW_FIRST_SEQ
+           seq == firstSeq               -> APPLIED
+           seq >  firstSeq               -> GAP_OPENED: applied, firstSeq..seq-1 recorded open
+         sequence field with cursor c:
+           seq == c + 1                  -> APPLIED
+           seq >  c + 1                  -> GAP_OPENED: applied, c+1..seq-1 recorded open
+           seq <= c, inside an open gap  -> APPLIED_LATE: applied, the gap shrinks
+           seq <= c, otherwise           -> DUPLICATE
+    2. An event to apply mutates its state key (zincrby | hincrby | hsetIfNewer). If Redis
+       refuses the command (wrong type, not a number), the event is REJECTED_* and leaves no
+       trace: no cursor move, no gap change, no stream entry, no totals.
+    3. An applied event moves the cursor (late ones do not), appends its delta to the stream,
+       and adds to the running totals in meta.
+    4. APPLIED*, GAP_OPENED and DUPLICATE events raise the topic-partition's checkpoint to
+       their offset.
+  At the end the stream is trimmed by age (MINID, server clock) once per chunk; the length cap
+  is applied on every append. All keys share the shard's hash tag, so the script runs on one
+  node and one slot. The script is declared with a shebang: Redis then checks the keys it
+  declares and rejects the whole script up front under OOM instead of failing half way.
+
+  Seqs, offsets and versions are canonical decimal strings (see includes/seqArithmetic.lua).
+
+  Input:
+    KEYS[1] cursors   hash   cursor field -> highest applied seq
+    KEYS[2] gaps      zset   open ranges of missing seqs (includes/gapLedger.lua)
+    KEYS[3] offsets   hash   "<topic>-<partition>" -> highest offset guarded in this shard
+    KEYS[4] stream    stream one entry per applied event
+    KEYS[5] meta      hash   applied (count), sum:<name>, n:<name> running totals
+    KEYS[6] versions  hash   version of every field written by hsetIfNewer
+    KEYS[7..] state keys, in the order of the names in ARGV[4]
+
+    ARGV[1] firstSeq        the first seq of a scope that has no cursor yet
+    ARGV[2] streamMaxLen    approximate cap on stream entries; "0" = no cap
+    ARGV[3] streamMaxAgeMs  entries older than this are trimmed; "0" = keep
+    ARGV[4] JSON array of state names; name i is the state key KEYS[6 + i]
+    ARGV[5] JSON array of events, each an array:
+              [cursorField, seq, topicPartition, offset, op, stateIndex, target, value,
+               version, timestamp]
+            op is "zincrby" | "hincrby" | "hsetIfNewer"; stateIndex is 1-based into ARGV[4];
+            target is the member or field; value the delta or the value to set; version is
+            "" unless op is hsetIfNewer; timestamp is the record's (ms, decimal string).
+
+  Output:
+    an array with one status per event, in order:
+       1 APPLIED    2 APPLIED_LATE    3 GAP_OPENED    0 DUPLICATE
+      -1 REJECTED_BELOW_FIRST_SEQ  -2 REJECTED_WRONG_TYPE  -3 REJECTED_MUTATION_FAILED
+    or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when a bookkeeping
+    key has the wrong type.
+]]
+
+local APPLIED, APPLIED_LATE, GAP_OPENED, DUPLICATE = 1, 2, 3, 0
+local REJECTED_BELOW_FIRST_SEQ, REJECTED_WRONG_TYPE, REJECTED_MUTATION_FAILED = -1, -2, -3
+
+--- @include "includes/seqArithmetic"
+--- @include "includes/gapLedger"
+--- @include "includes/stateMutation"
+--- @include "includes/checkLayout"
+
+local cursorsKey, gapsKey, offsetsKey, streamKey, metaKey, versionsKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local firstSeq = ARGV[1]
+local streamMaxLen = ARGV[2]
+local streamMaxAgeMs = tonumber(ARGV[3])
+local names = cjson.decode(ARGV[4])
+local events = cjson.decode(ARGV[5])
+
+checkLayout({ [cursorsKey] = 'hash', [gapsKey] = 'zset', [offsetsKey] = 'hash',
+  [streamKey] = 'stream', [metaKey] = 'hash', [versionsKey] = 'hash' })
+
+-- Cursors and checkpoints are read once and written back once per chunk.
+local cursors, cursorsChanged = {}, {}
+local checkpoints = {}
+local appliedCount = 0
+
+local function cursorOf(field)
+  local c = cursors[field]
+  if c == nil then
+    c = redis.call('HGET', cursorsKey, field) or false
+    cursors[field] = c
+  end
+  return c or nil
+end
+
+local function raiseCheckpoint(topicPartition, offset)
+  local current = checkpoints[topicPartition]
+  if current == nil then
+    current = redis.call('HGET', offsetsKey, topicPartition) or false
+  end
+  if not current or seqCompare(offset, current) > 0 then
+    current = offset
+  end
+  checkpoints[topicPartition] = current
+end
+
+local function mutate(e)
+  local op, stateIndex = e[5], e[6]
+  local stateKey, name = KEYS[6 + stateIndex], names[stateIndex]
+  if op == 'zincrby' then
+    return mutateZincrby(stateKey, metaKey, name, e[7], e[8])
+  elseif op == 'hincrby' then
+    return mutateHincrby(stateKey, metaKey, name, e[7], e[8])
+  elseif op == 'hsetIfNewer' then
+    return mutateHsetIfNewer(stateKey, versionsKey, name, e[7], e[8], e[9])
+  end
+  return REJECTED_MUTATION_FAILED
+end
+
+local function appendToStream(e, status)
+  local args = { 'XADD', streamKey }
+  if streamMaxLen ~= '0' then
+    args[#args + 1] = 'MAXLEN'
+    args[#args + 1] = '~'
+    args[#args + 1] = streamMaxLen
+  end
+  local fields = { '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4], 'op', e[5],
+    'key', names[e[6]], 'target', e[7], 'value', e[8], 'ts', e[10] }
+  for _, v in ipairs(fields) do
+    args[#args + 1] = v
+  end
+  if e[9] ~= '' then
+    args[#args + 1] = 'version'
+    args[#args + 1] = e[9]
+  end
+  if status == APPLIED_LATE then
+    args[#args + 1] = 'late'
+    args[#args + 1] = '1'
+  end
+  redis.call(unpack(args))
+end
+
+local statuses = {}
+for i, e in ipairs(events) do
+  local field, seq = e[1], e[2]
+  local cursor = cursorOf(field)
+  local status, gapFirst, gapMember, gapFirstPadded, gapLastPadded
+  local prefix = gapPrefix(field)
+
+  if string.byte(field, 1) == 111 then -- 'o': guarded by offset
+    status = (cursor and seqCompare(seq, cursor) <= 0) and DUPLICATE or APPLIED
+  else
+    local expected = cursor and seqIncrement(cursor) or firstSeq
+    local order = seqCompare(seq, expected)
+    if order == 0 then
+      status = APPLIED
+    elseif order > 0 then
+      status, gapFirst = GAP_OPENED, expected
+    elseif not cursor then
+      status = REJECTED_BELOW_FIRST_SEQ
+    else
+      gapMember, gapFirstPadded, gapLastPadded = gapFind(gapsKey, prefix, seq)
+      status = gapMember and APPLIED_LATE or DUPLICATE
+    end
+  end
+
+  if status > 0 then
+    local rejected = mutate(e)
+    if rejected then
+      status = rejected
+    else
+      if status == APPLIED_LATE then
+        gapFill(gapsKey, prefix, gapMember, gapFirstPadded, gapLastPadded, seq)
+      else
+        if status == GAP_OPENED then
+          gapOpen(gapsKey, prefix, gapFirst, seqDecrement(seq))
+        end
+        cursors[field] = seq
+        cursorsChanged[field] = true
+      end
+      redis.call('HINCRBY', metaKey, 'n:' .. names[e[6]], 1)
+      appendToStream(e, status)
+      appliedCount = appliedCount + 1
+    end
+  end
+
+  if status >= 0 then
+    raiseCheckpoint(e[3], e[4])
+  end
+  statuses[i] = status
+end
+
+for field in pairs(cursorsChanged) do
+  redis.call('HSET', cursorsKey, field, cursors[field])
+end
+for topicPartition, offset in pairs(checkpoints) do
+  redis.call('HSET', offsetsKey, topicPartition, offset)
+end
+if appliedCount > 0 then
+  redis.call('HINCRBY', metaKey, 'applied', appliedCount)
+  if streamMaxAgeMs and streamMaxAgeMs > 0 then
+    local now = redis.call('TIME')
+    local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - streamMaxAgeMs
+    if minMs > 0 then
+      redis.call('XTRIM', streamKey, 'MINID', '~', string.format('%d', minMs))
+    end
+  end
+end
+
+return statuses
