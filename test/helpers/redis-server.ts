@@ -34,6 +34,7 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs 
 
 async function ping(port: number): Promise<boolean> {
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {}); // refused while the server starts: the caller polls again
   try {
     await client.connect();
     return (await client.ping()) === 'PONG';

@@ -21,9 +21,15 @@ export interface RedisConnectionOptions {
   cluster: boolean;
   /** Per-command timeout: a hung node fails the chunk, and the records are retried. */
   commandTimeoutMs: number;
+  /**
+   * Connection errors. Commands fail on their own (and their records are retried); without a
+   * listener, ioredis would also print every reconnect failure as an unhandled error.
+   */
+  onError?: (error: Error) => void;
 }
 
-function defineScripts(client: RedisClient): RedisClient {
+function prepare(client: RedisClient, onError: (error: Error) => void = () => {}): RedisClient {
+  client.on('error', onError);
   // applyBatch takes a variable number of state keys, so its key count is passed per call.
   client.defineCommand(scripts.applyBatch.name, { lua: scripts.applyBatch.lua });
   client.defineCommand(scripts.deadLetter.name, {
@@ -47,9 +53,9 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
   };
   if (!options.cluster) {
-    return defineScripts(new Redis(options.url, common));
+    return prepare(new Redis(options.url, common), options.onError);
   }
-  return defineScripts(
+  return prepare(
     new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
       redisOptions: common,
       // ElastiCache's TLS certificates name the configuration endpoint, not the node IPs.
@@ -57,5 +63,6 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       slotsRefreshTimeout: options.commandTimeoutMs,
     }),
+    options.onError,
   );
 }

@@ -1,0 +1,278 @@
+/**
+ * The guarantee, as a property on a real Redis: whatever the log holds (producer duplicates,
+ * late events, seqs that never arrive, events without a seq) and however the event source
+ * delivers it (redeliveries from any earlier point, batches split anywhere), the shard ends equal
+ * to a model computed from the unique events alone.
+ */
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
+import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { uniqueShard } from '../helpers/events.ts';
+
+const runs = Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000);
+
+let redis: RedisClient;
+let raw: Redis;
+beforeAll(() => {
+  redis = createRedisClient({ url: inject('redisUrl'), cluster: false, commandTimeoutMs: 10_000 });
+  raw = new Redis(inject('redisUrl'));
+});
+afterAll(() => {
+  redis.disconnect();
+  raw.disconnect();
+});
+
+/** One event as produced: unique by (scope, seq), or by its record when it has no seq. */
+interface Produced {
+  id: number;
+  scope: string | null;
+  seq: bigint | null;
+  mutation: Mutation;
+}
+
+/** A record in the log: a produced event at an offset of a partition. */
+interface LogRecord {
+  produced: Produced;
+  partition: number;
+  offset: bigint;
+}
+
+type Gen = fc.GeneratorValue;
+
+const members = ['ann', 'bob', 'cy'];
+
+function produceEvents(g: Gen, base: bigint): { produced: Produced[]; delivered: Produced[] } {
+  const produced: Produced[] = [];
+  const delivered: Produced[] = [];
+  const scopes = g(fc.integer, { min: 1, max: 3 });
+  let id = 0;
+  let version = 0;
+  const mutation = (): Mutation => {
+    const op = g(fc.constantFrom, 'zincrby', 'hincrby', 'hsetIfNewer');
+    const target = g(fc.constantFrom, ...members);
+    if (op === 'zincrby') return { op, key: 'board', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
+    if (op === 'hincrby') return { op, key: 'coins', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
+    version += g(fc.integer, { min: 1, max: 3 });
+    return { op, key: 'profile', target, value: `v${id}`, version: String(BigInt(version) + base) };
+  };
+  for (let s = 0; s < scopes; s++) {
+    const count = g(fc.integer, { min: 1, max: 12 });
+    for (let i = 0; i < count; i++) {
+      const event = { id: id++, scope: `scope-${s}`, seq: base + BigInt(i), mutation: mutation() };
+      produced.push(event);
+      // Some seqs never reach the topic: their gaps must stay open.
+      if (!g(fc.boolean) || g(fc.boolean) || g(fc.boolean)) delivered.push(event);
+    }
+  }
+  const withoutSeq = g(fc.integer, { min: 0, max: 4 });
+  for (let i = 0; i < withoutSeq; i++) {
+    const event = { id: id++, scope: null, seq: null, mutation: mutation() };
+    produced.push(event);
+    delivered.push(event);
+  }
+  return { produced, delivered };
+}
+
+/** The topic: events in any order over two partitions, producer retries appended again later. */
+function buildLog(g: Gen, delivered: Produced[], base: bigint): LogRecord[] {
+  const order = g(fc.shuffledSubarray, delivered, { minLength: delivered.length, maxLength: delivered.length });
+  const sends: { produced: Produced; partition: number }[] = order.map((produced) => ({
+    produced,
+    partition: g(fc.integer, { min: 0, max: 1 }),
+  }));
+  const retries = g(fc.integer, { min: 0, max: 4 });
+  for (let i = 0; i < retries && sends.length > 0; i++) {
+    const at = g(fc.integer, { min: 0, max: sends.length - 1 });
+    const original = sends[at] as (typeof sends)[number];
+    if (original.produced.seq === null) continue; // without a seq, a resend is a new event
+    sends.splice(g(fc.integer, { min: at + 1, max: sends.length }), 0, { ...original });
+  }
+  const nextOffset = [base, base + 1000n];
+  return sends.map(({ produced, partition }) => {
+    const offset = nextOffset[partition] as bigint;
+    nextOffset[partition] = offset + 1n;
+    return { produced, partition, offset };
+  });
+}
+
+/** What the event source delivers: each partition in order, rewinding at will, interleaved. */
+function deliver(g: Gen, log: LogRecord[]): LogRecord[] {
+  const lanes = [0, 1].map((p) => {
+    const records = log.filter((r) => r.partition === p);
+    const out: LogRecord[] = [];
+    let position = 0;
+    let rewinds = 0;
+    while (position < records.length) {
+      const size = g(fc.integer, { min: 1, max: 5 });
+      out.push(...records.slice(position, position + size));
+      if (rewinds < 4 && g(fc.boolean)) {
+        rewinds++;
+        position = g(fc.integer, { min: Math.max(0, position - 3), max: position + size - 1 });
+      } else {
+        position += size;
+      }
+    }
+    return out;
+  });
+  const merged: LogRecord[] = [];
+  const [a = [], b = []] = lanes;
+  while (a.length > 0 || b.length > 0) {
+    const lane = a.length === 0 ? b : b.length === 0 ? a : g(fc.boolean) ? a : b;
+    merged.push(lane.shift() as LogRecord);
+  }
+  return merged;
+}
+
+function split<T>(g: Gen, items: T[]): T[][] {
+  const chunks: T[][] = [];
+  let i = 0;
+  while (i < items.length) {
+    const size = g(fc.integer, { min: 1, max: 12 });
+    chunks.push(items.slice(i, i + size));
+    i += size;
+  }
+  return chunks;
+}
+
+function toGuarded(shard: string, record: LogRecord): GuardedEvent {
+  const { produced } = record;
+  return {
+    shard,
+    sequence: produced.seq === null ? null : { scope: produced.scope as string, seq: produced.seq.toString() },
+    mutation: produced.mutation,
+    record: { topic: 't', partition: record.partition, offset: record.offset.toString(), timestamp: 1 },
+  };
+}
+
+/** Missing seqs of one scope as the ledger's canonical ranges. */
+function missingRanges(present: Set<bigint>, from: bigint, to: bigint): string[] {
+  const ranges: string[] = [];
+  let start: bigint | null = null;
+  for (let s = from; s <= to + 1n; s++) {
+    const missing = s <= to && !present.has(s);
+    if (missing && start === null) start = s;
+    if (!missing && start !== null) {
+      ranges.push(`${start.toString().padStart(20, '0')}${(s - 1n).toString().padStart(20, '0')}`);
+      start = null;
+    }
+  }
+  return ranges;
+}
+
+function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
+  // Unique events that reached the log: by (scope, seq), or by record when without a seq.
+  const unique = new Map<string, { produced: Produced; record: LogRecord }>();
+  for (const record of log) {
+    const p = record.produced;
+    const id = p.seq === null ? `o:${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`;
+    if (!unique.has(id)) unique.set(id, { produced: p, record });
+  }
+  const board = new Map<string, number>();
+  const coins = new Map<string, number>();
+  const profile = new Map<string, { value: string; version: bigint }>();
+  const meta: Record<string, string> = {};
+  const count = (key: string) => {
+    meta[`n:${key}`] = String(Number(meta[`n:${key}`] ?? 0) + 1);
+  };
+  const cursors: Record<string, string> = {};
+  const stream: string[] = [];
+  for (const [id, { produced: p, record }] of unique) {
+    const m = p.mutation;
+    if (m.op === 'zincrby') board.set(m.target, (board.get(m.target) ?? 0) + Number(m.value));
+    if (m.op === 'hincrby') coins.set(m.target, (coins.get(m.target) ?? 0) + Number(m.value));
+    if (m.op === 'hsetIfNewer') {
+      const current = profile.get(m.target);
+      if (!current || BigInt(m.version) > current.version) profile.set(m.target, { value: m.value, version: BigInt(m.version) });
+    }
+    count(m.key);
+    stream.push(`${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${m.target}|${m.value}`);
+    const field = p.seq === null ? `o:t-${record.partition}` : `s:${p.scope}`;
+    const position = p.seq ?? record.offset;
+    if (cursors[field] === undefined || BigInt(cursors[field]) < position) cursors[field] = position.toString();
+  }
+  const applied = unique.size;
+  const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+  const gaps: string[] = [];
+  for (const scope of new Set(produced.filter((p) => p.scope !== null).map((p) => p.scope as string))) {
+    const present = new Set(
+      [...unique.values()].filter((u) => u.produced.scope === scope).map((u) => u.produced.seq as bigint),
+    );
+    if (present.size === 0) continue;
+    const top = [...present].reduce((a, b) => (a > b ? a : b));
+    const field = `s:${scope}`;
+    for (const range of missingRanges(present, base, top)) gaps.push(`${String(field.length).padStart(4, '0')}${field}${range}`);
+  }
+  const checkpoints: Record<string, string> = {};
+  for (const record of log) {
+    const tp = `t-${record.partition}`;
+    if (checkpoints[tp] === undefined || BigInt(checkpoints[tp]) < record.offset) checkpoints[tp] = record.offset.toString();
+  }
+  return { board, coins, profile, meta, applied, cursors, stream, gaps, checkpoints, sums: { board: sum(board.values()), coins: sum(coins.values()) } };
+}
+
+async function readShard(shard: string) {
+  const keys = shardKeys(shard);
+  const pairs = (flat: string[]) => flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]] as [string, string]]));
+  const board = new Map(pairs(await raw.zrange(stateKey(shard, 'board'), 0, -1, 'WITHSCORES')).map(([k, v]) => [k, Number(v)]));
+  const coins = new Map(Object.entries(await raw.hgetall(stateKey(shard, 'coins'))).map(([k, v]) => [k, Number(v)]));
+  const profile = await raw.hgetall(stateKey(shard, 'profile'));
+  const stream = (await raw.xrange(keys.stream, '-', '+')).map(([, f]) => {
+    const e = Object.fromEntries(pairs(f));
+    const position = e.scope?.startsWith('o:') ? `${e.scope}:${e.offset}` : `${e.scope}:${e.seq}`;
+    return `${position}|${e.target}|${e.value}`;
+  });
+  return {
+    board,
+    coins,
+    profile,
+    stream,
+    meta: await raw.hgetall(keys.meta),
+    cursors: await raw.hgetall(keys.cursors),
+    gaps: await raw.zrange(keys.gaps, 0, -1),
+    checkpoints: await raw.hgetall(keys.offsets),
+  };
+}
+
+const sortedEntries = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
+const nonZero = (m: Map<string, number>) => new Map([...m].filter(([, v]) => v !== 0));
+
+describe('applyChunk() against a model of the unique events', () => {
+  it('leaves state, stream, cursors, gaps, totals and checkpoints equal to the model', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(0n, 1n, 2n ** 53n - 7n, 2n ** 63n - 100_000n), fc.gen(), async (base, g) => {
+        // Prepare
+        const shard = uniqueShard('prop');
+        const { produced, delivered } = produceEvents(g, base);
+        const log = buildLog(g, delivered, base);
+        const deliveries = deliver(g, log);
+        const options: GuardOptions = { firstSeq: base.toString(), streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix: 'sg' };
+        // Act
+        for (const part of split(g, deliveries)) {
+          await applyChunk(redis, shard, part.map((r) => toGuarded(shard, r)), options);
+        }
+        // Assess
+        const expected = expectedShard(produced, log, base);
+        const actual = await readShard(shard);
+        expect(sortedEntries(nonZero(actual.board))).toEqual(sortedEntries(nonZero(expected.board)));
+        expect(sortedEntries(nonZero(actual.coins))).toEqual(sortedEntries(nonZero(expected.coins)));
+        expect(actual.profile).toEqual(Object.fromEntries([...expected.profile].map(([k, v]) => [k, v.value])));
+        expect([...actual.stream].sort()).toEqual([...expected.stream].sort());
+        expect(actual.cursors).toEqual(expected.cursors);
+        expect([...actual.gaps].sort()).toEqual([...expected.gaps].sort());
+        expect(actual.checkpoints).toEqual(expected.checkpoints);
+        expect(Number(actual.meta.applied ?? 0)).toBe(expected.applied);
+        expect(Number(actual.meta['sum:board'] ?? 0)).toBe(expected.sums.board);
+        expect(Number(actual.meta['sum:coins'] ?? 0)).toBe(expected.sums.coins);
+        for (const key of ['board', 'coins', 'profile']) {
+          expect(actual.meta[`n:${key}`]).toBe(expected.meta[`n:${key}`]);
+        }
+        await raw.del(...Object.values(shardKeys(shard)), ...['board', 'coins', 'profile'].map((k) => stateKey(shard, k)));
+      }),
+      { numRuns: runs },
+    );
+  }, 600_000);
+});

@@ -1,0 +1,173 @@
+/**
+ * The apply-events handler, driven by MSK event fixtures (test/events) against a real Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { MSKEvent } from 'aws-lambda';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts';
+
+const clients: RedisClient[] = [];
+let raw: Redis;
+beforeAll(() => {
+  raw = new Redis(inject('redisUrl'));
+});
+afterEach(() => {
+  for (const client of clients.splice(0)) client.disconnect();
+});
+afterAll(() => raw.disconnect());
+
+/** A handler on its own key prefix, so that fixtures with fixed shard names never meet. */
+function sink(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const config = loadSinkConfig({ REDIS_URL: redisUrl, SEQGUARD_KEY_PREFIX: prefix, ...env });
+  const redis = createRedisClient({ ...config.redis, commandTimeoutMs: 500 });
+  clients.push(redis);
+  const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
+  const added = vi.spyOn(metrics, 'addMetric');
+  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {});
+  const handler = createApplyEventsHandler({
+    config,
+    redis,
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics,
+  });
+  const invoke = (event: MSKEvent) => handler(structuredClone(event), lambdaContext());
+  const metric = (name: string) =>
+    added.mock.calls.filter(([n]) => n === name).reduce((sum, [, , value]) => sum + Number(value), 0);
+  return { invoke, prefix, metric };
+}
+
+const seedEnv = { SEQGUARD_FORMAT: 'mapped', SEQGUARD_DEFAULT_SHARD: 'game' };
+
+describe('apply-events handler', () => {
+  it('applies the seed format through configuration alone, once across redeliveries', async () => {
+    // Prepare
+    const { invoke, prefix, metric } = sink(seedEnv);
+    const event = await loadEvent('msk-seed-format');
+    // Act
+    const first = await invoke(event);
+    const again = await invoke(event);
+    // Assess
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(again).toEqual({ batchItemFailures: [] });
+    const board = stateKey('game', 'leaderboard', prefix);
+    expect(await raw.zrange(board, 0, -1, 'WITHSCORES')).toEqual(['p-3', '7', 'p-2', '8', 'p-1', '15']);
+    expect(await raw.hgetall(shardKeys('game', prefix).cursors)).toEqual({ 's:p-1': '2', 's:p-2': '3', 's:p-3': '1' });
+    expect(await raw.xlen(shardKeys('game', prefix).stream)).toBe(6);
+    expect(metric('EventsApplied')).toBe(6);
+    expect(metric('EventsAppliedLate')).toBe(1);
+    expect(metric('GapsOpened')).toBe(1);
+    expect(metric('EventsDuplicate')).toBe(1 + 7);
+  });
+
+  it('applies envelope events of several topics, partitions and shards', async () => {
+    const { invoke, prefix } = sink();
+    const result = await invoke(await loadEvent('msk-envelope-mixed'));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(await raw.hget(stateKey('tenant-a', 'balances', prefix), 'wallet-9')).toBe('1800');
+    expect(await raw.hget(stateKey('tenant-b', 'balances', prefix), 'wallet-4')).toBe('150');
+    expect(await raw.hget(stateKey('tenant-a', 'profiles', prefix), 'wallet-9')).toBe('gold');
+    expect(await raw.hget(shardKeys('tenant-a', prefix).cursors, 's:profile-9')).toBe('9007199254740993');
+    expect(await raw.zscore(stateKey('tenant-b', 'top-spenders', prefix), 'wallet-4')).toBe('1.5');
+    expect(await raw.hget(shardKeys('tenant-b', prefix).cursors, 'o:payments-2')).toBe('4');
+    expect(await raw.hgetall(shardKeys('tenant-b', prefix).offsets)).toEqual({
+      'payments-0': '9',
+      'payments-2': '4',
+      'audit-0': '0',
+    });
+  });
+
+  it('dead-letters malformed records with their reasons, once, and applies the rest', async () => {
+    const { invoke, prefix, metric } = sink({ ...seedEnv, SEQGUARD_MAX_VALUE_BYTES: '1024' });
+    const event = await loadEvent('msk-malformed');
+
+    expect(await invoke(event)).toEqual({ batchItemFailures: [] });
+    expect(await invoke(event)).toEqual({ batchItemFailures: [] });
+
+    const letters = await raw.xrange(deadLetterKeys(prefix).stream, '-', '+');
+    const byOffset = Object.fromEntries(
+      letters.map(([, f]) => {
+        const e = Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]])));
+        return [`${e.tp}@${e.offset}`, e];
+      }),
+    );
+    expect(Object.keys(byOffset).sort()).toEqual([
+      'game.events-0@11',
+      'game.events-0@12',
+      'game.events-0@13',
+      'game.events-1@20',
+      'game.events-1@22',
+      'game.events-1@23',
+      'game.events-1@24',
+    ]);
+    expect(byOffset['game.events-0@11']?.reason).toMatch(/^value is not JSON/);
+    expect(byOffset['game.events-0@12']?.reason).toBe('schema: delta: must be a finite number');
+    expect(byOffset['game.events-0@13']?.reason).toBe('record has no value (tombstone)');
+    expect(byOffset['game.events-1@20']?.reason).toMatch(/^value is \d+ bytes, above the limit of 1024$/);
+    expect(byOffset['game.events-1@22']?.reason).toBe('value is not UTF-8');
+    expect(byOffset['game.events-1@23']?.reason).toBe('event has a seq but no scope, and the record has no key');
+    expect(byOffset['game.events-1@24']?.reason).toBe('value is not a JSON object');
+    // The raw record is kept byte for byte.
+    const original = event.records['game.events-1']?.find((r) => r.offset === 22);
+    expect(byOffset['game.events-1@22']?.value).toBe(original?.value);
+    expect(byOffset['game.events-1@22']?.key).toBe(original?.key);
+    expect(metric('RecordsDeadLettered')).toBe(14);
+
+    const board = stateKey('game', 'leaderboard', prefix);
+    expect(await raw.zrange(board, 0, -1, 'WITHSCORES')).toEqual(['p-1', '5', 'p-2', '6']);
+    // seq 1 of p-2 was dead-lettered, so its gap stays open for a repair to fill.
+    expect(await raw.zcard(shardKeys('game', prefix).gaps)).toBe(1);
+  });
+
+  it('rejects a mutation Redis refuses into the dead-letter stream without blocking the partition', async () => {
+    const { invoke, prefix } = sink(seedEnv);
+    await raw.set(stateKey('game', 'leaderboard', prefix), 'written around the pipeline');
+    const event = await loadEvent('msk-seed-format');
+    expect(await invoke(event)).toEqual({ batchItemFailures: [] });
+    const letters = await raw.xrange(deadLetterKeys(prefix).stream, '-', '+');
+    expect(letters).toHaveLength(7);
+    expect(letters[0]?.[1]).toContain('guard: the state key holds another Redis type than the operation needs');
+  });
+});
+
+describe('apply-events handler when Redis fails', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  it('reports every record of every partition for retry while Redis is down, then applies them once', async () => {
+    const { invoke, prefix } = sink(seedEnv, server.url);
+    const event = await loadEvent('msk-seed-format');
+    await server.stop();
+
+    const failed = await invoke(event);
+
+    expect(failed.batchItemFailures).toEqual([
+      ...[100, 101, 102, 103].map((offset) => ({ itemIdentifier: { partition: 'game.events-0', offset } })),
+      ...[40, 41, 42].map((offset) => ({ itemIdentifier: { partition: 'game.events-1', offset } })),
+    ]);
+
+    await server.start();
+    expect(await invoke(event)).toEqual({ batchItemFailures: [] });
+    expect(await invoke(event)).toEqual({ batchItemFailures: [] });
+    const check = new Redis(server.url);
+    try {
+      expect(await check.zscore(stateKey('game', 'leaderboard', prefix), 'p-1')).toBe('15');
+      expect(await check.xlen(shardKeys('game', prefix).stream)).toBe(6);
+    } finally {
+      check.disconnect();
+    }
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * The guard on a real Redis Cluster of 3 masters: every key of a shard in one slot, shards
+ * spread over the nodes, names with hash-tag characters.
+ */
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
+import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
+
+const options: GuardOptions = { firstSeq: '1', streamMaxLen: 1000, streamMaxAgeMs: 0, keyPrefix: 'sg' };
+
+let redis: RedisClient;
+let raw: Cluster;
+
+beforeAll(() => {
+  const url = new URL(inject('redisClusterUrl'));
+  redis = createRedisClient({ url: inject('redisClusterUrl'), cluster: true, commandTimeoutMs: 5_000 });
+  raw = new Cluster([{ host: url.hostname, port: Number(url.port) }]);
+});
+afterAll(() => {
+  redis.disconnect();
+  raw.disconnect();
+});
+
+async function slotOf(key: string): Promise<number> {
+  return Number(await raw.cluster('KEYSLOT', key));
+}
+
+describe('applyChunk() on a Redis Cluster', () => {
+  it('keeps every key of a shard in one slot, whatever the shard and state names hold', async () => {
+    for (const shard of ['plain', 'with{brace', 'with}brace', '{tag}', 'a:b:c', '}{', '%7B', 'ünïcödé ✓']) {
+      const keys = [
+        ...Object.values(shardKeys(shard)),
+        stateKey(shard, 'board'),
+        stateKey(shard, '{other}'),
+        stateKey(shard, 'x:y}'),
+      ];
+      const slots = new Set(await Promise.all(keys.map(slotOf)));
+      expect(slots.size, `shard ${shard}`).toBe(1);
+    }
+  });
+
+  it('applies shards that live on different masters, each exactly once', async () => {
+    const shards = Array.from({ length: 24 }, () => uniqueShard('cluster'));
+    const event = (shard: string, seq: number) =>
+      guardedEvent({ shard, seq, offset: seq, mutation: { op: 'zincrby', key: 'board', target: 'p', value: '2' } });
+
+    for (const shard of shards) {
+      const outcomes = await applyChunk(redis, shard, [event(shard, 1), event(shard, 2), event(shard, 1)], options);
+      expect(outcomes.map((o) => o.kind)).toEqual(['applied', 'applied', 'duplicate']);
+    }
+    for (const shard of shards) {
+      expect(await raw.zscore(stateKey(shard, 'board'), 'p')).toBe('4');
+      expect(await raw.xlen(shardKeys(shard).stream)).toBe(2);
+    }
+    // The shards really are spread over the masters.
+    const ranges = (await raw.cluster('SLOTS')) as [number, number, [string, number]][];
+    expect(ranges.map((r) => r[2][1]).filter((p, i, all) => all.indexOf(p) === i)).toHaveLength(3);
+    const owners = new Set<number>();
+    for (const shard of shards) {
+      const slot = await slotOf(shardKeys(shard).cursors);
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      owners.add(range?.[2][1] as number);
+    }
+    expect(owners.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('applies a shard whose name holds hash-tag characters', async () => {
+    const shard = `{evil}:${uniqueShard()}}{`;
+    const outcomes = await applyChunk(
+      redis,
+      shard,
+      [guardedEvent({ shard, seq: 1, offset: 0, mutation: { op: 'hincrby', key: 'a}{b', target: 'f', value: '3' } })],
+      options,
+    );
+    expect(outcomes).toEqual([{ kind: 'applied' }]);
+    expect(await raw.hget(stateKey(shard, 'a}{b'), 'f')).toBe('3');
+  });
+
+  it('dead-letters into its own slot on a cluster', async () => {
+    const topic = uniqueShard('dlq-topic');
+    const letters = [{ record: mskRecord({ topic, offset: 3, value: 'not json' }), reason: 'value is not JSON' }];
+    expect(await appendDeadLetters(redis, letters, 'sg')).toEqual([{ kind: 'appended' }]);
+    expect(await appendDeadLetters(redis, letters, 'sg')).toEqual([{ kind: 'alreadyThere' }]);
+    const keys = deadLetterKeys('sg');
+    expect(await slotOf(keys.stream)).toBe(await slotOf(keys.offsets));
+  });
+});
