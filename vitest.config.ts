@@ -9,5 +9,8 @@ export default defineConfig({
     // Integration suites share one redis-server and one cluster; each uses its own random shard
     // names, so files may run in parallel on the two cores.
     fileParallelism: true,
+    // CI also keeps a machine-readable result, from which .ci/run prints its closing line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.cache/test-results.json' },
   },
 });

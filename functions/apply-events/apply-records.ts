@@ -12,7 +12,11 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { type DecodeOptions, decodeRecord } from '../shared/events/decode.ts';
 import type { GuardedEvent } from '../shared/events/types.ts';
-import { batchResponse, type KafkaBatchResponse, recordsByPartition } from '../shared/kafka/batch-response.ts';
+import {
+  batchResponse,
+  type KafkaBatchResponse,
+  recordsByPartition,
+} from '../shared/kafka/batch-response.ts';
 import { chunk, type GuardOutcome } from '../shared/redis/apply-batch.ts';
 import type { DeadLetter, DeadLetterOutcome } from '../shared/redis/dead-letter.ts';
 
@@ -60,7 +64,11 @@ interface Item {
   fate: Fate;
 }
 
-async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+) {
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -79,7 +87,12 @@ function decodeAll(partitions: Map<string, MSKRecord[]>, options: DecodeOptions)
       items.push(
         decoded.kind === 'event'
           ? { partition, record, event: decoded.event, fate: { kind: 'pending' } }
-          : { partition, record, event: null, fate: { kind: 'deadLetter', reason: decoded.invalid.reason } },
+          : {
+              partition,
+              record,
+              event: null,
+              fate: { kind: 'deadLetter', reason: decoded.invalid.reason },
+            },
       );
     }
   }
@@ -97,7 +110,13 @@ function groupByShard(items: Item[]): Map<string, Item[]> {
   return shards;
 }
 
-async function guardShard(shard: string, items: Item[], ports: SinkPorts, chunkSize: number, errors: Error[]) {
+async function guardShard(
+  shard: string,
+  items: Item[],
+  ports: SinkPorts,
+  chunkSize: number,
+  errors: Error[],
+) {
   const chunks = chunk(items, chunkSize);
   for (const [index, part] of chunks.entries()) {
     try {
@@ -125,7 +144,8 @@ function firstFailedOffsets(items: Item[]): Map<string, number> {
   for (const item of items) {
     if (item.fate.kind !== 'failed') continue;
     const current = first.get(item.partition);
-    if (current === undefined || item.record.offset < current) first.set(item.partition, item.record.offset);
+    if (current === undefined || item.record.offset < current)
+      first.set(item.partition, item.record.offset);
   }
   return first;
 }
@@ -144,7 +164,10 @@ async function deadLetterBelowFailures(items: Item[], ports: SinkPorts, errors: 
   }
   try {
     await ports.appendDeadLetters(
-      letters.map((item) => ({ record: item.record, reason: (item.fate as { reason: string }).reason })),
+      letters.map((item) => ({
+        record: item.record,
+        reason: (item.fate as { reason: string }).reason,
+      })),
     );
     return letters.length;
   } catch (error) {
@@ -154,7 +177,12 @@ async function deadLetterBelowFailures(items: Item[], ports: SinkPorts, errors: 
   }
 }
 
-function summarize(items: Item[], deadLettered: number, retried: number, errors: Error[]): BatchSummary {
+function summarize(
+  items: Item[],
+  deadLettered: number,
+  retried: number,
+  errors: Error[],
+): BatchSummary {
   const summary: BatchSummary = {
     records: items.length,
     applied: 0,
@@ -185,11 +213,16 @@ export async function applyRecords(
   const items = decodeAll(partitions, options.decode);
   const errors: Error[] = [];
 
-  await forEachConcurrently([...groupByShard(items)], options.shardConcurrency, ([shard, shardItems]) =>
-    guardShard(shard, shardItems, ports, options.chunkSize, errors),
+  await forEachConcurrently(
+    [...groupByShard(items)],
+    options.shardConcurrency,
+    ([shard, shardItems]) => guardShard(shard, shardItems, ports, options.chunkSize, errors),
   );
   const deadLettered = await deadLetterBelowFailures(items, ports, errors);
 
   const response = batchResponse(partitions, firstFailedOffsets(items));
-  return { response, summary: summarize(items, deadLettered, response.batchItemFailures.length, errors) };
+  return {
+    response,
+    summary: summarize(items, deadLettered, response.batchItemFailures.length, errors),
+  };
 }

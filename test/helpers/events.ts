@@ -24,7 +24,12 @@ export function guardedEvent(spec: EventSpec): GuardedEvent {
   return {
     shard: spec.shard,
     sequence: seq === null ? null : { scope: spec.scope ?? 'scope-a', seq: String(seq) },
-    mutation: spec.mutation ?? { op: 'zincrby', key: 'leaderboard', target: 'player-1', value: '1' },
+    mutation: spec.mutation ?? {
+      op: 'zincrby',
+      key: 'leaderboard',
+      target: 'player-1',
+      value: '1',
+    },
     record: {
       topic: spec.topic ?? 'events',
       partition: spec.partition ?? 0,
@@ -51,8 +56,13 @@ export function mskRecord(spec: RecordSpec): MSKRecord {
       ? null
       : Buffer.isBuffer(spec.value)
         ? spec.value.toString('base64')
-        : Buffer.from(typeof spec.value === 'string' ? spec.value : JSON.stringify(spec.value)).toString('base64');
-  const key = spec.key === undefined || spec.key === null ? undefined : Buffer.from(spec.key).toString('base64');
+        : Buffer.from(
+            typeof spec.value === 'string' ? spec.value : JSON.stringify(spec.value),
+          ).toString('base64');
+  const key =
+    spec.key === undefined || spec.key === null
+      ? undefined
+      : Buffer.from(spec.key).toString('base64');
   return {
     topic: spec.topic ?? 'events',
     partition: spec.partition ?? 0,
@@ -77,7 +87,8 @@ export function mskEvent(records: MSKRecord[]): MSKEvent {
   }
   return {
     eventSource: 'aws:kafka',
-    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/seqguard/abcd1234-ab12-cd34-ef56-abcdef123456-1',
+    eventSourceArn:
+      'arn:aws:kafka:us-east-1:123456789012:cluster/seqguard/abcd1234-ab12-cd34-ef56-abcdef123456-1',
     bootstrapServers: 'b-1.seqguard.abc123.c2.kafka.us-east-1.amazonaws.com:9098',
     records: grouped,
   };

@@ -4,7 +4,7 @@
  * at existing ones instead. Suites keep apart by random shard names.
  */
 import type { TestProject } from 'vitest/node';
-import { startRedisCluster, startRedisServer } from './redis-server.ts';
+import { startRedisCluster, startRedisServer } from '../../local/redis-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -54,8 +54,10 @@ function produceEvents(g: Gen, base: bigint): { produced: Produced[]; delivered:
   const mutation = (): Mutation => {
     const op = g(fc.constantFrom, 'zincrby', 'hincrby', 'hsetIfNewer');
     const target = g(fc.constantFrom, ...members);
-    if (op === 'zincrby') return { op, key: 'board', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
-    if (op === 'hincrby') return { op, key: 'coins', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
+    if (op === 'zincrby')
+      return { op, key: 'board', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
+    if (op === 'hincrby')
+      return { op, key: 'coins', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
     version += g(fc.integer, { min: 1, max: 3 });
     return { op, key: 'profile', target, value: `v${id}`, version: String(BigInt(version) + base) };
   };
@@ -79,7 +81,10 @@ function produceEvents(g: Gen, base: bigint): { produced: Produced[]; delivered:
 
 /** The topic: events in any order over two partitions, producer retries appended again later. */
 function buildLog(g: Gen, delivered: Produced[], base: bigint): LogRecord[] {
-  const order = g(fc.shuffledSubarray, delivered, { minLength: delivered.length, maxLength: delivered.length });
+  const order = g(fc.shuffledSubarray, delivered, {
+    minLength: delivered.length,
+    maxLength: delivered.length,
+  });
   const sends: { produced: Produced; partition: number }[] = order.map((produced) => ({
     produced,
     partition: g(fc.integer, { min: 0, max: 1 }),
@@ -142,9 +147,17 @@ function toGuarded(shard: string, record: LogRecord): GuardedEvent {
   const { produced } = record;
   return {
     shard,
-    sequence: produced.seq === null ? null : { scope: produced.scope as string, seq: produced.seq.toString() },
+    sequence:
+      produced.seq === null
+        ? null
+        : { scope: produced.scope as string, seq: produced.seq.toString() },
     mutation: produced.mutation,
-    record: { topic: 't', partition: record.partition, offset: record.offset.toString(), timestamp: 1 },
+    record: {
+      topic: 't',
+      partition: record.partition,
+      offset: record.offset.toString(),
+      timestamp: 1,
+    },
   };
 }
 
@@ -186,39 +199,69 @@ function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
     if (m.op === 'hincrby') coins.set(m.target, (coins.get(m.target) ?? 0) + Number(m.value));
     if (m.op === 'hsetIfNewer') {
       const current = profile.get(m.target);
-      if (!current || BigInt(m.version) > current.version) profile.set(m.target, { value: m.value, version: BigInt(m.version) });
+      if (!current || BigInt(m.version) > current.version)
+        profile.set(m.target, { value: m.value, version: BigInt(m.version) });
     }
     count(m.key);
-    stream.push(`${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${m.target}|${m.value}`);
+    stream.push(
+      `${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${m.target}|${m.value}`,
+    );
     const field = p.seq === null ? `o:t-${record.partition}` : `s:${p.scope}`;
     const position = p.seq ?? record.offset;
-    if (cursors[field] === undefined || BigInt(cursors[field]) < position) cursors[field] = position.toString();
+    if (cursors[field] === undefined || BigInt(cursors[field]) < position)
+      cursors[field] = position.toString();
   }
   const applied = unique.size;
   const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
   const gaps: string[] = [];
-  for (const scope of new Set(produced.filter((p) => p.scope !== null).map((p) => p.scope as string))) {
+  for (const scope of new Set(
+    produced.filter((p) => p.scope !== null).map((p) => p.scope as string),
+  )) {
     const present = new Set(
-      [...unique.values()].filter((u) => u.produced.scope === scope).map((u) => u.produced.seq as bigint),
+      [...unique.values()]
+        .filter((u) => u.produced.scope === scope)
+        .map((u) => u.produced.seq as bigint),
     );
     if (present.size === 0) continue;
+    // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max does not take
     const top = [...present].reduce((a, b) => (a > b ? a : b));
     const field = `s:${scope}`;
-    for (const range of missingRanges(present, base, top)) gaps.push(`${String(field.length).padStart(4, '0')}${field}${range}`);
+    for (const range of missingRanges(present, base, top))
+      gaps.push(`${String(field.length).padStart(4, '0')}${field}${range}`);
   }
   const checkpoints: Record<string, string> = {};
   for (const record of log) {
     const tp = `t-${record.partition}`;
-    if (checkpoints[tp] === undefined || BigInt(checkpoints[tp]) < record.offset) checkpoints[tp] = record.offset.toString();
+    if (checkpoints[tp] === undefined || BigInt(checkpoints[tp]) < record.offset)
+      checkpoints[tp] = record.offset.toString();
   }
-  return { board, coins, profile, meta, applied, cursors, stream, gaps, checkpoints, sums: { board: sum(board.values()), coins: sum(coins.values()) } };
+  return {
+    board,
+    coins,
+    profile,
+    meta,
+    applied,
+    cursors,
+    stream,
+    gaps,
+    checkpoints,
+    sums: { board: sum(board.values()), coins: sum(coins.values()) },
+  };
 }
 
 async function readShard(shard: string) {
   const keys = shardKeys(shard);
-  const pairs = (flat: string[]) => flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]] as [string, string]]));
-  const board = new Map(pairs(await raw.zrange(stateKey(shard, 'board'), 0, -1, 'WITHSCORES')).map(([k, v]) => [k, Number(v)]));
-  const coins = new Map(Object.entries(await raw.hgetall(stateKey(shard, 'coins'))).map(([k, v]) => [k, Number(v)]));
+  const pairs = (flat: string[]) =>
+    flat.flatMap((_, i) => (i % 2 ? [] : [[flat[i], flat[i + 1]] as [string, string]]));
+  const board = new Map(
+    pairs(await raw.zrange(stateKey(shard, 'board'), '0', '-1', 'WITHSCORES')).map(([k, v]) => [
+      k,
+      Number(v),
+    ]),
+  );
+  const coins = new Map(
+    Object.entries(await raw.hgetall(stateKey(shard, 'coins'))).map(([k, v]) => [k, Number(v)]),
+  );
   const profile = await raw.hgetall(stateKey(shard, 'profile'));
   const stream = (await raw.xrange(keys.stream, '-', '+')).map(([, f]) => {
     const e = Object.fromEntries(pairs(f));
@@ -232,46 +275,70 @@ async function readShard(shard: string) {
     stream,
     meta: await raw.hgetall(keys.meta),
     cursors: await raw.hgetall(keys.cursors),
-    gaps: await raw.zrange(keys.gaps, 0, -1),
+    gaps: await raw.zrange(keys.gaps, '0', '-1'),
     checkpoints: await raw.hgetall(keys.offsets),
   };
 }
 
-const sortedEntries = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
+const sortedEntries = <V>(m: Map<string, V>) =>
+  [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
 const nonZero = (m: Map<string, number>) => new Map([...m].filter(([, v]) => v !== 0));
 
 describe('applyChunk() against a model of the unique events', () => {
   it('leaves state, stream, cursors, gaps, totals and checkpoints equal to the model', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(0n, 1n, 2n ** 53n - 7n, 2n ** 63n - 100_000n), fc.gen(), async (base, g) => {
-        // Prepare
-        const shard = uniqueShard('prop');
-        const { produced, delivered } = produceEvents(g, base);
-        const log = buildLog(g, delivered, base);
-        const deliveries = deliver(g, log);
-        const options: GuardOptions = { firstSeq: base.toString(), streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix: 'sg' };
-        // Act
-        for (const part of split(g, deliveries)) {
-          await applyChunk(redis, shard, part.map((r) => toGuarded(shard, r)), options);
-        }
-        // Assess
-        const expected = expectedShard(produced, log, base);
-        const actual = await readShard(shard);
-        expect(sortedEntries(nonZero(actual.board))).toEqual(sortedEntries(nonZero(expected.board)));
-        expect(sortedEntries(nonZero(actual.coins))).toEqual(sortedEntries(nonZero(expected.coins)));
-        expect(actual.profile).toEqual(Object.fromEntries([...expected.profile].map(([k, v]) => [k, v.value])));
-        expect([...actual.stream].sort()).toEqual([...expected.stream].sort());
-        expect(actual.cursors).toEqual(expected.cursors);
-        expect([...actual.gaps].sort()).toEqual([...expected.gaps].sort());
-        expect(actual.checkpoints).toEqual(expected.checkpoints);
-        expect(Number(actual.meta.applied ?? 0)).toBe(expected.applied);
-        expect(Number(actual.meta['sum:board'] ?? 0)).toBe(expected.sums.board);
-        expect(Number(actual.meta['sum:coins'] ?? 0)).toBe(expected.sums.coins);
-        for (const key of ['board', 'coins', 'profile']) {
-          expect(actual.meta[`n:${key}`]).toBe(expected.meta[`n:${key}`]);
-        }
-        await raw.del(...Object.values(shardKeys(shard)), ...['board', 'coins', 'profile'].map((k) => stateKey(shard, k)));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(0n, 1n, 2n ** 53n - 7n, 2n ** 63n - 100_000n),
+        fc.gen(),
+        async (base, g) => {
+          // Prepare
+          const shard = uniqueShard('prop');
+          const { produced, delivered } = produceEvents(g, base);
+          const log = buildLog(g, delivered, base);
+          const deliveries = deliver(g, log);
+          const options: GuardOptions = {
+            firstSeq: base.toString(),
+            streamMaxLen: 0,
+            streamMaxAgeMs: 0,
+            keyPrefix: 'sg',
+          };
+          // Act
+          for (const part of split(g, deliveries)) {
+            await applyChunk(
+              redis,
+              shard,
+              part.map((r) => toGuarded(shard, r)),
+              options,
+            );
+          }
+          // Assess
+          const expected = expectedShard(produced, log, base);
+          const actual = await readShard(shard);
+          expect(sortedEntries(nonZero(actual.board))).toEqual(
+            sortedEntries(nonZero(expected.board)),
+          );
+          expect(sortedEntries(nonZero(actual.coins))).toEqual(
+            sortedEntries(nonZero(expected.coins)),
+          );
+          expect(actual.profile).toEqual(
+            Object.fromEntries([...expected.profile].map(([k, v]) => [k, v.value])),
+          );
+          expect([...actual.stream].sort()).toEqual([...expected.stream].sort());
+          expect(actual.cursors).toEqual(expected.cursors);
+          expect([...actual.gaps].sort()).toEqual([...expected.gaps].sort());
+          expect(actual.checkpoints).toEqual(expected.checkpoints);
+          expect(Number(actual.meta.applied ?? 0)).toBe(expected.applied);
+          expect(Number(actual.meta['sum:board'] ?? 0)).toBe(expected.sums.board);
+          expect(Number(actual.meta['sum:coins'] ?? 0)).toBe(expected.sums.coins);
+          for (const key of ['board', 'coins', 'profile']) {
+            expect(actual.meta[`n:${key}`]).toBe(expected.meta[`n:${key}`]);
+          }
+          await raw.del(
+            ...Object.values(shardKeys(shard)),
+            ...['board', 'coins', 'profile'].map((k) => stateKey(shard, k)),
+          );
+        },
+      ),
       { numRuns: runs },
     );
   }, 600_000);

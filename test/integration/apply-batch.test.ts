@@ -1,13 +1,18 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisLayoutError, RedisUnavailableError } from '../../functions/shared/errors.ts';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { RedisLayoutError, RedisUnavailableError } from '../../functions/shared/errors.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 
-const options: GuardOptions = { firstSeq: '1', streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix: 'sg' };
+const options: GuardOptions = {
+  firstSeq: '1',
+  streamMaxLen: 0,
+  streamMaxAgeMs: 0,
+  keyPrefix: 'sg',
+};
 
 let redis: RedisClient;
 let raw: Redis;
@@ -24,7 +29,13 @@ afterAll(() => {
 const kinds = async (shard: string, events: GuardedEvent[], opts = options) =>
   (await applyChunk(redis, shard, events, opts)).map((o) => o.kind);
 
-const seqEvent = (shard: string, seq: string | number, offset: number, delta = '1', scope = 'scope-a') =>
+const seqEvent = (
+  shard: string,
+  seq: string | number,
+  offset: number,
+  delta = '1',
+  scope = 'scope-a',
+) =>
   guardedEvent({
     shard,
     scope,
@@ -34,7 +45,7 @@ const seqEvent = (shard: string, seq: string | number, offset: number, delta = '
   });
 
 const score = (shard: string) => raw.zscore(stateKey(shard, 'leaderboard'), 'player-1');
-const gaps = async (shard: string) => raw.zrange(shardKeys(shard).gaps, 0, -1);
+const gaps = async (shard: string) => raw.zrange(shardKeys(shard).gaps, '0', '-1');
 
 describe('applyChunk()', () => {
   it('applies the next seq and skips a seq at or below the cursor', async () => {
@@ -52,17 +63,23 @@ describe('applyChunk()', () => {
 
   it('opens a gap above the cursor and applies late events inside it exactly once', async () => {
     const shard = uniqueShard();
-    expect(await kinds(shard, [seqEvent(shard, 1, 0), seqEvent(shard, 5, 1)])).toEqual(['applied', 'gapOpened']);
-    expect(await gaps(shard)).toEqual([`0009s:scope-a${'2'.padStart(20, '0')}${'4'.padStart(20, '0')}`]);
+    expect(await kinds(shard, [seqEvent(shard, 1, 0), seqEvent(shard, 5, 1)])).toEqual([
+      'applied',
+      'gapOpened',
+    ]);
+    expect(await gaps(shard)).toEqual([
+      `0009s:scope-a${'2'.padStart(20, '0')}${'4'.padStart(20, '0')}`,
+    ]);
 
-    expect(await kinds(shard, [seqEvent(shard, 3, 2), seqEvent(shard, 3, 3)])).toEqual(['appliedLate', 'duplicate']);
-    expect((await gaps(shard)).length).toBe(2);
-
-    expect(await kinds(shard, [seqEvent(shard, 2, 4), seqEvent(shard, 4, 5), seqEvent(shard, 4, 6)])).toEqual([
-      'appliedLate',
+    expect(await kinds(shard, [seqEvent(shard, 3, 2), seqEvent(shard, 3, 3)])).toEqual([
       'appliedLate',
       'duplicate',
     ]);
+    expect((await gaps(shard)).length).toBe(2);
+
+    expect(
+      await kinds(shard, [seqEvent(shard, 2, 4), seqEvent(shard, 4, 5), seqEvent(shard, 4, 6)]),
+    ).toEqual(['appliedLate', 'appliedLate', 'duplicate']);
     expect(await gaps(shard)).toEqual([]);
     expect(await score(shard)).toBe('5');
     // Late events do not move the cursor back.
@@ -71,11 +88,19 @@ describe('applyChunk()', () => {
 
   it('opens a gap from firstSeq for a scope whose first event is above it, and rejects below it', async () => {
     const shard = uniqueShard();
-    const result = await kinds(shard, [seqEvent(shard, 3, 0), seqEvent(shard, 0, 1, '1', 'scope-b')]);
+    const result = await kinds(shard, [
+      seqEvent(shard, 3, 0),
+      seqEvent(shard, 0, 1, '1', 'scope-b'),
+    ]);
     expect(result).toEqual(['gapOpened', 'rejected']);
-    expect(await gaps(shard)).toEqual([`0009s:scope-a${'1'.padStart(20, '0')}${'2'.padStart(20, '0')}`]);
+    expect(await gaps(shard)).toEqual([
+      `0009s:scope-a${'1'.padStart(20, '0')}${'2'.padStart(20, '0')}`,
+    ]);
 
-    const fromZero = await kinds(shard, [seqEvent(shard, 0, 2, '1', 'scope-c')], { ...options, firstSeq: '0' });
+    const fromZero = await kinds(shard, [seqEvent(shard, 0, 2, '1', 'scope-c')], {
+      ...options,
+      firstSeq: '0',
+    });
     expect(fromZero).toEqual(['applied']);
   });
 
@@ -93,7 +118,8 @@ describe('applyChunk()', () => {
 
   it('guards events without a seq by topic-partition and offset, recording no gaps', async () => {
     const shard = uniqueShard();
-    const byOffset = (offset: number, partition = 0) => guardedEvent({ shard, seq: null, offset, partition });
+    const byOffset = (offset: number, partition = 0) =>
+      guardedEvent({ shard, seq: null, offset, partition });
     expect(await kinds(shard, [byOffset(10), byOffset(15), byOffset(12), byOffset(3, 1)])).toEqual([
       'applied',
       'applied',
@@ -101,34 +127,55 @@ describe('applyChunk()', () => {
       'applied',
     ]);
     expect(await gaps(shard)).toEqual([]);
-    expect(await raw.hgetall(shardKeys(shard).cursors)).toEqual({ 'o:events-0': '15', 'o:events-1': '3' });
+    expect(await raw.hgetall(shardKeys(shard).cursors)).toEqual({
+      'o:events-0': '15',
+      'o:events-1': '3',
+    });
   });
 
   it('compares and stores seqs and offsets above 2^53 exactly', async () => {
     const shard = uniqueShard();
     const base = 9_007_199_254_740_993n; // 2^53 + 1: a double would read it as 2^53
     const big = (delta: bigint, offset: bigint) =>
-      guardedEvent({ shard, scope: 's', seq: (base + delta).toString(), offset: offset.toString() });
-    const result = await kinds(shard, [big(0n, base), big(2n, base + 1n), big(1n, base + 2n), big(1n, base + 3n)], {
-      ...options,
-      firstSeq: base.toString(),
-    });
+      guardedEvent({
+        shard,
+        scope: 's',
+        seq: (base + delta).toString(),
+        offset: offset.toString(),
+      });
+    const result = await kinds(
+      shard,
+      [big(0n, base), big(2n, base + 1n), big(1n, base + 2n), big(1n, base + 3n)],
+      {
+        ...options,
+        firstSeq: base.toString(),
+      },
+    );
     expect(result).toEqual(['applied', 'gapOpened', 'appliedLate', 'duplicate']);
     expect(await raw.hget(shardKeys(shard).cursors, 's:s')).toBe((base + 2n).toString());
     expect(await raw.hget(shardKeys(shard).offsets, 'events-0')).toBe((base + 3n).toString());
 
     const max = '9223372036854775807';
-    expect(await kinds(shard, [guardedEvent({ shard, scope: 'top', seq: max, offset: 1 })])).toEqual(['gapOpened']);
+    expect(
+      await kinds(shard, [guardedEvent({ shard, scope: 'top', seq: max, offset: 1 })]),
+    ).toEqual(['gapOpened']);
     expect(await raw.hget(shardKeys(shard).cursors, 's:top')).toBe(max);
-    expect(await kinds(shard, [guardedEvent({ shard, scope: 'top', seq: '9223372036854775806', offset: 2 })])).toEqual([
-      'appliedLate',
-    ]);
+    expect(
+      await kinds(shard, [
+        guardedEvent({ shard, scope: 'top', seq: '9223372036854775806', offset: 2 }),
+      ]),
+    ).toEqual(['appliedLate']);
   });
 
   it('applies counters and last-writer-by-version fields', async () => {
     const shard = uniqueShard();
     const hincr = (seq: number, delta: string) =>
-      guardedEvent({ shard, seq, offset: seq, mutation: { op: 'hincrby', key: 'coins', target: 'alice', value: delta } });
+      guardedEvent({
+        shard,
+        seq,
+        offset: seq,
+        mutation: { op: 'hincrby', key: 'coins', target: 'alice', value: delta },
+      });
     const hset = (seq: number, value: string, version: string) =>
       guardedEvent({
         shard,
@@ -142,21 +189,43 @@ describe('applyChunk()', () => {
     expect(await raw.hget(stateKey(shard, 'coins'), 'alice')).toBe('7');
     expect(await raw.hget(stateKey(shard, 'profile'), 'name')).toBe('newest');
     const meta = await raw.hgetall(shardKeys(shard).meta);
-    expect(meta).toMatchObject({ 'sum:coins': '7', 'n:coins': '2', 'n:profile': '3', applied: '5' });
+    expect(meta).toMatchObject({
+      'sum:coins': '7',
+      'n:coins': '2',
+      'n:profile': '3',
+      applied: '5',
+    });
   });
 
   it('appends one stream entry per applied event with its coordinates', async () => {
     const shard = uniqueShard();
-    await kinds(shard, [seqEvent(shard, 1, 40, '2'), seqEvent(shard, 1, 41, '2'), seqEvent(shard, 3, 42, '4')]);
+    await kinds(shard, [
+      seqEvent(shard, 1, 40, '2'),
+      seqEvent(shard, 1, 41, '2'),
+      seqEvent(shard, 3, 42, '4'),
+    ]);
     await kinds(shard, [seqEvent(shard, 2, 43, '3')]);
     const entries = await raw.xrange(shardKeys(shard).stream, '-', '+');
-    const fields = entries.map(([, f]) => Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))));
+    const fields = entries.map(([, f]) =>
+      Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))),
+    );
     expect(fields).toEqual([
-      expect.objectContaining({ scope: 's:scope-a', seq: '1', tp: 'events-0', offset: '40', value: '2', op: 'zincrby' }),
+      expect.objectContaining({
+        scope: 's:scope-a',
+        seq: '1',
+        tp: 'events-0',
+        offset: '40',
+        value: '2',
+        op: 'zincrby',
+      }),
       expect.objectContaining({ seq: '3', offset: '42', value: '4' }),
       expect.objectContaining({ seq: '2', offset: '43', value: '3', late: '1' }),
     ]);
-    expect(fields[0]).toMatchObject({ key: 'leaderboard', target: 'player-1', ts: '1700000000000' });
+    expect(fields[0]).toMatchObject({
+      key: 'leaderboard',
+      target: 'player-1',
+      ts: '1700000000000',
+    });
   });
 
   it('trims the stream by length and by age', async () => {
@@ -194,7 +263,12 @@ describe('applyChunk()', () => {
     expect(await raw.exists(keys.cursors, keys.stream, keys.meta, keys.gaps)).toBe(0);
 
     await raw.hset(stateKey(shard, 'coins'), 'alice', 'abc');
-    const counter = guardedEvent({ shard, seq: 1, offset: 1, mutation: { op: 'hincrby', key: 'coins', target: 'alice', value: '1' } });
+    const counter = guardedEvent({
+      shard,
+      seq: 1,
+      offset: 1,
+      mutation: { op: 'hincrby', key: 'coins', target: 'alice', value: '1' },
+    });
     expect(await applyChunk(redis, shard, [counter], options)).toEqual([
       expect.objectContaining({ kind: 'rejected', reason: 'mutationFailed' }),
     ]);
@@ -203,17 +277,23 @@ describe('applyChunk()', () => {
   it('refuses the whole chunk when a bookkeeping key was overwritten', async () => {
     const shard = uniqueShard();
     await raw.set(shardKeys(shard).cursors, 'oops');
-    await expect(applyChunk(redis, shard, [seqEvent(shard, 1, 0)], options)).rejects.toBeInstanceOf(RedisLayoutError);
+    await expect(applyChunk(redis, shard, [seqEvent(shard, 1, 0)], options)).rejects.toBeInstanceOf(
+      RedisLayoutError,
+    );
     expect(await raw.exists(stateKey(shard, 'leaderboard'), shardKeys(shard).stream)).toBe(0);
   });
 
   it('reports an unreachable Redis as RedisUnavailableError', async () => {
-    const dead = createRedisClient({ url: 'redis://127.0.0.1:1', cluster: false, commandTimeoutMs: 200 });
+    const dead = createRedisClient({
+      url: 'redis://127.0.0.1:1',
+      cluster: false,
+      commandTimeoutMs: 200,
+    });
     try {
       const shard = uniqueShard();
-      await expect(applyChunk(dead, shard, [seqEvent(shard, 1, 0)], options)).rejects.toBeInstanceOf(
-        RedisUnavailableError,
-      );
+      await expect(
+        applyChunk(dead, shard, [seqEvent(shard, 1, 0)], options),
+      ).rejects.toBeInstanceOf(RedisUnavailableError);
     } finally {
       dead.disconnect();
     }

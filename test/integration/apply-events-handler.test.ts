@@ -5,14 +5,21 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import {
+  type RedisCluster,
+  type RedisServer,
+  startRedisCluster,
+  startRedisServer,
+  waitForClusterOk,
+} from '../../local/redis-server.ts';
+import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts';
 
 const clients: RedisClient[] = [];
 let raw: Redis;
@@ -32,7 +39,7 @@ function sink(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
   clients.push(redis);
   const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
   const added = vi.spyOn(metrics, 'addMetric');
-  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {});
+  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
   const handler = createApplyEventsHandler({
     config,
     redis,
@@ -41,7 +48,9 @@ function sink(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
   });
   const invoke = (event: MSKEvent) => handler(structuredClone(event), lambdaContext());
   const metric = (name: string) =>
-    added.mock.calls.filter(([n]) => n === name).reduce((sum, [, , value]) => sum + Number(value), 0);
+    added.mock.calls
+      .filter(([n]) => n === name)
+      .reduce((sum, [, , value]) => sum + Number(value), 0);
   return { invoke, prefix, metric };
 }
 
@@ -59,8 +68,19 @@ describe('apply-events handler', () => {
     expect(first).toEqual({ batchItemFailures: [] });
     expect(again).toEqual({ batchItemFailures: [] });
     const board = stateKey('game', 'leaderboard', prefix);
-    expect(await raw.zrange(board, 0, -1, 'WITHSCORES')).toEqual(['p-3', '7', 'p-2', '8', 'p-1', '15']);
-    expect(await raw.hgetall(shardKeys('game', prefix).cursors)).toEqual({ 's:p-1': '2', 's:p-2': '3', 's:p-3': '1' });
+    expect(await raw.zrange(board, '0', '-1', 'WITHSCORES')).toEqual([
+      'p-3',
+      '7',
+      'p-2',
+      '8',
+      'p-1',
+      '15',
+    ]);
+    expect(await raw.hgetall(shardKeys('game', prefix).cursors)).toEqual({
+      's:p-1': '2',
+      's:p-2': '3',
+      's:p-3': '1',
+    });
     expect(await raw.xlen(shardKeys('game', prefix).stream)).toBe(6);
     expect(metric('EventsApplied')).toBe(6);
     expect(metric('EventsAppliedLate')).toBe(1);
@@ -75,7 +95,9 @@ describe('apply-events handler', () => {
     expect(await raw.hget(stateKey('tenant-a', 'balances', prefix), 'wallet-9')).toBe('1800');
     expect(await raw.hget(stateKey('tenant-b', 'balances', prefix), 'wallet-4')).toBe('150');
     expect(await raw.hget(stateKey('tenant-a', 'profiles', prefix), 'wallet-9')).toBe('gold');
-    expect(await raw.hget(shardKeys('tenant-a', prefix).cursors, 's:profile-9')).toBe('9007199254740993');
+    expect(await raw.hget(shardKeys('tenant-a', prefix).cursors, 's:profile-9')).toBe(
+      '9007199254740993',
+    );
     expect(await raw.zscore(stateKey('tenant-b', 'top-spenders', prefix), 'wallet-4')).toBe('1.5');
     expect(await raw.hget(shardKeys('tenant-b', prefix).cursors, 'o:payments-2')).toBe('4');
     expect(await raw.hgetall(shardKeys('tenant-b', prefix).offsets)).toEqual({
@@ -111,9 +133,13 @@ describe('apply-events handler', () => {
     expect(byOffset['game.events-0@11']?.reason).toMatch(/^value is not JSON/);
     expect(byOffset['game.events-0@12']?.reason).toBe('schema: delta: must be a finite number');
     expect(byOffset['game.events-0@13']?.reason).toBe('record has no value (tombstone)');
-    expect(byOffset['game.events-1@20']?.reason).toMatch(/^value is \d+ bytes, above the limit of 1024$/);
+    expect(byOffset['game.events-1@20']?.reason).toMatch(
+      /^value is \d+ bytes, above the limit of 1024$/,
+    );
     expect(byOffset['game.events-1@22']?.reason).toBe('value is not UTF-8');
-    expect(byOffset['game.events-1@23']?.reason).toBe('event has a seq but no scope, and the record has no key');
+    expect(byOffset['game.events-1@23']?.reason).toBe(
+      'event has a seq but no scope, and the record has no key',
+    );
     expect(byOffset['game.events-1@24']?.reason).toBe('value is not a JSON object');
     // The raw record is kept byte for byte.
     const original = event.records['game.events-1']?.find((r) => r.offset === 22);
@@ -122,7 +148,7 @@ describe('apply-events handler', () => {
     expect(metric('RecordsDeadLettered')).toBe(14);
 
     const board = stateKey('game', 'leaderboard', prefix);
-    expect(await raw.zrange(board, 0, -1, 'WITHSCORES')).toEqual(['p-1', '5', 'p-2', '6']);
+    expect(await raw.zrange(board, '0', '-1', 'WITHSCORES')).toEqual(['p-1', '5', 'p-2', '6']);
     // seq 1 of p-2 was dead-lettered, so its gap stays open for a repair to fill.
     expect(await raw.zcard(shardKeys('game', prefix).gaps)).toBe(1);
   });
@@ -134,7 +160,9 @@ describe('apply-events handler', () => {
     expect(await invoke(event)).toEqual({ batchItemFailures: [] });
     const letters = await raw.xrange(deadLetterKeys(prefix).stream, '-', '+');
     expect(letters).toHaveLength(7);
-    expect(letters[0]?.[1]).toContain('guard: the state key holds another Redis type than the operation needs');
+    expect(letters[0]?.[1]).toContain(
+      'guard: the state key holds another Redis type than the operation needs',
+    );
   });
 });
 
@@ -155,7 +183,9 @@ describe('apply-events handler when Redis fails', () => {
     const failed = await invoke(event);
 
     expect(failed.batchItemFailures).toEqual([
-      ...[100, 101, 102, 103].map((offset) => ({ itemIdentifier: { partition: 'game.events-0', offset } })),
+      ...[100, 101, 102, 103].map((offset) => ({
+        itemIdentifier: { partition: 'game.events-0', offset },
+      })),
       ...[40, 41, 42].map((offset) => ({ itemIdentifier: { partition: 'game.events-1', offset } })),
     ]);
 
@@ -169,5 +199,70 @@ describe('apply-events handler when Redis fails', () => {
     } finally {
       check.disconnect();
     }
+  });
+});
+
+describe('apply-events handler when a cluster node dies mid-batch', () => {
+  let cluster: RedisCluster;
+  let raw: Cluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    raw = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]?.port as number }]);
+  });
+  afterAll(async () => {
+    raw.disconnect();
+    await cluster.dispose();
+  });
+
+  /** A shard name whose keys live on the master listening on `port`. */
+  async function shardOn(port: number, prefix: string): Promise<string> {
+    const ranges = (await raw.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    for (let i = 0; ; i++) {
+      const shard = `shard-${i}`;
+      const slot = Number(await raw.cluster('KEYSLOT', shardKeys(shard, prefix).cursors));
+      if (ranges.some(([from, to, [, p]]) => p === port && slot >= from && slot <= to))
+        return shard;
+    }
+  }
+
+  it('fails exactly the records from the first one on the dead node, per partition, and applies them once later', async () => {
+    // Prepare
+    const { invoke, prefix } = sink({ SEQGUARD_REDIS_CLUSTER: 'true' }, cluster.url);
+    const [alive, doomed] = cluster.nodes as [RedisServer, RedisServer, RedisServer];
+    const shardA = await shardOn(alive.port, prefix);
+    const shardB = await shardOn(doomed.port, prefix);
+    const envelope = (shard: string, scope: string, seq: number) =>
+      JSON.stringify({
+        scope,
+        seq,
+        shard,
+        type: 'hincrby',
+        data: { key: 'coins', field: scope, delta: 10 },
+      });
+    const event = mskEvent([
+      mskRecord({ partition: 0, offset: 0, value: envelope(shardA, 'a', 1) }),
+      mskRecord({ partition: 0, offset: 1, value: envelope(shardB, 'b', 1) }),
+      mskRecord({ partition: 0, offset: 2, value: envelope(shardA, 'a', 2) }),
+      mskRecord({ partition: 1, offset: 0, value: envelope(shardA, 'c', 1) }),
+      mskRecord({ partition: 1, offset: 1, value: envelope(shardA, 'c', 2) }),
+    ]);
+    await doomed.stop();
+
+    // Act
+    const failed = await invoke(event);
+
+    // Assess
+    expect(failed.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'events-0', offset: 1 } },
+      { itemIdentifier: { partition: 'events-0', offset: 2 } },
+    ]);
+    expect(await raw.hgetall(stateKey(shardA, 'coins', prefix))).toEqual({ a: '20', c: '20' });
+
+    await doomed.start();
+    await waitForClusterOk(cluster);
+    const redelivered = mskEvent(event.records['events-0']?.filter((r) => r.offset >= 1) ?? []);
+    expect(await invoke(redelivered)).toEqual({ batchItemFailures: [] });
+    expect(await raw.hgetall(stateKey(shardA, 'coins', prefix))).toEqual({ a: '20', c: '20' });
+    expect(await raw.hgetall(stateKey(shardB, 'coins', prefix))).toEqual({ b: '10' });
   });
 });

@@ -6,18 +6,27 @@ import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
 
-const options: GuardOptions = { firstSeq: '1', streamMaxLen: 1000, streamMaxAgeMs: 0, keyPrefix: 'sg' };
+const options: GuardOptions = {
+  firstSeq: '1',
+  streamMaxLen: 1000,
+  streamMaxAgeMs: 0,
+  keyPrefix: 'sg',
+};
 
 let redis: RedisClient;
 let raw: Cluster;
 
 beforeAll(() => {
   const url = new URL(inject('redisClusterUrl'));
-  redis = createRedisClient({ url: inject('redisClusterUrl'), cluster: true, commandTimeoutMs: 5_000 });
+  redis = createRedisClient({
+    url: inject('redisClusterUrl'),
+    cluster: true,
+    commandTimeoutMs: 5_000,
+  });
   raw = new Cluster([{ host: url.hostname, port: Number(url.port) }]);
 });
 afterAll(() => {
@@ -31,7 +40,16 @@ async function slotOf(key: string): Promise<number> {
 
 describe('applyChunk() on a Redis Cluster', () => {
   it('keeps every key of a shard in one slot, whatever the shard and state names hold', async () => {
-    for (const shard of ['plain', 'with{brace', 'with}brace', '{tag}', 'a:b:c', '}{', '%7B', 'ünïcödé ✓']) {
+    for (const shard of [
+      'plain',
+      'with{brace',
+      'with}brace',
+      '{tag}',
+      'a:b:c',
+      '}{',
+      '%7B',
+      'ünïcödé ✓',
+    ]) {
       const keys = [
         ...Object.values(shardKeys(shard)),
         stateKey(shard, 'board'),
@@ -46,10 +64,20 @@ describe('applyChunk() on a Redis Cluster', () => {
   it('applies shards that live on different masters, each exactly once', async () => {
     const shards = Array.from({ length: 24 }, () => uniqueShard('cluster'));
     const event = (shard: string, seq: number) =>
-      guardedEvent({ shard, seq, offset: seq, mutation: { op: 'zincrby', key: 'board', target: 'p', value: '2' } });
+      guardedEvent({
+        shard,
+        seq,
+        offset: seq,
+        mutation: { op: 'zincrby', key: 'board', target: 'p', value: '2' },
+      });
 
     for (const shard of shards) {
-      const outcomes = await applyChunk(redis, shard, [event(shard, 1), event(shard, 2), event(shard, 1)], options);
+      const outcomes = await applyChunk(
+        redis,
+        shard,
+        [event(shard, 1), event(shard, 2), event(shard, 1)],
+        options,
+      );
       expect(outcomes.map((o) => o.kind)).toEqual(['applied', 'applied', 'duplicate']);
     }
     for (const shard of shards) {
@@ -57,7 +85,7 @@ describe('applyChunk() on a Redis Cluster', () => {
       expect(await raw.xlen(shardKeys(shard).stream)).toBe(2);
     }
     // The shards really are spread over the masters.
-    const ranges = (await raw.cluster('SLOTS')) as [number, number, [string, number]][];
+    const ranges = (await raw.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
     expect(ranges.map((r) => r[2][1]).filter((p, i, all) => all.indexOf(p) === i)).toHaveLength(3);
     const owners = new Set<number>();
     for (const shard of shards) {
@@ -73,7 +101,14 @@ describe('applyChunk() on a Redis Cluster', () => {
     const outcomes = await applyChunk(
       redis,
       shard,
-      [guardedEvent({ shard, seq: 1, offset: 0, mutation: { op: 'hincrby', key: 'a}{b', target: 'f', value: '3' } })],
+      [
+        guardedEvent({
+          shard,
+          seq: 1,
+          offset: 0,
+          mutation: { op: 'hincrby', key: 'a}{b', target: 'f', value: '3' },
+        }),
+      ],
       options,
     );
     expect(outcomes).toEqual([{ kind: 'applied' }]);
@@ -82,7 +117,9 @@ describe('applyChunk() on a Redis Cluster', () => {
 
   it('dead-letters into its own slot on a cluster', async () => {
     const topic = uniqueShard('dlq-topic');
-    const letters = [{ record: mskRecord({ topic, offset: 3, value: 'not json' }), reason: 'value is not JSON' }];
+    const letters = [
+      { record: mskRecord({ topic, offset: 3, value: 'not json' }), reason: 'value is not JSON' },
+    ];
     expect(await appendDeadLetters(redis, letters, 'sg')).toEqual([{ kind: 'appended' }]);
     expect(await appendDeadLetters(redis, letters, 'sg')).toEqual([{ kind: 'alreadyThere' }]);
     const keys = deadLetterKeys('sg');

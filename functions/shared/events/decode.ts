@@ -18,7 +18,9 @@ export interface DecodeOptions {
   maxValueBytes: number;
 }
 
-export type Decoded = { kind: 'event'; event: GuardedEvent } | { kind: 'invalid'; invalid: InvalidRecord };
+export type Decoded =
+  | { kind: 'event'; event: GuardedEvent }
+  | { kind: 'invalid'; invalid: InvalidRecord };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -46,9 +48,12 @@ function decodeText(encoded: string, what: string): string {
 
 function readValue(record: MSKRecord, maxValueBytes: number): unknown {
   const encoded = record.value as string | null | undefined;
-  if (encoded === null || encoded === undefined) throw new Invalid('record has no value (tombstone)');
+  if (encoded === null || encoded === undefined)
+    throw new Invalid('record has no value (tombstone)');
   // Checked on the base64 length, before anything is decoded.
-  const bytes = Math.floor((encoded.length * 3) / 4) - (encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0);
+  const bytes =
+    Math.floor((encoded.length * 3) / 4) -
+    (encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0);
   if (bytes > maxValueBytes) {
     throw new Invalid(`value is ${bytes} bytes, above the limit of ${maxValueBytes}`);
   }
@@ -119,9 +124,19 @@ function describeMappedIssues(error: z.ZodError, mapping: Mapping): string {
 function mutationOf(envelope: Envelope): Mutation {
   switch (envelope.type) {
     case 'zincrby':
-      return { op: 'zincrby', key: envelope.data.key, target: envelope.data.member, value: envelope.data.delta };
+      return {
+        op: 'zincrby',
+        key: envelope.data.key,
+        target: envelope.data.member,
+        value: envelope.data.delta,
+      };
     case 'hincrby':
-      return { op: 'hincrby', key: envelope.data.key, target: envelope.data.field, value: envelope.data.delta };
+      return {
+        op: 'hincrby',
+        key: envelope.data.key,
+        target: envelope.data.field,
+        value: envelope.data.delta,
+      };
     case 'hsetIfNewer':
       return {
         op: 'hsetIfNewer',
@@ -148,7 +163,8 @@ function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
   let sequence: GuardedEvent['sequence'] = null;
   if (envelope.seq !== undefined && envelope.seq !== null) {
     const scope = envelope.scope ?? readKey(record);
-    if (scope === null) throw new Invalid('event has a seq but no scope, and the record has no key');
+    if (scope === null)
+      throw new Invalid('event has a seq but no scope, and the record has no key');
     sequence = { scope, seq: envelope.seq };
   }
   return {

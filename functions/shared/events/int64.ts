@@ -26,11 +26,14 @@ export function toUint63String(value: unknown): string | null {
  * Node 22+ passes to revivers (TC39 "JSON.parse source text access").
  */
 export function parseJsonExact(text: string): unknown {
-  return JSON.parse(text, function keepBigIntegers(_key: string, value: unknown, context?: { source?: string }) {
-    if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
-      const source = context?.source;
-      if (source !== undefined && /^-?[0-9]+$/.test(source)) return BigInt(source);
-    }
-    return value;
-  });
+  return JSON.parse(
+    text,
+    function keepBigIntegers(_key: string, value: unknown, context?: { source?: string }) {
+      if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
+        const source = context?.source;
+        if (source !== undefined && /^-?[0-9]+$/.test(source)) return BigInt(source);
+      }
+      return value;
+    },
+  );
 }

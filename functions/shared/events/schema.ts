@@ -5,8 +5,8 @@
  *   {sequence_id, player_id, delta} is the default mapping).
  */
 import { z } from 'zod';
-import { mutationOps } from './types.ts';
 import { INT64_MAX, toUint63String } from './int64.ts';
+import { mutationOps } from './types.ts';
 
 /** Limits on identifiers, so that one bad record cannot bloat keys, fields or the stream. */
 export const limits = {
@@ -26,19 +26,17 @@ function identifier(maxLength: number) {
 }
 
 /** A non-negative int64: a safe integer, a bigint kept exact by the parser, or digits. */
-const uint63 = z
-  .union([z.number(), z.bigint(), z.string()])
-  .transform((value, ctx) => {
-    const canonical = toUint63String(value);
-    if (canonical === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be an integer from 0 to ${INT64_MAX} (digits only when written as a string)`,
-      });
-      return z.NEVER;
-    }
-    return canonical;
-  });
+const uint63 = z.union([z.number(), z.bigint(), z.string()]).transform((value, ctx) => {
+  const canonical = toUint63String(value);
+  if (canonical === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be an integer from 0 to ${INT64_MAX} (digits only when written as a string)`,
+    });
+    return z.NEVER;
+  }
+  return canonical;
+});
 
 const floatText = /^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/;
 
@@ -75,11 +73,19 @@ const scalarValue = z
 const mutationSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('zincrby'),
-    data: z.object({ key: identifier(limits.key), member: identifier(limits.target), delta: floatDelta }),
+    data: z.object({
+      key: identifier(limits.key),
+      member: identifier(limits.target),
+      delta: floatDelta,
+    }),
   }),
   z.object({
     type: z.literal('hincrby'),
-    data: z.object({ key: identifier(limits.key), field: identifier(limits.target), delta: integerDelta }),
+    data: z.object({
+      key: identifier(limits.key),
+      field: identifier(limits.target),
+      delta: integerDelta,
+    }),
   }),
   z.object({
     type: z.literal('hsetIfNewer'),

@@ -45,7 +45,8 @@ export function batchResponse(
     const first = firstFailedOffset.get(partition);
     if (first === undefined) continue;
     for (const record of records) {
-      if (record.offset >= first) batchItemFailures.push({ itemIdentifier: { partition, offset: record.offset } });
+      if (record.offset >= first)
+        batchItemFailures.push({ itemIdentifier: { partition, offset: record.offset } });
     }
   }
   return { batchItemFailures };

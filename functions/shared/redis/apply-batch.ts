@@ -30,7 +30,14 @@ const outcomeByStatus = new Map<number, GuardOutcome>([
   [2, { kind: 'appliedLate' }],
   [3, { kind: 'gapOpened' }],
   [0, { kind: 'duplicate' }],
-  [-1, { kind: 'rejected', reason: 'belowFirstSeq', message: 'seq is below the first seq of its scope' }],
+  [
+    -1,
+    {
+      kind: 'rejected',
+      reason: 'belowFirstSeq',
+      message: 'seq is below the first seq of its scope',
+    },
+  ],
   [
     -2,
     {
@@ -132,7 +139,9 @@ export async function applyChunk(
     if (message.includes('SEQGUARD_LAYOUT')) {
       throw new RedisLayoutError(`shard "${shard}": ${message}`, { cause: error });
     }
-    throw new RedisUnavailableError(`shard "${shard}": applyBatch failed: ${message}`, { cause: error });
+    throw new RedisUnavailableError(`shard "${shard}": applyBatch failed: ${message}`, {
+      cause: error,
+    });
   }
   return statuses.map((status) => {
     const outcome = outcomeByStatus.get(Number(status));

@@ -59,7 +59,9 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
       redisOptions: common,
       // ElastiCache's TLS certificates name the configuration endpoint, not the node IPs.
-      ...(url.protocol === 'rediss:' ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+      ...(url.protocol === 'rediss:'
+        ? { dnsLookup: (address, callback) => callback(null, address) }
+        : {}),
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       slotsRefreshTimeout: options.commandTimeoutMs,
     }),

@@ -39,5 +39,7 @@ export async function appendDeadLetters(
     if (message.includes('SEQGUARD_LAYOUT')) throw new RedisLayoutError(message, { cause: error });
     throw new RedisUnavailableError(`deadLetter failed: ${message}`, { cause: error });
   }
-  return statuses.map((status) => (Number(status) === 1 ? { kind: 'appended' } : { kind: 'alreadyThere' }));
+  return statuses.map((status) =>
+    Number(status) === 1 ? { kind: 'appended' } : { kind: 'alreadyThere' },
+  );
 }

@@ -33,7 +33,13 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs 
 }
 
 async function ping(port: number): Promise<boolean> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {}); // refused while the server starts: the caller polls again
   try {
     await client.connect();
@@ -49,10 +55,21 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   let child: ChildProcess | undefined;
 
   const start = async () => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ];
     child = spawn('redis-server', [...args, '--dir', dir, ...extraArgs], { stdio: 'ignore' });
     const exited = new Promise<never>((_, reject) =>
-      child?.once('exit', (code) => reject(new Error(`redis-server on port ${port} exited with ${code}`))),
+      child?.once('exit', (code) =>
+        reject(new Error(`redis-server on port ${port} exited with ${code}`)),
+      ),
     );
     exited.catch(() => {});
     await Promise.race([waitUntil(() => ping(port), `redis-server on port ${port}`), exited]);
@@ -110,17 +127,27 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     '0',
     '--cluster-yes',
   ]);
-  await waitUntil(async () => {
-    const states = await Promise.all(
-      nodes.map(async (n) => (await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])).stdout),
-    );
-    return states.every((s) => s.includes('cluster_state:ok') && s.includes('cluster_slots_ok:16384'));
-  }, 'the cluster to be ok');
-  return {
+  const cluster = {
     url: nodes[0]?.url as string,
     nodes,
     dispose: async () => {
       await Promise.all(nodes.map((n) => n.dispose()));
     },
   };
+  await waitForClusterOk(cluster);
+  return cluster;
+}
+
+/** Every node sees every slot served: after a create, or after a node came back. */
+export async function waitForClusterOk(cluster: Pick<RedisCluster, 'nodes'>): Promise<void> {
+  await waitUntil(async () => {
+    const states = await Promise.all(
+      cluster.nodes.map(
+        async (n) => (await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'])).stdout,
+      ),
+    );
+    return states.every(
+      (s) => s.includes('cluster_state:ok') && s.includes('cluster_slots_ok:16384'),
+    );
+  }, 'the cluster to be ok');
 }

@@ -1,0 +1,44 @@
+/**
+ * The Lambda entry module: configuration read once at import (the cold start), clear errors.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { ConfigError } from '../../functions/shared/errors.ts';
+import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.resetModules();
+});
+
+describe('functions/apply-events/handler.ts', () => {
+  it('fails its cold start with every configuration problem named', async () => {
+    vi.stubEnv('REDIS_URL', '');
+    vi.stubEnv('SEQGUARD_FORMAT', 'protobuf');
+    const loading = import('../../functions/apply-events/handler.ts');
+    await expect(loading).rejects.toBeInstanceOf(ConfigError);
+    await expect(loading).rejects.toThrow(/REDIS_URL[\s\S]*SEQGUARD_FORMAT/);
+  });
+
+  it('applies an MSK event with the configuration from the environment', async () => {
+    const prefix = `e${randomBytes(4).toString('hex')}`;
+    vi.stubEnv('REDIS_URL', inject('redisUrl'));
+    vi.stubEnv('SEQGUARD_KEY_PREFIX', prefix);
+    vi.stubEnv('SEQGUARD_FORMAT', 'mapped');
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    const { handler } = await import('../../functions/apply-events/handler.ts');
+
+    const response = await handler(await loadEvent('msk-seed-format'), lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const raw = new Redis(inject('redisUrl'));
+    try {
+      expect(await raw.zscore(stateKey('default', 'leaderboard', prefix), 'p-1')).toBe('15');
+    } finally {
+      raw.disconnect();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { ConfigError } from '../../functions/shared/errors.ts';
+
+describe('loadSinkConfig()', () => {
+  it('needs only REDIS_URL and fills in documented defaults', () => {
+    const config = loadSinkConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(config).toEqual({
+      redis: { url: 'redis://127.0.0.1:6379', cluster: false, commandTimeoutMs: 2000 },
+      decode: {
+        format: 'envelope',
+        mapping: {
+          seq: 'sequence_id',
+          scope: '$key',
+          op: 'zincrby',
+          key: 'leaderboard',
+          target: 'player_id',
+          value: 'delta',
+        },
+        defaultShard: 'default',
+        maxValueBytes: 65_536,
+      },
+      guard: {
+        firstSeq: '1',
+        streamMaxLen: 1_000_000,
+        streamMaxAgeMs: 604_800_000,
+        keyPrefix: 'sg',
+      },
+      chunkSize: 500,
+      shardConcurrency: 8,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadSinkConfig({
+      REDIS_URL: 'rediss://user:pw@cache.example:6380',
+      SEQGUARD_REDIS_CLUSTER: 'true',
+      SEQGUARD_FORMAT: 'mapped',
+      SEQGUARD_MAPPING:
+        '{"seq":"n","scope":"account","op":"hincrby","key":"balances","target":"account","value":"cents"}',
+      SEQGUARD_FIRST_SEQ: '0',
+      SEQGUARD_CHUNK_SIZE: '200',
+      SEQGUARD_STREAM_MAX_AGE_SECONDS: '0',
+    });
+    expect(config.redis.cluster).toBe(true);
+    expect(config.decode.mapping).toMatchObject({ seq: 'n', op: 'hincrby', key: 'balances' });
+    expect(config.guard).toMatchObject({ firstSeq: '0', streamMaxAgeMs: 0 });
+    expect(config.chunkSize).toBe(200);
+  });
+
+  it('reports every problem at once, by variable name', () => {
+    const attempt = () =>
+      loadSinkConfig({
+        REDIS_URL: 'http://nope',
+        SEQGUARD_FORMAT: 'xml',
+        SEQGUARD_CHUNK_SIZE: '5000',
+        SEQGUARD_FIRST_SEQ: '-1',
+        SEQGUARD_MAPPING: '{"op":"hsetIfNewer"}',
+      });
+    expect(attempt).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        attempt();
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    for (const name of [
+      'REDIS_URL',
+      'SEQGUARD_FORMAT',
+      'SEQGUARD_CHUNK_SIZE',
+      'SEQGUARD_FIRST_SEQ',
+      'SEQGUARD_MAPPING (version)',
+    ]) {
+      expect(message).toContain(name);
+    }
+    expect(() => loadSinkConfig({})).toThrow(/REDIS_URL/);
+    expect(() => loadSinkConfig({ REDIS_URL: 'redis://h', SEQGUARD_MAPPING: '{oops' })).toThrow(
+      /SEQGUARD_MAPPING: not JSON/,
+    );
+  });
+});

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { type DecodeOptions, decodeRecord } from '../../functions/shared/events/decode.ts';
+import { mappingSchema } from '../../functions/shared/events/schema.ts';
+import { mskRecord } from '../helpers/events.ts';
+
+const envelope: DecodeOptions = {
+  format: 'envelope',
+  mapping: mappingSchema.parse({}),
+  defaultShard: 'default',
+  maxValueBytes: 1024,
+};
+const seed: DecodeOptions = { ...envelope, format: 'mapped' };
+
+const decode = (value: unknown, options = envelope, key: string | null = 'k-1') =>
+  decodeRecord(mskRecord({ topic: 'orders', partition: 2, offset: 77, value, key }), options);
+
+const reasonOf = (value: unknown, options = envelope, key: string | null = 'k-1') => {
+  const decoded = decode(value, options, key);
+  if (decoded.kind !== 'invalid')
+    throw new Error(`expected invalid, got ${JSON.stringify(decoded)}`);
+  return decoded.invalid.reason;
+};
+
+describe('decodeRecord() with the envelope format', () => {
+  it('decodes a sequenced zincrby with its coordinates', () => {
+    const decoded = decode({
+      scope: 'player-7',
+      seq: 12,
+      shard: 'lb-eu',
+      type: 'zincrby',
+      data: { key: 'weekly', member: 'player-7', delta: 2.5 },
+    });
+    expect(decoded).toEqual({
+      kind: 'event',
+      event: {
+        shard: 'lb-eu',
+        sequence: { scope: 'player-7', seq: '12' },
+        mutation: { op: 'zincrby', key: 'weekly', target: 'player-7', value: '2.5' },
+        record: { topic: 'orders', partition: 2, offset: '77', timestamp: 1_700_000_000_000 },
+      },
+    });
+  });
+
+  it('takes the scope from the record key and the default shard when the event names neither', () => {
+    const decoded = decode({
+      seq: '3',
+      type: 'hincrby',
+      data: { key: 'coins', field: 'f', delta: -4 },
+    });
+    expect(decoded.kind === 'event' && decoded.event).toMatchObject({
+      shard: 'default',
+      sequence: { scope: 'k-1', seq: '3' },
+      mutation: { op: 'hincrby', value: '-4' },
+    });
+  });
+
+  it('guards an event without seq by its offset', () => {
+    const decoded = decode(
+      { type: 'zincrby', data: { key: 'b', member: 'm', delta: 1 } },
+      envelope,
+      null,
+    );
+    expect(decoded.kind === 'event' && decoded.event.sequence).toBeNull();
+  });
+
+  it('keeps seqs, versions and counter deltas above 2^53 exact from JSON numbers', () => {
+    const text =
+      '{"scope":"s","seq":9223372036854775807,"type":"hsetIfNewer","data":{"key":"p","field":"f","value":true,"version":9007199254740993}}';
+    const decoded = decode(text);
+    expect(decoded.kind === 'event' && decoded.event).toMatchObject({
+      sequence: { seq: '9223372036854775807' },
+      mutation: { op: 'hsetIfNewer', value: 'true', version: '9007199254740993' },
+    });
+    const counter = decode(
+      '{"seq":1,"type":"hincrby","data":{"key":"c","field":"f","delta":-9007199254740993}}',
+    );
+    expect(counter.kind === 'event' && counter.event.mutation.value).toBe('-9007199254740993');
+  });
+
+  it('names each schema violation by its path', () => {
+    expect(
+      reasonOf({ seq: -1, type: 'zincrby', data: { key: 'b', member: 'm', delta: 1 } }),
+    ).toMatch(/^schema: seq: must be an integer from 0 to 9223372036854775807/);
+    expect(reasonOf({ type: 'zincrby', data: { key: 'b', member: 'm', delta: 'ten' } })).toBe(
+      'schema: data.delta: must be a finite number',
+    );
+    expect(reasonOf({ type: 'hincrby', data: { key: 'b', field: 'm', delta: 1.5 } })).toBe(
+      'schema: data.delta: must be an integer within int64',
+    );
+    expect(reasonOf({ type: 'drop', data: {} })).toMatch(/^schema: type: /);
+    expect(reasonOf({ type: 'zincrby', data: { key: '', member: 'm', delta: 1 } })).toMatch(
+      /^schema: data.key: /,
+    );
+    expect(
+      reasonOf(
+        { seq: 1, type: 'zincrby', data: { key: 'b', member: 'm', delta: 1 } },
+        envelope,
+        null,
+      ),
+    ).toBe('event has a seq but no scope, and the record has no key');
+  });
+
+  it('rejects oversize, non-UTF-8, non-JSON, non-object values and tombstones', () => {
+    expect(reasonOf({ pad: 'x'.repeat(2000) })).toMatch(
+      /^value is 20\d\d bytes, above the limit of 1024$/,
+    );
+    expect(reasonOf(Buffer.from([0xc3, 0x28]))).toBe('value is not UTF-8');
+    expect(reasonOf('{"a":')).toMatch(/^value is not JSON: /);
+    expect(reasonOf('"text"')).toBe('value is not a JSON object');
+    expect(reasonOf(null)).toBe('record has no value (tombstone)');
+  });
+
+  it('measures the size limit on the bytes, before decoding', () => {
+    const exactly = { pad: 'x'.repeat(1024 - '{"pad":""}'.length) };
+    expect(decode(exactly).kind).toBe('invalid'); // a valid size, but no type: reaches the schema
+    expect(reasonOf(exactly)).toMatch(/^schema: /);
+    expect(reasonOf({ pad: `${exactly.pad}x` })).toBe(
+      'value is 1025 bytes, above the limit of 1024',
+    );
+  });
+});
+
+describe('decodeRecord() with the mapped format', () => {
+  it("reads the seed's {sequence_id, player_id, delta} with the default mapping", () => {
+    const decoded = decode({ sequence_id: 5, player_id: 'p-9', delta: 3 }, seed, 'p-9');
+    expect(decoded.kind === 'event' && decoded.event).toEqual({
+      shard: 'default',
+      sequence: { scope: 'p-9', seq: '5' },
+      mutation: { op: 'zincrby', key: 'leaderboard', target: 'p-9', value: '3' },
+      record: expect.objectContaining({ offset: '77' }),
+    });
+  });
+
+  it('follows a custom mapping: scope from a field, shard from a field, counters', () => {
+    const mapping = mappingSchema.parse({
+      seq: 'n',
+      scope: 'account',
+      shard: 'tenant',
+      op: 'hincrby',
+      key: 'balances',
+      target: 'account',
+      value: 'cents',
+    });
+    const decoded = decode(
+      { n: 2, account: 'acc-1', tenant: 't-1', cents: 250 },
+      { ...seed, mapping },
+      null,
+    );
+    expect(decoded.kind === 'event' && decoded.event).toMatchObject({
+      shard: 't-1',
+      sequence: { scope: 'acc-1', seq: '2' },
+      mutation: { op: 'hincrby', key: 'balances', target: 'acc-1', value: '250' },
+    });
+  });
+
+  it('scopes by topic-partition when asked, and by offset when the seq field is absent', () => {
+    const byPartition = { ...seed, mapping: mappingSchema.parse({ scope: '$topicPartition' }) };
+    const decoded = decode({ sequence_id: 1, player_id: 'p', delta: 1 }, byPartition, null);
+    expect(decoded.kind === 'event' && decoded.event.sequence).toEqual({
+      scope: 'orders-2',
+      seq: '1',
+    });
+    const unsequenced = decode({ player_id: 'p', delta: 1 }, seed, null);
+    expect(unsequenced.kind === 'event' && unsequenced.event.sequence).toBeNull();
+  });
+
+  it("names violations by the user's own field names", () => {
+    expect(reasonOf({ sequence_id: 'x', player_id: 'p', delta: 1 }, seed)).toMatch(
+      /^schema: sequence_id: /,
+    );
+    expect(reasonOf({ sequence_id: 1, player_id: 'p', delta: 'lots' }, seed)).toBe(
+      'schema: delta: must be a finite number',
+    );
+    expect(reasonOf({ sequence_id: 1, delta: 1 }, seed)).toMatch(/^schema: player_id: /);
+  });
+
+  it('refuses a mapping for hsetIfNewer without a version field', () => {
+    expect(mappingSchema.safeParse({ op: 'hsetIfNewer' }).success).toBe(false);
+    expect(mappingSchema.safeParse({ op: 'hsetIfNewer', version: 'v' }).success).toBe(true);
+    expect(mappingSchema.safeParse({ sequence: 'x' }).success).toBe(false);
+  });
+});

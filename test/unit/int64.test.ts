@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { parseJsonExact, toUint63String } from '../../functions/shared/events/int64.ts';
+
+describe('toUint63String()', () => {
+  it('accepts non-negative int64 values in every form and returns canonical digits', () => {
+    expect(toUint63String(0)).toBe('0');
+    expect(toUint63String(42)).toBe('42');
+    expect(toUint63String('9223372036854775807')).toBe('9223372036854775807');
+    expect(toUint63String(9007199254740993n)).toBe('9007199254740993');
+  });
+
+  it('rejects what is not a canonical non-negative int64', () => {
+    for (const bad of [
+      -1,
+      1.5,
+      2 ** 53,
+      '007',
+      '-3',
+      '1e3',
+      ' 1',
+      '',
+      '9223372036854775808',
+      -1n,
+      null,
+      true,
+    ]) {
+      expect(toUint63String(bad), String(bad)).toBeNull();
+    }
+  });
+});
+
+describe('parseJsonExact()', () => {
+  it('keeps integers above 2^53 exact as bigint', () => {
+    const parsed = parseJsonExact('{"seq": 9007199254740993, "small": 5, "float": 1.5}') as Record<
+      string,
+      unknown
+    >;
+    expect(parsed.seq).toBe(9007199254740993n);
+    expect(parsed.small).toBe(5);
+    expect(parsed.float).toBe(1.5);
+  });
+
+  it('leaves huge numbers in exponent form as numbers, for the schema to reject', () => {
+    const parsed = parseJsonExact('{"seq": 1e20}') as Record<string, unknown>;
+    expect(parsed.seq).toBe(1e20);
+  });
+
+  it('throws on invalid JSON', () => {
+    expect(() => parseJsonExact('{"seq": ')).toThrow(SyntaxError);
+  });
+});

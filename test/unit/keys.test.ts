@@ -1,0 +1,78 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  cursorField,
+  deadLetterKeys,
+  shardKeys,
+  stateKey,
+  topicPartition,
+} from '../../functions/shared/redis/keys.ts';
+
+/** The hash tag Redis Cluster hashes: between the first `{` and the next `}`. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return key.slice(open + 1, close);
+}
+
+describe('shardKeys() and stateKey()', () => {
+  it('give every key of a shard the same hash tag, whatever the names hold', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, unit: 'grapheme' }),
+        fc.string({ minLength: 1, unit: 'grapheme' }),
+        (shard, name) => {
+          const tags = [...Object.values(shardKeys(shard)), stateKey(shard, name)].map(hashTag);
+          expect(new Set(tags).size).toBe(1);
+          expect(tags[0]).toBe(`sg:${encodeURIComponent(shard)}`);
+        },
+      ),
+    );
+  });
+
+  it('never build the same key for two different (shard, name) pairs', () => {
+    fc.assert(
+      fc.property(
+        fc.tuple(fc.string({ minLength: 1 }), fc.string({ minLength: 1 })),
+        fc.tuple(fc.string({ minLength: 1 }), fc.string({ minLength: 1 })),
+        ([shardA, nameA], [shardB, nameB]) => {
+          fc.pre(shardA !== shardB || nameA !== nameB);
+          fc.pre([shardA, nameA, shardB, nameB].every((s) => s.isWellFormed()));
+          expect(stateKey(shardA, nameA)).not.toBe(stateKey(shardB, nameB));
+          expect(shardKeys(shardA).cursors === shardKeys(shardB).cursors).toBe(shardA === shardB);
+        },
+      ),
+    );
+  });
+
+  it('keeps hash-tag characters of names out of the tag', () => {
+    expect(shardKeys('a}b{c:d').cursors).toBe('{sg:a%7Db%7Bc%3Ad}:cursors');
+    expect(stateKey('s', 'x:y')).toBe('{sg:s}:state:x%3Ay');
+    expect(shardKeys('s', 'tenant1').meta).toBe('{tenant1:s}:meta');
+  });
+
+  it('rejects names that are not well-formed Unicode', () => {
+    expect(() => shardKeys('\uD800')).toThrow(TypeError);
+  });
+});
+
+describe('deadLetterKeys()', () => {
+  it('uses a tag that no shard can produce', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (shard) => {
+        fc.pre(shard.isWellFormed());
+        expect(hashTag(shardKeys(shard).stream)).not.toBe(hashTag(deadLetterKeys().stream));
+      }),
+    );
+    expect(hashTag(deadLetterKeys().stream)).toBe(hashTag(deadLetterKeys().offsets));
+  });
+});
+
+describe('cursorField()', () => {
+  it('keeps sequence scopes and offset cursors apart', () => {
+    const record = { topic: 'orders', partition: 3 };
+    expect(cursorField({ scope: 'orders-3' }, record)).toBe('s:orders-3');
+    expect(cursorField(null, record)).toBe('o:orders-3');
+    expect(topicPartition(record)).toBe('orders-3');
+  });
+});
