@@ -16,11 +16,10 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePorts } from './ports.ts';
+import { canConnect, freePorts } from './ports.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 const KAFKA_PROJECT_DIR = join(REPO_ROOT, 'local', 'kafka');
@@ -666,20 +665,6 @@ function runCommand(
     child.once('error', reject);
     child.once('close', (code) => resolveRun({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
-  });
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolveProbe) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const finish = (open: boolean): void => {
-      socket.destroy();
-      resolveProbe(open);
-    };
-    socket.setTimeout(2_000, () => finish(false));
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
   });
 }
 

@@ -106,9 +106,9 @@ local function mutate(e)
   local op, stateIndex = e[5], e[6]
   local stateKey, name = KEYS[6 + stateIndex], names[stateIndex]
   if op == 'zincrby' then
-    return mutateZincrby(stateKey, metaKey, name, e[7], e[8])
+    return mutateIncrement('ZINCRBY', stateKey, metaKey, name, e[7], e[8])
   elseif op == 'hincrby' then
-    return mutateHincrby(stateKey, metaKey, name, e[7], e[8])
+    return mutateIncrement('HINCRBY', stateKey, metaKey, name, e[7], e[8])
   elseif op == 'hsetIfNewer' then
     return mutateHsetIfNewer(stateKey, versionsKey, name, e[7], e[8], e[9])
   end

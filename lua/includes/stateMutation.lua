@@ -17,25 +17,20 @@ local function rejectionOf(reply)
   return nil
 end
 
--- ZINCRBY: a leaderboard score moves by delta.
-local function mutateZincrby(stateKey, metaKey, name, member, delta)
-  local rejected = rejectionOf(redis.pcall('ZINCRBY', stateKey, delta, member))
+-- ZINCRBY (a leaderboard score) or HINCRBY (an integer counter field) moves by delta.
+local function mutateIncrement(command, stateKey, metaKey, name, target, delta)
+  local reply
+  if command == 'ZINCRBY' then
+    reply = redis.pcall('ZINCRBY', stateKey, delta, target)
+  else
+    reply = redis.pcall('HINCRBY', stateKey, target, delta)
+  end
+  local rejected = rejectionOf(reply)
   if rejected then
     return rejected
   end
-  -- Float sums: the drift check compares them with the sum of the scores.
-  redis.call('HINCRBYFLOAT', metaKey, 'sum:' .. name, delta)
-  return nil
-end
-
--- HINCRBY: an integer counter field moves by delta.
-local function mutateHincrby(stateKey, metaKey, name, field, delta)
-  local rejected = rejectionOf(redis.pcall('HINCRBY', stateKey, field, delta))
-  if rejected then
-    return rejected
-  end
-  -- HINCRBYFLOAT keeps a long double, so the sum of many int64 deltas cannot overflow and fail
-  -- half way through the script.
+  -- The drift check compares this running sum with the sum of the state. HINCRBYFLOAT keeps a
+  -- long double, so a sum of many int64 deltas cannot overflow and fail half way through.
   redis.call('HINCRBYFLOAT', metaKey, 'sum:' .. name, delta)
   return nil
 end

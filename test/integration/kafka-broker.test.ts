@@ -2,9 +2,9 @@
 // partition of a new topic come back from it, and stop() leaves no process or port behind.
 
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type KafkaBroker, runKafkaTool, startKafkaBroker } from '../../local/kafka-broker.ts';
+import { canConnect } from '../../local/ports.ts';
 
 const TOPIC_COMMAND = 'org.apache.kafka.tools.TopicCommand';
 const CONSOLE_PRODUCER = 'org.apache.kafka.tools.ConsoleProducer';
@@ -153,14 +153,5 @@ function isProcessAlive(pid: number): boolean {
 
 function acceptsConnections(bootstrap: string): Promise<boolean> {
   const [host, port] = bootstrap.split(':');
-  return new Promise((resolveProbe) => {
-    const socket = connect({ host, port: Number(port) });
-    const finish = (open: boolean): void => {
-      socket.destroy();
-      resolveProbe(open);
-    };
-    socket.setTimeout(2_000, () => finish(false));
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
-  });
+  return canConnect(Number(port), host);
 }
