@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cursorField,
   deadLetterKeys,
+  producerSeqKey,
   shardKeys,
   stateKey,
   topicPartition,
@@ -74,5 +75,14 @@ describe('cursorField()', () => {
     expect(cursorField({ scope: 'orders-3' }, record)).toBe('s:orders-3');
     expect(cursorField(null, record)).toBe('o:orders-3');
     expect(topicPartition(record)).toBe('orders-3');
+  });
+});
+
+describe('producerSeqKey()', () => {
+  it('gives every scope a hash tag of its own that its characters cannot end', () => {
+    // Act
+    const key = producerSeqKey('a}b:{c%', 'sg');
+    // Assess
+    expect(key).toBe('{sg~seq:a%7Db%3A%7Bc%25}');
   });
 });

@@ -57,6 +57,14 @@ export function deadLetterKeys(prefix = defaultKeyPrefix): DeadLetterKeys {
   return { stream: `${tag}:stream`, offsets: `${tag}:offsets` };
 }
 
+/**
+ * The producer-side counter of a scope (functions/shared/kafka/sequencer.ts). Each counter has a
+ * tag of its own, so a cluster spreads them over its slots; `~seq` is a tag no shard can produce.
+ */
+export function producerSeqKey(scope: string, prefix = defaultKeyPrefix): string {
+  return `{${prefix}~seq:${encode(scope)}}`;
+}
+
 /** The hash field of a sequence scope's cursor, or of a topic-partition's offset cursor. */
 export function cursorField(
   sequence: { scope: string } | null,

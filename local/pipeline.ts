@@ -1,0 +1,71 @@
+/**
+ * The local pipeline: the real apply-events handler in its sandbox process, fed by the event
+ * source mapping emulator from a real Kafka topic, writing to a real Redis. Used by the demo
+ * and the end-to-end tests.
+ */
+import { fileURLToPath } from 'node:url';
+import {
+  type EsmActivity,
+  EventSourceMapping,
+  type EventSourceMappingOptions,
+} from './esm/event-source-mapping.ts';
+import { HandlerProcess } from './esm/handler-process.ts';
+
+const applyEventsModule = fileURLToPath(
+  new URL('../functions/apply-events/handler.ts', import.meta.url),
+);
+
+export interface PipelineOptions
+  extends Omit<EventSourceMappingOptions, 'invoke' | 'bootstrapBrokers' | 'onActivity'> {
+  bootstrap: string;
+  /** The function's environment: REDIS_URL and any SEQGUARD_* settings. */
+  functionEnv: Record<string, string>;
+  functionTimeoutMs?: number;
+  /** Show the function's logs (off by default: Powertools logs one line per batch). */
+  functionOutput?: boolean;
+  onActivity?(activity: EsmActivity): void;
+  /** Called around each invocation, e.g. to crash the sandbox while it runs. */
+  onInvoke?(sandbox: HandlerProcess, invocation: number): void;
+}
+
+export interface Pipeline {
+  mapping: EventSourceMapping;
+  sandbox: HandlerProcess;
+  stop(): Promise<void>;
+}
+
+export function startPipeline(options: PipelineOptions): Pipeline {
+  const { bootstrap, functionEnv, functionTimeoutMs, functionOutput, onInvoke, ...mappingOptions } =
+    options;
+  const sandbox = new HandlerProcess({
+    module: applyEventsModule,
+    env: {
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      AWS_LAMBDA_FUNCTION_NAME: 'seqguard-apply-events',
+      ...functionEnv,
+    },
+    timeoutMs: functionTimeoutMs ?? 30_000,
+    stdio: functionOutput ? 'inherit' : 'ignore',
+  });
+  let invocation = 0;
+  const mapping = new EventSourceMapping({
+    ...mappingOptions,
+    bootstrapBrokers: [bootstrap],
+    invoke: (event) => {
+      invocation += 1;
+      const outcome = sandbox.invoke(event);
+      onInvoke?.(sandbox, invocation);
+      return outcome;
+    },
+  });
+  mapping.start();
+  return {
+    mapping,
+    sandbox,
+    stop: async () => {
+      await mapping.stop();
+      await sandbox.close();
+    },
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * End to end on real parts: Kafka topic -> event source mapping emulator -> the apply-events
+ * handler in its own process -> Redis. Crashes, outages, poison records and redeliveries must
+ * leave Redis equal to the unique events, exactly.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import type { EsmActivity } from '../../local/esm/event-source-mapping.ts';
+import { type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
+import { type RedisServer, startRedisServer } from '../../local/redis-server.ts';
+import { createTopic, produce, type TestRecord, uniqueTopic } from '../helpers/kafka.ts';
+
+const partitions = 3;
+const players = 12;
+
+let redisServer: RedisServer;
+let redis: Redis;
+beforeAll(async () => {
+  redisServer = await startRedisServer();
+  redis = new Redis(redisServer.url);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await redisServer.dispose();
+});
+
+interface SeedEvent {
+  sequence_id: number;
+  player_id: string;
+  delta: number;
+}
+
+/** Seed-format events, seq per player, each player on one partition; some producer resends. */
+function seedEvents(count: number): {
+  records: TestRecord[];
+  expected: Map<string, number>;
+  unique: number;
+} {
+  const nextSeq = new Map<string, number>();
+  const expected = new Map<string, number>();
+  const records: TestRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const player = `p-${(i * 7) % players}`;
+    const seq = (nextSeq.get(player) ?? 0) + 1;
+    nextSeq.set(player, seq);
+    const event: SeedEvent = { sequence_id: seq, player_id: player, delta: (i % 5) + 1 };
+    expected.set(player, (expected.get(player) ?? 0) + event.delta);
+    const record = {
+      partition: Number(player.slice(2)) % partitions,
+      key: player,
+      value: JSON.stringify(event),
+    };
+    records.push(record);
+    if (i % 97 === 0) records.push({ ...record }); // a producer retry: the same event twice
+  }
+  return { records, expected, unique: count };
+}
+
+function endOffsets(records: TestRecord[], topic: string): Map<string, bigint> {
+  const ends = new Map<string, bigint>();
+  for (const r of records)
+    ends.set(`${topic}-${r.partition}`, (ends.get(`${topic}-${r.partition}`) ?? 0n) + 1n);
+  return ends;
+}
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Runs the pipeline over `records` until every partition is committed to its end. */
+async function runPipeline(
+  topic: string,
+  records: TestRecord[],
+  prefix: string,
+  extra: Partial<PipelineOptions> = {},
+) {
+  const activity: EsmActivity[] = [];
+  const pipeline = startPipeline({
+    bootstrap: inject('kafkaBootstrap'),
+    topics: [topic],
+    groupId: `seqguard-${topic}`,
+    batchSize: 50,
+    batchWindowMs: 100,
+    retryBackoffMs: 50,
+    functionEnv: {
+      REDIS_URL: redisServer.url,
+      SEQGUARD_FORMAT: 'mapped',
+      SEQGUARD_KEY_PREFIX: prefix,
+      SEQGUARD_REDIS_TIMEOUT_MS: '300',
+      SEQGUARD_CHUNK_SIZE: '10',
+    },
+    onActivity: (a) => activity.push(a),
+    ...extra,
+  });
+  try {
+    const ends = endOffsets(records, topic);
+    await waitUntil(
+      () => [...ends].every(([id, end]) => pipeline.mapping.committed.get(id) === end),
+      'the pipeline to catch up',
+    );
+  } finally {
+    await pipeline.stop();
+  }
+  return { activity, pipeline };
+}
+
+async function leaderboard(prefix: string): Promise<Map<string, number>> {
+  const flat = await redis.zrange(
+    stateKey('default', 'leaderboard', prefix),
+    '0',
+    '-1',
+    'WITHSCORES',
+  );
+  const board = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 2) board.set(flat[i] as string, Number(flat[i + 1]));
+  return board;
+}
+
+const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCompare(b));
+
+async function setUp(label: string, count: number) {
+  const topic = uniqueTopic(label);
+  await createTopic(inject('kafkaBootstrap'), topic, partitions);
+  const events = seedEvents(count);
+  await produce(inject('kafkaBootstrap'), topic, events.records);
+  return { topic, ...events, prefix: `e${randomBytes(4).toString('hex')}` };
+}
+
+describe('the local pipeline', () => {
+  it('applies every event once across a handler crash mid-batch, in order per partition', async () => {
+    // Prepare
+    const { topic, records, expected, unique, prefix } = await setUp('crash', 1500);
+    let crashes = 0;
+    // Act: the sandbox dies (SIGKILL) a moment into its 4th and 9th invocation.
+    const { activity, pipeline } = await runPipeline(topic, records, prefix, {
+      onInvoke: (sandbox, invocation) => {
+        if (invocation === 4 || invocation === 9) {
+          setTimeout(() => {
+            if (sandbox.kill('SIGKILL')) crashes += 1;
+          }, 3);
+        }
+      },
+    });
+    // Assess
+    expect(crashes).toBe(2);
+    expect(pipeline.sandbox.coldStarts).toBe(3);
+    expect(
+      activity.filter((a) => a.kind === 'invoked' && a.outcome === 'functionError'),
+    ).toHaveLength(2);
+    expect(sorted(await leaderboard(prefix))).toEqual(sorted(expected));
+    const keys = shardKeys('default', prefix);
+    expect(await redis.xlen(keys.stream)).toBe(unique);
+    // Per partition order held: no event was ever late, no gap ever opened.
+    expect(await redis.zcard(keys.gaps)).toBe(0);
+    const late = (await redis.xrange(keys.stream, '-', '+')).filter(([, f]) => f.includes('late'));
+    expect(late).toHaveLength(0);
+  });
+
+  it('retries through a Redis outage without losing or repeating an event', async () => {
+    const { topic, records, expected, unique, prefix } = await setUp('outage', 800);
+    let frozen = false;
+    const { activity } = await runPipeline(topic, records, prefix, {
+      onInvoke: (_sandbox, invocation) => {
+        if (invocation === 3) {
+          redisServer.freeze();
+          frozen = true;
+          setTimeout(() => redisServer.thaw(), 1_500);
+        }
+      },
+    });
+    expect(frozen).toBe(true);
+    const failedBatches = activity.filter(
+      (a) =>
+        a.kind === 'invoked' && (a.outcome === 'partialFailure' || a.outcome === 'functionError'),
+    );
+    expect(failedBatches.length).toBeGreaterThan(0);
+    expect(activity.some((a) => a.kind === 'retrying')).toBe(true);
+    expect(sorted(await leaderboard(prefix))).toEqual(sorted(expected));
+    expect(await redis.xlen(shardKeys('default', prefix).stream)).toBe(unique);
+  });
+
+  it('dead-letters a poison record and goes on with the rest of its partition', async () => {
+    const { topic, records, expected, prefix } = await setUp('poison', 300);
+    const poison: TestRecord = {
+      partition: 1,
+      key: 'p-1',
+      value: '{"sequence_id": "NaN", "player_id":',
+    };
+    const more = seedEvents(0);
+    await produce(inject('kafkaBootstrap'), topic, [poison]);
+    const after: TestRecord = {
+      partition: 1,
+      key: 'p-late',
+      value: JSON.stringify({ sequence_id: 1, player_id: 'p-late', delta: 9 }),
+    };
+    await produce(inject('kafkaBootstrap'), topic, [after]);
+    await runPipeline(topic, [...records, poison, after, ...more.records], prefix);
+
+    const letters = await redis.xrange(deadLetterKeys(prefix).stream, '-', '+');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.[1]).toContain(`${topic}-1`);
+    expect((letters[0]?.[1] ?? []).join(' ')).toMatch(/value is not JSON/);
+    expect(sorted(await leaderboard(prefix))).toEqual(
+      sorted(new Map([...expected, ['p-late', 9]])),
+    );
+  });
+
+  it('changes nothing when already applied batches are delivered again', async () => {
+    const { topic, records, expected, unique, prefix } = await setUp('redeliver', 400);
+    await runPipeline(topic, records, prefix);
+    const keys = shardKeys('default', prefix);
+    const before = {
+      board: await leaderboard(prefix),
+      stream: await redis.xlen(keys.stream),
+      meta: await redis.hgetall(keys.meta),
+    };
+    // A second mapping with a new consumer group delivers the whole topic again.
+    await runPipeline(topic, records, prefix, { groupId: `seqguard-${topic}-again` });
+    expect(sorted(await leaderboard(prefix))).toEqual(sorted(before.board));
+    expect(sorted(before.board)).toEqual(sorted(expected));
+    expect(await redis.xlen(keys.stream)).toBe(before.stream);
+    expect(before.stream).toBe(unique);
+    expect(await redis.hgetall(keys.meta)).toEqual(before.meta);
+  });
+});
