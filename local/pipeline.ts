@@ -23,6 +23,8 @@ export interface PipelineOptions
   functionTimeoutMs?: number;
   /** Show the function's logs (off by default: Powertools logs one line per batch). */
   functionOutput?: boolean;
+  /** Receives each line of the function's stdout (its JSON logs) instead of showing it. */
+  onFunctionOutput?: (line: string) => void;
   onActivity?(activity: EsmActivity): void;
   /** Called around each invocation, e.g. to crash the sandbox while it runs. */
   onInvoke?(sandbox: HandlerProcess, invocation: number): void;
@@ -35,8 +37,15 @@ export interface Pipeline {
 }
 
 export function startPipeline(options: PipelineOptions): Pipeline {
-  const { bootstrap, functionEnv, functionTimeoutMs, functionOutput, onInvoke, ...mappingOptions } =
-    options;
+  const {
+    bootstrap,
+    functionEnv,
+    functionTimeoutMs,
+    functionOutput,
+    onFunctionOutput,
+    onInvoke,
+    ...mappingOptions
+  } = options;
   const sandbox = new HandlerProcess({
     module: applyEventsModule,
     env: {
@@ -47,6 +56,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
     },
     timeoutMs: functionTimeoutMs ?? 30_000,
     stdio: functionOutput ? 'inherit' : 'ignore',
+    ...(onFunctionOutput ? { onOutput: onFunctionOutput } : {}),
   });
   let invocation = 0;
   const mapping = new EventSourceMapping({

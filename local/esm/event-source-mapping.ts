@@ -141,6 +141,11 @@ export class EventSourceMapping {
   #stopping = false;
   #wake: () => void = () => {};
   #loop: Promise<void> | undefined;
+  #markReady: () => void = () => {};
+  /** Settles once the consumer has joined its group and polls: records sent after it are seen. */
+  readonly ready: Promise<void> = new Promise((resolve) => {
+    this.#markReady = resolve;
+  });
   readonly stats: EsmStats = {
     invocations: 0,
     recordsDelivered: 0,
@@ -194,6 +199,7 @@ export class EventSourceMapping {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#markReady();
     this.#wake();
     await this.#loop;
     await this.#consumer.close(true).catch(() => {});
@@ -211,6 +217,7 @@ export class EventSourceMapping {
           autocommit: false,
           maxWaitTime: Math.min(this.#options.batchWindowMs, 500),
         });
+        this.#markReady();
         await this.#pump(stream);
       } catch (error) {
         if (this.#stopping) break;

@@ -4,6 +4,7 @@
  * be killed (SIGKILL) at any moment, as a crash mid-batch would.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export type InvokeOutcome =
@@ -19,6 +20,8 @@ export interface HandlerProcessOptions {
   timeoutMs: number;
   /** Child output: inherited by default; 'ignore' keeps a demo's screen clean. */
   stdio?: 'inherit' | 'ignore';
+  /** Receives each line the function writes to stdout (its structured logs) instead. */
+  onOutput?: (line: string) => void;
 }
 
 interface Pending {
@@ -54,10 +57,16 @@ export class HandlerProcess {
     this.coldStarts += 1;
     const child = fork(childEntry, [], {
       env: { ...process.env, ...this.#options.env, SEQGUARD_HANDLER_MODULE: this.#options.module },
-      stdio: this.#options.stdio === 'ignore' ? ['ignore', 'ignore', 'ignore', 'ipc'] : 'inherit',
+      stdio: this.#options.onOutput
+        ? ['ignore', 'pipe', this.#options.stdio === 'ignore' ? 'ignore' : 'inherit', 'ipc']
+        : this.#options.stdio === 'ignore'
+          ? ['ignore', 'ignore', 'ignore', 'ipc']
+          : 'inherit',
       serialization: 'json',
     });
     this.#child = child;
+    const onOutput = this.#options.onOutput;
+    if (onOutput && child.stdout) createInterface({ input: child.stdout }).on('line', onOutput);
     this.#ready = new Promise((resolve) => {
       child.on('message', (message: Record<string, unknown>) => {
         if (message.ready) resolve(undefined);
