@@ -83,7 +83,9 @@ function cleanUp(): Promise<void> {
   })();
   return cleaning;
 }
+let interrupted = false;
 process.once('SIGINT', () => {
+  interrupted = true;
   console.log('\ninterrupted: stopping everything the demo started');
   void cleanUp().then(() => process.exit(130));
 });
@@ -408,8 +410,9 @@ function recoveryText(kills: number[], successes: number[]): string {
 try {
   process.exitCode = await main();
 } catch (error) {
-  console.error(`demo failed: ${(error as Error).stack ?? error}`);
-  process.exitCode = 1;
+  // After Ctrl-C the clients close under the running steps: their errors are expected.
+  if (!interrupted) console.error(`demo failed: ${(error as Error).stack ?? error}`);
+  process.exitCode = interrupted ? 130 : 1;
 } finally {
   await cleanUp();
 }
