@@ -19,7 +19,7 @@
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import type { InvokeOutcome } from './handler-process.ts';
-import { type EventSourceIdentity, toMskEvent } from './msk-event.ts';
+import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
 
 type Record = Message<Buffer, Buffer, Buffer, Buffer>;
 

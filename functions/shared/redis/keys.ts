@@ -52,6 +52,22 @@ export function stateKey(shard: string, name: string, prefix = defaultKeyPrefix)
   return `${shardTag(shard, prefix)}:state:${encode(name)}`;
 }
 
+/**
+ * A fresh key that a rebuild fills before it takes the place of `stateKey(shard, name)`: same
+ * hash tag, so the swap (RENAME) happens in one slot.
+ */
+export function rebuildKey(shard: string, name: string, token: string, prefix = defaultKeyPrefix): string {
+  return `${shardTag(shard, prefix)}:rebuild:${encode(name)}:${encode(token)}`;
+}
+
+/**
+ * The set of every shard the sink has written to. It lives apart from the shards, so the drift
+ * check can tell a shard whose keys vanished (a node that lost its data) from one never written.
+ */
+export function shardRegistryKey(prefix = defaultKeyPrefix): string {
+  return `{${prefix}~registry}:shards`;
+}
+
 export function deadLetterKeys(prefix = defaultKeyPrefix): DeadLetterKeys {
   const tag = `{${prefix}~dlq}`;
   return { stream: `${tag}:stream`, offsets: `${tag}:offsets` };

@@ -1,0 +1,67 @@
+/**
+ * Reads a range of records of one partition again, for replay, for verify and for the age of
+ * the oldest record not yet applied. It uses a consumer of its own (a throw-away group that
+ * never commits), so the event source mapping's group and offsets are never touched.
+ */
+import { randomUUID } from 'node:crypto';
+import { Consumer, type Message } from '@platformatic/kafka';
+import type { ConsumedRecord } from './msk-event.ts';
+import type { KafkaConnection } from './offsets.ts';
+
+export interface RecordRange {
+  topic: string;
+  partition: number;
+  /** First offset to read. */
+  from: bigint;
+  /** Offset to stop before (exclusive): at most the partition's end offset. */
+  to: bigint;
+}
+
+/**
+ * The records in [from, to) of each range, in offset order. Offsets missing from a range
+ * (compaction, transaction markers) are simply absent. Stops after `limit` records in all.
+ */
+export async function readRecords(
+  connection: KafkaConnection,
+  ranges: RecordRange[],
+  options: { limit?: number; timeoutMs?: number } = {},
+): Promise<ConsumedRecord[]> {
+  const wanted = ranges.filter((r) => r.to > r.from);
+  if (wanted.length === 0) return [];
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const consumer = new Consumer({
+    clientId: connection.clientId,
+    bootstrapBrokers: connection.bootstrapBrokers,
+    groupId: `seqguard-reader-${randomUUID()}`,
+  });
+  const records: ConsumedRecord[] = [];
+  try {
+    const stream = await consumer.consume({
+      topics: [...new Set(wanted.map((r) => r.topic))],
+      mode: 'manual',
+      offsets: wanted.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.from })),
+      autocommit: false,
+      maxWaitTime: 200,
+    });
+    const open = new Map(wanted.map((r) => [`${r.topic}-${r.partition}`, r]));
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    try {
+      for await (const message of stream as AsyncIterable<Message<Buffer, Buffer, Buffer, Buffer>>) {
+        const id = `${message.topic}-${message.partition}`;
+        const range = open.get(id);
+        if (range && message.offset >= range.from && message.offset < range.to) {
+          records.push({ ...message, headers: message.headerEntries });
+          if (records.length >= limit) break;
+        }
+        if (range && message.offset >= range.to - 1n) open.delete(id);
+        if (open.size === 0) break;
+        if (Date.now() > deadline) throw new Error(`reading records timed out after ${records.length} records`);
+      }
+    } finally {
+      await stream.close();
+    }
+  } finally {
+    await consumer.close(true);
+  }
+  return records.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition || Number(a.offset - b.offset) : a.topic < b.topic ? -1 : 1));
+}
