@@ -3,10 +3,22 @@
  * has committed, and which offset a timestamp falls on. Read with the admin API.
  */
 import { Admin } from '@platformatic/kafka';
+import { mskIamConnectionOptions } from './msk-iam.ts';
 
 export interface KafkaConnection {
   bootstrapBrokers: string[];
   clientId: string;
+  /** Authenticate to Amazon MSK with IAM (TLS, SASL/OAUTHBEARER) in this region. */
+  mskIam?: { region: string };
+}
+
+/** The options every @platformatic/kafka client built from a connection takes. */
+export function kafkaClientOptions(connection: KafkaConnection) {
+  return {
+    clientId: connection.clientId,
+    bootstrapBrokers: connection.bootstrapBrokers,
+    ...(connection.mskIam ? mskIamConnectionOptions(connection.mskIam.region) : {}),
+  };
 }
 
 export interface PartitionRange {
@@ -22,8 +34,14 @@ export interface PartitionRange {
 const LATEST = -1n;
 const EARLIEST = -2n;
 
-export function withAdmin<T>(connection: KafkaConnection, work: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: connection.clientId, bootstrapBrokers: connection.bootstrapBrokers });
+export function withAdmin<T>(
+  connection: KafkaConnection,
+  work: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const admin = new Admin({
+    clientId: connection.clientId,
+    bootstrapBrokers: connection.bootstrapBrokers,
+  });
   return work(admin).finally(() => admin.close());
 }
 
@@ -33,7 +51,10 @@ async function partitionsOf(admin: Admin, topics: string[]): Promise<Map<string,
   for (const topic of topics) {
     const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
     if (count === 0) throw new Error(`topic ${topic} does not exist`);
-    partitions.set(topic, Array.from({ length: count }, (_, i) => i));
+    partitions.set(
+      topic,
+      Array.from({ length: count }, (_, i) => i),
+    );
   }
   return partitions;
 }
@@ -55,7 +76,10 @@ async function listAt(admin: Admin, partitions: Map<string, number[]>, timestamp
 /** Every partition of the topics, with its earliest and end offsets. */
 export async function partitionRanges(admin: Admin, topics: string[]): Promise<PartitionRange[]> {
   const partitions = await partitionsOf(admin, topics);
-  const [earliest, end] = await Promise.all([listAt(admin, partitions, EARLIEST), listAt(admin, partitions, LATEST)]);
+  const [earliest, end] = await Promise.all([
+    listAt(admin, partitions, EARLIEST),
+    listAt(admin, partitions, LATEST),
+  ]);
   return [...partitions].flatMap(([topic, indexes]) =>
     indexes.map((partition) => ({
       topic,
@@ -67,23 +91,37 @@ export async function partitionRanges(admin: Admin, topics: string[]): Promise<P
 }
 
 /** The group's committed offsets (the next offset it will read), by `<topic>-<partition>`. */
-export async function committedOffsets(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, bigint>> {
+export async function committedOffsets(
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+): Promise<Map<string, bigint>> {
   const partitions = await partitionsOf(admin, topics);
   const [group] = await admin.listConsumerGroupOffsets({
-    groups: [{ groupId, topics: [...partitions].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }],
+    groups: [
+      {
+        groupId,
+        topics: [...partitions].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+      },
+    ],
   });
   const committed = new Map<string, bigint>();
   for (const topic of group?.topics ?? []) {
     for (const p of topic.partitions) {
       // -1: the group has committed nothing for this partition.
-      if (p.committedOffset >= 0n) committed.set(`${topic.name}-${p.partitionIndex}`, p.committedOffset);
+      if (p.committedOffset >= 0n)
+        committed.set(`${topic.name}-${p.partitionIndex}`, p.committedOffset);
     }
   }
   return committed;
 }
 
 /** The first offset of each partition whose record timestamp is at or after `timestampMs`. */
-export async function offsetsAtTime(admin: Admin, topic: string, timestampMs: number): Promise<Map<string, bigint>> {
+export async function offsetsAtTime(
+  admin: Admin,
+  topic: string,
+  timestampMs: number,
+): Promise<Map<string, bigint>> {
   const partitions = await partitionsOf(admin, [topic]);
   const offsets = await listAt(admin, partitions, BigInt(timestampMs));
   const ends = await listAt(admin, partitions, LATEST);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Consumer, type Message } from '@platformatic/kafka';
 import type { ConsumedRecord } from './msk-event.ts';
-import type { KafkaConnection } from './offsets.ts';
+import { type KafkaConnection, kafkaClientOptions } from './offsets.ts';
 
 export interface RecordRange {
   topic: string;
@@ -30,8 +30,7 @@ export async function readRecords(
   if (wanted.length === 0) return [];
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const consumer = new Consumer({
-    clientId: connection.clientId,
-    bootstrapBrokers: connection.bootstrapBrokers,
+    ...kafkaClientOptions(connection),
     groupId: `seqguard-reader-${randomUUID()}`,
   });
   const records: ConsumedRecord[] = [];
@@ -46,7 +45,9 @@ export async function readRecords(
     const open = new Map(wanted.map((r) => [`${r.topic}-${r.partition}`, r]));
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     try {
-      for await (const message of stream as AsyncIterable<Message<Buffer, Buffer, Buffer, Buffer>>) {
+      for await (const message of stream as AsyncIterable<
+        Message<Buffer, Buffer, Buffer, Buffer>
+      >) {
         const id = `${message.topic}-${message.partition}`;
         const range = open.get(id);
         if (range && message.offset >= range.from && message.offset < range.to) {
@@ -55,7 +56,8 @@ export async function readRecords(
         }
         if (range && message.offset >= range.to - 1n) open.delete(id);
         if (open.size === 0) break;
-        if (Date.now() > deadline) throw new Error(`reading records timed out after ${records.length} records`);
+        if (Date.now() > deadline)
+          throw new Error(`reading records timed out after ${records.length} records`);
       }
     } finally {
       await stream.close();
@@ -63,5 +65,11 @@ export async function readRecords(
   } finally {
     await consumer.close(true);
   }
-  return records.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition || Number(a.offset - b.offset) : a.topic < b.topic ? -1 : 1));
+  return records.sort((a, b) =>
+    a.topic === b.topic
+      ? a.partition - b.partition || Number(a.offset - b.offset)
+      : a.topic < b.topic
+        ? -1
+        : 1,
+  );
 }

@@ -1,0 +1,69 @@
+/**
+ * Amazon MSK's IAM authentication for every Kafka client of the project (producer, admin,
+ * readers): TLS plus SASL/OAUTHBEARER with tokens from aws-msk-iam-sasl-signer-js.
+ */
+import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
+import { SeqguardError } from '../errors.ts';
+
+/** An IAM token for MSK could not be made (no credentials, or the signer failed). */
+export class MskIamTokenError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'MskIamTokenError';
+  }
+}
+
+export interface MskIamTokenProviderOptions {
+  region: string;
+  /** A token is replaced this long before it expires, so no handshake sends a stale one. */
+  refreshMarginMs?: number;
+  /** The clock, for tests. */
+  now?: () => number;
+}
+
+/**
+ * An async SASL/OAUTHBEARER token provider for MSK IAM auth. The signer presigns a
+ * `kafka-cluster:Connect` URL offline with credentials from the default AWS provider chain
+ * (environment, profile, container or instance role). The token is cached until shortly before
+ * its expiryTime: every connection to every broker asks for one, and the client re-authenticates
+ * each connection before the session MSK granted runs out.
+ */
+export function createMskIamTokenProvider(
+  options: MskIamTokenProviderOptions,
+): () => Promise<string> {
+  const refreshMarginMs = options.refreshMarginMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  let cached: { token: string; expiryTime: number } | undefined;
+  let signing: Promise<{ token: string; expiryTime: number }> | undefined;
+
+  async function signNewToken() {
+    try {
+      return await generateAuthToken({ region: options.region });
+    } catch (error) {
+      throw new MskIamTokenError(`cannot sign an MSK IAM token for ${options.region}`, {
+        cause: error,
+      });
+    }
+  }
+
+  return async function mskIamToken(): Promise<string> {
+    if (cached !== undefined && cached.expiryTime - refreshMarginMs > now()) return cached.token;
+    // Connections opened at the same time share one signing.
+    signing ??= signNewToken().finally(() => {
+      signing = undefined;
+    });
+    cached = await signing;
+    return cached.token;
+  };
+}
+
+/** Connection options of a @platformatic/kafka client that authenticates to MSK with IAM. */
+export function mskIamConnectionOptions(region: string) {
+  return {
+    // MSK's IAM listener (port 9098) accepts TLS only; the default CA bundle trusts its certificate.
+    tls: {},
+    // Send the broker's host name as SNI; Node's tls.connect() leaves it out unless asked.
+    tlsServerName: true,
+    sasl: { mechanism: 'OAUTHBEARER' as const, token: createMskIamTokenProvider({ region }) },
+  };
+}
