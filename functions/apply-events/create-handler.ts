@@ -13,6 +13,7 @@ import type { KafkaBatchResponse } from '../shared/kafka/batch-response.ts';
 import { applyChunk } from '../shared/redis/apply-batch.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import { appendDeadLetters } from '../shared/redis/dead-letter.ts';
+import { shardRegistryKey } from '../shared/redis/keys.ts';
 import { applyRecords, type BatchSummary, type SinkPorts } from './apply-records.ts';
 
 export interface ApplyEventsDependencies {
@@ -33,16 +34,32 @@ function publish(metrics: Metrics, summary: BatchSummary, durationMs: number) {
   metrics.addMetric('BatchDuration', MetricUnit.Milliseconds, durationMs);
 }
 
+/**
+ * The core's ports bound to one Redis. Every shard written to is also entered, once per
+ * process, in the shard registry, which lets the drift check notice a shard whose keys vanished.
+ */
+export function createSinkPorts(redis: RedisClient, guard: SinkConfig['guard']): SinkPorts {
+  const registered = new Set<string>();
+  return {
+    async applyChunk(shard, events) {
+      const outcomes = await applyChunk(redis, shard, events, guard);
+      if (!registered.has(shard)) {
+        await redis.sadd(shardRegistryKey(guard.keyPrefix), shard);
+        registered.add(shard);
+      }
+      return outcomes;
+    },
+    appendDeadLetters: (letters) => appendDeadLetters(redis, letters, guard.keyPrefix),
+  };
+}
+
 export function createApplyEventsHandler({
   config,
   redis,
   logger = new Logger({ serviceName: 'seqguard-apply-events' }),
   metrics = new Metrics({ namespace: 'seqguard', serviceName: 'apply-events' }),
 }: ApplyEventsDependencies) {
-  const ports: SinkPorts = {
-    applyChunk: (shard, events) => applyChunk(redis, shard, events, config.guard),
-    appendDeadLetters: (letters) => appendDeadLetters(redis, letters, config.guard.keyPrefix),
-  };
+  const ports = createSinkPorts(redis, config.guard);
   const options = {
     decode: config.decode,
     chunkSize: config.chunkSize,

@@ -97,3 +97,94 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
     shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
   };
 }
+
+/** Where the drift check and the replay tools find Kafka. */
+export interface KafkaLocation {
+  /** `host:port` list, or resolved from the MSK cluster ARN at cold start. */
+  bootstrapBrokers: string[] | undefined;
+  mskClusterArn: string | undefined;
+  /** IAM auth (TLS, SASL/OAUTHBEARER) in this region; on whenever a cluster ARN is given. */
+  mskIamRegion: string | undefined;
+}
+
+export interface DriftConfig {
+  sink: SinkConfig;
+  kafka: KafkaLocation;
+  topics: string[];
+  /** The event source mapping's consumer group, whose committed offsets are compared. */
+  consumerGroup: string;
+  /** Replay what Redis lost (commit ahead of applied) as soon as it is seen. */
+  autoReplay: boolean;
+  /** Records one run replays at most. */
+  replayLimit: number;
+  /** State keys with more entries are not summed (reported as such). */
+  maxStateEntries: number;
+}
+
+const driftEnvironmentSchema = z
+  .object({
+    SEQGUARD_TOPICS: z
+      .string()
+      .min(1, 'name the topics the sink consumes, comma-separated')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ),
+    SEQGUARD_CONSUMER_GROUP: z.string().min(1, "the event source mapping's consumer group id"),
+    SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
+    SEQGUARD_MSK_CLUSTER_ARN: z
+      .string()
+      .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
+      .optional(),
+    AWS_REGION: z.string().optional(),
+    SEQGUARD_AUTO_REPLAY: z
+      .enum(['true', 'false', '1', '0'])
+      .default('true')
+      .transform((v) => v === 'true' || v === '1'),
+    SEQGUARD_REPLAY_LIMIT: integer(1, 1_000_000, 10_000),
+    SEQGUARD_MAX_STATE_ENTRIES: integer(0, 100_000_000, 1_000_000),
+  })
+  .refine((e) => e.SEQGUARD_KAFKA_BOOTSTRAP || e.SEQGUARD_MSK_CLUSTER_ARN, {
+    message: 'set SEQGUARD_KAFKA_BOOTSTRAP (host:port,…) or SEQGUARD_MSK_CLUSTER_ARN',
+    path: ['SEQGUARD_KAFKA_BOOTSTRAP'],
+  });
+
+export function loadDriftConfig(env: Record<string, string | undefined>): DriftConfig {
+  let sink: SinkConfig | undefined;
+  const problems: string[] = [];
+  try {
+    sink = loadSinkConfig(env);
+  } catch (error) {
+    problems.push((error as Error).message.replace(/^invalid configuration:\n {2}/, ''));
+  }
+  const parsed = driftEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    problems.push(
+      ...parsed.error.issues.map(
+        (issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`,
+      ),
+    );
+  }
+  if (problems.length > 0 || !sink || !parsed.success) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const arnRegion = e.SEQGUARD_MSK_CLUSTER_ARN?.split(':')[3];
+  return {
+    sink,
+    kafka: {
+      bootstrapBrokers: e.SEQGUARD_KAFKA_BOOTSTRAP?.split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+      mskClusterArn: e.SEQGUARD_MSK_CLUSTER_ARN,
+      mskIamRegion: e.SEQGUARD_MSK_CLUSTER_ARN ? (arnRegion ?? e.AWS_REGION) : undefined,
+    },
+    topics: e.SEQGUARD_TOPICS,
+    consumerGroup: e.SEQGUARD_CONSUMER_GROUP,
+    autoReplay: e.SEQGUARD_AUTO_REPLAY,
+    replayLimit: e.SEQGUARD_REPLAY_LIMIT,
+    maxStateEntries: e.SEQGUARD_MAX_STATE_ENTRIES,
+  };
+}

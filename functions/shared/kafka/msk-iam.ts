@@ -67,3 +67,54 @@ export function mskIamConnectionOptions(region: string) {
     sasl: { mechanism: 'OAUTHBEARER' as const, token: createMskIamTokenProvider({ region }) },
   };
 }
+
+/**
+ * The IAM bootstrap brokers of an MSK cluster
+ * (https://docs.aws.amazon.com/msk/latest/developerguide/msk-get-bootstrap-brokers.html).
+ */
+export async function mskBootstrapBrokers(
+  clusterArn: string,
+  region: string | undefined,
+): Promise<string[]> {
+  const { KafkaClient, GetBootstrapBrokersCommand } = await import('@aws-sdk/client-kafka');
+  const client = new KafkaClient(region ? { region } : {});
+  try {
+    const brokers = await client.send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn }));
+    const list = brokers.BootstrapBrokerStringSaslIam ?? brokers.BootstrapBrokerStringPublicSaslIam;
+    if (!list)
+      throw new MskIamTokenError(`cluster ${clusterArn} has no IAM (SASL/OAUTHBEARER) listener`);
+    return list.split(',');
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * A lazy Kafka connection for a configured location: the MSK bootstrap brokers are looked up
+ * once, at first use, and looked up again after a failure.
+ */
+export function lazyKafkaConnection(
+  location: {
+    bootstrapBrokers: string[] | undefined;
+    mskClusterArn: string | undefined;
+    mskIamRegion: string | undefined;
+  },
+  clientId: string,
+): () => Promise<{ bootstrapBrokers: string[]; clientId: string; mskIam?: { region: string } }> {
+  let connection:
+    | Promise<{ bootstrapBrokers: string[]; clientId: string; mskIam?: { region: string } }>
+    | undefined;
+  return () => {
+    connection ??= (async () => ({
+      clientId,
+      bootstrapBrokers:
+        location.bootstrapBrokers ??
+        (await mskBootstrapBrokers(location.mskClusterArn as string, location.mskIamRegion)),
+      ...(location.mskIamRegion ? { mskIam: { region: location.mskIamRegion } } : {}),
+    }))().catch((error: unknown) => {
+      connection = undefined;
+      throw error;
+    });
+    return connection;
+  };
+}

@@ -19,16 +19,19 @@ export interface RecordRange {
 
 /**
  * The records in [from, to) of each range, in offset order. Offsets missing from a range
- * (compaction, transaction markers) are simply absent. Stops after `limit` records in all.
+ * (compaction, transaction markers) are simply absent. Stops after `limit` records in all, and
+ * takes at most `perRange` records of each range.
  */
 export async function readRecords(
   connection: KafkaConnection,
   ranges: RecordRange[],
-  options: { limit?: number; timeoutMs?: number } = {},
+  options: { limit?: number; perRange?: number; timeoutMs?: number } = {},
 ): Promise<ConsumedRecord[]> {
   const wanted = ranges.filter((r) => r.to > r.from);
   if (wanted.length === 0) return [];
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const perRange = options.perRange ?? Number.POSITIVE_INFINITY;
+  const taken = new Map<string, number>();
   const consumer = new Consumer({
     ...kafkaClientOptions(connection),
     groupId: `seqguard-reader-${randomUUID()}`,
@@ -52,9 +55,11 @@ export async function readRecords(
         const range = open.get(id);
         if (range && message.offset >= range.from && message.offset < range.to) {
           records.push({ ...message, headers: message.headerEntries });
+          taken.set(id, (taken.get(id) ?? 0) + 1);
           if (records.length >= limit) break;
         }
-        if (range && message.offset >= range.to - 1n) open.delete(id);
+        if (range && (message.offset >= range.to - 1n || (taken.get(id) ?? 0) >= perRange))
+          open.delete(id);
         if (open.size === 0) break;
         if (Date.now() > deadline)
           throw new Error(`reading records timed out after ${records.length} records`);

@@ -1,0 +1,208 @@
+/**
+ * The drift check: Kafka's positions against what Redis holds, per partition and in total.
+ *
+ * - consumer lag: log end minus the event source mapping group's committed offset;
+ * - applied lag: log end minus the applied checkpoint, the highest offset any shard (or the
+ *   dead-letter stream) holds for the partition, plus one;
+ * - time lag: the age, by record timestamp, of the oldest record not yet applied;
+ * - commit ahead of applied: records the group committed that Redis does not hold, so Redis
+ *   lost writes (a restart without persistence, a failover that dropped acknowledged writes).
+ *   With auto-replay on, those records are read again and applied through the guard;
+ * - open sequence gaps, dead-letter depth, state keys that disagree with the guard's running
+ *   totals (something wrote around the pipeline), and registered shards whose keys vanished.
+ *
+ * The applied checkpoint is a maximum over shards: a shard that lost its keys while others
+ * still hold later offsets does not show as commit-ahead; it shows as a vanished shard.
+ */
+import type { SinkPorts } from '../apply-events/apply-records.ts';
+import { type ReplayResult, replay } from '../replay/replay.ts';
+import type { SinkConfig } from '../shared/config.ts';
+import {
+  committedOffsets,
+  type KafkaConnection,
+  partitionRanges,
+  withAdmin,
+} from '../shared/kafka/offsets.ts';
+import { readRecords } from '../shared/kafka/read-records.ts';
+import type { RedisClient } from '../shared/redis/client.ts';
+import {
+  inspectDeadLetters,
+  inspectShard,
+  listShards,
+  type ShardSnapshot,
+  type StateCheck,
+} from '../shared/redis/inspect.ts';
+import type { AlarmName } from '../shared/thresholds.ts';
+
+export interface DriftCheckDependencies {
+  kafka: KafkaConnection;
+  redis: RedisClient;
+  ports: SinkPorts;
+  sink: Pick<SinkConfig, 'decode' | 'chunkSize' | 'shardConcurrency' | 'guard'>;
+  now?: () => number;
+}
+
+export interface DriftCheckOptions {
+  topics: string[];
+  consumerGroup: string;
+  autoReplay: boolean;
+  replayLimit: number;
+  maxStateEntries: number;
+}
+
+export interface PartitionDrift {
+  partition: string;
+  topic: string;
+  index: number;
+  earliest: bigint;
+  end: bigint;
+  /** The group's next offset; undefined before its first commit. */
+  committed: bigint | undefined;
+  /** The next offset after the applied checkpoint; undefined when Redis holds none. */
+  appliedNext: bigint | undefined;
+  consumerLag: number;
+  appliedLag: number;
+  timeLagSeconds: number;
+  commitAhead: number;
+}
+
+export interface DriftReport {
+  checkedAt: string;
+  partitions: PartitionDrift[];
+  /** The value of each alarm's metric. */
+  values: Record<AlarmName, number>;
+  shards: { shard: string; present: boolean; registered: boolean; openGaps: number }[];
+  stateChecks: (StateCheck & { shard: string })[];
+  /** The replay this run started, when Redis was found behind Kafka's commits. */
+  replay: ReplayResult | undefined;
+}
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+
+function appliedCheckpoints(
+  shards: ShardSnapshot[],
+  deadLetters: Map<string, bigint>,
+): Map<string, bigint> {
+  const applied = new Map(deadLetters);
+  for (const shard of shards) {
+    for (const [tp, offset] of shard.checkpoints)
+      applied.set(tp, max(applied.get(tp) ?? -1n, offset));
+  }
+  return applied;
+}
+
+/** Record timestamps of the first record at or after each position: the oldest not applied. */
+async function oldestUnapplied(
+  kafka: KafkaConnection,
+  lagging: PartitionDrift[],
+): Promise<Map<string, number>> {
+  if (lagging.length === 0) return new Map();
+  const records = await readRecords(
+    kafka,
+    lagging.map((p) => ({
+      topic: p.topic,
+      partition: p.index,
+      from: max(p.appliedNext ?? p.earliest, p.earliest),
+      to: p.end,
+    })),
+    { perRange: 1, timeoutMs: 15_000 },
+  );
+  return new Map(records.map((r) => [`${r.topic}-${r.partition}`, Number(r.timestamp)]));
+}
+
+export async function checkDrift(
+  deps: DriftCheckDependencies,
+  options: DriftCheckOptions,
+): Promise<DriftReport> {
+  const now = deps.now ?? Date.now;
+  const keyPrefix = deps.sink.guard.keyPrefix;
+  const [ranges, committed] = await withAdmin(deps.kafka, async (admin) =>
+    Promise.all([
+      partitionRanges(admin, options.topics),
+      committedOffsets(admin, options.consumerGroup, options.topics),
+    ]),
+  );
+  const shards: ShardSnapshot[] = [];
+  for (const shard of await listShards(deps.redis, keyPrefix)) {
+    shards.push(
+      await inspectShard(deps.redis, shard, {
+        keyPrefix,
+        maxStateEntries: options.maxStateEntries,
+      }),
+    );
+  }
+  const deadLetters = await inspectDeadLetters(deps.redis, keyPrefix);
+  const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
+
+  const partitions: PartitionDrift[] = ranges.map((range) => {
+    const id = `${range.topic}-${range.partition}`;
+    const groupNext = committed.get(id);
+    const checkpoint = applied.get(id);
+    const appliedNext = checkpoint === undefined ? undefined : checkpoint + 1n;
+    const appliedFrom = max(appliedNext ?? range.earliest, range.earliest);
+    return {
+      partition: id,
+      topic: range.topic,
+      index: range.partition,
+      earliest: range.earliest,
+      end: range.end,
+      committed: groupNext,
+      appliedNext,
+      consumerLag: Number(range.end - max(groupNext ?? range.earliest, range.earliest)),
+      appliedLag: Number(max(range.end - appliedFrom, 0n)),
+      timeLagSeconds: 0,
+      commitAhead: groupNext === undefined ? 0 : Number(max(groupNext - appliedFrom, 0n)),
+    };
+  });
+  const timestamps = await oldestUnapplied(
+    deps.kafka,
+    partitions.filter((p) => p.appliedLag > 0),
+  );
+  for (const p of partitions) {
+    const ts = timestamps.get(p.partition);
+    if (ts !== undefined) p.timeLagSeconds = Math.max(0, (now() - ts) / 1000);
+  }
+
+  const stateChecks = shards.flatMap((s) =>
+    s.states.map((check) => ({ ...check, shard: s.shard })),
+  );
+  const sum = (pick: (p: PartitionDrift) => number) =>
+    partitions.reduce((total, p) => total + pick(p), 0);
+  const values: Record<AlarmName, number> = {
+    consumerLagRecords: sum((p) => p.consumerLag),
+    appliedLagRecords: sum((p) => p.appliedLag),
+    timeLagSeconds: Math.max(0, ...partitions.map((p) => p.timeLagSeconds)),
+    commitAheadRecords: sum((p) => p.commitAhead),
+    openGaps: shards.reduce((total, s) => total + s.openGaps, 0),
+    deadLetters: deadLetters.depth,
+    stateDriftKeys: stateChecks.filter((c) => c.kind === 'drift').length,
+    vanishedShards: shards.filter((s) => s.registered && !s.present).length,
+  };
+
+  let replayed: ReplayResult | undefined;
+  if (options.autoReplay && values.commitAheadRecords > 0) {
+    const lost = partitions
+      .filter((p) => p.commitAhead > 0)
+      .map((p) => ({
+        topic: p.topic,
+        partition: p.index,
+        from: max(p.appliedNext ?? p.earliest, p.earliest),
+        to: p.committed as bigint,
+      }));
+    replayed = await replay(deps.kafka, deps.ports, deps.sink, lost, options.replayLimit);
+  }
+
+  return {
+    checkedAt: new Date(now()).toISOString(),
+    partitions,
+    values,
+    shards: shards.map(({ shard, present, registered, openGaps }) => ({
+      shard,
+      present,
+      registered,
+      openGaps,
+    })),
+    stateChecks,
+    replay: replayed,
+  };
+}

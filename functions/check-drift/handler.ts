@@ -1,0 +1,18 @@
+/**
+ * Entry of the check-drift Lambda (EventBridge Scheduler, every minute). Configuration is read
+ * and checked once, at cold start.
+ */
+import { loadDriftConfig } from '../shared/config.ts';
+import { lazyKafkaConnection } from '../shared/kafka/msk-iam.ts';
+import { createRedisClient } from '../shared/redis/client.ts';
+import { loadThresholds } from '../shared/thresholds.ts';
+import { createCheckDriftHandler } from './create-handler.ts';
+
+const config = loadDriftConfig(process.env);
+
+export const handler = createCheckDriftHandler({
+  config,
+  thresholds: loadThresholds(process.env),
+  redis: createRedisClient(config.sink.redis),
+  kafka: lazyKafkaConnection(config.kafka, 'seqguard-check-drift'),
+});

@@ -1,0 +1,100 @@
+/**
+ * Replay: reads records of Kafka again and applies them through the same core and guard as the
+ * sink. The guard makes it idempotent, so overlapping or repeated replays are harmless: events
+ * Redis holds are duplicates, events it lost are applied again. Bounded per run by `limit`; the
+ * result says where to go on from.
+ */
+import type { MSKRecord } from 'aws-lambda';
+import { applyRecords, type BatchSummary, type SinkPorts } from '../apply-events/apply-records.ts';
+import type { SinkConfig } from '../shared/config.ts';
+import { toMskRecord } from '../shared/kafka/msk-event.ts';
+import {
+  type KafkaConnection,
+  offsetsAtTime,
+  partitionRanges,
+  withAdmin,
+} from '../shared/kafka/offsets.ts';
+import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
+
+export type ReplayRequest =
+  | { kind: 'range'; topic: string; partition: number; from: bigint; to?: bigint }
+  | { kind: 'since'; topic: string; timestampMs: number };
+
+export interface ReplayResult {
+  ranges: RecordRange[];
+  records: number;
+  summary: Omit<BatchSummary, 'errors'>;
+  /** Records that failed again (Redis unavailable): run the replay again from `resumeAt`. */
+  failed: number;
+  /** Per `<topic>-<partition>`, the first offset this run did not finish; absent when done. */
+  resumeAt: Map<string, bigint>;
+  errors: string[];
+}
+
+/** The ranges a request means, clipped to what the log holds now. */
+export async function rangesOf(
+  connection: KafkaConnection,
+  request: ReplayRequest,
+): Promise<RecordRange[]> {
+  return withAdmin(connection, async (admin) => {
+    const partitions = await partitionRanges(admin, [request.topic]);
+    if (request.kind === 'range') {
+      const p = partitions.find((r) => r.partition === request.partition);
+      if (!p) throw new RangeError(`topic ${request.topic} has no partition ${request.partition}`);
+      const from = request.from < p.earliest ? p.earliest : request.from;
+      const to = request.to === undefined || request.to > p.end ? p.end : request.to;
+      return [{ topic: request.topic, partition: request.partition, from, to }];
+    }
+    const starts = await offsetsAtTime(admin, request.topic, request.timestampMs);
+    return partitions.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      from: starts.get(`${p.topic}-${p.partition}`) ?? p.end,
+      to: p.end,
+    }));
+  });
+}
+
+export async function replay(
+  connection: KafkaConnection,
+  ports: SinkPorts,
+  config: Pick<SinkConfig, 'decode' | 'chunkSize' | 'shardConcurrency'>,
+  ranges: RecordRange[],
+  limit: number,
+): Promise<ReplayResult> {
+  const consumed = await readRecords(connection, ranges, { limit });
+  const records: Record<string, MSKRecord[]> = {};
+  for (const record of consumed) {
+    const id = `${record.topic}-${record.partition}`;
+    records[id] ??= [];
+    records[id].push(toMskRecord(record));
+  }
+  const { response, summary } = await applyRecords({ records }, ports, {
+    decode: config.decode,
+    chunkSize: config.chunkSize,
+    shardConcurrency: config.shardConcurrency,
+  });
+
+  const resumeAt = new Map<string, bigint>();
+  for (const failure of response.batchItemFailures) {
+    const { partition, offset } = failure.itemIdentifier;
+    const current = resumeAt.get(partition);
+    if (current === undefined || BigInt(offset) < current) resumeAt.set(partition, BigInt(offset));
+  }
+  // Ranges cut short by the limit go on after the last record read.
+  for (const range of ranges) {
+    const id = `${range.topic}-${range.partition}`;
+    const last = records[id]?.at(-1);
+    const next = last === undefined ? range.from : BigInt(last.offset) + 1n;
+    if (!resumeAt.has(id) && next < range.to && consumed.length >= limit) resumeAt.set(id, next);
+  }
+  const { errors, ...counts } = summary;
+  return {
+    ranges,
+    records: consumed.length,
+    summary: counts,
+    failed: response.batchItemFailures.length,
+    resumeAt,
+    errors: errors.map((e) => e.message),
+  };
+}
