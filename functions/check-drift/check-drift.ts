@@ -17,6 +17,7 @@
 import type { SinkPorts } from '../apply-events/apply-records.ts';
 import { type ReplayResult, replay } from '../replay/replay.ts';
 import type { SinkConfig } from '../shared/config.ts';
+import { maxBigInt } from '../shared/events/int64.ts';
 import {
   committedOffsets,
   type KafkaConnection,
@@ -77,8 +78,6 @@ export interface DriftReport {
   replay: ReplayResult | undefined;
 }
 
-const max = (a: bigint, b: bigint) => (a > b ? a : b);
-
 function appliedCheckpoints(
   shards: ShardSnapshot[],
   deadLetters: Map<string, bigint>,
@@ -86,7 +85,7 @@ function appliedCheckpoints(
   const applied = new Map(deadLetters);
   for (const shard of shards) {
     for (const [tp, offset] of shard.checkpoints)
-      applied.set(tp, max(applied.get(tp) ?? -1n, offset));
+      applied.set(tp, maxBigInt(applied.get(tp) ?? -1n, offset));
   }
   return applied;
 }
@@ -102,7 +101,7 @@ async function oldestUnapplied(
     lagging.map((p) => ({
       topic: p.topic,
       partition: p.index,
-      from: max(p.appliedNext ?? p.earliest, p.earliest),
+      from: maxBigInt(p.appliedNext ?? p.earliest, p.earliest),
       to: p.end,
     })),
     { perRange: 1, timeoutMs: 15_000 },
@@ -139,7 +138,7 @@ export async function checkDrift(
     const groupNext = committed.get(id);
     const checkpoint = applied.get(id);
     const appliedNext = checkpoint === undefined ? undefined : checkpoint + 1n;
-    const appliedFrom = max(appliedNext ?? range.earliest, range.earliest);
+    const appliedFrom = maxBigInt(appliedNext ?? range.earliest, range.earliest);
     return {
       partition: id,
       topic: range.topic,
@@ -148,10 +147,10 @@ export async function checkDrift(
       end: range.end,
       committed: groupNext,
       appliedNext,
-      consumerLag: Number(range.end - max(groupNext ?? range.earliest, range.earliest)),
-      appliedLag: Number(max(range.end - appliedFrom, 0n)),
+      consumerLag: Number(range.end - maxBigInt(groupNext ?? range.earliest, range.earliest)),
+      appliedLag: Number(maxBigInt(range.end - appliedFrom, 0n)),
       timeLagSeconds: 0,
-      commitAhead: groupNext === undefined ? 0 : Number(max(groupNext - appliedFrom, 0n)),
+      commitAhead: groupNext === undefined ? 0 : Number(maxBigInt(groupNext - appliedFrom, 0n)),
     };
   });
   const timestamps = await oldestUnapplied(
@@ -186,7 +185,7 @@ export async function checkDrift(
       .map((p) => ({
         topic: p.topic,
         partition: p.index,
-        from: max(p.appliedNext ?? p.earliest, p.earliest),
+        from: maxBigInt(p.appliedNext ?? p.earliest, p.earliest),
         to: p.committed as bigint,
       }));
     replayed = await replay(deps.kafka, deps.ports, deps.sink, lost, options.replayLimit);

@@ -7,6 +7,7 @@
 import type { MSKRecord } from 'aws-lambda';
 import { applyRecords, type BatchSummary, type SinkPorts } from '../apply-events/apply-records.ts';
 import type { SinkConfig } from '../shared/config.ts';
+import { maxBigInt } from '../shared/events/int64.ts';
 import { toMskRecord } from '../shared/kafka/msk-event.ts';
 import {
   type KafkaConnection,
@@ -41,7 +42,7 @@ export async function rangesOf(
     if (request.kind === 'range') {
       const p = partitions.find((r) => r.partition === request.partition);
       if (!p) throw new RangeError(`topic ${request.topic} has no partition ${request.partition}`);
-      const from = request.from < p.earliest ? p.earliest : request.from;
+      const from = maxBigInt(request.from, p.earliest);
       const to = request.to === undefined || request.to > p.end ? p.end : request.to;
       return [{ topic: request.topic, partition: request.partition, from, to }];
     }

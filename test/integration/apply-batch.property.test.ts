@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { maxBigInt } from '../../functions/shared/events/int64.ts';
 import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
@@ -223,8 +224,7 @@ function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
         .map((u) => u.produced.seq as bigint),
     );
     if (present.size === 0) continue;
-    // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.max does not take
-    const top = [...present].reduce((a, b) => (a > b ? a : b));
+    const top = [...present].reduce(maxBigInt);
     const field = `s:${scope}`;
     for (const range of missingRanges(present, base, top))
       gaps.push(`${String(field.length).padStart(4, '0')}${field}${range}`);

@@ -37,3 +37,8 @@ export function parseJsonExact(text: string): unknown {
     },
   );
 }
+
+/** The larger of two bigints (Math.max takes numbers only). */
+export function maxBigInt(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}

@@ -56,7 +56,12 @@ export function stateKey(shard: string, name: string, prefix = defaultKeyPrefix)
  * A fresh key that a rebuild fills before it takes the place of `stateKey(shard, name)`: same
  * hash tag, so the swap (RENAME) happens in one slot.
  */
-export function rebuildKey(shard: string, name: string, token: string, prefix = defaultKeyPrefix): string {
+export function rebuildKey(
+  shard: string,
+  name: string,
+  token: string,
+  prefix = defaultKeyPrefix,
+): string {
   return `${shardTag(shard, prefix)}:rebuild:${encode(name)}:${encode(token)}`;
 }
 
