@@ -18,8 +18,8 @@
  */
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
-import type { InvokeOutcome } from './handler-process.ts';
 import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
+import type { InvokeOutcome } from './handler-process.ts';
 
 type Record = Message<Buffer, Buffer, Buffer, Buffer>;
 
