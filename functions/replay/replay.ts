@@ -5,6 +5,7 @@
  * result says where to go on from.
  */
 import type { MSKRecord } from 'aws-lambda';
+import { z } from 'zod';
 import { applyRecords, type BatchSummary, type SinkPorts } from '../apply-events/apply-records.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
@@ -20,6 +21,50 @@ import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
 export type ReplayRequest =
   | { kind: 'range'; topic: string; partition: number; from: bigint; to?: bigint }
   | { kind: 'since'; topic: string; timestampMs: number };
+
+const offset = z
+  .union([z.string().regex(/^\d+$/), z.number().int().nonnegative()])
+  .transform((v) => BigInt(v));
+
+const replayEventSchema = z.union([
+  z.object({
+    topic: z.string().min(1),
+    partition: z.number().int().nonnegative(),
+    from: offset,
+    to: offset.optional(),
+    limit: z.number().int().positive().max(1_000_000).optional(),
+  }),
+  z.object({
+    topic: z.string().min(1),
+    since: z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]),
+    limit: z.number().int().positive().max(1_000_000).optional(),
+  }),
+]);
+
+function toReplayRequest(event: z.output<typeof replayEventSchema>): ReplayRequest {
+  if ('since' in event) {
+    const timestampMs = typeof event.since === 'number' ? event.since : Date.parse(event.since);
+    return { kind: 'since', topic: event.topic, timestampMs };
+  }
+  return {
+    kind: 'range',
+    topic: event.topic,
+    partition: event.partition,
+    from: event.from,
+    ...(event.to === undefined ? {} : { to: event.to }),
+  };
+}
+
+/** A replay request from an invocation event or the CLI, checked: a clear error otherwise. */
+export function parseReplayRequest(event: unknown): {
+  request: ReplayRequest;
+  limit: number | undefined;
+} {
+  const parsed = replayEventSchema.safeParse(event);
+  if (!parsed.success)
+    throw new RangeError(`not a replay request: ${z.prettifyError(parsed.error)}`);
+  return { request: toReplayRequest(parsed.data), limit: parsed.data.limit };
+}
 
 export interface ReplayResult {
   ranges: RecordRange[];

@@ -100,6 +100,14 @@ describe('decodeRecord() with the envelope format', () => {
     ).toBe('event has a seq but no scope, and the record has no key');
   });
 
+  it('rejects a value with a lone surrogate, which the Lua JSON decoder would refuse', () => {
+    const text =
+      '{"type":"hsetIfNewer","data":{"key":"p","field":"f","value":"\\ud800","version":1}}';
+    expect(reasonOf(text)).toBe(
+      'schema: data.value: must be well-formed Unicode (no lone surrogates)',
+    );
+  });
+
   it('rejects oversize, non-UTF-8, non-JSON, non-object values and tombstones', () => {
     expect(reasonOf({ pad: 'x'.repeat(2000) })).toMatch(
       /^value is 20\d\d bytes, above the limit of 1024$/,

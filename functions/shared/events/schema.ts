@@ -64,11 +64,16 @@ const integerDelta = z.union([z.number(), z.bigint(), z.string()]).transform((va
   return z.NEVER;
 });
 
-/** Any JSON scalar, stored as text. */
+/** Any JSON scalar, stored as text: well-formed, since a lone surrogate cannot cross into Lua. */
 const scalarValue = z
   .union([z.string(), z.number(), z.bigint(), z.boolean()])
   .transform((value) => String(value))
-  .pipe(z.string().max(limits.value));
+  .pipe(
+    z
+      .string()
+      .max(limits.value)
+      .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)'),
+  );
 
 const mutationSchema = z.discriminatedUnion('type', [
   z.object({

@@ -25,7 +25,7 @@ export interface RecordRange {
 export async function readRecords(
   connection: KafkaConnection,
   ranges: RecordRange[],
-  options: { limit?: number; perRange?: number; timeoutMs?: number } = {},
+  options: { limit?: number; perRange?: number; idleMs?: number; timeoutMs?: number } = {},
 ): Promise<ConsumedRecord[]> {
   const wanted = ranges.filter((r) => r.to > r.from);
   if (wanted.length === 0) return [];
@@ -46,24 +46,43 @@ export async function readRecords(
       maxWaitTime: 200,
     });
     const open = new Map(wanted.map((r) => [`${r.topic}-${r.partition}`, r]));
-    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     try {
-      for await (const message of stream as AsyncIterable<
-        Message<Buffer, Buffer, Buffer, Buffer>
-      >) {
-        const id = `${message.topic}-${message.partition}`;
-        const range = open.get(id);
-        if (range && message.offset >= range.from && message.offset < range.to) {
-          records.push({ ...message, headers: message.headerEntries });
-          taken.set(id, (taken.get(id) ?? 0) + 1);
-          if (records.length >= limit) break;
-        }
-        if (range && (message.offset >= range.to - 1n || (taken.get(id) ?? 0) >= perRange))
-          open.delete(id);
-        if (open.size === 0) break;
-        if (Date.now() > deadline)
-          throw new Error(`reading records timed out after ${records.length} records`);
-      }
+      await new Promise<void>((resolve, reject) => {
+        // The last offsets of a range may hold no record (a transaction marker, a compacted
+        // record): once nothing arrives for idleMs, the ranges still open are done.
+        let idle: NodeJS.Timeout | undefined;
+        const armIdle = (ms = options.idleMs ?? 2_000) => {
+          clearTimeout(idle);
+          idle = setTimeout(resolve, ms);
+        };
+        const overall = setTimeout(
+          () => reject(new Error(`reading records timed out after ${records.length} records`)),
+          options.timeoutMs ?? 30_000,
+        );
+        const finish = () => {
+          clearTimeout(idle);
+          clearTimeout(overall);
+          resolve();
+        };
+        stream.on('error', reject);
+        stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
+          armIdle();
+          const id = `${message.topic}-${message.partition}`;
+          const range = open.get(id);
+          if (!range) return;
+          if (message.offset >= range.from && message.offset < range.to) {
+            records.push({ ...message, headers: message.headerEntries });
+            taken.set(id, (taken.get(id) ?? 0) + 1);
+          }
+          if (message.offset >= range.to - 1n || (taken.get(id) ?? 0) >= perRange) open.delete(id);
+          if (open.size === 0 || records.length >= limit) {
+            stream.pause();
+            finish();
+          }
+        });
+        // The first fetch may wait on metadata and leaders: give it longer.
+        armIdle(Math.max(options.idleMs ?? 2_000, 10_000));
+      });
     } finally {
       await stream.close();
     }

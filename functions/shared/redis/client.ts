@@ -9,6 +9,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     applyBatch(numKeys: number, ...keysAndArgs: string[]): Result<number[], Context>;
     deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
+    swapRebuilt(...keysAndArgs: string[]): Result<unknown[], Context>;
   }
 }
 
@@ -35,6 +36,10 @@ function prepare(client: RedisClient, onError: (error: Error) => void = () => {}
   client.defineCommand(scripts.deadLetter.name, {
     lua: scripts.deadLetter.lua,
     numberOfKeys: scripts.deadLetter.numberOfKeys,
+  });
+  client.defineCommand(scripts.swapRebuilt.name, {
+    lua: scripts.swapRebuilt.lua,
+    numberOfKeys: scripts.swapRebuilt.numberOfKeys,
   });
   return client;
 }

@@ -65,6 +65,16 @@ export function rebuildKey(
   return `${shardTag(shard, prefix)}:rebuild:${encode(name)}:${encode(token)}`;
 }
 
+/** The versions of a rebuild's fresh `hsetIfNewer` key, kept while it is folded. */
+export function rebuildVersionsKey(
+  shard: string,
+  name: string,
+  token: string,
+  prefix = defaultKeyPrefix,
+): string {
+  return `${shardTag(shard, prefix)}:rebuild-versions:${encode(name)}:${encode(token)}`;
+}
+
 /**
  * The set of every shard the sink has written to. It lives apart from the shards, so the drift
  * check can tell a shard whose keys vanished (a node that lost its data) from one never written.

@@ -1,0 +1,236 @@
+/**
+ * The operator's command line: the drift check once or on a timer, and the repair tools.
+ * Configuration comes from the same environment variables as the functions (README,
+ * "Configuration"); KAFKA_BROKERS may stand in for SEQGUARD_KAFKA_BOOTSTRAP.
+ *
+ *   npm run seqguard -- check
+ *   npm run seqguard -- monitor [--interval 60]
+ *   npm run seqguard -- replay --topic T --partition P --from N [--to M] [--limit N]
+ *   npm run seqguard -- replay --topic T --since 2026-11-27T05:00:00Z [--limit N]
+ *   npm run seqguard -- rebuild --shard S --key NAME
+ *   npm run seqguard -- verify
+ */
+import { parseArgs } from 'node:util';
+import { createSinkPorts } from '../functions/apply-events/create-handler.ts';
+import { reportJson } from '../functions/check-drift/create-handler.ts';
+import { parseReplayRequest, rangesOf, replay } from '../functions/replay/replay.ts';
+import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
+import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
+import { lazyKafkaConnection } from '../functions/shared/kafka/msk-iam.ts';
+import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
+import { rebuildState } from '../functions/shared/redis/rebuild.ts';
+import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
+import { DriftMonitor, describeTransition } from './drift-monitor.ts';
+
+const usage = `usage: npm run seqguard -- <command> [flags]
+  check                                   one drift check: metrics, alarms, repairs
+  monitor [--interval SECONDS]            the drift check on a timer, printing alarm changes
+  replay --topic T --partition P --from N [--to M] [--limit N]
+  replay --topic T --since ISO-TIME|MS [--limit N]
+                                          apply a range of records again, through the guard
+  rebuild --shard S --key NAME            recompute a state key from its stream, swap it in
+  verify                                  recompute the state from the topic, print differences`;
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    interval: { type: 'string', default: '60' },
+    topic: { type: 'string' },
+    partition: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    since: { type: 'string' },
+    limit: { type: 'string' },
+    shard: { type: 'string' },
+    key: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function environment(): Record<string, string | undefined> {
+  const env = { ...process.env };
+  env.SEQGUARD_KAFKA_BOOTSTRAP ??= env.KAFKA_BROKERS;
+  return env;
+}
+
+function required(name: keyof typeof flags): string {
+  const value = flags[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+interface Context {
+  config: DriftConfig;
+  redis: RedisClient;
+  kafka: ReturnType<typeof lazyKafkaConnection>;
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(reportJson(value as never), null, 2);
+}
+
+async function check(context: Context): Promise<number> {
+  const thresholds = loadThresholds(environment());
+  const report = await (await monitorFor(context, 0)).checkOnce();
+  const alarms = evaluateAlarms(report.values, thresholds);
+  for (const [name, metric] of Object.entries(alarmMetrics)) {
+    const alarm = name as keyof typeof alarmMetrics;
+    console.log(
+      `${alarms[alarm].padEnd(5)}  ${metric.padEnd(22)} ${report.values[alarm]}  (threshold ${thresholds[alarm]})`,
+    );
+  }
+  console.log(
+    json({ partitions: report.partitions, stateChecks: report.stateChecks, replay: report.replay }),
+  );
+  return Object.values(alarms).includes('ALARM') ? 1 : 0;
+}
+
+async function monitorFor(
+  { config, redis, kafka }: Context,
+  intervalMs: number,
+): Promise<DriftMonitor> {
+  return new DriftMonitor({
+    dependencies: {
+      kafka: await kafka(),
+      redis,
+      ports: createSinkPorts(redis, config.sink.guard),
+      sink: config.sink,
+    },
+    check: {
+      topics: config.topics,
+      consumerGroup: config.consumerGroup,
+      autoReplay: config.autoReplay,
+      replayLimit: config.replayLimit,
+      maxStateEntries: config.maxStateEntries,
+    },
+    thresholds: loadThresholds(environment()),
+    intervalMs,
+    onTransition: (t) => console.log(describeTransition(t)),
+    onError: (error) => console.error(`check failed: ${error.message}`),
+  });
+}
+
+async function main(): Promise<number> {
+  const [command] = positionals;
+  if (flags.help || !command) {
+    console.log(usage);
+    return command ? 0 : 2;
+  }
+  const config = loadDriftConfig(environment());
+  const redis = createRedisClient(config.sink.redis);
+  const kafka = lazyKafkaConnection(config.kafka, 'seqguard-cli');
+  const context: Context = { config, redis, kafka };
+  try {
+    switch (command) {
+      case 'check':
+        return await check(context);
+      case 'monitor':
+        return await monitor(context);
+      case 'replay':
+        return await replayCommand(context);
+      case 'rebuild':
+        return await rebuildCommand(context);
+      case 'verify':
+        return await verifyCommand(context);
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function monitor(context: Context): Promise<number> {
+  const seconds = Number(flags.interval);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError('--interval must be a positive number of seconds');
+  const m = await monitorFor(context, seconds * 1000);
+  console.log(`checking drift every ${seconds} s; Ctrl-C to stop`);
+  m.start();
+  await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  await m.stop();
+  return 0;
+}
+
+async function replayCommand({ config, redis, kafka }: Context): Promise<number> {
+  const topic = required('topic');
+  const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+  const event = flags.since
+    ? {
+        topic,
+        since: /^\d+$/.test(flags.since) ? Number(flags.since) : flags.since,
+        ...(limit ? { limit } : {}),
+      }
+    : {
+        topic,
+        partition: Number(required('partition')),
+        from: required('from'),
+        ...(flags.to ? { to: flags.to } : {}),
+        ...(limit ? { limit } : {}),
+      };
+  const { request, limit: perRun } = parseReplayRequest(event);
+  const connection = await kafka();
+  const ports = createSinkPorts(redis, config.sink.guard);
+  let ranges = await rangesOf(connection, request);
+  // Each pass is bounded; passes go on from where the last one stopped until nothing is left.
+  for (let pass = 1; ranges.length > 0; pass++) {
+    const result = await replay(
+      connection,
+      ports,
+      config.sink,
+      ranges,
+      perRun ?? config.replayLimit,
+    );
+    const { applied, duplicates, deadLettered } = result.summary;
+    console.log(
+      `pass ${pass}: ${result.records} records, ${applied} applied, ${duplicates} already there, ` +
+        `${deadLettered} dead-lettered, ${result.failed} failed`,
+    );
+    if (result.errors.length > 0) {
+      console.error(`errors: ${result.errors.join('; ')}`);
+      return 1;
+    }
+    ranges = ranges.flatMap((range) => {
+      const next = result.resumeAt.get(`${range.topic}-${range.partition}`);
+      return next === undefined ? [] : [{ ...range, from: next }];
+    });
+  }
+  return 0;
+}
+
+async function rebuildCommand({ config, redis }: Context): Promise<number> {
+  const result = await rebuildState(redis, {
+    shard: required('shard'),
+    name: required('key'),
+    keyPrefix: config.sink.guard.keyPrefix,
+  });
+  console.log(json(result));
+  return result.kind === 'rebuilt' ? 0 : 1;
+}
+
+async function verifyCommand({ config, redis, kafka }: Context): Promise<number> {
+  const result = await verifyFromTopic({
+    connection: await kafka(),
+    redis,
+    topics: config.topics,
+    sink: config.sink,
+  });
+  console.log(formatVerifyReport(result));
+  return result.differences.length === 0 && result.complete ? 0 : 1;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n\n${usage}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`seqguard: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+}

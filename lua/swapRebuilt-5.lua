@@ -1,0 +1,168 @@
+#!lua
+--[[
+  Swaps a rebuilt state in for the live one, in one atomic execution.
+
+  rebuildState (functions/shared/redis/rebuild.ts) folded the shard's stream, up to and
+  including the entry lastId, into a fresh key. Events the guard applied since then are in the
+  live key and in the stream after lastId, but not in the fresh key. In one execution, so that
+  no event can slip in between:
+    1. Reads the stream entries after lastId whose key is the state name (the tail).
+    2. Checks that the stream held every applied event of the name: the entries folded plus the
+       tail must equal meta n:<name>. Fewer means the stream was trimmed (by length or age) and
+       the state cannot be rebuilt from it; more means the running totals were reset. Either way
+       nothing is swapped. A name with no recorded event is never rebuilt into an empty state
+       over a live key that exists: its bookkeeping is more likely lost than its state wrong.
+    3. Applies the tail to the fresh key in stream order, the way the guard applied it
+       (includes/stateMutation.lua): ZINCRBY, HINCRBY, or HSET when the version is above the
+       one the fold kept for the field in the fresh versions hash. A mutation Redis refuses
+       (the entries mix a sorted set and a hash under one name) refuses the rebuild.
+    4. Compares the fresh and the live value of every target the tail touched. The caller
+       compares all other targets itself, against the state it folded: no pipeline event
+       touched them since lastId, so that comparison needs no atomicity with the swap.
+    5. UNLINKs the live key (a large value is freed off the main thread) and RENAMEs the fresh
+       key to it, then PERSISTs it: the fresh key carries a safety TTL in case its rebuild dies.
+       An empty rebuilt state only UNLINKs the live key.
+  Every refusal UNLINKs the fresh keys and leaves the live key as it was.
+
+  Input:
+    KEYS[1] stream          stream  the shard's applied events (scope seq tp offset op key
+                                    target value ts [version] [late])
+    KEYS[2] meta            hash    n:<name> = number of applied events of the state name
+    KEYS[3] live            zset | hash  the state key the readers use
+    KEYS[4] fresh           zset | hash  the state folded up to lastId (absent when empty)
+    KEYS[5] freshVersions   hash    field -> version the fold kept, for hsetIfNewer fields
+
+    ARGV[1] name            the state name (the stream's `key` field)
+    ARGV[2] lastId          the last stream id the fold read; "0-0" when it read none
+    ARGV[3] foldedEntries   number of entries of the name at or before lastId
+    ARGV[4] foldedTargets   number of targets written to the fresh key (0: it must not exist)
+
+  Output:
+    { status, tailEntries, appliedEvents, stateTargets, touched }
+      status         1 SWAPPED   2 DELETED (the rebuilt state is empty, the live key is gone)
+                    -1 REFUSED_STREAM_TRIMMED     -2 REFUSED_STREAM_AHEAD_OF_META
+                    -3 REFUSED_UNFOLDABLE         -4 REFUSED_FRESH_MISSING (its TTL lapsed)
+                    -5 REFUSED_NOTHING_RECORDED
+      tailEntries    entries of the name after lastId
+      appliedEvents  meta n:<name> (0 when absent)
+      stateTargets   members or fields of the swapped-in state (0 on refusal)
+      touched        flat array target, differs (1 when the live value was not the rebuilt
+                     one), for each target the tail touched; empty on refusal
+    or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when the stream or
+    meta key has the wrong type.
+]]
+
+local SWAPPED, DELETED = 1, 2
+local REFUSED_STREAM_TRIMMED, REFUSED_STREAM_AHEAD_OF_META = -1, -2
+local REFUSED_UNFOLDABLE, REFUSED_FRESH_MISSING, REFUSED_NOTHING_RECORDED = -3, -4, -5
+
+--- @include "includes/seqArithmetic"
+--- @include "includes/checkLayout"
+
+local streamKey, metaKey, liveKey, freshKey, freshVersionsKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local name, lastId = ARGV[1], ARGV[2]
+local foldedEntries, foldedTargets = tonumber(ARGV[3]), tonumber(ARGV[4])
+
+checkLayout({ [streamKey] = 'stream', [metaKey] = 'hash' })
+
+local tail = {}
+for _, entry in ipairs(redis.call('XRANGE', streamKey, '(' .. lastId, '+')) do
+  local flat = entry[2]
+  local fields = {}
+  for i = 1, #flat, 2 do
+    fields[flat[i]] = flat[i + 1]
+  end
+  if fields.key == name then
+    tail[#tail + 1] = fields
+  end
+end
+
+local recorded = redis.call('HGET', metaKey, 'n:' .. name)
+local appliedEvents = tonumber(recorded or '0')
+
+local function refuse(status)
+  redis.call('UNLINK', freshKey, freshVersionsKey)
+  return { status, #tail, appliedEvents, 0, {} }
+end
+
+local held = foldedEntries + #tail
+if held < appliedEvents then
+  return refuse(REFUSED_STREAM_TRIMMED)
+end
+if held > appliedEvents then
+  return refuse(REFUSED_STREAM_AHEAD_OF_META)
+end
+if foldedTargets > 0 and redis.call('EXISTS', freshKey) == 0 then
+  return refuse(REFUSED_FRESH_MISSING)
+end
+if not recorded and redis.call('EXISTS', liveKey) == 1 then
+  return refuse(REFUSED_NOTHING_RECORDED)
+end
+
+local function refused(reply)
+  return type(reply) == 'table' and reply.err ~= nil
+end
+
+local touched, touchedOrder = {}, {}
+for _, e in ipairs(tail) do
+  local reply
+  if e.op == 'zincrby' then
+    reply = redis.pcall('ZINCRBY', freshKey, e.value, e.target)
+  elseif e.op == 'hincrby' then
+    reply = redis.pcall('HINCRBY', freshKey, e.target, e.value)
+  elseif e.op == 'hsetIfNewer' and e.version then
+    local current = redis.call('HGET', freshVersionsKey, e.target)
+    if not current or seqCompare(e.version, current) > 0 then
+      reply = redis.pcall('HSET', freshKey, e.target, e.value)
+      if not refused(reply) then
+        redis.call('HSET', freshVersionsKey, e.target, e.version)
+      end
+    end
+  else
+    reply = { err = 'unknown op' }
+  end
+  if refused(reply) then
+    return refuse(REFUSED_UNFOLDABLE)
+  end
+  if not touched[e.target] then
+    touched[e.target] = true
+    touchedOrder[#touchedOrder + 1] = e.target
+  end
+end
+
+local freshType = redis.call('TYPE', freshKey)['ok']
+local liveType = redis.call('TYPE', liveKey)['ok']
+local compared = {}
+for _, target in ipairs(touchedOrder) do
+  local differs = 1
+  if freshType == liveType then
+    local rebuilt, current
+    if freshType == 'zset' then
+      rebuilt = redis.call('ZSCORE', freshKey, target)
+      current = redis.call('ZSCORE', liveKey, target)
+    else
+      rebuilt = redis.call('HGET', freshKey, target)
+      current = redis.call('HGET', liveKey, target)
+    end
+    if rebuilt == current then
+      differs = 0
+    end
+  end
+  compared[#compared + 1] = target
+  compared[#compared + 1] = differs
+end
+
+redis.call('UNLINK', liveKey, freshVersionsKey)
+if freshType == 'none' then
+  return { DELETED, #tail, appliedEvents, 0, compared }
+end
+local stateTargets
+if freshType == 'zset' then
+  stateTargets = redis.call('ZCARD', freshKey)
+else
+  stateTargets = redis.call('HLEN', freshKey)
+end
+redis.call('RENAME', freshKey, liveKey)
+redis.call('PERSIST', liveKey)
+return { SWAPPED, #tail, appliedEvents, stateTargets, compared }

@@ -1,0 +1,327 @@
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
+import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { rebuildKey, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
+import { guardedEvent, uniqueShard } from '../helpers/events.ts';
+
+const keyPrefix = 'sg';
+const options: GuardOptions = { firstSeq: '1', streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix };
+
+let redis: RedisClient;
+let raw: Redis;
+
+beforeAll(() => {
+  redis = createRedisClient({ url: inject('redisUrl'), cluster: false, commandTimeoutMs: 5_000 });
+  raw = new Redis(inject('redisUrl'));
+});
+afterAll(() => {
+  redis.disconnect();
+  raw.disconnect();
+});
+
+/** Events of one shard, guarded by offset, one state name per op. */
+function eventsOf(shard: string) {
+  let offset = 0;
+  const next = (mutation: Mutation) =>
+    guardedEvent({ shard, seq: null, offset: offset++, mutation });
+  return {
+    zincrby: (target: string, value: string) =>
+      next({ op: 'zincrby', key: 'leaderboard', target, value }),
+    hincrby: (target: string, value: string) =>
+      next({ op: 'hincrby', key: 'coins', target, value }),
+    hsetIfNewer: (target: string, value: string, version: string) =>
+      next({ op: 'hsetIfNewer', key: 'profile', target, value, version }),
+  };
+}
+
+async function applyAll(client: RedisClient, shard: string, events: GuardedEvent[]) {
+  const outcomes = await applyChunk(client, shard, events, options);
+  expect(outcomes.map((o) => o.kind)).toEqual(events.map(() => 'applied'));
+}
+
+async function zsetOf(client: Redis | Cluster, key: string): Promise<Record<string, string>> {
+  const flat = await client.zrange(key, '0', '-1', 'WITHSCORES');
+  const result: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) result[flat[i] as string] = flat[i + 1] as string;
+  return result;
+}
+
+/** Applies events for all three ops to a fresh shard, and returns what they made. */
+async function seed(shard: string) {
+  const e = eventsOf(shard);
+  await applyAll(redis, shard, [
+    e.zincrby('ann', '5'),
+    e.hincrby('alice', '10'),
+    e.zincrby('bob', '0.1'),
+    e.hsetIfNewer('name', 'old', '5'),
+    e.zincrby('ann', '2.5'),
+    e.zincrby('bob', '0.2'),
+    e.hincrby('bob', '4611686018427387904'),
+    e.hsetIfNewer('name', 'newest', '9'),
+    // Applied (and appended to the stream), but stale: it must not win in the rebuild either.
+    e.hsetIfNewer('name', 'stale', '7'),
+    e.hsetIfNewer('city', 'Oslo', '1'),
+    e.zincrby('cid', '1'),
+    e.hincrby('alice', '-3'),
+    e.hincrby('bob', '4611686018427387903'),
+  ]);
+  return {
+    e,
+    leaderboard: { ann: '7.5', bob: '0.30000000000000004', cid: '1' },
+    coins: { alice: '7', bob: '9223372036854775807' },
+    profile: { name: 'newest', city: 'Oslo' },
+  };
+}
+
+const rebuild = (shard: string, name: string, extra = {}) =>
+  rebuildState(redis, { shard, name, keyPrefix, ...extra });
+
+const leftovers = (shard: string, name: string) => raw.keys(rebuildKey(shard, name, '*'));
+
+describe('rebuildState()', () => {
+  it('rebuilds each state exactly as the events made it, undoing writes around the pipeline', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    const expected = await seed(shard);
+    const board = stateKey(shard, 'leaderboard');
+    await raw.zincrby(board, 100, 'ann');
+    await raw.zrem(board, 'cid');
+    await raw.zadd(board, 42, 'intruder');
+    await raw.hset(stateKey(shard, 'coins'), 'alice', '999');
+    await raw.hdel(stateKey(shard, 'coins'), 'bob');
+    await raw.hset(stateKey(shard, 'profile'), 'name', 'stale');
+
+    // Act: pages and write batches of 2, so the fold crosses pages and entries of other names.
+    const small = { pageSize: 2, writeBatchSize: 2 };
+    const results = [
+      await rebuild(shard, 'leaderboard', small),
+      await rebuild(shard, 'coins', small),
+      await rebuild(shard, 'profile', small),
+    ];
+
+    // Assess
+    expect(results).toEqual([
+      { kind: 'rebuilt', entries: 5, targets: 3, changedTargets: 3, entriesAtSwap: 0 },
+      { kind: 'rebuilt', entries: 4, targets: 2, changedTargets: 2, entriesAtSwap: 0 },
+      { kind: 'rebuilt', entries: 4, targets: 2, changedTargets: 1, entriesAtSwap: 0 },
+    ]);
+    expect(await zsetOf(raw, board)).toEqual(expected.leaderboard);
+    expect(await raw.hgetall(stateKey(shard, 'coins'))).toEqual(expected.coins);
+    expect(await raw.hgetall(stateKey(shard, 'profile'))).toEqual(expected.profile);
+    expect(await raw.pttl(board)).toBe(-1);
+    expect(await leftovers(shard, 'leaderboard')).toEqual([]);
+    expect(await leftovers(shard, 'profile')).toEqual([]);
+  });
+
+  it('restores a deleted state key, and deletes a state no event made', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    const expected = await seed(shard);
+    await raw.del(stateKey(shard, 'coins'));
+    await raw.hset(stateKey(shard, 'never'), 'x', '1');
+    await raw.hset(shardKeys(shard).meta, 'n:never', '0');
+
+    // Act
+    const coins = await rebuild(shard, 'coins');
+    const never = await rebuild(shard, 'never');
+
+    // Assess
+    expect(coins).toMatchObject({ kind: 'rebuilt', targets: 2, changedTargets: 2 });
+    expect(await raw.hgetall(stateKey(shard, 'coins'))).toEqual(expected.coins);
+    expect(never).toEqual({
+      kind: 'rebuilt',
+      entries: 0,
+      targets: 0,
+      changedTargets: 1,
+      entriesAtSwap: 0,
+    });
+    expect(await raw.exists(stateKey(shard, 'never'))).toBe(0);
+  });
+
+  it('keeps the events applied between the fold and the swap', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    const { e } = await seed(shard);
+    await raw.zincrby(stateKey(shard, 'leaderboard'), 100, 'ann');
+    await raw.hset(stateKey(shard, 'profile'), 'city', 'Rome');
+
+    // Act: the guard applies events while the rebuild has folded but not swapped yet.
+    const board = await rebuild(shard, 'leaderboard', {
+      beforeSwap: () => applyAll(redis, shard, [e.zincrby('ann', '1'), e.zincrby('dan', '4')]),
+    });
+    const profile = await rebuild(shard, 'profile', {
+      beforeSwap: () =>
+        applyAll(redis, shard, [
+          e.hsetIfNewer('name', 'stale again', '8'),
+          e.hsetIfNewer('city', 'Bergen', '2'),
+          e.hsetIfNewer('city', 'Tromsø', '1'),
+          e.hsetIfNewer('mood', 'calm', '3'),
+        ]),
+    });
+
+    // Assess
+    expect(board).toEqual({
+      kind: 'rebuilt',
+      entries: 7,
+      targets: 4,
+      changedTargets: 1,
+      entriesAtSwap: 2,
+    });
+    expect(await zsetOf(raw, stateKey(shard, 'leaderboard'))).toEqual({
+      ann: '8.5',
+      bob: '0.30000000000000004',
+      cid: '1',
+      dan: '4',
+    });
+    // city was corrupted, then set by a newer version in the tail: the swap saw no drift left.
+    expect(profile).toEqual({
+      kind: 'rebuilt',
+      entries: 8,
+      targets: 3,
+      changedTargets: 0,
+      entriesAtSwap: 4,
+    });
+    expect(await raw.hgetall(stateKey(shard, 'profile'))).toEqual({
+      name: 'newest',
+      city: 'Bergen',
+      mood: 'calm',
+    });
+  });
+
+  it('refuses when the stream was trimmed, and leaves the live state untouched', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    await seed(shard);
+    await raw.zincrby(stateKey(shard, 'leaderboard'), 100, 'ann');
+    const before = await zsetOf(raw, stateKey(shard, 'leaderboard'));
+    await raw.xtrim(shardKeys(shard).stream, 'MAXLEN', 4);
+
+    // Act
+    const result = await rebuild(shard, 'leaderboard');
+
+    // Assess
+    expect(result).toMatchObject({
+      kind: 'refused',
+      reason: 'streamTrimmed',
+      streamEntries: 1,
+      appliedEvents: 5,
+    });
+    expect(result.kind === 'refused' && result.message).toMatch(/trimmed.*replay from Kafka/s);
+    expect(await zsetOf(raw, stateKey(shard, 'leaderboard'))).toEqual(before);
+    expect(await leftovers(shard, 'leaderboard')).toEqual([]);
+  });
+
+  it('refuses at the swap when the stream is trimmed while it runs, and deletes its fresh key', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    const { e } = await seed(shard);
+    const stream = shardKeys(shard).stream;
+
+    // Act: events arrive after the fold, and the stream loses them before the swap.
+    const result = await rebuild(shard, 'leaderboard', {
+      beforeSwap: async () => {
+        await applyAll(redis, shard, [e.zincrby('ann', '1')]);
+        await raw.xtrim(stream, 'MAXLEN', 0);
+      },
+    });
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'refused', reason: 'streamTrimmed', appliedEvents: 6 });
+    expect(await raw.zscore(stateKey(shard, 'leaderboard'), 'ann')).toBe('8.5');
+    expect(await leftovers(shard, 'leaderboard')).toEqual([]);
+  });
+
+  it('never double-counts: a second rebuild finds nothing to change', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    const expected = await seed(shard);
+
+    // Act
+    const first = await rebuild(shard, 'leaderboard');
+    const second = await rebuild(shard, 'leaderboard');
+    const third = await rebuild(shard, 'coins');
+
+    // Assess
+    expect(first).toMatchObject({ kind: 'rebuilt', changedTargets: 0 });
+    expect(second).toMatchObject({ kind: 'rebuilt', changedTargets: 0 });
+    expect(third).toMatchObject({ kind: 'rebuilt', changedTargets: 0 });
+    expect(await zsetOf(raw, stateKey(shard, 'leaderboard'))).toEqual(expected.leaderboard);
+    expect(await raw.hgetall(stateKey(shard, 'coins'))).toEqual(expected.coins);
+  });
+
+  it('refuses to empty a state whose applied events are not recorded at all', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    await raw.zadd(stateKey(shard, 'orphan'), 1, 'x');
+
+    // Act
+    const result = await rebuild(shard, 'orphan');
+
+    // Assess
+    expect(result).toMatchObject({ kind: 'refused', reason: 'nothingRecorded' });
+    expect(await zsetOf(raw, stateKey(shard, 'orphan'))).toEqual({ x: '1' });
+  });
+
+  it('deletes its fresh keys and leaves the live state when it fails before the swap', async () => {
+    // Prepare
+    const shard = uniqueShard('rebuild');
+    await seed(shard);
+    await raw.hset(stateKey(shard, 'profile'), 'name', 'stale');
+
+    // Act
+    const result = rebuild(shard, 'profile', {
+      beforeSwap: () => Promise.reject(new Error('the rebuild dies here')),
+    });
+
+    // Assess
+    await expect(result).rejects.toThrow('the rebuild dies here');
+    expect(await raw.hget(stateKey(shard, 'profile'), 'name')).toBe('stale');
+    expect(await leftovers(shard, 'profile')).toEqual([]);
+  });
+});
+
+describe('rebuildState() on a Redis Cluster', () => {
+  let cluster: RedisClient;
+  let rawCluster: Cluster;
+
+  beforeAll(() => {
+    const url = inject('redisClusterUrl');
+    cluster = createRedisClient({ url, cluster: true, commandTimeoutMs: 5_000 });
+    const { hostname, port } = new URL(url);
+    rawCluster = new Cluster([{ host: hostname, port: Number(port) }]);
+  });
+  afterAll(() => {
+    cluster.disconnect();
+    rawCluster.disconnect();
+  });
+
+  it('rebuilds in the shard slot, with events applied before the swap', async () => {
+    // Prepare
+    const shard = uniqueShard('{tag}:rebuild');
+    const e = eventsOf(shard);
+    const board = stateKey(shard, 'leaderboard');
+    await applyAll(cluster, shard, [e.zincrby('ann', '5'), e.zincrby('bob', '2')]);
+    await rawCluster.zadd(board, 1, 'ann');
+
+    // Act
+    const result = await rebuildState(cluster, {
+      shard,
+      name: 'leaderboard',
+      keyPrefix,
+      beforeSwap: () => applyAll(cluster, shard, [e.zincrby('bob', '3')]),
+    });
+
+    // Assess
+    expect(result).toEqual({
+      kind: 'rebuilt',
+      entries: 3,
+      targets: 2,
+      changedTargets: 1,
+      entriesAtSwap: 1,
+    });
+    expect(await zsetOf(rawCluster, board)).toEqual({ ann: '5', bob: '5' });
+  });
+});
