@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
+import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
@@ -252,6 +253,14 @@ describe('check-drift with the local monitor', () => {
     await alarmIn(s.monitor, 'commitAheadRecords', 'OK');
     detection('repair by automatic replay (commit ahead back to OK)', Date.now() - lostAt);
     expect(await board()).toEqual(before);
+    const verified = await verifyFromTopic({
+      connection: { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'drift-test' },
+      redis: s.redis,
+      topics: [s.topic],
+      sink: loadSinkConfig(s.env),
+    });
+    expect(verified.complete).toBe(true);
+    expect(verified.differences).toEqual([]);
   });
 
   it('counts the gap a skipped seq leaves, until the seq arrives', async () => {
