@@ -12,7 +12,9 @@
  *
  *   node local/demo.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
  *                      [--duplicate-rate 0.02] [--gap-rate 0.01] [--malformed-rate 0.002]
- *                      [--kills 1] [--batch-size 100]
+ *                      [--kills 1] [--batch-size 100] [--json]
+ *
+ * --json adds a line `RESULT {…}` with the measurements, for bench/
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -41,6 +43,7 @@ const { values: flags } = parseArgs({
     'malformed-rate': { type: 'string', default: '0.002' },
     kills: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '100' },
+    json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -48,7 +51,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
-      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N]',
+      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N] [--json]',
   );
   process.exit(0);
 }
@@ -380,6 +383,22 @@ async function main(): Promise<number> {
     ],
     ['demo wall time', seconds(performance.now() - started)],
   ];
+  if (flags.json) {
+    say(
+      `RESULT ${JSON.stringify({
+        unique: plan.unique,
+        applied: appliedIds.size,
+        lost,
+        duplicated,
+        maxLag,
+        latencyP50Ms: percentile(latencies, 50),
+        latencyP99Ms: percentile(latencies, 99),
+        recoveryMs: kills.map((at) => (successTimes.find((t) => t > at) ?? Number.NaN) - at),
+        replayMs,
+        wallMs: performance.now() - started,
+      })}`,
+    );
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   say('\nreport');
   for (const [k, v] of rows) say(`  ${k.padEnd(width)}  ${v}`);

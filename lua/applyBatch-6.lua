@@ -23,8 +23,8 @@
        and adds to the running totals in meta.
     4. APPLIED*, GAP_OPENED and DUPLICATE events raise the topic-partition's checkpoint to
        their offset.
-  At the end the stream is trimmed by age (MINID, server clock) once per chunk; the length cap
-  is applied on every append. All keys share the shard's hash tag, so the script runs on one
+  At the end the stream is trimmed once per chunk, by length (MAXLEN ~) and by age (MINID ~,
+  server clock), and the running totals are written (includes/runningTotals.lua). All keys share the shard's hash tag, so the script runs on one
   node and one slot. The script is declared with a shebang: Redis then checks the keys it
   declares and rejects the whole script up front under OOM instead of failing half way.
 
@@ -64,6 +64,7 @@ local REJECTED_BELOW_FIRST_SEQ, REJECTED_WRONG_TYPE, REJECTED_MUTATION_FAILED = 
 --- @include "includes/seqArithmetic"
 --- @include "includes/gapLedger"
 --- @include "includes/stateMutation"
+--- @include "includes/runningTotals"
 --- @include "includes/checkLayout"
 
 local cursorsKey, gapsKey, offsetsKey, streamKey, metaKey, versionsKey =
@@ -104,29 +105,31 @@ end
 
 local function mutate(e)
   local op, stateIndex = e[5], e[6]
-  local stateKey, name = KEYS[6 + stateIndex], names[stateIndex]
+  local stateKey = KEYS[6 + stateIndex]
+  local rejected
   if op == 'zincrby' then
-    return mutateIncrement('ZINCRBY', stateKey, metaKey, name, e[7], e[8])
+    rejected = mutateZincrby(stateKey, e[7], e[8])
   elseif op == 'hincrby' then
-    return mutateIncrement('HINCRBY', stateKey, metaKey, name, e[7], e[8])
+    rejected = mutateHincrby(stateKey, e[7], e[8])
   elseif op == 'hsetIfNewer' then
-    return mutateHsetIfNewer(stateKey, versionsKey, name, e[7], e[8], e[9])
+    return mutateHsetIfNewer(stateKey, versionsKey, names[stateIndex], e[7], e[8], e[9])
+  else
+    return REJECTED_MUTATION_FAILED
   end
-  return REJECTED_MUTATION_FAILED
+  return rejected
 end
 
 local function appendToStream(e, status)
-  local args = { 'XADD', streamKey }
-  if streamMaxLen ~= '0' then
-    args[#args + 1] = 'MAXLEN'
-    args[#args + 1] = '~'
-    args[#args + 1] = streamMaxLen
+  local name = names[e[6]]
+  -- The common entry in one direct call: no argument table to build and unpack. The length cap
+  -- is applied once per chunk, below, not on every append.
+  if e[9] == '' and status ~= APPLIED_LATE then
+    redis.call('XADD', streamKey, '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4],
+      'op', e[5], 'key', name, 'target', e[7], 'value', e[8], 'ts', e[10])
+    return
   end
-  local fields = { '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4], 'op', e[5],
-    'key', names[e[6]], 'target', e[7], 'value', e[8], 'ts', e[10] }
-  for _, v in ipairs(fields) do
-    args[#args + 1] = v
-  end
+  local args = { 'XADD', streamKey, '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4],
+    'op', e[5], 'key', name, 'target', e[7], 'value', e[8], 'ts', e[10] }
   if e[9] ~= '' then
     args[#args + 1] = 'version'
     args[#args + 1] = e[9]
@@ -141,29 +144,42 @@ end
 local statuses = {}
 for i, e in ipairs(events) do
   local field, seq = e[1], e[2]
-  local cursor = cursorOf(field)
-  local status, gapFirst, gapMember, gapFirstPadded, gapLastPadded
-  local prefix = gapPrefix(field)
+  -- Hot path, kept inline: a Lua function call costs as much as the work here.
+  local cursor = cursors[field]
+  if cursor == nil then
+    cursor = cursorOf(field)
+  else
+    cursor = cursor or nil
+  end
+  local status, gapFirst, gapMember, gapFirstPadded, gapLastPadded, prefix
 
   if string.byte(field, 1) == 111 then -- 'o': guarded by offset
     status = (cursor and seqCompare(seq, cursor) <= 0) and DUPLICATE or APPLIED
   else
-    local expected = cursor and seqIncrement(cursor) or firstSeq
-    local order = seqCompare(seq, expected)
+    local order = cursor and seqCompareNext(seq, cursor) or seqCompare(seq, firstSeq)
     if order == 0 then
       status = APPLIED
     elseif order > 0 then
-      status, gapFirst = GAP_OPENED, expected
+      status, gapFirst = GAP_OPENED, cursor and seqIncrement(cursor) or firstSeq
     elseif not cursor then
       status = REJECTED_BELOW_FIRST_SEQ
     else
+      prefix = gapPrefix(field)
       gapMember, gapFirstPadded, gapLastPadded = gapFind(gapsKey, prefix, seq)
       status = gapMember and APPLIED_LATE or DUPLICATE
     end
   end
 
   if status > 0 then
-    local rejected = mutate(e)
+    local rejected
+    if e[5] == 'zincrby' then
+      local reply = redis.pcall('ZINCRBY', KEYS[6 + e[6]], e[8], e[7])
+      if type(reply) == 'table' and reply.err then
+        rejected = rejectionOf(reply)
+      end
+    else
+      rejected = mutate(e)
+    end
     if rejected then
       status = rejected
     else
@@ -171,19 +187,23 @@ for i, e in ipairs(events) do
         gapFill(gapsKey, prefix, gapMember, gapFirstPadded, gapLastPadded, seq)
       else
         if status == GAP_OPENED then
-          gapOpen(gapsKey, prefix, gapFirst, seqDecrement(seq))
+          gapOpen(gapsKey, gapPrefix(field), gapFirst, seqDecrement(seq))
         end
         cursors[field] = seq
         cursorsChanged[field] = true
       end
-      redis.call('HINCRBY', metaKey, 'n:' .. names[e[6]], 1)
+      addToTotals(metaKey, names[e[6]], e[5] ~= 'hsetIfNewer' and e[8] or nil)
       appendToStream(e, status)
       appliedCount = appliedCount + 1
     end
   end
 
   if status >= 0 then
-    raiseCheckpoint(e[3], e[4])
+    local tp, offset = e[3], e[4]
+    local current = checkpoints[tp]
+    if current == nil or not current or #offset > #current or (#offset == #current and offset > current) then
+      raiseCheckpoint(tp, offset)
+    end
   end
   statuses[i] = status
 end
@@ -194,8 +214,11 @@ end
 for topicPartition, offset in pairs(checkpoints) do
   redis.call('HSET', offsetsKey, topicPartition, offset)
 end
+flushTotals(metaKey)
 if appliedCount > 0 then
-  redis.call('HINCRBY', metaKey, 'applied', appliedCount)
+  if streamMaxLen ~= '0' then
+    redis.call('XTRIM', streamKey, 'MAXLEN', '~', streamMaxLen)
+  end
   if streamMaxAgeMs and streamMaxAgeMs > 0 then
     local now = redis.call('TIME')
     local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - streamMaxAgeMs

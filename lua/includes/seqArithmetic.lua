@@ -55,3 +55,13 @@ local function seqUnpad(p)
   end
   return s
 end
+
+-- seqCompare(a, b + 1) without building b + 1: the guard's question for every event. Below
+-- 10^15 both are exact as Lua numbers, so the common case is one subtraction.
+local function seqCompareNext(a, b)
+  if #a < 16 and #b < 16 then
+    local d = tonumber(a) - tonumber(b) - 1
+    return d < 0 and -1 or (d > 0 and 1 or 0)
+  end
+  return seqCompare(a, seqIncrement(b))
+end

@@ -4,6 +4,8 @@
   refused the command. Commands go through redis.pcall: a refused single command has no effect,
   so a rejected event leaves no trace and the script goes on with the next one.
 
+  The caller adds applied increments to the running totals (runningTotals.lua).
+
   Needs: seqArithmetic.lua, and the REJECTED_* codes of the calling script.
 ]]
 
@@ -17,22 +19,14 @@ local function rejectionOf(reply)
   return nil
 end
 
--- ZINCRBY (a leaderboard score) or HINCRBY (an integer counter field) moves by delta.
-local function mutateIncrement(command, stateKey, metaKey, name, target, delta)
-  local reply
-  if command == 'ZINCRBY' then
-    reply = redis.pcall('ZINCRBY', stateKey, delta, target)
-  else
-    reply = redis.pcall('HINCRBY', stateKey, target, delta)
-  end
-  local rejected = rejectionOf(reply)
-  if rejected then
-    return rejected
-  end
-  -- The drift check compares this running sum with the sum of the state. HINCRBYFLOAT keeps a
-  -- long double, so a sum of many int64 deltas cannot overflow and fail half way through.
-  redis.call('HINCRBYFLOAT', metaKey, 'sum:' .. name, delta)
-  return nil
+-- ZINCRBY (a leaderboard score) moves by delta.
+local function mutateZincrby(stateKey, member, delta)
+  return rejectionOf(redis.pcall('ZINCRBY', stateKey, delta, member))
+end
+
+-- HINCRBY (an integer counter field) moves by delta.
+local function mutateHincrby(stateKey, field, delta)
+  return rejectionOf(redis.pcall('HINCRBY', stateKey, field, delta))
 end
 
 -- HSET only if version is above the version that last set this field (last writer by version

@@ -1,0 +1,266 @@
+/**
+ * Apply throughput of four designs on one local redis-server, with the same events: the seed
+ * article's (a Lua check-and-set of the cursor, then separate ZINCRBY and XADD calls per event),
+ * a per-record idempotency key like Powertools' (SET NX marker, mutation, SET done), seqguard's
+ * guarded batch, and the same batch with the guard taken out (the ceiling for these writes).
+ * Every design is checked: the final leaderboard must equal the sums of the events, and for the
+ * idempotent designs a second pass of the same events must change nothing.
+ */
+import { readFile } from 'node:fs/promises';
+import type { GuardedEvent } from '../functions/shared/events/types.ts';
+import { applyChunk, chunk, type GuardOptions } from '../functions/shared/redis/apply-batch.ts';
+import type { RedisClient } from '../functions/shared/redis/client.ts';
+import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
+import { percentile, redisCpuSeconds } from './lib.ts';
+
+export interface ApplyMeasurement {
+  design: string;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  redisCpuSecondsPerMillion: number;
+  callP50Ms: number;
+  callP99Ms: number;
+  /** What one measured call is. */
+  call: string;
+  correct: boolean;
+  idempotent: boolean | 'not claimed';
+}
+
+const shard = 'bench';
+const options: GuardOptions = {
+  firstSeq: '1',
+  streamMaxLen: 10_000_000,
+  streamMaxAgeMs: 0,
+  keyPrefix: 'sg',
+};
+const board = stateKey(shard, 'leaderboard', 'sg');
+const stream = shardKeys(shard, 'sg').stream;
+
+/** 16 scopes, seqs in order per scope, 10,000 players, deltas 1..5. */
+export function benchEvents(count: number, scopes = 16, players = 10_000): GuardedEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    shard,
+    sequence: { scope: `scope-${i % scopes}`, seq: String(Math.floor(i / scopes) + 1) },
+    mutation: {
+      op: 'zincrby',
+      key: 'leaderboard',
+      target: `player-${(i * 7919) % players}`,
+      value: String((i % 5) + 1),
+    },
+    record: {
+      topic: 'bench',
+      partition: i % scopes,
+      offset: String(Math.floor(i / scopes)),
+      timestamp: 1_700_000_000_000,
+    },
+  }));
+}
+
+function expectedBoard(events: GuardedEvent[]): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const e of events)
+    sums.set(e.mutation.target, (sums.get(e.mutation.target) ?? 0) + Number(e.mutation.value));
+  return sums;
+}
+
+async function boardMatches(redis: RedisClient, expected: Map<string, number>): Promise<boolean> {
+  const flat = await redis.zrange(board, '0', '-1', 'WITHSCORES');
+  if (flat.length / 2 !== expected.size) return false;
+  for (let i = 0; i < flat.length; i += 2) {
+    if (Number(flat[i + 1]) !== expected.get(flat[i] as string)) return false;
+  }
+  return true;
+}
+
+/** The seed article's Lua, with its undefined `sequence` fixed and a cursor per scope. */
+const seedCheckAndSet = `
+local cursor = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if tonumber(ARGV[2]) > cursor then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[1] .. ':' .. ARGV[2])
+  return 1
+end
+return 0`;
+
+type Design = (redis: RedisClient, events: GuardedEvent[], calls: number[]) => Promise<void>;
+
+const timed = async <T>(calls: number[], work: () => Promise<T>): Promise<T> => {
+  const started = performance.now();
+  const result = await work();
+  calls.push(performance.now() - started);
+  return result;
+};
+
+const seedDesign: Design = async (redis, events, calls) => {
+  for (const e of events) {
+    const scope = e.sequence?.scope as string;
+    const fresh = await timed(calls, () =>
+      redis.eval(
+        seedCheckAndSet,
+        2,
+        'seed:cursors',
+        'seed:ack_log',
+        scope,
+        e.sequence?.seq as string,
+      ),
+    );
+    if (fresh !== 1) continue;
+    await timed(calls, () => redis.zincrby(board, e.mutation.value, e.mutation.target));
+    await timed(calls, () =>
+      redis.xadd(stream, '*', 'player', e.mutation.target, 'delta', e.mutation.value),
+    );
+  }
+};
+
+const idempotencyKeyDesign: Design = async (redis, events, calls) => {
+  for (const e of events) {
+    const key = `idempotency:${e.sequence?.scope}:${e.sequence?.seq}`;
+    const claimed = await timed(calls, () => redis.set(key, 'INPROGRESS', 'EX', 3600, 'NX'));
+    if (claimed !== 'OK') continue;
+    await timed(calls, () => redis.zincrby(board, e.mutation.value, e.mutation.target));
+    await timed(calls, () =>
+      redis.xadd(stream, '*', 'player', e.mutation.target, 'delta', e.mutation.value),
+    );
+    await timed(calls, () => redis.set(key, 'COMPLETE', 'EX', 3600));
+  }
+};
+
+const seqguardDesign: Design = async (redis, events, calls) => {
+  for (const part of chunk(events, 500))
+    await timed(calls, () => applyChunk(redis, shard, part, options));
+};
+
+async function unguardedDesign(totals: boolean): Promise<Design> {
+  const lua = [
+    await readFile(new URL('../lua/includes/runningTotals.lua', import.meta.url), 'utf8'),
+    await readFile(new URL('./unguarded-batch.lua', import.meta.url), 'utf8'),
+  ].join('\n');
+  return async (redis, events, calls) => {
+    const keys = [...Object.values(shardKeys(shard, 'sg')), board];
+    for (const part of chunk(events, 500)) {
+      const rows = part.map((e) => [
+        `s:${e.sequence?.scope}`,
+        e.sequence?.seq,
+        'bench-0',
+        e.record.offset,
+        e.mutation.op,
+        1,
+        e.mutation.target,
+        e.mutation.value,
+        '',
+        '1',
+      ]);
+      await timed(calls, () =>
+        redis.eval(
+          lua,
+          keys.length,
+          ...keys,
+          '1',
+          String(options.streamMaxLen),
+          '0',
+          '["leaderboard"]',
+          JSON.stringify(rows),
+          totals ? 'totals' : 'none',
+        ),
+      );
+    }
+  };
+}
+
+async function measure(
+  redis: RedisClient,
+  name: string,
+  call: string,
+  design: Design,
+  events: GuardedEvent[],
+  idempotencyClaimed: boolean,
+): Promise<ApplyMeasurement> {
+  await redis.flushall();
+  const expected = expectedBoard(events);
+  const calls: number[] = [];
+  const cpuBefore = await redisCpuSeconds(redis);
+  const started = performance.now();
+  await design(redis, events, calls);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = (await redisCpuSeconds(redis)) - cpuBefore;
+  const correct = await boardMatches(redis, expected);
+  let idempotent: boolean | 'not claimed' = 'not claimed';
+  if (idempotencyClaimed) {
+    const streamBefore = await redis.xlen(stream);
+    await design(redis, events, []);
+    idempotent =
+      (await boardMatches(redis, expected)) && (await redis.xlen(stream)) === streamBefore;
+  }
+  return {
+    design: name,
+    events: events.length,
+    seconds,
+    eventsPerSecond: events.length / seconds,
+    redisCpuSecondsPerMillion: (cpu / events.length) * 1e6,
+    callP50Ms: percentile(calls, 50),
+    callP99Ms: percentile(calls, 99),
+    call,
+    correct,
+    idempotent,
+  };
+}
+
+/** The median of each numeric field, over repeated measurements of one design. */
+function medianOf(runs: ApplyMeasurement[]): ApplyMeasurement {
+  const median = (pick: (m: ApplyMeasurement) => number) => percentile(runs.map(pick), 50);
+  const [first] = runs as [ApplyMeasurement];
+  return {
+    ...first,
+    seconds: median((m) => m.seconds),
+    eventsPerSecond: median((m) => m.eventsPerSecond),
+    redisCpuSecondsPerMillion: median((m) => m.redisCpuSecondsPerMillion),
+    callP50Ms: median((m) => m.callP50Ms),
+    callP99Ms: median((m) => m.callP99Ms),
+    correct: runs.every((m) => m.correct),
+    idempotent:
+      first.idempotent === 'not claimed' ? 'not claimed' : runs.every((m) => m.idempotent === true),
+  };
+}
+
+/**
+ * Every design, `rounds` times, in turns (design A, B, C, … then again), and the median of each:
+ * on a shared 2-core machine the load moves, and taking turns spreads it over all designs.
+ */
+export async function measureApplyThroughput(
+  redis: RedisClient,
+  count: number,
+  slowCount: number,
+  rounds: number,
+) {
+  const events = benchEvents(count);
+  // The per-event designs make 3 to 4 round trips an event: they get fewer events, and are
+  // compared by rate, which does not depend on the count.
+  const slow = benchEvents(slowCount);
+  const designs: [string, string, Design, GuardedEvent[], boolean][] = [
+    ["seed article's design", 'Redis call', seedDesign, slow, true],
+    ['idempotency key per record', 'Redis call', idempotencyKeyDesign, slow, true],
+    ['seqguard guarded batch', 'EVALSHA of 500', seqguardDesign, events, true],
+    [
+      'batch without guard (writes + totals)',
+      'EVAL of 500',
+      await unguardedDesign(true),
+      events,
+      false,
+    ],
+    [
+      'batch without guard (writes only)',
+      'EVAL of 500',
+      await unguardedDesign(false),
+      events,
+      false,
+    ],
+  ];
+  const runs = designs.map((): ApplyMeasurement[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, [name, call, design, input, idempotent]] of designs.entries()) {
+      runs[i]?.push(await measure(redis, name, call, design, input, idempotent));
+    }
+  }
+  return runs.map(medianOf);
+}
