@@ -1,12 +1,16 @@
 /**
  * Entry of the apply-events Lambda (Kafka event source mapping, ReportBatchItemFailures).
- * Configuration is read and checked once, at cold start; the Redis client is reused across
- * invocations.
+ * Configuration is read and checked once, at cold start, together with the Redis credentials
+ * from Secrets Manager when SEQGUARD_REDIS_AUTH_SECRET_ARN is set; the Redis client is reused
+ * across invocations.
  */
 import { loadSinkConfig } from '../shared/config.ts';
+import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
 import { createRedisClient } from '../shared/redis/client.ts';
 import { createApplyEventsHandler } from './create-handler.ts';
 
 const config = loadSinkConfig(process.env);
 
-export const handler = createApplyEventsHandler({ config, redis: createRedisClient(config.redis) });
+const redis = createRedisClient(await withRedisAuthSecret(config.redis));
+
+export const handler = createApplyEventsHandler({ config, redis });

@@ -1,9 +1,10 @@
 /**
  * Entry of the check-drift Lambda (EventBridge Scheduler, every minute). Configuration is read
- * and checked once, at cold start.
+ * and checked once, at cold start, with the Redis credentials from Secrets Manager if configured.
  */
 import { loadDriftConfig } from '../shared/config.ts';
 import { lazyKafkaConnection } from '../shared/kafka/msk-iam.ts';
+import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
 import { createRedisClient } from '../shared/redis/client.ts';
 import { loadThresholds } from '../shared/thresholds.ts';
 import { createCheckDriftHandler } from './create-handler.ts';
@@ -13,6 +14,6 @@ const config = loadDriftConfig(process.env);
 export const handler = createCheckDriftHandler({
   config,
   thresholds: loadThresholds(process.env),
-  redis: createRedisClient(config.sink.redis),
+  redis: createRedisClient(await withRedisAuthSecret(config.sink.redis)),
   kafka: lazyKafkaConnection(config.kafka, 'seqguard-check-drift'),
 });

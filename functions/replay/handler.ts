@@ -14,11 +14,13 @@ import middy from '@middy/core';
 import { createSinkPorts } from '../apply-events/create-handler.ts';
 import { loadDriftConfig } from '../shared/config.ts';
 import { lazyKafkaConnection } from '../shared/kafka/msk-iam.ts';
+import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
 import { createRedisClient } from '../shared/redis/client.ts';
 import { parseReplayRequest, rangesOf, replay } from './replay.ts';
 
 const config = loadDriftConfig(process.env);
-const redis = createRedisClient(config.sink.redis);
+// Redis credentials come from Secrets Manager when SEQGUARD_REDIS_AUTH_SECRET_ARN is set.
+const redis = createRedisClient(await withRedisAuthSecret(config.sink.redis));
 const kafka = lazyKafkaConnection(config.kafka, 'seqguard-replay');
 const ports = createSinkPorts(redis, config.sink.guard);
 const logger = new Logger({ serviceName: 'seqguard-replay' });

@@ -46,6 +46,10 @@ const mappingFromJson = z
 const environmentSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
   SEQGUARD_REDIS_CLUSTER: boolean,
+  SEQGUARD_REDIS_AUTH_SECRET_ARN: z
+    .string()
+    .regex(/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN')
+    .optional(),
   SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
   SEQGUARD_KEY_PREFIX: z
     .string()
@@ -80,6 +84,9 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
       url: e.REDIS_URL,
       cluster: e.SEQGUARD_REDIS_CLUSTER,
       commandTimeoutMs: e.SEQGUARD_REDIS_TIMEOUT_MS,
+      ...(e.SEQGUARD_REDIS_AUTH_SECRET_ARN
+        ? { authSecretArn: e.SEQGUARD_REDIS_AUTH_SECRET_ARN }
+        : {}),
     },
     decode: {
       format: e.SEQGUARD_FORMAT,

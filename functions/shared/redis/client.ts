@@ -23,6 +23,15 @@ export interface RedisConnectionOptions {
   /** Per-command timeout: a hung node fails the chunk, and the records are retried. */
   commandTimeoutMs: number;
   /**
+   * A Secrets Manager secret holding the credentials (SEQGUARD_REDIS_AUTH_SECRET_ARN); read at
+   * cold start by `withRedisAuthSecret()`, which fills in `username` and `password`.
+   */
+  authSecretArn?: string;
+  /** An ACL (ElastiCache RBAC) user; wins over a user in `url`. */
+  username?: string;
+  /** The password or AUTH token; wins over a password in `url`. */
+  password?: string;
+  /**
    * Connection errors. Commands fail on their own (and their records are retried); without a
    * listener, ioredis would also print every reconnect failure as an unhandled error.
    */
@@ -55,10 +64,19 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
     ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
   };
   if (!options.cluster) {
-    return prepare(new Redis(options.url, common), options.onError);
+    // ioredis lets credentials in the URL win over the options: drop them when the options
+    // carry their own (from the auth secret).
+    const target = new URL(options.url);
+    if (options.username !== undefined || options.password !== undefined) {
+      target.username = '';
+      target.password = '';
+    }
+    return prepare(new Redis(target.toString(), common), options.onError);
   }
   return prepare(
     new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {

@@ -1,0 +1,180 @@
+/**
+ * The deployment's settings, from CDK context (`cdk.json`, `-c key=value`, or
+ * `cdk.context.json`), validated once with every problem named. Alarm thresholds are not here:
+ * they come from `functions/shared/thresholds.ts`, the one definition the alarms share with the
+ * local runtime, overridden by the `thresholds` context value exactly as SEQGUARD_THRESHOLDS
+ * overrides them for the functions.
+ */
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { ConfigError } from '../functions/shared/errors.ts';
+import { loadThresholds, type Thresholds } from '../functions/shared/thresholds.ts';
+
+const logRetentionPeriods = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+];
+
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name');
+
+/** Context values arrive as strings from `-c key=value` and as JSON from cdk.json. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }, schema);
+
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    (v) => (v === 'true' ? true : v === 'false' ? false : v),
+    z.boolean().default(fallback),
+  );
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+export const contextSchema = z.object({
+  /** Prefix of every stack and resource name. */
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,20}$/, 'lower-case letters, digits and -')
+    .default('seqguard'),
+  /**
+   * Keep the brokers, the cache, their keys and secret, and the log groups when the stacks are
+   * destroyed, and turn on termination protection of the data stack. `false` for sandboxes.
+   */
+  retainData: flag(true),
+  /** Availability zones (and private subnets) used; MSK needs a broker in each. */
+  azCount: integer(2, 3, 3),
+  kafka: json(
+    z
+      .object({
+        /** `provisioned` (brokers you size) or `serverless` (MSK Serverless). */
+        mode: z.enum(['provisioned', 'serverless']).default('provisioned'),
+        kafkaVersion: z.string().default('3.8.x'),
+        brokerInstanceType: z.string().default('kafka.m7g.large'),
+        brokersPerAz: integer(1, 10, 1),
+        volumeGiB: integer(1, 16_384, 100),
+      })
+      .strict()
+      .prefault({}),
+  ),
+  redis: json(
+    z
+      .object({
+        /** `cluster` (ElastiCache node-based, cluster mode) or `serverless` (ElastiCache Serverless). */
+        mode: z.enum(['cluster', 'serverless']).default('cluster'),
+        engine: z.enum(['valkey', 'redis']).default('valkey'),
+        engineVersion: z.string().default('8.0'),
+        nodeType: z.string().default('cache.t4g.medium'),
+        shards: integer(1, 500, 1),
+        replicasPerShard: integer(1, 5, 1),
+        port: integer(1024, 65_535, 6379),
+        /** ElastiCache Serverless limits, so a runaway producer cannot run up the bill. */
+        serverlessMaxDataGiB: integer(1, 5_000, 10),
+        serverlessMaxEcpuPerSecond: integer(1_000, 15_000_000, 100_000),
+      })
+      .strict()
+      .prefault({}),
+  ),
+  /** The topics apply-events consumes; the first Kafka stage creates them. */
+  topics: json(z.array(topicName).min(1)).default(['seqguard.events']),
+  partitions: integer(1, 10_000, 6),
+  /** The ESM's on-failure destination (a topic on the same cluster). */
+  deadLetterTopic: topicName.default('seqguard.events.failed'),
+  /** The ESM's consumer group id; check-drift compares its committed offsets. */
+  consumerGroupId: z
+    .string()
+    .regex(/^[a-zA-Z0-9-/*:_+=.@]{1,200}$/, 'an event source mapping consumer group id')
+    .default('seqguard-apply-events'),
+  eventSource: json(
+    z
+      .object({
+        batchSize: integer(1, 10_000, 500),
+        maxBatchingWindowSeconds: integer(0, 300, 1),
+        /** Bounded: after these the batch goes to the dead-letter topic. */
+        retryAttempts: integer(0, 10_000, 10),
+        /** Records older than this go to the dead-letter topic instead of the function. */
+        maxRecordAgeSeconds: integer(60, 604_800, 86_400),
+        minimumPollers: integer(1, 200, 1),
+        maximumPollers: integer(1, 2_000, 3),
+        startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
+      })
+      .strict()
+      .prefault({}),
+  ),
+  /** Extra environment of the three functions: SEQGUARD_FORMAT, SEQGUARD_MAPPING, … */
+  sinkEnvironment: json(z.record(z.string().regex(/^SEQGUARD_[A-Z_]+$/), z.string())).prefault({}),
+  /** JSON overrides of functions/shared/thresholds.ts, e.g. {"timeLagSeconds": 60}. */
+  thresholds: json(z.record(z.string(), z.number())).prefault({}),
+  /** Minutes an alarm's metric must breach before it pages (all of them, consecutively). */
+  alarmMinutes: integer(1, 60, 3),
+  /** One of CloudWatch Logs' retention periods (days). */
+  logRetentionDays: z.coerce
+    .number()
+    .refine((d) => logRetentionPeriods.includes(d), `one of ${logRetentionPeriods.join(', ')}`)
+    .default(365),
+  paging: json(
+    z
+      .object({
+        /** A PagerDuty Events API v2 CloudWatch integration URL (HTTPS). */
+        pagerDutyUrl: z.url({ protocol: /^https$/ }).optional(),
+        emails: z.array(z.email()).default([]),
+        /** AWS Chatbot: the Slack workspace must be authorised once in the Chatbot console. */
+        slack: z
+          .object({ workspaceId: z.string().min(1), channelId: z.string().min(1) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+  ),
+  /** LocalStack stage: what stands in for MSK and ElastiCache. */
+  localstack: json(
+    z
+      .object({
+        /** Brokers as LocalStack's Lambda containers reach them. */
+        kafkaBootstrap: z.string().default('host.docker.internal:9092'),
+        redisUrl: z.string().default('redis://host.docker.internal:6379'),
+        /** The self-managed Kafka trigger is a LocalStack paid-tier feature. */
+        kafkaTrigger: flag(false),
+      })
+      .strict()
+      .prefault({}),
+  ),
+});
+
+export type SeqguardContext = z.output<typeof contextSchema>;
+
+export interface SeqguardConfig extends SeqguardContext {
+  thresholdValues: Thresholds;
+}
+
+/** Every key of the schema, read from the construct tree's context. */
+export function loadConfig(node: Node): SeqguardConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(contextSchema.shape)) {
+    const value = node.tryGetContext(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid CDK context:\n  ${problems.join('\n  ')}`);
+  }
+  const config = parsed.data;
+  if (config.eventSource.minimumPollers > config.eventSource.maximumPollers) {
+    throw new ConfigError('invalid CDK context:\n  eventSource: minimumPollers > maximumPollers');
+  }
+  if (config.topics.includes(config.deadLetterTopic)) {
+    throw new ConfigError('invalid CDK context:\n  deadLetterTopic: must not be a consumed topic');
+  }
+  return {
+    ...config,
+    thresholdValues: loadThresholds({ SEQGUARD_THRESHOLDS: JSON.stringify(config.thresholds) }),
+  };
+}

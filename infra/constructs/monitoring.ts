@@ -1,0 +1,316 @@
+/**
+ * Alarms that page, and a dashboard of the same metrics. Every drift alarm is built from
+ * `functions/shared/thresholds.ts` (`alarmMetrics` and the thresholds), the definition the
+ * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
+ * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as chatbot from 'aws-cdk-lib/aws-chatbot';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import {
+  type AlarmName,
+  alarmMetrics,
+  type Thresholds,
+} from '../../functions/shared/thresholds.ts';
+import type { SeqguardFunction } from './seqguard-function.ts';
+
+/** The namespace and `service` dimension values the handlers' Powertools Metrics use. */
+export const metricsNamespace = 'seqguard';
+export const driftService = 'check-drift';
+export const sinkService = 'apply-events';
+
+export interface PagingTargets {
+  pagerDutyUrl?: string | undefined;
+  emails: string[];
+  slack?: { workspaceId: string; channelId: string } | undefined;
+}
+
+export interface MonitoringProps {
+  prefix: string;
+  thresholds: Thresholds;
+  /** Consecutive one-minute breaches before a lag alarm pages. */
+  alarmMinutes: number;
+  paging: PagingTargets;
+  applyEvents: SeqguardFunction;
+  checkDrift: SeqguardFunction;
+  replay: SeqguardFunction;
+}
+
+/**
+ * Lag can spike for a minute (a burst, a rebalance) and recover by itself: it pages only after
+ * `alarmMinutes` breaching minutes in a row. The others mean data needs a human now (Redis lost
+ * writes, a node lost its data, something wrote around the pipeline, a record was refused):
+ * they page on the first breaching minute.
+ */
+const pagesAtOnce: ReadonlySet<AlarmName> = new Set<AlarmName>([
+  'commitAheadRecords',
+  'openGaps',
+  'deadLetters',
+  'stateDriftKeys',
+  'vanishedShards',
+]);
+
+export function driftMetric(name: AlarmName): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: metricsNamespace,
+    metricName: alarmMetrics[name],
+    dimensionsMap: { service: driftService },
+    statistic: cloudwatch.Stats.MAXIMUM,
+    period: Duration.minutes(1),
+  });
+}
+
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    // Alarm notifications are encrypted at rest with a key CloudWatch may use, from this
+    // account only (an AWS managed key would not let CloudWatch publish).
+    const key = new kms.Key(this, 'TopicKey', {
+      description: `${props.prefix}: encrypts the alarm topic`,
+      enableKeyRotation: true,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      topicName: `${props.prefix}-alarms`,
+      displayName: `${props.prefix} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOnly',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+    this.subscribe(props.paging, props.prefix);
+
+    const pageTo = new actions.SnsAction(this.topic);
+    const add = (alarm: cloudwatch.Alarm) => {
+      // OK actions too: PagerDuty resolves the incident, Slack and e-mail say it recovered.
+      alarm.addAlarmAction(pageTo);
+      alarm.addOkAction(pageTo);
+      this.alarms.push(alarm);
+      return alarm;
+    };
+
+    for (const name of Object.keys(alarmMetrics) as AlarmName[]) {
+      const minutes = pagesAtOnce.has(name) ? 1 : props.alarmMinutes;
+      add(
+        new cloudwatch.Alarm(this, `Drift-${alarmMetrics[name]}`, {
+          alarmName: `${props.prefix}-${alarmMetrics[name]}`,
+          alarmDescription: `${alarmMetrics[name]} >= ${props.thresholds[name]} (thresholds.ts: ${name}), for ${minutes} min. Runbook: README "Drift checks and repair".`,
+          metric: driftMetric(name),
+          threshold: props.thresholds[name],
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: minutes,
+          datapointsToAlarm: minutes,
+          // No data is not a breach of these: the silence alarm below pages for a check that
+          // stopped reporting, once, instead of every drift alarm at the same time.
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    add(
+      new cloudwatch.Alarm(this, 'DriftCheckSilent', {
+        alarmName: `${props.prefix}-DriftCheckSilent`,
+        alarmDescription:
+          'check-drift published no ConsumerLag for 5 minutes: the schedule, the function or its access to Kafka or Redis is broken, and no drift alarm can fire.',
+        metric: driftMetric('consumerLagRecords').with({
+          statistic: cloudwatch.Stats.SAMPLE_COUNT,
+          period: Duration.minutes(5),
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+
+    // The event source mapping's own view of the lag (AWS/Lambda OffsetLag, per function),
+    // against the same threshold as the drift check's ConsumerLag.
+    const offsetLag = new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OffsetLag',
+      dimensionsMap: { FunctionName: props.applyEvents.function.functionName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+    });
+    add(
+      new cloudwatch.Alarm(this, 'EsmOffsetLag', {
+        alarmName: `${props.prefix}-EsmOffsetLag`,
+        alarmDescription: `The event source mapping is ${props.thresholds.consumerLagRecords} or more records behind (OffsetLag).`,
+        metric: offsetLag,
+        threshold: props.thresholds.consumerLagRecords,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: props.alarmMinutes,
+        datapointsToAlarm: props.alarmMinutes,
+        // Lambda stops emitting OffsetLag while nothing is consumed; DriftCheckSilent and
+        // ConsumerLag cover a mapping that stopped.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    const functions: [string, SeqguardFunction, number][] = [
+      ['ApplyEvents', props.applyEvents, props.alarmMinutes],
+      ['CheckDrift', props.checkDrift, props.alarmMinutes],
+      // Replay runs on demand: one failed run is worth a page.
+      ['Replay', props.replay, 1],
+    ];
+    for (const [name, fn, minutes] of functions) {
+      const common = {
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: minutes,
+        datapointsToAlarm: minutes,
+        // No invocations, no errors.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      };
+      add(
+        new cloudwatch.Alarm(this, `${name}Errors`, {
+          ...common,
+          alarmName: `${props.prefix}-${name}-Errors`,
+          alarmDescription: `${fn.function.functionName} failed (threw or timed out) in ${minutes} consecutive minute(s).`,
+          metric: fn.function.metricErrors({
+            period: Duration.minutes(1),
+            statistic: cloudwatch.Stats.SUM,
+          }),
+        }),
+      );
+      add(
+        new cloudwatch.Alarm(this, `${name}Throttles`, {
+          ...common,
+          alarmName: `${props.prefix}-${name}-Throttles`,
+          alarmDescription: `${fn.function.functionName} was throttled in ${minutes} consecutive minute(s).`,
+          metric: fn.function.metricThrottles({
+            period: Duration.minutes(1),
+            statistic: cloudwatch.Stats.SUM,
+          }),
+        }),
+      );
+    }
+
+    this.dashboard = this.buildDashboard(props, offsetLag);
+  }
+
+  private subscribe(paging: PagingTargets, prefix: string): void {
+    if (paging.pagerDutyUrl) {
+      this.topic.addSubscription(
+        new subscriptions.UrlSubscription(paging.pagerDutyUrl, {
+          protocol: sns.SubscriptionProtocol.HTTPS,
+        }),
+      );
+    }
+    for (const email of paging.emails) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    if (paging.slack) {
+      new chatbot.SlackChannelConfiguration(this, 'Slack', {
+        slackChannelConfigurationName: `${prefix}-alarms`,
+        slackWorkspaceId: paging.slack.workspaceId,
+        slackChannelId: paging.slack.channelId,
+        notificationTopics: [this.topic],
+        // Notifications only: what a Slack user may do through Chatbot is capped at reading
+        // CloudWatch.
+        guardrailPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('CloudWatchReadOnlyAccess')],
+      });
+    }
+  }
+
+  private buildDashboard(props: MonitoringProps, offsetLag: cloudwatch.Metric) {
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.prefix,
+      defaultInterval: Duration.hours(3),
+    });
+    const driftGraph = (title: string, names: AlarmName[]) =>
+      new cloudwatch.GraphWidget({
+        title,
+        width: 8,
+        left: names.map((n) => driftMetric(n)),
+        leftAnnotations: names.map((n) => ({
+          value: props.thresholds[n],
+          label: `${alarmMetrics[n]} alarm`,
+          color: cloudwatch.Color.RED,
+        })),
+      });
+    const sink = (metricName: string, statistic: string = cloudwatch.Stats.SUM) =>
+      new cloudwatch.Metric({
+        namespace: metricsNamespace,
+        metricName,
+        dimensionsMap: { service: sinkService },
+        statistic,
+        period: Duration.minutes(1),
+      });
+    dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
+    );
+    dashboard.addWidgets(
+      driftGraph('Lag (records)', ['consumerLagRecords', 'appliedLagRecords']),
+      driftGraph('Time lag (s)', ['timeLagSeconds']),
+      new cloudwatch.GraphWidget({
+        title: 'ESM OffsetLag',
+        width: 8,
+        left: [offsetLag],
+        leftAnnotations: [{ value: props.thresholds.consumerLagRecords, label: 'alarm' }],
+      }),
+    );
+    dashboard.addWidgets(
+      driftGraph('Redis integrity', ['commitAheadRecords', 'vanishedShards', 'stateDriftKeys']),
+      driftGraph('Gaps and dead letters', ['openGaps', 'deadLetters']),
+      new cloudwatch.GraphWidget({
+        title: 'apply-events outcomes',
+        width: 8,
+        left: [
+          sink('EventsApplied'),
+          sink('EventsAppliedLate'),
+          sink('EventsDuplicate'),
+          sink('RecordsDeadLettered'),
+          sink('RecordsRetried'),
+        ],
+      }),
+    );
+    const fns = [props.applyEvents, props.checkDrift, props.replay].map((f) => f.function);
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Function errors and throttles',
+        width: 8,
+        left: fns.flatMap((f) => [
+          f.metricErrors({ period: Duration.minutes(1) }),
+          f.metricThrottles({ period: Duration.minutes(1) }),
+        ]),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Durations (p99, ms)',
+        width: 8,
+        left: [
+          sink('BatchDuration', cloudwatch.Stats.p(99)),
+          ...fns.map((f) => f.metricDuration({ statistic: cloudwatch.Stats.p(99) })),
+        ],
+      }),
+    );
+    return dashboard;
+  }
+}

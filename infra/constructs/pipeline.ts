@@ -1,0 +1,128 @@
+/**
+ * The three functions and what drives them: `apply-events` on the Kafka trigger, `check-drift`
+ * every minute from EventBridge Scheduler, `replay` on demand, and the alarms and dashboard.
+ * Where Kafka and Redis are (MSK and ElastiCache, or LocalStack's stand-ins) comes in through
+ * the bind callbacks, so both stages build the same pipeline.
+ */
+import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import { Construct } from 'constructs';
+import type { SeqguardConfig } from '../config.ts';
+import { acknowledge } from '../nag.ts';
+import { Monitoring } from './monitoring.ts';
+import { SeqguardFunction, type SeqguardFunctionName } from './seqguard-function.ts';
+
+export interface PipelineBindings {
+  /** Redis environment, credentials and network path. */
+  redisClient(fn: SeqguardFunction): void;
+  /** The Kafka trigger of apply-events (event source mapping) and its permissions. */
+  kafkaTrigger(fn: SeqguardFunction): void;
+  /** Kafka access of check-drift and replay: offsets, the group's commits, reading records. */
+  kafkaReader(fn: SeqguardFunction): void;
+}
+
+export interface PipelineProps {
+  config: SeqguardConfig;
+  vpc?: ec2.IVpc;
+  bind: PipelineBindings;
+}
+
+export class Pipeline extends Construct {
+  readonly applyEvents: SeqguardFunction;
+  readonly checkDrift: SeqguardFunction;
+  readonly replay: SeqguardFunction;
+  readonly schedule: scheduler.Schedule;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: PipelineProps) {
+    super(scope, id);
+    const { config } = props;
+    const fn = (
+      construct: string,
+      name: SeqguardFunctionName,
+      description: string,
+      memorySize: number,
+      timeout: Duration,
+    ) =>
+      new SeqguardFunction(this, construct, {
+        name,
+        prefix: config.prefix,
+        description,
+        memorySize,
+        timeout,
+        logRetentionDays: config.logRetentionDays,
+        retainLogs: config.retainData,
+        ...(props.vpc ? { vpc: props.vpc } : {}),
+        environment: config.sinkEnvironment,
+      });
+
+    this.applyEvents = fn(
+      'ApplyEvents',
+      'apply-events',
+      'Applies Kafka batches to Redis exactly once through the Lua sequence guard',
+      1024,
+      Duration.minutes(1),
+    );
+    // Under a minute, so a run ends before the next one starts.
+    this.checkDrift = fn(
+      'CheckDrift',
+      'check-drift',
+      'Compares Kafka with Redis every minute, publishes drift metrics, replays what Redis lost',
+      512,
+      Duration.seconds(55),
+    );
+    this.replay = fn(
+      'Replay',
+      'replay',
+      'Applies a Kafka offset range again through the guard (on demand)',
+      1024,
+      Duration.minutes(15),
+    );
+
+    for (const f of [this.applyEvents, this.checkDrift, this.replay]) props.bind.redisClient(f);
+    props.bind.kafkaTrigger(this.applyEvents);
+    props.bind.kafkaReader(this.checkDrift);
+    props.bind.kafkaReader(this.replay);
+    // check-drift logs which alarms fire by the same numbers the CloudWatch alarms use.
+    this.checkDrift.addEnvironment('SEQGUARD_THRESHOLDS', JSON.stringify(config.thresholds));
+
+    // The scheduler's own role, which may invoke check-drift and nothing else, and only for
+    // schedules of this account.
+    const schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+      description: `EventBridge Scheduler: invokes ${config.prefix}-check-drift`,
+    });
+    acknowledge(
+      schedulerRole,
+      "grantInvoke adds the function's versions and aliases (<arn>:*) to its ARN; the role can invoke check-drift only.",
+      `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.checkDrift.function.node.defaultChild as CfnElement)}.Arn>:*]`,
+    );
+    this.schedule = new scheduler.Schedule(this, 'CheckDriftEveryMinute', {
+      scheduleName: `${config.prefix}-check-drift`,
+      description: 'Runs the drift check every minute',
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+      target: new targets.LambdaInvoke(this.checkDrift.function, {
+        role: schedulerRole,
+        // A missed run is made up by the next one, a minute later; DriftCheckSilent pages if
+        // runs keep missing.
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(1),
+      }),
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      prefix: config.prefix,
+      thresholds: config.thresholdValues,
+      alarmMinutes: config.alarmMinutes,
+      paging: config.paging,
+      applyEvents: this.applyEvents,
+      checkDrift: this.checkDrift,
+      replay: this.replay,
+    });
+  }
+}

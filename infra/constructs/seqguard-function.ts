@@ -1,0 +1,195 @@
+/**
+ * The house function: every seqguard Lambda is one of these, so runtime, architecture, log
+ * retention, source maps, bundling and the execution role are decided once. Bundling runs
+ * esbuild locally (a devDependency), never Docker, and inlines the Lua scripts as text from
+ * `functions/shared/redis/lua-scripts.generated.ts` (written by `npm run lua`).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag.ts';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const luaModule = join(repoRoot, 'functions', 'shared', 'redis', 'lua-scripts.generated.ts');
+
+/** The three Lambda entries, `functions/<name>/handler.ts`. */
+export type SeqguardFunctionName = 'apply-events' | 'check-drift' | 'replay';
+
+export interface SeqguardFunctionProps {
+  name: SeqguardFunctionName;
+  /** Physical name prefix, e.g. `seqguard` → `seqguard-apply-events`. */
+  prefix: string;
+  description: string;
+  memorySize: number;
+  timeout: Duration;
+  logRetentionDays: number;
+  retainLogs: boolean;
+  /** Private subnets to attach to; omitted for the LocalStack stage. */
+  vpc?: ec2.IVpc;
+  environment?: Record<string, string>;
+}
+
+export class SeqguardFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  /** Present when attached to a VPC: egress is closed until a bind…() opens it. */
+  readonly securityGroup: ec2.SecurityGroup | undefined;
+  private readonly vpc: ec2.IVpc | undefined;
+  private networkInterfaceUpkeep = false;
+
+  constructor(scope: Construct, id: string, props: SeqguardFunctionProps) {
+    super(scope, id);
+    if (!existsSync(luaModule) && Stack.of(this).bundlingRequired) {
+      throw new Error(
+        `${luaModule} is missing: run \`npm run lua\` first (cdk.json's app command does)`,
+      );
+    }
+    const functionName = `${props.prefix}-${props.name}`;
+    this.vpc = props.vpc;
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    // Our own role, so no AWS managed policy (Resource "*") comes with it: logs go to this
+    // function's log group only, and each bind…() adds exactly what it needs.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${functionName}`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    if (props.vpc) {
+      this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: props.vpc,
+        description: `${functionName}: egress only to what it is bound to`,
+        allowAllOutbound: false,
+      });
+    }
+
+    this.function = new NodejsFunction(this, 'Function', {
+      functionName,
+      description: props.description,
+      entry: join(repoRoot, 'functions', props.name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      ...(props.vpc && this.securityGroup
+        ? {
+            vpc: props.vpc,
+            vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+            securityGroups: [this.securityGroup],
+          }
+        : {}),
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+      bundling: {
+        // The handlers use top-level await (the Redis secret at cold start): ES modules.
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies (ioredis) still call require().
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        // The nodejs24.x runtime carries AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+        forceDockerBundling: false,
+      },
+    });
+
+    if (props.vpc) {
+      this.allowNetworkInterfaces([this.securityGroup as ec2.SecurityGroup]);
+    }
+  }
+
+  /**
+   * What Lambda needs to manage the function's (or its event source mapping's) network
+   * interfaces (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html): creation
+   * limited to this VPC's private subnets and the given security groups.
+   */
+  allowNetworkInterfaces(securityGroups: ec2.ISecurityGroup[]): void {
+    const vpc = this.vpc;
+    if (!vpc) return;
+    const stack = Stack.of(this);
+    const ec2Arn = (resource: string, name: string) =>
+      stack.formatArn({ service: 'ec2', resource, resourceName: name });
+    const subnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }).subnetIds;
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateNetworkInterface'],
+        resources: [
+          ec2Arn('network-interface', '*'),
+          ...subnets.map((id) => ec2Arn('subnet', id)),
+          ...securityGroups.map((sg) => ec2Arn('security-group', sg.securityGroupId)),
+        ],
+      }),
+    );
+    if (this.networkInterfaceUpkeep) return;
+    this.networkInterfaceUpkeep = true;
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: [ec2Arn('network-interface', '*')],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        // EC2's Describe actions support no resource-level permissions.
+        actions: [
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DescribeVpcs',
+          'ec2:DescribeSecurityGroups',
+        ],
+        resources: ['*'],
+      }),
+    );
+    acknowledge(
+      this.role,
+      'Lambda creates and deletes its own network interfaces, whose ids are not known in advance (network-interface/*); EC2 Describe* actions support no resource-level permissions (Resource "*"). Creation is limited to this VPC\'s subnets and the bound security groups.',
+      'AwsSolutions-IAM5[Resource::*]',
+      `AwsSolutions-IAM5[Resource::${ec2Arn('network-interface', '*')}]`,
+    );
+  }
+
+  /** Sets one environment variable of the function. */
+  addEnvironment(name: string, value: string): void {
+    this.function.addEnvironment(name, value);
+  }
+
+  get connections(): ec2.Connections {
+    return this.function.connections;
+  }
+}

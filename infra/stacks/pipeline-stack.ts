@@ -1,0 +1,43 @@
+/**
+ * The stateless stack: the functions, their triggers and schedule, IAM, alarms and dashboard,
+ * bound to the brokers and the cache of the data stack.
+ */
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { SeqguardConfig } from '../config.ts';
+import { Pipeline } from '../constructs/pipeline.ts';
+import type { DataStack } from './data-stack.ts';
+
+export interface PipelineStackProps extends StackProps {
+  config: SeqguardConfig;
+  data: DataStack;
+}
+
+export class PipelineStack extends Stack {
+  readonly pipeline: Pipeline;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config, data } = props;
+    this.addStackDependency(data);
+    this.pipeline = new Pipeline(this, 'Pipeline', {
+      config,
+      vpc: data.network.vpc,
+      bind: {
+        redisClient: (fn) => data.redis.bindClient(fn),
+        kafkaTrigger: (fn) =>
+          data.kafka.bindEventSource(fn, {
+            topics: config.topics,
+            consumerGroupId: config.consumerGroupId,
+            deadLetterTopic: config.deadLetterTopic,
+            ...config.eventSource,
+          }),
+        kafkaReader: (fn) =>
+          data.kafka.bindReader(fn, {
+            topics: config.topics,
+            consumerGroupId: config.consumerGroupId,
+          }),
+      },
+    });
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * The functions, their trigger and schedule, their IAM and network access, and the alarms, as
+ * `cdk synth` renders them with cdk.json's settings (one synth, no bundling).
+ */
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import {
+  type AlarmName,
+  alarmMetrics,
+  defaultThresholds,
+} from '../../functions/shared/thresholds.ts';
+import { synthApp, testEnv } from '../helpers/cdk.ts';
+import { TemplateText } from '../helpers/template.ts';
+
+function synthAws(context: Record<string, unknown> = {}) {
+  const { stacks } = synthApp(context);
+  if (stacks.stage !== 'aws') throw new Error('expected the AWS stage');
+  const data = Template.fromStack(stacks.data);
+  const pipeline = Template.fromStack(stacks.pipeline);
+  return { stacks, data, pipeline, text: new TemplateText([data, pipeline]) };
+}
+
+const { stacks, pipeline, text } = synthAws();
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  stacks.stage === 'aws' ? stacks.pipeline.getLogicalId(construct.node.defaultChild as never) : '';
+const fns = stacks.stage === 'aws' ? stacks.pipeline.pipeline : undefined;
+const applyEventsId = logicalId(fns?.applyEvents.function as never);
+const checkDriftId = logicalId(fns?.checkDrift.function as never);
+
+const arn = (service: string, resource: string) =>
+  `arn:aws:${service}:${testEnv.region}:${testEnv.account}:${resource}`;
+const clusterUuid = "{{KafkaCluster.Arn}.split('/')[2]}";
+const topic = (name: string) => arn('kafka', `topic/seqguard-kafka/${clusterUuid}/${name}`);
+const group = (name: string) => arn('kafka', `group/seqguard-kafka/${clusterUuid}/${name}`);
+
+/** What every function in the VPC may do: its own logs, its network interfaces, the secret. */
+const common = (name: 'ApplyEvents' | 'CheckDrift' | 'Replay') => [
+  `logs:CreateLogStream {Pipeline${name}LogGroup.Arn}`,
+  `logs:PutLogEvents {Pipeline${name}LogGroup.Arn}`,
+  `ec2:CreateNetworkInterface ${arn('ec2', 'network-interface/*')}`,
+  `ec2:CreateNetworkInterface ${arn('ec2', `security-group/{Pipeline${name}SecurityGroup.GroupId}`)}`,
+  ...[1, 2, 3].map(
+    (i) => `ec2:CreateNetworkInterface ${arn('ec2', `subnet/{NetworkVpcprivateSubnet${i}Subnet}`)}`,
+  ),
+  `ec2:AssignPrivateIpAddresses ${arn('ec2', 'network-interface/*')}`,
+  `ec2:DeleteNetworkInterface ${arn('ec2', 'network-interface/*')}`,
+  `ec2:UnassignPrivateIpAddresses ${arn('ec2', 'network-interface/*')}`,
+  'ec2:DescribeNetworkInterfaces *',
+  'ec2:DescribeSecurityGroups *',
+  'ec2:DescribeSubnets *',
+  'ec2:DescribeVpcs *',
+  'secretsmanager:DescribeSecret {RedisAuthSecret}',
+  'secretsmanager:GetSecretValue {RedisAuthSecret}',
+  `kms:Decrypt {DataKey.Arn} [{"StringEquals":{"kms:ViaService":"secretsmanager.${testEnv.region}.amazonaws.com"}}]`,
+  'kafka-cluster:Connect {KafkaCluster.Arn}',
+];
+
+describe('apply-events event source mapping', () => {
+  it('is an MSK trigger in provisioned mode with partial batch responses, bounded retries, bisection and a Kafka dead-letter topic', () => {
+    pipeline.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: applyEventsId },
+      EventSourceArn: Match.objectLike({
+        'Fn::ImportValue': Match.stringLikeRegexp('KafkaCluster'),
+      }),
+      Topics: ['seqguard.events'],
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86_400,
+      BisectBatchOnFunctionError: true,
+      DestinationConfig: { OnFailure: { Destination: 'kafka://seqguard.events.failed' } },
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'seqguard-apply-events' },
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+    });
+    expect(
+      text.render(
+        pipeline.toJSON().Resources[
+          Object.keys(pipeline.findResources('AWS::Lambda::EventSourceMapping'))[0] as string
+        ].Properties.EventSourceArn,
+      ),
+    ).toBe('{KafkaCluster.Arn}');
+  });
+
+  it('uses the consumer group id that check-drift compares', () => {
+    pipeline.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'seqguard-check-drift',
+      Environment: {
+        Variables: Match.objectLike({
+          SEQGUARD_CONSUMER_GROUP: 'seqguard-apply-events',
+          SEQGUARD_TOPICS: 'seqguard.events',
+        }),
+      },
+    });
+  });
+
+  it('takes batch size, window, retries, age, pollers and the group from the context', () => {
+    const custom = synthAws({
+      topics: ['payments', 'refunds'],
+      consumerGroupId: 'bank-sink',
+      deadLetterTopic: 'payments.dlt',
+      eventSource: {
+        batchSize: 100,
+        maxBatchingWindowSeconds: 5,
+        retryAttempts: 3,
+        maxRecordAgeSeconds: 3600,
+        minimumPollers: 2,
+        maximumPollers: 8,
+      },
+    });
+    for (const name of ['payments', 'refunds']) {
+      custom.pipeline.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        Topics: [name],
+        BatchSize: 100,
+        MaximumBatchingWindowInSeconds: 5,
+        MaximumRetryAttempts: 3,
+        MaximumRecordAgeInSeconds: 3600,
+        ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 8 },
+        DestinationConfig: { OnFailure: { Destination: 'kafka://payments.dlt' } },
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'bank-sink' },
+      });
+    }
+    custom.pipeline.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'seqguard-check-drift',
+      Environment: {
+        Variables: Match.objectLike({
+          SEQGUARD_CONSUMER_GROUP: 'bank-sink',
+          SEQGUARD_TOPICS: 'payments,refunds',
+        }),
+      },
+    });
+  });
+});
+
+describe('IAM', () => {
+  it('gives apply-events (and its event source mapping) exactly its topics, group and dead-letter topic', () => {
+    expect(text.permissionsOf('PipelineApplyEventsRole')).toEqual(
+      [
+        ...common('ApplyEvents'),
+        `ec2:CreateNetworkInterface ${arn('ec2', 'security-group/{KafkaSecurityGroup.GroupId}')}`,
+        'kafka:DescribeClusterV2 {KafkaCluster.Arn}',
+        'kafka:GetBootstrapBrokers {KafkaCluster.Arn}',
+        `kafka-cluster:DescribeTopic ${topic('seqguard.events')}`,
+        `kafka-cluster:ReadData ${topic('seqguard.events')}`,
+        `kafka-cluster:DescribeTopic ${topic('seqguard.events.failed')}`,
+        `kafka-cluster:WriteData ${topic('seqguard.events.failed')}`,
+        `kafka-cluster:DescribeGroup ${group('seqguard-apply-events')}`,
+        `kafka-cluster:AlterGroup ${group('seqguard-apply-events')}`,
+      ].sort(),
+    );
+  });
+
+  it.each([['CheckDrift'], ['Replay']] as const)(
+    'lets %s read the topics and look at, never alter, the mapping group',
+    (name) => {
+      const readerGroups = arn('kafka', 'group/seqguard-kafka/*/seqguard-reader-*');
+      expect(text.permissionsOf(`Pipeline${name}Role`)).toEqual(
+        [
+          ...common(name),
+          `kafka-cluster:DescribeTopic ${topic('seqguard.events')}`,
+          `kafka-cluster:ReadData ${topic('seqguard.events')}`,
+          `kafka-cluster:DescribeGroup ${group('seqguard-apply-events')}`,
+          `kafka-cluster:DescribeGroup ${readerGroups}`,
+          `kafka-cluster:AlterGroup ${readerGroups}`,
+        ].sort(),
+      );
+    },
+  );
+
+  it('lets the scheduler invoke check-drift and nothing else', () => {
+    expect(text.permissionsOf('PipelineSchedulerRole')).toEqual([
+      'lambda:InvokeFunction {PipelineCheckDriftFunction.Arn}',
+      'lambda:InvokeFunction {PipelineCheckDriftFunction.Arn}:*',
+    ]);
+    pipeline.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': testEnv.account } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('uses Resource "*" only for EC2 Describe actions, which cannot be scoped', () => {
+    const wildcards = text
+      .iamStatements()
+      .filter((s) => s.resources.includes('*'))
+      .flatMap((s) => s.actions);
+    expect([...new Set(wildcards)].sort()).toEqual([
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeVpcs',
+    ]);
+  });
+
+  it('attaches no AWS managed policy to the functions', () => {
+    for (const role of Object.values(pipeline.findResources('AWS::IAM::Role'))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('functions', () => {
+  it.each([
+    ['seqguard-apply-events', 1024, 60],
+    ['seqguard-check-drift', 512, 55],
+    ['seqguard-replay', 1024, 900],
+  ])('%s runs Node 24 on arm64 with source maps, in the VPC', (name, memory, timeout) => {
+    pipeline.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: name,
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: memory,
+      Timeout: timeout,
+      VpcConfig: Match.objectLike({ SecurityGroupIds: Match.anyValue() }),
+      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
+    });
+    pipeline.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: `/aws/lambda/${name}`,
+      RetentionInDays: 365,
+    });
+  });
+
+  it('passes the Redis secret by ARN: no password in any environment variable', () => {
+    for (const [id, fn] of Object.entries(pipeline.findResources('AWS::Lambda::Function'))) {
+      if (![applyEventsId, checkDriftId].includes(id) && !id.startsWith('PipelineReplay')) continue;
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      expect(text.render(variables.SEQGUARD_REDIS_AUTH_SECRET_ARN)).toBe('{RedisAuthSecret}');
+      expect(text.render(variables.REDIS_URL)).toBe(
+        'rediss://{RedisReplicationGroup.ConfigurationEndPoint.Address}:{RedisReplicationGroup.ConfigurationEndPoint.Port}',
+      );
+      expect(variables.SEQGUARD_REDIS_CLUSTER).toBe('true');
+      expect(JSON.stringify(variables)).not.toMatch(/password|resolve:secretsmanager/i);
+    }
+  });
+});
+
+describe('network', () => {
+  it('opens only the paths each function is bound to, and nothing to the internet', () => {
+    const fromFunctions = (port: string, group: string) =>
+      ['ApplyEvents', 'CheckDrift', 'Replay'].flatMap((f) => [
+        `in {${group}.GroupId} from {Pipeline${f}SecurityGroup.GroupId} ${port}`,
+        `out {Pipeline${f}SecurityGroup.GroupId} to {${group}.GroupId} ${port}`,
+      ]);
+    const readers = ['CheckDrift', 'Replay'].flatMap((f) => [
+      `in {KafkaSecurityGroup.GroupId} from {Pipeline${f}SecurityGroup.GroupId} tcp 9098`,
+      `out {Pipeline${f}SecurityGroup.GroupId} to {KafkaSecurityGroup.GroupId} tcp 9098`,
+    ]);
+    const pollers = ['Lambda', 'Sts'].flatMap((e) => [
+      `in {Network${e}EndpointSecurityGroup.GroupId} from {KafkaSecurityGroup.GroupId} tcp 443`,
+      `out {KafkaSecurityGroup.GroupId} to {Network${e}EndpointSecurityGroup.GroupId} tcp 443`,
+    ]);
+    // CDK's way of writing "no egress at all" on a group with no other egress rule.
+    const noEgress = (group: string) => `out {${group}.GroupId} to 255.255.255.255/32 icmp 252-86`;
+    expect(text.securityGroupRules()).toEqual(
+      [
+        ...fromFunctions('tcp 6379', 'RedisSecurityGroup'),
+        ...fromFunctions('tcp 443', 'NetworkSecretsManagerEndpointSecurityGroup'),
+        ...readers,
+        ...pollers,
+        'in {KafkaSecurityGroup.GroupId} from {KafkaSecurityGroup.GroupId} tcp 9098',
+        'out {KafkaSecurityGroup.GroupId} to {KafkaSecurityGroup.GroupId} tcp 9098',
+        noEgress('RedisSecurityGroup'),
+        noEgress('NetworkSecretsManagerEndpointSecurityGroup'),
+        noEgress('NetworkLambdaEndpointSecurityGroup'),
+        noEgress('NetworkStsEndpointSecurityGroup'),
+      ].sort(),
+    );
+  });
+});
+
+describe('schedule', () => {
+  it('runs check-drift every minute, without retries that would overlap the next run', () => {
+    pipeline.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: { 'Fn::GetAtt': [checkDriftId, 'Arn'] },
+        RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineSchedulerRole'), 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      },
+    });
+  });
+});
+
+describe('alarms', () => {
+  const topicRef = { Ref: Match.stringLikeRegexp('^PipelineMonitoringAlarmTopic') };
+  const pagesAtOnce = new Set<AlarmName>([
+    'commitAheadRecords',
+    'openGaps',
+    'deadLetters',
+    'stateDriftKeys',
+    'vanishedShards',
+  ]);
+
+  it.each(Object.keys(alarmMetrics) as AlarmName[])(
+    '%s pages from the check-drift metric at the thresholds.ts value',
+    (name) => {
+      const minutes = pagesAtOnce.has(name) ? 1 : 3;
+      pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'seqguard',
+        MetricName: alarmMetrics[name],
+        Dimensions: [{ Name: 'service', Value: 'check-drift' }],
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: defaultThresholds[name],
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: minutes,
+        DatapointsToAlarm: minutes,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicRef],
+        OKActions: [topicRef],
+      });
+    },
+  );
+
+  it('pages when the drift check stops reporting (missing data breaches)', () => {
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'seqguard-DriftCheckSilent',
+      MetricName: 'ConsumerLag',
+      Dimensions: [{ Name: 'service', Value: 'check-drift' }],
+      Statistic: 'SampleCount',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [topicRef],
+    });
+  });
+
+  it("pages on the event source mapping's OffsetLag at the consumer lag threshold", () => {
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'OffsetLag',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: applyEventsId } }],
+      Statistic: 'Maximum',
+      Threshold: defaultThresholds.consumerLagRecords,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+    });
+  });
+
+  it.each([
+    ['ApplyEvents', 3],
+    ['CheckDrift', 3],
+    ['Replay', 1],
+  ])('pages on %s errors and throttles', (name, minutes) => {
+    for (const metric of ['Errors', 'Throttles']) {
+      pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `seqguard-${name}-${metric}`,
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: [
+          {
+            Name: 'FunctionName',
+            Value: { Ref: Match.stringLikeRegexp(`^Pipeline${name}Function`) },
+          },
+        ],
+        Statistic: 'Sum',
+        Threshold: 1,
+        EvaluationPeriods: minutes,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicRef],
+      });
+    }
+  });
+
+  it('reads threshold overrides from the context, like SEQGUARD_THRESHOLDS', () => {
+    const custom = synthAws({ thresholds: { timeLagSeconds: 60, consumerLagRecords: 500 } });
+    custom.pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'TimeLagSeconds',
+      Threshold: 60,
+    });
+    custom.pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'OffsetLag',
+      Threshold: 500,
+    });
+    custom.pipeline.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'seqguard-check-drift',
+      Environment: {
+        Variables: Match.objectLike({
+          SEQGUARD_THRESHOLDS: '{"timeLagSeconds":60,"consumerLagRecords":500}',
+        }),
+      },
+    });
+    expect(() => synthAws({ thresholds: { lagRecords: 5 } })).toThrow(/lagRecords/);
+  });
+
+  it('sends to an encrypted topic with no subscriber unless paging is configured', () => {
+    pipeline.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: Match.objectLike({ 'Fn::GetAtt': Match.anyValue() }),
+    });
+    expect(pipeline.findResources('AWS::SNS::Subscription')).toEqual({});
+    expect(pipeline.findResources('AWS::Chatbot::SlackChannelConfiguration')).toEqual({});
+  });
+
+  it('subscribes PagerDuty (HTTPS), e-mail and Slack (AWS Chatbot) from the context', () => {
+    const paged = synthAws({
+      paging: {
+        pagerDutyUrl: 'https://events.pagerduty.com/integration/abc123/enqueue',
+        emails: ['oncall@bank.example'],
+        slack: { workspaceId: 'T0123', channelId: 'C0456' },
+      },
+    });
+    paged.pipeline.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'https',
+      Endpoint: 'https://events.pagerduty.com/integration/abc123/enqueue',
+    });
+    paged.pipeline.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@bank.example',
+    });
+    paged.pipeline.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackWorkspaceId: 'T0123',
+      SlackChannelId: 'C0456',
+      SnsTopicArns: [topicRef],
+    });
+    expect(() => synthAws({ paging: { pagerDutyUrl: 'http://insecure.example' } })).toThrow(
+      /paging.pagerDutyUrl/,
+    );
+  });
+
+  it('shows every alarm metric on the dashboard', () => {
+    const [dashboard] = Object.values(pipeline.findResources('AWS::CloudWatch::Dashboard'));
+    const body = text.render(dashboard?.Properties.DashboardBody);
+    for (const metric of [...Object.values(alarmMetrics), 'OffsetLag', 'EventsApplied']) {
+      expect(body).toContain(`"${metric}"`);
+    }
+  });
+});
