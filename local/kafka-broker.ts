@@ -349,7 +349,7 @@ function serverProperties(settings: {
 }
 
 async function formatStorage(configFile: string): Promise<void> {
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = randomClusterId();
   // --standalone makes this node the sole voter of a dynamic (KIP-853) controller quorum.
   await runKafkaTool('kafka.tools.StorageTool', [
     'format',
@@ -666,6 +666,17 @@ function runCommand(
     child.once('close', (code) => resolveRun({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * A random KRaft cluster id: a base64url UUID that does not start with "-", which the storage
+ * tool would read as an option (Kafka's own Uuid.randomUuid() skips those ids too).
+ */
+export function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function isProcessAlive(pid: number): boolean {

@@ -3,7 +3,12 @@
 
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type KafkaBroker, runKafkaTool, startKafkaBroker } from '../../local/kafka-broker.ts';
+import {
+  type KafkaBroker,
+  randomClusterId,
+  runKafkaTool,
+  startKafkaBroker,
+} from '../../local/kafka-broker.ts';
 import { canConnect } from '../../local/ports.ts';
 
 const TOPIC_COMMAND = 'org.apache.kafka.tools.TopicCommand';
@@ -155,3 +160,10 @@ function acceptsConnections(bootstrap: string): Promise<boolean> {
   const [host, port] = bootstrap.split(':');
   return canConnect(Number(port), host);
 }
+
+describe('randomClusterId()', () => {
+  it('never starts with "-", which the storage tool would take for an option', () => {
+    const ids = Array.from({ length: 2_000 }, () => randomClusterId());
+    expect(ids.every((id) => !id.startsWith('-') && /^[A-Za-z0-9_-]{22}$/.test(id))).toBe(true);
+  });
+});
