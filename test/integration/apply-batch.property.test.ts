@@ -5,27 +5,17 @@
  * to a model computed from the unique events alone.
  */
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maxBigInt } from '../../functions/shared/events/int64.ts';
 import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { uniqueShard } from '../helpers/events.ts';
+import { suiteRedis } from '../helpers/redis.ts';
 
 const runs = Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000);
 
-let redis: RedisClient;
-let raw: Redis;
-beforeAll(() => {
-  redis = createRedisClient({ url: inject('redisUrl'), cluster: false, commandTimeoutMs: 10_000 });
-  raw = new Redis(inject('redisUrl'));
-});
-afterAll(() => {
-  redis.disconnect();
-  raw.disconnect();
-});
+const { redis, raw } = suiteRedis(10_000);
 
 /** One event as produced: unique by (scope, seq), or by its record when it has no seq. */
 interface Produced {

@@ -1,11 +1,11 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisLayoutError, RedisUnavailableError } from '../../functions/shared/errors.ts';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { createRedisClient } from '../../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
+import { suiteRedis } from '../helpers/redis.ts';
 
 const options: GuardOptions = {
   firstSeq: '1',
@@ -14,17 +14,7 @@ const options: GuardOptions = {
   keyPrefix: 'sg',
 };
 
-let redis: RedisClient;
-let raw: Redis;
-
-beforeAll(() => {
-  redis = createRedisClient({ url: inject('redisUrl'), cluster: false, commandTimeoutMs: 5_000 });
-  raw = new Redis(inject('redisUrl'));
-});
-afterAll(() => {
-  redis.disconnect();
-  raw.disconnect();
-});
+const { redis, raw } = suiteRedis();
 
 const kinds = async (shard: string, events: GuardedEvent[], opts = options) =>
   (await applyChunk(redis, shard, events, opts)).map((o) => o.kind);

@@ -1,4 +1,4 @@
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
@@ -6,21 +6,12 @@ import { createRedisClient, type RedisClient } from '../../functions/shared/redi
 import { rebuildKey, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
+import { suiteRedis } from '../helpers/redis.ts';
 
 const keyPrefix = 'sg';
 const options: GuardOptions = { firstSeq: '1', streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix };
 
-let redis: RedisClient;
-let raw: Redis;
-
-beforeAll(() => {
-  redis = createRedisClient({ url: inject('redisUrl'), cluster: false, commandTimeoutMs: 5_000 });
-  raw = new Redis(inject('redisUrl'));
-});
-afterAll(() => {
-  redis.disconnect();
-  raw.disconnect();
-});
+const { redis, raw } = suiteRedis();
 
 /** Events of one shard, guarded by offset, one state name per op. */
 function eventsOf(shard: string) {
