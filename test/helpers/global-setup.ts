@@ -17,11 +17,27 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const [server, cluster, kafka] = await Promise.all([
+  const started = await Promise.allSettled([
     process.env.REDIS_URL ? undefined : startRedisServer(),
     process.env.REDIS_CLUSTER_URL ? undefined : startRedisCluster(3),
     startKafkaBroker(),
-  ]);
+  ] as const);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    // Stop what did start, so a failed setup leaves no server behind.
+    for (const s of started) {
+      if (s.status !== 'fulfilled' || !s.value) continue;
+      await ('dispose' in s.value ? s.value.dispose() : s.value.stop());
+    }
+    throw failed.reason;
+  }
+  const [server, cluster, kafka] = started.map(
+    (s) => (s as PromiseFulfilledResult<unknown>).value,
+  ) as [
+    Awaited<ReturnType<typeof startRedisServer>> | undefined,
+    Awaited<ReturnType<typeof startRedisCluster>> | undefined,
+    Awaited<ReturnType<typeof startKafkaBroker>>,
+  ];
   project.provide('redisUrl', process.env.REDIS_URL ?? (server?.url as string));
   project.provide('redisClusterUrl', process.env.REDIS_CLUSTER_URL ?? (cluster?.url as string));
   project.provide('kafkaBootstrap', kafka.bootstrap);
