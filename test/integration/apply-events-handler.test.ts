@@ -246,6 +246,21 @@ describe('apply-events handler when a cluster node dies mid-batch', () => {
       mskRecord({ partition: 1, offset: 0, value: envelope(shardA, 'c', 1) }),
       mskRecord({ partition: 1, offset: 1, value: envelope(shardA, 'c', 2) }),
     ]);
+    // A running function's client knows the cluster already: warm it up on another partition
+    // and state key before the node dies, as a cold client would fail everything while it
+    // still discovers the nodes.
+    const warmUp = JSON.stringify({
+      scope: 'w',
+      seq: 1,
+      shard: shardA,
+      type: 'hincrby',
+      data: { key: 'warm-up', field: 'w', delta: 1 },
+    });
+    expect(await invoke(mskEvent([mskRecord({ partition: 9, offset: 0, value: warmUp })]))).toEqual(
+      {
+        batchItemFailures: [],
+      },
+    );
     await doomed.stop();
 
     // Act
