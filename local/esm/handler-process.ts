@@ -26,8 +26,15 @@ export interface HandlerProcessOptions {
 
 interface Pending {
   id: number;
+  /** The process the invocation went to: only its death fails the invocation. */
+  child: ChildProcess;
   resolve: (outcome: InvokeOutcome) => void;
   timer: NodeJS.Timeout;
+}
+
+/** Alive and not yet told to die: a killed child may take a moment to exit. */
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null && !child.killed;
 }
 
 const childEntry = fileURLToPath(new URL('./handler-child.ts', import.meta.url));
@@ -47,13 +54,12 @@ export class HandlerProcess {
 
   /** The child's pid, while it runs. */
   get pid(): number | undefined {
-    return this.#child?.exitCode === null ? this.#child.pid : undefined;
+    return this.#child && isRunning(this.#child) ? this.#child.pid : undefined;
   }
 
   /** Starts the sandbox (cold start) unless it runs; resolves with an init error if it failed. */
   #start(): Promise<InvokeOutcome | undefined> {
-    if (this.#ready && this.#child?.exitCode === null && this.#child.signalCode === null)
-      return this.#ready;
+    if (this.#ready && this.#child && isRunning(this.#child)) return this.#ready;
     this.coldStarts += 1;
     const child = fork(childEntry, [], {
       env: { ...process.env, ...this.#options.env, SEQGUARD_HANDLER_MODULE: this.#options.module },
@@ -65,6 +71,9 @@ export class HandlerProcess {
       serialization: 'json',
     });
     this.#child = child;
+    // A message sent just as the child dies fails with EPIPE: the invocation's send callback
+    // turns that into a function error; this keeps it from crashing the emulator too.
+    child.on('error', () => {});
     const onOutput = this.#options.onOutput;
     if (onOutput && child.stdout) createInterface({ input: child.stdout }).on('line', onOutput);
     this.#ready = new Promise((resolve) => {
@@ -84,7 +93,7 @@ export class HandlerProcess {
           errorMessage: `the handler process exited (${signal ?? `code ${code}`})`,
         };
         resolve(outcome);
-        this.#settle({ id: this.#pending?.id, ...outcome, error: outcome });
+        if (this.#pending?.child === child) this.#settle({ id: this.#pending.id, error: outcome });
       });
     });
     return this.#ready;
@@ -123,15 +132,25 @@ export class HandlerProcess {
         this.#pending = undefined;
         child.kill('SIGKILL');
       }, this.#options.timeoutMs);
-      this.#pending = { id, resolve, timer };
-      child.send({ id, event, timeoutMs: this.#options.timeoutMs });
+      this.#pending = { id, child, resolve, timer };
+      child.send({ id, event, timeoutMs: this.#options.timeoutMs }, (error) => {
+        if (!error) return;
+        this.#settle({
+          id,
+          error: {
+            errorType: 'Runtime.ExitError',
+            errorMessage: `the handler process is gone: ${error.message}`,
+          },
+        });
+        child.kill('SIGKILL');
+      });
     });
   }
 
   /** Kills the sandbox now (SIGKILL by default), as a crash would; the next invoke cold-starts. */
   kill(signal: NodeJS.Signals = 'SIGKILL'): boolean {
     const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return false;
+    if (!child || !isRunning(child)) return false;
     return child.kill(signal);
   }
 
