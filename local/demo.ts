@@ -2,31 +2,35 @@
  * `npm run demo`: the whole pipeline on real parts, with a crash in the middle, then a check
  * that Redis holds exactly the effects of the unique events.
  *
- * Starts a Kafka broker and a redis-server (or uses KAFKA_BROKERS / REDIS_URL), publishes
+ * Starts a redis-server and a Kafka broker (or uses REDIS_URL / KAFKA_BROKERS), publishes
  * events in the seed article's format {sequence_id, player_id, delta} through the hardened
  * producer at a steady rate (with producer resends, late events and malformed records mixed in),
  * runs the real apply-events handler through the event source mapping emulator, SIGKILLs the
- * handler mid-batch, waits until every partition is committed, and compares the leaderboard and
- * the delta stream with a model computed from the unique events. Exits non-zero on any loss or
- * duplicate. Stops everything it started, on Ctrl-C too.
+ * handler mid-batch, waits until every partition is committed, and checks the leaderboard, the
+ * cursors, the gaps and the running totals against a model of the unique events. Exits non-zero
+ * on any loss or duplicate.
+ *
+ * Fails within seconds, with the reason and what to install or set, when a server cannot be
+ * started or reached or the function cannot start; fails when the pipeline makes no progress.
+ * Stops everything it started on every way out: the end, an error, Ctrl-C, SIGTERM, SIGHUP.
  *
  *   node local/demo.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
  *                      [--duplicate-rate 0.02] [--gap-rate 0.01] [--malformed-rate 0.002]
  *                      [--kills 1] [--batch-size 100] [--json]
  *
+ * SEQGUARD_* and POWERTOOLS_* variables of the demo's environment reach the function and win
+ * over the demo's own settings (for example SEQGUARD_STREAM_MAX_LEN or SEQGUARD_CHUNK_SIZE).
  * --json adds a line `RESULT {…}` with the measurements, for bench/
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Admin } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
-import {
-  createProducer,
-  type OutgoingEvent,
-  publishEvents,
-} from '../functions/shared/kafka/producer.ts';
-import { inMemorySequenceSource, stampSeedEvent } from '../functions/shared/kafka/sequencer.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
+import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
+import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
+import { bursts, modelOf } from './demo/plan.ts';
+import { checkAgainstModel } from './demo/verdict.ts';
+import { LocalRuntimeError } from './errors.ts';
 import type { EsmActivity } from './esm/event-source-mapping.ts';
 import { startKafkaBroker } from './kafka-broker.ts';
 import { startPipeline } from './pipeline.ts';
@@ -87,11 +91,21 @@ function cleanUp(): Promise<void> {
   return cleaning;
 }
 let interrupted = false;
-process.once('SIGINT', () => {
-  interrupted = true;
-  console.log('\ninterrupted: stopping everything the demo started');
-  void cleanUp().then(() => process.exit(130));
-});
+const signalCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+for (const [signal, code] of Object.entries(signalCodes)) {
+  process.once(signal, () => {
+    interrupted = true;
+    console.error(`\n${signal}: stopping everything the demo started`);
+    void cleanUp().then(() => process.exit(code));
+  });
+}
+// An error no step caught (a client's, on a timer) still stops what the demo started.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.once(event, (error) => {
+    console.error(`demo failed: ${(error as Error)?.stack ?? error}`);
+    void cleanUp().then(() => process.exit(1));
+  });
+}
 
 const say = (line: string) => console.log(line);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -101,100 +115,157 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-interface Plan {
-  /** Unique events in publishing order, late ones moved back, resends and junk mixed in. */
-  batches: OutgoingEvent[][];
-  expected: Map<string, number>;
-  unique: number;
-  resends: number;
-  late: number;
-  malformed: number;
-}
-
-/** The events to publish, in bursts of a tenth of a second at the requested rate. */
-async function planEvents(): Promise<Plan> {
-  const sequences = inMemorySequenceSource();
-  const expected = new Map<string, number>();
-  const burst = Math.max(1, Math.round(settings.rate / 10));
-  const batches: OutgoingEvent[][] = [];
-  let current: OutgoingEvent[] = [];
-  let heldBack: OutgoingEvent[] = [];
-  let resends = 0;
-  let late = 0;
-  let malformed = 0;
-  const random = seededRandom(42);
-  for (let i = 0; i < settings.events; i++) {
-    const player = `player-${Math.floor(random() * settings.players)}`;
-    const delta = 1 + Math.floor(random() * 10);
-    const event = await stampSeedEvent(sequences, { player_id: player, delta });
-    expected.set(player, (expected.get(player) ?? 0) + delta);
-    const outgoing = { scope: event.scope, value: event.value };
-    if (random() < settings.gapRate) {
-      // Held back to the end of the burst: the guard opens a gap, then fills it.
-      heldBack.push(outgoing);
-      late += 1;
-    } else {
-      current.push(outgoing);
-    }
-    if (random() < settings.duplicateRate) {
-      current.push(outgoing); // a producer resend of the same event
-      resends += 1;
-    }
-    if (random() < settings.malformedRate) {
-      current.push({ scope: player, value: 'not an event' });
-      malformed += 1;
-    }
-    if (current.length >= burst) {
-      batches.push([...current, ...heldBack]);
-      current = [];
-      heldBack = [];
-    }
-  }
-  if (current.length + heldBack.length > 0) batches.push([...current, ...heldBack]);
-  return { batches, expected, unique: settings.events, resends, late, malformed };
-}
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+/** The function's settings: the demo's own, then the caller's SEQGUARD_* and POWERTOOLS_*. */
+function functionEnv(redisUrl: string, prefix: string): Record<string, string> {
+  const passed = Object.entries(process.env).filter(
+    ([name, value]) => /^(SEQGUARD|POWERTOOLS)_/.test(name) && value !== undefined,
+  ) as [string, string][];
+  return {
+    REDIS_URL: redisUrl,
+    SEQGUARD_FORMAT: 'mapped',
+    SEQGUARD_KEY_PREFIX: prefix,
+    SEQGUARD_DEFAULT_SHARD: 'game',
+    // Small chunks: a batch is several script executions, so a crash can fall between them.
+    SEQGUARD_CHUNK_SIZE: '20',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    ...Object.fromEntries(passed),
   };
+}
+
+class DemoError extends LocalRuntimeError {
+  override name = 'DemoError';
+}
+
+/** An error's message with its causes, e.g. `Creating topics failed: … ECONNREFUSED …`. */
+function explain(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current instanceof Error && !seen.has(current) && parts.length < 4) {
+    seen.add(current);
+    const message = current.message.replace(/\.$/, '');
+    if (!parts.includes(message)) parts.push(message);
+    const nested = (current as { errors?: unknown[] }).errors;
+    current = current.cause ?? (Array.isArray(nested) ? nested[0] : undefined);
+  }
+  return parts.join(': ');
+}
+
+/** Rejects after `ms` with `message`, unless `work` settles first. */
+async function within<T>(ms: number, message: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DemoError(message)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. */
+async function openRedis(): Promise<{ url: string; redis: Redis }> {
+  const server = process.env.REDIS_URL ? undefined : await startRedisServer();
+  if (server) cleanups.push(() => server.dispose());
+  const url = process.env.REDIS_URL ?? (server?.url as string);
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+  });
+  cleanups.push(async () => redis.disconnect());
+  await within(
+    5_000,
+    `Redis at ${url} did not answer within 5 s${lastError ? ` (${lastError.message})` : ''}; ` +
+      'unset REDIS_URL to let the demo start its own redis-server, or point it at a running Redis',
+    redis.connect().then(() => redis.ping()),
+  ).catch((error: Error) => {
+    throw new DemoError(
+      `cannot reach Redis at ${url}${server ? '' : ' (REDIS_URL)'}: ${explain(lastError ?? error)}`,
+    );
+  });
+  say(`redis   ${url}${server ? ' (started here)' : ' (REDIS_URL)'}`);
+  return { url, redis };
+}
+
+/** A broker started here, or the one KAFKA_BROKERS names; makes the demo's topic. */
+async function openKafka(topic: string): Promise<string> {
+  const kafka = await startKafkaBroker();
+  cleanups.push(() => kafka.stop());
+  const external = Boolean(process.env.KAFKA_BROKERS);
+  const admin = new Admin({
+    clientId: 'seqguard-demo',
+    bootstrapBrokers: [kafka.bootstrap],
+    retries: 1,
+    timeout: 5_000,
+  });
+  cleanups.push(() => admin.close());
+  await within(
+    15_000,
+    `Kafka at ${kafka.bootstrap} did not answer within 15 s`,
+    admin.createTopics({ topics: [topic], partitions: settings.partitions, replicas: 1 }),
+  ).catch((error: Error) => {
+    throw new DemoError(
+      `cannot create the demo topic on Kafka at ${kafka.bootstrap}${external ? ' (KAFKA_BROKERS)' : ''}: ${explain(error)}`,
+    );
+  });
+  say(`kafka   ${kafka.bootstrap}${external ? ' (KAFKA_BROKERS)' : ' (started here)'}`);
+  return kafka.bootstrap;
+}
+
+/** Produce-to-visible latency percentiles from the entries the stream still holds, in pages. */
+async function streamLatency(
+  redis: Redis,
+  stream: string,
+): Promise<{ p50: number; p99: number; entries: number }> {
+  const histogram = new Map<number, number>();
+  let entries = 0;
+  let from = '-';
+  for (;;) {
+    const page = await redis.xrange(stream, from, '+', 'COUNT', 5_000);
+    for (const [id, fields] of page) {
+      const ts = fields[fields.indexOf('ts') + 1];
+      const latency = Number(id.split('-')[0]) - Number(ts);
+      histogram.set(latency, (histogram.get(latency) ?? 0) + 1);
+      entries += 1;
+    }
+    if (page.length < 5_000) break;
+    from = `(${(page.at(-1) as [string, string[]])[0]}`;
+  }
+  const sorted = [...histogram].sort(([a], [b]) => a - b);
+  const at = (p: number) => {
+    let seen = 0;
+    const rank = Math.floor((p / 100) * entries);
+    for (const [latency, count] of sorted) {
+      seen += count;
+      if (seen > rank) return latency;
+    }
+    return Number.NaN;
+  };
+  return { p50: at(50), p99: at(99), entries };
 }
 
 async function main(): Promise<number> {
   const started = performance.now();
   say('seqguard demo: Kafka -> event source mapping -> apply-events -> Redis, with a crash\n');
 
-  const kafka = await startKafkaBroker();
-  cleanups.push(() => kafka.stop());
-  say(
-    `kafka   ${kafka.bootstrap}${process.env.KAFKA_BROKERS ? ' (KAFKA_BROKERS)' : ' (started here)'}`,
-  );
-  const redisServer = process.env.REDIS_URL ? undefined : await startRedisServer();
-  if (redisServer) cleanups.push(() => redisServer.dispose());
-  const redisUrl = process.env.REDIS_URL ?? (redisServer?.url as string);
-  say(`redis   ${redisUrl}${redisServer ? ' (started here)' : ' (REDIS_URL)'}`);
-  const redis = new Redis(redisUrl);
-  cleanups.push(async () => redis.disconnect());
-
   const run = randomBytes(3).toString('hex');
   const topic = `seqguard-demo-${run}`;
   const prefix = `demo${run}`;
-  const admin = new Admin({ clientId: 'seqguard-demo', bootstrapBrokers: [kafka.bootstrap] });
-  await admin.createTopics({ topics: [topic], partitions: settings.partitions, replicas: 1 });
-  await admin.close();
+  // Redis first: it fails in seconds, before the slower broker start.
+  const { url: redisUrl, redis } = await openRedis();
+  const bootstrap = await openKafka(topic);
   say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);
 
-  const plan = await planEvents();
-  const records = plan.batches.reduce((n, b) => n + b.length, 0);
+  const model = await modelOf(settings);
+  const records = model.records;
 
-  // The function's own counts, from its structured log line per batch.
+  // The function's own counts, from its structured log line per batch, and its last error.
   const handlerCounts = { applied: 0, duplicates: 0, deadLettered: 0, late: 0, gapsOpened: 0 };
+  let lastFunctionError = '';
   const onFunctionOutput = (line: string) => {
+    if (line.includes('"level":"ERROR"')) lastFunctionError = line;
     if (!line.includes('"batch applied"')) return;
     const entry = JSON.parse(line) as Record<string, number>;
     for (const key of Object.keys(handlerCounts) as (keyof typeof handlerCounts)[]) {
@@ -210,43 +281,43 @@ async function main(): Promise<number> {
   const kills: number[] = [];
   let publishedRecords = 0;
   const pipeline = startPipeline({
-    bootstrap: kafka.bootstrap,
+    bootstrap,
     topics: [topic],
     groupId: `seqguard-demo-${run}`,
     batchSize: settings.batchSize,
     batchWindowMs: 100,
     retryBackoffMs: 100,
-    functionEnv: {
-      REDIS_URL: redisUrl,
-      SEQGUARD_FORMAT: 'mapped',
-      SEQGUARD_KEY_PREFIX: prefix,
-      SEQGUARD_DEFAULT_SHARD: 'game',
-      // Small chunks: a batch is several script executions, so a crash can fall between them.
-      SEQGUARD_CHUNK_SIZE: '20',
-      POWERTOOLS_LOG_LEVEL: 'INFO',
-    },
+    functionEnv: functionEnv(redisUrl, prefix),
     onFunctionOutput,
     onActivity: (a) => {
       activity.push(a);
+      if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
+        lastFunctionError = a.detail;
+      if (a.kind === 'pollerError') lastFunctionError = `the poller failed: ${a.error.message}`;
       // Recovery is measured to the end of the first good batch that started after the crash.
       if (a.kind === 'invoked' && a.outcome === 'success')
         successTimes.push({ end: Date.now(), start: Date.now() - a.durationMs });
     },
     onInvoke: (sandbox) => {
       // The crash: half way through an invocation (by the median so far), once a share of the
-      // events is out, so that the batch dies with some of its chunks applied.
+      // events is out, so that the batch dies with some of its chunks applied. A kill is sent
+      // only while an invocation runs; whether it hit one is read from the invocation's outcome.
       const due =
         publishedRecords >= (records * (settings.kills - killsLeft + 1)) / (settings.kills + 1);
       if (killsLeft > 0 && due) {
         killsLeft -= 1;
         setTimeout(() => {
-          if (sandbox.kill('SIGKILL')) kills.push(Date.now());
+          if (sandbox.busy && sandbox.kill('SIGKILL')) kills.push(Date.now());
           else killsLeft += 1;
         }, medianInvocationMs() / 2);
       }
     },
   });
   cleanups.push(() => pipeline.stop());
+  const halted = pipeline.mapping.halted.then((error) => {
+    throw error;
+  });
+  halted.catch(() => {});
 
   function medianInvocationMs(): number {
     const durations = activity
@@ -254,10 +325,12 @@ async function main(): Promise<number> {
       .sort((a, b) => a - b);
     return percentile(durations, 50) || 10;
   }
-  await pipeline.mapping.ready;
   // The function's cold start (loading its modules) happens before the first event, as it
-  // would for a deployed function that has served traffic before.
-  await pipeline.sandbox.invoke({ records: {} });
+  // would for a deployed function that has served traffic before. A function that cannot
+  // start stops the demo here, with its own error.
+  await Promise.race([pipeline.sandbox.warmUp(), halted]);
+  await Promise.race([pipeline.mapping.ready, halted]);
+  say(`function started: cold start done, handler process ${pipeline.sandbox.pid}`);
 
   const lagOf = () => {
     let lag = 0n;
@@ -270,77 +343,71 @@ async function main(): Promise<number> {
     maxLag = Math.max(maxLag, lag);
     say(
       `  published ${publishedRecords}/${records}  committed lag ${lag}  invocations ${pipeline.mapping.stats.invocations}` +
-        `  crashes ${kills.length}  applied ${handlerCounts.applied}`,
+        `  kills ${kills.length}  applied ${handlerCounts.applied}`,
     );
   }, 1_000);
   cleanups.push(async () => clearInterval(progress));
 
   const producer = createProducer({
-    bootstrapBrokers: [kafka.bootstrap],
+    bootstrapBrokers: [bootstrap],
     clientId: 'seqguard-demo',
   });
   cleanups.push(() => producer.close());
   say(
-    `publishing ${records} records (${plan.unique} unique events) at about ${settings.rate} events/s`,
+    `publishing ${records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
   );
   const interval = 100;
-  for (const batch of plan.batches) {
+  let haltedError: Error | undefined;
+  pipeline.mapping.halted.then((error) => {
+    haltedError = error;
+  });
+  for await (const burst of bursts(settings)) {
+    if (haltedError) throw haltedError;
     const tick = performance.now();
-    const written = await publishEvents(producer, topic, batch);
+    const written = await publishEvents(producer, topic, burst);
     for (const w of written) {
       const id = `${topic}-${w.partition}`;
       const end = w.offset + 1n;
       if ((produced.get(id) ?? 0n) < end) produced.set(id, end);
     }
-    publishedRecords += batch.length;
+    publishedRecords += burst.length;
     maxLag = Math.max(maxLag, lagOf());
     const rest = interval - (performance.now() - tick);
     if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
   }
 
-  const caughtUp = async () => {
-    const deadline = Date.now() + 120_000;
-    while ([...produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
-      if (Date.now() > deadline) throw new Error('the pipeline did not catch up within 120 s');
-      maxLag = Math.max(maxLag, lagOf());
-      await new Promise((resolve) => setTimeout(resolve, 50));
+  // Caught up when every partition is committed to its end. No commit for STALL_MS while
+  // records wait means the pipeline is stuck: say why, with the function's last error.
+  const STALL_MS = 30_000;
+  let lastCommitted = '';
+  let lastMove = Date.now();
+  while ([...produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
+    if (haltedError) throw haltedError;
+    const committed = [...pipeline.mapping.committed.values()].join(',');
+    if (committed !== lastCommitted) {
+      lastCommitted = committed;
+      lastMove = Date.now();
+    } else if (Date.now() - lastMove > STALL_MS) {
+      throw new DemoError(
+        `the pipeline made no progress for ${STALL_MS / 1000} s with ${lagOf()} records waiting; ` +
+          `the function's last error: ${lastFunctionError || 'none reported'}`,
+      );
     }
-  };
-  await caughtUp();
+    maxLag = Math.max(maxLag, lagOf());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   clearInterval(progress);
   await pipeline.stop();
 
-  // Verify Redis against the model of the unique events.
-  const keys = shardKeys('game', prefix);
-  const boardFlat = await redis.zrange(
-    stateKey('game', 'leaderboard', prefix),
-    '0',
-    '-1',
-    'WITHSCORES',
-  );
-  const board = new Map<string, number>();
-  for (let i = 0; i < boardFlat.length; i += 2)
-    board.set(boardFlat[i] as string, Number(boardFlat[i + 1]));
-  let wrongPlayers = 0;
-  for (const player of new Set([...board.keys(), ...plan.expected.keys()])) {
-    if ((board.get(player) ?? 0) !== (plan.expected.get(player) ?? 0)) wrongPlayers += 1;
-  }
-  const entries = await redis.xrange(keys.stream, '-', '+');
-  const appliedIds = new Map<string, number>();
-  const latencies: number[] = [];
-  for (const [id, fields] of entries) {
-    const f = Object.fromEntries(
-      fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])),
-    );
-    const eventId = `${f.scope}#${f.seq}`;
-    appliedIds.set(eventId, (appliedIds.get(eventId) ?? 0) + 1);
-    latencies.push(Number(id.split('-')[0]) - Number(f.ts));
-  }
-  latencies.sort((a, b) => a - b);
-  const lost = plan.unique - appliedIds.size;
-  const duplicated = [...appliedIds.values()].reduce((n, c) => n + c - 1, 0);
+  // The verdict, from the state itself against the model of the unique events.
+  const verdict = await checkAgainstModel(redis, model, {
+    shard: 'game',
+    stateName: 'leaderboard',
+    keyPrefix: prefix,
+  });
   const deadLettered = await redis.xlen(deadLetterKeys(prefix).stream);
-  const openGaps = await redis.zcard(keys.gaps);
+  const keys = shardKeys('game', prefix);
+  const latency = await streamLatency(redis, keys.stream);
 
   // Replay: read the last 10,000 stream entries and fold them into a fresh read model.
   const replayStarted = performance.now();
@@ -354,24 +421,28 @@ async function main(): Promise<number> {
   }
   const replayMs = performance.now() - replayStarted;
 
+  const killsHit = activity.filter(
+    (a) => a.kind === 'invoked' && a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''),
+  ).length;
   const rows: [string, string][] = [
-    ['events produced (unique)', String(plan.unique)],
+    ['events produced (unique)', String(model.unique)],
     [
       'records published',
-      `${records} (${plan.resends} producer resends, ${plan.late} sent late, ${plan.malformed} malformed)`,
+      `${records} (${model.resends} producer resends, ${model.late} sent late, ${model.malformed} malformed)`,
     ],
-    ['events applied', String(appliedIds.size)],
+    ["events applied (the guard's count)", String(verdict.applied)],
     [
       'duplicates skipped by the guard',
-      `${handlerCounts.duplicates} (${plan.resends} producer resends, ${handlerCounts.duplicates - plan.resends} redelivered after a crash)`,
+      `${handlerCounts.duplicates} (${model.resends} producer resends, ${handlerCounts.duplicates - model.resends} redelivered after a crash)`,
     ],
     ['late events applied into gaps', String(handlerCounts.late)],
-    ['dead-lettered', `${deadLettered} (malformed records published: ${plan.malformed})`],
-    ['open sequence gaps', String(openGaps)],
-    ['LOST', String(lost)],
-    ['DUPLICATED', String(duplicated)],
-    ['players whose score is wrong', String(wrongPlayers)],
-    ['handler crashes (SIGKILL mid-batch)', String(kills.length)],
+    ['dead-lettered', `${deadLettered} (malformed records published: ${model.malformed})`],
+    ['open sequence gaps', String(verdict.openGaps)],
+    ['LOST', String(verdict.lost)],
+    ['DUPLICATED', String(verdict.duplicated)],
+    ['players whose score is wrong', String(verdict.wrongScores)],
+    ['running totals match the model', verdict.totalsMatch ? 'yes' : 'NO'],
+    ['handler kills sent / hit a batch', `${kills.length} / ${killsHit}`],
     [
       'invocations / function errors / retried batches',
       `${pipeline.mapping.stats.invocations} / ${pipeline.mapping.stats.functionErrors} / ${pipeline.mapping.stats.rewinds}`,
@@ -379,7 +450,7 @@ async function main(): Promise<number> {
     ['max consumer lag', `${maxLag} records`],
     [
       'produce-to-visible latency p50 / p99',
-      `${percentile(latencies, 50)} ms / ${percentile(latencies, 99)} ms`,
+      `${latency.p50} ms / ${latency.p99} ms (${latency.entries} stream entries)`,
     ],
     ['recovery after a crash (kill to next successful batch)', recoveryText(kills, successTimes)],
     [
@@ -391,13 +462,15 @@ async function main(): Promise<number> {
   if (flags.json) {
     say(
       `RESULT ${JSON.stringify({
-        unique: plan.unique,
-        applied: appliedIds.size,
-        lost,
-        duplicated,
+        unique: model.unique,
+        applied: verdict.applied,
+        lost: verdict.lost,
+        duplicated: verdict.duplicated,
+        killsSent: kills.length,
+        killsHit,
         maxLag,
-        latencyP50Ms: percentile(latencies, 50),
-        latencyP99Ms: percentile(latencies, 99),
+        latencyP50Ms: latency.p50,
+        latencyP99Ms: latency.p99,
         recoveryMs: kills.map(
           (at) => (successTimes.find((t) => t.start >= at)?.end ?? Number.NaN) - at,
         ),
@@ -411,11 +484,7 @@ async function main(): Promise<number> {
   for (const [k, v] of rows) say(`  ${k.padEnd(width)}  ${v}`);
 
   const ok =
-    lost === 0 &&
-    duplicated === 0 &&
-    wrongPlayers === 0 &&
-    deadLettered === plan.malformed &&
-    kills.length >= Math.min(1, settings.kills);
+    verdict.ok && deadLettered === model.malformed && killsHit >= Math.min(1, settings.kills);
   say(
     ok
       ? '\nOK: every event applied exactly once.'
@@ -436,9 +505,15 @@ function recoveryText(kills: number[], successes: { start: number; end: number }
 try {
   process.exitCode = await main();
 } catch (error) {
-  // After Ctrl-C the clients close under the running steps: their errors are expected.
-  if (!interrupted) console.error(`demo failed: ${(error as Error).stack ?? error}`);
-  process.exitCode = interrupted ? 130 : 1;
+  // After a signal the clients close under the running steps: their errors are expected.
+  if (!interrupted) {
+    // Errors of the local runtime explain themselves; anything else shows where it came from.
+    const known = error instanceof LocalRuntimeError;
+    console.error(
+      `\ndemo failed: ${known ? `${(error as Error).name}: ${(error as Error).message}` : ((error as Error).stack ?? error)}`,
+    );
+  }
+  process.exitCode = interrupted ? process.exitCode : 1;
 } finally {
-  await cleanUp();
+  if (!interrupted) await cleanUp();
 }

@@ -4,7 +4,6 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import {
   mkdir,
   mkdtemp,
@@ -19,6 +18,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KafkaBrokerError, MissingPrerequisiteError } from './errors.ts';
+import { guardAgainstOrphan } from './orphan-guard.ts';
 import { canConnect, freePorts } from './ports.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -39,15 +40,6 @@ const LOG_TAIL_LINES = 40;
 const BROKER_JVM_FLAGS = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-Djava.awt.headless=true'];
 /** CLI tools live for a second or two, so the C1-only JIT starts them faster and costs nothing. */
 const TOOL_JVM_FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
-
-export class KafkaBrokerError extends Error {
-  override name = 'KafkaBrokerError';
-}
-
-/** Java or Maven is missing or too old; the message names the Debian package to install. */
-export class MissingPrerequisiteError extends KafkaBrokerError {
-  override name = 'MissingPrerequisiteError';
-}
 
 /** The port picked for the broker was taken by someone else before the broker could bind it. */
 class PortTakenError extends KafkaBrokerError {
@@ -429,45 +421,6 @@ async function stopProcess(child: ChildProcess, exited: Promise<void>): Promise<
   clearTimeout(killer);
 }
 
-/**
- * Kills the broker (and removes its temp dir) if Node goes away without stop(): an 'exit'
- * handler covers normal exits and uncaught errors; a detached shell watching a pipe from Node
- * covers signals and crashes, which run no handler. Returns a function that removes both.
- */
-function guardAgainstOrphan(child: ChildProcess, tempDir: string | undefined): () => void {
-  const onExit = (): void => {
-    child.kill('SIGKILL');
-    if (tempDir !== undefined) {
-      rmSync(tempDir, { recursive: true, force: true });
-    }
-  };
-  process.once('exit', onExit);
-  const watchdog = spawnWatchdog(child.pid, tempDir);
-  return () => {
-    process.off('exit', onExit);
-    watchdog.kill('SIGKILL');
-  };
-}
-
-function spawnWatchdog(pid: number | undefined, tempDir: string | undefined): ChildProcess {
-  // Reads until the pipe from Node closes, which happens however Node ends.
-  const script = [
-    'while read -r line; do :; done',
-    'kill -KILL "$1" 2>/dev/null',
-    'while kill -0 "$1" 2>/dev/null; do sleep 0.1; done',
-    'if [ -n "$2" ]; then rm -rf -- "$2"; fi',
-  ].join('\n');
-  const watchdog = spawn('sh', ['-c', script, 'kafka-watchdog', String(pid), tempDir ?? ''], {
-    detached: true,
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-  // The pipe breaking is the signal itself, not an error to report.
-  watchdog.stdin?.on('error', () => {});
-  watchdog.on('error', () => {});
-  watchdog.unref();
-  return watchdog;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Jar cache
 
@@ -566,7 +519,8 @@ async function isStaleLock(lockDir: string): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------
 // Prerequisites and small helpers
 
-const JAVA_PACKAGE_HINT = 'install it with: apt-get install openjdk-17-jre-headless';
+const JAVA_PACKAGE_HINT =
+  'install it with: apt-get install openjdk-17-jre-headless, or set KAFKA_BROKERS to a Kafka you run';
 let javaCheck: Promise<void> | undefined;
 
 function checkJava(): Promise<void> {

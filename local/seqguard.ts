@@ -116,9 +116,13 @@ async function monitorFor(
 
 async function main(): Promise<number> {
   const [command] = positionals;
-  if (flags.help || !command) {
+  if (flags.help) {
     console.log(usage);
-    return command ? 0 : 2;
+    return 0;
+  }
+  if (!command) {
+    console.error(usage);
+    return 2;
   }
   const config = loadDriftConfig(environment());
   const redis = createRedisClient(config.sink.redis);

@@ -15,10 +15,15 @@
  *   go to the on-failure destination topic with the reason in their headers.
  * Rewinding closes the consumer stream and consumes again from the committed offsets, which is
  * also what a restarted poller does.
+ *
+ * Unlike Lambda, which retries a function whose cold start fails, the emulator halts on it:
+ * locally such a failure (an import error, bad configuration) would fail every invocation the
+ * same way, so it is surfaced at once (`halted`) instead of being retried forever.
  */
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
+import { FunctionInitError } from '../errors.ts';
 import type { InvokeOutcome } from './handler-process.ts';
 
 type Record = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -59,7 +64,8 @@ export type EsmActivity =
   | { kind: 'committed'; partition: string; offset: bigint }
   | { kind: 'retrying'; partition: string; offset: bigint; attempt: number }
   | { kind: 'discarded'; partition: string; offsets: bigint[]; reason: DiscardReason }
-  | { kind: 'pollerError'; error: Error };
+  | { kind: 'pollerError'; error: Error }
+  | { kind: 'halted'; error: FunctionInitError };
 
 export type DiscardReason = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
 
@@ -146,6 +152,11 @@ export class EventSourceMapping {
   readonly ready: Promise<void> = new Promise((resolve) => {
     this.#markReady = resolve;
   });
+  #markHalted: (error: FunctionInitError) => void = () => {};
+  /** Settles, with the function's error, if the mapping stopped because a cold start failed. */
+  readonly halted: Promise<FunctionInitError> = new Promise((resolve) => {
+    this.#markHalted = resolve;
+  });
   readonly stats: EsmStats = {
     invocations: 0,
     recordsDelivered: 0,
@@ -221,6 +232,13 @@ export class EventSourceMapping {
         await this.#pump(stream);
       } catch (error) {
         if (this.#stopping) break;
+        if (error instanceof FunctionInitError) {
+          this.#stopping = true;
+          this.#markReady();
+          this.#options.onActivity?.({ kind: 'halted', error });
+          this.#markHalted(error);
+          break;
+        }
         this.#options.onActivity?.({ kind: 'pollerError', error: error as Error });
         await sleep(this.#options.retryBackoffMs);
       } finally {
@@ -323,6 +341,8 @@ export class EventSourceMapping {
   async #invoke(records: Record[]): Promise<Failed> {
     const started = performance.now();
     const outcome = await this.#options.invoke(toMskEvent(records, this.#identity));
+    if (outcome.kind === 'initError')
+      throw new FunctionInitError(outcome.errorType, outcome.errorMessage, outcome.output);
     const durationMs = performance.now() - started;
     this.stats.invocations += 1;
     this.stats.recordsDelivered += records.length;

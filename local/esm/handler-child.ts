@@ -39,9 +39,12 @@ function contextFor(invocation: Invocation): Context {
   };
 }
 
-function send(message: unknown): void {
-  process.send?.(message);
+function send(message: unknown, then?: () => void): void {
+  process.send?.(message, undefined, {}, () => then?.());
 }
+
+// The emulator that forked this sandbox is gone (stopped, crashed, killed): so is the sandbox.
+process.on('disconnect', () => process.exit(0));
 
 try {
   const { handler } = (await import(pathToFileURL(modulePath).href)) as { handler: Handler };
@@ -56,9 +59,9 @@ try {
   });
   send({ ready: true });
 } catch (error) {
-  // A failed cold start (e.g. bad configuration): report it, then die as Lambda's init would.
+  // A failed cold start (e.g. bad configuration): report it, then die as Lambda's init would,
+  // whatever the module left running (a client retrying its connection, a timer).
   const { name, message } = error as Error;
-  send({ initError: { errorType: name, errorMessage: message } });
-  process.exitCode = 1;
-  process.disconnect?.();
+  console.error(error);
+  send({ initError: { errorType: name, errorMessage: message } }, () => process.exit(1));
 }

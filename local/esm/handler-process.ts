@@ -6,10 +6,16 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { FunctionInitError } from '../errors.ts';
 
 export type InvokeOutcome =
   | { kind: 'response'; response: unknown }
-  | { kind: 'functionError'; errorType: string; errorMessage: string };
+  | { kind: 'functionError'; errorType: string; errorMessage: string }
+  /** The cold start failed: the module did not load, or the process died before it was ready. */
+  | { kind: 'initError'; errorType: string; errorMessage: string; output: string };
+
+/** The last lines the function wrote to stderr, kept to explain a failed cold start. */
+const STDERR_TAIL_LINES = 40;
 
 export interface HandlerProcessOptions {
   /** Path of the module exporting `handler`. */
@@ -18,7 +24,10 @@ export interface HandlerProcessOptions {
   env: Record<string, string>;
   /** The function timeout: the sandbox is killed when an invocation runs longer. */
   timeoutMs: number;
-  /** Child output: inherited by default; 'ignore' keeps a demo's screen clean. */
+  /**
+   * Child output: inherited by default; 'ignore' keeps a demo's screen clean. Either way the
+   * last lines of its stderr are kept for the error of a failed cold start.
+   */
   stdio?: 'inherit' | 'ignore';
   /** Receives each line the function writes to stdout (its structured logs) instead. */
   onOutput?: (line: string) => void;
@@ -45,11 +54,17 @@ export class HandlerProcess {
   #ready: Promise<InvokeOutcome | undefined> | undefined;
   #pending: Pending | undefined;
   #nextId = 1;
+  #stderrTail: string[] = [];
   /** Cold starts so far (the first start included). */
   coldStarts = 0;
 
   constructor(options: HandlerProcessOptions) {
     this.#options = options;
+  }
+
+  /** An invocation is running: a kill now hits a batch. */
+  get busy(): boolean {
+    return this.#pending !== undefined;
   }
 
   /** The child's pid, while it runs. */
@@ -61,42 +76,83 @@ export class HandlerProcess {
   #start(): Promise<InvokeOutcome | undefined> {
     if (this.#ready && this.#child && isRunning(this.#child)) return this.#ready;
     this.coldStarts += 1;
+    const inherit = this.#options.stdio !== 'ignore';
     const child = fork(childEntry, [], {
       env: { ...process.env, ...this.#options.env, SEQGUARD_HANDLER_MODULE: this.#options.module },
-      stdio: this.#options.onOutput
-        ? ['ignore', 'pipe', this.#options.stdio === 'ignore' ? 'ignore' : 'inherit', 'ipc']
-        : this.#options.stdio === 'ignore'
-          ? ['ignore', 'ignore', 'ignore', 'ipc']
-          : 'inherit',
+      stdio: [
+        'ignore',
+        this.#options.onOutput ? 'pipe' : inherit ? 'inherit' : 'ignore',
+        'pipe',
+        'ipc',
+      ],
       serialization: 'json',
     });
     this.#child = child;
+    this.#stderrTail = [];
     // A message sent just as the child dies fails with EPIPE: the invocation's send callback
     // turns that into a function error; this keeps it from crashing the emulator too.
     child.on('error', () => {});
     const onOutput = this.#options.onOutput;
     if (onOutput && child.stdout) createInterface({ input: child.stdout }).on('line', onOutput);
+    if (child.stderr) {
+      if (inherit) child.stderr.pipe(process.stderr, { end: false });
+      const tail = this.#stderrTail;
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        tail.push(line);
+        if (tail.length > STDERR_TAIL_LINES) tail.shift();
+      });
+    }
+    let ready = false;
+    const output = () => this.#stderrTail.join('\n');
     this.#ready = new Promise((resolve) => {
       child.on('message', (message: Record<string, unknown>) => {
-        if (message.ready) resolve(undefined);
-        else if (message.initError)
-          resolve({
-            kind: 'functionError',
-            ...(message.initError as { errorType: string; errorMessage: string }),
-          });
-        else this.#settle(message);
+        if (message.ready) {
+          ready = true;
+          resolve(undefined);
+        } else if (message.initError) {
+          const { errorType, errorMessage } = message.initError as {
+            errorType: string;
+            errorMessage: string;
+          };
+          // The child exits right after; its stderr may still be arriving.
+          child.once('exit', () =>
+            resolve({ kind: 'initError', errorType, errorMessage, output: output() }),
+          );
+        } else this.#settle(message);
       });
       child.once('exit', (code, signal) => {
+        if (!ready) {
+          // stderr is read to its end before 'exit' handlers of later ticks: give it one.
+          setImmediate(() =>
+            resolve({
+              kind: 'initError',
+              errorType: 'Runtime.ExitError',
+              errorMessage: `the handler process exited (${signal ?? `code ${code}`}) during its cold start`,
+              output: output(),
+            }),
+          );
+          return;
+        }
         const outcome: InvokeOutcome = {
           kind: 'functionError',
           errorType: 'Runtime.ExitError',
           errorMessage: `the handler process exited (${signal ?? `code ${code}`})`,
         };
-        resolve(outcome);
         if (this.#pending?.child === child) this.#settle({ id: this.#pending.id, error: outcome });
       });
     });
     return this.#ready;
+  }
+
+  /**
+   * Cold-starts the sandbox now, before the first event, as a function that served traffic
+   * before would be. Throws FunctionInitError, with the function's own error and its stderr,
+   * when the cold start fails.
+   */
+  async warmUp(): Promise<void> {
+    const failed = await this.#start();
+    if (failed?.kind === 'initError')
+      throw new FunctionInitError(failed.errorType, failed.errorMessage, failed.output);
   }
 
   #settle(message: Record<string, unknown>): void {

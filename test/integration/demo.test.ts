@@ -1,40 +1,173 @@
 /**
- * `npm run demo` itself, small, against the suite's broker and Redis: it must end with no loss,
- * no duplicate, a crash survived, and exit code 0.
+ * `npm run demo` itself, as a user runs it: small, against the suite's broker and Redis, it must
+ * end with no loss, no duplicate, a crash survived and exit code 0, whatever the stream keeps.
+ * When something is wrong it must say what within seconds, and on every way out it must leave no
+ * server, no handler process and no temp folder behind.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { canConnect } from '../../local/ports.ts';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+const small = ['--events', '1500', '--rate', '3000', '--players', '50', '--malformed-rate', '0.01'];
+
+/** A temp folder of the demo's own (TMPDIR), to see what it leaves behind. */
+const tempDirs: string[] = [];
+function privateTmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'seqguard-demo-test-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function suiteServers(): Record<string, string> {
+  return { KAFKA_BROKERS: inject('kafkaBootstrap'), REDIS_URL: inject('redisUrl') };
+}
+
+/** Runs the demo to its end; never throws, so that failures can be asserted on. */
+async function demo(args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000) {
+  const started = Date.now();
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['local/demo.ts', ...args], {
+      env: { ...process.env, ...env },
+      timeout: timeoutMs,
+    });
+    return { code: 0, stdout, stderr, ms: Date.now() - started };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr, ms: Date.now() - started };
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('npm run demo', () => {
   it('reports every event applied exactly once across a crash', async () => {
-    const { stdout } = await run(
-      process.execPath,
-      [
-        'local/demo.ts',
-        '--events',
-        '1500',
-        '--rate',
-        '3000',
-        '--players',
-        '50',
-        '--malformed-rate',
-        '0.01',
-      ],
-      {
-        env: {
-          ...process.env,
-          KAFKA_BROKERS: inject('kafkaBootstrap'),
-          REDIS_URL: inject('redisUrl'),
-        },
-        timeout: 120_000,
-      },
-    );
+    // Prepare / Act
+    const { code, stdout } = await demo(small, suiteServers());
+    // Assess
     expect(stdout).toMatch(/^\s+LOST\s+0$/m);
     expect(stdout).toMatch(/^\s+DUPLICATED\s+0$/m);
-    expect(stdout).toMatch(/^\s+handler crashes \(SIGKILL mid-batch\)\s+1$/m);
+    expect(stdout).toMatch(/^\s+running totals match the model\s+yes$/m);
+    expect(stdout).toMatch(/^\s+handler kills sent \/ hit a batch\s+1 \/ 1$/m);
     expect(stdout).toContain('OK: every event applied exactly once.');
+    expect(code).toBe(0);
   }, 150_000);
+
+  it('judges by the state, not by the delta stream, which is trimmed', async () => {
+    // Prepare: a stream that keeps about 100 entries of 1,500 applied events.
+    const env = { ...suiteServers(), SEQGUARD_STREAM_MAX_LEN: '100' };
+    // Act
+    const { code, stdout } = await demo(small, env);
+    // Assess
+    expect(stdout).toMatch(/^\s+LOST\s+0$/m);
+    expect(stdout).toMatch(/^\s+events applied \(the guard's count\)\s+1500$/m);
+    const kept = Number(/\((\d+) stream entries\)/.exec(stdout)?.[1]);
+    expect(kept).toBeLessThan(1500);
+    expect(code).toBe(0);
+  }, 150_000);
+
+  it('stops within 30 s with the function’s own error when its cold start fails', async () => {
+    // Prepare: a configuration error, which the function finds at cold start.
+    const tmp = privateTmp();
+    const env = { ...suiteServers(), SEQGUARD_FORMAT: 'no-such-format', TMPDIR: tmp };
+    // Act
+    const { code, stderr, ms } = await demo(small, env, 60_000);
+    // Assess
+    expect(code).toBe(1);
+    expect(ms).toBeLessThan(30_000);
+    expect(stderr).toContain('the function could not start (ConfigError)');
+    expect(stderr).toContain('SEQGUARD_FORMAT');
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 90_000);
+
+  it('says within seconds that Redis or Kafka cannot be reached', async () => {
+    const redisDown = await demo(small, { ...suiteServers(), REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(redisDown.code).toBe(1);
+    expect(redisDown.ms).toBeLessThan(15_000);
+    expect(redisDown.stderr).toMatch(
+      /cannot reach Redis at redis:\/\/127\.0\.0\.1:1.*ECONNREFUSED/,
+    );
+
+    const kafkaDown = await demo(small, { ...suiteServers(), KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(kafkaDown.code).toBe(1);
+    expect(kafkaDown.ms).toBeLessThan(30_000);
+    expect(kafkaDown.stderr).toMatch(/cannot create the demo topic on Kafka at 127\.0\.0\.1:1/);
+  }, 90_000);
+
+  it('names the package to install when redis-server is missing, and leaves no temp folder', async () => {
+    // Prepare: a PATH without redis-server, a Kafka that is there.
+    const tmp = privateTmp();
+    const env = {
+      KAFKA_BROKERS: inject('kafkaBootstrap'),
+      REDIS_URL: undefined,
+      PATH: tmp,
+      TMPDIR: tmp,
+    };
+    // Act
+    const { code, stderr, ms } = await demo(small, env, 60_000);
+    // Assess
+    expect(code).toBe(1);
+    expect(ms).toBeLessThan(10_000);
+    expect(stderr).toContain('redis-server is not on PATH');
+    expect(stderr).toContain('apt-get install redis-server');
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 60_000);
+
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`stops every server and process it started, and removes its temp folders, on ${signal}`, async () => {
+      // Prepare: the demo starts its own redis-server, and (for SIGTERM) its own broker.
+      const tmp = privateTmp();
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        REDIS_URL: undefined,
+        KAFKA_BROKERS: signal === 'SIGTERM' ? undefined : inject('kafkaBootstrap'),
+        TMPDIR: tmp,
+      };
+      const child: ChildProcess = spawn(
+        process.execPath,
+        ['local/demo.ts', '--events', '200000', '--rate', '2000'],
+        { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const deadline = Date.now() + 90_000;
+      while (!/published \d+\//.test(stdout) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const redisPort = Number(
+        /redis +redis:\/\/127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1],
+      );
+      const kafkaPort = Number(/kafka +127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1]);
+      const handlerPid = Number(/handler process (\d+)/.exec(stdout)?.[1]);
+      expect(redisPort).toBeGreaterThan(0);
+      expect(handlerPid).toBeGreaterThan(0);
+      expect(await canConnect(redisPort)).toBe(true);
+      // Act
+      child.kill(signal);
+      const code = await exited;
+      // Assess
+      expect(code).toBe(signal === 'SIGTERM' ? 143 : 129);
+      expect(await canConnect(redisPort)).toBe(false);
+      if (signal === 'SIGTERM') expect(await canConnect(kafkaPort)).toBe(false);
+      expect(isAlive(handlerPid)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+    }, 150_000);
+  }
 });

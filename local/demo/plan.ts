@@ -1,0 +1,115 @@
+/**
+ * The demo's traffic and its model. Events in the seed article's format
+ * `{sequence_id, player_id, delta}` come in bursts of a tenth of a second at the requested rate,
+ * with producer resends, late events (held back to the end of their burst) and malformed records
+ * mixed in, all drawn from a fixed seed so every run publishes the same records.
+ *
+ * Nothing here grows with the number of events: the bursts are generated as they are published,
+ * and the model keeps one entry per player (expected score and last seq).
+ */
+import type { OutgoingEvent } from '../../functions/shared/kafka/producer.ts';
+import { inMemorySequenceSource, stampSeedEvent } from '../../functions/shared/kafka/sequencer.ts';
+
+export interface TrafficSettings {
+  events: number;
+  players: number;
+  /** Events per second; a burst holds a tenth of a second's worth. */
+  rate: number;
+  duplicateRate: number;
+  gapRate: number;
+  malformedRate: number;
+}
+
+/** What Redis must hold once every record was handled: the effect of each unique event, once. */
+export interface Model {
+  /** The sum of each player's unique deltas: the leaderboard score. */
+  scores: Map<string, number>;
+  /** The last seq of each player (the scope): the guard's cursor. */
+  lastSeq: Map<string, bigint>;
+  unique: number;
+  records: number;
+  resends: number;
+  late: number;
+  malformed: number;
+}
+
+/** The record of a malformed event: JSON of no known shape, so the sink dead-letters it. */
+export const malformedValue = 'not an event';
+
+/** The bursts to publish, in order. Each call starts again from the same seed. */
+export async function* bursts(
+  settings: TrafficSettings,
+  model?: Model,
+): AsyncGenerator<OutgoingEvent[]> {
+  const sequences = inMemorySequenceSource();
+  const random = seededRandom(42);
+  const size = Math.max(1, Math.round(settings.rate / 10));
+  let current: OutgoingEvent[] = [];
+  let heldBack: OutgoingEvent[] = [];
+  for (let i = 0; i < settings.events; i++) {
+    const player = `player-${Math.floor(random() * settings.players)}`;
+    const delta = 1 + Math.floor(random() * 10);
+    const event = await stampSeedEvent(sequences, { player_id: player, delta });
+    const outgoing = { scope: event.scope, value: event.value };
+    if (model) {
+      model.scores.set(player, (model.scores.get(player) ?? 0) + delta);
+      model.lastSeq.set(player, event.seq);
+      model.unique += 1;
+    }
+    if (random() < settings.gapRate) {
+      // Held back to the end of the burst: the guard opens a gap, then fills it.
+      heldBack.push(outgoing);
+      if (model) model.late += 1;
+    } else {
+      current.push(outgoing);
+    }
+    if (random() < settings.duplicateRate) {
+      current.push(outgoing); // a producer resend of the same event
+      if (model) model.resends += 1;
+    }
+    if (random() < settings.malformedRate) {
+      current.push({ scope: player, value: malformedValue });
+      if (model) model.malformed += 1;
+    }
+    if (current.length >= size) {
+      const burst = [...current, ...heldBack];
+      if (model) model.records += burst.length;
+      yield burst;
+      current = [];
+      heldBack = [];
+    }
+  }
+  if (current.length + heldBack.length > 0) {
+    const burst = [...current, ...heldBack];
+    if (model) model.records += burst.length;
+    yield burst;
+  }
+}
+
+/** The model of the traffic, from one pass over the bursts without publishing them. */
+export async function modelOf(settings: TrafficSettings): Promise<Model> {
+  const model: Model = {
+    scores: new Map(),
+    lastSeq: new Map(),
+    unique: 0,
+    records: 0,
+    resends: 0,
+    late: 0,
+    malformed: 0,
+  };
+  for await (const _ of bursts(settings, model)) {
+    // Only the model is wanted here.
+  }
+  return model;
+}
+
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

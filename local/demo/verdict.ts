@@ -1,0 +1,115 @@
+/**
+ * The demo's verdict: does Redis hold exactly the effect of each unique event, once?
+ *
+ * It reads the state itself, not the delta stream (which is trimmed, so it cannot speak for a
+ * long run), in pages, so memory stays bounded by the number of players whatever the number of
+ * events:
+ * - lost: seqs of a player beyond its cursor, plus seqs inside open gaps: events never applied;
+ * - duplicated: events applied beyond the unique ones that were applied (the shard's `applied`
+ *   count in meta against the model);
+ * - wrong scores: players whose leaderboard score is not the sum of their unique deltas, which
+ *   catches any effect applied twice or never, whatever the guard believes;
+ * - the running totals (`n:` and `sum:` in meta) against the model.
+ */
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
+import { cursorField, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { decodeGapMember } from '../../functions/shared/redis/layout.ts';
+import type { Model } from './plan.ts';
+
+export interface Verdict {
+  /** Events the guard counted as applied (meta `applied`). */
+  applied: number;
+  lost: number;
+  duplicated: number;
+  wrongScores: number;
+  openGaps: number;
+  /** Meta `n:<name>` and `sum:<name>` equal the model's count and sum. */
+  totalsMatch: boolean;
+  ok: boolean;
+}
+
+export interface VerdictOptions {
+  shard: string;
+  stateName: string;
+  keyPrefix: string;
+  /** Entries read per Redis call (default 5,000). */
+  pageSize?: number;
+}
+
+export async function checkAgainstModel(
+  redis: RedisClient,
+  model: Model,
+  { shard, stateName, keyPrefix, pageSize = 5_000 }: VerdictOptions,
+): Promise<Verdict> {
+  const keys = shardKeys(shard, keyPrefix);
+  const board = stateKey(shard, stateName, keyPrefix);
+
+  let wrongScores = 0;
+  let seenInModel = 0;
+  // ZRANGE by rank, page by page: the leaderboard does not change any more, so unlike ZSCAN no
+  // member is seen twice.
+  for (let start = 0; ; start += pageSize) {
+    const page = await redis.zrange(
+      board,
+      String(start),
+      String(start + pageSize - 1),
+      'WITHSCORES',
+    );
+    for (let i = 0; i < page.length; i += 2) {
+      const expected = model.scores.get(page[i] as string);
+      if (expected !== undefined) seenInModel += 1;
+      if (Number(page[i + 1]) !== expected) wrongScores += 1;
+    }
+    if (page.length < 2 * pageSize) break;
+  }
+  wrongScores += model.scores.size - seenInModel; // players with no score at all
+
+  let lost = 0n;
+  const players = [...model.lastSeq.keys()];
+  for (let start = 0; start < players.length; start += pageSize) {
+    const page = players.slice(start, start + pageSize);
+    const fields = page.map((scope) => cursorField({ scope }, { topic: '', partition: 0 }));
+    const cursors = await redis.hmget(keys.cursors, ...fields);
+    page.forEach((player, i) => {
+      const last = model.lastSeq.get(player) as bigint;
+      const cursor = cursors[i] === null ? 0n : BigInt(cursors[i] as string);
+      if (cursor < last) lost += last - cursor;
+    });
+  }
+  let openGaps = 0;
+  for (let start = 0; ; start += pageSize) {
+    const members = await redis.zrangeBuffer(
+      keys.gaps,
+      String(start),
+      String(start + pageSize - 1),
+    );
+    for (const member of members) {
+      const { first, last } = decodeGapMember(member);
+      lost += last - first + 1n;
+      openGaps += 1;
+    }
+    if (members.length < pageSize) break;
+  }
+
+  const [appliedText, countText, sumText] = await redis.hmget(
+    keys.meta,
+    'applied',
+    `n:${stateName}`,
+    `sum:${stateName}`,
+  );
+  const applied = Number(appliedText ?? 0);
+  const lostCount = Number(lost);
+  const duplicated = Math.max(0, applied - (model.unique - lostCount));
+  let modelSum = 0;
+  for (const score of model.scores.values()) modelSum += score;
+  const totalsMatch = Number(countText ?? 0) === model.unique && Number(sumText ?? 0) === modelSum;
+  return {
+    applied,
+    lost: lostCount,
+    duplicated,
+    wrongScores,
+    openGaps,
+    totalsMatch,
+    ok: lostCount === 0 && duplicated === 0 && wrongScores === 0 && openGaps === 0 && totalsMatch,
+  };
+}
