@@ -4,9 +4,9 @@
  * test bundles for real.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { inject } from 'vitest';
 import { defineStacks, type SeqguardStacks } from '../../infra/seqguard-app.ts';
 
 export const testEnv = { account: '123456789012', region: 'eu-west-1' } as const;
@@ -20,7 +20,8 @@ export function synthApp(
   options: { bundling?: boolean } = {},
 ): { app: App; stacks: SeqguardStacks } {
   const app = new App({
-    outdir: mkdtempSync(join(tmpdir(), 'seqguard-cdk-')),
+    // Under the run's temp folder, which the global teardown removes.
+    outdir: mkdtempSync(join(inject('tempRoot'), 'cdk-')),
     context: {
       ...cdkJson.context,
       ...(options.bundling ? {} : { 'aws:cdk:bundling-stacks': [] }),

@@ -4,6 +4,9 @@
  * REDIS_CLUSTER_URL and KAFKA_BROKERS point the suites at existing ones instead. Suites keep
  * apart by random shard names, key prefixes and topic names.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startKafkaBroker } from '../../local/kafka-broker.ts';
 import { startRedisCluster, startRedisServer } from '../../local/redis-server.ts';
@@ -13,6 +16,8 @@ declare module 'vitest' {
     redisUrl: string;
     redisClusterUrl: string;
     kafkaBootstrap: string;
+    /** A folder for the run's temp files (e.g. CDK synth output), removed when the run ends. */
+    tempRoot: string;
   }
 }
 
@@ -41,7 +46,10 @@ export default async function setup(project: TestProject) {
   project.provide('redisUrl', process.env.REDIS_URL ?? (server?.url as string));
   project.provide('redisClusterUrl', process.env.REDIS_CLUSTER_URL ?? (cluster?.url as string));
   project.provide('kafkaBootstrap', kafka.bootstrap);
+  const tempRoot = await mkdtemp(join(tmpdir(), 'seqguard-test-'));
+  project.provide('tempRoot', tempRoot);
   return async () => {
     await Promise.all([server?.dispose(), cluster?.dispose(), kafka.stop()]);
+    await rm(tempRoot, { recursive: true, force: true });
   };
 }

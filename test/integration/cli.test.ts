@@ -136,4 +136,12 @@ describe('npm run seqguard', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/--partition is required/);
   });
+
+  it('prints its usage and succeeds on --help, with no configuration at all', async () => {
+    const help = await seqguard({ SEQGUARD_TOPICS: '', REDIS_URL: '' }, '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run seqguard -- <command>/);
+    const none = await seqguard(env);
+    expect(none.code).toBe(2);
+  });
 });
