@@ -16,7 +16,7 @@ import { reportJson } from '../functions/check-drift/create-handler.ts';
 import { parseReplayRequest, rangesOf, replay } from '../functions/replay/replay.ts';
 import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
 import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
-import { lazyKafkaConnection } from '../functions/shared/kafka/msk-iam.ts';
+import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { rebuildState } from '../functions/shared/redis/rebuild.ts';
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';

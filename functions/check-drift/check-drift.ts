@@ -18,12 +18,8 @@ import type { SinkPorts } from '../apply-events/apply-records.ts';
 import { type ReplayResult, replay } from '../replay/replay.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
-import {
-  committedOffsets,
-  type KafkaConnection,
-  partitionRanges,
-  withAdmin,
-} from '../shared/kafka/offsets.ts';
+import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
+import { committedOffsets, partitionRanges } from '../shared/kafka/offsets.ts';
 import { readRecords } from '../shared/kafka/read-records.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import {
@@ -106,7 +102,7 @@ async function oldestUnapplied(
     })),
     { perRange: 1, timeoutMs: 15_000 },
   );
-  return new Map(records.map((r) => [`${r.topic}-${r.partition}`, Number(r.timestamp)]));
+  return new Map(records.map((r) => [topicPartition(r), Number(r.timestamp)]));
 }
 
 export async function checkDrift(
@@ -134,7 +130,7 @@ export async function checkDrift(
   const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
 
   const partitions: PartitionDrift[] = ranges.map((range) => {
-    const id = `${range.topic}-${range.partition}`;
+    const id = topicPartition(range);
     const groupNext = committed.get(id);
     const checkpoint = applied.get(id);
     const appliedNext = checkpoint === undefined ? undefined : checkpoint + 1n;

@@ -6,7 +6,6 @@ import {
   producerSeqKey,
   shardKeys,
   stateKey,
-  topicPartition,
 } from '../../functions/shared/redis/keys.ts';
 
 /** The hash tag Redis Cluster hashes: between the first `{` and the next `}`. */
@@ -74,7 +73,6 @@ describe('cursorField()', () => {
     const record = { topic: 'orders', partition: 3 };
     expect(cursorField({ scope: 'orders-3' }, record)).toBe('s:orders-3');
     expect(cursorField(null, record)).toBe('o:orders-3');
-    expect(topicPartition(record)).toBe('orders-3');
   });
 });
 

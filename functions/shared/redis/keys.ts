@@ -10,6 +10,8 @@
  * The dead-letter stream has a tag of its own, `{<prefix>~dlq}`, that no shard can produce:
  * shard tags always hold a `:`.
  */
+import { topicPartition } from '../kafka/connection.ts';
+
 export const defaultKeyPrefix = 'sg';
 
 export interface ShardKeys {
@@ -102,9 +104,4 @@ export function cursorField(
   record: { topic: string; partition: number },
 ): string {
   return sequence === null ? `o:${topicPartition(record)}` : `s:${sequence.scope}`;
-}
-
-/** `<topic>-<partition>`, as the Lambda event names its record lists. */
-export function topicPartition(record: { topic: string; partition: number }): string {
-  return `${record.topic}-${record.partition}`;
 }
