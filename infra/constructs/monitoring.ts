@@ -4,7 +4,7 @@
  * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
  * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -80,6 +80,10 @@ export class Monitoring extends Construct {
     const key = new kms.Key(this, 'TopicKey', {
       description: `${props.prefix}: encrypts the alarm topic`,
       enableKeyRotation: true,
+      // It encrypts notifications in flight only, nothing kept: it goes with the stack (after
+      // KMS's waiting period), whatever retainData says.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({

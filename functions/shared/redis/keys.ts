@@ -105,3 +105,13 @@ export function cursorField(
 ): string {
   return sequence === null ? `o:${topicPartition(record)}` : `s:${sequence.scope}`;
 }
+
+/**
+ * Glob patterns (Redis ACL `~pattern`) that together cover every key this module builds for a
+ * prefix, and no key of another prefix: every key starts with `{<prefix>:` (shards) or
+ * `{<prefix>~` (registry, dead letters, producer counters). A prefix holds only
+ * `[A-Za-z0-9_-]` (functions/shared/config.ts), none of which is special in a glob.
+ */
+export function keyPatterns(prefix = defaultKeyPrefix): string[] {
+  return [`{${prefix}:*`, `{${prefix}~*`];
+}
