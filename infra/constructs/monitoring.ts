@@ -4,7 +4,7 @@
  * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
  * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -110,6 +110,12 @@ export class Monitoring extends Construct {
       }),
     );
     this.subscribe(props.paging, props.prefix);
+    if (!props.paging.pagerDutyUrl && props.paging.emails.length === 0 && !props.paging.slack) {
+      Annotations.of(this).addWarningV2(
+        'seqguard:paging-nobody',
+        'NOBODY IS PAGED: the alarms go to an SNS topic without subscribers. Set the `paging` context (pagerDutyUrl, emails or slack) before you rely on this deployment (README, "Deploying to AWS").',
+      );
+    }
 
     const pageTo = new actions.SnsAction(this.topic);
     const add = (alarm: cloudwatch.Alarm) => {

@@ -3,7 +3,7 @@
  * with the documentation page it comes from. A test here fails when the stacks would synthesize
  * fine and then be refused (or silently not work) at deploy or run time.
  */
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { rotationReason } from '../../infra/constructs/redis-cache.ts';
 import { synthApp } from '../helpers/cdk.ts';
@@ -237,5 +237,37 @@ describe('cdk destroy, then cdk deploy again', () => {
         }
       }
     }
+  });
+});
+
+describe('names', () => {
+  // ElastiCache API Reference, CreateReplicationGroup, ReplicationGroupId: "The first character
+  // must be a letter. A name cannot end with a hyphen or contain two consecutive hyphens."
+  // (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html).
+  it.each([['bank-'], ['bank--sink'], ['1bank'], ['Bank']])(
+    'refuses the prefix %s with an error that names the rule',
+    (prefix) => {
+      expect(() => synthApp({ prefix })).toThrow(/prefix: ElastiCache and MSK names/);
+    },
+  );
+
+  it('accepts a prefix with single hyphens', () => {
+    expect(() => synthApp({ prefix: 'bank-sink-2' })).not.toThrow();
+  });
+});
+
+describe('paging', () => {
+  it('warns loudly at synth when the alarms page nobody', () => {
+    const { stacks } = synthApp();
+    if (stacks.stage !== 'aws') throw new Error('expected the AWS stage');
+    Annotations.fromStack(stacks.pipeline).hasWarning(
+      '*',
+      Match.stringLikeRegexp('NOBODY IS PAGED'),
+    );
+    const { stacks: paged } = synthApp({ paging: { emails: ['oncall@bank.example'] } });
+    if (paged.stage !== 'aws') throw new Error('expected the AWS stage');
+    expect(
+      Annotations.fromStack(paged.pipeline).findWarning('*', Match.stringLikeRegexp('NOBODY')),
+    ).toEqual([]);
   });
 });
