@@ -156,6 +156,10 @@ export const contextSchema = z.object({
   ),
 });
 
+/** The MSK cluster's name, and the ElastiCache cache's id (`<prefix>-…`): the one place. */
+export const kafkaClusterName = (prefix: string) => `${prefix}-kafka`;
+export const cacheName = (prefix: string) => `${prefix}-state`;
+
 export type SeqguardContext = z.output<typeof contextSchema>;
 
 export interface SeqguardConfig extends SeqguardContext {

@@ -15,7 +15,7 @@ import {
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct, IConstruct } from 'constructs';
 import { defaultKeyPrefix } from '../../functions/shared/redis/keys.ts';
-import type { SeqguardConfig } from '../config.ts';
+import { cacheName, kafkaClusterName, type SeqguardConfig } from '../config.ts';
 import { awsCustomResourceProviderId, KafkaCluster } from '../constructs/kafka-cluster.ts';
 import { Network } from '../constructs/network.ts';
 import { RedisCache } from '../constructs/redis-cache.ts';
@@ -67,7 +67,7 @@ export class DataStack extends Stack {
       retainLogs: retain,
     });
     this.kafka = new KafkaCluster(this, 'Kafka', {
-      clusterName: `${config.prefix}-kafka`,
+      clusterName: kafkaClusterName(config.prefix),
       mode: config.kafka.mode,
       vpc: this.network.vpc,
       pollerEndpoints: [this.network.endpoints.lambda, this.network.endpoints.sts],
@@ -84,7 +84,7 @@ export class DataStack extends Stack {
       })),
     });
     this.redis = new RedisCache(this, 'Redis', {
-      name: `${config.prefix}-state`,
+      name: cacheName(config.prefix),
       mode: config.redis.mode,
       engine: config.redis.engine,
       engineVersion: config.redis.engineVersion,

@@ -271,3 +271,35 @@ describe('paging', () => {
     ).toEqual([]);
   });
 });
+
+describe('monitoring', () => {
+  it('watches cache memory and engine CPU per node, broker disk, runs near their timeout, and the trigger metrics', () => {
+    const { pipeline } = synthesized.default as ReturnType<typeof synthAws>;
+    // The default cache: one shard, a primary and one replica.
+    for (const node of ['seqguard-state-0001-001', 'seqguard-state-0001-002']) {
+      for (const metric of ['DatabaseMemoryUsagePercentage', 'EngineCPUUtilization']) {
+        pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'AWS/ElastiCache',
+          MetricName: metric,
+          Dimensions: [{ Name: 'CacheClusterId', Value: node }],
+        });
+      }
+    }
+    for (const broker of ['1', '2', '3']) {
+      pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Kafka',
+        MetricName: 'KafkaDataLogsDiskUsed',
+        Dimensions: Match.arrayWith([{ Name: 'Broker ID', Value: broker }]),
+      });
+    }
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'seqguard-ApplyEvents-NearTimeout',
+      MetricName: 'Duration',
+      Threshold: 48_000,
+    });
+    // Lambda developer guide, "Event source mapping metrics": Kafka metrics need MetricsConfig.
+    pipeline.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+    });
+  });
+});
