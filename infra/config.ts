@@ -38,10 +38,18 @@ const integer = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 export const contextSchema = z.object({
-  /** Prefix of every stack and resource name. */
+  /**
+   * Prefix of every stack and resource name. It starts the ElastiCache ids (`<prefix>-state`,
+   * users, user group), whose rules are the strictest: a letter first, then letters, digits and
+   * single hyphens, no hyphen at the end (ElastiCache API, CreateReplicationGroup,
+   * ReplicationGroupId); MSK cluster names take the same characters.
+   */
   prefix: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,20}$/, 'lower-case letters, digits and -')
+    .regex(
+      /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,20}$/,
+      'ElastiCache and MSK names: 2-21 lower-case letters, digits and single hyphens, starting with a letter, not ending with a hyphen (no "--")',
+    )
     .default('seqguard'),
   /**
    * Keep the brokers, the cache, their keys and secret, and the log groups when the stacks are
@@ -147,6 +155,10 @@ export const contextSchema = z.object({
       .prefault({}),
   ),
 });
+
+/** The MSK cluster's name, and the ElastiCache cache's id (`<prefix>-…`): the one place. */
+export const kafkaClusterName = (prefix: string) => `${prefix}-kafka`;
+export const cacheName = (prefix: string) => `${prefix}-state`;
 
 export type SeqguardContext = z.output<typeof contextSchema>;
 

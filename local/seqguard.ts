@@ -16,7 +16,8 @@ import { reportJson } from '../functions/check-drift/create-handler.ts';
 import { parseReplayRequest, rangesOf, replay } from '../functions/replay/replay.ts';
 import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
 import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
-import { lazyKafkaConnection } from '../functions/shared/kafka/msk-iam.ts';
+import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
+import { withRedisAuthSecret } from '../functions/shared/redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { rebuildState } from '../functions/shared/redis/rebuild.ts';
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
@@ -125,7 +126,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loadDriftConfig(environment());
-  const redis = createRedisClient(config.sink.redis);
+  // The functions' environment, the Redis secret included (as their handlers do at cold start).
+  const redis = createRedisClient(await withRedisAuthSecret(config.sink.redis));
   const kafka = lazyKafkaConnection(config.kafka, 'seqguard-cli');
   const context: Context = { config, redis, kafka };
   try {

@@ -14,16 +14,14 @@
  * The applied checkpoint is a maximum over shards: a shard that lost its keys while others
  * still hold later offsets does not show as commit-ahead; it shows as a vanished shard.
  */
+import type { Admin } from '@platformatic/kafka';
 import type { SinkPorts } from '../apply-events/apply-records.ts';
 import { type ReplayResult, replay } from '../replay/replay.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
-import {
-  committedOffsets,
-  type KafkaConnection,
-  partitionRanges,
-  withAdmin,
-} from '../shared/kafka/offsets.ts';
+import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
+import { triggerGroups } from '../shared/kafka/consumer-groups.ts';
+import { committedOffsets, partitionRanges } from '../shared/kafka/offsets.ts';
 import { readRecords } from '../shared/kafka/read-records.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import {
@@ -45,6 +43,7 @@ export interface DriftCheckDependencies {
 
 export interface DriftCheckOptions {
   topics: string[];
+  /** The event source mappings' group id (functions/shared/kafka/consumer-groups.ts). */
   consumerGroup: string;
   autoReplay: boolean;
   replayLimit: number;
@@ -106,7 +105,21 @@ async function oldestUnapplied(
     })),
     { perRange: 1, timeoutMs: 15_000 },
   );
-  return new Map(records.map((r) => [`${r.topic}-${r.partition}`, Number(r.timestamp)]));
+  return new Map(records.map((r) => [topicPartition(r), Number(r.timestamp)]));
+}
+
+/** The commits of every topic's trigger group (one group per event source mapping). */
+async function committedByTriggers(
+  admin: Admin,
+  baseGroupId: string,
+  topics: string[],
+): Promise<Map<string, bigint>> {
+  const perTopic = await Promise.all(
+    triggerGroups(baseGroupId, topics).map(({ topic, groupId }) =>
+      committedOffsets(admin, groupId, [topic]),
+    ),
+  );
+  return new Map(perTopic.flatMap((committed) => [...committed]));
 }
 
 export async function checkDrift(
@@ -118,7 +131,7 @@ export async function checkDrift(
   const [ranges, committed] = await withAdmin(deps.kafka, async (admin) =>
     Promise.all([
       partitionRanges(admin, options.topics),
-      committedOffsets(admin, options.consumerGroup, options.topics),
+      committedByTriggers(admin, options.consumerGroup, options.topics),
     ]),
   );
   const shards: ShardSnapshot[] = [];
@@ -134,7 +147,7 @@ export async function checkDrift(
   const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
 
   const partitions: PartitionDrift[] = ranges.map((range) => {
-    const id = `${range.topic}-${range.partition}`;
+    const id = topicPartition(range);
     const groupNext = committed.get(id);
     const checkpoint = applied.get(id);
     const appliedNext = checkpoint === undefined ? undefined : checkpoint + 1n;

@@ -10,7 +10,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { createSinkPorts } from '../apply-events/create-handler.ts';
 import type { DriftConfig } from '../shared/config.ts';
-import type { KafkaConnection } from '../shared/kafka/offsets.ts';
+import type { KafkaConnection } from '../shared/kafka/connection.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import { alarmMetrics, evaluateAlarms, type Thresholds } from '../shared/thresholds.ts';
 import { checkDrift, type DriftReport } from './check-drift.ts';

@@ -3,7 +3,7 @@
  * and checked once, at cold start, with the Redis credentials from Secrets Manager if configured.
  */
 import { loadDriftConfig } from '../shared/config.ts';
-import { lazyKafkaConnection } from '../shared/kafka/msk-iam.ts';
+import { lazyKafkaConnection } from '../shared/kafka/connection.ts';
 import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
 import { createRedisClient } from '../shared/redis/client.ts';
 import { loadThresholds } from '../shared/thresholds.ts';

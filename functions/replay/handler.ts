@@ -13,7 +13,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { createSinkPorts } from '../apply-events/create-handler.ts';
 import { loadDriftConfig } from '../shared/config.ts';
-import { lazyKafkaConnection } from '../shared/kafka/msk-iam.ts';
+import { lazyKafkaConnection } from '../shared/kafka/connection.ts';
 import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
 import { createRedisClient } from '../shared/redis/client.ts';
 import { parseReplayRequest, rangesOf, replay } from './replay.ts';

@@ -9,13 +9,9 @@ import { z } from 'zod';
 import { applyRecords, type BatchSummary, type SinkPorts } from '../apply-events/apply-records.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
+import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
 import { toMskRecord } from '../shared/kafka/msk-event.ts';
-import {
-  type KafkaConnection,
-  offsetsAtTime,
-  partitionRanges,
-  withAdmin,
-} from '../shared/kafka/offsets.ts';
+import { offsetsAtTime, partitionRanges } from '../shared/kafka/offsets.ts';
 import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
 
 export type ReplayRequest =
@@ -95,7 +91,7 @@ export async function rangesOf(
     return partitions.map((p) => ({
       topic: p.topic,
       partition: p.partition,
-      from: starts.get(`${p.topic}-${p.partition}`) ?? p.end,
+      from: starts.get(topicPartition(p)) ?? p.end,
       to: p.end,
     }));
   });
@@ -111,7 +107,7 @@ export async function replay(
   const consumed = await readRecords(connection, ranges, { limit });
   const records: Record<string, MSKRecord[]> = {};
   for (const record of consumed) {
-    const id = `${record.topic}-${record.partition}`;
+    const id = topicPartition(record);
     records[id] ??= [];
     records[id].push(toMskRecord(record));
   }
@@ -129,7 +125,7 @@ export async function replay(
   }
   // Ranges cut short by the limit go on after the last record read.
   for (const range of ranges) {
-    const id = `${range.topic}-${range.partition}`;
+    const id = topicPartition(range);
     const last = records[id]?.at(-1);
     const next = last === undefined ? range.from : BigInt(last.offset) + 1n;
     if (!resumeAt.has(id) && next < range.to && consumed.length >= limit) resumeAt.set(id, next);

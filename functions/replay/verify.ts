@@ -21,8 +21,9 @@ import type { SinkConfig } from '../shared/config.ts';
 import { type DecodeOptions, decodeRecord } from '../shared/events/decode.ts';
 import { INT64_MAX } from '../shared/events/int64.ts';
 import type { GuardedEvent, Mutation } from '../shared/events/types.ts';
+import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
 import { toMskRecord } from '../shared/kafka/msk-event.ts';
-import { type KafkaConnection, partitionRanges, withAdmin } from '../shared/kafka/offsets.ts';
+import { partitionRanges } from '../shared/kafka/offsets.ts';
 import { readRecords } from '../shared/kafka/read-records.ts';
 import type { GuardOptions } from '../shared/redis/apply-batch.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
@@ -431,7 +432,7 @@ export async function verifyFromTopic(options: VerifyFromTopicOptions): Promise<
   const ranges = await withAdmin(connection, (admin) => partitionRanges(admin, topics));
   const firstOffsets = ranges
     .filter((r) => r.earliest > 0n)
-    .map((r) => ({ topicPartition: `${r.topic}-${r.partition}`, earliest: r.earliest }));
+    .map((r) => ({ topicPartition: topicPartition(r), earliest: r.earliest }));
   const counts = { events: 0, late: 0, duplicates: 0, invalid: 0, rejected: 0 };
   if (firstOffsets.length > 0) {
     return {

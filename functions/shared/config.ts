@@ -7,6 +7,7 @@ import { ConfigError } from './errors.ts';
 import type { DecodeOptions } from './events/decode.ts';
 import { toUint63String } from './events/int64.ts';
 import { mappingSchema } from './events/schema.ts';
+import type { KafkaLocation } from './kafka/connection.ts';
 import type { GuardOptions } from './redis/apply-batch.ts';
 import { maxChunkEvents } from './redis/apply-batch.ts';
 import type { RedisConnectionOptions } from './redis/client.ts';
@@ -103,15 +104,6 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
     chunkSize: e.SEQGUARD_CHUNK_SIZE,
     shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
   };
-}
-
-/** Where the drift check and the replay tools find Kafka. */
-export interface KafkaLocation {
-  /** `host:port` list, or resolved from the MSK cluster ARN at cold start. */
-  bootstrapBrokers: string[] | undefined;
-  mskClusterArn: string | undefined;
-  /** IAM auth (TLS, SASL/OAUTHBEARER) in this region; on whenever a cluster ARN is given. */
-  mskIamRegion: string | undefined;
 }
 
 export interface DriftConfig {

@@ -14,6 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { triggerGroups } from '../../functions/shared/kafka/consumer-groups.ts';
 import { acknowledge } from '../nag.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
 
@@ -31,7 +32,7 @@ export interface EventSourceOptions {
 }
 
 /** The id aws-cdk-lib gives the singleton function behind every AwsCustomResource of a stack. */
-const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+export const awsCustomResourceProviderId = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 /** Consumer groups of the record reader (check-drift, replay): one random id per read. */
 export const readerGroupPattern = 'seqguard-reader-*';
@@ -183,7 +184,7 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
     });
     this.bootstrapBrokers = lookup.getResponseField('BootstrapBrokerStringSaslIam');
     // The provider function is a stack-wide singleton of aws-cdk-lib.
-    const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
+    const provider = Stack.of(this).node.tryFindChild(awsCustomResourceProviderId);
     if (provider) {
       acknowledge(
         provider,
@@ -238,8 +239,18 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
     ];
     if (access.eventSourceMapping) {
       statements.push(
+        // Lambda developer guide, "Configuring Lambda execution role permissions"
+        // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html).
         new iam.PolicyStatement({
           actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+          resources: [this.clusterArn],
+        }),
+        // The mapping's pollers read the cluster's dynamic configuration (Kafka's
+        // DescribeConfigs on the cluster): Lambda developer guide, "Configuring Amazon MSK event
+        // sources for Lambda", IAM role-based authentication
+        // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-configure.html).
+        new iam.PolicyStatement({
+          actions: ['kafka-cluster:DescribeClusterDynamicConfiguration'],
           resources: [this.clusterArn],
         }),
       );
@@ -298,20 +309,22 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
    * and group actions it needs, and network interfaces in the cluster's security group.
    */
   bindEventSource(fn: SeqguardFunction, options: EventSourceOptions): lambda.EventSourceMapping[] {
+    const groups = triggerGroups(options.consumerGroupId, options.topics);
     this.grant(fn.role, {
       readTopics: options.topics,
       writeTopics: [options.deadLetterTopic],
-      alterGroups: [options.consumerGroupId],
+      alterGroups: groups.map((g) => g.groupId),
       eventSourceMapping: true,
     });
     fn.allowNetworkInterfaces([this.securityGroup]);
-    // One mapping per topic (a Kafka mapping takes one topic); they share the group.
-    return options.topics.map((topic, i) => {
+    // One mapping per topic (a Kafka mapping takes one topic), each with a group of its own:
+    // functions/shared/kafka/consumer-groups.ts.
+    return groups.map(({ topic, groupId }, i) => {
       const mapping = new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
         target: fn.function,
         eventSourceArn: this.clusterArn,
         kafkaTopic: topic,
-        kafkaConsumerGroupId: options.consumerGroupId,
+        kafkaConsumerGroupId: groupId,
         startingPosition: lambda.StartingPosition[options.startingPosition],
         batchSize: options.batchSize,
         maxBatchingWindow: Duration.seconds(options.maxBatchingWindowSeconds),
@@ -323,6 +336,15 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
         provisionedPollerConfig: {
           minimumPollers: options.minimumPollers,
           maximumPollers: options.maximumPollers,
+        },
+        // The mapping's own metrics: offset lag, polled and filtered events, errors
+        // (Lambda developer guide, "Event source mapping metrics").
+        metricsConfig: {
+          metrics: [
+            lambda.MetricType.EVENT_COUNT,
+            lambda.MetricType.ERROR_COUNT,
+            lambda.MetricType.KAFKA_METRICS,
+          ],
         },
       });
       // The topics and the role's permissions exist before the mapping starts polling.
@@ -345,10 +367,11 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
     fn.addEnvironment('SEQGUARD_CONSUMER_GROUP', options.consumerGroupId);
     this.grant(fn.role, {
       readTopics: options.topics,
-      describeGroups: [options.consumerGroupId],
+      describeGroups: triggerGroups(options.consumerGroupId, options.topics).map((g) => g.groupId),
     });
     // The reader joins a consumer group with a random id per read: any such group of this
-    // cluster name (the cluster's uuid is left open, so the finding below is a fixed string).
+    // cluster name (the cluster's uuid, a deploy-time value, is left open so that the cdk-nag
+    // finding below is a fixed string).
     const readerGroups = Stack.of(this).formatArn({
       service: 'kafka',
       resource: 'group',

@@ -4,7 +4,7 @@
  * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
  * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -31,7 +31,21 @@ export interface PagingTargets {
   slack?: { workspaceId: string; channelId: string } | undefined;
 }
 
+/** The data services the alarms watch, when this deployment created them (data stack). */
+export interface WatchedData {
+  kafka: { mode: 'provisioned' | 'serverless'; clusterName: string; brokers: number };
+  redis: {
+    mode: 'cluster' | 'serverless';
+    name: string;
+    shards: number;
+    nodesPerShard: number;
+    serverlessMaxDataGiB: number;
+  };
+}
+
 export interface MonitoringProps {
+  /** Absent when the clusters are brought (README, "Bring your own clusters"). */
+  data?: WatchedData;
   prefix: string;
   thresholds: Thresholds;
   /** Consecutive one-minute breaches before a lag alarm pages. */
@@ -80,6 +94,10 @@ export class Monitoring extends Construct {
     const key = new kms.Key(this, 'TopicKey', {
       description: `${props.prefix}: encrypts the alarm topic`,
       enableKeyRotation: true,
+      // It encrypts notifications in flight only, nothing kept: it goes with the stack (after
+      // KMS's waiting period), whatever retainData says.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -106,6 +124,12 @@ export class Monitoring extends Construct {
       }),
     );
     this.subscribe(props.paging, props.prefix);
+    if (!props.paging.pagerDutyUrl && props.paging.emails.length === 0 && !props.paging.slack) {
+      Annotations.of(this).addWarningV2(
+        'seqguard:paging-nobody',
+        'NOBODY IS PAGED: the alarms go to an SNS topic without subscribers. Set the `paging` context (pagerDutyUrl, emails or slack) before you rely on this deployment (README, "Deploying to AWS").',
+      );
+    }
 
     const pageTo = new actions.SnsAction(this.topic);
     const add = (alarm: cloudwatch.Alarm) => {
@@ -213,7 +237,102 @@ export class Monitoring extends Construct {
       );
     }
 
+    for (const [name, fn] of functions) {
+      // A run near its timeout is about to be killed mid-batch: the guard keeps that safe, but
+      // the batch is retried and the lag grows.
+      const timeoutMs = fn.function.timeout?.toMilliseconds() ?? 3_000;
+      add(
+        new cloudwatch.Alarm(this, `${name}NearTimeout`, {
+          alarmName: `${props.prefix}-${name}-NearTimeout`,
+          alarmDescription: `${fn.function.functionName} ran for 80% or more of its ${timeoutMs / 1000} s timeout.`,
+          metric: fn.function.metricDuration({
+            period: Duration.minutes(1),
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+          threshold: timeoutMs * 0.8,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    if (props.data) this.watchData(props.data, props.prefix, add);
+
     this.dashboard = this.buildDashboard(props, offsetLag);
+  }
+
+  /**
+   * ElastiCache memory (the cache runs `noeviction`: a full cache refuses writes, and the sink
+   * retries until the batch ages out) and engine CPU (Lua runs on the engine thread), per node
+   * (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.WhichShouldIMonitor.html);
+   * MSK broker disk use, per broker
+   * (https://docs.aws.amazon.com/msk/latest/developerguide/metrics-details.html).
+   */
+  private watchData(
+    data: WatchedData,
+    prefix: string,
+    add: (alarm: cloudwatch.Alarm) => cloudwatch.Alarm,
+  ): void {
+    const alarm = (id: string, description: string, metric: cloudwatch.Metric, threshold: number) =>
+      add(
+        new cloudwatch.Alarm(this, id, {
+          alarmName: `${prefix}-${id}`,
+          alarmDescription: description,
+          metric,
+          threshold,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 5,
+          treatMissingData: cloudwatch.TreatMissingData.MISSING,
+        }),
+      );
+    const max = (namespace: string, metricName: string, dimensionsMap: Record<string, string>) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName,
+        dimensionsMap,
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      });
+    if (data.redis.mode === 'cluster') {
+      for (let shard = 1; shard <= data.redis.shards; shard++) {
+        for (let node = 1; node <= data.redis.nodesPerShard; node++) {
+          const id = `${data.redis.name}-${String(shard).padStart(4, '0')}-${String(node).padStart(3, '0')}`;
+          alarm(
+            `RedisMemory-${id}`,
+            `${id} uses 80% or more of its memory; with noeviction, writes fail when it is full.`,
+            max('AWS/ElastiCache', 'DatabaseMemoryUsagePercentage', { CacheClusterId: id }),
+            80,
+          );
+          alarm(
+            `RedisEngineCpu-${id}`,
+            `${id}'s engine thread is 80% or more busy (the Lua guard runs there).`,
+            max('AWS/ElastiCache', 'EngineCPUUtilization', { CacheClusterId: id }),
+            80,
+          );
+        }
+      }
+    } else {
+      alarm(
+        'RedisMemory',
+        `${data.redis.name} holds 80% or more of its ${data.redis.serverlessMaxDataGiB} GiB limit; writes fail at the limit.`,
+        max('AWS/ElastiCache', 'BytesUsedForCache', { clusterId: data.redis.name }),
+        data.redis.serverlessMaxDataGiB * 1024 ** 3 * 0.8,
+      );
+    }
+    if (data.kafka.mode === 'provisioned') {
+      for (let broker = 1; broker <= data.kafka.brokers; broker++) {
+        alarm(
+          `KafkaDisk-${broker}`,
+          `Broker ${broker} of ${data.kafka.clusterName} uses 80% or more of its data volume.`,
+          max('AWS/Kafka', 'KafkaDataLogsDiskUsed', {
+            'Cluster Name': data.kafka.clusterName,
+            'Broker ID': String(broker),
+          }),
+          80,
+        );
+      }
+    }
   }
 
   private subscribe(paging: PagingTargets, prefix: string): void {

@@ -12,7 +12,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
 import type { SeqguardConfig } from '../config.ts';
 import { acknowledge } from '../nag.ts';
-import { Monitoring } from './monitoring.ts';
+import { Monitoring, type WatchedData } from './monitoring.ts';
 import { SeqguardFunction, type SeqguardFunctionName } from './seqguard-function.ts';
 
 export interface PipelineBindings {
@@ -28,6 +28,8 @@ export interface PipelineProps {
   config: SeqguardConfig;
   vpc?: ec2.IVpc;
   bind: PipelineBindings;
+  /** The data services to watch, when the deployment created them. */
+  watch?: WatchedData;
 }
 
 export class Pipeline extends Construct {
@@ -120,6 +122,7 @@ export class Pipeline extends Construct {
       thresholds: config.thresholdValues,
       alarmMinutes: config.alarmMinutes,
       paging: config.paging,
+      ...(props.watch ? { data: props.watch } : {}),
       applyEvents: this.applyEvents,
       checkDrift: this.checkDrift,
       replay: this.replay,

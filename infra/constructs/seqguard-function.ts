@@ -54,8 +54,10 @@ export class SeqguardFunction extends Construct {
     }
     const functionName = `${props.prefix}-${props.name}`;
     this.vpc = props.vpc;
+    // No fixed name: a log group kept by a destroy (retainData) would make the next deploy's
+    // CreateLogGroup fail (log group names are unique per account and region), and the function
+    // logs wherever its LoggingConfig points.
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: props.retainLogs ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });

@@ -3,13 +3,40 @@
  * key that encrypts them. Kept apart from the functions so a change to code or alarms never
  * touches the data, and protected from deletion unless `retainData` is off.
  */
-import { Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Aspects,
+  CfnResource,
+  Fn,
+  type IAspect,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type { Construct } from 'constructs';
-import type { SeqguardConfig } from '../config.ts';
-import { KafkaCluster } from '../constructs/kafka-cluster.ts';
+import type { Construct, IConstruct } from 'constructs';
+import { defaultKeyPrefix } from '../../functions/shared/redis/keys.ts';
+import { cacheName, kafkaClusterName, type SeqguardConfig } from '../config.ts';
+import { awsCustomResourceProviderId, KafkaCluster } from '../constructs/kafka-cluster.ts';
 import { Network } from '../constructs/network.ts';
 import { RedisCache } from '../constructs/redis-cache.ts';
+
+/**
+ * `retainData` keeps the data stack whole: a retained cluster or cache still uses its subnets,
+ * security groups, subnet group, parameter group, users and user group, KMS key and secret, and
+ * CloudFormation cannot delete a VPC, subnet or security group that a retained cluster's network
+ * interfaces still use, so retaining only the clusters makes `cdk destroy` fail half way. Every
+ * resource of the stack is kept, except the deploy-time lookup of the bootstrap brokers
+ * (a custom resource and its provider function), which nothing kept depends on.
+ */
+class RetainData implements IAspect {
+  visit(node: IConstruct): void {
+    if (!(node instanceof CfnResource)) return;
+    const path = node.node.path;
+    if (path.includes('/BootstrapBrokers/') || path.includes(`/${awsCustomResourceProviderId}/`))
+      return;
+    node.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  }
+}
 
 export interface DataStackProps extends StackProps {
   config: SeqguardConfig;
@@ -40,7 +67,7 @@ export class DataStack extends Stack {
       retainLogs: retain,
     });
     this.kafka = new KafkaCluster(this, 'Kafka', {
-      clusterName: `${config.prefix}-kafka`,
+      clusterName: kafkaClusterName(config.prefix),
       mode: config.kafka.mode,
       vpc: this.network.vpc,
       pollerEndpoints: [this.network.endpoints.lambda, this.network.endpoints.sts],
@@ -57,7 +84,7 @@ export class DataStack extends Stack {
       })),
     });
     this.redis = new RedisCache(this, 'Redis', {
-      name: `${config.prefix}-state`,
+      name: cacheName(config.prefix),
       mode: config.redis.mode,
       engine: config.redis.engine,
       engineVersion: config.redis.engineVersion,
@@ -70,8 +97,10 @@ export class DataStack extends Stack {
       vpc: this.network.vpc,
       key: this.key,
       secretsEndpoint: this.network.endpoints.secretsManager,
+      keyPrefix: config.sinkEnvironment.SEQGUARD_KEY_PREFIX ?? defaultKeyPrefix,
       retain,
     });
+    if (retain) Aspects.of(this).add(new RetainData());
   }
 
   /**

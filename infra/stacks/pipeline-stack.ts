@@ -4,7 +4,7 @@
  */
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { SeqguardConfig } from '../config.ts';
+import { cacheName, type SeqguardConfig } from '../config.ts';
 import { Pipeline } from '../constructs/pipeline.ts';
 import type { DataStack } from './data-stack.ts';
 
@@ -23,6 +23,20 @@ export class PipelineStack extends Stack {
     this.pipeline = new Pipeline(this, 'Pipeline', {
       config,
       vpc: data.network.vpc,
+      watch: {
+        kafka: {
+          mode: config.kafka.mode,
+          clusterName: data.kafka.clusterName,
+          brokers: config.azCount * config.kafka.brokersPerAz,
+        },
+        redis: {
+          mode: config.redis.mode,
+          name: cacheName(config.prefix),
+          shards: config.redis.shards,
+          nodesPerShard: 1 + config.redis.replicasPerShard,
+          serverlessMaxDataGiB: config.redis.serverlessMaxDataGiB,
+        },
+      },
       bind: {
         redisClient: (fn) => data.redis.bindClient(fn),
         kafkaTrigger: (fn) =>

@@ -99,7 +99,8 @@ describe('ElastiCache', () => {
   it("authenticates the app user with the secret's password and switches the default user off", () => {
     data.hasResourceProperties('AWS::ElastiCache::User', {
       UserName: 'seqguard',
-      AccessString: 'on ~* +@all',
+      AccessString:
+        'on ~{sg:* ~{sg~* -@all +@read +@write +@scripting +@connection -@dangerous +info +time +cluster|info +cluster|slots +cluster|shards',
       AuthenticationMode: {
         Type: 'password',
         Passwords: [Match.objectLike({ 'Fn::Join': Match.anyValue() })],
@@ -165,6 +166,8 @@ describe('network and keys', () => {
     data.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     data.hasResource('AWS::MSK::Cluster', { DeletionPolicy: 'Retain' });
     data.hasResource('AWS::ElastiCache::ReplicationGroup', { DeletionPolicy: 'Retain' });
+    data.hasResource('AWS::EC2::VPC', { DeletionPolicy: 'Retain' });
+    data.hasResource('AWS::ElastiCache::UserGroup', { DeletionPolicy: 'Retain' });
     const sandbox = synthData({ retainData: false });
     sandbox.data.hasResource('AWS::MSK::Cluster', { DeletionPolicy: 'Delete' });
     sandbox.data.hasResource('AWS::ElastiCache::ReplicationGroup', { DeletionPolicy: 'Delete' });

@@ -118,7 +118,7 @@ describe('apply-events event source mapping', () => {
         MaximumRecordAgeInSeconds: 3600,
         ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 8 },
         DestinationConfig: { OnFailure: { Destination: 'kafka://payments.dlt' } },
-        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'bank-sink' },
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: `bank-sink.${name}` },
       });
     }
     custom.pipeline.hasResourceProperties('AWS::Lambda::Function', {
@@ -141,6 +141,7 @@ describe('IAM', () => {
         `ec2:CreateNetworkInterface ${arn('ec2', 'security-group/{KafkaSecurityGroup.GroupId}')}`,
         'kafka:DescribeClusterV2 {KafkaCluster.Arn}',
         'kafka:GetBootstrapBrokers {KafkaCluster.Arn}',
+        'kafka-cluster:DescribeClusterDynamicConfiguration {KafkaCluster.Arn}',
         `kafka-cluster:DescribeTopic ${topic('seqguard.events')}`,
         `kafka-cluster:ReadData ${topic('seqguard.events')}`,
         `kafka-cluster:DescribeTopic ${topic('seqguard.events.failed')}`,
@@ -220,10 +221,11 @@ describe('functions', () => {
       VpcConfig: Match.objectLike({ SecurityGroupIds: Match.anyValue() }),
       Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
     });
-    pipeline.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: `/aws/lambda/${name}`,
-      RetentionInDays: 365,
-    });
+    const [fn] = Object.values(
+      pipeline.findResources('AWS::Lambda::Function', { Properties: { FunctionName: name } }),
+    );
+    expect(text.render(fn?.Properties.LoggingConfig.LogGroup)).toMatch(/^\{Pipeline\w+LogGroup\}$/);
+    pipeline.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
   });
 
   it('passes the Redis secret by ARN: no password in any environment variable', () => {

@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   cursorField,
   deadLetterKeys,
+  keyPatterns,
   producerSeqKey,
+  rebuildKey,
+  rebuildVersionsKey,
   shardKeys,
+  shardRegistryKey,
   stateKey,
-  topicPartition,
 } from '../../functions/shared/redis/keys.ts';
 
 /** The hash tag Redis Cluster hashes: between the first `{` and the next `}`. */
@@ -74,7 +77,6 @@ describe('cursorField()', () => {
     const record = { topic: 'orders', partition: 3 };
     expect(cursorField({ scope: 'orders-3' }, record)).toBe('s:orders-3');
     expect(cursorField(null, record)).toBe('o:orders-3');
-    expect(topicPartition(record)).toBe('orders-3');
   });
 });
 
@@ -84,5 +86,33 @@ describe('producerSeqKey()', () => {
     const key = producerSeqKey('a}b:{c%', 'sg');
     // Assess
     expect(key).toBe('{sg~seq:a%7Db%3A%7Bc%25}');
+  });
+});
+
+describe('keyPatterns()', () => {
+  /** A Redis glob of the form `<literal>*`, as keyPatterns() builds them, tested on a key. */
+  const matches = (pattern: string, key: string) => key.startsWith(pattern.slice(0, -1));
+
+  it('covers every key built for a prefix, and none built for another prefix', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (shard, name) => {
+        fc.pre(shard.isWellFormed() && name.isWellFormed());
+        const keysOf = (prefix: string) => [
+          ...Object.values(shardKeys(shard, prefix)),
+          stateKey(shard, name, prefix),
+          rebuildKey(shard, name, 't', prefix),
+          rebuildVersionsKey(shard, name, 't', prefix),
+          shardRegistryKey(prefix),
+          ...Object.values(deadLetterKeys(prefix)),
+          producerSeqKey(name, prefix),
+        ];
+        for (const key of keysOf('sg')) {
+          expect(keyPatterns('sg').some((p) => matches(p, key))).toBe(true);
+        }
+        for (const key of keysOf('sg2')) {
+          expect(keyPatterns('sg').some((p) => matches(p, key))).toBe(false);
+        }
+      }),
+    );
   });
 });

@@ -88,33 +88,3 @@ export async function mskBootstrapBrokers(
     client.destroy();
   }
 }
-
-/**
- * A lazy Kafka connection for a configured location: the MSK bootstrap brokers are looked up
- * once, at first use, and looked up again after a failure.
- */
-export function lazyKafkaConnection(
-  location: {
-    bootstrapBrokers: string[] | undefined;
-    mskClusterArn: string | undefined;
-    mskIamRegion: string | undefined;
-  },
-  clientId: string,
-): () => Promise<{ bootstrapBrokers: string[]; clientId: string; mskIam?: { region: string } }> {
-  let connection:
-    | Promise<{ bootstrapBrokers: string[]; clientId: string; mskIam?: { region: string } }>
-    | undefined;
-  return () => {
-    connection ??= (async () => ({
-      clientId,
-      bootstrapBrokers:
-        location.bootstrapBrokers ??
-        (await mskBootstrapBrokers(location.mskClusterArn as string, location.mskIamRegion)),
-      ...(location.mskIamRegion ? { mskIam: { region: location.mskIamRegion } } : {}),
-    }))().catch((error: unknown) => {
-      connection = undefined;
-      throw error;
-    });
-    return connection;
-  };
-}

@@ -2,24 +2,8 @@
  * What Kafka knows about positions: where each partition starts and ends, what a consumer group
  * has committed, and which offset a timestamp falls on. Read with the admin API.
  */
-import { Admin } from '@platformatic/kafka';
-import { mskIamConnectionOptions } from './msk-iam.ts';
-
-export interface KafkaConnection {
-  bootstrapBrokers: string[];
-  clientId: string;
-  /** Authenticate to Amazon MSK with IAM (TLS, SASL/OAUTHBEARER) in this region. */
-  mskIam?: { region: string };
-}
-
-/** The options every @platformatic/kafka client built from a connection takes. */
-export function kafkaClientOptions(connection: KafkaConnection) {
-  return {
-    clientId: connection.clientId,
-    bootstrapBrokers: connection.bootstrapBrokers,
-    ...(connection.mskIam ? mskIamConnectionOptions(connection.mskIam.region) : {}),
-  };
-}
+import type { Admin } from '@platformatic/kafka';
+import { topicPartition } from './connection.ts';
 
 export interface PartitionRange {
   topic: string;
@@ -33,17 +17,6 @@ export interface PartitionRange {
 /** Kafka's ListOffsets special timestamps. */
 const LATEST = -1n;
 const EARLIEST = -2n;
-
-export function withAdmin<T>(
-  connection: KafkaConnection,
-  work: (admin: Admin) => Promise<T>,
-): Promise<T> {
-  const admin = new Admin({
-    clientId: connection.clientId,
-    bootstrapBrokers: connection.bootstrapBrokers,
-  });
-  return work(admin).finally(() => admin.close());
-}
 
 async function partitionsOf(admin: Admin, topics: string[]): Promise<Map<string, number[]>> {
   const metadata = await admin.metadata({ topics });
@@ -68,7 +41,8 @@ async function listAt(admin: Admin, partitions: Map<string, number[]>, timestamp
   });
   const offsets = new Map<string, bigint>();
   for (const topic of listed) {
-    for (const p of topic.partitions) offsets.set(`${topic.name}-${p.partitionIndex}`, p.offset);
+    for (const p of topic.partitions)
+      offsets.set(topicPartition({ topic: topic.name, partition: p.partitionIndex }), p.offset);
   }
   return offsets;
 }
@@ -84,8 +58,8 @@ export async function partitionRanges(admin: Admin, topics: string[]): Promise<P
     indexes.map((partition) => ({
       topic,
       partition,
-      earliest: earliest.get(`${topic}-${partition}`) ?? 0n,
-      end: end.get(`${topic}-${partition}`) ?? 0n,
+      earliest: earliest.get(topicPartition({ topic, partition })) ?? 0n,
+      end: end.get(topicPartition({ topic, partition })) ?? 0n,
     })),
   );
 }
@@ -110,7 +84,10 @@ export async function committedOffsets(
     for (const p of topic.partitions) {
       // -1: the group has committed nothing for this partition.
       if (p.committedOffset >= 0n)
-        committed.set(`${topic.name}-${p.partitionIndex}`, p.committedOffset);
+        committed.set(
+          topicPartition({ topic: topic.name, partition: p.partitionIndex }),
+          p.committedOffset,
+        );
     }
   }
   return committed;

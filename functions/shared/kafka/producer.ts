@@ -9,21 +9,17 @@
  */
 import {
   compatibilityPartitioner,
-  Producer,
-  type ProducerOptions,
+  type Producer,
   type RetryDelayGetter,
   stringSerializer,
 } from '@platformatic/kafka';
 import { SeqguardError } from '../errors.ts';
-import { mskIamConnectionOptions } from './msk-iam.ts';
+import { createKafkaProducer, type KafkaConnection } from './connection.ts';
 
 /** The producer createProducer() returns: string keys (scopes), values written as exact JSON. */
 export type EventProducer = Producer<string, unknown, string, string>;
 
-export interface CreateProducerOptions {
-  /** `host:port` of one or more brokers. */
-  bootstrapBrokers: string[];
-  clientId: string;
+export interface CreateProducerOptions extends KafkaConnection {
   /**
    * Produce requests in flight per broker connection, 1 to 5. Kafka's idempotent producer keeps
    * order for up to 5 (https://kafka.apache.org/documentation/#producerconfigs_enable.idempotence);
@@ -31,8 +27,6 @@ export interface CreateProducerOptions {
    * on every idempotent producer, so 2 to 5 currently behave like 1.
    */
   maxInflights?: number;
-  /** Authenticate to Amazon MSK with IAM: TLS plus SASL/OAUTHBEARER, signed for this region. */
-  mskIam?: { region: string };
 }
 
 /** Kafka's own ceiling for in-flight requests of an idempotent producer. */
@@ -68,9 +62,7 @@ export class PublishError extends SeqguardError {
 
 export function createProducer(options: CreateProducerOptions): EventProducer {
   const maxInflights = checkedMaxInflights(options.maxInflights);
-  const producerOptions: ProducerOptions<string, unknown, string, string> = {
-    clientId: options.clientId,
-    bootstrapBrokers: options.bootstrapBrokers,
+  return createKafkaProducer<string, unknown, string, string>(options, {
     idempotent: true,
     acks: -1,
     maxInflights,
@@ -85,9 +77,7 @@ export function createProducer(options: CreateProducerOptions): EventProducer {
       headerKey: stringSerializer,
       headerValue: stringSerializer,
     },
-    ...(options.mskIam ? mskIamConnectionOptions(options.mskIam.region) : {}),
-  };
-  return new Producer(producerOptions);
+  });
 }
 
 function checkedMaxInflights(value: number | undefined): number {

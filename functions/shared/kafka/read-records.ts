@@ -4,9 +4,9 @@
  * never commits), so the event source mapping's group and offsets are never touched.
  */
 import { randomUUID } from 'node:crypto';
-import { Consumer, type Message } from '@platformatic/kafka';
+import type { Message } from '@platformatic/kafka';
+import { createConsumer, type KafkaConnection, topicPartition } from './connection.ts';
 import type { ConsumedRecord } from './msk-event.ts';
-import { type KafkaConnection, kafkaClientOptions } from './offsets.ts';
 
 export interface RecordRange {
   topic: string;
@@ -32,8 +32,7 @@ export async function readRecords(
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const perRange = options.perRange ?? Number.POSITIVE_INFINITY;
   const taken = new Map<string, number>();
-  const consumer = new Consumer({
-    ...kafkaClientOptions(connection),
+  const consumer = createConsumer(connection, {
     groupId: `seqguard-reader-${randomUUID()}`,
   });
   const records: ConsumedRecord[] = [];
@@ -45,7 +44,7 @@ export async function readRecords(
       autocommit: false,
       maxWaitTime: 200,
     });
-    const open = new Map(wanted.map((r) => [`${r.topic}-${r.partition}`, r]));
+    const open = new Map(wanted.map((r) => [topicPartition(r), r]));
     try {
       await new Promise<void>((resolve, reject) => {
         // The last offsets of a range may hold no record (a transaction marker, a compacted
@@ -67,7 +66,7 @@ export async function readRecords(
         stream.on('error', reject);
         stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
           armIdle();
-          const id = `${message.topic}-${message.partition}`;
+          const id = topicPartition(message);
           const range = open.get(id);
           if (!range) return;
           if (message.offset >= range.from && message.offset < range.to) {

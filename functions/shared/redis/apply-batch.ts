@@ -3,8 +3,9 @@
  */
 import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
 import type { GuardedEvent } from '../events/types.ts';
+import { topicPartition } from '../kafka/connection.ts';
 import type { RedisClient } from './client.ts';
-import { cursorField, shardKeys, stateKey, topicPartition } from './keys.ts';
+import { cursorField, shardKeys, stateKey } from './keys.ts';
 
 export interface GuardOptions {
   /** The seq a scope starts at: a first event above it opens a gap, below it is rejected. */

@@ -4,8 +4,9 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import { topicPartition } from '../kafka/connection.ts';
 import type { RedisClient } from './client.ts';
-import { deadLetterKeys, topicPartition } from './keys.ts';
+import { deadLetterKeys } from './keys.ts';
 
 export interface DeadLetter {
   /** The record exactly as the event carried it (base64 key and value, header bytes). */

@@ -10,6 +10,8 @@
  * The dead-letter stream has a tag of its own, `{<prefix>~dlq}`, that no shard can produce:
  * shard tags always hold a `:`.
  */
+import { topicPartition } from '../kafka/connection.ts';
+
 export const defaultKeyPrefix = 'sg';
 
 export interface ShardKeys {
@@ -104,7 +106,12 @@ export function cursorField(
   return sequence === null ? `o:${topicPartition(record)}` : `s:${sequence.scope}`;
 }
 
-/** `<topic>-<partition>`, as the Lambda event names its record lists. */
-export function topicPartition(record: { topic: string; partition: number }): string {
-  return `${record.topic}-${record.partition}`;
+/**
+ * Glob patterns (Redis ACL `~pattern`) that together cover every key this module builds for a
+ * prefix, and no key of another prefix: every key starts with `{<prefix>:` (shards) or
+ * `{<prefix>~` (registry, dead letters, producer counters). A prefix holds only
+ * `[A-Za-z0-9_-]` (functions/shared/config.ts), none of which is special in a glob.
+ */
+export function keyPatterns(prefix = defaultKeyPrefix): string[] {
+  return [`{${prefix}:*`, `{${prefix}~*`];
 }

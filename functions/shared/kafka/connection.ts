@@ -1,0 +1,108 @@
+/**
+ * The one place that builds Kafka clients. Every producer, consumer, admin and record reader of
+ * the project is made here from one `KafkaConnection`, so a connection that says "MSK IAM" gives
+ * every client TLS plus SASL/OAUTHBEARER: a client built anywhere else would open a plaintext
+ * connection to MSK's IAM listener, which accepts only TLS
+ * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html).
+ *
+ * The name of a partition, `<topic>-<partition>`, lives here too: the Lambda event keys its
+ * record lists by it, and check-drift, replay and the batch response use the same string.
+ */
+import {
+  Admin,
+  type AdminOptions,
+  Consumer,
+  type ConsumerOptions,
+  Producer,
+  type ProducerOptions,
+} from '@platformatic/kafka';
+import { mskBootstrapBrokers, mskIamConnectionOptions } from './msk-iam.ts';
+
+export interface KafkaConnection {
+  bootstrapBrokers: string[];
+  clientId: string;
+  /** Authenticate to Amazon MSK with IAM (TLS, SASL/OAUTHBEARER) in this region. */
+  mskIam?: { region: string };
+}
+
+/** `<topic>-<partition>`, as the Lambda event names its record lists. */
+export function topicPartition(record: { topic: string; partition: number }): string {
+  return `${record.topic}-${record.partition}`;
+}
+
+/** The options every client built from a connection starts from. */
+export function kafkaClientOptions(connection: KafkaConnection) {
+  return {
+    clientId: connection.clientId,
+    bootstrapBrokers: connection.bootstrapBrokers,
+    ...(connection.mskIam ? mskIamConnectionOptions(connection.mskIam.region) : {}),
+  };
+}
+
+type Connected<T> = Omit<T, 'clientId' | 'bootstrapBrokers' | 'tls' | 'sasl' | 'tlsServerName'>;
+
+export function createAdmin(connection: KafkaConnection, options: Connected<AdminOptions> = {}) {
+  return new Admin({ ...options, ...kafkaClientOptions(connection) });
+}
+
+export function createConsumer<K = Buffer, V = Buffer, HK = Buffer, HV = Buffer>(
+  connection: KafkaConnection,
+  options: Connected<ConsumerOptions<K, V, HK, HV>>,
+): Consumer<K, V, HK, HV> {
+  return new Consumer<K, V, HK, HV>({
+    ...options,
+    ...kafkaClientOptions(connection),
+  } as ConsumerOptions<K, V, HK, HV>);
+}
+
+export function createKafkaProducer<K, V, HK, HV>(
+  connection: KafkaConnection,
+  options: Connected<ProducerOptions<K, V, HK, HV>>,
+): Producer<K, V, HK, HV> {
+  return new Producer<K, V, HK, HV>({
+    ...options,
+    ...kafkaClientOptions(connection),
+  } as ProducerOptions<K, V, HK, HV>);
+}
+
+/** An admin client for the duration of `work`, closed after it whatever happens. */
+export function withAdmin<T>(
+  connection: KafkaConnection,
+  work: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const admin = createAdmin(connection);
+  return work(admin).finally(() => admin.close());
+}
+
+/** Where the drift check, replay and the CLI find Kafka (functions/shared/config.ts). */
+export interface KafkaLocation {
+  /** `host:port` list, or resolved from the MSK cluster ARN at first use. */
+  bootstrapBrokers: string[] | undefined;
+  mskClusterArn: string | undefined;
+  /** IAM auth (TLS, SASL/OAUTHBEARER) in this region; on whenever a cluster ARN is given. */
+  mskIamRegion: string | undefined;
+}
+
+/**
+ * A lazy connection for a configured location: the MSK bootstrap brokers are looked up once, at
+ * first use, and looked up again after a failure.
+ */
+export function lazyKafkaConnection(
+  location: KafkaLocation,
+  clientId: string,
+): () => Promise<KafkaConnection> {
+  let connection: Promise<KafkaConnection> | undefined;
+  return () => {
+    connection ??= (async () => ({
+      clientId,
+      bootstrapBrokers:
+        location.bootstrapBrokers ??
+        (await mskBootstrapBrokers(location.mskClusterArn as string, location.mskIamRegion)),
+      ...(location.mskIamRegion ? { mskIam: { region: location.mskIamRegion } } : {}),
+    }))().catch((error: unknown) => {
+      connection = undefined;
+      throw error;
+    });
+    return connection;
+  };
+}
