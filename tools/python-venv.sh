@@ -13,7 +13,7 @@ if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stam
   echo "$venv/bin"
   exit 0
 fi
-if ! python3 -m venv --help >/dev/null 2>&1; then
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   echo "python3 -m venv is missing: install python3-venv (Debian/Ubuntu) and run again" >&2
   exit 1
 fi
