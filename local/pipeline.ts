@@ -52,6 +52,8 @@ export function startPipeline(options: PipelineOptions): Pipeline {
       POWERTOOLS_LOG_LEVEL: 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
       AWS_LAMBDA_FUNCTION_NAME: 'seqguard-apply-events',
+      // The sink reads Kafka to tell a hole in a partition's ledger from offsets with no record.
+      SEQGUARD_KAFKA_BOOTSTRAP: bootstrap,
       ...functionEnv,
     },
     timeoutMs: functionTimeoutMs ?? 30_000,

@@ -49,13 +49,18 @@
             op is "zincrby" | "hincrby" | "hsetIfNewer"; stateIndex is 1-based into ARGV[4];
             target is the member or field; value the delta or the value to set; version is
             "" unless op is hsetIfNewer; timestamp is the record's (ms, decimal string).
+    ARGV[6] JSON object "<topic>-<partition>" -> the lowest checkpoint KEYS[3] must hold (the
+            partition ledger's record of what was written here); "{}" or absent for none
+            (a repair, which fills in what was lost)
 
   Output:
     an array with one status per event, in order:
        1 APPLIED    2 APPLIED_LATE    3 GAP_OPENED    0 DUPLICATE
       -1 REJECTED_BELOW_FIRST_SEQ  -2 REJECTED_WRONG_TYPE  -3 REJECTED_MUTATION_FAILED
     or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when a bookkeeping
-    key has the wrong type.
+    key has the wrong type, or "SEQGUARD_BEHIND <topic>-<partition> <held|-> <expected>"
+    (nothing written) when the shard holds a lower checkpoint than ARGV[6] expects: this node
+    lost writes (includes/checkNotBehind.lua).
 ]]
 
 local APPLIED, APPLIED_LATE, GAP_OPENED, DUPLICATE = 1, 2, 3, 0
@@ -66,6 +71,7 @@ local REJECTED_BELOW_FIRST_SEQ, REJECTED_WRONG_TYPE, REJECTED_MUTATION_FAILED = 
 --- @include "includes/stateMutation"
 --- @include "includes/runningTotals"
 --- @include "includes/checkLayout"
+--- @include "includes/checkNotBehind"
 
 local cursorsKey, gapsKey, offsetsKey, streamKey, metaKey, versionsKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -77,6 +83,9 @@ local events = cjson.decode(ARGV[5])
 
 checkLayout({ [cursorsKey] = 'hash', [gapsKey] = 'zset', [offsetsKey] = 'hash',
   [streamKey] = 'stream', [metaKey] = 'hash', [versionsKey] = 'hash' })
+if ARGV[6] and ARGV[6] ~= '{}' then
+  checkNotBehind(offsetsKey, cjson.decode(ARGV[6]))
+end
 
 -- Cursors and checkpoints are read once and written back once per chunk.
 local cursors, cursorsChanged = {}, {}

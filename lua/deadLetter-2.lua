@@ -16,18 +16,26 @@
               [topicPartition, offset, reason, key, value, headers, timestamp]
             key and value as the Lambda event carried them (base64, "" when absent),
             headers as JSON, timestamp in ms; offset a canonical decimal string.
+    ARGV[2] JSON object "<topic>-<partition>" -> the lowest mark KEYS[2] must hold (what the
+            partition ledger recorded as dead-lettered); "{}" or absent for none (a repair)
 
   Output:
-    an array with 1 (appended) or 0 (already there) per entry.
+    an array with 1 (appended) or 0 (already there) per entry, or the error
+    "SEQGUARD_BEHIND <topic>-<partition> <held|-> <expected>" (nothing written) when this node
+    lost dead letters: they must be appended again before the mark moves past them.
 ]]
 
 --- @include "includes/seqArithmetic"
 --- @include "includes/checkLayout"
+--- @include "includes/checkNotBehind"
 
 local streamKey, offsetsKey = KEYS[1], KEYS[2]
 local entries = cjson.decode(ARGV[1])
 
 checkLayout({ [streamKey] = 'stream', [offsetsKey] = 'hash' })
+if ARGV[2] and ARGV[2] ~= '{}' then
+  checkNotBehind(offsetsKey, cjson.decode(ARGV[2]))
+end
 
 local stored, raised = {}, {}
 local statuses = {}

@@ -8,8 +8,17 @@
  * rejects go to the dead-letter stream and count as processed. A chunk that fails fails its
  * events and every later chunk of its shard; each partition is then reported from its first
  * failed record on, and only records below that point are dead-lettered (the rest come again).
+ *
+ * With a ledger port, every partition's ledger (lua/advanceLedger-1.lua) is read first and
+ * advanced last. A batch that starts past what the ledger says was handled (Redis lost
+ * acknowledged writes, or the trigger gave up on a range) is refused whole, and each shard and
+ * the dead letters must hold at least what the ledger says was written to them: otherwise
+ * their node lost writes, and going on would move cursors past records that must be applied
+ * first. The drift check replays what is missing, as a repair (`repair` below), which skips
+ * those checks and closes the ledger's hole.
  */
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { RedisBehindError } from '../shared/errors.ts';
 import { type DecodeOptions, decodeRecord } from '../shared/events/decode.ts';
 import type { GuardedEvent } from '../shared/events/types.ts';
 import {
@@ -17,18 +26,49 @@ import {
   type KafkaBatchResponse,
   recordsByPartition,
 } from '../shared/kafka/batch-response.ts';
-import { chunk, type GuardOutcome } from '../shared/redis/apply-batch.ts';
+import { chunk, type ExpectedCheckpoints, type GuardOutcome } from '../shared/redis/apply-batch.ts';
 import type { DeadLetter, DeadLetterOutcome } from '../shared/redis/dead-letter.ts';
+import type { LedgerAdvance, LedgerEntry } from '../shared/redis/ledger.ts';
 
 export interface SinkPorts {
-  applyChunk(shard: string, events: readonly GuardedEvent[]): Promise<GuardOutcome[]>;
-  appendDeadLetters(letters: readonly DeadLetter[]): Promise<DeadLetterOutcome[]>;
+  applyChunk(
+    shard: string,
+    events: readonly GuardedEvent[],
+    expected?: ExpectedCheckpoints,
+  ): Promise<GuardOutcome[]>;
+  appendDeadLetters(
+    letters: readonly DeadLetter[],
+    expected?: ExpectedCheckpoints,
+  ): Promise<DeadLetterOutcome[]>;
+  /** The partition ledgers; without one, lost writes are not looked for. */
+  ledger?: LedgerPort;
+}
+
+export interface LedgerPort {
+  read(partitions: readonly string[]): Promise<Map<string, LedgerEntry>>;
+  /** False when the range does not join the ledger's run. */
+  advance(partition: string, advance: LedgerAdvance): Promise<boolean>;
+  /**
+   * Whether the log holds any record of the partition in [from, to): offsets without records
+   * (transaction markers, compaction) are no hole. Absent when the sink cannot read Kafka; a
+   * gap in offsets is then taken for a hole.
+   */
+  hasRecords?(
+    partition: { topic: string; partition: number },
+    from: bigint,
+    to: bigint,
+  ): Promise<boolean>;
 }
 
 export interface ApplyRecordsOptions {
   decode: DecodeOptions;
   chunkSize: number;
   shardConcurrency: number;
+  /**
+   * A repair: per partition, the range of offsets [from, to) these records are all of (a replay
+   * of what Redis lost). No ledger check; the ledger's run is extended over the range.
+   */
+  repair?: ReadonlyMap<string, { from: bigint; to: bigint }>;
 }
 
 export interface BatchSummary {
@@ -99,6 +139,22 @@ function decodeAll(partitions: Map<string, MSKRecord[]>, options: DecodeOptions)
   return items;
 }
 
+/** What the ledgers say the target (a shard, the dead letters) holds for these items' partitions. */
+function expectedOf(
+  items: readonly Item[],
+  ledgers: ReadonlyMap<string, LedgerEntry>,
+  pick: (entry: LedgerEntry) => bigint | undefined,
+): ExpectedCheckpoints {
+  const expected: Record<string, string> = {};
+  for (const { partition } of items) {
+    if (partition in expected) continue;
+    const entry = ledgers.get(partition);
+    const lowest = entry && pick(entry);
+    if (lowest !== undefined) expected[partition] = String(lowest);
+  }
+  return expected;
+}
+
 function groupByShard(items: Item[]): Map<string, Item[]> {
   const shards = new Map<string, Item[]>();
   for (const item of items) {
@@ -116,13 +172,17 @@ async function guardShard(
   ports: SinkPorts,
   chunkSize: number,
   errors: Error[],
+  ledgers: ReadonlyMap<string, LedgerEntry>,
 ) {
-  const chunks = chunk(items, chunkSize);
+  // Refused partitions (a hole in their ledger) are failed already.
+  const pending = items.filter((item) => item.fate.kind === 'pending');
+  const chunks = chunk(pending, chunkSize);
   for (const [index, part] of chunks.entries()) {
     try {
       const outcomes = await ports.applyChunk(
         shard,
         part.map((item) => item.event as GuardedEvent),
+        expectedOf(part, ledgers, (entry) => entry.shards.get(shard)),
       );
       part.forEach((item, i) => {
         const outcome = outcomes[i] as GuardOutcome;
@@ -150,7 +210,12 @@ function firstFailedOffsets(items: Item[]): Map<string, number> {
   return first;
 }
 
-async function deadLetterBelowFailures(items: Item[], ports: SinkPorts, errors: Error[]) {
+async function deadLetterBelowFailures(
+  items: Item[],
+  ports: SinkPorts,
+  errors: Error[],
+  ledgers: ReadonlyMap<string, LedgerEntry>,
+) {
   const failedFrom = firstFailedOffsets(items);
   const letters = items.filter((item) => {
     if (item.fate.kind !== 'deadLetter') return false;
@@ -168,6 +233,7 @@ async function deadLetterBelowFailures(items: Item[], ports: SinkPorts, errors: 
         record: item.record,
         reason: (item.fate as { reason: string }).reason,
       })),
+      expectedOf(letters, ledgers, (entry) => entry.deadLettered),
     );
     return letters.length;
   } catch (error) {
@@ -204,6 +270,79 @@ function summarize(
   return summary;
 }
 
+/**
+ * Per partition of a live batch, whether it may be applied: its first record must join the run
+ * its ledger records, unless the offsets in between hold no record.
+ */
+async function refuseHoles(
+  partitions: Map<string, MSKRecord[]>,
+  items: Item[],
+  ledger: LedgerPort,
+  ledgers: ReadonlyMap<string, LedgerEntry>,
+  errors: Error[],
+): Promise<Map<string, bigint>> {
+  const starts = new Map<string, bigint>();
+  for (const [partition, records] of partitions) {
+    const first = records[0] as MSKRecord;
+    const batchStart = BigInt(first.offset);
+    const through = ledgers.get(partition)?.through;
+    starts.set(partition, batchStart);
+    if (through !== undefined && batchStart <= through + 1n) continue;
+    // No ledger: a partition never handled, unless Redis lost it all; the log tells which.
+    const holeFrom = through === undefined ? 0n : through + 1n;
+    if (through === undefined && !ledger.hasRecords) continue;
+    const hole = ledger.hasRecords ? await ledger.hasRecords(first, holeFrom, batchStart) : true;
+    if (!hole) {
+      starts.set(partition, holeFrom);
+      continue;
+    }
+    errors.push(
+      new RedisBehindError(
+        `${partition}: Kafka committed offsets ${holeFrom}..${batchStart - 1n} that Redis does not hold (lost writes, or records the trigger gave up on); the partition waits for check-drift to replay them`,
+      ),
+    );
+    for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+  }
+  return starts;
+}
+
+/** The ledger's record of what this call handled of each partition. */
+function advances(
+  partitions: Map<string, MSKRecord[]>,
+  items: Item[],
+  starts: ReadonlyMap<string, bigint>,
+  repair: ApplyRecordsOptions['repair'],
+): Map<string, LedgerAdvance> {
+  const failedFrom = firstFailedOffsets(items);
+  const result = new Map<string, LedgerAdvance>();
+  for (const [partition, records] of partitions) {
+    const range = repair?.get(partition);
+    const from = range?.from ?? starts.get(partition) ?? BigInt((records[0] as MSKRecord).offset);
+    const failed = failedFrom.get(partition);
+    const end = range ? range.to - 1n : BigInt((records.at(-1) as MSKRecord).offset);
+    const to = failed === undefined ? end : BigInt(failed) - 1n;
+    result.set(partition, {
+      from,
+      to: to >= from ? to : undefined,
+      shards: new Map(),
+      deadLettered: undefined,
+    });
+  }
+  for (const item of items) {
+    const advance = result.get(item.partition) as LedgerAdvance;
+    const offset = BigInt(item.record.offset);
+    if (item.fate.kind === 'guarded' && item.event) {
+      const shards = advance.shards as Map<string, bigint>;
+      const current = shards.get(item.event.shard);
+      if (current === undefined || offset > current) shards.set(item.event.shard, offset);
+    } else if (item.fate.kind === 'deadLetter') {
+      if (advance.deadLettered === undefined || offset > advance.deadLettered)
+        advance.deadLettered = offset;
+    }
+  }
+  return result;
+}
+
 export async function applyRecords(
   event: Pick<MSKEvent, 'records'>,
   ports: SinkPorts,
@@ -212,13 +351,50 @@ export async function applyRecords(
   const partitions = recordsByPartition(event);
   const items = decodeAll(partitions, options.decode);
   const errors: Error[] = [];
+  const ledger = ports.ledger;
+  const live = options.repair === undefined;
+
+  let ledgers: ReadonlyMap<string, LedgerEntry> = new Map();
+  let starts = new Map<string, bigint>();
+  if (ledger) {
+    try {
+      if (live) {
+        ledgers = await ledger.read([...partitions.keys()]);
+        starts = await refuseHoles(partitions, items, ledger, ledgers, errors);
+      }
+    } catch (error) {
+      // The ledger cannot be read (Redis unavailable): nothing can be applied safely.
+      errors.push(error as Error);
+      for (const item of items) item.fate = { kind: 'failed' };
+    }
+  }
 
   await forEachConcurrently(
     [...groupByShard(items)],
     options.shardConcurrency,
-    ([shard, shardItems]) => guardShard(shard, shardItems, ports, options.chunkSize, errors),
+    ([shard, shardItems]) =>
+      guardShard(shard, shardItems, ports, options.chunkSize, errors, ledgers),
   );
-  const deadLettered = await deadLetterBelowFailures(items, ports, errors);
+  const deadLettered = await deadLetterBelowFailures(items, ports, errors, ledgers);
+
+  if (ledger && items.some((item) => item.fate.kind !== 'failed' || !live)) {
+    for (const [partition, advance] of advances(partitions, items, starts, options.repair)) {
+      if (
+        advance.to === undefined &&
+        advance.shards.size === 0 &&
+        advance.deadLettered === undefined
+      )
+        continue;
+      try {
+        await ledger.advance(partition, advance);
+      } catch (error) {
+        // Applied, but not recorded: delivered again, the records are duplicates and the
+        // ledger moves then.
+        errors.push(error as Error);
+        for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+      }
+    }
+  }
 
   const response = batchResponse(partitions, firstFailedOffsets(items));
   return {

@@ -31,7 +31,9 @@ import {
   type ShardSnapshot,
   type StateCheck,
 } from '../shared/redis/inspect.ts';
+import { readLedgers } from '../shared/redis/ledger.ts';
 import type { AlarmName } from '../shared/thresholds.ts';
+import { type BehindReport, behindRanges, repairRange } from './lost-writes.ts';
 
 export interface DriftCheckDependencies {
   kafka: KafkaConnection;
@@ -64,6 +66,8 @@ export interface PartitionDrift {
   appliedLag: number;
   timeLagSeconds: number;
   commitAhead: number;
+  /** Where Redis holds less than was handled (lost writes, ranges given up on). */
+  behind: BehindReport;
 }
 
 export interface DriftReport {
@@ -145,6 +149,7 @@ export async function checkDrift(
   }
   const deadLetters = await inspectDeadLetters(deps.redis, keyPrefix);
   const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
+  const ledgers = await readLedgers(deps.redis, ranges.map(topicPartition), keyPrefix);
 
   const partitions: PartitionDrift[] = ranges.map((range) => {
     const id = topicPartition(range);
@@ -164,6 +169,17 @@ export async function checkDrift(
       appliedLag: Number(maxBigInt(range.end - appliedFrom, 0n)),
       timeLagSeconds: 0,
       commitAhead: groupNext === undefined ? 0 : Number(maxBigInt(groupNext - appliedFrom, 0n)),
+      behind: behindRanges(
+        { earliest: range.earliest, end: range.end, committed: groupNext },
+        ledgers.get(id),
+        new Map(
+          shards.flatMap((s) => {
+            const held = s.checkpoints.get(id);
+            return held === undefined ? [] : [[s.shard, held] as const];
+          }),
+        ),
+        deadLetters.checkpoints.get(id),
+      ),
     };
   });
   const timestamps = await oldestUnapplied(
@@ -185,23 +201,24 @@ export async function checkDrift(
     appliedLagRecords: sum((p) => p.appliedLag),
     timeLagSeconds: Math.max(0, ...partitions.map((p) => p.timeLagSeconds)),
     commitAheadRecords: sum((p) => p.commitAhead),
+    redisBehindRecords: sum((p) => p.behind.records + p.behind.beyondRetention),
     openGaps: shards.reduce((total, s) => total + s.openGaps, 0),
     deadLetters: deadLetters.depth,
     stateDriftKeys: stateChecks.filter((c) => c.kind === 'drift').length,
     vanishedShards: shards.filter((s) => s.registered && !s.present).length,
   };
 
+  // The repair: one replay per partition from the first offset Redis lacks, as a repair (the
+  // sink's checks would refuse it), which also closes the ledger's hole.
   let replayed: ReplayResult | undefined;
-  if (options.autoReplay && values.commitAheadRecords > 0) {
-    const lost = partitions
-      .filter((p) => p.commitAhead > 0)
-      .map((p) => ({
-        topic: p.topic,
-        partition: p.index,
-        from: maxBigInt(p.appliedNext ?? p.earliest, p.earliest),
-        to: p.committed as bigint,
-      }));
-    replayed = await replay(deps.kafka, deps.ports, deps.sink, lost, options.replayLimit);
+  const lost = partitions.flatMap((p) => {
+    const range = repairRange(p.behind, p);
+    return range ? [{ topic: p.topic, partition: p.index, ...range }] : [];
+  });
+  if (options.autoReplay && lost.length > 0) {
+    replayed = await replay(deps.kafka, deps.ports, deps.sink, lost, options.replayLimit, {
+      repair: true,
+    });
   }
 
   return {

@@ -40,6 +40,11 @@ function publish(metrics: Metrics, report: DriftReport): void {
     single.addMetric('AppliedLag', MetricUnit.Count, p.appliedLag);
     single.addMetric('TimeLagSeconds', MetricUnit.Seconds, p.timeLagSeconds);
     single.addMetric('CommitAheadOfApplied', MetricUnit.Count, p.commitAhead);
+    single.addMetric(
+      'RedisBehindKafka',
+      MetricUnit.Count,
+      p.behind.records + p.behind.beyondRetention,
+    );
   }
 }
 

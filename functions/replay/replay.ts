@@ -97,12 +97,19 @@ export async function rangesOf(
   });
 }
 
+/**
+ * Applies the records of `ranges` again. An operator's replay runs with the sink's checks: a
+ * range that starts past what a partition's ledger says was handled is refused, as the sink
+ * would refuse it. A `repair` (the drift check's, of what Redis lost, from the first offset
+ * missing) skips them and closes the ledger's hole over what it read.
+ */
 export async function replay(
   connection: KafkaConnection,
   ports: SinkPorts,
   config: Pick<SinkConfig, 'decode' | 'chunkSize' | 'shardConcurrency'>,
   ranges: RecordRange[],
   limit: number,
+  { repair = false }: { repair?: boolean } = {},
 ): Promise<ReplayResult> {
   const consumed = await readRecords(connection, ranges, { limit });
   const records: Record<string, MSKRecord[]> = {};
@@ -111,11 +118,36 @@ export async function replay(
     records[id] ??= [];
     records[id].push(toMskRecord(record));
   }
+  // What was read of each range: all of it, unless the limit cut it after its last record.
+  const covered = new Map(
+    ranges.map((range) => {
+      const id = topicPartition(range);
+      const last = records[id]?.at(-1);
+      const cut = consumed.length >= limit;
+      return [
+        id,
+        { from: range.from, to: cut ? (last ? BigInt(last.offset) + 1n : range.from) : range.to },
+      ] as const;
+    }),
+  );
   const { response, summary } = await applyRecords({ records }, ports, {
     decode: config.decode,
     chunkSize: config.chunkSize,
     shardConcurrency: config.shardConcurrency,
+    ...(repair ? { repair: covered } : {}),
   });
+  if (repair && ports.ledger) {
+    // A range read whole that holds no record (transaction markers, compaction) closes too.
+    for (const [id, { from, to }] of covered) {
+      if (records[id] || to <= from) continue;
+      await ports.ledger.advance(id, {
+        from,
+        to: to - 1n,
+        shards: new Map(),
+        deadLettered: undefined,
+      });
+    }
+  }
 
   const resumeAt = new Map<string, bigint>();
   for (const failure of response.batchItemFailures) {

@@ -21,6 +21,11 @@ export interface SinkConfig {
   chunkSize: number;
   /** Shards applied at the same time (chunks of one shard always run in order). */
   shardConcurrency: number;
+  /**
+   * Where the sink reads Kafka to tell a hole in a partition's ledger from offsets that hold no
+   * record (transaction markers, compaction); undefined when not configured.
+   */
+  kafka: KafkaLocation | undefined;
 }
 
 const integer = (min: number, max: number, fallback: number) =>
@@ -68,7 +73,30 @@ const environmentSchema = z.object({
   SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(0, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
   SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, 500),
   SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, 8),
+  SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
+  SEQGUARD_MSK_CLUSTER_ARN: z
+    .string()
+    .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
+    .optional(),
+  AWS_REGION: z.string().optional(),
 });
+
+/** Kafka's location from SEQGUARD_KAFKA_BOOTSTRAP or SEQGUARD_MSK_CLUSTER_ARN, if either is set. */
+function kafkaLocation(e: {
+  SEQGUARD_KAFKA_BOOTSTRAP?: string | undefined;
+  SEQGUARD_MSK_CLUSTER_ARN?: string | undefined;
+  AWS_REGION?: string | undefined;
+}): KafkaLocation | undefined {
+  if (!e.SEQGUARD_KAFKA_BOOTSTRAP && !e.SEQGUARD_MSK_CLUSTER_ARN) return undefined;
+  const arnRegion = e.SEQGUARD_MSK_CLUSTER_ARN?.split(':')[3];
+  return {
+    bootstrapBrokers: e.SEQGUARD_KAFKA_BOOTSTRAP?.split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+    mskClusterArn: e.SEQGUARD_MSK_CLUSTER_ARN,
+    mskIamRegion: e.SEQGUARD_MSK_CLUSTER_ARN ? (arnRegion ?? e.AWS_REGION) : undefined,
+  };
+}
 
 export function loadSinkConfig(env: Record<string, string | undefined>): SinkConfig {
   const parsed = environmentSchema.safeParse(env);
@@ -103,6 +131,7 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
     },
     chunkSize: e.SEQGUARD_CHUNK_SIZE,
     shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
+    kafka: kafkaLocation(e),
   };
 }
 
@@ -170,16 +199,9 @@ export function loadDriftConfig(env: Record<string, string | undefined>): DriftC
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
-  const arnRegion = e.SEQGUARD_MSK_CLUSTER_ARN?.split(':')[3];
   return {
     sink,
-    kafka: {
-      bootstrapBrokers: e.SEQGUARD_KAFKA_BOOTSTRAP?.split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-      mskClusterArn: e.SEQGUARD_MSK_CLUSTER_ARN,
-      mskIamRegion: e.SEQGUARD_MSK_CLUSTER_ARN ? (arnRegion ?? e.AWS_REGION) : undefined,
-    },
+    kafka: kafkaLocation(e) as KafkaLocation,
     topics: e.SEQGUARD_TOPICS,
     consumerGroup: e.SEQGUARD_CONSUMER_GROUP,
     autoReplay: e.SEQGUARD_AUTO_REPLAY,

@@ -34,3 +34,16 @@ export class RedisUnavailableError extends SeqguardError {
     this.name = 'RedisUnavailableError';
   }
 }
+
+/**
+ * Redis holds less than what was handled before: a node lost acknowledged writes (a restart
+ * without its data, a failover, a restore from a snapshot), or the trigger gave up on a range.
+ * Records of the partition are refused until the drift check has replayed what is missing,
+ * because going on would move cursors past records that must be applied first.
+ */
+export class RedisBehindError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisBehindError';
+  }
+}

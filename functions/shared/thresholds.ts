@@ -17,6 +17,13 @@ export const thresholdsSchema = z
     timeLagSeconds: z.number().positive().default(30),
     /** Records the group committed that Redis does not hold: Redis lost writes. */
     commitAheadRecords: z.number().positive().default(1),
+    /**
+     * Records Redis holds less of than the partition ledgers say were handled: acknowledged
+     * writes lost (a restart without data, a failover, a restore), or ranges the trigger gave
+     * up on. The drift check replays them; records older than the log start cannot be, and keep
+     * this alarm on.
+     */
+    redisBehindRecords: z.number().positive().default(1),
     /** Open ranges of missing seqs. */
     openGaps: z.number().positive().default(1),
     /** Entries in the dead-letter stream. */
@@ -38,6 +45,7 @@ export const alarmMetrics = {
   appliedLagRecords: 'AppliedLag',
   timeLagSeconds: 'TimeLagSeconds',
   commitAheadRecords: 'CommitAheadOfApplied',
+  redisBehindRecords: 'RedisBehindKafka',
   openGaps: 'OpenGaps',
   deadLetters: 'DeadLetterDepth',
   stateDriftKeys: 'StateDriftKeys',

@@ -64,6 +64,7 @@ export interface MonitoringProps {
  */
 const pagesAtOnce: ReadonlySet<AlarmName> = new Set<AlarmName>([
   'commitAheadRecords',
+  'redisBehindRecords',
   'openGaps',
   'deadLetters',
   'stateDriftKeys',
@@ -397,7 +398,12 @@ export class Monitoring extends Construct {
       }),
     );
     dashboard.addWidgets(
-      driftGraph('Redis integrity', ['commitAheadRecords', 'vanishedShards', 'stateDriftKeys']),
+      driftGraph('Redis integrity', [
+        'redisBehindRecords',
+        'commitAheadRecords',
+        'vanishedShards',
+        'stateDriftKeys',
+      ]),
       driftGraph('Gaps and dead letters', ['openGaps', 'deadLetters']),
       new cloudwatch.GraphWidget({
         title: 'apply-events outcomes',

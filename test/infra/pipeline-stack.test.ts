@@ -295,6 +295,7 @@ describe('alarms', () => {
   const topicRef = { Ref: Match.stringLikeRegexp('^PipelineMonitoringAlarmTopic') };
   const pagesAtOnce = new Set<AlarmName>([
     'commitAheadRecords',
+    'redisBehindRecords',
     'openGaps',
     'deadLetters',
     'stateDriftKeys',

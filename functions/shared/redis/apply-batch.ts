@@ -1,7 +1,7 @@
 /**
  * The wrapper of lua/applyBatch-6.lua: one call applies one chunk of one shard's events.
  */
-import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import { RedisBehindError, RedisLayoutError, RedisUnavailableError } from '../errors.ts';
 import type { GuardedEvent } from '../events/types.ts';
 import { topicPartition } from '../kafka/connection.ts';
 import type { RedisClient } from './client.ts';
@@ -71,7 +71,18 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
-function scriptArguments(shard: string, events: readonly GuardedEvent[], options: GuardOptions) {
+/**
+ * Per `<topic>-<partition>`, the lowest checkpoint the shard must hold before a chunk may be
+ * applied: what the partition ledger recorded as written to it. Empty for a repair.
+ */
+export type ExpectedCheckpoints = Readonly<Record<string, string>>;
+
+function scriptArguments(
+  shard: string,
+  events: readonly GuardedEvent[],
+  options: GuardOptions,
+  expected: ExpectedCheckpoints,
+) {
   const names: string[] = [];
   const indexOfName = new Map<string, number>();
   const rows = events.map((event) => {
@@ -111,6 +122,7 @@ function scriptArguments(shard: string, events: readonly GuardedEvent[], options
     String(options.streamMaxAgeMs),
     JSON.stringify(names),
     JSON.stringify(rows),
+    JSON.stringify(expected),
   ];
   return { allKeys, argv };
 }
@@ -118,20 +130,22 @@ function scriptArguments(shard: string, events: readonly GuardedEvent[], options
 /**
  * Applies events (all of `shard`, in the order given) in one atomic script execution.
  * Returns one outcome per event; throws RedisLayoutError when nothing could be applied because a
- * bookkeeping key was overwritten, and RedisUnavailableError when the call did not complete
- * (the script may or may not have run: the guard makes a retry safe either way).
+ * bookkeeping key was overwritten, RedisBehindError when the shard holds less than `expected`
+ * (its node lost writes: nothing applied), and RedisUnavailableError when the call did not
+ * complete (the script may or may not have run: the guard makes a retry safe either way).
  */
 export async function applyChunk(
   redis: RedisClient,
   shard: string,
   events: readonly GuardedEvent[],
   options: GuardOptions,
+  expected: ExpectedCheckpoints = {},
 ): Promise<GuardOutcome[]> {
   if (events.length === 0) return [];
   if (events.length > maxChunkEvents) {
     throw new RangeError(`a chunk holds at most ${maxChunkEvents} events, got ${events.length}`);
   }
-  const { allKeys, argv } = scriptArguments(shard, events, options);
+  const { allKeys, argv } = scriptArguments(shard, events, options, expected);
   let statuses: number[];
   try {
     statuses = await redis.applyBatch(allKeys.length, ...allKeys, ...argv);
@@ -139,6 +153,12 @@ export async function applyChunk(
     const message = (error as Error).message ?? String(error);
     if (message.includes('SEQGUARD_LAYOUT')) {
       throw new RedisLayoutError(`shard "${shard}": ${message}`, { cause: error });
+    }
+    if (message.includes('SEQGUARD_BEHIND')) {
+      throw new RedisBehindError(
+        `shard "${shard}" holds less than was written to it (${behindText(message)}): its node lost writes; check-drift replays them`,
+        { cause: error },
+      );
     }
     throw new RedisUnavailableError(`shard "${shard}": applyBatch failed: ${message}`, {
       cause: error,
@@ -149,4 +169,10 @@ export async function applyChunk(
     if (outcome === undefined) throw new RangeError(`applyBatch returned unknown status ${status}`);
     return outcome;
   });
+}
+
+/** `SEQGUARD_BEHIND <tp> <held> <expected>` as words. */
+export function behindText(message: string): string {
+  const [, partition, held, expected] = /SEQGUARD_BEHIND (\S+) (\S+) (\S+)/.exec(message) ?? [];
+  return `${partition}: checkpoint ${held === '-' ? 'none' : held}, ledger ${expected}`;
 }

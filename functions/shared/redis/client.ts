@@ -10,6 +10,7 @@ declare module 'ioredis' {
     applyBatch(numKeys: number, ...keysAndArgs: string[]): Result<number[], Context>;
     deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
     swapRebuilt(...keysAndArgs: string[]): Result<unknown[], Context>;
+    advanceLedger(...keysAndArgs: string[]): Result<number, Context>;
   }
 }
 
@@ -45,6 +46,10 @@ function prepare(client: RedisClient, onError: (error: Error) => void = () => {}
   client.defineCommand(scripts.deadLetter.name, {
     lua: scripts.deadLetter.lua,
     numberOfKeys: scripts.deadLetter.numberOfKeys,
+  });
+  client.defineCommand(scripts.advanceLedger.name, {
+    lua: scripts.advanceLedger.lua,
+    numberOfKeys: scripts.advanceLedger.numberOfKeys,
   });
   client.defineCommand(scripts.swapRebuilt.name, {
     lua: scripts.swapRebuilt.lua,

@@ -3,8 +3,9 @@
  * the dead-letter stream, each once however often it is redelivered.
  */
 import type { MSKRecord } from 'aws-lambda';
-import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import { RedisBehindError, RedisLayoutError, RedisUnavailableError } from '../errors.ts';
 import { topicPartition } from '../kafka/connection.ts';
+import { behindText, type ExpectedCheckpoints } from './apply-batch.ts';
 import type { RedisClient } from './client.ts';
 import { deadLetterKeys } from './keys.ts';
 
@@ -20,6 +21,8 @@ export async function appendDeadLetters(
   redis: RedisClient,
   letters: readonly DeadLetter[],
   keyPrefix: string,
+  /** Per partition, the lowest mark the dead letters must hold (the ledger's); {} to repair. */
+  expected: ExpectedCheckpoints = {},
 ): Promise<DeadLetterOutcome[]> {
   if (letters.length === 0) return [];
   const keys = deadLetterKeys(keyPrefix);
@@ -34,10 +37,20 @@ export async function appendDeadLetters(
   ]);
   let statuses: number[];
   try {
-    statuses = await redis.deadLetter(keys.stream, keys.offsets, JSON.stringify(rows));
+    statuses = await redis.deadLetter(
+      keys.stream,
+      keys.offsets,
+      JSON.stringify(rows),
+      JSON.stringify(expected),
+    );
   } catch (error) {
     const message = (error as Error).message ?? String(error);
     if (message.includes('SEQGUARD_LAYOUT')) throw new RedisLayoutError(message, { cause: error });
+    if (message.includes('SEQGUARD_BEHIND'))
+      throw new RedisBehindError(
+        `the dead letters hold less than was written (${behindText(message)}): their node lost writes; check-drift replays them`,
+        { cause: error },
+      );
     throw new RedisUnavailableError(`deadLetter failed: ${message}`, { cause: error });
   }
   return statuses.map((status) =>

@@ -91,6 +91,16 @@ export function deadLetterKeys(prefix = defaultKeyPrefix): DeadLetterKeys {
 }
 
 /**
+ * The ledger of one topic-partition (lua/advanceLedger-1.lua): what the sink handled of it, and
+ * the highest offset it wrote to each shard. A tag of its own per partition, apart from every
+ * shard (`~tp` is a tag no shard can produce), so that a node that loses writes can be seen
+ * against the others, and partitions spread over a cluster's slots.
+ */
+export function partitionLedgerKey(partition: string, prefix = defaultKeyPrefix): string {
+  return `{${prefix}~tp:${encode(partition)}}:ledger`;
+}
+
+/**
  * The producer-side counter of a scope (functions/shared/kafka/sequencer.ts). Each counter has a
  * tag of its own, so a cluster spreads them over its slots; `~seq` is a tag no shard can produce.
  */
