@@ -34,9 +34,11 @@ async function redisCli(args: string[]): Promise<{ stdout: string }> {
 export interface RedisServer {
   readonly port: number;
   readonly url: string;
+  /** Its working folder: a snapshot (dump.rdb) written there is loaded by the next start(). */
+  readonly dir: string;
   /** Stops the server (SIGKILL: like a crash, nothing is saved). */
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or from the snapshot in `dir` if there is one. */
   start(): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open, nothing answers, nothing is lost. */
   freeze(): void;
@@ -153,6 +155,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    dir,
     start,
     stop,
     freeze: () => child?.kill('SIGSTOP'),

@@ -1,0 +1,188 @@
+/**
+ * A drift-check test bench on real parts: a redis-server of the file's own (so a test may stop,
+ * restart or freeze it), a topic on the suite's broker, the real sink through the event source
+ * mapping emulator, and the local drift monitor checking every 250 ms. Everything a test starts
+ * is stopped after it.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
+import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import {
+  type AlarmName,
+  type AlarmState,
+  thresholdsSchema,
+} from '../../functions/shared/thresholds.ts';
+import { DriftMonitor } from '../../local/drift-monitor.ts';
+import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
+import { type RedisServer, startRedisServer } from '../../local/redis-server.ts';
+import { createTopic, produce, type TestRecord, uniqueTopic } from './kafka.ts';
+
+const thresholds = thresholdsSchema.parse({
+  consumerLagRecords: 50,
+  appliedLagRecords: 50,
+  timeLagSeconds: 2,
+});
+
+/** An event of the seed format; without a seq when `seq` is null (guarded by offset). */
+export const seed = (player: string, seq: number | null, delta = 1): TestRecord => ({
+  partition: Number(player.replace(/\D/g, '')) % 2,
+  key: player,
+  value: JSON.stringify(
+    seq === null ? { player_id: player, delta } : { sequence_id: seq, player_id: player, delta },
+  ),
+});
+
+export function events(players: number, perPlayer: number, firstSeq = 1): TestRecord[] {
+  const records: TestRecord[] = [];
+  for (let seq = firstSeq; seq < firstSeq + perPlayer; seq++) {
+    for (let p = 0; p < players; p++) records.push(seed(`p${p}`, seq));
+  }
+  return records;
+}
+
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return Date.now() - started;
+}
+
+export interface DriftSetup {
+  topic: string;
+  prefix: string;
+  redis: RedisClient;
+  raw: Redis;
+  env: Record<string, string>;
+  pipeline(options?: Partial<PipelineOptions>): Pipeline;
+  monitor: DriftMonitor;
+  produced: number;
+  /** Produces records in order; returns each one's `<topic>-<partition>@<offset>`. */
+  produce(records: TestRecord[]): Promise<string[]>;
+  caughtUp(timeoutMs?: number): Promise<void>;
+}
+
+/** Waits until the monitor has `alarm` in `state`; returns the time it took. */
+export const alarmIn = (
+  monitor: DriftMonitor,
+  alarm: AlarmName,
+  state: AlarmState,
+  timeoutMs?: number,
+) => waitFor(() => monitor.states[alarm] === state, `${alarm} to be ${state}`, timeoutMs);
+
+export const detection = (what: string, ms: number) => console.log(`detected ${what} in ${ms} ms`);
+
+/** Registers the file's Redis server and the clean-up; returns the test's set-up. */
+export function useDriftBench(): {
+  server: () => RedisServer;
+  setUp: (label: string) => Promise<DriftSetup>;
+} {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+  const stops: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
+  });
+
+  async function setUp(label: string): Promise<DriftSetup> {
+    const bootstrap = inject('kafkaBootstrap');
+    const topic = uniqueTopic(label);
+    await createTopic(bootstrap, topic, 2);
+    const prefix = `d${randomBytes(4).toString('hex')}`;
+    const env = {
+      REDIS_URL: server.url,
+      SEQGUARD_FORMAT: 'mapped',
+      SEQGUARD_KEY_PREFIX: prefix,
+      SEQGUARD_REDIS_TIMEOUT_MS: '500',
+    };
+    const sink = loadSinkConfig(env);
+    const redis = createRedisClient({ ...sink.redis, commandTimeoutMs: 2_000 });
+    const raw = new Redis(server.url);
+    stops.push(
+      async () => redis.disconnect(),
+      async () => raw.disconnect(),
+    );
+    const groupId = `seqguard-${topic}`;
+    const monitor = new DriftMonitor({
+      dependencies: {
+        kafka: { bootstrapBrokers: [bootstrap], clientId: 'drift-test' },
+        redis,
+        ports: createSinkPorts(redis, sink.guard),
+        sink,
+      },
+      check: {
+        topics: [topic],
+        consumerGroup: groupId,
+        autoReplay: true,
+        replayLimit: 10_000,
+        maxStateEntries: 1_000_000,
+      },
+      thresholds,
+      intervalMs: 250,
+      onTransition: (t) => console.log(`${label}: ${t.metric} ${t.from} -> ${t.to} at ${t.value}`),
+    });
+    stops.push(() => monitor.stop());
+    let current: Pipeline | undefined;
+    const ends = new Map<number, number>();
+    const setup: DriftSetup = {
+      topic,
+      prefix,
+      redis,
+      raw,
+      env,
+      monitor,
+      produced: 0,
+      pipeline: (options = {}) => {
+        current = startPipeline({
+          bootstrap,
+          topics: [topic],
+          groupId,
+          batchSize: 100,
+          batchWindowMs: 50,
+          retryBackoffMs: 50,
+          functionEnv: env,
+          ...options,
+        });
+        const running = current;
+        stops.push(() => running.stop());
+        return running;
+      },
+      produce: async (records) => {
+        await produce(bootstrap, topic, records);
+        // One producer, no transactions, a fresh topic: offsets follow each other.
+        const positions = records.map((r) => {
+          const offset = ends.get(r.partition) ?? 0;
+          ends.set(r.partition, offset + 1);
+          return `${topic}-${r.partition}@${offset}`;
+        });
+        setup.produced += records.length;
+        return positions;
+      },
+      caughtUp: async (timeoutMs) => {
+        await waitFor(
+          () =>
+            [...ends].every(
+              ([p, end]) => current?.mapping.committed.get(`${topic}-${p}`) === BigInt(end),
+            ),
+          'the sink to catch up',
+          timeoutMs,
+        );
+      },
+    };
+    return setup;
+  }
+  return { server: () => server, setUp };
+}

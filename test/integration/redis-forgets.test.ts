@@ -1,0 +1,184 @@
+/**
+ * Exactly once when Redis forgets acknowledged writes, on real parts: a redis-server restarted
+ * empty mid-run, one rolled back to an earlier snapshot, and a range the trigger gave up on and
+ * an operator replays later. Each for events with a seq and events without one (guarded by
+ * offset), with malformed records mixed in. Each ends with the leaderboard equal to the model of
+ * the unique events, every malformed record dead-lettered exactly once, verify finding no
+ * difference, and the RedisBehindKafka alarm raised and cleared.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
+import { replay } from '../../functions/replay/replay.ts';
+import { verifyFromTopic } from '../../functions/replay/verify.ts';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { deadLetterKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { alarmIn, type DriftSetup, seed, useDriftBench, waitFor } from '../helpers/drift.ts';
+import { createTopic, type TestRecord } from '../helpers/kafka.ts';
+
+const { server, setUp } = useDriftBench();
+
+/** Traffic for six players, and its model: the score of each, and where the junk went. */
+class Traffic {
+  readonly scores = new Map<string, number>();
+  readonly malformed: string[] = [];
+  readonly #seqs = new Map<string, number>();
+  #round = 0;
+  readonly withSeq: boolean;
+
+  constructor(withSeq: boolean) {
+    this.withSeq = withSeq;
+  }
+
+  async send(s: DriftSetup, perPlayer: number): Promise<void> {
+    const records: TestRecord[] = [];
+    const junk: boolean[] = [];
+    for (let i = 0; i < perPlayer; i++, this.#round++) {
+      for (let p = 0; p < 6; p++) {
+        const player = `p${p}`;
+        const delta = 1 + ((this.#round * 7 + p) % 5);
+        const seq = this.withSeq ? (this.#seqs.get(player) ?? 0) + 1 : null;
+        if (seq !== null) this.#seqs.set(player, seq);
+        this.scores.set(player, (this.scores.get(player) ?? 0) + delta);
+        records.push(seed(player, seq, delta));
+        junk.push(false);
+        // A producer resend: the same event again (only a seq tells it from a new one).
+        if (seq !== null && (this.#round + p) % 9 === 0) {
+          records.push(seed(player, seq, delta));
+          junk.push(false);
+        }
+        if ((this.#round * 6 + p) % 17 === 0) {
+          records.push({ partition: p % 2, key: player, value: 'not json' });
+          junk.push(true);
+        }
+      }
+    }
+    const positions = await s.produce(records);
+    positions.forEach((position, i) => {
+      if (junk[i]) this.malformed.push(position);
+    });
+  }
+}
+
+async function expectExact(s: DriftSetup, traffic: Traffic): Promise<void> {
+  const flat = await s.raw.zrange(
+    stateKey('default', 'leaderboard', s.prefix),
+    '0',
+    '-1',
+    'WITHSCORES',
+  );
+  const board = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 2) board.set(flat[i] as string, Number(flat[i + 1]));
+  expect(board).toEqual(traffic.scores);
+
+  const letters = await s.raw.xrange(deadLetterKeys(s.prefix).stream, '-', '+');
+  const lettered = letters.map(([, fields]) => {
+    const f = Object.fromEntries(
+      fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])),
+    );
+    return `${f.tp}@${f.offset}`;
+  });
+  expect(lettered.sort()).toEqual([...traffic.malformed].sort());
+
+  const verified = await verifyFromTopic({
+    connection: { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'forgets-test' },
+    redis: s.redis,
+    topics: [s.topic],
+    sink: loadSinkConfig(s.env),
+  });
+  expect(verified.complete).toBe(true);
+  expect(verified.differences).toEqual([]);
+}
+
+/** The alarm went to ALARM and is back to OK. */
+async function expectRaisedAndCleared(s: DriftSetup): Promise<void> {
+  await waitFor(
+    () => s.monitor.transitions.some((t) => t.alarm === 'redisBehindRecords' && t.to === 'ALARM'),
+    'RedisBehindKafka to be raised',
+  );
+  await alarmIn(s.monitor, 'redisBehindRecords', 'OK', 60_000);
+}
+
+describe.each([
+  ['with a seq', true],
+  ['without a seq', false],
+])('Redis forgetting acknowledged writes, events %s', (_label, withSeq) => {
+  it('repairs a redis-server restarted empty mid-run', async () => {
+    // Prepare
+    const s = await setUp(`empty-${withSeq}`);
+    const traffic = new Traffic(withSeq);
+    s.pipeline();
+    s.monitor.start();
+    await traffic.send(s, 10);
+    await s.caughtUp();
+    // Act: every acknowledged write is gone; Kafka's commits stay. Traffic goes on.
+    await rm(join(server().dir, 'dump.rdb'), { force: true });
+    await server().stop();
+    await server().start();
+    await traffic.send(s, 10);
+    // Assess
+    await s.caughtUp(60_000);
+    await expectRaisedAndCleared(s);
+    await expectExact(s, traffic);
+  });
+
+  it('repairs a redis-server rolled back to an earlier snapshot mid-run', async () => {
+    // Prepare: a snapshot after the first part of the traffic.
+    const s = await setUp(`rollback-${withSeq}`);
+    const traffic = new Traffic(withSeq);
+    s.pipeline();
+    s.monitor.start();
+    await traffic.send(s, 8);
+    await s.caughtUp();
+    const before = await s.raw.lastsave();
+    await s.raw.bgsave();
+    await waitFor(async () => (await s.raw.lastsave()) > before, 'the snapshot');
+    await traffic.send(s, 8);
+    await s.caughtUp();
+    // Act: the server comes back from the snapshot: the second part is forgotten.
+    await server().stop();
+    await server().start();
+    await rm(join(server().dir, 'dump.rdb'), { force: true });
+    await traffic.send(s, 8);
+    // Assess
+    await s.caughtUp(60_000);
+    await expectRaisedAndCleared(s);
+    await expectExact(s, traffic);
+  });
+
+  it('applies a range the trigger gave up on exactly once, and an operator replay of it changes nothing', async () => {
+    // Prepare: the trigger gives up after one retry; given-up records go to a topic.
+    const s = await setUp(`abandon-${withSeq}`);
+    const failures = `${s.topic}.failed`;
+    await createTopic(inject('kafkaBootstrap'), failures, 1);
+    const traffic = new Traffic(withSeq);
+    const pipeline = s.pipeline({ maximumRetryAttempts: 1, onFailureTopic: failures });
+    await traffic.send(s, 5);
+    await s.caughtUp();
+    // Act: Redis stops answering; the trigger gives up on what comes meanwhile and goes on.
+    server().freeze();
+    await traffic.send(s, 5);
+    await s.caughtUp(60_000);
+    expect(pipeline.mapping.stats.recordsDiscarded).toBeGreaterThan(0);
+    server().thaw();
+    // Later records of the same partitions arrive; the drift check runs.
+    await traffic.send(s, 5);
+    s.monitor.start();
+    await s.caughtUp(60_000);
+    await expectRaisedAndCleared(s);
+    // The operator replays the given-up range, as the README says.
+    const sink = loadSinkConfig(s.env);
+    const again = await replay(
+      { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'operator' },
+      createSinkPorts(s.redis, sink.guard),
+      sink,
+      [0, 1].map((partition) => ({ topic: s.topic, partition, from: 0n, to: 10_000n })),
+      10_000,
+    );
+    // Assess
+    expect(again.failed).toBe(0);
+    expect(again.summary.applied).toBe(0);
+    await expectExact(s, traffic);
+  });
+});
