@@ -196,6 +196,16 @@ describe('decodeRecord() with integer identifiers', () => {
     );
   });
 
+  it('names one identifier by the number 42 and the string "42"; "007" is its own, 007 is not JSON', () => {
+    const number = decode(zincrbyText({ member: '42' }));
+    const string = decode(zincrbyText({ member: '"42"' }));
+    const padded = decode(zincrbyText({ member: '"007"' }));
+    expect(number.kind === 'event' && number.event.mutation.target).toBe('42');
+    expect(string.kind === 'event' && string.event.mutation.target).toBe('42');
+    expect(padded.kind === 'event' && padded.event.mutation.target).toBe('007');
+    expect(reasonOf(zincrbyText({ member: '007' }))).toMatch(/^value is not JSON: /);
+  });
+
   it('holds each identifier to its length limit, counted on the decimal text of an integer', () => {
     const at = (length: number) => `1${'0'.repeat(length - 1)}`;
     const large = { ...envelope, maxValueBytes: 2 * limits.value };
