@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type DecodeOptions, decodeRecord } from '../../functions/shared/events/decode.ts';
-import { mappingSchema } from '../../functions/shared/events/schema.ts';
+import { limits, mappingSchema } from '../../functions/shared/events/schema.ts';
 import { mskRecord } from '../helpers/events.ts';
 
 const envelope: DecodeOptions = {
@@ -128,6 +128,121 @@ describe('decodeRecord() with the envelope format', () => {
   });
 });
 
+describe('decodeRecord() with integer identifiers', () => {
+  /** An envelope zincrby whose identifiers are raw JSON texts, so that numbers stay as written. */
+  const zincrbyText = (ids: { scope?: string; shard?: string; key?: string; member?: string }) =>
+    `{"id":"e-1","scope":${ids.scope ?? '"s"'},"seq":1,"shard":${ids.shard ?? '"sh"'},` +
+    `"type":"zincrby","data":{"key":${ids.key ?? '"k"'},"member":${ids.member ?? '"m"'},"delta":1}}`;
+
+  it('takes integers of any size, negative too, as their exact decimal text', () => {
+    // Prepare
+    const text = zincrbyText({
+      scope: '12345678901234567890',
+      shard: '-12345678901234567890',
+      key: '7',
+      member: '123456789012345678901234567890123456789012345678901234567890',
+    });
+    const field =
+      '{"seq":1,"type":"hincrby","data":{"key":"c","field":-9007199254740993,"delta":1}}';
+    // Act
+    const zincrby = decode(text);
+    const hincrby = decode(field);
+    // Assess
+    expect(zincrby.kind === 'event' && zincrby.event).toMatchObject({
+      shard: '-12345678901234567890',
+      sequence: { scope: '12345678901234567890', seq: '1' },
+      mutation: {
+        key: '7',
+        target: '123456789012345678901234567890123456789012345678901234567890',
+      },
+    });
+    expect(hincrby.kind === 'event' && hincrby.event.mutation.target).toBe('-9007199254740993');
+  });
+
+  it('takes the exact path for every identifier of 16 digits or more (2^53 has 16)', () => {
+    for (const digits of ['1234567890123456', '9007199254740991', '9007199254740993']) {
+      const decoded = decode(zincrbyText({ scope: digits, member: digits }));
+      expect(decoded.kind === 'event' && decoded.event.sequence?.scope, digits).toBe(digits);
+      expect(decoded.kind === 'event' && decoded.event.mutation.target, digits).toBe(digits);
+    }
+  });
+
+  it('reads an integer written with an exponent or a fraction, or as -0, by its value within 2^53', () => {
+    const cases = {
+      '1e3': '1000',
+      '1.0': '1',
+      '-2E2': '-200',
+      '-0': '0',
+      '9007199254740991.0': '9007199254740991',
+    };
+    for (const [written, text] of Object.entries(cases)) {
+      const decoded = decode(zincrbyText({ scope: written, member: written }));
+      expect(decoded.kind === 'event' && decoded.event.sequence?.scope, written).toBe(text);
+      expect(decoded.kind === 'event' && decoded.event.mutation.target, written).toBe(text);
+    }
+  });
+
+  it('dead-letters non-integers, and integers beyond 2^53 that a fraction or exponent made inexact', () => {
+    expect(reasonOf(zincrbyText({ member: '1.5' }))).toBe(
+      'schema: data.member: must be a string or an integer',
+    );
+    for (const written of ['1e20', '1.2345678901234567e19', '12345678901234567.0']) {
+      expect(reasonOf(zincrbyText({ member: written })), written).toBe(
+        'schema: data.member: must be written in plain digits (no fraction or exponent) beyond 2^53, to be exact',
+      );
+    }
+    expect(reasonOf(zincrbyText({ key: 'true' }))).toBe(
+      'schema: data.key: must be a string or an integer',
+    );
+  });
+
+  it('names one identifier by the number 42 and the string "42"; "007" is its own, 007 is not JSON', () => {
+    const number = decode(zincrbyText({ member: '42' }));
+    const string = decode(zincrbyText({ member: '"42"' }));
+    const padded = decode(zincrbyText({ member: '"007"' }));
+    expect(number.kind === 'event' && number.event.mutation.target).toBe('42');
+    expect(string.kind === 'event' && string.event.mutation.target).toBe('42');
+    expect(padded.kind === 'event' && padded.event.mutation.target).toBe('007');
+    expect(reasonOf(zincrbyText({ member: '007' }))).toMatch(/^value is not JSON: /);
+  });
+
+  it('holds each identifier to its length limit, counted on the decimal text of an integer', () => {
+    const at = (length: number) => `1${'0'.repeat(length - 1)}`;
+    const large = { ...envelope, maxValueBytes: 2 * limits.value };
+    for (const [field, limit] of [
+      ['scope', limits.scope],
+      ['shard', limits.shard],
+      ['key', limits.key],
+      ['member', limits.target],
+    ] as const) {
+      expect(decode(zincrbyText({ [field]: at(limit) }), large).kind, field).toBe('event');
+      expect(reasonOf(zincrbyText({ [field]: at(limit + 1) }), large), field).toMatch(
+        new RegExp(`: Too big: expected string to have <=${limit} characters$`),
+      );
+    }
+    const id = (text: string) =>
+      `{"id":${text},"type":"zincrby","data":{"key":"k","member":"m","delta":1}}`;
+    expect(decode(id(at(limits.id))).kind).toBe('event');
+    expect(reasonOf(id(at(limits.id + 1)))).toMatch(/^schema: id: Too big/);
+    const value = (v: string) => ({
+      type: 'hsetIfNewer',
+      data: { key: 'p', field: 'f', value: v, version: 1 },
+    });
+    expect(decode(value('x'.repeat(limits.value)), large).kind).toBe('event');
+    expect(reasonOf(value('x'.repeat(limits.value + 1)), large)).toMatch(
+      /^schema: data.value: Too big/,
+    );
+  });
+
+  it('holds a record key standing in for the scope to the scope limit', () => {
+    const unscoped = { seq: 1, type: 'zincrby', data: { key: 'k', member: 'm', delta: 1 } };
+    expect(decode(unscoped, envelope, 'k'.repeat(limits.scope)).kind).toBe('event');
+    expect(reasonOf(unscoped, envelope, 'k'.repeat(limits.scope + 1))).toBe(
+      `schema: record key: Too big: expected string to have <=${limits.scope} characters`,
+    );
+  });
+});
+
 describe('decodeRecord() with the mapped format', () => {
   it("reads the seed's {sequence_id, player_id, delta} with the default mapping", () => {
     const decoded = decode({ sequence_id: 5, player_id: 'p-9', delta: 3 }, seed, 'p-9');
@@ -170,6 +285,29 @@ describe('decodeRecord() with the mapped format', () => {
     });
     const unsequenced = decode({ player_id: 'p', delta: 1 }, seed, null);
     expect(unsequenced.kind === 'event' && unsequenced.event.sequence).toBeNull();
+  });
+
+  it('applies the seed format with a numeric player_id to that exact member', () => {
+    const text = '{"sequence_id": 1, "player_id": 90071992547409931, "delta": 5}';
+    const decoded = decode(text, seed, '90071992547409931');
+    expect(decoded.kind === 'event' && decoded.event).toMatchObject({
+      sequence: { scope: '90071992547409931', seq: '1' },
+      mutation: { op: 'zincrby', key: 'leaderboard', target: '90071992547409931', value: '5' },
+    });
+  });
+
+  it('takes numeric scope and shard fields as their exact decimal text', () => {
+    const mapping = mappingSchema.parse({ scope: 'player_id', shard: 'region' });
+    const text = '{"sequence_id": 3, "player_id": 12345678901234567890, "region": 44, "delta": 1}';
+    const decoded = decode(text, { ...seed, mapping }, null);
+    expect(decoded.kind === 'event' && decoded.event).toMatchObject({
+      shard: '44',
+      sequence: { scope: '12345678901234567890', seq: '3' },
+      mutation: { target: '12345678901234567890' },
+    });
+    expect(reasonOf('{"sequence_id": 3, "player_id": 2.5, "delta": 1}', { ...seed, mapping })).toBe(
+      'schema: player_id: must be a string or an integer',
+    );
   });
 
   it("names violations by the user's own field names", () => {

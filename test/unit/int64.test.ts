@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonExact, toUint63String } from '../../functions/shared/events/int64.ts';
+import {
+  parseJsonExact,
+  toIntegerString,
+  toUint63String,
+} from '../../functions/shared/events/int64.ts';
 
 describe('toUint63String()', () => {
   it('accepts non-negative int64 values in every form and returns canonical digits', () => {
@@ -29,6 +33,23 @@ describe('toUint63String()', () => {
   });
 });
 
+describe('toIntegerString()', () => {
+  it('gives the decimal text of a bigint of any size and of a safe integer, -0 as 0', () => {
+    expect(toIntegerString(-123456789012345678901234567890n)).toBe(
+      '-123456789012345678901234567890',
+    );
+    expect(toIntegerString(9007199254740991)).toBe('9007199254740991');
+    expect(toIntegerString(-42)).toBe('-42');
+    expect(toIntegerString(-0)).toBe('0');
+  });
+
+  it('refuses numbers that are not one integer exactly', () => {
+    for (const bad of [1.5, 2 ** 53, 1e20, Number.POSITIVE_INFINITY, Number.NaN]) {
+      expect(toIntegerString(bad), String(bad)).toBeNull();
+    }
+  });
+});
+
 describe('parseJsonExact()', () => {
   it('keeps integers above 2^53 exact as bigint', () => {
     const parsed = parseJsonExact('{"seq": 9007199254740993, "small": 5, "float": 1.5}') as Record<
@@ -38,6 +59,12 @@ describe('parseJsonExact()', () => {
     expect(parsed.seq).toBe(9007199254740993n);
     expect(parsed.small).toBe(5);
     expect(parsed.float).toBe(1.5);
+  });
+
+  it('keeps plain-digit integers too long for a double exact, negative too', () => {
+    const digits = `-1${'0'.repeat(400)}`;
+    const parsed = parseJsonExact(`{"member": ${digits}}`) as Record<string, unknown>;
+    expect(parsed.member).toBe(BigInt(digits));
   });
 
   it('leaves huge numbers in exponent form as numbers, for the schema to reject', () => {

@@ -5,7 +5,13 @@
 import type { MSKRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseJsonExact } from './int64.ts';
-import { describeIssues, type Envelope, envelopeSchema, type Mapping } from './schema.ts';
+import {
+  describeIssues,
+  type Envelope,
+  envelopeSchema,
+  type Mapping,
+  scopeSchema,
+} from './schema.ts';
 import type { GuardedEvent, InvalidRecord, Mutation, RecordCoordinates } from './types.ts';
 
 export interface DecodeOptions {
@@ -69,6 +75,18 @@ function readKey(record: MSKRecord): string | null {
   const encoded = record.key as string | null | undefined;
   if (encoded === null || encoded === undefined || encoded === '') return null;
   return decodeText(encoded, 'record key');
+}
+
+/** The record key as an envelope's scope, held to the same limits as a scope in the event. */
+function scopeOfKey(record: MSKRecord): string | null {
+  const key = readKey(record);
+  if (key === null) return null;
+  const parsed = scopeSchema.safeParse(key);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ['record key'] }));
+    throw new Invalid(`schema: ${describeIssues({ issues })}`);
+  }
+  return parsed.data;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -162,7 +180,7 @@ function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
   const envelope = parsed.data;
   let sequence: GuardedEvent['sequence'] = null;
   if (envelope.seq !== undefined && envelope.seq !== null) {
-    const scope = envelope.scope ?? readKey(record);
+    const scope = envelope.scope ?? scopeOfKey(record);
     if (scope === null)
       throw new Invalid('event has a seq but no scope, and the record has no key');
     sequence = { scope, seq: envelope.seq };

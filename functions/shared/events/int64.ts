@@ -1,6 +1,7 @@
 /**
  * Kafka offsets and producer sequences are int64; a JS number holds integers exactly only up to
- * 2^53. They are carried as canonical decimal strings: digits only, no leading zeros.
+ * 2^53. They are carried as canonical decimal strings: digits only, no leading zeros. Integer
+ * identifiers (scope, member, field...) have no size limit but are carried the same way.
  */
 
 export const INT64_MAX = 9223372036854775807n;
@@ -21,20 +22,33 @@ export function toUint63String(value: unknown): string | null {
   return null;
 }
 
+/**
+ * The exact decimal text of a JSON integer as parseJsonExact returns it, or null when the value
+ * is not one exactly: a bigint is exact; a number is exact only as a safe integer (beyond 2^53
+ * it is a double that no longer names one integer). `-0` is 0.
+ */
+export function toIntegerString(value: number | bigint): string | null {
+  if (typeof value === 'bigint') return value.toString();
+  return Number.isSafeInteger(value) ? String(value) : null;
+}
+
 const longDigitRun = /\d{16}/;
 
 /**
  * JSON.parse that keeps integers beyond 2^53 exact, as bigint, using the source text that
- * Node 22+ passes to revivers (TC39 "JSON.parse source text access").
+ * Node 22+ passes to revivers (TC39 "JSON.parse source text access"). Only integers written in
+ * plain digits become bigint, however long (even those a double rounds to Infinity); a number
+ * with a fraction or an exponent stays a number.
  */
 export function parseJsonExact(text: string): unknown {
   // A reviver slows JSON.parse several times over: only texts with a run of 16 or more digits
-  // can hold an integer beyond 2^53, the others parse exactly without one.
+  // can hold a plain-digit integer beyond 2^53 (2^53 itself has 16 digits), the others parse
+  // exactly without one.
   if (!longDigitRun.test(text)) return JSON.parse(text);
   return JSON.parse(
     text,
     function keepBigIntegers(_key: string, value: unknown, context?: { source?: string }) {
-      if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
+      if (typeof value === 'number' && !Number.isSafeInteger(value)) {
         const source = context?.source;
         if (source !== undefined && /^-?[0-9]+$/.test(source)) return BigInt(source);
       }

@@ -5,24 +5,60 @@
  *   {sequence_id, player_id, delta} is the default mapping).
  */
 import { z } from 'zod';
-import { INT64_MAX, toUint63String } from './int64.ts';
+import { INT64_MAX, toIntegerString, toUint63String } from './int64.ts';
 import { mutationOps } from './types.ts';
 
-/** Limits on identifiers, so that one bad record cannot bloat keys, fields or the stream. */
+/**
+ * Limits on identifiers and values, in UTF-16 code units (JavaScript string length), so that
+ * one bad record cannot bloat keys, fields or the stream. The README's "Event format" lists them.
+ */
 export const limits = {
   shard: 128,
   scope: 512,
+  id: 512,
   key: 128,
+  /** A member (zincrby) or hash field (hincrby, hsetIfNewer). */
   target: 1024,
+  /** The value of hsetIfNewer. */
   value: 65_536,
 } as const;
 
-function identifier(maxLength: number) {
+const wellFormed = 'must be well-formed Unicode (no lone surrogates)';
+
+function identifierText(maxLength: number) {
   return z
     .string()
     .min(1)
     .max(maxLength)
-    .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
+    .refine((s) => s.isWellFormed(), wellFormed);
+}
+
+/**
+ * A JSON string, or a JSON integer as its exact decimal text (DESIGN, "Event contract"): a
+ * leaderboard keys players by number, and 12345678901234567890 must name that player, not
+ * 1.2345678901234567e19. parseJsonExact hands over plain-digit integers beyond 2^53 as bigint;
+ * a number with a fraction or an exponent counts when its value is a safe integer (1e3 is
+ * "1000", -0 is "0"), and is refused otherwise (1.5, or 1e20: its double no longer names one
+ * integer, so guessing would key another player).
+ */
+function identifier(text: z.ZodType<string, string>) {
+  return z
+    .union([z.string(), z.number(), z.bigint()], { error: 'must be a string or an integer' })
+    .transform((value, ctx) => {
+      if (typeof value === 'string') return value;
+      const digits = toIntegerString(value);
+      if (digits === null) {
+        ctx.addIssue({
+          code: 'custom',
+          message: Number.isInteger(value)
+            ? 'must be written in plain digits (no fraction or exponent) beyond 2^53, to be exact'
+            : 'must be a string or an integer',
+        });
+        return z.NEVER;
+      }
+      return digits;
+    })
+    .pipe(text);
 }
 
 /** A non-negative int64: a safe integer, a bigint kept exact by the parser, or digits. */
@@ -72,14 +108,18 @@ const scalarValue = z
     z
       .string()
       .max(limits.value)
-      .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)'),
+      .refine((s) => s.isWellFormed(), wellFormed),
   );
 
+/** An event's scope, or the record key standing in for it. */
+export const scopeSchema = identifier(identifierText(limits.scope));
+
 const envelopeHeader = {
-  id: z.string().max(limits.scope).optional(),
-  scope: z.union([identifier(limits.scope), z.number().transform(String)]).optional(),
+  /** Checked, not used: the guard keys on scope and seq. Empty is allowed, as it always was. */
+  id: identifier(z.string().max(limits.id)).optional(),
+  scope: scopeSchema.optional(),
   seq: uint63.nullish(),
-  shard: identifier(limits.shard).optional(),
+  shard: identifier(identifierText(limits.shard)).optional(),
   ts: z.number().optional(),
 };
 
@@ -89,8 +129,8 @@ export const envelopeSchema = z.discriminatedUnion('type', [
     ...envelopeHeader,
     type: z.literal('zincrby'),
     data: z.object({
-      key: identifier(limits.key),
-      member: identifier(limits.target),
+      key: identifier(identifierText(limits.key)),
+      member: identifier(identifierText(limits.target)),
       delta: floatDelta,
     }),
   }),
@@ -98,8 +138,8 @@ export const envelopeSchema = z.discriminatedUnion('type', [
     ...envelopeHeader,
     type: z.literal('hincrby'),
     data: z.object({
-      key: identifier(limits.key),
-      field: identifier(limits.target),
+      key: identifier(identifierText(limits.key)),
+      field: identifier(identifierText(limits.target)),
       delta: integerDelta,
     }),
   }),
@@ -107,8 +147,8 @@ export const envelopeSchema = z.discriminatedUnion('type', [
     ...envelopeHeader,
     type: z.literal('hsetIfNewer'),
     data: z.object({
-      key: identifier(limits.key),
-      field: identifier(limits.target),
+      key: identifier(identifierText(limits.key)),
+      field: identifier(identifierText(limits.target)),
       value: scalarValue,
       version: uint63,
     }),
@@ -128,7 +168,7 @@ export const mappingSchema = z
     shard: z.string().min(1).optional(),
     op: z.enum(mutationOps).default('zincrby'),
     /** The state key name every event of this mapping mutates. */
-    key: identifier(limits.key).default('leaderboard'),
+    key: identifierText(limits.key).default('leaderboard'),
     /** Field of the member (zincrby) or hash field (hincrby, hsetIfNewer). */
     target: z.string().min(1).default('player_id'),
     /** Field of the delta (zincrby, hincrby) or the value to set (hsetIfNewer). */
@@ -144,9 +184,13 @@ export const mappingSchema = z
 
 export type Mapping = z.output<typeof mappingSchema>;
 
-/** Renders schema issues as one line: "data.delta: must be a finite number; seq: …". */
+/**
+ * Renders schema issues as one line: "data.delta: must be a finite number; seq: …". A line is
+ * said once (a mapping may read one field as both scope and member).
+ */
 export function describeIssues(error: Pick<z.ZodError, 'issues'>): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'event'}: ${issue.message}`)
-    .join('; ');
+  const lines = error.issues.map(
+    (issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'event'}: ${issue.message}`,
+  );
+  return [...new Set(lines)].join('; ');
 }

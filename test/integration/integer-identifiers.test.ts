@@ -1,0 +1,132 @@
+/**
+ * Integer identifiers beyond 2^53 through the whole apply-events path, on a real Redis: the
+ * exact digits an event carries are the cursor field and the member Redis holds (DESIGN, "Event
+ * contract": integer identifiers are accepted as their exact decimal text).
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { MSKEvent } from 'aws-lambda';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { mskEvent, mskRecord } from '../helpers/events.ts';
+import { lambdaContext } from '../helpers/lambda.ts';
+
+const clients: RedisClient[] = [];
+const prefixes: string[] = [];
+let raw: Redis;
+beforeAll(() => {
+  raw = new Redis(inject('redisUrl'));
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  for (const prefix of prefixes.splice(0)) {
+    const keys = await raw.keys(`*${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+  }
+});
+afterAll(() => raw.disconnect());
+
+/** A handler on its own random key prefix. */
+function sink(env: Record<string, string> = {}) {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  prefixes.push(prefix);
+  const config = loadSinkConfig({
+    REDIS_URL: inject('redisUrl'),
+    SEQGUARD_KEY_PREFIX: prefix,
+    ...env,
+  });
+  const redis = createRedisClient({ ...config.redis, commandTimeoutMs: 500 });
+  clients.push(redis);
+  const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
+  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+  const handler = createApplyEventsHandler({
+    config,
+    redis,
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics,
+  });
+  const invoke = (event: MSKEvent) => handler(structuredClone(event), lambdaContext());
+  return { invoke, prefix };
+}
+
+describe('apply-events handler with integer identifiers beyond 2^53', () => {
+  it('applies an envelope event under the exact digits of its scope and member, once', async () => {
+    // Prepare: raw JSON texts, since JSON.stringify cannot write these numbers.
+    const { invoke, prefix } = sink();
+    const scope = '12345678901234567890';
+    const member = '98765432109876543211';
+    const event = mskEvent([
+      mskRecord({
+        offset: 0,
+        key: null,
+        value: `{"scope":${scope},"seq":1,"shard":"lb","type":"zincrby","data":{"key":"weekly","member":${member},"delta":5}}`,
+      }),
+      mskRecord({
+        offset: 1,
+        key: null,
+        value: `{"scope":${scope},"seq":2,"shard":"lb","type":"zincrby","data":{"key":"weekly","member":${member},"delta":2}}`,
+      }),
+    ]);
+    // Act
+    const first = await invoke(event);
+    const again = await invoke(event);
+    // Assess
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(again).toEqual({ batchItemFailures: [] });
+    expect(await raw.hgetall(shardKeys('lb', prefix).cursors)).toEqual({ [`s:${scope}`]: '2' });
+    expect(await raw.zrange(stateKey('lb', 'weekly', prefix), '0', '-1', 'WITHSCORES')).toEqual([
+      member,
+      '7',
+    ]);
+    expect(await raw.xlen(deadLetterKeys(prefix).stream)).toBe(0);
+  });
+
+  it("applies the seed format's numeric player_id to that exact member", async () => {
+    // Prepare
+    const { invoke, prefix } = sink({ SEQGUARD_FORMAT: 'mapped', SEQGUARD_DEFAULT_SHARD: 'game' });
+    const event = mskEvent([
+      mskRecord({
+        offset: 0,
+        key: '90071992547409931',
+        value: '{"sequence_id": 1, "player_id": 90071992547409931, "delta": 5}',
+      }),
+      mskRecord({
+        offset: 1,
+        key: '90071992547409931',
+        value: '{"sequence_id": 2, "player_id": 90071992547409931, "delta": 1.5}',
+      }),
+    ]);
+    // Act
+    const result = await invoke(event);
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(
+      await raw.zrange(stateKey('game', 'leaderboard', prefix), '0', '-1', 'WITHSCORES'),
+    ).toEqual(['90071992547409931', '6.5']);
+    expect(await raw.hgetall(shardKeys('game', prefix).cursors)).toEqual({
+      's:90071992547409931': '2',
+    });
+    expect(await raw.xlen(deadLetterKeys(prefix).stream)).toBe(0);
+  });
+
+  it('dead-letters a player_id that is no integer, with the reason', async () => {
+    // Prepare
+    const { invoke, prefix } = sink({ SEQGUARD_FORMAT: 'mapped', SEQGUARD_DEFAULT_SHARD: 'game' });
+    const event = mskEvent([
+      mskRecord({ offset: 0, key: 'p', value: '{"sequence_id": 1, "player_id": 1.5, "delta": 5}' }),
+    ]);
+    // Act
+    const result = await invoke(event);
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    const letters = await raw.xrange(deadLetterKeys(prefix).stream, '-', '+');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.[1]).toContain('schema: player_id: must be a string or an integer');
+    expect(await raw.exists(stateKey('game', 'leaderboard', prefix))).toBe(0);
+  });
+});
