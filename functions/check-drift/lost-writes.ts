@@ -15,6 +15,7 @@
  * Offsets below the log start can no longer be read: those records cannot be replayed, and are
  * counted as such.
  */
+import { maxBigInt, minBigInt } from '../shared/events/int64.ts';
 import type { LedgerEntry } from '../shared/redis/ledger.ts';
 
 export type BehindReason =
@@ -88,9 +89,9 @@ export function behindRanges(
   let records = 0;
   let beyondRetention = 0;
   for (const range of ranges) {
-    const readable = range.from > earliest ? range.from : earliest;
+    const readable = maxBigInt(range.from, earliest);
     if (range.to > readable) records += Number(range.to - readable);
-    const lost = (range.to < earliest ? range.to : earliest) - range.from;
+    const lost = minBigInt(range.to, earliest) - range.from;
     if (lost > 0n) beyondRetention += Number(lost);
   }
   return { ranges, records, beyondRetention };
@@ -111,7 +112,7 @@ export function repairRange(
     if (range.from < from) from = range.from;
     if (range.to > to) to = range.to;
   }
-  if (from < positions.earliest) from = positions.earliest;
-  if (to > positions.end) to = positions.end;
+  from = maxBigInt(from, positions.earliest);
+  to = minBigInt(to, positions.end);
   return from < to ? { from, to } : undefined;
 }
