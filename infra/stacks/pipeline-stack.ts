@@ -40,14 +40,14 @@ export class PipelineStack extends Stack {
       bind: {
         redisClient: (fn) => data.redis.bindClient(fn),
         kafkaTrigger: (fn) =>
-          data.kafka.bindEventSource(fn, {
+          data.kafka.access.bindEventSource(fn, {
             topics: config.topics,
             consumerGroupId: config.consumerGroupId,
             deadLetterTopic: config.deadLetterTopic,
             ...config.eventSource,
           }),
         kafkaReader: (fn) =>
-          data.kafka.bindReader(fn, {
+          data.kafka.access.bindReader(fn, {
             topics: config.topics,
             consumerGroupId: config.consumerGroupId,
           }),
