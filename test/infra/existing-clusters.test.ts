@@ -65,8 +65,10 @@ describe('bring your own clusters', () => {
     // Assess
     for (const name of ['PipelineCheckDriftFunction', 'PipelineReplayFunction']) {
       const [fn] = Object.entries(resources).filter(([id]) => id.startsWith(name));
-      const variables = (fn?.[1].Properties?.Environment as { Variables: Record<string, string> })
-        .Variables;
+      if (!fn) throw new Error(`no ${name}`);
+      const { Variables: variables } = fn[1].Properties?.Environment as {
+        Variables: Record<string, string>;
+      };
       expect(variables).toMatchObject({
         SEQGUARD_KAFKA_BOOTSTRAP: existing.kafka.bootstrapBrokers,
         SEQGUARD_MSK_CLUSTER_ARN: clusterArn,
