@@ -66,9 +66,10 @@ describe('bring your own clusters', () => {
     for (const name of ['PipelineCheckDriftFunction', 'PipelineReplayFunction']) {
       const [fn] = Object.entries(resources).filter(([id]) => id.startsWith(name));
       if (!fn) throw new Error(`no ${name}`);
-      const { Variables: variables } = fn[1].Properties?.Environment as {
-        Variables: Record<string, string>;
-      };
+      const environment = fn[1].Properties?.Environment as
+        | { Variables: Record<string, string> }
+        | undefined;
+      const variables = environment?.Variables ?? {};
       expect(variables).toMatchObject({
         SEQGUARD_KAFKA_BOOTSTRAP: existing.kafka.bootstrapBrokers,
         SEQGUARD_MSK_CLUSTER_ARN: clusterArn,
