@@ -9,6 +9,7 @@ import type { Node } from 'constructs';
 import { z } from 'zod';
 import { ConfigError } from '../functions/shared/errors.ts';
 import { loadThresholds, type Thresholds } from '../functions/shared/thresholds.ts';
+import { mskClusterArnPattern, mskIamPort } from './constructs/msk-access.ts';
 
 const logRetentionPeriods = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
@@ -36,6 +37,73 @@ const flag = (fallback: boolean) =>
 
 const integer = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+
+const awsId = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `${what} (${prefix}-…)`);
+
+/**
+ * Clusters the user already runs (README, "Bring your own clusters"). Everything is given as
+ * attributes, never looked up, so `cdk synth` stays offline.
+ */
+const existingSchema = z
+  .object({
+    vpcId: awsId('vpc', 'a VPC id'),
+    /** Zones of `subnetIds`, in the same order (Vpc.fromVpcAttributes needs them at synth). */
+    availabilityZones: z
+      .array(z.string().regex(/^[a-z]{2}(-[a-z0-9]+)+[a-z]$/, 'an availability zone (eu-west-1a)'))
+      .min(1),
+    /** Subnets of the functions: they must reach the brokers, the cache and Secrets Manager. */
+    subnetIds: z.array(awsId('subnet', 'a subnet id')).min(1),
+    kafka: z
+      .object({
+        clusterArn: z
+          .string()
+          .regex(
+            mskClusterArnPattern,
+            'an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)',
+          ),
+        /** The IAM bootstrap brokers (`aws kafka get-bootstrap-brokers`, BootstrapBrokerStringSaslIam). */
+        bootstrapBrokers: z
+          .string()
+          .regex(
+            new RegExp(`^[A-Za-z0-9.-]+:${mskIamPort}(,[A-Za-z0-9.-]+:${mskIamPort})*$`),
+            `host:${mskIamPort},…: the cluster's IAM listener inside AWS (BootstrapBrokerStringSaslIam)`,
+          ),
+        /** The cluster's security groups; the first one lets the functions in on 9098. */
+        securityGroupIds: z.array(awsId('sg', 'a security group id')).min(1).max(5),
+        /** The cluster's client subnets, when they are not `subnetIds` (the trigger's interfaces go there). */
+        subnetIds: z.array(awsId('subnet', 'a subnet id')).min(1).optional(),
+      })
+      .strict(),
+    redis: z
+      .object({
+        /** The configuration (cluster mode) or primary endpoint: TLS only. */
+        url: z
+          .string()
+          .regex(
+            /^rediss:\/\/[A-Za-z0-9.-]+:\d{1,5}$/,
+            'rediss://<host>:<port> (TLS, no credentials: they come from the secret)',
+          ),
+        /** Cluster mode on (ElastiCache Serverless always is). */
+        cluster: z.boolean(),
+        /** `{"username", "password"}` of the RBAC user the functions connect as. */
+        authSecretArn: z
+          .string()
+          .regex(
+            /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
+            'a complete Secrets Manager secret ARN, ending in the six characters Secrets Manager appends (…:secret:<name>-AbCdEf)',
+          ),
+        /** The secret's customer managed KMS key; omit for the AWS managed key. */
+        authSecretKeyArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN')
+          .optional(),
+        /** A security group of the cache: it lets the functions in on the URL's port. */
+        securityGroupId: awsId('sg', 'a security group id'),
+      })
+      .strict(),
+  })
+  .strict();
 
 export const contextSchema = z.object({
   /**
@@ -141,6 +209,11 @@ export const contextSchema = z.object({
       .strict()
       .prefault({}),
   ),
+  /**
+   * Bring your own VPC, MSK cluster and ElastiCache cache: only the pipeline stack is defined,
+   * bound to them.
+   */
+  existing: json(existingSchema).optional(),
   /** LocalStack stage: what stands in for MSK and ElastiCache. */
   localstack: json(
     z
@@ -161,6 +234,7 @@ export const kafkaClusterName = (prefix: string) => `${prefix}-kafka`;
 export const cacheName = (prefix: string) => `${prefix}-state`;
 
 export type SeqguardContext = z.output<typeof contextSchema>;
+export type ExistingClustersContext = z.output<typeof existingSchema>;
 
 export interface SeqguardConfig extends SeqguardContext {
   thresholdValues: Thresholds;
@@ -181,6 +255,12 @@ export function loadConfig(node: Node): SeqguardConfig {
   const config = parsed.data;
   if (config.eventSource.minimumPollers > config.eventSource.maximumPollers) {
     throw new ConfigError('invalid CDK context:\n  eventSource: minimumPollers > maximumPollers');
+  }
+  const existing = config.existing;
+  if (existing && existing.subnetIds.length % existing.availabilityZones.length !== 0) {
+    throw new ConfigError(
+      'invalid CDK context:\n  existing.subnetIds: one subnet per zone of existing.availabilityZones (or a multiple), in the same order',
+    );
   }
   if (config.topics.includes(config.deadLetterTopic)) {
     throw new ConfigError('invalid CDK context:\n  deadLetterTopic: must not be a consumed topic');

@@ -12,6 +12,7 @@ import { PipelineStack } from './stacks/pipeline-stack.ts';
 
 export type SeqguardStacks =
   | { stage: 'aws'; config: SeqguardConfig; data: DataStack; pipeline: PipelineStack }
+  | { stage: 'existing'; config: SeqguardConfig; pipeline: PipelineStack }
   | { stage: 'localstack'; config: SeqguardConfig; localstack: LocalStackStack };
 
 /**
@@ -43,6 +44,17 @@ export function defineStacks(
     return { stage, config, localstack };
   }
   if (stage !== 'aws') throw new Error(`stage: "aws" (default) or "localstack", not "${stage}"`);
+  if (config.existing) {
+    // Bring your own clusters: no data stack; the pipeline binds to the user's VPC, MSK cluster
+    // and cache.
+    const pipeline = new PipelineStack(app, `${config.prefix}-pipeline`, {
+      config,
+      clusters: { existing: config.existing },
+      env,
+      description: `${description} (functions, triggers, alarms; your own clusters)`,
+    });
+    return { stage: 'existing', config, pipeline };
+  }
   const data = new DataStack(app, `${config.prefix}-data`, {
     config,
     env,
@@ -50,7 +62,7 @@ export function defineStacks(
   });
   const pipeline = new PipelineStack(app, `${config.prefix}-pipeline`, {
     config,
-    data,
+    clusters: { data },
     env,
     description: `${description} (functions, triggers, alarms)`,
   });

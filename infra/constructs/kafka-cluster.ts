@@ -2,43 +2,20 @@
  * Amazon MSK with IAM authentication and TLS only: provisioned brokers (the default) or MSK
  * Serverless. Clients authorise per cluster, topic and group with `kafka-cluster:*` actions
  * (https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html), which the bind…()
- * helpers grant on exactly the resources each function uses.
+ * helpers of `access` (msk-access.ts) grant on exactly the resources each function uses.
  */
-import { Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { triggerGroups } from '../../functions/shared/kafka/consumer-groups.ts';
 import { acknowledge } from '../nag.ts';
-import type { SeqguardFunction } from './seqguard-function.ts';
-
-export interface EventSourceOptions {
-  topics: string[];
-  consumerGroupId: string;
-  deadLetterTopic: string;
-  batchSize: number;
-  maxBatchingWindowSeconds: number;
-  retryAttempts: number;
-  maxRecordAgeSeconds: number;
-  minimumPollers: number;
-  maximumPollers: number;
-  startingPosition: 'TRIM_HORIZON' | 'LATEST';
-}
+import { MskAccess, mskIamPort } from './msk-access.ts';
 
 /** The id aws-cdk-lib gives the singleton function behind every AwsCustomResource of a stack. */
 export const awsCustomResourceProviderId = 'AWS679f53fac002430cb0da5b7982bd2287';
-
-/** Consumer groups of the record reader (check-drift, replay): one random id per read. */
-export const readerGroupPattern = 'seqguard-reader-*';
-
-/** MSK's IAM listener (SASL/OAUTHBEARER over TLS). */
-export const mskIamPort = 9098;
 
 export interface KafkaClusterProps {
   clusterName: string;
@@ -68,6 +45,8 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
   readonly mode: 'provisioned' | 'serverless';
   /** The topic resources (provisioned: AWS::MSK::Topic); empty for Serverless. */
   readonly topicResources: Construct[] = [];
+  /** The trigger and reader bindings of the functions, and their permissions. */
+  readonly access: MskAccess;
 
   constructor(scope: Construct, id: string, props: KafkaClusterProps) {
     super(scope, id);
@@ -192,202 +171,13 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       );
     }
-  }
-
-  private arnOf(resource: 'topic' | 'group', name: string): string {
-    // cluster/<name>/<uuid> → <resource>/<name>/<uuid>/<topic or group>
-    const uuid = Fn.select(2, Fn.split('/', this.clusterArn));
-    return Stack.of(this).formatArn({
-      service: 'kafka',
-      resource,
-      resourceName: Fn.join('/', [this.clusterName, uuid, name]),
+    this.access = new MskAccess({
+      clusterArn: this.clusterArn,
+      clusterName: this.clusterName,
+      bootstrapBrokers: this.bootstrapBrokers,
+      brokers: this,
+      pollerSecurityGroups: [this.securityGroup],
+      topicResources: this.topicResources,
     });
-  }
-
-  topicArn(topic: string): string {
-    return this.arnOf('topic', topic);
-  }
-
-  groupArn(group: string): string {
-    return this.arnOf('group', group);
-  }
-
-  /**
-   * The `kafka-cluster:*` and `kafka:*` permissions of a principal, scoped to this cluster and
-   * the named topics and groups. CDK grants none of them by itself.
-   */
-  grant(
-    principal: iam.IGrantable,
-    access: {
-      /** Topics read (DescribeTopic, ReadData). */
-      readTopics?: string[];
-      /** Topics written (DescribeTopic, WriteData). */
-      writeTopics?: string[];
-      /** Consumer groups joined and committed (DescribeGroup, AlterGroup). */
-      alterGroups?: string[];
-      /** Consumer groups only looked at (DescribeGroup). */
-      describeGroups?: string[];
-      /** The event source mapping also describes the cluster and its brokers. */
-      eventSourceMapping?: boolean;
-    },
-  ): void {
-    const statements: iam.PolicyStatement[] = [
-      new iam.PolicyStatement({
-        actions: ['kafka-cluster:Connect'],
-        resources: [this.clusterArn],
-      }),
-    ];
-    if (access.eventSourceMapping) {
-      statements.push(
-        // Lambda developer guide, "Configuring Lambda execution role permissions"
-        // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html).
-        new iam.PolicyStatement({
-          actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
-          resources: [this.clusterArn],
-        }),
-        // The mapping's pollers read the cluster's dynamic configuration (Kafka's
-        // DescribeConfigs on the cluster): Lambda developer guide, "Configuring Amazon MSK event
-        // sources for Lambda", IAM role-based authentication
-        // (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-configure.html).
-        new iam.PolicyStatement({
-          actions: ['kafka-cluster:DescribeClusterDynamicConfiguration'],
-          resources: [this.clusterArn],
-        }),
-      );
-    }
-    const topics = [...(access.readTopics ?? []), ...(access.writeTopics ?? [])];
-    if (topics.length > 0) {
-      statements.push(
-        new iam.PolicyStatement({
-          actions: ['kafka-cluster:DescribeTopic'],
-          resources: [...new Set(topics)].map((t) => this.topicArn(t)),
-        }),
-      );
-    }
-    if (access.readTopics?.length) {
-      statements.push(
-        new iam.PolicyStatement({
-          actions: ['kafka-cluster:ReadData'],
-          resources: access.readTopics.map((t) => this.topicArn(t)),
-        }),
-      );
-    }
-    if (access.writeTopics?.length) {
-      statements.push(
-        new iam.PolicyStatement({
-          actions: ['kafka-cluster:WriteData'],
-          resources: access.writeTopics.map((t) => this.topicArn(t)),
-        }),
-      );
-    }
-    const groups = [...(access.alterGroups ?? []), ...(access.describeGroups ?? [])];
-    if (groups.length > 0) {
-      statements.push(
-        new iam.PolicyStatement({
-          actions: ['kafka-cluster:DescribeGroup'],
-          resources: [...new Set(groups)].map((g) => this.groupArn(g)),
-        }),
-      );
-    }
-    if (access.alterGroups?.length) {
-      statements.push(
-        new iam.PolicyStatement({
-          actions: ['kafka-cluster:AlterGroup'],
-          resources: access.alterGroups.map((g) => this.groupArn(g)),
-        }),
-      );
-    }
-    for (const statement of statements) principal.grantPrincipal.addToPrincipalPolicy(statement);
-  }
-
-  /**
-   * The Kafka trigger of a function: an event source mapping in provisioned mode that reports
-   * partial batch failures, retries a bounded number of times, splits a failing batch, gives up
-   * on records older than the maximum age, and then sends them to the dead-letter topic. Its
-   * consumer group id is fixed, because check-drift compares that group's commits with Redis.
-   * The mapping authenticates with the function's role, which gets exactly the cluster, topic
-   * and group actions it needs, and network interfaces in the cluster's security group.
-   */
-  bindEventSource(fn: SeqguardFunction, options: EventSourceOptions): lambda.EventSourceMapping[] {
-    const groups = triggerGroups(options.consumerGroupId, options.topics);
-    this.grant(fn.role, {
-      readTopics: options.topics,
-      writeTopics: [options.deadLetterTopic],
-      alterGroups: groups.map((g) => g.groupId),
-      eventSourceMapping: true,
-    });
-    fn.allowNetworkInterfaces([this.securityGroup]);
-    // One mapping per topic (a Kafka mapping takes one topic), each with a group of its own:
-    // functions/shared/kafka/consumer-groups.ts.
-    return groups.map(({ topic, groupId }, i) => {
-      const mapping = new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
-        target: fn.function,
-        eventSourceArn: this.clusterArn,
-        kafkaTopic: topic,
-        kafkaConsumerGroupId: groupId,
-        startingPosition: lambda.StartingPosition[options.startingPosition],
-        batchSize: options.batchSize,
-        maxBatchingWindow: Duration.seconds(options.maxBatchingWindowSeconds),
-        reportBatchItemFailures: true,
-        retryAttempts: options.retryAttempts,
-        maxRecordAge: Duration.seconds(options.maxRecordAgeSeconds),
-        bisectBatchOnError: true,
-        onFailure: new KafkaDlq(options.deadLetterTopic),
-        provisionedPollerConfig: {
-          minimumPollers: options.minimumPollers,
-          maximumPollers: options.maximumPollers,
-        },
-        // The mapping's own metrics: offset lag, polled and filtered events, errors
-        // (Lambda developer guide, "Event source mapping metrics").
-        metricsConfig: {
-          metrics: [
-            lambda.MetricType.EVENT_COUNT,
-            lambda.MetricType.ERROR_COUNT,
-            lambda.MetricType.KAFKA_METRICS,
-          ],
-        },
-      });
-      // The topics and the role's permissions exist before the mapping starts polling.
-      for (const resource of this.topicResources) mapping.node.addDependency(resource);
-      mapping.node.addDependency(fn.role);
-      return mapping;
-    });
-  }
-
-  /**
-   * Kafka access of check-drift and replay: where the brokers are (IAM listener), the topics to
-   * read, the event source mapping's group to compare, and the permissions and network path
-   * for exactly that.
-   */
-  bindReader(fn: SeqguardFunction, options: { topics: string[]; consumerGroupId: string }): void {
-    fn.addEnvironment('SEQGUARD_KAFKA_BOOTSTRAP', this.bootstrapBrokers);
-    // The ARN turns IAM authentication on (in its region); the brokers are not looked up again.
-    fn.addEnvironment('SEQGUARD_MSK_CLUSTER_ARN', this.clusterArn);
-    fn.addEnvironment('SEQGUARD_TOPICS', options.topics.join(','));
-    fn.addEnvironment('SEQGUARD_CONSUMER_GROUP', options.consumerGroupId);
-    this.grant(fn.role, {
-      readTopics: options.topics,
-      describeGroups: triggerGroups(options.consumerGroupId, options.topics).map((g) => g.groupId),
-    });
-    // The reader joins a consumer group with a random id per read: any such group of this
-    // cluster name (the cluster's uuid, a deploy-time value, is left open so that the cdk-nag
-    // finding below is a fixed string).
-    const readerGroups = Stack.of(this).formatArn({
-      service: 'kafka',
-      resource: 'group',
-      resourceName: `${this.clusterName}/*/${readerGroupPattern}`,
-    });
-    fn.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
-        resources: [readerGroups],
-      }),
-    );
-    acknowledge(
-      fn.role,
-      `The record reader (functions/shared/kafka/read-records.ts) consumes with a random group id per read (${readerGroupPattern}) and commits nothing; it never joins the event source mapping's group.`,
-      `AwsSolutions-IAM5[Resource::${readerGroups}]`,
-    );
-    fn.connections.allowTo(this, this.connections.defaultPort as ec2.Port, 'Kafka (IAM/TLS)');
   }
 }

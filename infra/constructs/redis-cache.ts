@@ -4,15 +4,15 @@
  * the stack's key, and clients authenticate as an RBAC user whose password lives in Secrets
  * Manager only; the `default` user is switched off.
  */
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { keyPatterns } from '../../functions/shared/redis/keys.ts';
 import { acknowledge } from '../nag.ts';
+import { bindRedisClient } from './redis-client.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
 
 export interface RedisCacheProps {
@@ -240,34 +240,16 @@ export class RedisCache extends Construct implements ec2.IConnectable {
     return `rediss://${this.endpointAddress}:${this.endpointPort}`;
   }
 
-  /**
-   * Makes a function a client: its Redis environment (the secret's ARN, never the password),
-   * read access to the secret, and the network paths to the cache and to Secrets Manager.
-   */
+  /** Makes a function a client of this cache (redis-client.ts). */
   bindClient(fn: SeqguardFunction): void {
-    fn.addEnvironment('REDIS_URL', this.url);
-    fn.addEnvironment('SEQGUARD_REDIS_CLUSTER', 'true');
-    fn.addEnvironment('SEQGUARD_REDIS_AUTH_SECRET_ARN', this.secret.secretArn);
-    // By the role's policy alone: a grant in the key's policy would make this (data) stack
-    // depend on the function's stack. The key policy delegates to IAM in this account.
-    fn.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        resources: [this.secret.secretArn],
-      }),
-    );
-    fn.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: [this.key.keyArn],
-        conditions: {
-          StringEquals: {
-            'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com`,
-          },
-        },
-      }),
-    );
-    fn.connections.allowTo(this, this.connections.defaultPort as ec2.Port, 'Redis (TLS)');
-    fn.connections.allowTo(this.secretsEndpoint, ec2.Port.tcp(443), 'Secrets Manager (HTTPS)');
+    bindRedisClient(fn, {
+      url: this.url,
+      cluster: true,
+      secretArn: this.secret.secretArn,
+      secretKeyArn: this.key.keyArn,
+      cache: this,
+      port: this.connections.defaultPort as ec2.Port,
+      secretsManager: this.secretsEndpoint,
+    });
   }
 }

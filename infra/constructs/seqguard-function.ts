@@ -135,15 +135,24 @@ export class SeqguardFunction extends Construct {
   /**
    * What Lambda needs to manage the function's (or its event source mapping's) network
    * interfaces (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html): creation
-   * limited to this VPC's private subnets and the given security groups.
+   * limited to this VPC's private subnets (and `extraSubnetIds`: a brought MSK cluster's client
+   * subnets, where the mapping's interfaces go) and the given security groups.
    */
-  allowNetworkInterfaces(securityGroups: ec2.ISecurityGroup[]): void {
+  allowNetworkInterfaces(
+    securityGroups: ec2.ISecurityGroup[],
+    extraSubnetIds: string[] = [],
+  ): void {
     const vpc = this.vpc;
     if (!vpc) return;
     const stack = Stack.of(this);
     const ec2Arn = (resource: string, name: string) =>
       stack.formatArn({ service: 'ec2', resource, resourceName: name });
-    const subnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }).subnetIds;
+    const subnets = [
+      ...new Set([
+        ...vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED }).subnetIds,
+        ...extraSubnetIds,
+      ]),
+    ];
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['ec2:CreateNetworkInterface'],

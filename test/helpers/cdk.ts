@@ -31,3 +31,25 @@ export function synthApp(
   const stacks = defineStacks(app, testEnv);
   return { app, stacks };
 }
+
+/** A VPC, MSK cluster and ElastiCache cache of the user's (`-c existing=…`), for the tests. */
+export const existingClusters = {
+  vpcId: 'vpc-0a1b2c3d4e5f60718',
+  availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+  subnetIds: ['subnet-0a1a1a1a1a1a1a1a1', 'subnet-0b2b2b2b2b2b2b2b2'],
+  kafka: {
+    clusterArn:
+      'arn:aws:kafka:eu-west-1:123456789012:cluster/bank-kafka/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-7',
+    bootstrapBrokers:
+      'b-1.bankkafka.x1y2z3.c7.kafka.eu-west-1.amazonaws.com:9098,b-2.bankkafka.x1y2z3.c7.kafka.eu-west-1.amazonaws.com:9098',
+    securityGroupIds: ['sg-0c0c0c0c0c0c0c0c1'],
+    subnetIds: ['subnet-0c3c3c3c3c3c3c3c3', 'subnet-0d4d4d4d4d4d4d4d4'],
+  },
+  redis: {
+    url: 'rediss://clustercfg.bank-state.x1y2z3.euw1.cache.amazonaws.com:6380',
+    cluster: true,
+    authSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bank/redis-app-AbCdEf',
+    authSecretKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b',
+    securityGroupId: 'sg-0e0e0e0e0e0e0e0e1',
+  },
+} as const;

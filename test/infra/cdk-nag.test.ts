@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { synthApp } from '../helpers/cdk.ts';
+import { existingClusters, synthApp } from '../helpers/cdk.ts';
 
 interface ValidationReport {
   pluginReports: { pluginName: string; conclusion: string; violations: { ruleName: string }[] }[];
@@ -51,6 +51,7 @@ describe('cdk-nag AwsSolutions', () => {
       },
     ],
     ['the LocalStack stage', { stage: 'localstack', localstack: { kafkaTrigger: true } }],
+    ['your own VPC, MSK cluster and cache', { existing: existingClusters }],
   ])('reports no unacknowledged finding for %s', (_name, context) => {
     const { app } = synthApp(context);
     expect(unacknowledged(nagReport(app))).toEqual([]);

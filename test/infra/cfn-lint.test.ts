@@ -9,7 +9,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../infra/constructs/seqguard-function.ts';
-import { synthApp } from '../helpers/cdk.ts';
+import { existingClusters, synthApp } from '../helpers/cdk.ts';
 
 /** Rules left out, each with its reason. Nothing else is ignored, warnings included. */
 const ignoredRules: Record<string, string> = {
@@ -29,6 +29,7 @@ const configurations: Record<string, Record<string, unknown>> = {
     },
   },
   localstack: { stage: 'localstack', localstack: { kafkaTrigger: true } },
+  'bring-your-own clusters': { existing: existingClusters },
 };
 
 let cfnLint: string;
