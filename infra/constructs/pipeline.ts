@@ -86,6 +86,9 @@ export class Pipeline extends Construct {
 
     for (const f of [this.applyEvents, this.checkDrift, this.replay]) props.bind.redisClient(f);
     props.bind.kafkaTrigger(this.applyEvents);
+    // apply-events reads the log too: a batch that starts past what a partition's ledger says was
+    // handled is a hole only if Kafka holds records in between (not transaction markers).
+    props.bind.kafkaReader(this.applyEvents);
     props.bind.kafkaReader(this.checkDrift);
     props.bind.kafkaReader(this.replay);
     // check-drift logs which alarms fire by the same numbers the CloudWatch alarms use.

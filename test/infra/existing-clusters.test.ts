@@ -229,6 +229,7 @@ describe('bring your own clusters', () => {
       .sort();
     // Assess
     expect(opened).toEqual([
+      'in sg-0c0c0c0c0c0c0c0c1 from {PipelineApplyEventsSecurityGroup.GroupId} tcp 9098',
       'in sg-0c0c0c0c0c0c0c0c1 from {PipelineCheckDriftSecurityGroup.GroupId} tcp 9098',
       'in sg-0c0c0c0c0c0c0c0c1 from {PipelineReplaySecurityGroup.GroupId} tcp 9098',
       'in sg-0e0e0e0e0e0e0e0e1 from {PipelineApplyEventsSecurityGroup.GroupId} tcp 6380',

@@ -148,6 +148,9 @@ describe('IAM', () => {
         `kafka-cluster:WriteData ${topic('seqguard.events.failed')}`,
         `kafka-cluster:DescribeGroup ${group('seqguard-apply-events')}`,
         `kafka-cluster:AlterGroup ${group('seqguard-apply-events')}`,
+        // Its record reader, for the ledger's holes: a throw-away group that commits nothing.
+        `kafka-cluster:DescribeGroup ${arn('kafka', 'group/seqguard-kafka/*/seqguard-reader-*')}`,
+        `kafka-cluster:AlterGroup ${arn('kafka', 'group/seqguard-kafka/*/seqguard-reader-*')}`,
       ].sort(),
     );
   });
@@ -249,7 +252,9 @@ describe('network', () => {
         `in {${group}.GroupId} from {Pipeline${f}SecurityGroup.GroupId} ${port}`,
         `out {Pipeline${f}SecurityGroup.GroupId} to {${group}.GroupId} ${port}`,
       ]);
-    const readers = ['CheckDrift', 'Replay'].flatMap((f) => [
+    // apply-events reads the log too, to tell a hole in a partition's ledger from offsets that
+    // hold no record (functions/apply-events/apply-records.ts).
+    const readers = ['ApplyEvents', 'CheckDrift', 'Replay'].flatMap((f) => [
       `in {KafkaSecurityGroup.GroupId} from {Pipeline${f}SecurityGroup.GroupId} tcp 9098`,
       `out {Pipeline${f}SecurityGroup.GroupId} to {KafkaSecurityGroup.GroupId} tcp 9098`,
     ]);
