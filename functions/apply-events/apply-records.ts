@@ -45,7 +45,8 @@ export interface SinkPorts {
 }
 
 export interface LedgerPort {
-  read(partitions: readonly string[]): Promise<Map<string, LedgerEntry>>;
+  /** A partition's ledger; undefined for a partition never handled. */
+  read(partition: string): Promise<LedgerEntry | undefined>;
   /** False when the range does not join the ledger's run. */
   advance(partition: string, advance: LedgerAdvance): Promise<boolean>;
   /**
@@ -354,16 +355,27 @@ export async function applyRecords(
   const ledger = ports.ledger;
   const live = options.repair === undefined;
 
-  let ledgers: ReadonlyMap<string, LedgerEntry> = new Map();
+  const ledgers = new Map<string, LedgerEntry>();
   let starts = new Map<string, bigint>();
-  if (ledger) {
-    try {
-      if (live) {
-        ledgers = await ledger.read([...partitions.keys()]);
-        starts = await refuseHoles(partitions, items, ledger, ledgers, errors);
+  if (ledger && live) {
+    // Each partition on its own: a ledger on an unavailable node fails its partition only,
+    // since nothing of it can be applied safely without it.
+    const readable = new Map<string, MSKRecord[]>();
+    const read = await Promise.allSettled([...partitions.keys()].map((p) => ledger.read(p)));
+    [...partitions].forEach(([partition, records], i) => {
+      const result = read[i] as PromiseSettledResult<LedgerEntry | undefined>;
+      if (result.status === 'fulfilled') {
+        if (result.value) ledgers.set(partition, result.value);
+        readable.set(partition, records);
+        return;
       }
+      errors.push(result.reason as Error);
+      for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+    });
+    try {
+      starts = await refuseHoles(readable, items, ledger, ledgers, errors);
     } catch (error) {
-      // The ledger cannot be read (Redis unavailable): nothing can be applied safely.
+      // Kafka could not say whether a hole holds records: nothing can be applied safely.
       errors.push(error as Error);
       for (const item of items) item.fate = { kind: 'failed' };
     }

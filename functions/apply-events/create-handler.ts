@@ -84,7 +84,8 @@ export function createSinkPorts(
 ): SinkPorts {
   const registered = new Set<string>();
   const ledger: LedgerPort = {
-    read: (partitions) => readLedgers(redis, partitions, guard.keyPrefix),
+    read: async (partition) =>
+      (await readLedgers(redis, [partition], guard.keyPrefix)).get(partition),
     advance: (partition, advance) => advanceLedger(redis, partition, advance, guard.keyPrefix),
     ...(kafka
       ? {

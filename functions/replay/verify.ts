@@ -27,6 +27,7 @@ import { partitionRanges } from '../shared/kafka/offsets.ts';
 import { readRecords } from '../shared/kafka/read-records.ts';
 import type { GuardOptions } from '../shared/redis/apply-batch.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
+import { deadLetterCounts } from '../shared/redis/dead-letter.ts';
 import { cursorField, shardKeys, stateKey } from '../shared/redis/keys.ts';
 
 export interface ExpectedStateOptions {
@@ -66,6 +67,8 @@ export interface ExpectedState {
    * Redis cannot parse.
    */
   rejected: number;
+  /** Where the invalid and rejected records are: `<topic>-<partition>@<offset>`. */
+  deadLetters: string[];
 }
 
 /** A cursor field's guard state: what the Lua keeps in `cursors` and `gaps`. */
@@ -219,11 +222,13 @@ export function expectedState(
   const firstSeq = BigInt(options.firstSeq);
   const models = new Map<string, ShardModel>();
   const counts = { records: 0, events: 0, late: 0, duplicates: 0, invalid: 0, rejected: 0 };
+  const deadLetters: string[] = [];
   for (const record of records) {
     counts.records += 1;
     const decoded = decodeRecord(record, options.decode);
     if (decoded.kind === 'invalid') {
       counts.invalid += 1;
+      deadLetters.push(`${topicPartition(record)}@${record.offset}`);
       continue;
     }
     const event: GuardedEvent = decoded.event;
@@ -236,6 +241,7 @@ export function expectedState(
       counts.duplicates += 1;
     } else if (verdict.kind === 'rejected' || !mutate(model, event.mutation)) {
       counts.rejected += 1;
+      deadLetters.push(`${topicPartition(record)}@${record.offset}`);
     } else {
       advance(model.cursors, field, seq, verdict, firstSeq, byOffset);
       counts.events += 1;
@@ -243,7 +249,7 @@ export function expectedState(
     }
   }
   const shards = new Map([...models].map(([shard, model]) => [shard, model.state]));
-  return { shards, ...counts };
+  return { shards, ...counts, deadLetters };
 }
 
 /** One place where Redis and the expected state disagree. */
@@ -393,6 +399,38 @@ export async function verifyState(
   return perShard.flat().sort(byPlace);
 }
 
+/** The key name dead-letter differences carry: no state key can be named so (shard ''). */
+export const deadLettersKey = 'dead letters';
+
+/**
+ * Every invalid or rejected record must be in the dead-letter stream exactly once, and nothing
+ * else of these topics: missing, extra, and `value` for a record there more than once.
+ */
+export function compareDeadLetters(
+  expected: readonly string[],
+  actual: ReadonlyMap<string, number>,
+): StateDifference[] {
+  const differences: StateDifference[] = [];
+  const difference = (target: string, kind: StateDifference['kind'], count: number) =>
+    differences.push({
+      shard: '',
+      key: deadLettersKey,
+      target,
+      kind,
+      expected: kind === 'extra' ? null : '1',
+      actual: count === 0 ? null : String(count),
+    });
+  const wanted = new Set(expected);
+  for (const position of wanted) {
+    const count = actual.get(position) ?? 0;
+    if (count === 0) difference(position, 'missing', 0);
+    else if (count > 1) difference(position, 'value', count);
+  }
+  for (const [position, count] of actual)
+    if (!wanted.has(position)) difference(position, 'extra', count);
+  return differences.sort(byPlace);
+}
+
 export interface VerifyFromTopicOptions {
   connection: KafkaConnection;
   redis: RedisClient;
@@ -454,7 +492,13 @@ export async function verifyFromTopic(options: VerifyFromTopicOptions): Promise<
     decode: sink.decode,
     firstSeq: sink.guard.firstSeq,
   });
-  const differences = await verifyState(redis, expected, { keyPrefix: sink.guard.keyPrefix });
+  const differences = [
+    ...(await verifyState(redis, expected, { keyPrefix: sink.guard.keyPrefix })),
+    ...compareDeadLetters(
+      expected.deadLetters,
+      await deadLetterCounts(redis, sink.guard.keyPrefix, topics),
+    ),
+  ];
   const span = ranges.reduce((sum, r) => sum + (r.end - r.earliest), 0n);
   return {
     complete: true,
@@ -477,6 +521,9 @@ function shown(name: string): string {
 }
 
 function describeDifference(d: StateDifference): string {
+  if (d.shard === '' && d.key === deadLettersKey) {
+    return `dead letter ${d.target}: expected ${d.expected === null ? 'none' : 'once'}, the dead-letter stream has it ${d.actual === null ? 'not at all' : `${d.actual} times`}`;
+  }
   if (d.kind === 'type') {
     return `${shown(d.shard)} ${shown(d.key)}: expected a ${d.expected}, Redis has a ${d.actual}`;
   }

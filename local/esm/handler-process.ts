@@ -121,7 +121,9 @@ export class HandlerProcess {
         } else this.#settle(message);
       });
       child.once('exit', (code, signal) => {
-        if (!ready) {
+        // Killed by a signal during its cold start (a crash, as a kill mid-batch is): a
+        // function error, retried. Exiting by itself before it was ready: its init failed.
+        if (!ready && signal === null) {
           // stderr is read to its end before 'exit' handlers of later ticks: give it one.
           setImmediate(() =>
             resolve({
@@ -138,6 +140,8 @@ export class HandlerProcess {
           errorType: 'Runtime.ExitError',
           errorMessage: `the handler process exited (${signal ?? `code ${code}`})`,
         };
+        // A kill during the cold start fails the invocation waiting for it.
+        resolve(outcome);
         if (this.#pending?.child === child) this.#settle({ id: this.#pending.id, error: outcome });
       });
     });

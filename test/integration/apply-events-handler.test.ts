@@ -10,7 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import {
+  deadLetterKeys,
+  partitionLedgerKey,
+  shardKeys,
+  stateKey,
+} from '../../functions/shared/redis/keys.ts';
 import {
   type RedisCluster,
   type RedisServer,
@@ -214,21 +219,44 @@ describe('apply-events handler when a cluster node dies mid-batch', () => {
     await cluster.dispose();
   });
 
+  /** Whether `key` lives on the master listening on `port`. */
+  async function isOn(key: string, port: number): Promise<boolean> {
+    const ranges = (await raw.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    const slot = Number(await raw.cluster('KEYSLOT', key));
+    return ranges.some(([from, to, [, p]]) => p === port && slot >= from && slot <= to);
+  }
+
   /** A shard name whose keys live on the master listening on `port`. */
   async function shardOn(port: number, prefix: string): Promise<string> {
-    const ranges = (await raw.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
     for (let i = 0; ; i++) {
       const shard = `shard-${i}`;
-      const slot = Number(await raw.cluster('KEYSLOT', shardKeys(shard, prefix).cursors));
-      if (ranges.some(([from, to, [, p]]) => p === port && slot >= from && slot <= to))
-        return shard;
+      if (await isOn(shardKeys(shard, prefix).cursors, port)) return shard;
+    }
+  }
+
+  /**
+   * A key prefix under which the ledgers of events-0 and events-1 (partitionLedgerKey) live on
+   * the node at `onPort` (events-0) and never on the node at `notOnPort` (events-1).
+   */
+  async function prefixWithLedgers(onPort: number, notOnPort: number): Promise<string> {
+    for (;;) {
+      const prefix = `t${randomBytes(4).toString('hex')}`;
+      if (
+        (await isOn(partitionLedgerKey('events-0', prefix), onPort)) &&
+        !(await isOn(partitionLedgerKey('events-1', prefix), notOnPort))
+      )
+        return prefix;
     }
   }
 
   it('fails exactly the records from the first one on the dead node, per partition, and applies them once later', async () => {
-    // Prepare
-    const { invoke, prefix } = sink({ SEQGUARD_REDIS_CLUSTER: 'true' }, cluster.url);
+    // Prepare: the partitions' ledgers live on the nodes that stay up (the next test kills one).
     const [alive, doomed] = cluster.nodes as [RedisServer, RedisServer, RedisServer];
+    const prefix = await prefixWithLedgers(alive.port, doomed.port);
+    const { invoke } = sink(
+      { SEQGUARD_REDIS_CLUSTER: 'true', SEQGUARD_KEY_PREFIX: prefix },
+      cluster.url,
+    );
     const shardA = await shardOn(alive.port, prefix);
     const shardB = await shardOn(doomed.port, prefix);
     const envelope = (shard: string, scope: string, seq: number) =>
@@ -279,5 +307,50 @@ describe('apply-events handler when a cluster node dies mid-batch', () => {
     expect(await invoke(redelivered)).toEqual({ batchItemFailures: [] });
     expect(await raw.hgetall(stateKey(shardA, 'coins', prefix))).toEqual({ a: '20', c: '20' });
     expect(await raw.hgetall(stateKey(shardB, 'coins', prefix))).toEqual({ b: '10' });
+  });
+
+  it('fails a partition whole while the node holding its ledger is down, and applies it once later', async () => {
+    // Prepare: events-0's ledger lives on the node that dies; its events and events-1's, and
+    // events-1's ledger, live elsewhere.
+    const [alive, doomed] = cluster.nodes as [RedisServer, RedisServer, RedisServer];
+    const prefix = await prefixWithLedgers(doomed.port, doomed.port);
+    const { invoke } = sink(
+      { SEQGUARD_REDIS_CLUSTER: 'true', SEQGUARD_KEY_PREFIX: prefix },
+      cluster.url,
+    );
+    const shard = await shardOn(alive.port, prefix);
+    const envelope = (scope: string, seq: number) =>
+      JSON.stringify({
+        scope,
+        seq,
+        shard,
+        type: 'hincrby',
+        data: { key: 'coins', field: scope, delta: 10 },
+      });
+    const event = mskEvent([
+      mskRecord({ partition: 0, offset: 0, value: envelope('a', 1) }),
+      mskRecord({ partition: 0, offset: 1, value: envelope('a', 2) }),
+      mskRecord({ partition: 1, offset: 0, value: envelope('c', 1) }),
+    ]);
+    const warmUp = mskEvent([mskRecord({ partition: 9, offset: 0, value: envelope('w', 1) })]);
+    expect(await invoke(warmUp)).toEqual({ batchItemFailures: [] });
+    await doomed.stop();
+    // Act
+    const failed = await invoke(event);
+    // Assess: without its ledger, events-0 cannot be checked nor recorded: none of it applies.
+    expect(failed.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'events-0', offset: 0 } },
+      { itemIdentifier: { partition: 'events-0', offset: 1 } },
+    ]);
+    expect(await raw.hgetall(stateKey(shard, 'coins', prefix))).toEqual({ c: '10', w: '10' });
+    await doomed.start();
+    await waitForClusterOk(cluster);
+    const redelivered = mskEvent(event.records['events-0'] ?? []);
+    expect(await invoke(redelivered)).toEqual({ batchItemFailures: [] });
+    expect(await raw.hgetall(stateKey(shard, 'coins', prefix))).toEqual({
+      a: '20',
+      c: '10',
+      w: '10',
+    });
   });
 });

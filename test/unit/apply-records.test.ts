@@ -8,11 +8,15 @@ import {
   applyRecords,
   type SinkPorts,
 } from '../../functions/apply-events/apply-records.ts';
-import { RedisUnavailableError } from '../../functions/shared/errors.ts';
+import { RedisBehindError, RedisUnavailableError } from '../../functions/shared/errors.ts';
 import { mappingSchema } from '../../functions/shared/events/schema.ts';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
-import type { GuardOutcome } from '../../functions/shared/redis/apply-batch.ts';
+import type {
+  ExpectedCheckpoints,
+  GuardOutcome,
+} from '../../functions/shared/redis/apply-batch.ts';
 import type { DeadLetter } from '../../functions/shared/redis/dead-letter.ts';
+import type { LedgerAdvance, LedgerEntry } from '../../functions/shared/redis/ledger.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 
 const options: ApplyRecordsOptions = {
@@ -153,5 +157,116 @@ describe('applyRecords()', () => {
       chunkSize: 10,
     });
     expect(summary).toMatchObject({ applied: 3, late: 1, gapsOpened: 1, duplicates: 1 });
+  });
+});
+
+/** A ledger double: entries to read, advances recorded, and what Kafka holds between offsets. */
+function withLedger(
+  sinkPorts: SinkPorts,
+  entries: Record<string, Partial<LedgerEntry>>,
+  kafkaHasRecords?: boolean,
+) {
+  const advances: [string, LedgerAdvance][] = [];
+  const expectedByShard: Record<string, ExpectedCheckpoints>[] = [];
+  const applyChunk = sinkPorts.applyChunk;
+  const ported: SinkPorts = {
+    ...sinkPorts,
+    applyChunk: (shard, events, expected) => {
+      expectedByShard.push({ [shard]: expected ?? {} });
+      return applyChunk(shard, events, expected);
+    },
+    ledger: {
+      read: async (partition) =>
+        entries[partition]
+          ? {
+              through: undefined,
+              start: undefined,
+              shards: new Map(),
+              deadLettered: undefined,
+              ...entries[partition],
+            }
+          : undefined,
+      advance: async (partition, advance) => {
+        advances.push([partition, advance]);
+        return true;
+      },
+      ...(kafkaHasRecords === undefined ? {} : { hasRecords: async () => kafkaHasRecords }),
+    },
+  };
+  return { ported, advances, expectedByShard };
+}
+
+describe('applyRecords() with a partition ledger', () => {
+  const batch = (partition: number, offsets: number[]) =>
+    mskEvent(offsets.map((offset) => mskRecord({ partition, offset, value: event('s1', offset) })));
+
+  it('records what it handled: the run through the last record, the highest offset per shard', async () => {
+    // Prepare
+    const { sinkPorts } = ports();
+    const { ported, advances } = withLedger(sinkPorts, { 'events-0': { through: 9n } });
+    // Act
+    const result = await applyRecords(batch(0, [10, 11, 12]), ported, options);
+    // Assess
+    expect(result.response.batchItemFailures).toEqual([]);
+    expect(advances).toEqual([
+      ['events-0', { from: 10n, to: 12n, shards: new Map([['s1', 12n]]), deadLettered: undefined }],
+    ]);
+  });
+
+  it('refuses a batch that starts past the ledger when Kafka holds records in between', async () => {
+    // Prepare: the ledger ends at 9; the batch starts at 15; offsets 10..14 hold records.
+    const { sinkPorts, calls } = ports();
+    const { ported, advances } = withLedger(sinkPorts, { 'events-0': { through: 9n } }, true);
+    // Act
+    const result = await applyRecords(batch(0, [15, 16]), ported, options);
+    // Assess
+    expect(calls).toEqual([]);
+    expect(result.response.batchItemFailures.map((f) => f.itemIdentifier.offset)).toEqual([15, 16]);
+    expect(result.summary.errors[0]).toBeInstanceOf(RedisBehindError);
+    expect(result.summary.errors[0]?.message).toMatch(/offsets 10\.\.14/);
+    expect(advances).toEqual([]);
+  });
+
+  it('goes on over offsets that hold no record (transaction markers), and joins the run', async () => {
+    const { sinkPorts } = ports();
+    const { ported, advances } = withLedger(sinkPorts, { 'events-0': { through: 9n } }, false);
+    const result = await applyRecords(batch(0, [12, 13]), ported, options);
+    expect(result.response.batchItemFailures).toEqual([]);
+    expect(advances[0]?.[1]).toMatchObject({ from: 10n, to: 13n });
+  });
+
+  it('takes a gap in offsets for a hole when it cannot ask Kafka', async () => {
+    const { sinkPorts } = ports();
+    const { ported } = withLedger(sinkPorts, { 'events-0': { through: 9n } });
+    const result = await applyRecords(batch(0, [12]), ported, options);
+    expect(result.response.batchItemFailures).toHaveLength(1);
+  });
+
+  it('refuses a partition without a ledger whose log holds earlier records: Redis lost it all', async () => {
+    const { sinkPorts } = ports();
+    const { ported } = withLedger(sinkPorts, {}, true);
+    const result = await applyRecords(batch(0, [40, 41]), ported, options);
+    expect(result.response.batchItemFailures).toHaveLength(2);
+  });
+
+  it('tells each shard the checkpoint the ledger says it holds', async () => {
+    const { sinkPorts } = ports();
+    const { ported, expectedByShard } = withLedger(sinkPorts, {
+      'events-0': { through: 9n, shards: new Map([['s1', 8n]]) },
+    });
+    await applyRecords(batch(0, [10]), ported, options);
+    expect(expectedByShard).toEqual([{ s1: { 'events-0': '8' } }]);
+  });
+
+  it('in a repair, checks nothing and extends the run over the whole range read', async () => {
+    const { sinkPorts, calls } = ports();
+    const { ported, advances } = withLedger(sinkPorts, { 'events-0': { through: 9n } }, true);
+    const result = await applyRecords(batch(0, [15, 16]), ported, {
+      ...options,
+      repair: new Map([['events-0', { from: 10n, to: 20n }]]),
+    });
+    expect(result.response.batchItemFailures).toEqual([]);
+    expect(calls).toHaveLength(1);
+    expect(advances[0]?.[1]).toMatchObject({ from: 10n, to: 19n });
   });
 });

@@ -4,16 +4,18 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FunctionInitError } from '../../local/errors.ts';
 import { HandlerProcess } from '../../local/esm/handler-process.ts';
 
 const echo = fileURLToPath(new URL('../helpers/echo-handler.ts', import.meta.url));
+const broken = fileURLToPath(new URL('../helpers/broken-handler.ts', import.meta.url));
 const sandboxes: HandlerProcess[] = [];
 afterEach(async () => {
   for (const s of sandboxes.splice(0)) await s.close();
 });
 
-function sandbox(timeoutMs = 5_000): HandlerProcess {
-  const s = new HandlerProcess({ module: echo, env: {}, timeoutMs, stdio: 'ignore' });
+function sandbox(timeoutMs = 5_000, module = echo): HandlerProcess {
+  const s = new HandlerProcess({ module, env: {}, timeoutMs, stdio: 'ignore' });
   sandboxes.push(s);
   return s;
 }
@@ -59,5 +61,27 @@ describe('HandlerProcess', () => {
       kind: 'response',
       response: { echoed: 'fine' },
     });
+  });
+
+  it('reports a failed cold start as an init error, with the function’s own error and stderr', async () => {
+    const s = sandbox(5_000, broken);
+    const outcome = await s.invoke({ value: 1 });
+    expect(outcome).toMatchObject({
+      kind: 'initError',
+      errorType: 'TypeError',
+      errorMessage: 'broken at import',
+    });
+    expect((outcome as { output: string }).output).toContain('about to fail at import');
+    await expect(s.warmUp()).rejects.toThrow(FunctionInitError);
+    await expect(s.warmUp()).rejects.toThrow(/could not start \(TypeError\): broken at import/);
+  });
+
+  it('reports a kill during the cold start as a function error, not an init error', async () => {
+    const s = sandbox();
+    const outcome = s.invoke({ value: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(s.kill()).toBe(true);
+    expect(await outcome).toMatchObject({ kind: 'functionError', errorType: 'Runtime.ExitError' });
+    expect(await s.invoke({ value: 2 })).toMatchObject({ kind: 'response' });
   });
 });

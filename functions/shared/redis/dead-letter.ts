@@ -57,3 +57,32 @@ export async function appendDeadLetters(
     Number(status) === 1 ? { kind: 'appended' } : { kind: 'alreadyThere' },
   );
 }
+
+/**
+ * How often each record (`<topic>-<partition>@<offset>`) of the given topics is in the
+ * dead-letter stream, read in pages: exactly once is right, whatever the redeliveries.
+ */
+export async function deadLetterCounts(
+  redis: RedisClient,
+  keyPrefix: string,
+  topics: readonly string[],
+  pageSize = 5_000,
+): Promise<Map<string, number>> {
+  const stream = deadLetterKeys(keyPrefix).stream;
+  const wanted = new Set(topics);
+  const counts = new Map<string, number>();
+  let from = '-';
+  for (;;) {
+    const page = await redis.xrange(stream, from, '+', 'COUNT', pageSize);
+    for (const [, fields] of page) {
+      const tp = fields[fields.indexOf('tp') + 1] as string;
+      const offset = fields[fields.indexOf('offset') + 1] as string;
+      // `<topic>-<partition>`: the topic is everything before the last '-'.
+      if (!wanted.has(tp.slice(0, tp.lastIndexOf('-')))) continue;
+      const position = `${tp}@${offset}`;
+      counts.set(position, (counts.get(position) ?? 0) + 1);
+    }
+    if (page.length < pageSize) return counts;
+    from = `(${(page.at(-1) as [string, string[]])[0]}`;
+  }
+}
