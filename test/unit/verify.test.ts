@@ -5,6 +5,7 @@
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import {
+  compareDeadLetters,
   type ExpectedState,
   type ExpectedStateOptions,
   expectedState,
@@ -285,5 +286,24 @@ describe('formatVerifyReport()', () => {
     // Assess
     expect(lines[0]).toBe('events-1 starts at offset 40: older records were deleted');
     expect(lines[1]).toMatch(/^INCOMPLETE: 1 of 3 partitions no longer start at offset 0/);
+  });
+});
+
+describe('compareDeadLetters()', () => {
+  it('finds each invalid record missing, extra or there more than once', () => {
+    const differences = compareDeadLetters(
+      ['t-0@1', 't-0@4', 't-1@2'],
+      new Map([
+        ['t-0@1', 1],
+        ['t-0@4', 2],
+        ['t-1@9', 1],
+      ]),
+    );
+    expect(differences.map((d) => [d.target, d.kind, d.expected, d.actual])).toEqual([
+      ['t-0@4', 'value', '1', '2'],
+      ['t-1@2', 'missing', '1', null],
+      ['t-1@9', 'extra', null, '1'],
+    ]);
+    expect(compareDeadLetters(['t-0@1'], new Map([['t-0@1', 1]]))).toEqual([]);
   });
 });
