@@ -290,8 +290,10 @@ async function refuseHoles(
     starts.set(partition, batchStart);
     if (through !== undefined && batchStart <= through + 1n) continue;
     // No ledger: a partition never handled, unless Redis lost it all; the log tells which.
+    // Without Kafka to ask, only a batch from offset 0 is surely the first: a later one waits
+    // for the drift check, which replays what the log holds before it and begins the run.
     const holeFrom = through === undefined ? 0n : through + 1n;
-    if (through === undefined && !ledger.hasRecords) continue;
+    if (batchStart === holeFrom) continue;
     const hole = ledger.hasRecords ? await ledger.hasRecords(first, holeFrom, batchStart) : true;
     if (!hole) {
       starts.set(partition, holeFrom);

@@ -220,6 +220,21 @@ export async function checkDrift(
       repair: true,
     });
   }
+  // A partition never handled whose log no longer starts at 0 and whose group has committed
+  // nothing past its start: the run begins at the log start. (A sink that can read Kafka sees
+  // this itself; one that cannot waits for this before it applies a batch past offset 0.)
+  if (options.autoReplay && deps.ports.ledger) {
+    for (const p of partitions) {
+      const fresh = !ledgers.has(p.partition) && p.earliest > 0n;
+      if (fresh && (p.committed === undefined || p.committed <= p.earliest))
+        await deps.ports.ledger.advance(p.partition, {
+          from: p.earliest,
+          to: p.earliest - 1n,
+          shards: new Map(),
+          deadLettered: undefined,
+        });
+    }
+  }
 
   return {
     checkedAt: new Date(now()).toISOString(),

@@ -1,0 +1,317 @@
+/**
+ * The guarantee when Redis forgets, as a property on a real Redis: the real sink core with its
+ * partition ledger, fed as the event source mapping feeds it (batches from the committed
+ * position, partial failures, crashes mid-batch), while Redis is rolled back to an earlier
+ * snapshot or restarted empty, the trigger gives up on ranges and goes on, the drift check
+ * repairs what it finds, and an operator replays given-up ranges later. Whatever the history,
+ * once the drift check finds nothing behind and every record is committed, the state equals the
+ * model of the unique events, and every malformed record is dead-lettered exactly once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MSKRecord } from 'aws-lambda';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyRecords, type SinkPorts } from '../../functions/apply-events/apply-records.ts';
+import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
+import { behindRanges, repairRange } from '../../functions/check-drift/lost-writes.ts';
+import { compareDeadLetters, expectedState, verifyState } from '../../functions/replay/verify.ts';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
+import { inspectDeadLetters, inspectShard } from '../../functions/shared/redis/inspect.ts';
+import { readLedgers } from '../../functions/shared/redis/ledger.ts';
+import { mskEvent, mskRecord } from '../helpers/events.ts';
+import { suiteRedis } from '../helpers/redis.ts';
+
+const runs = Math.max(1, Math.round(Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000) / 2));
+const { redis, raw } = suiteRedis(10_000);
+const partitions = [0, 1];
+const tp = (p: number) => `events-${p}`;
+const shards = ['s1', 's2'];
+
+type Gen = fc.GeneratorValue;
+
+/**
+ * The topic, as producers fill it: events whose effect does not depend on the order they are
+ * applied in (the sink's order after a rollback is not the first pass's): one Redis type per
+ * key, integer deltas, a distinct version per hsetIfNewer. A scope keeps to one partition and
+ * counts its seqs up, sometimes skipping one; a producer retry resends an event as it was. Some
+ * events have no seq; some records are malformed.
+ */
+function buildLog(g: Gen): MSKRecord[][] {
+  const values: string[][] = partitions.map(() => []);
+  const next = new Map<string, number>();
+  const sent: { partition: number; value: string }[] = [];
+  const count = g(fc.integer, { min: 1, max: 30 });
+  for (let index = 0; index < count; index++) {
+    const roll = g(fc.integer, { min: 0, max: 9 });
+    if (roll <= 1) {
+      values[g(fc.constantFrom, ...partitions)]?.push('{"type":"zincrby"}');
+      continue;
+    }
+    if (roll === 2 && sent.length > 0) {
+      const resend = sent[g(fc.nat, sent.length - 1)] as (typeof sent)[0];
+      values[resend.partition]?.push(resend.value);
+      continue;
+    }
+    const op = g(fc.constantFrom, 'zincrby', 'hincrby', 'hsetIfNewer');
+    const target = g(fc.constantFrom, 'm1', 'm2');
+    const data =
+      op === 'zincrby'
+        ? { key: 'board', member: target, delta: g(fc.integer, { min: -3, max: 9 }) }
+        : op === 'hincrby'
+          ? { key: 'coins', field: target, delta: g(fc.integer, { min: -3, max: 9 }) }
+          : { key: 'profile', field: target, value: `v${index}`, version: index };
+    const shard = g(fc.constantFrom, ...shards);
+    if (g(fc.boolean)) {
+      const partition = g(fc.constantFrom, ...partitions);
+      values[partition]?.push(JSON.stringify({ shard, type: op, data }));
+      continue;
+    }
+    const scope = g(fc.constantFrom, 'a', 'b');
+    const partition = scope === 'a' ? 0 : 1;
+    const seq = (next.get(scope) ?? 0) + g(fc.integer, { min: 0, max: 1 });
+    next.set(scope, seq + 1);
+    const value = JSON.stringify({ seq, scope, shard, type: op, data });
+    values[partition]?.push(value);
+    sent.push({ partition, value });
+  }
+  return values.map((list, partition) =>
+    list.map((value, offset) => mskRecord({ partition, offset, value })),
+  );
+}
+
+/** Every key of the prefix, DUMPed: a snapshot to roll back to. */
+async function snapshot(prefix: string): Promise<Map<string, Buffer>> {
+  const keys = await raw.keys(`{${prefix}*`);
+  const dumps = new Map<string, Buffer>();
+  for (const key of keys) {
+    const dump = await raw.dumpBuffer(key);
+    if (dump) dumps.set(key, dump);
+  }
+  return dumps;
+}
+
+/**
+ * Rolls the keys of one hash tag (as one cluster node would: a shard, the dead letters, a
+ * partition's ledger), or every key, back to a snapshot.
+ */
+async function restore(prefix: string, dumps: Map<string, Buffer>, tag?: string): Promise<void> {
+  const mine = (key: string) => tag === undefined || key.startsWith(tag);
+  const keys = (await raw.keys(`{${prefix}*`)).filter(mine);
+  if (keys.length > 0) await raw.del(...keys);
+  for (const [key, dump] of dumps) if (mine(key)) await raw.restore(key, 0, dump);
+}
+
+/** Ports that die (as a SIGKILL would) after `budget` more writes; undefined: never. */
+function crashable(ports: SinkPorts, budget: { left: number | undefined }): SinkPorts {
+  const spend = () => {
+    if (budget.left === undefined) return;
+    if (budget.left <= 0) throw new Error('crashed');
+    budget.left -= 1;
+  };
+  const ledger = ports.ledger as NonNullable<SinkPorts['ledger']>;
+  return {
+    applyChunk: async (shard, events, expected) => {
+      spend();
+      return ports.applyChunk(shard, events, expected);
+    },
+    appendDeadLetters: async (letters, expected) => {
+      spend();
+      return ports.appendDeadLetters(letters, expected);
+    },
+    ledger: {
+      read: (partition) => ledger.read(partition),
+      advance: async (partition, advance) => {
+        spend();
+        return ledger.advance(partition, advance);
+      },
+    },
+  };
+}
+
+describe('the sink with its ledger, while Redis forgets', () => {
+  it('ends equal to the model of the unique events, dead letters included, whatever the history', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.gen(), async (g) => {
+        // Prepare: the log, and a sink on a fresh prefix.
+        const prefix = `f${randomBytes(4).toString('hex')}`;
+        const config = loadSinkConfig({
+          REDIS_URL: 'redis://unused',
+          SEQGUARD_KEY_PREFIX: prefix,
+          SEQGUARD_CHUNK_SIZE: '2',
+          SEQGUARD_FIRST_SEQ: '0',
+        });
+        const log = buildLog(g);
+        const budget: { left: number | undefined } = { left: undefined };
+        const ports = crashable(createSinkPorts(redis, config.guard), budget);
+        const options = {
+          decode: config.decode,
+          chunkSize: config.chunkSize,
+          shardConcurrency: config.shardConcurrency,
+        };
+        const committed = partitions.map(() => 0);
+        const abandoned: { p: number; from: number; to: number }[] = [];
+        const snapshots: Map<string, Buffer>[] = [new Map()];
+
+        const slice = (p: number, from: number, to: number): MSKRecord[] =>
+          (log[p] ?? []).slice(from, to);
+        /** One invocation of the trigger: a batch from the committed positions. */
+        const deliver = async (crashAfter: number | undefined) => {
+          const batch = partitions.flatMap((p) =>
+            slice(
+              p,
+              committed[p] as number,
+              (committed[p] as number) + g(fc.integer, { min: 1, max: 4 }),
+            ),
+          );
+          if (batch.length === 0) return;
+          budget.left = crashAfter;
+          try {
+            const { response } = await applyRecords(mskEvent(batch), ports, options);
+            budget.left = undefined;
+            for (const p of partitions) {
+              const mine = batch.filter((r) => r.partition === p);
+              if (mine.length === 0) continue;
+              const failed = response.batchItemFailures.find(
+                (f) => f.itemIdentifier.partition === tp(p),
+              );
+              committed[p] = failed
+                ? failed.itemIdentifier.offset
+                : (mine.at(-1) as MSKRecord).offset + 1;
+            }
+          } catch {
+            // Crashed mid-batch: nothing is committed; the batch comes again.
+          } finally {
+            budget.left = undefined;
+          }
+        };
+        /** The drift check: what is behind, replayed as a repair. */
+        const repair = async () => {
+          const ledgers = await readLedgers(redis, partitions.map(tp), prefix);
+          const held = await Promise.all(
+            shards.map((shard) =>
+              inspectShard(
+                redis,
+                { shard, registered: true },
+                { keyPrefix: prefix, maxStateEntries: 0 },
+              ),
+            ),
+          );
+          const letters = await inspectDeadLetters(redis, prefix);
+          let behind = 0;
+          for (const p of partitions) {
+            const positions = {
+              earliest: 0n,
+              end: BigInt(log[p]?.length ?? 0),
+              committed: BigInt(committed[p] as number),
+            };
+            const report = behindRanges(
+              positions,
+              ledgers.get(tp(p)),
+              new Map(
+                held.flatMap((s) => {
+                  const c = s.checkpoints.get(tp(p));
+                  return c === undefined ? [] : [[s.shard, c] as const];
+                }),
+              ),
+              letters.checkpoints.get(tp(p)),
+            );
+            behind += report.records;
+            const range = repairRange(report, positions);
+            if (!range) continue;
+            const records = slice(p, Number(range.from), Number(range.to));
+            await applyRecords(mskEvent(records), ports, {
+              ...options,
+              repair: new Map([[tp(p), range]]),
+            });
+            if (records.length === 0)
+              await ports.ledger?.advance(tp(p), {
+                from: range.from,
+                to: range.to - 1n,
+                shards: new Map(),
+                deadLettered: undefined,
+              });
+          }
+          return behind;
+        };
+
+        // Act: a history of deliveries, crashes, snapshots, rollbacks, give-ups and repairs.
+        const steps = g(fc.integer, { min: 3, max: 24 });
+        for (let step = 0; step < steps; step++) {
+          const kind = g(
+            fc.constantFrom,
+            'deliver',
+            'deliver',
+            'crash',
+            'snapshot',
+            'rollback',
+            'rollback one node',
+            'abandon',
+            'repair',
+            'replay',
+          );
+          if (kind === 'deliver') await deliver(undefined);
+          else if (kind === 'crash') await deliver(g(fc.integer, { min: 0, max: 3 }));
+          else if (kind === 'snapshot') snapshots.push(await snapshot(prefix));
+          // Picked by index: fast-check may replay a picked object of another run when it shrinks.
+          else if (kind === 'rollback')
+            await restore(
+              prefix,
+              snapshots[g(fc.nat, snapshots.length - 1)] as Map<string, Buffer>,
+            );
+          else if (kind === 'rollback one node') {
+            // One node of a cluster: a shard, the dead letters or a partition's ledger.
+            const tags = [
+              ...shards.map((shard) => `{${prefix}:${shard}}`),
+              `{${prefix}~dlq}`,
+              ...partitions.map((p) => `{${prefix}~tp:${tp(p)}}`),
+            ];
+            await restore(
+              prefix,
+              snapshots[g(fc.nat, snapshots.length - 1)] as Map<string, Buffer>,
+              tags[g(fc.nat, tags.length - 1)],
+            );
+          } else if (kind === 'abandon') {
+            const p = g(fc.constantFrom, ...partitions);
+            const from = committed[p] as number;
+            const to = Math.min(log[p]?.length ?? 0, from + g(fc.integer, { min: 1, max: 3 }));
+            if (to > from) abandoned.push({ p, from, to });
+            committed[p] = to;
+          } else if (kind === 'repair') await repair();
+          else if (abandoned.length > 0) {
+            // An operator replays a given-up range, with the sink's checks.
+            const { p, from, to } = abandoned[
+              g(fc.nat, abandoned.length - 1)
+            ] as (typeof abandoned)[0];
+            await applyRecords(mskEvent(slice(p, from, to)), ports, options);
+          }
+        }
+        // Then Redis stops forgetting: the drift check and the trigger go on until done.
+        for (let round = 0; round < 100; round++) {
+          const behind = await repair();
+          const done = partitions.every((p) => committed[p] === log[p]?.length);
+          if (done && behind === 0) break;
+          await deliver(undefined);
+        }
+
+        // Assess
+        try {
+          const all = log.flat();
+          const expected = expectedState(all, { decode: config.decode, firstSeq: '0' });
+          expect(partitions.map((p) => committed[p])).toEqual(log.map((l) => l.length));
+          expect(await verifyState(redis, expected, { keyPrefix: prefix })).toEqual([]);
+          expect(
+            compareDeadLetters(
+              expected.deadLetters,
+              await deadLetterCounts(redis, prefix, ['events']),
+            ),
+          ).toEqual([]);
+        } finally {
+          const keys = await raw.keys(`{${prefix}*`);
+          if (keys.length > 0) await raw.del(...keys);
+        }
+      }),
+      { numRuns: runs },
+    );
+  }, 600_000);
+});
