@@ -10,7 +10,7 @@
  * a script) WAIT does not block and only reports what was acknowledged so far.
  */
 import { type ChainableCommander, Cluster } from 'ioredis';
-import { RedisNotReplicatedError } from '../errors.ts';
+import { RedisNotReplicatedError, RedisUnavailableError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
 
 export interface ReplicaWait {
@@ -41,7 +41,8 @@ export async function writeAcknowledged<T>(
   pipeline.wait(wait.replicas, wait.timeoutMs);
   const replies = await pipeline.exec();
   const [written, waited] = replies ?? [];
-  if (!written || !waited) throw new Error('the pipeline of a write and WAIT was discarded');
+  if (!written || !waited)
+    throw new RedisUnavailableError('the pipeline of a write and its WAIT was discarded');
   if (written[0]) {
     // ioredis follows a redirect of a pipeline only when nothing in it succeeded, and WAIT
     // answers on any node: learn the new slot owner here, for the retry.
