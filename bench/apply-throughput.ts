@@ -3,6 +3,8 @@
  * article's (a Lua check-and-set of the cursor, then separate ZINCRBY and XADD calls per event),
  * a per-record idempotency key like Powertools' (SET NX marker, mutation, SET done), seqguard's
  * guarded batch, and the same batch with the guard taken out (the ceiling for these writes).
+ * When the server has a replica, seqguard's batch also runs with each chunk waiting for it
+ * (SEQGUARD_REDIS_WAIT_REPLICAS=1), so the cost of WAIT shows as a ratio in the same run.
  * Every design is checked: the final leaderboard must equal the sums of the events, and for the
  * idempotent designs a second pass of the same events must change nothing.
  */
@@ -131,6 +133,16 @@ const seqguardDesign: Design = async (redis, events, calls) => {
     await timed(calls, () => applyChunk(redis, shard, part, options));
 };
 
+/** Each chunk waits for one replica's acknowledgement, as SEQGUARD_REDIS_WAIT_REPLICAS=1 does. */
+const seqguardWaitDesign: Design = async (redis, events, calls) => {
+  const waiting = { ...options, replicaWait: { replicas: 1, timeoutMs: 10_000 } };
+  for (const part of chunk(events, 500))
+    await timed(calls, () => applyChunk(redis, shard, part, waiting));
+};
+
+/** The name of the guarded batch that waits for a replica, in the table. */
+export const waitDesignName = 'seqguard guarded batch + WAIT 1';
+
 async function unguardedDesign(totals: boolean): Promise<Design> {
   const lua = [
     await readFile(new URL('../lua/includes/runningTotals.lua', import.meta.url), 'utf8'),
@@ -232,6 +244,8 @@ export async function measureApplyThroughput(
   count: number,
   slowCount: number,
   rounds: number,
+  /** The server has a replica: measure the batch that waits for it too. */
+  withReplica = false,
 ) {
   const events = benchEvents(count);
   // The per-event designs make 3 to 4 round trips an event: they get fewer events, and are
@@ -241,6 +255,17 @@ export async function measureApplyThroughput(
     ["seed article's design", 'Redis call', seedDesign, slow, true],
     ['idempotency key per record', 'Redis call', idempotencyKeyDesign, slow, true],
     ['seqguard guarded batch', 'EVALSHA of 500', seqguardDesign, events, true],
+    ...(withReplica
+      ? [
+          [waitDesignName, 'EVALSHA of 500 + WAIT 1', seqguardWaitDesign, events, true] as [
+            string,
+            string,
+            Design,
+            GuardedEvent[],
+            boolean,
+          ],
+        ]
+      : []),
     [
       'batch without guard (writes + totals)',
       'EVAL of 500',

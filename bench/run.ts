@@ -14,7 +14,11 @@ import { parseArgs, promisify } from 'node:util';
 import { createRedisClient } from '../functions/shared/redis/client.ts';
 import { startKafkaBroker } from '../local/kafka-broker.ts';
 import { startRedisServer } from '../local/redis-server.ts';
-import { type ApplyMeasurement, measureApplyThroughput } from './apply-throughput.ts';
+import {
+  type ApplyMeasurement,
+  measureApplyThroughput,
+  waitDesignName,
+} from './apply-throughput.ts';
 import type { HandlerMeasurement } from './handler-throughput.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
 import { measureReplayRebuild } from './replay-rebuild.ts';
@@ -111,11 +115,26 @@ async function demo(env: Record<string, string>, args: string[]): Promise<DemoRe
   return JSON.parse(line.slice('RESULT '.length)) as DemoResult;
 }
 
+/** Whether the server has a replica in sync (waits a while for one that is starting). */
+async function replicaOnline(redis: ReturnType<typeof createRedisClient>): Promise<boolean> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (/slave0:.*state=online/.test(await redis.info('replication'))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const server = process.env.REDIS_URL ? undefined : await startRedisServer();
   const redisUrl = process.env.REDIS_URL ?? (server?.url as string);
   const redis = createRedisClient({ url: redisUrl, cluster: false, commandTimeoutMs: 120_000 });
+  // A replica of our own server, so the cost of waiting for one (WAIT) is measured in this run;
+  // a server of REDIS_URL is measured with its own replicas, if it has any.
+  const replica = server
+    ? await startRedisServer(['--replicaof', '127.0.0.1', String(server.port)])
+    : undefined;
+  const withReplica = await replicaOnline(redis);
   const kafka = await startKafkaBroker();
   try {
     const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${(await redis.info('server')).match(/redis_version:(\S+)/)?.[1] ? `Redis ${(await redis.info('server')).match(/redis_version:(\S+)/)?.[1]}` : 'Redis'}`;
@@ -126,7 +145,13 @@ async function main(): Promise<void> {
       `# seqguard benchmarks${quick ? ' (quick)' : ''}\n\n${machine}; ${new Date().toISOString()}\n`,
     );
 
-    const apply = await measureApplyThroughput(redis, sizes.apply, sizes.slow, sizes.rounds);
+    const apply = await measureApplyThroughput(
+      redis,
+      sizes.apply,
+      sizes.slow,
+      sizes.rounds,
+      withReplica,
+    );
     const guarded = apply.find((r) => r.design === 'seqguard guarded batch') as ApplyMeasurement;
     const ratio = (design: string) =>
       guarded.eventsPerSecond /
@@ -135,7 +160,10 @@ async function main(): Promise<void> {
       `Apply throughput (one local redis-server; median of ${sizes.rounds} rounds taken in turns)`,
       `${applyTable(apply)}\n\nseqguard / writes-only ceiling: ${fixed(ratio('batch without guard (writes only)'), 2)}x (target >= 0.8x); ` +
         `seqguard / writes + totals: ${fixed(ratio('batch without guard (writes + totals)'), 2)}x; ` +
-        `seqguard / seed design: ${fixed(ratio("seed article's design"), 1)}x (target >= 30x).`,
+        `seqguard / seed design: ${fixed(ratio("seed article's design"), 1)}x (target >= 30x).` +
+        (withReplica
+          ? ` Waiting for one replica (WAIT 1 after each chunk) keeps ${fixed(1 / ratio(waitDesignName), 2)}x of seqguard's rate; the server has one replica (\`--replicaof\`, same machine), which every design's writes also go to.`
+          : ' The server has no replica: the cost of WAIT was not measured.'),
     );
 
     const handlerRuns: HandlerMeasurement[] = [];
@@ -255,6 +283,7 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
     await kafka.stop();
+    await replica?.dispose();
     await server?.dispose();
   }
 }

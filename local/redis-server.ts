@@ -1,6 +1,6 @@
 /**
- * Real redis-server processes for tests: one standalone server, or a cluster of masters made
- * with `redis-cli --cluster create`. Nothing is persisted; each lives in a temp folder, removed
+ * Real redis-server processes for tests: one standalone server, or a cluster of masters (with
+ * replicas if asked) made with `redis-cli --cluster create`. Nothing is persisted; each lives in a temp folder, removed
  * with the server, also when the Node process that started it dies without stopping it.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -170,13 +170,46 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
 export interface RedisCluster {
   readonly url: string;
   readonly nodes: RedisServer[];
+  /** The master serving `key`'s slot now, and its replicas (as the cluster sees them). */
+  ownersOf(key: string): Promise<{ master: RedisServer; replicas: RedisServer[] }>;
+  /**
+   * Waits until `replica` has taken over as a master and the cluster, without the nodes in
+   * `gone` (stopped), serves every slot again.
+   */
+  waitForPromotion(replica: RedisServer, gone: readonly RedisServer[]): Promise<void>;
+  /**
+   * Starts a stopped node again, as a failed node is replaced: it rejoins as a replica of the
+   * node that took over its slots, and this waits until it is in sync.
+   */
+  rejoin(node: RedisServer): Promise<void>;
   dispose(): Promise<void>;
 }
 
-/** A cluster of `masters` masters and no replicas, all slots covered. */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export interface RedisClusterOptions {
+  /** Replicas of each master: 0 (the default) for masters only. */
+  replicasPerMaster?: number;
+  /** More redis-server arguments for every node. */
+  serverArgs?: string[];
+}
+
+async function command(server: RedisServer, args: string[]): Promise<unknown> {
+  const client = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.call(args[0] as string, ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A cluster of `masters` masters, each with `replicasPerMaster` replicas, all slots covered. */
+export async function startRedisCluster(
+  masters = 3,
+  { replicasPerMaster = 0, serverArgs = [] }: RedisClusterOptions = {},
+): Promise<RedisCluster> {
   const started = await Promise.allSettled(
-    Array.from({ length: masters }, () =>
+    Array.from({ length: masters * (1 + replicasPerMaster) }, () =>
       startRedisServer([
         '--cluster-enabled',
         'yes',
@@ -187,13 +220,55 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
         // A dead master must not take the other masters' slots down with it.
         '--cluster-require-full-coverage',
         'no',
+        ...serverArgs,
       ]),
     ),
   );
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const cluster = {
+  const byPort = (port: number) => {
+    const node = nodes.find((n) => n.port === port);
+    if (!node) throw new RedisServerError(`no node of this cluster listens on ${port}`);
+    return node;
+  };
+  const cluster: RedisCluster = {
     url: nodes[0]?.url as string,
     nodes,
+    async ownersOf(key) {
+      for (const node of nodes) {
+        // CLUSTER SLOTS: [first, last, [host, port, id] of the master, ...its replicas].
+        const slot = Number(await command(node, ['cluster', 'keyslot', key]).catch(() => -1));
+        if (slot < 0) continue;
+        const ranges = (await command(node, ['cluster', 'slots'])) as [
+          number,
+          number,
+          [string, number, string],
+          ...[string, number, string][],
+        ][];
+        const range = ranges.find(([first, last]) => first <= slot && slot <= last);
+        if (!range) continue;
+        const [, , master, ...replicas] = range;
+        return { master: byPort(master[1]), replicas: replicas.map((r) => byPort(r[1])) };
+      }
+      throw new RedisServerError(`no node of the cluster knows who serves "${key}"`);
+    },
+    async waitForPromotion(replica, gone) {
+      await waitUntil(
+        async () => ((await command(replica, ['role'])) as string[])[0] === 'master',
+        `the replica on ${replica.port} to be promoted`,
+        30_000,
+      );
+      await waitForClusterOk({ nodes: nodes.filter((n) => !gone.includes(n)) });
+    },
+    async rejoin(node) {
+      await node.start();
+      await waitUntil(
+        async () => ((await command(node, ['role'])) as string[])[0] === 'slave',
+        `the node on ${node.port} to rejoin as a replica`,
+        30_000,
+      );
+      await waitForClusterOk(cluster);
+      await waitForReplicasInSync(nodes, replicasPerMaster);
+    },
     dispose: async () => {
       await Promise.all(nodes.map((n) => n.dispose()));
     },
@@ -206,15 +281,35 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       'create',
       ...nodes.map((n) => `127.0.0.1:${n.port}`),
       '--cluster-replicas',
-      '0',
+      String(replicasPerMaster),
       '--cluster-yes',
     ]);
     await waitForClusterOk(cluster);
+    if (replicasPerMaster > 0) await waitForReplicasInSync(nodes, replicasPerMaster);
   } catch (error) {
     await cluster.dispose();
     throw error;
   }
   return cluster;
+}
+
+/**
+ * Every replica has finished its first sync (a WAIT on its master can be answered), and every
+ * node lists `replicasPerMaster` replicas for each slot range.
+ */
+async function waitForReplicasInSync(
+  nodes: readonly RedisServer[],
+  replicasPerMaster: number,
+): Promise<void> {
+  await waitUntil(async () => {
+    for (const node of nodes) {
+      const info = (await command(node, ['info', 'replication'])) as string;
+      if (!info.includes('role:master') && !info.includes('master_link_status:up')) return false;
+      const ranges = (await command(node, ['cluster', 'slots'])) as unknown[][];
+      if (ranges.some((range) => range.length < 3 + replicasPerMaster)) return false;
+    }
+    return true;
+  }, 'the replicas to be in sync');
 }
 
 /** Every node sees every slot served: after a create, or after a node came back. */

@@ -22,6 +22,7 @@ import type { RedisClient } from '../shared/redis/client.ts';
 import { appendDeadLetters } from '../shared/redis/dead-letter.ts';
 import { shardRegistryKey } from '../shared/redis/keys.ts';
 import { advanceLedger, readLedgers } from '../shared/redis/ledger.ts';
+import { writeAcknowledged } from '../shared/redis/replica-wait.ts';
 import {
   applyRecords,
   type BatchSummary,
@@ -75,7 +76,8 @@ async function hasRecords(
 /**
  * The core's ports bound to one Redis (and, for the ledger's holes, to Kafka when the sink may
  * read it). Every shard written to is also entered, once per process, in the shard registry,
- * which lets the drift check notice a shard whose keys vanished.
+ * which lets the drift check notice a shard whose keys vanished. With `guard.replicaWait`, each
+ * of these writes waits for its replicas before it counts as done.
  */
 export function createSinkPorts(
   redis: RedisClient,
@@ -86,7 +88,8 @@ export function createSinkPorts(
   const ledger: LedgerPort = {
     read: async (partition) =>
       (await readLedgers(redis, [partition], guard.keyPrefix)).get(partition),
-    advance: (partition, advance) => advanceLedger(redis, partition, advance, guard.keyPrefix),
+    advance: (partition, advance) =>
+      advanceLedger(redis, partition, advance, guard.keyPrefix, guard.replicaWait),
     ...(kafka
       ? {
           hasRecords: async (partition, from, to) => hasRecords(await kafka(), partition, from, to),
@@ -97,13 +100,15 @@ export function createSinkPorts(
     async applyChunk(shard, events, expected) {
       const outcomes = await applyChunk(redis, shard, events, guard, expected);
       if (!registered.has(shard)) {
-        await redis.sadd(shardRegistryKey(guard.keyPrefix), shard);
+        await writeAcknowledged(redis, guard.replicaWait, (c) =>
+          c.sadd(shardRegistryKey(guard.keyPrefix), shard),
+        );
         registered.add(shard);
       }
       return outcomes;
     },
     appendDeadLetters: (letters, expected) =>
-      appendDeadLetters(redis, letters, guard.keyPrefix, expected),
+      appendDeadLetters(redis, letters, guard.keyPrefix, expected, guard.replicaWait),
     ledger,
   };
 }

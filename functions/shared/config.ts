@@ -49,37 +49,54 @@ const mappingFromJson = z
   })
   .pipe(mappingSchema);
 
-const environmentSchema = z.object({
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
-  SEQGUARD_REDIS_CLUSTER: boolean,
-  SEQGUARD_REDIS_AUTH_SECRET_ARN: z
-    .string()
-    .regex(/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN')
-    .optional(),
-  SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
-  SEQGUARD_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
-    .default(defaultKeyPrefix),
-  SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default('envelope'),
-  SEQGUARD_MAPPING: mappingFromJson,
-  SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default('default'),
-  SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, 64 * 1024),
-  SEQGUARD_FIRST_SEQ: z
-    .string()
-    .default('1')
-    .refine((v) => toUint63String(v) === v, 'must be an integer from 0 to 2^63-1, digits only'),
-  SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, 1_000_000),
-  SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(0, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
-  SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, 500),
-  SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, 8),
-  SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
-  SEQGUARD_MSK_CLUSTER_ARN: z
-    .string()
-    .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
-    .optional(),
-  AWS_REGION: z.string().optional(),
-});
+const environmentSchema = z
+  .object({
+    REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
+    SEQGUARD_REDIS_CLUSTER: boolean,
+    SEQGUARD_REDIS_AUTH_SECRET_ARN: z
+      .string()
+      .regex(
+        /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+$/,
+        'a Secrets Manager secret ARN',
+      )
+      .optional(),
+    SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
+    SEQGUARD_REDIS_WAIT_REPLICAS: integer(0, 5, 0),
+    SEQGUARD_REDIS_WAIT_TIMEOUT_MS: integer(1, 60_000, 500),
+    SEQGUARD_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
+      .default(defaultKeyPrefix),
+    SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default('envelope'),
+    SEQGUARD_MAPPING: mappingFromJson,
+    SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default('default'),
+    SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, 64 * 1024),
+    SEQGUARD_FIRST_SEQ: z
+      .string()
+      .default('1')
+      .refine((v) => toUint63String(v) === v, 'must be an integer from 0 to 2^63-1, digits only'),
+    SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, 1_000_000),
+    SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(0, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
+    SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, 500),
+    SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, 8),
+    SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
+    SEQGUARD_MSK_CLUSTER_ARN: z
+      .string()
+      .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
+      .optional(),
+    AWS_REGION: z.string().optional(),
+  })
+  // WAIT blocks on the node while the command timeout runs in the client: a wait as long as the
+  // timeout would be cut off as "unavailable" instead of reported as not replicated.
+  .refine(
+    (e) =>
+      e.SEQGUARD_REDIS_WAIT_REPLICAS === 0 ||
+      e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS < e.SEQGUARD_REDIS_TIMEOUT_MS,
+    {
+      message: 'must be below SEQGUARD_REDIS_TIMEOUT_MS',
+      path: ['SEQGUARD_REDIS_WAIT_TIMEOUT_MS'],
+    },
+  );
 
 /** Kafka's location from SEQGUARD_KAFKA_BOOTSTRAP or SEQGUARD_MSK_CLUSTER_ARN, if either is set. */
 function kafkaLocation(e: {
@@ -128,6 +145,10 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
       streamMaxLen: e.SEQGUARD_STREAM_MAX_LEN,
       streamMaxAgeMs: e.SEQGUARD_STREAM_MAX_AGE_SECONDS * 1000,
       keyPrefix: e.SEQGUARD_KEY_PREFIX,
+      replicaWait: {
+        replicas: e.SEQGUARD_REDIS_WAIT_REPLICAS,
+        timeoutMs: e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS,
+      },
     },
     chunkSize: e.SEQGUARD_CHUNK_SIZE,
     shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,

@@ -47,3 +47,15 @@ export class RedisBehindError extends SeqguardError {
     this.name = 'RedisBehindError';
   }
 }
+
+/**
+ * Fewer replicas than asked for acknowledged a write within the wait timeout
+ * (SEQGUARD_REDIS_WAIT_REPLICAS): the write is on the primary but could be lost with a failover,
+ * so it is not reported as done and the records are retried (the guard makes that safe).
+ */
+export class RedisNotReplicatedError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisNotReplicatedError';
+  }
+}

@@ -33,6 +33,8 @@ export interface RedisCacheProps {
   /** SEQGUARD_KEY_PREFIX of the functions: the app user may touch only these keys. */
   keyPrefix: string;
   retain: boolean;
+  /** SEQGUARD_REDIS_WAIT_REPLICAS of the bound functions, when `sinkEnvironment` sets it. */
+  waitReplicas?: number;
 }
 
 /** The RBAC user the functions connect as. */
@@ -82,6 +84,18 @@ export class RedisCache extends Construct implements ec2.IConnectable {
   readonly secret: secretsmanager.Secret;
   readonly endpointAddress: string;
   readonly endpointPort: string;
+  /**
+   * Replicas each write of the bound functions waits for (SEQGUARD_REDIS_WAIT_REPLICAS), so a
+   * failover to a replica loses nothing they reported as done (https://redis.io/docs/latest/commands/wait/).
+   * One when the shards have replicas: the failover promotes the most up-to-date replica, and
+   * waiting for all of them would stop the writes while any one is replaced. None on Serverless:
+   * it shows clients one virtual node owning every slot and runs its replication out of their
+   * sight (ElastiCache guide, "Valkey and Redis OSS configuration and limits", `cluster-enabled`,
+   * https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/RedisConfiguration.html), and does
+   * not document what WAIT would count there. Lost writes are then detected and replayed
+   * (RedisBehindKafka).
+   */
+  readonly waitReplicas: number;
   private readonly secretsEndpoint: ec2.IConnectable;
   private readonly key: kms.IKey;
 
@@ -89,6 +103,8 @@ export class RedisCache extends Construct implements ec2.IConnectable {
     super(scope, id);
     this.secretsEndpoint = props.secretsEndpoint;
     this.key = props.key;
+    this.waitReplicas =
+      props.waitReplicas ?? (props.mode === 'cluster' && props.replicasPerShard > 0 ? 1 : 0);
     const removal = props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const port = props.mode === 'serverless' ? 6379 : props.port;
     const subnets = props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED });
@@ -250,6 +266,7 @@ export class RedisCache extends Construct implements ec2.IConnectable {
       cache: this,
       port: this.connections.defaultPort as ec2.Port,
       secretsManager: this.secretsEndpoint,
+      waitReplicas: this.waitReplicas,
     });
   }
 }

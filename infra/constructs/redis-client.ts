@@ -26,12 +26,16 @@ export interface RedisClientBinding {
    * its own endpoint or NAT gateway, at an address this stack does not know, carries HTTPS.
    */
   secretsManager: ec2.IConnectable | 'vpcRoute';
+  /** SEQGUARD_REDIS_WAIT_REPLICAS, when the binding knows the cache's replicas. */
+  waitReplicas?: number;
 }
 
 export function bindRedisClient(fn: SeqguardFunction, binding: RedisClientBinding): void {
   fn.addEnvironment('REDIS_URL', binding.url);
   fn.addEnvironment('SEQGUARD_REDIS_CLUSTER', String(binding.cluster));
   fn.addEnvironment('SEQGUARD_REDIS_AUTH_SECRET_ARN', binding.secretArn);
+  if (binding.waitReplicas !== undefined)
+    fn.addEnvironment('SEQGUARD_REDIS_WAIT_REPLICAS', String(binding.waitReplicas));
   // By the role's policy alone: a grant in the key's policy would make the data stack depend on
   // the function's stack. The key policy delegates to IAM in this account.
   fn.role.addToPolicy(

@@ -99,6 +99,9 @@ export class DataStack extends Stack {
       secretsEndpoint: this.network.endpoints.secretsManager,
       keyPrefix: config.sinkEnvironment.SEQGUARD_KEY_PREFIX ?? defaultKeyPrefix,
       retain,
+      ...(config.sinkEnvironment.SEQGUARD_REDIS_WAIT_REPLICAS !== undefined
+        ? { waitReplicas: Number(config.sinkEnvironment.SEQGUARD_REDIS_WAIT_REPLICAS) }
+        : {}),
     });
     if (retain) Aspects.of(this).add(new RetainData());
   }

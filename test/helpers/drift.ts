@@ -1,11 +1,11 @@
 /**
  * A drift-check test bench on real parts: a redis-server of the file's own (so a test may stop,
- * restart or freeze it), a topic on the suite's broker, the real sink through the event source
+ * restart or freeze it; or a cluster of the file's own), a topic on the suite's broker, the real sink through the event source
  * mapping emulator, and the local drift monitor checking every 250 ms. Everything a test starts
  * is stopped after it.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
@@ -60,7 +60,8 @@ export interface DriftSetup {
   topic: string;
   prefix: string;
   redis: RedisClient;
-  raw: Redis;
+  /** A plain client of the same Redis (a cluster client on a cluster). */
+  raw: Redis | Cluster;
   env: Record<string, string>;
   pipeline(options?: Partial<PipelineOptions>): Pipeline;
   monitor: DriftMonitor;
@@ -80,14 +81,26 @@ export const alarmIn = (
 
 export const detection = (what: string, ms: number) => console.log(`detected ${what} in ${ms} ms`);
 
-/** Registers the file's Redis server and the clean-up; returns the test's set-up. */
-export function useDriftBench(): {
-  server: () => RedisServer;
-  setUp: (label: string) => Promise<DriftSetup>;
+/** What the bench needs of the file's Redis: a redis-server by default, or a cluster. */
+export interface DriftRedis {
+  readonly url: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Registers the file's Redis (`start`: a redis-server unless told) and the clean-up; returns the
+ * test's set-up. `env` adds to or overrides the sink's environment (REDIS_URL,
+ * SEQGUARD_REDIS_CLUSTER, SEQGUARD_KEY_PREFIX, …).
+ */
+export function useDriftBench<R extends DriftRedis = RedisServer>(
+  start: () => Promise<R> = startRedisServer as unknown as () => Promise<R>,
+): {
+  server: () => R;
+  setUp: (label: string, env?: Record<string, string>) => Promise<DriftSetup>;
 } {
-  let server: RedisServer;
+  let server: R;
   beforeAll(async () => {
-    server = await startRedisServer();
+    server = await start();
   });
   afterAll(async () => {
     await server.dispose();
@@ -97,20 +110,24 @@ export function useDriftBench(): {
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
   });
 
-  async function setUp(label: string): Promise<DriftSetup> {
+  async function setUp(label: string, extraEnv: Record<string, string> = {}): Promise<DriftSetup> {
     const bootstrap = inject('kafkaBootstrap');
     const topic = uniqueTopic(label);
     await createTopic(bootstrap, topic, 2);
-    const prefix = `d${randomBytes(4).toString('hex')}`;
-    const env = {
+    const env: Record<string, string> = {
       REDIS_URL: server.url,
       SEQGUARD_FORMAT: 'mapped',
-      SEQGUARD_KEY_PREFIX: prefix,
+      SEQGUARD_KEY_PREFIX: `d${randomBytes(4).toString('hex')}`,
       SEQGUARD_REDIS_TIMEOUT_MS: '500',
+      ...extraEnv,
     };
     const sink = loadSinkConfig(env);
+    const prefix = sink.guard.keyPrefix;
     const redis = createRedisClient({ ...sink.redis, commandTimeoutMs: 2_000 });
-    const raw = new Redis(server.url);
+    const seed = new URL(sink.redis.url);
+    const raw = sink.redis.cluster
+      ? new Cluster([{ host: seed.hostname, port: Number(seed.port) }])
+      : new Redis(sink.redis.url);
     stops.push(
       async () => redis.disconnect(),
       async () => raw.disconnect(),

@@ -243,6 +243,25 @@ describe('functions', () => {
       expect(JSON.stringify(variables)).not.toMatch(/password|resolve:secretsmanager/i);
     }
   });
+
+  // WAIT: https://redis.io/docs/latest/commands/wait/; Serverless shows one virtual node and runs
+  // its replication out of sight (ElastiCache guide, "Valkey and Redis OSS configuration and
+  // limits", cluster-enabled).
+  it('makes every write wait for one replica when the shards have replicas, and not on Serverless', () => {
+    const waitOf = (template: Template, id: string) =>
+      (
+        template.findResources('AWS::Lambda::Function')[id]?.Properties.Environment.Variables as
+          | Record<string, string>
+          | undefined
+      )?.SEQGUARD_REDIS_WAIT_REPLICAS;
+    for (const id of [applyEventsId, checkDriftId]) expect(waitOf(pipeline, id)).toBe('1');
+    const twoReplicas = synthAws({ redis: { replicasPerShard: 2 } });
+    expect(waitOf(twoReplicas.pipeline, applyEventsId)).toBe('1');
+    const serverless = synthAws({ redis: { mode: 'serverless' } });
+    expect(waitOf(serverless.pipeline, applyEventsId)).toBe('0');
+    const chosen = synthAws({ sinkEnvironment: { SEQGUARD_REDIS_WAIT_REPLICAS: '2' } });
+    expect(waitOf(chosen.pipeline, applyEventsId)).toBe('2');
+  });
 });
 
 describe('network', () => {

@@ -25,6 +25,7 @@ describe('loadSinkConfig()', () => {
         streamMaxLen: 1_000_000,
         streamMaxAgeMs: 604_800_000,
         keyPrefix: 'sg',
+        replicaWait: { replicas: 0, timeoutMs: 500 },
       },
       chunkSize: 500,
       shardConcurrency: 8,
@@ -46,6 +47,25 @@ describe('loadSinkConfig()', () => {
     expect(config.decode.mapping).toMatchObject({ seq: 'n', op: 'hincrby', key: 'balances' });
     expect(config.guard).toMatchObject({ firstSeq: '0', streamMaxAgeMs: 0 });
     expect(config.chunkSize).toBe(200);
+  });
+
+  it('reads the replica wait, which must end before the command timeout', () => {
+    // Prepare
+    const base = { REDIS_URL: 'redis://127.0.0.1:6379', SEQGUARD_REDIS_WAIT_REPLICAS: '1' };
+    // Act
+    const config = loadSinkConfig({ ...base, SEQGUARD_REDIS_WAIT_TIMEOUT_MS: '300' });
+    // Assess
+    expect(config.guard.replicaWait).toEqual({ replicas: 1, timeoutMs: 300 });
+    expect(() =>
+      loadSinkConfig({
+        ...base,
+        SEQGUARD_REDIS_WAIT_TIMEOUT_MS: '2000',
+        SEQGUARD_REDIS_TIMEOUT_MS: '2000',
+      }),
+    ).toThrow(/SEQGUARD_REDIS_WAIT_TIMEOUT_MS: must be below SEQGUARD_REDIS_TIMEOUT_MS/);
+    expect(() => loadSinkConfig({ ...base, SEQGUARD_REDIS_WAIT_REPLICAS: '-1' })).toThrow(
+      /SEQGUARD_REDIS_WAIT_REPLICAS/,
+    );
   });
 
   it('reports every problem at once, by variable name', () => {

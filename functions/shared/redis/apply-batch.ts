@@ -1,11 +1,17 @@
 /**
  * The wrapper of lua/applyBatch-6.lua: one call applies one chunk of one shard's events.
  */
-import { RedisBehindError, RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import {
+  RedisBehindError,
+  RedisLayoutError,
+  RedisNotReplicatedError,
+  RedisUnavailableError,
+} from '../errors.ts';
 import type { GuardedEvent } from '../events/types.ts';
 import { topicPartition } from '../kafka/connection.ts';
 import type { RedisClient } from './client.ts';
 import { cursorField, shardKeys, stateKey } from './keys.ts';
+import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
 
 export interface GuardOptions {
   /** The seq a scope starts at: a first event above it opens a gap, below it is rejected. */
@@ -15,6 +21,11 @@ export interface GuardOptions {
   /** Stream entries older than this are trimmed; 0 keeps them. */
   streamMaxAgeMs: number;
   keyPrefix: string;
+  /**
+   * Replicas that must acknowledge each write before it is reported as done (the chunk here,
+   * and the sink's dead letters and ledger advances); absent or 0 replicas: no wait.
+   */
+  replicaWait?: ReplicaWait;
 }
 
 export type RejectionReason = 'belowFirstSeq' | 'wrongType' | 'mutationFailed';
@@ -131,8 +142,10 @@ function scriptArguments(
  * Applies events (all of `shard`, in the order given) in one atomic script execution.
  * Returns one outcome per event; throws RedisLayoutError when nothing could be applied because a
  * bookkeeping key was overwritten, RedisBehindError when the shard holds less than `expected`
- * (its node lost writes: nothing applied), and RedisUnavailableError when the call did not
- * complete (the script may or may not have run: the guard makes a retry safe either way).
+ * (its node lost writes: nothing applied), RedisNotReplicatedError when `options.replicaWait`
+ * asks for replicas that did not acknowledge the chunk in time, and RedisUnavailableError when
+ * the call did not complete (the script may or may not have run: the guard makes a retry safe
+ * either way).
  */
 export async function applyChunk(
   redis: RedisClient,
@@ -148,8 +161,11 @@ export async function applyChunk(
   const { allKeys, argv } = scriptArguments(shard, events, options, expected);
   let statuses: number[];
   try {
-    statuses = await redis.applyBatch(allKeys.length, ...allKeys, ...argv);
+    statuses = await writeAcknowledged(redis, options.replicaWait, (c) =>
+      c.applyBatch(allKeys.length, ...allKeys, ...argv),
+    );
   } catch (error) {
+    if (error instanceof RedisNotReplicatedError) throw error;
     const message = (error as Error).message ?? String(error);
     if (message.includes('SEQGUARD_LAYOUT')) {
       throw new RedisLayoutError(`shard "${shard}": ${message}`, { cause: error });

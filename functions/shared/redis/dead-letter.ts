@@ -3,11 +3,17 @@
  * the dead-letter stream, each once however often it is redelivered.
  */
 import type { MSKRecord } from 'aws-lambda';
-import { RedisBehindError, RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import {
+  RedisBehindError,
+  RedisLayoutError,
+  RedisNotReplicatedError,
+  RedisUnavailableError,
+} from '../errors.ts';
 import { topicPartition } from '../kafka/connection.ts';
 import { behindText, type ExpectedCheckpoints } from './apply-batch.ts';
 import type { RedisClient } from './client.ts';
 import { deadLetterKeys } from './keys.ts';
+import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
 
 export interface DeadLetter {
   /** The record exactly as the event carried it (base64 key and value, header bytes). */
@@ -23,6 +29,8 @@ export async function appendDeadLetters(
   keyPrefix: string,
   /** Per partition, the lowest mark the dead letters must hold (the ledger's); {} to repair. */
   expected: ExpectedCheckpoints = {},
+  /** Replicas that must acknowledge the letters before they count as recorded. */
+  replicaWait?: ReplicaWait,
 ): Promise<DeadLetterOutcome[]> {
   if (letters.length === 0) return [];
   const keys = deadLetterKeys(keyPrefix);
@@ -37,13 +45,11 @@ export async function appendDeadLetters(
   ]);
   let statuses: number[];
   try {
-    statuses = await redis.deadLetter(
-      keys.stream,
-      keys.offsets,
-      JSON.stringify(rows),
-      JSON.stringify(expected),
+    statuses = await writeAcknowledged(redis, replicaWait, (c) =>
+      c.deadLetter(keys.stream, keys.offsets, JSON.stringify(rows), JSON.stringify(expected)),
     );
   } catch (error) {
+    if (error instanceof RedisNotReplicatedError) throw error;
     const message = (error as Error).message ?? String(error);
     if (message.includes('SEQGUARD_LAYOUT')) throw new RedisLayoutError(message, { cause: error });
     if (message.includes('SEQGUARD_BEHIND'))

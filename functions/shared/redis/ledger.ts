@@ -3,9 +3,10 @@
  * sink handled of each topic-partition, to tell Redis losing acknowledged writes (or the trigger
  * giving up on a range) from Redis never having had them.
  */
-import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import { RedisLayoutError, RedisNotReplicatedError, RedisUnavailableError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
 import { partitionLedgerKey } from './keys.ts';
+import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
 
 export interface LedgerEntry {
   /** Every record at or below this offset was handled, in one run from `start`. */
@@ -45,6 +46,7 @@ export function decodeLedger(fields: Record<string, string>): LedgerEntry {
 }
 
 function unavailable(what: string, error: unknown): Error {
+  if (error instanceof RedisNotReplicatedError) return error;
   const message = (error as Error).message ?? String(error);
   if (message.includes('SEQGUARD_LAYOUT')) return new RedisLayoutError(message, { cause: error });
   return new RedisUnavailableError(`${what} failed: ${message}`, { cause: error });
@@ -77,14 +79,18 @@ export async function advanceLedger(
   partition: string,
   advance: LedgerAdvance,
   keyPrefix: string,
+  /** Replicas that must acknowledge the advance before it counts as recorded. */
+  replicaWait?: ReplicaWait,
 ): Promise<boolean> {
   try {
-    const joined = await redis.advanceLedger(
-      partitionLedgerKey(partition, keyPrefix),
-      String(advance.from),
-      advance.to === undefined ? '' : String(advance.to),
-      JSON.stringify(Object.fromEntries([...advance.shards].map(([s, o]) => [s, String(o)]))),
-      advance.deadLettered === undefined ? '' : String(advance.deadLettered),
+    const joined = await writeAcknowledged(redis, replicaWait, (c) =>
+      c.advanceLedger(
+        partitionLedgerKey(partition, keyPrefix),
+        String(advance.from),
+        advance.to === undefined ? '' : String(advance.to),
+        JSON.stringify(Object.fromEntries([...advance.shards].map(([s, o]) => [s, String(o)]))),
+        advance.deadLettered === undefined ? '' : String(advance.deadLettered),
+      ),
     );
     return Number(joined) === 1;
   } catch (error) {
