@@ -7,6 +7,7 @@ import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
+import { handledBefore } from '../helpers/ledger.ts';
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -30,11 +31,13 @@ describe('functions/apply-events/handler.ts', () => {
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
     const { handler } = await import('../../functions/apply-events/handler.ts');
+    const raw = new Redis(inject('redisUrl'));
+    const event = await loadEvent('msk-seed-format');
+    await handledBefore(raw, prefix, event);
 
-    const response = await handler(await loadEvent('msk-seed-format'), lambdaContext());
+    const response = await handler(event, lambdaContext());
 
     expect(response).toEqual({ batchItemFailures: [] });
-    const raw = new Redis(inject('redisUrl'));
     try {
       expect(await raw.zscore(stateKey('default', 'leaderboard', prefix), 'p-1')).toBe('15');
     } finally {

@@ -1,23 +1,66 @@
 /**
- * Exactly once when Redis forgets acknowledged writes, on real parts: a redis-server restarted
- * empty mid-run, one rolled back to an earlier snapshot, and a range the trigger gave up on and
- * an operator replays later. Each for events with a seq and events without one (guarded by
- * offset), with malformed records mixed in. Each ends with the leaderboard equal to the model of
- * the unique events, every malformed record dead-lettered exactly once, verify finding no
+ * Exactly once when Redis forgets acknowledged writes, on real parts: a redis-server (or the
+ * cluster node holding the shard) restarted empty mid-run, one rolled back to an earlier
+ * snapshot, and a range the trigger gave up on and an operator replays later. Each on a single
+ * redis-server and on a 3-master cluster, for events with a seq and events without one (guarded
+ * by offset), with malformed records mixed in. Each ends with the leaderboard equal to the model
+ * of the unique events, every malformed record dead-lettered exactly once, verify finding no
  * difference, and the RedisBehindKafka alarm raised and cleared.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { replay } from '../../functions/replay/replay.ts';
 import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { deadLetterKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { type RedisServer, startRedisCluster, waitForClusterOk } from '../../local/redis-server.ts';
 import { alarmIn, type DriftSetup, seed, useDriftBench, waitFor } from '../helpers/drift.ts';
 import { createTopic, type TestRecord } from '../helpers/kafka.ts';
 
-const { server, setUp } = useDriftBench();
+const single = useDriftBench();
+const clustered = useDriftBench(() => startRedisCluster(3));
+
+/** Where the test runs, and which node it makes forget. */
+interface Target {
+  setUp(label: string): Promise<DriftSetup>;
+  /** The node that holds the leaderboard's shard. */
+  nodeOf(s: DriftSetup): Promise<RedisServer>;
+  /** After a node came back: every slot served again. */
+  settled(): Promise<void>;
+}
+
+const targets: [string, Target][] = [
+  [
+    'a redis-server',
+    {
+      setUp: (label) => single.setUp(label),
+      nodeOf: async () => single.server(),
+      settled: async () => {},
+    },
+  ],
+  [
+    'a 3-master cluster',
+    {
+      setUp: (label) => clustered.setUp(`c${label}`, { SEQGUARD_REDIS_CLUSTER: 'true' }),
+      nodeOf: async (s) =>
+        (await clustered.server().ownersOf(stateKey('default', 'leaderboard', s.prefix))).master,
+      settled: () => waitForClusterOk(clustered.server()),
+    },
+  ],
+];
+
+/** A command to one node, as an operator's redis-cli would send it. */
+async function onNode<T>(node: RedisServer, work: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(node.url);
+  try {
+    return await work(client);
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** Traffic for six players, and its model: the score of each, and where the junk went. */
 class Traffic {
@@ -100,22 +143,27 @@ async function expectRaisedAndCleared(s: DriftSetup): Promise<void> {
   await alarmIn(s.monitor, 'redisBehindRecords', 'OK', 60_000);
 }
 
-describe.each([
-  ['with a seq', true],
-  ['without a seq', false],
-])('Redis forgetting acknowledged writes, events %s', (_label, withSeq) => {
-  it('repairs a redis-server restarted empty mid-run', async () => {
+describe.each(
+  targets.flatMap(([where, target]) =>
+    [true, false].map(
+      (withSeq) => [where, withSeq ? 'with a seq' : 'without a seq', target, withSeq] as const,
+    ),
+  ),
+)('Redis forgetting acknowledged writes, on %s, events %s', (_where, _label, target, withSeq) => {
+  it('repairs a node restarted empty mid-run', async () => {
     // Prepare
-    const s = await setUp(`empty-${withSeq}`);
+    const s = await target.setUp(`empty-${withSeq}`);
     const traffic = new Traffic(withSeq);
     s.pipeline();
     s.monitor.start();
     await traffic.send(s, 10);
     await s.caughtUp();
-    // Act: every acknowledged write is gone; Kafka's commits stay. Traffic goes on.
-    await rm(join(server().dir, 'dump.rdb'), { force: true });
-    await server().stop();
-    await server().start();
+    // Act: every acknowledged write of the node is gone; Kafka's commits stay. Traffic goes on.
+    const node = await target.nodeOf(s);
+    await rm(join(node.dir, 'dump.rdb'), { force: true });
+    await node.stop();
+    await node.start();
+    await target.settled();
     await traffic.send(s, 10);
     // Assess
     await s.caughtUp(60_000);
@@ -123,23 +171,25 @@ describe.each([
     await expectExact(s, traffic);
   });
 
-  it('repairs a redis-server rolled back to an earlier snapshot mid-run', async () => {
+  it('repairs a node rolled back to an earlier snapshot mid-run', async () => {
     // Prepare: a snapshot after the first part of the traffic.
-    const s = await setUp(`rollback-${withSeq}`);
+    const s = await target.setUp(`rollback-${withSeq}`);
     const traffic = new Traffic(withSeq);
     s.pipeline();
     s.monitor.start();
     await traffic.send(s, 8);
     await s.caughtUp();
-    const before = await s.raw.lastsave();
-    await s.raw.bgsave();
-    await waitFor(async () => (await s.raw.lastsave()) > before, 'the snapshot');
+    const node = await target.nodeOf(s);
+    const before = await onNode(node, (c) => c.lastsave());
+    await onNode(node, (c) => c.bgsave());
+    await waitFor(async () => (await onNode(node, (c) => c.lastsave())) > before, 'the snapshot');
     await traffic.send(s, 8);
     await s.caughtUp();
-    // Act: the server comes back from the snapshot: the second part is forgotten.
-    await server().stop();
-    await server().start();
-    await rm(join(server().dir, 'dump.rdb'), { force: true });
+    // Act: the node comes back from the snapshot: the second part is forgotten.
+    await node.stop();
+    await node.start();
+    await rm(join(node.dir, 'dump.rdb'), { force: true });
+    await target.settled();
     await traffic.send(s, 8);
     // Assess
     await s.caughtUp(60_000);
@@ -149,7 +199,7 @@ describe.each([
 
   it('applies a range the trigger gave up on exactly once, and an operator replay of it changes nothing', async () => {
     // Prepare: the trigger gives up after one retry; given-up records go to a topic.
-    const s = await setUp(`abandon-${withSeq}`);
+    const s = await target.setUp(`abandon-${withSeq}`);
     const failures = `${s.topic}.failed`;
     await createTopic(inject('kafkaBootstrap'), failures, 1);
     const traffic = new Traffic(withSeq);
@@ -157,11 +207,13 @@ describe.each([
     await traffic.send(s, 5);
     await s.caughtUp();
     // Act: Redis stops answering; the trigger gives up on what comes meanwhile and goes on.
-    server().freeze();
+    const node = await target.nodeOf(s);
+    node.freeze();
     await traffic.send(s, 5);
     await s.caughtUp(60_000);
     expect(pipeline.mapping.stats.recordsDiscarded).toBeGreaterThan(0);
-    server().thaw();
+    node.thaw();
+    await target.settled();
     // Later records of the same partitions arrive; the drift check runs.
     await traffic.send(s, 5);
     s.monitor.start();
