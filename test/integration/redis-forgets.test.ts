@@ -13,12 +13,12 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { replay } from '../../functions/replay/replay.ts';
-import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { deadLetterKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { type RedisServer, startRedisCluster, waitForClusterOk } from '../../local/redis-server.ts';
-import { alarmIn, type DriftSetup, seed, useDriftBench, waitFor } from '../helpers/drift.ts';
-import { createTopic, type TestRecord } from '../helpers/kafka.ts';
+import { type DriftSetup, useDriftBench, waitFor } from '../helpers/drift.ts';
+import { createTopic } from '../helpers/kafka.ts';
+import { expectExact, expectRaisedAndCleared, Traffic } from '../helpers/traffic.ts';
 
 const single = useDriftBench();
 const clustered = useDriftBench(() => startRedisCluster(3));
@@ -62,87 +62,6 @@ async function onNode<T>(node: RedisServer, work: (client: Redis) => Promise<T>)
   }
 }
 
-/** Traffic for six players, and its model: the score of each, and where the junk went. */
-class Traffic {
-  readonly scores = new Map<string, number>();
-  readonly malformed: string[] = [];
-  readonly #seqs = new Map<string, number>();
-  #round = 0;
-  readonly withSeq: boolean;
-
-  constructor(withSeq: boolean) {
-    this.withSeq = withSeq;
-  }
-
-  async send(s: DriftSetup, perPlayer: number): Promise<void> {
-    const records: TestRecord[] = [];
-    const junk: boolean[] = [];
-    for (let i = 0; i < perPlayer; i++, this.#round++) {
-      for (let p = 0; p < 6; p++) {
-        const player = `p${p}`;
-        const delta = 1 + ((this.#round * 7 + p) % 5);
-        const seq = this.withSeq ? (this.#seqs.get(player) ?? 0) + 1 : null;
-        if (seq !== null) this.#seqs.set(player, seq);
-        this.scores.set(player, (this.scores.get(player) ?? 0) + delta);
-        records.push(seed(player, seq, delta));
-        junk.push(false);
-        // A producer resend: the same event again (only a seq tells it from a new one).
-        if (seq !== null && (this.#round + p) % 9 === 0) {
-          records.push(seed(player, seq, delta));
-          junk.push(false);
-        }
-        if ((this.#round * 6 + p) % 17 === 0) {
-          records.push({ partition: p % 2, key: player, value: 'not json' });
-          junk.push(true);
-        }
-      }
-    }
-    const positions = await s.produce(records);
-    positions.forEach((position, i) => {
-      if (junk[i]) this.malformed.push(position);
-    });
-  }
-}
-
-async function expectExact(s: DriftSetup, traffic: Traffic): Promise<void> {
-  const flat = await s.raw.zrange(
-    stateKey('default', 'leaderboard', s.prefix),
-    '0',
-    '-1',
-    'WITHSCORES',
-  );
-  const board = new Map<string, number>();
-  for (let i = 0; i < flat.length; i += 2) board.set(flat[i] as string, Number(flat[i + 1]));
-  expect(board).toEqual(traffic.scores);
-
-  const letters = await s.raw.xrange(deadLetterKeys(s.prefix).stream, '-', '+');
-  const lettered = letters.map(([, fields]) => {
-    const f = Object.fromEntries(
-      fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])),
-    );
-    return `${f.tp}@${f.offset}`;
-  });
-  expect(lettered.sort()).toEqual([...traffic.malformed].sort());
-
-  const verified = await verifyFromTopic({
-    connection: { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'forgets-test' },
-    redis: s.redis,
-    topics: [s.topic],
-    sink: loadSinkConfig(s.env),
-  });
-  expect(verified.complete).toBe(true);
-  expect(verified.differences).toEqual([]);
-}
-
-/** The alarm went to ALARM and is back to OK. */
-async function expectRaisedAndCleared(s: DriftSetup): Promise<void> {
-  await waitFor(
-    () => s.monitor.transitions.some((t) => t.alarm === 'redisBehindRecords' && t.to === 'ALARM'),
-    'RedisBehindKafka to be raised',
-  );
-  await alarmIn(s.monitor, 'redisBehindRecords', 'OK', 60_000);
-}
-
 describe.each(
   targets.flatMap(([where, target]) =>
     [true, false].map(
@@ -153,7 +72,7 @@ describe.each(
   it('repairs a node restarted empty mid-run', async () => {
     // Prepare
     const s = await target.setUp(`empty-${withSeq}`);
-    const traffic = new Traffic(withSeq);
+    const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
     s.pipeline();
     s.monitor.start();
     await traffic.send(s, 10);
@@ -174,7 +93,7 @@ describe.each(
   it('repairs a node rolled back to an earlier snapshot mid-run', async () => {
     // Prepare: a snapshot after the first part of the traffic.
     const s = await target.setUp(`rollback-${withSeq}`);
-    const traffic = new Traffic(withSeq);
+    const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
     s.pipeline();
     s.monitor.start();
     await traffic.send(s, 8);
@@ -202,7 +121,7 @@ describe.each(
     const s = await target.setUp(`abandon-${withSeq}`);
     const failures = `${s.topic}.failed`;
     await createTopic(inject('kafkaBootstrap'), failures, 1);
-    const traffic = new Traffic(withSeq);
+    const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
     const pipeline = s.pipeline({ maximumRetryAttempts: 1, onFailureTopic: failures });
     await traffic.send(s, 5);
     await s.caughtUp();

@@ -19,13 +19,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe, expect, inject, it } from 'vitest';
-import { verifyFromTopic } from '../../functions/replay/verify.ts';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { deadLetterKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { describe, expect, it } from 'vitest';
+import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { type RedisServer, startRedisCluster } from '../../local/redis-server.ts';
-import { alarmIn, type DriftSetup, seed, useDriftBench, waitFor } from '../helpers/drift.ts';
-import type { TestRecord } from '../helpers/kafka.ts';
+import { alarmIn, useDriftBench, waitFor } from '../helpers/drift.ts';
+import { expectExact, Traffic } from '../helpers/traffic.ts';
 
 const { server: cluster, setUp } = useDriftBench(() =>
   startRedisCluster(3, {
@@ -33,70 +31,6 @@ const { server: cluster, setUp } = useDriftBench(() =>
     serverArgs: ['--cluster-replica-validity-factor', '0'],
   }),
 );
-
-/** Six players, p0 p2 p4 with a seq and p1 p3 p5 without; junk mixed in. And the model of it. */
-class Traffic {
-  readonly scores = new Map<string, number>();
-  readonly malformed: string[] = [];
-  readonly #seqs = new Map<string, number>();
-  #round = 0;
-
-  /** Produces the next records; returns the positions of the valid ones. */
-  async send(s: DriftSetup, perPlayer: number): Promise<string[]> {
-    const records: TestRecord[] = [];
-    const junk: boolean[] = [];
-    for (let i = 0; i < perPlayer; i++, this.#round++) {
-      for (let p = 0; p < 6; p++) {
-        const player = `p${p}`;
-        const delta = 1 + ((this.#round * 7 + p) % 5);
-        const seq = p % 2 === 0 ? (this.#seqs.get(player) ?? 0) + 1 : null;
-        if (seq !== null) this.#seqs.set(player, seq);
-        this.scores.set(player, (this.scores.get(player) ?? 0) + delta);
-        records.push(seed(player, seq, delta));
-        junk.push(false);
-        if ((this.#round * 6 + p) % 13 === 0) {
-          records.push({ partition: p % 2, key: player, value: 'not json' });
-          junk.push(true);
-        }
-      }
-    }
-    const positions = await s.produce(records);
-    positions.forEach((position, i) => {
-      if (junk[i]) this.malformed.push(position);
-    });
-    return positions.filter((_, i) => !junk[i]);
-  }
-}
-
-async function expectExact(s: DriftSetup, traffic: Traffic): Promise<void> {
-  const flat = await s.raw.zrange(
-    stateKey('default', 'leaderboard', s.prefix),
-    '0',
-    '-1',
-    'WITHSCORES',
-  );
-  const board = new Map<string, number>();
-  for (let i = 0; i < flat.length; i += 2) board.set(flat[i] as string, Number(flat[i + 1]));
-  expect(board).toEqual(traffic.scores);
-
-  const letters = await s.raw.xrange(deadLetterKeys(s.prefix).stream, '-', '+');
-  const lettered = letters.map(([, fields]) => {
-    const f = Object.fromEntries(
-      fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])),
-    );
-    return `${f.tp}@${f.offset}`;
-  });
-  expect(lettered.sort()).toEqual([...traffic.malformed].sort());
-
-  const verified = await verifyFromTopic({
-    connection: { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'failover-test' },
-    redis: s.redis,
-    topics: [s.topic],
-    sink: loadSinkConfig(s.env),
-  });
-  expect(verified.complete).toBe(true);
-  expect(verified.differences).toEqual([]);
-}
 
 /**
  * A key prefix, the master of its shard `default` and that master's replica, and a third node to
@@ -138,7 +72,7 @@ describe.each([
       SEQGUARD_REDIS_WAIT_REPLICAS: wait ? '1' : '0',
       SEQGUARD_REDIS_WAIT_TIMEOUT_MS: '200',
     });
-    const traffic = new Traffic();
+    const traffic = new Traffic({ seqs: 'even players', junkEvery: 13 });
     const pipeline = s.pipeline();
     s.monitor.start();
     await traffic.send(s, 6);
