@@ -182,12 +182,10 @@ const driftEnvironmentSchema = z
           .filter(Boolean),
       ),
     SEQGUARD_CONSUMER_GROUP: z.string().min(1, "the event source mapping's consumer group id"),
+    // Where Kafka is (SEQGUARD_KAFKA_BOOTSTRAP, SEQGUARD_MSK_CLUSTER_ARN) is the sink's setting,
+    // parsed with it; here it is required.
     SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
-    SEQGUARD_MSK_CLUSTER_ARN: z
-      .string()
-      .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
-      .optional(),
-    AWS_REGION: z.string().optional(),
+    SEQGUARD_MSK_CLUSTER_ARN: z.string().optional(),
     SEQGUARD_AUTO_REPLAY: z
       .enum(['true', 'false', '1', '0'])
       .default('true')
@@ -222,7 +220,7 @@ export function loadDriftConfig(env: Record<string, string | undefined>): DriftC
   const e = parsed.data;
   return {
     sink,
-    kafka: kafkaLocation(e) as KafkaLocation,
+    kafka: sink.kafka as KafkaLocation,
     topics: e.SEQGUARD_TOPICS,
     consumerGroup: e.SEQGUARD_CONSUMER_GROUP,
     autoReplay: e.SEQGUARD_AUTO_REPLAY,
