@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's Python tools (cfn-lint) in a virtualenv of their own, .tools/venv (git-ignored),
+# The project's Python tools (cfn-lint, moto's server) in a virtualenv of their own, .tools/venv (git-ignored),
 # pinned by tools/requirements.txt. Idempotent: does nothing when the venv already holds exactly
 # those pins. Needs python3 with the venv module (Debian: apt-get install python3-venv).
 # Prints the venv's bin directory.
@@ -8,6 +8,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.tools/venv"
 requirements="$root/tools/requirements.txt"
 stamp="$venv/.requirements"
+
+# Test files that need the venv may start together (cfn-lint's, the secure Redis's): one at a
+# time, so that none sees a venv another is still building.
+mkdir -p "$root/.tools"
+exec 9>"$root/.tools/venv.lock"
+flock 9
 
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
   echo "$venv/bin"
