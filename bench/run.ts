@@ -132,7 +132,7 @@ async function main(): Promise<void> {
   // A replica of our own server, so the cost of waiting for one (WAIT) is measured in this run;
   // a server of REDIS_URL is measured with its own replicas, if it has any.
   const replica = server
-    ? await startRedisServer(['--replicaof', '127.0.0.1', String(server.port)])
+    ? await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(server.port)] })
     : undefined;
   const withReplica = await replicaOnline(redis);
   const kafka = await startKafkaBroker();

@@ -2,26 +2,126 @@
  * Real redis-server processes for tests: one standalone server, or a cluster of masters (with
  * replicas if asked) made with `redis-cli --cluster create`. Nothing is persisted; each lives in a temp folder, removed
  * with the server, also when the Node process that started it dies without stopping it.
+ *
+ * `secure: true` gives them ElastiCache's shape (in-transit encryption with RBAC): TLS only, no
+ * plaintext port; an ACL user with a password; the `default` user switched off, so a client
+ * without credentials is refused. The nodes of a cluster, and a replica and its master, talk TLS
+ * to each other too. Redis: https://redis.io/docs/latest/operate/oss_and_stack/management/security/encryption/
+ * and https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/; ElastiCache:
+ * https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { MissingPrerequisiteError, RedisServerError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { freePort } from './ports.ts';
+import { localCertificates } from './tls-certificates.ts';
 
 const execFileAsync = promisify(execFile);
 
 const INSTALL_HINT =
   'install it with: apt-get install redis-server redis-tools, or set REDIS_URL to a Redis you run';
 
+/**
+ * How a client gets into a secure server: its CA, and the ACL user. Every node of a cluster has
+ * the same user, as every node of an ElastiCache cluster has its user group's users.
+ */
+export interface RedisAccess {
+  /** The CA certificate (PEM) that signed the server's certificate: what clients must trust. */
+  readonly caFile: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The ACL user of a secure server; the name of the deployed stack's user (infra). */
+const ACCESS_USERNAME = 'seqguard';
+
+async function newAccess(): Promise<RedisAccess> {
+  const { caFile } = await localCertificates();
+  return { caFile, username: ACCESS_USERNAME, password: randomBytes(24).toString('hex') };
+}
+
+/**
+ * The server arguments and ACL file of a secure server. Clients present no certificate
+ * (`tls-auth-clients no`): ElastiCache does not use client certificates, the password is the
+ * credential. The user may do anything for now (`~* &* +@all`: the cluster is created and
+ * inspected through it); the deployed, narrower access string is `appAccessString()` in infra.
+ */
+async function secureArgs(port: number, dir: string, access: RedisAccess): Promise<string[]> {
+  const { certFile, keyFile, caFile } = await localCertificates();
+  const aclFile = join(dir, 'users.acl');
+  // A user named in an ACL file starts from nothing: `default` here has no password and no
+  // commands, and is off. https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#use-an-external-acl-file
+  await writeFile(
+    aclFile,
+    `user default off\nuser ${access.username} on >${access.password} ~* &* +@all\n`,
+    { mode: 0o600 },
+  );
+  return [
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    certFile,
+    '--tls-key-file',
+    keyFile,
+    '--tls-ca-cert-file',
+    caFile,
+    '--tls-auth-clients',
+    'no',
+    '--tls-replication',
+    'yes',
+    // A replica logs in to its master as the user too (the default user is off there).
+    '--masteruser',
+    access.username,
+    '--masterauth',
+    access.password,
+    '--aclfile',
+    aclFile,
+  ];
+}
+
+/** ioredis options to reach a server directly (not through the project's client). */
+function nodeOptions(port: number, access: RedisAccess | undefined): RedisOptions {
+  return {
+    port,
+    host: '127.0.0.1',
+    ...(access
+      ? {
+          tls: { ca: readFileSync(access.caFile) },
+          username: access.username,
+          password: access.password,
+        }
+      : {}),
+  };
+}
+
 /** redis-cli, with a clear error when it is not installed. */
-async function redisCli(args: string[]): Promise<{ stdout: string }> {
+async function redisCli(args: string[], access?: RedisAccess): Promise<{ stdout: string }> {
   try {
-    return await execFileAsync('redis-cli', args);
+    return await execFileAsync(
+      'redis-cli',
+      access
+        ? [
+            '--tls',
+            '--cacert',
+            access.caFile,
+            '--user',
+            access.username,
+            '--no-auth-warning',
+            ...args,
+          ]
+        : args,
+      // The password through the environment, not the command line that `ps` shows.
+      access ? { env: { ...process.env, REDISCLI_AUTH: access.password } } : {},
+    );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')
       throw new MissingPrerequisiteError(`redis-cli is not on PATH; ${INSTALL_HINT}`, {
@@ -33,7 +133,10 @@ async function redisCli(args: string[]): Promise<{ stdout: string }> {
 
 export interface RedisServer {
   readonly port: number;
+  /** redis://127.0.0.1:<port>, or rediss:// when secure (never with credentials in it). */
   readonly url: string;
+  /** The CA and the ACL user of a secure server; absent for a plaintext one. */
+  readonly access?: RedisAccess;
   /** Its working folder: a snapshot (dump.rdb) written there is loaded by the next start(). */
   readonly dir: string;
   /** Stops the server (SIGKILL: like a crash, nothing is saved). */
@@ -63,10 +166,9 @@ async function waitUntil(
   throw new RedisServerError(`timed out waiting for ${what}`);
 }
 
-async function ping(port: number): Promise<boolean> {
+async function ping(port: number, access: RedisAccess | undefined): Promise<boolean> {
   const client = new Redis({
-    port,
-    host: '127.0.0.1',
+    ...nodeOptions(port, access),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
@@ -80,7 +182,24 @@ async function ping(port: number): Promise<boolean> {
   }
 }
 
-export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** ElastiCache's shape: TLS only, an ACL user with a password, `default` off. */
+  secure?: boolean;
+  /** More redis-server arguments. */
+  args?: string[];
+}
+
+export async function startRedisServer({
+  secure = false,
+  args = [],
+}: RedisServerOptions = {}): Promise<RedisServer> {
+  return startNode(args, secure ? await newAccess() : undefined);
+}
+
+async function startNode(
+  extraArgs: string[],
+  access: RedisAccess | undefined,
+): Promise<RedisServer> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'seqguard-redis-'));
   let child: ChildProcess | undefined;
@@ -90,8 +209,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
 
   const start = async () => {
     const args = [
-      '--port',
-      String(port),
+      ...(access ? await secureArgs(port, dir, access) : ['--port', String(port)]),
       '--bind',
       '127.0.0.1',
       '--save',
@@ -129,7 +247,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
     const gaveUp = new AbortController();
     failed.catch(() => gaveUp.abort());
     await Promise.race([
-      waitUntil(() => ping(port), `redis-server on port ${port}`, 20_000, gaveUp.signal),
+      waitUntil(() => ping(port, access), `redis-server on port ${port}`, 20_000, gaveUp.signal),
       failed,
     ]);
   };
@@ -154,7 +272,8 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   }
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${access ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
+    ...(access ? { access } : {}),
     dir,
     start,
     stop,
@@ -168,7 +287,10 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
 }
 
 export interface RedisCluster {
+  /** A node's URL (redis:// or rediss://), without credentials: clients discover the rest. */
   readonly url: string;
+  /** The CA and the ACL user of a secure cluster (the same on every node); absent for plaintext. */
+  readonly access?: RedisAccess;
   readonly nodes: RedisServer[];
   /** The master serving `key`'s slot now, and its replicas (as the cluster sees them). */
   ownersOf(key: string): Promise<{ master: RedisServer; replicas: RedisServer[] }>;
@@ -190,10 +312,12 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number;
   /** More redis-server arguments for every node. */
   serverArgs?: string[];
+  /** ElastiCache's shape on every node, the cluster bus and replication over TLS too. */
+  secure?: boolean;
 }
 
 async function command(server: RedisServer, args: string[]): Promise<unknown> {
-  const client = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
+  const client = new Redis({ ...nodeOptions(server.port, server.access), lazyConnect: true });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -206,22 +330,29 @@ async function command(server: RedisServer, args: string[]): Promise<unknown> {
 /** A cluster of `masters` masters, each with `replicasPerMaster` replicas, all slots covered. */
 export async function startRedisCluster(
   masters = 3,
-  { replicasPerMaster = 0, serverArgs = [] }: RedisClusterOptions = {},
+  { replicasPerMaster = 0, serverArgs = [], secure = false }: RedisClusterOptions = {},
 ): Promise<RedisCluster> {
+  const access = secure ? await newAccess() : undefined;
   const started = await Promise.allSettled(
     Array.from({ length: masters * (1 + replicasPerMaster) }, () =>
-      startRedisServer([
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        'nodes.conf',
-        '--cluster-node-timeout',
-        '2000',
-        // A dead master must not take the other masters' slots down with it.
-        '--cluster-require-full-coverage',
-        'no',
-        ...serverArgs,
-      ]),
+      startNode(
+        [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
+          // A dead master must not take the other masters' slots down with it.
+          '--cluster-require-full-coverage',
+          'no',
+          // The cluster bus (port + 10000) over TLS as well; with it, the nodes also announce
+          // their TLS port to clients (MOVED, CLUSTER SLOTS).
+          ...(access ? ['--tls-cluster', 'yes'] : []),
+          ...serverArgs,
+        ],
+        access,
+      ),
     ),
   );
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -232,6 +363,7 @@ export async function startRedisCluster(
   };
   const cluster: RedisCluster = {
     url: nodes[0]?.url as string,
+    ...(access ? { access } : {}),
     nodes,
     async ownersOf(key) {
       for (const node of nodes) {
@@ -276,14 +408,17 @@ export async function startRedisCluster(
   try {
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    await redisCli([
-      '--cluster',
-      'create',
-      ...nodes.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas',
-      String(replicasPerMaster),
-      '--cluster-yes',
-    ]);
+    await redisCli(
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(replicasPerMaster),
+        '--cluster-yes',
+      ],
+      access,
+    );
     await waitForClusterOk(cluster);
     if (replicasPerMaster > 0) await waitForReplicasInSync(nodes, replicasPerMaster);
   } catch (error) {
@@ -316,9 +451,7 @@ async function waitForReplicasInSync(
 export async function waitForClusterOk(cluster: Pick<RedisCluster, 'nodes'>): Promise<void> {
   await waitUntil(async () => {
     const states = await Promise.all(
-      cluster.nodes.map(
-        async (n) => (await redisCli(['-p', String(n.port), 'cluster', 'info'])).stdout,
-      ),
+      cluster.nodes.map(async (n) => String(await command(n, ['cluster', 'info']))),
     );
     return states.every(
       (s) => s.includes('cluster_state:ok') && s.includes('cluster_slots_ok:16384'),

@@ -23,7 +23,7 @@ let replicaClient: Redis;
 
 beforeAll(async () => {
   primary = await startRedisServer();
-  replica = await startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]);
+  replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
   redis = createRedisClient({ url: primary.url, cluster: false, commandTimeoutMs: 2_000 });
   replicaClient = new Redis(replica.url);
   const started = Date.now();
