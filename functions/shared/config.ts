@@ -60,6 +60,7 @@ const environmentSchema = z
         'a Secrets Manager secret ARN',
       )
       .optional(),
+    SEQGUARD_REDIS_CA_FILE: z.string().min(1).optional(),
     SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
     SEQGUARD_REDIS_WAIT_REPLICAS: integer(0, 5, 0),
     SEQGUARD_REDIS_WAIT_TIMEOUT_MS: integer(1, 60_000, 500),
@@ -85,6 +86,10 @@ const environmentSchema = z
       .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
       .optional(),
     AWS_REGION: z.string().optional(),
+  })
+  .refine((e) => !e.SEQGUARD_REDIS_CA_FILE || e.REDIS_URL.startsWith('rediss:'), {
+    message: 'needs a rediss:// (TLS) REDIS_URL',
+    path: ['SEQGUARD_REDIS_CA_FILE'],
   })
   // WAIT blocks on the node while the command timeout runs in the client: a wait as long as the
   // timeout would be cut off as "unavailable" instead of reported as not replicated.
@@ -133,6 +138,7 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
       ...(e.SEQGUARD_REDIS_AUTH_SECRET_ARN
         ? { authSecretArn: e.SEQGUARD_REDIS_AUTH_SECRET_ARN }
         : {}),
+      ...(e.SEQGUARD_REDIS_CA_FILE ? { tlsCaFile: e.SEQGUARD_REDIS_CA_FILE } : {}),
     },
     decode: {
       format: e.SEQGUARD_FORMAT,

@@ -68,6 +68,21 @@ describe('loadSinkConfig()', () => {
     );
   });
 
+  it('reads the CA file for the Redis TLS connection, which needs a rediss:// URL', () => {
+    // Prepare
+    const caFile = '.cache/tls/local-ca-v1/ca.crt';
+    // Act
+    const config = loadSinkConfig({
+      REDIS_URL: 'rediss://127.0.0.1:6380',
+      SEQGUARD_REDIS_CA_FILE: caFile,
+    });
+    // Assess
+    expect(config.redis.tlsCaFile).toBe(caFile);
+    expect(() =>
+      loadSinkConfig({ REDIS_URL: 'redis://127.0.0.1:6379', SEQGUARD_REDIS_CA_FILE: caFile }),
+    ).toThrow(/SEQGUARD_REDIS_CA_FILE: needs a rediss:\/\/ \(TLS\) REDIS_URL/);
+  });
+
   it('reports every problem at once, by variable name', () => {
     const attempt = () =>
       loadSinkConfig({

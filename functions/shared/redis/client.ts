@@ -2,7 +2,9 @@
  * The Redis client: one per process, reused across invocations, with every seqguard script
  * defined on it (EVALSHA, falling back to EVAL on NOSCRIPT, per node on a cluster).
  */
+import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions, type Result } from 'ioredis';
+import { ConfigError } from '../errors.ts';
 import * as scripts from './lua-scripts.generated.ts';
 
 declare module 'ioredis' {
@@ -28,6 +30,15 @@ export interface RedisConnectionOptions {
    * cold start by `withRedisAuthSecret()`, which fills in `username` and `password`.
    */
   authSecretArn?: string;
+  /**
+   * A PEM file of the CA(s) to trust for the Redis TLS connection instead of Node's bundled
+   * ones (SEQGUARD_REDIS_CA_FILE), for a Redis whose certificate a private CA signed, like the
+   * local runtime's. Unset for ElastiCache, whose certificates public CAs sign. Verification
+   * stays on either way. Not NODE_EXTRA_CA_CERTS: Node reads that once, when the process
+   * starts (https://nodejs.org/api/cli.html#node_extra_ca_certsfile), and it would widen trust
+   * for every TLS connection of the process, the AWS API calls included.
+   */
+  tlsCaFile?: string;
   /** An ACL (ElastiCache RBAC) user; wins over a user in `url`. */
   username?: string;
   /** The password or AUTH token; wins over a password in `url`. */
@@ -58,6 +69,16 @@ function prepare(client: RedisClient, onError: (error: Error) => void = () => {}
   return client;
 }
 
+/** Node's TLS options for a rediss:// URL: the CA file's certificates, if one is given. */
+function tlsOptions(tlsCaFile: string | undefined): { ca?: Buffer } {
+  if (tlsCaFile === undefined) return {};
+  try {
+    return { ca: readFileSync(tlsCaFile) };
+  } catch (error) {
+    throw new ConfigError(`SEQGUARD_REDIS_CA_FILE: cannot read ${tlsCaFile}`, { cause: error });
+  }
+}
+
 export function createRedisClient(options: RedisConnectionOptions): RedisClient {
   const url = new URL(options.url);
   const common: RedisOptions = {
@@ -71,7 +92,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
-    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: tlsOptions(options.tlsCaFile) } : {}),
   };
   if (!options.cluster) {
     // ioredis lets credentials in the URL win over the options: drop them when the options
