@@ -36,3 +36,7 @@ export class FunctionInitError extends LocalRuntimeError {
     this.errorMessage = errorMessage;
   }
 }
+
+export class SecretsServerError extends LocalRuntimeError {
+  override name = 'SecretsServerError';
+}
