@@ -1,9 +1,14 @@
 // A real Apache Kafka broker (single KRaft node) for local runs and tests, without Docker: the
 // broker jars come from Maven Central through local/kafka/pom.xml and run on the machine's Java.
 // With KAFKA_BROKERS set nothing is started and the handle points at those brokers instead.
+//
+// With `security: 'msk-iam'` the broker also listens like Amazon MSK's IAM listener: SASL_SSL,
+// TLS with a certificate from a CA generated once per cache (.cache/kafka-tls), and
+// SASL/OAUTHBEARER whose tokens are checked by local/kafka/MskIamValidator.java, compiled once
+// per source (.cache/kafka-validator). Its plaintext listener stays for the broker's own tools.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import {
   mkdir,
   mkdtemp,
@@ -27,6 +32,14 @@ const KAFKA_PROJECT_DIR = join(REPO_ROOT, 'local', 'kafka');
 const POM_FILE = join(KAFKA_PROJECT_DIR, 'pom.xml');
 const BROKER_LOG4J_FILE = join(KAFKA_PROJECT_DIR, 'broker-log4j2.properties');
 const TOOLS_LOG4J_FILE = join(KAFKA_PROJECT_DIR, 'tools-log4j2.properties');
+const VALIDATOR_SOURCE = join(KAFKA_PROJECT_DIR, 'MskIamValidator.java');
+const VALIDATOR_CLASS = 'seqguard.local.MskIamValidator';
+const CACHE_DIR = join(REPO_ROOT, '.cache');
+const TLS_DIR = join(CACHE_DIR, 'kafka-tls');
+/** The broker certificate is made again once it has less than this left. */
+const TLS_RENEW_BEFORE_MS = 30 * 24 * 3600_000;
+/** The host name clients of the secure listener use; the broker certificate names it. */
+const SECURE_HOST = 'localhost';
 
 const READY_LOG_LINE = 'Kafka Server started';
 const READY_TIMEOUT_MS = 90_000;
@@ -46,9 +59,50 @@ class PortTakenError extends KafkaBrokerError {
   override name = 'PortTakenError';
 }
 
+/**
+ * How clients of the broker authenticate. `plaintext`: one listener, no TLS, no authentication.
+ * `msk-iam`: besides that listener (which the broker's own tools keep using), a SASL_SSL one
+ * that takes only MSK IAM tokens signed with the broker's credentials, as MSK's port 9098 does
+ * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html).
+ */
+export type KafkaSecurity = 'plaintext' | 'msk-iam';
+
+/** AWS credentials the secure broker accepts tokens from, and the region they are signed for. */
+export interface LocalAwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+}
+
+/**
+ * The secure broker's credentials by default: fixed, so a shell can export them once, and fake,
+ * so no real AWS key is ever written into a broker config.
+ */
+export const LOCAL_AWS_CREDENTIALS: Readonly<LocalAwsCredentials> = Object.freeze({
+  accessKeyId: 'AKIALOCALSEQGUARD',
+  secretAccessKey: 'local/seqguard/not-a-real-secret',
+  region: 'us-east-1',
+});
+
+/** What a client needs to reach the SASL_SSL listener of a broker started with `msk-iam`. */
+export interface SecureKafkaListener {
+  /** Bootstrap servers of the SASL_SSL listener, `localhost:<port>` (the certificate's name). */
+  readonly bootstrap: string;
+  /** The CA certificate (PEM) the broker's TLS certificate is signed by. */
+  readonly caPem: string;
+  /** The same certificate in a file, for SEQGUARD_KAFKA_CA_FILE. */
+  readonly caFile: string;
+  /** The credentials and region whose MSK IAM tokens the listener accepts. */
+  readonly credentials: Readonly<LocalAwsCredentials>;
+}
+
 export interface StartKafkaBrokerOptions {
   /** Partitions of each topic in `topics`, and the broker's num.partitions. Default 1. */
   partitions?: number;
+  /** Default `plaintext`. `msk-iam` always starts a broker of its own (KAFKA_BROKERS must be unset). */
+  security?: KafkaSecurity;
+  /** The credentials `msk-iam` accepts; default LOCAL_AWS_CREDENTIALS. */
+  credentials?: LocalAwsCredentials;
   /** Topics to create before returning (kept if they already exist). */
   topics?: string[];
   /**
@@ -59,8 +113,10 @@ export interface StartKafkaBrokerOptions {
 }
 
 export interface KafkaBroker extends AsyncDisposable {
-  /** Bootstrap servers for clients, e.g. `127.0.0.1:40123`. */
+  /** Bootstrap servers of the plaintext listener, e.g. `127.0.0.1:40123`. */
   readonly bootstrap: string;
+  /** The SASL_SSL listener with MSK IAM auth; undefined unless started with `msk-iam`. */
+  readonly mskIam: SecureKafkaListener | undefined;
   /** PID of the broker JVM; undefined for brokers named by KAFKA_BROKERS. */
   readonly pid: number | undefined;
   /** Broker output; undefined for brokers named by KAFKA_BROKERS. */
@@ -84,9 +140,17 @@ export async function startKafkaBroker(
   const partitions = options.partitions ?? 1;
   assertPartitionCount(partitions);
   const external = process.env.KAFKA_BROKERS?.trim();
+  const security = options.security ?? 'plaintext';
+  if (external && security === 'msk-iam') {
+    // KAFKA_BROKERS names plaintext brokers only: nothing says which CA or credentials they take.
+    throw new KafkaBrokerError(
+      `KAFKA_BROKERS (${external}) names plaintext brokers; unset it to start a broker with security 'msk-iam'`,
+    );
+  }
+  const credentials = security === 'msk-iam' ? checkedCredentials(options.credentials) : undefined;
   const broker = external
     ? externalBroker(external)
-    : await startLocalBroker(partitions, options.logDir);
+    : await startLocalBroker(partitions, options.logDir, credentials);
   try {
     for (const topic of options.topics ?? []) {
       await broker.createTopic(topic, partitions);
@@ -167,6 +231,7 @@ function externalBroker(bootstrap: string): KafkaBroker {
   const stop = async (): Promise<void> => {};
   return {
     bootstrap,
+    mskIam: undefined,
     pid: undefined,
     logFile: undefined,
     exited: new Promise<void>(() => {}),
@@ -204,22 +269,37 @@ interface RunningBroker {
   child: ChildProcess;
   exited: Promise<void>;
   brokerPort: number;
+  /** The SASL_SSL listener's port, when the broker has one. */
+  securePort: number | undefined;
   logFile: string;
+}
+
+/** What `msk-iam` adds to a broker's launch: its TLS files, validator classes and credentials. */
+interface SecureSetup {
+  tls: TlsMaterial;
+  validatorClasses: string;
+  credentials: LocalAwsCredentials;
 }
 
 async function startLocalBroker(
   partitions: number,
   logDir: string | undefined,
+  credentials: LocalAwsCredentials | undefined,
 ): Promise<KafkaBroker> {
   await checkJava();
   const libsDir = await fetchKafkaJars();
+  const secure: SecureSetup | undefined = credentials && {
+    tls: await ensureTlsMaterial(),
+    validatorClasses: await compileValidator(libsDir),
+    credentials,
+  };
   const ownsWorkDir = logDir === undefined;
   const workDir = ownsWorkDir
     ? await mkdtemp(join(tmpdir(), 'seqguard-kafka-'))
     : await prepareLogDir(logDir);
   let running: RunningBroker;
   try {
-    running = await launchWithRetries(libsDir, workDir, partitions);
+    running = await launchWithRetries(libsDir, workDir, partitions, secure);
   } catch (error) {
     if (ownsWorkDir) {
       await rm(workDir, { recursive: true, force: true });
@@ -239,8 +319,18 @@ async function startLocalBroker(
     })();
     return stopping;
   };
+  const mskIam: SecureKafkaListener | undefined =
+    secure && running.securePort !== undefined
+      ? {
+          bootstrap: `${SECURE_HOST}:${running.securePort}`,
+          caPem: secure.tls.caPem,
+          caFile: secure.tls.caFile,
+          credentials: Object.freeze({ ...secure.credentials }),
+        }
+      : undefined;
   return {
     bootstrap,
+    mskIam,
     pid: running.child.pid,
     logFile: running.logFile,
     exited: running.exited,
@@ -265,10 +355,11 @@ async function launchWithRetries(
   libsDir: string,
   workDir: string,
   partitions: number,
+  secure: SecureSetup | undefined,
 ): Promise<RunningBroker> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(libsDir, workDir, partitions);
+      return await launch(libsDir, workDir, partitions, secure);
     } catch (error) {
       if (!(error instanceof PortTakenError) || attempt >= START_ATTEMPTS) {
         throw error;
@@ -281,10 +372,11 @@ async function launch(
   libsDir: string,
   workDir: string,
   partitions: number,
+  secure: SecureSetup | undefined,
 ): Promise<RunningBroker> {
-  const [brokerPort, controllerPort] = await freePorts(2);
+  const [brokerPort, controllerPort, securePort] = await freePorts(secure ? 3 : 2);
   if (brokerPort === undefined || controllerPort === undefined) {
-    throw new KafkaBrokerError('could not pick two free ports');
+    throw new KafkaBrokerError('could not pick free ports');
   }
   const dataDir = join(workDir, 'data');
   const logFile = join(workDir, 'broker.log');
@@ -293,18 +385,33 @@ async function launch(
   await rm(logFile, { force: true });
   await writeFile(
     configFile,
-    serverProperties({ brokerPort, controllerPort, dataDir, partitions }),
-    'utf8',
+    serverProperties({
+      brokerPort,
+      controllerPort,
+      dataDir,
+      partitions,
+      secure: secure && securePort !== undefined ? { ...secure, port: securePort } : undefined,
+    }),
+    // The file holds the listener's secret (a fake local one, but still): owner only.
+    { encoding: 'utf8', mode: 0o600 },
   );
   await formatStorage(configFile);
-  const { child, exited } = await spawnBroker(libsDir, configFile, logFile);
+  const { child, exited } = await spawnBroker(
+    libsDir,
+    configFile,
+    logFile,
+    secure?.validatorClasses,
+  );
   try {
     await waitUntilReady(child, logFile, brokerPort);
+    if (securePort !== undefined && !(await canConnect(securePort))) {
+      throw new KafkaBrokerError(`the SASL_SSL listener on port ${securePort} is not accepting`);
+    }
   } catch (error) {
     await stopProcess(child, exited);
     throw error;
   }
-  return { child, exited, brokerPort, logFile };
+  return { child, exited, brokerPort, securePort, logFile };
 }
 
 function serverProperties(settings: {
@@ -312,19 +419,32 @@ function serverProperties(settings: {
   controllerPort: number;
   dataDir: string;
   partitions: number;
+  secure: (SecureSetup & { port: number }) | undefined;
 }): string {
   const broker = `127.0.0.1:${settings.brokerPort}`;
   const controller = `127.0.0.1:${settings.controllerPort}`;
+  const secure = settings.secure;
+  const listeners = [`PLAINTEXT://${broker}`, `CONTROLLER://${controller}`];
+  const advertised = [...listeners];
+  const protocols = ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT'];
+  if (secure) {
+    // Bound on loopback only, advertised by the name its certificate carries, so that clients
+    // verify the certificate against the host they were told to connect to.
+    listeners.push(`SASL_SSL://127.0.0.1:${secure.port}`);
+    advertised.push(`SASL_SSL://${SECURE_HOST}:${secure.port}`);
+    protocols.push('SASL_SSL:SASL_SSL');
+  }
   return `${[
     '# Single combined KRaft node written by local/kafka-broker.ts.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=${controller}`,
-    `listeners=PLAINTEXT://${broker},CONTROLLER://${controller}`,
-    `advertised.listeners=PLAINTEXT://${broker},CONTROLLER://${controller}`,
+    `listeners=${listeners.join(',')}`,
+    `advertised.listeners=${advertised.join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=${protocols.join(',')}`,
+    ...(secure ? secureListenerProperties(secure) : []),
     `log.dirs=${settings.dataDir}`,
     `num.partitions=${settings.partitions}`,
     // One node cannot hold more replicas than one of the internal topics.
@@ -338,6 +458,42 @@ function serverProperties(settings: {
     // Topics must be created on purpose, as on MSK, so a typo fails instead of creating a topic.
     'auto.create.topics.enable=false',
   ].join('\n')}\n`;
+}
+
+/**
+ * The SASL_SSL listener's settings, all scoped to it with `listener.name.sasl_ssl.` (Kafka docs,
+ * "Listener configuration" and "SASL/OAUTHBEARER": https://kafka.apache.org/41/security/):
+ * a PEM key store (KIP-651), OAUTHBEARER only, and our validator as the server callback handler,
+ * which reads the accepted credentials from the listener's JAAS options.
+ */
+function secureListenerProperties(secure: SecureSetup): string[] {
+  const { accessKeyId, secretAccessKey, region } = secure.credentials;
+  const prefix = 'listener.name.sasl_ssl';
+  return [
+    `${prefix}.ssl.keystore.type=PEM`,
+    `${prefix}.ssl.keystore.location=${secure.tls.keystoreFile}`,
+    `${prefix}.sasl.enabled.mechanisms=OAUTHBEARER`,
+    // The broker also logs in on every SASL listener, as a client would, even though it talks to
+    // itself over PLAINTEXT: without a subject claim for that unused token it does not start.
+    `${prefix}.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="seqguard-local-broker" accessKeyId="${accessKeyId}" secretAccessKey="${secretAccessKey}" region="${region}";`,
+    `${prefix}.oauthbearer.sasl.server.callback.handler.class=${VALIDATOR_CLASS}`,
+    // A session lasts as long as its token at most, so clients must re-authenticate (KIP-368),
+    // as MSK makes them do.
+    `${prefix}.oauthbearer.connections.max.reauth.ms=900000`,
+  ];
+}
+
+/** JAAS and properties quoting are not worth getting right for characters no AWS key has. */
+function checkedCredentials(credentials: LocalAwsCredentials | undefined): LocalAwsCredentials {
+  const chosen = credentials ?? LOCAL_AWS_CREDENTIALS;
+  for (const [name, value] of Object.entries(chosen)) {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9/+=._-]+$/.test(value)) {
+      throw new KafkaBrokerError(
+        `credentials.${name} must be a non-empty string of letters, digits and /+=._-`,
+      );
+    }
+  }
+  return { ...chosen };
 }
 
 async function formatStorage(configFile: string): Promise<void> {
@@ -359,6 +515,7 @@ async function spawnBroker(
   libsDir: string,
   configFile: string,
   logFile: string,
+  extraClasses: string | undefined,
 ): Promise<{ child: ChildProcess; exited: Promise<void> }> {
   // The JVM writes straight into the log file, so nothing in Node has to drain its output.
   const log = await open(logFile, 'a');
@@ -368,7 +525,7 @@ async function spawnBroker(
       [
         ...BROKER_JVM_FLAGS,
         ...log4jFlag(BROKER_LOG4J_FILE),
-        ...classPath(libsDir),
+        ...classPath(libsDir, extraClasses),
         'kafka.Kafka',
         configFile,
       ],
@@ -517,6 +674,225 @@ async function isStaleLock(lockDir: string): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TLS material and the MSK IAM validator, made once per cache
+
+interface TlsMaterial {
+  caFile: string;
+  caPem: string;
+  /** The broker's private key (PKCS#8, unencrypted) followed by its certificate chain. */
+  keystoreFile: string;
+}
+
+/**
+ * A CA and a broker certificate signed by it for `localhost` and `127.0.0.1`, in
+ * `.cache/kafka-tls`. Made with openssl on first use and kept, so a CA file handed to clients
+ * (SEQGUARD_KAFKA_CA_FILE) stays valid across broker restarts; made again, CA included, once the
+ * broker certificate is close to expiry.
+ */
+async function ensureTlsMaterial(): Promise<TlsMaterial> {
+  const material: TlsMaterial = {
+    caFile: join(TLS_DIR, 'ca.pem'),
+    caPem: '',
+    keystoreFile: join(TLS_DIR, 'broker-keystore.pem'),
+  };
+  const isMade = () => isTlsMaterialFresh(material);
+  if (!(await isMade())) {
+    await mkdir(CACHE_DIR, { recursive: true });
+    const release = await acquireLock(join(CACHE_DIR, 'kafka-tls.lock'), isMade);
+    if (release !== undefined) {
+      try {
+        if (!(await isMade())) {
+          await makeTlsMaterial();
+        }
+      } finally {
+        await release();
+      }
+    }
+  }
+  return { ...material, caPem: await readFile(material.caFile, 'utf8') };
+}
+
+async function isTlsMaterialFresh(material: TlsMaterial): Promise<boolean> {
+  const keystore = await readFile(material.keystoreFile, 'utf8').catch(() => undefined);
+  const ca = await readFile(material.caFile, 'utf8').catch(() => undefined);
+  if (keystore === undefined || ca === undefined) {
+    return false;
+  }
+  try {
+    const certificate = new X509Certificate(
+      keystore.slice(keystore.indexOf('-----BEGIN CERTIFICATE')),
+    );
+    return (
+      certificate.verify(new X509Certificate(ca).publicKey) &&
+      Date.parse(certificate.validTo) - Date.now() > TLS_RENEW_BEFORE_MS
+    );
+  } catch {
+    return false;
+  }
+}
+
+async function makeTlsMaterial(): Promise<void> {
+  const staging = `${TLS_DIR}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await mkdir(staging, { recursive: true });
+  const file = (name: string) => join(staging, name);
+  try {
+    await writeFile(
+      file('broker.ext'),
+      [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        `subjectAltName=DNS:${SECURE_HOST},IP:127.0.0.1`,
+        '',
+      ].join('\n'),
+      'utf8',
+    );
+    // RSA keys and PKCS#8 PEM (`-nodes`, OpenSSL 3's default form): what Kafka's PEM key store
+    // reads (KIP-651) and Node trusts.
+    await runOpenssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=seqguard local Kafka CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-keyout',
+      file('ca-key.pem'),
+      '-out',
+      file('ca.pem'),
+    ]);
+    await runOpenssl([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-subj',
+      `/CN=${SECURE_HOST}`,
+      '-keyout',
+      file('broker-key.pem'),
+      '-out',
+      file('broker.csr'),
+    ]);
+    // Under 398 days, the longest validity clients accept from a public CA; ours is regenerated.
+    await runOpenssl([
+      'x509',
+      '-req',
+      '-sha256',
+      '-days',
+      '397',
+      '-in',
+      file('broker.csr'),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca-key.pem'),
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-extfile',
+      file('broker.ext'),
+      '-out',
+      file('broker.pem'),
+    ]);
+    const [key, certificate, ca] = await Promise.all(
+      ['broker-key.pem', 'broker.pem', 'ca.pem'].map((name) => readFile(file(name), 'utf8')),
+    );
+    await writeFile(file('broker-keystore.pem'), `${key}${certificate}${ca}`, {
+      encoding: 'utf8',
+      mode: 0o600,
+    });
+    await rm(TLS_DIR, { recursive: true, force: true });
+    await rename(staging, TLS_DIR);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function runOpenssl(args: string[]): Promise<void> {
+  let result: CommandResult;
+  try {
+    result = await runCommand('openssl', args, { timeoutMs: TOOL_TIMEOUT_MS });
+  } catch (error) {
+    throw new MissingPrerequisiteError(
+      'openssl is needed once to make the local Kafka CA; install it with: apt-get install openssl',
+      { cause: error },
+    );
+  }
+  if (result.code !== 0) {
+    throw new KafkaBrokerError(
+      `openssl ${args[0]} exited ${result.code ?? 'on timeout'}:\n${tailLines(result.stderr + result.stdout)}`,
+    );
+  }
+}
+
+/**
+ * Compiles local/kafka/MskIamValidator.java against the cached Kafka jars into
+ * `.cache/kafka-validator/<hash>`, keyed by the source and the jars, and returns that classes
+ * folder. Like the jar cache: one lock for concurrent first calls, an atomic rename at the end.
+ */
+async function compileValidator(libsDir: string): Promise<string> {
+  const source = await readFile(VALIDATOR_SOURCE);
+  const key = createHash('sha256')
+    .update(source)
+    .update(await readFile(join(libsDir, '.pom-sha256')))
+    .digest('hex')
+    .slice(0, 16);
+  const baseDir = join(CACHE_DIR, 'kafka-validator');
+  const classesDir = join(baseDir, key);
+  const classFile = `${join(classesDir, ...VALIDATOR_CLASS.split('.'))}.class`;
+  const isCompiled = () =>
+    stat(classFile).then(
+      () => true,
+      () => false,
+    );
+  if (await isCompiled()) {
+    return classesDir;
+  }
+  await mkdir(baseDir, { recursive: true });
+  const release = await acquireLock(join(baseDir, `${key}.lock`), isCompiled);
+  if (release === undefined) {
+    return classesDir;
+  }
+  const staging = `${classesDir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    if (!(await isCompiled())) {
+      await runJavac(['--release', '17', ...classPath(libsDir), '-d', staging, VALIDATOR_SOURCE]);
+      await rm(classesDir, { recursive: true, force: true });
+      await rename(staging, classesDir);
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    await release();
+  }
+  return classesDir;
+}
+
+async function runJavac(args: string[]): Promise<void> {
+  let result: CommandResult;
+  try {
+    result = await runCommand(javacBin(), args, { timeoutMs: TOOL_TIMEOUT_MS });
+  } catch (error) {
+    throw new MissingPrerequisiteError(
+      `a JDK (javac) is needed once to compile the local broker's MSK IAM validator but ${javacBin()} could not be run; install it with: apt-get install openjdk-17-jdk-headless`,
+      { cause: error },
+    );
+  }
+  if (result.code !== 0) {
+    throw new KafkaBrokerError(
+      `javac ${VALIDATOR_SOURCE} exited ${result.code ?? 'on timeout'}:\n${tailLines(result.stderr + result.stdout)}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Prerequisites and small helpers
 
 const JAVA_PACKAGE_HINT =
@@ -580,8 +956,14 @@ function javaBin(): string {
   return home ? join(home, 'bin', 'java') : 'java';
 }
 
-function classPath(libsDir: string): string[] {
-  return ['-cp', join(libsDir, '*')];
+function javacBin(): string {
+  const home = process.env.JAVA_HOME;
+  return home ? join(home, 'bin', 'javac') : 'javac';
+}
+
+function classPath(libsDir: string, extraClasses?: string): string[] {
+  const entries = [join(libsDir, '*'), ...(extraClasses ? [extraClasses] : [])];
+  return ['-cp', entries.join(':')];
 }
 
 function log4jFlag(configFile: string): string[] {

@@ -1,11 +1,16 @@
 // Command line for the local Kafka broker:
-//   node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR]
+//   node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
 //   node local/kafka.ts fetch   (only fills the jar cache, e.g. to warm CI)
 
 import { parseArgs } from 'node:util';
-import { fetchKafkaJars, kafkaVersion, startKafkaBroker } from './kafka-broker.ts';
+import {
+  fetchKafkaJars,
+  type KafkaSecurity,
+  kafkaVersion,
+  startKafkaBroker,
+} from './kafka-broker.ts';
 
-const USAGE = `usage: node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR]
+const USAGE = `usage: node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
        node local/kafka.ts fetch`;
 
 class UsageError extends Error {
@@ -20,6 +25,7 @@ async function main(argv: string[]): Promise<void> {
       partitions: { type: 'string' },
       topic: { type: 'string', multiple: true },
       'log-dir': { type: 'string' },
+      'msk-iam': { type: 'boolean' },
     },
   });
   const [command, ...extra] = positionals;
@@ -34,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
         partitions: parsePartitions(values.partitions),
         topics: values.topic ?? [],
         logDir: values['log-dir'],
+        security: values['msk-iam'] ? 'msk-iam' : 'plaintext',
       });
     default:
       throw new UsageError(command ? `unknown command: ${command}` : 'missing command');
@@ -49,14 +56,25 @@ async function startBroker(options: {
   partitions: number | undefined;
   topics: string[];
   logDir: string | undefined;
+  security: KafkaSecurity;
 }): Promise<void> {
   const broker = await startKafkaBroker(options);
-  // stdout carries only the address, so scripts can read it; the rest goes to stderr.
-  console.log(broker.bootstrap);
+  // stdout carries only the address clients use, so scripts can read it; the rest goes to stderr.
+  console.log(broker.mskIam?.bootstrap ?? broker.bootstrap);
   const where = broker.logFile ? `log: ${broker.logFile}` : 'from KAFKA_BROKERS, nothing started';
   console.error(
     `Kafka ${await kafkaVersion()} ready at ${broker.bootstrap} (${where}); Ctrl-C stops it`,
   );
+  if (broker.mskIam) {
+    const { bootstrap, caFile, credentials } = broker.mskIam;
+    console.error(
+      [
+        `SASL_SSL with MSK IAM at ${bootstrap}; a client of it needs:`,
+        `  export SEQGUARD_KAFKA_BOOTSTRAP=${bootstrap} SEQGUARD_KAFKA_MSK_IAM=true SEQGUARD_KAFKA_CA_FILE=${caFile}`,
+        `  export AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey} AWS_REGION=${credentials.region}`,
+      ].join('\n'),
+    );
+  }
   // Signal handlers alone do not keep Node running, this timer does.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const reason = await Promise.race([

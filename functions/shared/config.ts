@@ -49,6 +49,21 @@ const mappingFromJson = z
   })
   .pipe(mappingSchema);
 
+/** MSK IAM tokens are signed for a region: SEQGUARD_KAFKA_MSK_IAM=true needs one to sign for. */
+function hasMskIamRegion(e: {
+  SEQGUARD_KAFKA_MSK_IAM?: string | undefined;
+  SEQGUARD_MSK_CLUSTER_ARN?: string | undefined;
+  AWS_REGION?: string | undefined;
+}): boolean {
+  const on = e.SEQGUARD_KAFKA_MSK_IAM === 'true' || e.SEQGUARD_KAFKA_MSK_IAM === '1';
+  return !on || Boolean(e.SEQGUARD_MSK_CLUSTER_ARN || e.AWS_REGION);
+}
+
+const mskIamRegionIssue = {
+  message: 'MSK IAM needs AWS_REGION (or SEQGUARD_MSK_CLUSTER_ARN) to sign its tokens for',
+  path: ['SEQGUARD_KAFKA_MSK_IAM'],
+};
+
 const environmentSchema = z
   .object({
     REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
@@ -85,6 +100,8 @@ const environmentSchema = z
       .string()
       .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
       .optional(),
+    SEQGUARD_KAFKA_MSK_IAM: z.enum(['true', 'false', '1', '0']).optional(),
+    SEQGUARD_KAFKA_CA_FILE: z.string().min(1).optional(),
     AWS_REGION: z.string().optional(),
   })
   .refine((e) => !e.SEQGUARD_REDIS_CA_FILE || e.REDIS_URL.startsWith('rediss:'), {
@@ -101,22 +118,34 @@ const environmentSchema = z
       message: 'must be below SEQGUARD_REDIS_TIMEOUT_MS',
       path: ['SEQGUARD_REDIS_WAIT_TIMEOUT_MS'],
     },
-  );
+  )
+  .refine(hasMskIamRegion, mskIamRegionIssue);
 
-/** Kafka's location from SEQGUARD_KAFKA_BOOTSTRAP or SEQGUARD_MSK_CLUSTER_ARN, if either is set. */
+/**
+ * Kafka's location from SEQGUARD_KAFKA_BOOTSTRAP or SEQGUARD_MSK_CLUSTER_ARN, if either is set.
+ * MSK IAM is on with a cluster ARN, or with SEQGUARD_KAFKA_MSK_IAM=true (in AWS_REGION) for
+ * bootstrap brokers such as the local secure broker, whose CA SEQGUARD_KAFKA_CA_FILE names.
+ */
 function kafkaLocation(e: {
   SEQGUARD_KAFKA_BOOTSTRAP?: string | undefined;
   SEQGUARD_MSK_CLUSTER_ARN?: string | undefined;
+  SEQGUARD_KAFKA_MSK_IAM?: string | undefined;
+  SEQGUARD_KAFKA_CA_FILE?: string | undefined;
   AWS_REGION?: string | undefined;
 }): KafkaLocation | undefined {
   if (!e.SEQGUARD_KAFKA_BOOTSTRAP && !e.SEQGUARD_MSK_CLUSTER_ARN) return undefined;
   const arnRegion = e.SEQGUARD_MSK_CLUSTER_ARN?.split(':')[3];
+  const mskIam =
+    e.SEQGUARD_KAFKA_MSK_IAM === undefined
+      ? e.SEQGUARD_MSK_CLUSTER_ARN !== undefined
+      : e.SEQGUARD_KAFKA_MSK_IAM === 'true' || e.SEQGUARD_KAFKA_MSK_IAM === '1';
   return {
     bootstrapBrokers: e.SEQGUARD_KAFKA_BOOTSTRAP?.split(',')
       .map((b) => b.trim())
       .filter(Boolean),
     mskClusterArn: e.SEQGUARD_MSK_CLUSTER_ARN,
-    mskIamRegion: e.SEQGUARD_MSK_CLUSTER_ARN ? (arnRegion ?? e.AWS_REGION) : undefined,
+    mskIamRegion: mskIam ? (arnRegion ?? e.AWS_REGION) : undefined,
+    tlsCaFile: e.SEQGUARD_KAFKA_CA_FILE,
   };
 }
 
@@ -188,8 +217,8 @@ const driftEnvironmentSchema = z
           .filter(Boolean),
       ),
     SEQGUARD_CONSUMER_GROUP: z.string().min(1, "the event source mapping's consumer group id"),
-    // Where Kafka is (SEQGUARD_KAFKA_BOOTSTRAP, SEQGUARD_MSK_CLUSTER_ARN) is the sink's setting,
-    // parsed with it; here it is required.
+    // Where Kafka is (SEQGUARD_KAFKA_BOOTSTRAP, SEQGUARD_MSK_CLUSTER_ARN, with MSK IAM and the
+    // CA) is the sink's setting, parsed and checked with it; here it is required.
     SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
     SEQGUARD_MSK_CLUSTER_ARN: z.string().optional(),
     SEQGUARD_AUTO_REPLAY: z

@@ -3,6 +3,51 @@ import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { ConfigError } from '../../functions/shared/errors.ts';
 
 describe('loadSinkConfig()', () => {
+  it('reads a Kafka location with MSK IAM and a CA file, for the local secure broker', () => {
+    // Act
+    const config = loadSinkConfig({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SEQGUARD_KAFKA_BOOTSTRAP: 'localhost:9098',
+      SEQGUARD_KAFKA_MSK_IAM: 'true',
+      SEQGUARD_KAFKA_CA_FILE: '.cache/kafka-tls/ca.pem',
+      AWS_REGION: 'us-east-1',
+    });
+    // Assess
+    expect(config.kafka).toEqual({
+      bootstrapBrokers: ['localhost:9098'],
+      mskClusterArn: undefined,
+      mskIamRegion: 'us-east-1',
+      tlsCaFile: '.cache/kafka-tls/ca.pem',
+    });
+  });
+
+  it('turns MSK IAM on for a cluster ARN, in its region, unless told not to', () => {
+    // Prepare
+    const env = {
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SEQGUARD_MSK_CLUSTER_ARN: 'arn:aws:kafka:eu-west-1:123456789012:cluster/c/uuid',
+    };
+    // Act
+    const byDefault = loadSinkConfig(env).kafka;
+    const off = loadSinkConfig({ ...env, SEQGUARD_KAFKA_MSK_IAM: 'false' }).kafka;
+    // Assess
+    expect(byDefault?.mskIamRegion).toBe('eu-west-1');
+    expect(off?.mskIamRegion).toBeUndefined();
+  });
+
+  it('refuses SEQGUARD_KAFKA_MSK_IAM=true without a region to sign for', () => {
+    // Act
+    const load = () =>
+      loadSinkConfig({
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        SEQGUARD_KAFKA_BOOTSTRAP: 'localhost:9098',
+        SEQGUARD_KAFKA_MSK_IAM: 'true',
+      });
+    // Assess
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/SEQGUARD_KAFKA_MSK_IAM: MSK IAM needs AWS_REGION/);
+  });
+
   it('needs only REDIS_URL and fills in documented defaults', () => {
     const config = loadSinkConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(config).toEqual({

@@ -5,9 +5,10 @@
  * requires TLS encryption between clients and brokers" (Amazon MSK Developer Guide, "IAM access
  * control", https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html).
  *
- * No broker speaks TLS here yet (a later issue adds one), so the test listens with a plain TCP
- * server and reads the first bytes each client sends: a TLS handshake record (0x16) naming the
- * broker's host in its server name extension, or a plaintext Kafka request.
+ * The cores are not given a broker here, so the test listens with a plain TCP server and reads
+ * the first bytes each client sends: a TLS handshake record (0x16) naming the broker's host in
+ * its server name extension, or a plaintext Kafka request. That the handshake and the MSK IAM
+ * token are accepted by a real broker is test/integration/kafka-secure.test.ts's job.
  */
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';

@@ -8,6 +8,8 @@
  * The name of a partition, `<topic>-<partition>`, lives here too: the Lambda event keys its
  * record lists by it, and check-drift, replay and the batch response use the same string.
  */
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import {
   Admin,
   type AdminOptions,
@@ -16,13 +18,19 @@ import {
   Producer,
   type ProducerOptions,
 } from '@platformatic/kafka';
-import { mskBootstrapBrokers, mskIamConnectionOptions } from './msk-iam.ts';
+import { ConfigError } from '../errors.ts';
+import { mskBootstrapBrokers, mskIamSaslOptions } from './msk-iam.ts';
 
 export interface KafkaConnection {
   bootstrapBrokers: string[];
   clientId: string;
   /** Authenticate to Amazon MSK with IAM (TLS, SASL/OAUTHBEARER) in this region. */
   mskIam?: { region: string };
+  /**
+   * A CA certificate (PEM) trusted for the brokers' TLS on top of Node's bundled CAs, e.g. the
+   * local secure broker's (local/kafka-broker.ts). Given alone, it turns on TLS without SASL.
+   */
+  tlsCaPem?: string;
 }
 
 /** `<topic>-<partition>`, as the Lambda event names its record lists. */
@@ -35,7 +43,23 @@ export function kafkaClientOptions(connection: KafkaConnection) {
   return {
     clientId: connection.clientId,
     bootstrapBrokers: connection.bootstrapBrokers,
-    ...(connection.mskIam ? mskIamConnectionOptions(connection.mskIam.region) : {}),
+    ...tlsOptions(connection),
+    ...(connection.mskIam ? { sasl: mskIamSaslOptions(connection.mskIam.region) } : {}),
+  };
+}
+
+/**
+ * TLS whenever MSK IAM is on, since MSK's IAM listener (port 9098) accepts TLS only, or a CA is
+ * given. Without a CA the default bundle is used, which trusts MSK's certificates; a given CA is
+ * added to it, not put in its place. The broker's host name goes out as SNI, which Node's
+ * tls.connect() leaves out unless asked, and the certificate is checked against it.
+ */
+function tlsOptions(connection: KafkaConnection) {
+  if (!connection.mskIam && connection.tlsCaPem === undefined) return {};
+  return {
+    tls:
+      connection.tlsCaPem === undefined ? {} : { ca: [...rootCertificates, connection.tlsCaPem] },
+    tlsServerName: true,
   };
 }
 
@@ -81,6 +105,8 @@ export interface KafkaLocation {
   mskClusterArn: string | undefined;
   /** IAM auth (TLS, SASL/OAUTHBEARER) in this region; on whenever a cluster ARN is given. */
   mskIamRegion: string | undefined;
+  /** A PEM file of a CA to trust for the brokers' TLS (SEQGUARD_KAFKA_CA_FILE), read at first use. */
+  tlsCaFile?: string | undefined;
 }
 
 /**
@@ -99,10 +125,21 @@ export function lazyKafkaConnection(
         location.bootstrapBrokers ??
         (await mskBootstrapBrokers(location.mskClusterArn as string, location.mskIamRegion)),
       ...(location.mskIamRegion ? { mskIam: { region: location.mskIamRegion } } : {}),
+      ...(location.tlsCaFile ? { tlsCaPem: await readCaFile(location.tlsCaFile) } : {}),
     }))().catch((error: unknown) => {
       connection = undefined;
       throw error;
     });
     return connection;
   };
+}
+
+async function readCaFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the Kafka CA file ${file} (SEQGUARD_KAFKA_CA_FILE)`, {
+      cause: error,
+    });
+  }
 }

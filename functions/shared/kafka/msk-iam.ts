@@ -57,15 +57,12 @@ export function createMskIamTokenProvider(
   };
 }
 
-/** Connection options of a @platformatic/kafka client that authenticates to MSK with IAM. */
-export function mskIamConnectionOptions(region: string) {
-  return {
-    // MSK's IAM listener (port 9098) accepts TLS only; the default CA bundle trusts its certificate.
-    tls: {},
-    // Send the broker's host name as SNI; Node's tls.connect() leaves it out unless asked.
-    tlsServerName: true,
-    sasl: { mechanism: 'OAUTHBEARER' as const, token: createMskIamTokenProvider({ region }) },
-  };
+/**
+ * The SASL options of a @platformatic/kafka client that authenticates to MSK with IAM; the TLS
+ * they need is set by connection.ts.
+ */
+export function mskIamSaslOptions(region: string) {
+  return { mechanism: 'OAUTHBEARER' as const, token: createMskIamTokenProvider({ region }) };
 }
 
 /**
