@@ -24,9 +24,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Admin } from '@platformatic/kafka';
-import { Redis } from 'ioredis';
+import { createAdmin, type KafkaConnection } from '../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
+import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
 import { bursts, modelOf } from './demo/plan.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
@@ -35,6 +35,7 @@ import type { EsmActivity } from './esm/event-source-mapping.ts';
 import { startKafkaBroker } from './kafka-broker.ts';
 import { startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
+import { startSecretsServer } from './secrets-server.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -48,6 +49,7 @@ const { values: flags } = parseArgs({
     kills: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '100' },
     json: { type: 'boolean', default: false },
+    plaintext: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -55,7 +57,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
-      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N] [--json]',
+      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N] [--json]\n' +
+      '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth; the fast path)',
   );
   process.exit(0);
 }
@@ -116,12 +119,14 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** The function's settings: the demo's own, then the caller's SEQGUARD_* and POWERTOOLS_*. */
-function functionEnv(redisUrl: string, prefix: string): Record<string, string> {
+function functionEnv(redis: OpenRedis, kafka: OpenKafka, prefix: string): Record<string, string> {
   const passed = Object.entries(process.env).filter(
     ([name, value]) => /^(SEQGUARD|POWERTOOLS)_/.test(name) && value !== undefined,
   ) as [string, string][];
   return {
-    REDIS_URL: redisUrl,
+    REDIS_URL: redis.url,
+    ...redis.functionEnv,
+    ...kafka.functionEnv,
     SEQGUARD_FORMAT: 'mapped',
     SEQGUARD_KEY_PREFIX: prefix,
     SEQGUARD_DEFAULT_SHARD: 'game',
@@ -164,59 +169,135 @@ async function within<T>(ms: number, message: string, work: Promise<T>): Promise
   }
 }
 
+/**
+ * The production shape by default, as in AWS: Kafka over SASL_SSL with MSK IAM tokens the broker
+ * checks, Redis over TLS as an ACL user whose password the function reads from the Secrets
+ * Manager API. `--plaintext` (or SEQGUARD_PLAINTEXT=1) is the fast path.
+ */
+const secure = !flags.plaintext && !/^(1|true)$/i.test(process.env.SEQGUARD_PLAINTEXT ?? '');
+
+interface OpenRedis {
+  url: string;
+  redis: RedisClient;
+  /** What the function needs besides REDIS_URL: the secret's ARN and the CA, when secure. */
+  functionEnv: Record<string, string>;
+  /** How the connections to Redis are secured, for the report. */
+  security: string;
+}
+
 /** A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. */
-async function openRedis(): Promise<{ url: string; redis: Redis }> {
-  const server = process.env.REDIS_URL ? undefined : await startRedisServer();
+async function openRedis(): Promise<OpenRedis> {
+  const external = process.env.REDIS_URL;
+  const server = external ? undefined : await startRedisServer({ secure });
   if (server) cleanups.push(() => server.dispose());
-  const url = process.env.REDIS_URL ?? (server?.url as string);
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const url = external ?? (server?.url as string);
+  const access = server?.access;
+  let functionEnv: Record<string, string> = {};
+  let security = external
+    ? 'as REDIS_URL says (the demo adds no credentials)'
+    : 'plaintext, no authentication (--plaintext)';
+  if (access) {
+    // The function reads the password as it does in AWS: from the Secrets Manager API.
+    const secrets = await startSecretsServer();
+    cleanups.push(() => secrets.stop());
+    const arn = await secrets.createRedisAuthSecret({
+      username: access.username,
+      password: access.password,
+    });
+    functionEnv = {
+      ...secrets.env,
+      SEQGUARD_REDIS_AUTH_SECRET_ARN: arn,
+      SEQGUARD_REDIS_CA_FILE: access.caFile,
+    };
+    security = `TLS (verified against the local CA) as ACL user "${access.username}" (default user off), its password read from the Secrets Manager API at ${secrets.endpoint} (moto)`;
+  }
   let lastError: Error | undefined;
-  redis.on('error', (error: Error) => {
-    lastError = error;
+  const redis = createRedisClient({
+    url,
+    cluster: false,
+    commandTimeoutMs: 5_000,
+    ...(access
+      ? { username: access.username, password: access.password, tlsCaFile: access.caFile }
+      : {}),
+    onError: (error) => {
+      lastError = error;
+    },
   });
   cleanups.push(async () => redis.disconnect());
   await within(
     5_000,
     `Redis at ${url} did not answer within 5 s${lastError ? ` (${lastError.message})` : ''}; ` +
       'unset REDIS_URL to let the demo start its own redis-server, or point it at a running Redis',
-    redis.connect().then(() => redis.ping()),
+    redis.ping(),
   ).catch((error: Error) => {
     throw new DemoError(
       `cannot reach Redis at ${url}${server ? '' : ' (REDIS_URL)'}: ${explain(lastError ?? error)}`,
     );
   });
   say(`redis   ${url}${server ? ' (started here)' : ' (REDIS_URL)'}`);
-  return { url, redis };
+  return { url, redis, functionEnv, security };
+}
+
+interface OpenKafka {
+  /** The bootstrap address clients use, and how they reach it. */
+  connection: Omit<KafkaConnection, 'clientId'>;
+  functionEnv: Record<string, string>;
+  security: string;
 }
 
 /** A broker started here, or the one KAFKA_BROKERS names; makes the demo's topic. */
-async function openKafka(topic: string): Promise<string> {
-  const kafka = await startKafkaBroker();
-  cleanups.push(() => kafka.stop());
+async function openKafka(topic: string): Promise<OpenKafka> {
   const external = Boolean(process.env.KAFKA_BROKERS);
-  const admin = new Admin({
-    clientId: 'seqguard-demo',
-    bootstrapBrokers: [kafka.bootstrap],
-    retries: 1,
-    timeout: 5_000,
-  });
+  const kafka = await startKafkaBroker({ security: secure && !external ? 'msk-iam' : 'plaintext' });
+  cleanups.push(() => kafka.stop());
+  const listener = kafka.mskIam;
+  let connection: Omit<KafkaConnection, 'clientId'> = { bootstrapBrokers: [kafka.bootstrap] };
+  let functionEnv: Record<string, string> = {};
+  let security = external
+    ? 'plaintext (KAFKA_BROKERS names plaintext brokers)'
+    : 'plaintext, no authentication (--plaintext)';
+  if (listener) {
+    // Every client signs its MSK IAM tokens with the credentials the local broker checks.
+    process.env.AWS_ACCESS_KEY_ID = listener.credentials.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = listener.credentials.secretAccessKey;
+    process.env.AWS_REGION = listener.credentials.region;
+    connection = {
+      bootstrapBrokers: [listener.bootstrap],
+      mskIam: { region: listener.credentials.region },
+      tlsCaPem: listener.caPem,
+    };
+    functionEnv = {
+      SEQGUARD_KAFKA_BOOTSTRAP: listener.bootstrap,
+      SEQGUARD_KAFKA_MSK_IAM: 'true',
+      SEQGUARD_KAFKA_CA_FILE: listener.caFile,
+      AWS_ACCESS_KEY_ID: listener.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: listener.credentials.secretAccessKey,
+      AWS_REGION: listener.credentials.region,
+    };
+    security = `SASL_SSL with an MSK IAM token (SigV4, checked by the broker), TLS verified against the local CA`;
+  }
+  const admin = createAdmin(
+    { clientId: 'seqguard-demo', ...connection },
+    { retries: 1, timeout: 5_000 },
+  );
   cleanups.push(() => admin.close());
+  const address = connection.bootstrapBrokers.join(',');
   await within(
     15_000,
-    `Kafka at ${kafka.bootstrap} did not answer within 15 s`,
+    `Kafka at ${address} did not answer within 15 s`,
     admin.createTopics({ topics: [topic], partitions: settings.partitions, replicas: 1 }),
   ).catch((error: Error) => {
     throw new DemoError(
-      `cannot create the demo topic on Kafka at ${kafka.bootstrap}${external ? ' (KAFKA_BROKERS)' : ''}: ${explain(error)}`,
+      `cannot create the demo topic on Kafka at ${address}${external ? ' (KAFKA_BROKERS)' : ''}: ${explain(error)}`,
     );
   });
-  say(`kafka   ${kafka.bootstrap}${external ? ' (KAFKA_BROKERS)' : ' (started here)'}`);
-  return kafka.bootstrap;
+  say(`kafka   ${address}${external ? ' (KAFKA_BROKERS)' : ' (started here)'}`);
+  return { connection, functionEnv, security };
 }
 
 /** Produce-to-visible latency percentiles from the entries the stream still holds, in pages. */
 async function streamLatency(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
 ): Promise<{ p50: number; p99: number; entries: number }> {
   const histogram = new Map<number, number>();
@@ -254,8 +335,9 @@ async function main(): Promise<number> {
   const topic = `seqguard-demo-${run}`;
   const prefix = `demo${run}`;
   // Redis first: it fails in seconds, before the slower broker start.
-  const { url: redisUrl, redis } = await openRedis();
-  const bootstrap = await openKafka(topic);
+  const opened = await openRedis();
+  const redis = opened.redis;
+  const kafka = await openKafka(topic);
   say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);
 
   const model = await modelOf(settings);
@@ -282,13 +364,21 @@ async function main(): Promise<number> {
   const kills: number[] = [];
   let publishedRecords = 0;
   const pipeline = startPipeline({
-    bootstrap,
+    bootstrap: kafka.connection.bootstrapBrokers.join(','),
+    ...(kafka.connection.mskIam
+      ? {
+          security: {
+            mskIam: kafka.connection.mskIam,
+            tlsCaPem: kafka.connection.tlsCaPem as string,
+          },
+        }
+      : {}),
     topics: [topic],
     groupId: `seqguard-demo-${run}`,
     batchSize: settings.batchSize,
     batchWindowMs: 100,
     retryBackoffMs: 100,
-    functionEnv: functionEnv(redisUrl, prefix),
+    functionEnv: functionEnv(opened, kafka, prefix),
     onFunctionOutput,
     onActivity: (a) => {
       activity.push(a);
@@ -357,10 +447,7 @@ async function main(): Promise<number> {
   }, 1_000);
   cleanups.push(async () => clearInterval(progress));
 
-  const producer = createProducer({
-    bootstrapBrokers: [bootstrap],
-    clientId: 'seqguard-demo',
-  });
+  const producer = createProducer({ clientId: 'seqguard-demo', ...kafka.connection });
   cleanups.push(() => producer.close());
   say(
     `publishing ${records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
@@ -434,6 +521,8 @@ async function main(): Promise<number> {
     (a) => a.kind === 'invoked' && a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''),
   ).length;
   const rows: [string, string][] = [
+    ['kafka: producer, event source mapping, function', kafka.security],
+    ['redis: function, demo', opened.security],
     ['events produced (unique)', String(model.unique)],
     [
       'records published',

@@ -20,8 +20,13 @@
  * locally such a failure (an import error, bad configuration) would fail every invocation the
  * same way, so it is surfaced at once (`halted`) instead of being retried forever.
  */
-import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
+import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
+import {
+  createConsumer,
+  createKafkaProducer,
+  type KafkaConnection,
+} from '../../functions/shared/kafka/connection.ts';
 import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
 import { FunctionInitError } from '../errors.ts';
 import type { InvokeOutcome } from './handler-process.ts';
@@ -30,6 +35,11 @@ type Record = Message<Buffer, Buffer, Buffer, Buffer>;
 
 export interface EventSourceMappingOptions {
   bootstrapBrokers: string[];
+  /**
+   * How the mapping's consumer and its on-failure producer reach the brokers, as the trigger
+   * reaches MSK: IAM auth (SASL_SSL) and the CA to trust. Plaintext when absent.
+   */
+  security?: Pick<KafkaConnection, 'mskIam' | 'tlsCaPem'>;
   topics: string[];
   /** The consumer group (in AWS, the mapping's UUID or its configured consumer group id). */
   groupId: string;
@@ -136,9 +146,9 @@ function failuresOf(response: unknown, records: readonly Record[]): Failures | '
 
 export class EventSourceMapping {
   readonly #options: Required<
-    Omit<EventSourceMappingOptions, 'onFailureTopic' | 'onActivity' | 'identity'>
+    Omit<EventSourceMappingOptions, 'onFailureTopic' | 'onActivity' | 'identity' | 'security'>
   > &
-    Pick<EventSourceMappingOptions, 'onFailureTopic' | 'onActivity'>;
+    Pick<EventSourceMappingOptions, 'onFailureTopic' | 'onActivity' | 'security'>;
   readonly #identity: EventSourceIdentity;
   readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   #destination: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
@@ -189,14 +199,21 @@ export class EventSourceMapping {
       bootstrapServers: options.bootstrapBrokers.join(','),
       ...options.identity,
     };
-    this.#consumer = new Consumer({
-      clientId: `seqguard-esm-${options.groupId}`,
-      bootstrapBrokers: options.bootstrapBrokers,
+    this.#consumer = createConsumer(this.#connection(`seqguard-esm-${options.groupId}`), {
       groupId: options.groupId,
       sessionTimeout: 10_000,
       heartbeatInterval: 500,
       rebalanceTimeout: 10_000,
     });
+  }
+
+  /** A connection to the brokers for one of the mapping's clients. */
+  #connection(clientId: string): KafkaConnection {
+    return {
+      clientId,
+      bootstrapBrokers: this.#options.bootstrapBrokers,
+      ...this.#options.security,
+    };
   }
 
   /** Offsets committed so far, by `<topic>-<partition>` (the next offset to read). */
@@ -404,12 +421,10 @@ export class EventSourceMapping {
     this.stats.recordsDiscarded += records.length;
     const topic = this.#options.onFailureTopic;
     if (topic) {
-      this.#destination ??= new Producer({
-        clientId: `seqguard-esm-${this.#options.groupId}-destination`,
-        bootstrapBrokers: this.#options.bootstrapBrokers,
-        idempotent: true,
-        acks: -1,
-      });
+      this.#destination ??= createKafkaProducer<Buffer, Buffer, Buffer, Buffer>(
+        this.#connection(`seqguard-esm-${this.#options.groupId}-destination`),
+        { idempotent: true, acks: -1 },
+      );
       await this.#destination.send({
         messages: records.map((r) => ({
           topic,

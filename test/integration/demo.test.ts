@@ -4,8 +4,8 @@
  * When something is wrong it must say what within seconds, and on every way out it must leave no
  * server, no handler process and no temp folder behind.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,6 +67,37 @@ describe('npm run demo', () => {
     expect(code).toBe(0);
   }, 150_000);
 
+  it('runs in the production shape by default, and says how each connection is secured', async () => {
+    // Prepare: no servers named, so the demo starts its own: Kafka with MSK IAM over SASL_SSL,
+    // Redis over TLS with an ACL user, the password in a local Secrets Manager.
+    const tmp = privateTmp();
+    const env = { KAFKA_BROKERS: undefined, REDIS_URL: undefined, TMPDIR: tmp };
+    // Act
+    const { code, stdout } = await demo(['--events', '600', '--players', '30'], env, 150_000);
+    // Assess
+    expect(stdout).toMatch(
+      /^\s+kafka: producer, event source mapping, function\s+SASL_SSL with an MSK IAM token/m,
+    );
+    expect(stdout).toMatch(
+      /^\s+redis: function, demo\s+TLS \(verified against the local CA\) as ACL user "seqguard" \(default user off\), its password read from the Secrets Manager API/m,
+    );
+    expect(stdout).toMatch(/^\s+LOST\s+0$/m);
+    expect(stdout).toContain('OK: every event applied exactly once.');
+    expect(code).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 180_000);
+
+  it('says so when it runs in plaintext, the fast path', async () => {
+    const { code, stdout } = await demo([...small, '--plaintext'], {
+      ...suiteServers(),
+      REDIS_URL: undefined,
+    });
+    expect(stdout).toMatch(
+      /^\s+redis: function, demo\s+plaintext, no authentication \(--plaintext\)$/m,
+    );
+    expect(code).toBe(0);
+  }, 150_000);
+
   it('judges by the state, not by the delta stream, which is trimmed', async () => {
     // Prepare: a stream that keeps about 100 entries of 1,500 applied events.
     const env = { ...suiteServers(), SEQGUARD_STREAM_MAX_LEN: '100' };
@@ -109,12 +140,19 @@ describe('npm run demo', () => {
   }, 90_000);
 
   it('names the package to install when redis-server is missing, and leaves no temp folder', async () => {
-    // Prepare: a PATH without redis-server, a Kafka that is there.
+    // Prepare: a PATH without redis-server (openssl stays, for the local certificates), a
+    // Kafka that is there.
     const tmp = privateTmp();
+    const bin = join(tmp, 'bin');
+    mkdirSync(bin);
+    symlinkSync(
+      execFileSync('sh', ['-c', 'command -v openssl']).toString().trim(),
+      join(bin, 'openssl'),
+    );
     const env = {
       KAFKA_BROKERS: inject('kafkaBootstrap'),
       REDIS_URL: undefined,
-      PATH: tmp,
+      PATH: bin,
       TMPDIR: tmp,
     };
     // Act
@@ -124,7 +162,7 @@ describe('npm run demo', () => {
     expect(ms).toBeLessThan(10_000);
     expect(stderr).toContain('redis-server is not on PATH');
     expect(stderr).toContain('apt-get install redis-server');
-    expect(readdirSync(tmp)).toEqual([]);
+    expect(readdirSync(tmp)).toEqual(['bin']);
   }, 60_000);
 
   for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
@@ -152,9 +190,9 @@ describe('npm run demo', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const redisPort = Number(
-        /redis +redis:\/\/127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1],
+        /redis +rediss?:\/\/127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1],
       );
-      const kafkaPort = Number(/kafka +127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1]);
+      const kafkaPort = Number(/kafka +(?:127\.0\.0\.1|localhost):(\d+) \(started here\)/.exec(stdout)?.[1]);
       const handlerPid = Number(/handler process (\d+)/.exec(stdout)?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       expect(handlerPid).toBeGreaterThan(0);

@@ -63,7 +63,11 @@ function tlsOptions(connection: KafkaConnection) {
   };
 }
 
-type Connected<T> = Omit<T, 'clientId' | 'bootstrapBrokers' | 'tls' | 'sasl' | 'tlsServerName'>;
+// Distributive: a consumer's options are a union (group or consumer-group protocol), and Omit
+// on a union keeps only the keys every member has.
+type Connected<T> = T extends unknown
+  ? Omit<T, 'clientId' | 'bootstrapBrokers' | 'tls' | 'sasl' | 'tlsServerName'>
+  : never;
 
 export function createAdmin(connection: KafkaConnection, options: Connected<AdminOptions> = {}) {
   return new Admin({ ...options, ...kafkaClientOptions(connection) });
