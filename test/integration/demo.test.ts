@@ -192,7 +192,9 @@ describe('npm run demo', () => {
       const redisPort = Number(
         /redis +rediss?:\/\/127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1],
       );
-      const kafkaPort = Number(/kafka +(?:127\.0\.0\.1|localhost):(\d+) \(started here\)/.exec(stdout)?.[1]);
+      const kafkaPort = Number(
+        /kafka +(?:127\.0\.0\.1|localhost):(\d+) \(started here\)/.exec(stdout)?.[1],
+      );
       const handlerPid = Number(/handler process (\d+)/.exec(stdout)?.[1]);
       expect(redisPort).toBeGreaterThan(0);
       expect(handlerPid).toBeGreaterThan(0);
