@@ -1,0 +1,196 @@
+/**
+ * The whole pipeline in production's security shape, on a single Redis and on a 3-master
+ * cluster: a broker that authenticates like MSK (SASL_SSL, MSK IAM tokens it checks), Redis
+ * over TLS with an ACL user and the default user off, its password in a local Secrets Manager.
+ * The producer, the event source mapping's consumer, the function (whose cold start reads the
+ * password from the Secrets Manager API), check-drift, replay and verify all connect through the
+ * one connection module and the project's Redis client, and the state ends exact.
+ *
+ * This file starts its own servers: the suites' shared ones (global setup) are plaintext.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
+import { checkDrift } from '../../functions/check-drift/check-drift.ts';
+import { replay } from '../../functions/replay/replay.ts';
+import { verifyFromTopic } from '../../functions/replay/verify.ts';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { createAdmin, type KafkaConnection } from '../../functions/shared/kafka/connection.ts';
+import { createProducer, publishEvents } from '../../functions/shared/kafka/producer.ts';
+import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
+import { stateKey } from '../../functions/shared/redis/keys.ts';
+import {
+  type KafkaBroker,
+  type SecureKafkaListener,
+  startKafkaBroker,
+} from '../../local/kafka-broker.ts';
+import { startPipeline } from '../../local/pipeline.ts';
+import {
+  type RedisCluster,
+  type RedisServer,
+  startRedisCluster,
+  startRedisServer,
+} from '../../local/redis-server.ts';
+import { type SecretsServer, startSecretsServer } from '../../local/secrets-server.ts';
+
+let broker: KafkaBroker;
+let listener: SecureKafkaListener;
+let single: RedisServer;
+let cluster: RedisCluster;
+let secrets: SecretsServer;
+
+beforeAll(async () => {
+  vi.stubEnv('KAFKA_BROKERS', undefined);
+  [broker, single, cluster, secrets] = await Promise.all([
+    startKafkaBroker({ security: 'msk-iam', partitions: 2 }),
+    startRedisServer({ secure: true }),
+    startRedisCluster(3, { secure: true }),
+    startSecretsServer(),
+  ]);
+  listener = broker.mskIam as SecureKafkaListener;
+  // Every client here signs its MSK IAM tokens with the credentials the broker checks, from the
+  // standard variables, as in a Lambda.
+  vi.stubEnv('AWS_ACCESS_KEY_ID', listener.credentials.accessKeyId);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', listener.credentials.secretAccessKey);
+  vi.stubEnv('AWS_REGION', listener.credentials.region);
+  vi.stubEnv('AWS_SESSION_TOKEN', undefined);
+}, 240_000);
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await Promise.all([broker?.stop(), single?.dispose(), cluster?.dispose(), secrets?.stop()]);
+});
+
+describe.each([
+  ['a single redis-server', () => single, false],
+  ['a 3-master cluster', () => cluster, true],
+] as const)('the pipeline in production security shape, on %s', (_label, target, isCluster) => {
+  it('applies every event once, and check-drift, replay and verify agree over TLS and MSK IAM', async () => {
+    // Prepare
+    const redisTarget = target();
+    const access = redisTarget.access as NonNullable<RedisServer['access']>;
+    const connection: KafkaConnection = {
+      clientId: 'secure-test',
+      bootstrapBrokers: [listener.bootstrap],
+      mskIam: { region: listener.credentials.region },
+      tlsCaPem: listener.caPem,
+    };
+    const topic = `secure-pipeline-${randomBytes(3).toString('hex')}`;
+    const admin = createAdmin(connection);
+    await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
+    await admin.close();
+    const arn = await secrets.createRedisAuthSecret({
+      username: access.username,
+      password: access.password,
+    });
+    const env: Record<string, string> = {
+      REDIS_URL: redisTarget.url,
+      SEQGUARD_REDIS_CLUSTER: String(isCluster),
+      SEQGUARD_REDIS_AUTH_SECRET_ARN: arn,
+      SEQGUARD_REDIS_CA_FILE: access.caFile,
+      ...secrets.env,
+      SEQGUARD_KAFKA_BOOTSTRAP: listener.bootstrap,
+      SEQGUARD_KAFKA_MSK_IAM: 'true',
+      SEQGUARD_KAFKA_CA_FILE: listener.caFile,
+      AWS_ACCESS_KEY_ID: listener.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: listener.credentials.secretAccessKey,
+      AWS_REGION: listener.credentials.region,
+      SEQGUARD_FORMAT: 'mapped',
+      SEQGUARD_KEY_PREFIX: `s${randomBytes(4).toString('hex')}`,
+    };
+    const sink = loadSinkConfig(env);
+    const redis: RedisClient = createRedisClient({
+      ...sink.redis,
+      username: access.username,
+      password: access.password,
+    });
+    const producer = createProducer({ ...connection, clientId: 'secure-producer' });
+    const scores = new Map<string, number>();
+    const events = Array.from({ length: 120 }, (_, i) => {
+      const player = `p${i % 6}`;
+      scores.set(player, (scores.get(player) ?? 0) + (i % 4) + 1);
+      return {
+        scope: player,
+        value: { sequence_id: Math.floor(i / 6) + 1, player_id: player, delta: (i % 4) + 1 },
+      };
+    });
+    const written = await publishEvents(producer, topic, [
+      ...events,
+      { scope: 'p0', value: 'not an event' },
+    ]);
+    await producer.close();
+    const ends = new Map<number, bigint>();
+    for (const w of written)
+      if ((ends.get(w.partition) ?? -1n) < w.offset + 1n) ends.set(w.partition, w.offset + 1n);
+    const groupId = `secure-${topic}`;
+
+    try {
+      // Act: the trigger and the function, then the operator tools.
+      const pipeline = startPipeline({
+        bootstrap: listener.bootstrap,
+        security: { mskIam: connection.mskIam as { region: string }, tlsCaPem: listener.caPem },
+        topics: [topic],
+        groupId,
+        batchSize: 50,
+        batchWindowMs: 50,
+        functionEnv: env,
+      });
+      try {
+        await pipeline.sandbox.warmUp();
+        const deadline = Date.now() + 90_000;
+        while (
+          [...ends].some(([p, end]) => pipeline.mapping.committed.get(`${topic}-${p}`) !== end)
+        ) {
+          if (Date.now() > deadline) throw new Error('the pipeline did not catch up');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await pipeline.stop();
+      }
+      const ports = createSinkPorts(redis, sink.guard);
+      const report = await checkDrift(
+        { kafka: connection, redis, ports, sink },
+        {
+          topics: [topic],
+          consumerGroup: groupId,
+          autoReplay: true,
+          replayLimit: 10_000,
+          maxStateEntries: 1_000_000,
+        },
+      );
+      const again = await replay(
+        connection,
+        ports,
+        sink,
+        [0, 1].map((partition) => ({ topic, partition, from: 0n, to: ends.get(partition) ?? 0n })),
+        10_000,
+      );
+      const verified = await verifyFromTopic({ connection, redis, topics: [topic], sink });
+
+      // Assess
+      const flat = await redis.zrange(
+        stateKey('default', 'leaderboard', sink.guard.keyPrefix),
+        '0',
+        '-1',
+        'WITHSCORES',
+      );
+      const board = new Map<string, number>();
+      for (let i = 0; i < flat.length; i += 2) board.set(flat[i] as string, Number(flat[i + 1]));
+      expect(board).toEqual(scores);
+      expect([...(await deadLetterCounts(redis, sink.guard.keyPrefix, [topic])).values()]).toEqual([
+        1,
+      ]);
+      expect(report.values).toMatchObject({
+        consumerLagRecords: 0,
+        redisBehindRecords: 0,
+        appliedLagRecords: 0,
+      });
+      expect(again).toMatchObject({ failed: 0, summary: { applied: 0, duplicates: 120 } });
+      expect(verified.complete).toBe(true);
+      expect(verified.differences).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 240_000);
+});
