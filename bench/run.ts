@@ -207,6 +207,16 @@ async function main(): Promise<void> {
       '--kills',
       '1',
     ]);
+    // The same steady run in production's security shape, with servers of the demo's own: Kafka
+    // over SASL_SSL with MSK IAM tokens, Redis over TLS as an ACL user (README, The demo).
+    const secured = await demo({ KAFKA_BROKERS: '', REDIS_URL: '' }, [
+      '--events',
+      String(sizes.pipeline),
+      '--rate',
+      String(rate),
+      '--kills',
+      '1',
+    ]);
     const burst = await demo(env, [
       '--events',
       String(sizes.pipeline),
@@ -234,6 +244,14 @@ async function main(): Promise<void> {
             `${steady.latencyP50Ms} / ${steady.latencyP99Ms} ms`,
             fixed(steady.maxLag),
             steady.recoveryMs.map((ms) => `${fixed(ms)} ms`).join(', '),
+          ],
+          [
+            `the same, secured: Kafka SASL_SSL + MSK IAM, Redis TLS + ACL user`,
+            fixed(secured.unique),
+            `${secured.lost} / ${secured.duplicated}`,
+            `${secured.latencyP50Ms} / ${secured.latencyP99Ms} ms`,
+            fixed(secured.maxLag),
+            secured.recoveryMs.map((ms) => `${fixed(ms)} ms`).join(', '),
           ],
           [
             'burst: every event published at once',

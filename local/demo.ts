@@ -187,7 +187,7 @@ interface OpenRedis {
 
 /** A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. */
 async function openRedis(): Promise<OpenRedis> {
-  const external = process.env.REDIS_URL;
+  const external = process.env.REDIS_URL || undefined;
   const server = external ? undefined : await startRedisServer({ secure });
   if (server) cleanups.push(() => server.dispose());
   const url = external ?? (server?.url as string);
