@@ -3,12 +3,15 @@
  * cluster: a broker that authenticates like MSK (SASL_SSL, MSK IAM tokens it checks), Redis
  * over TLS with an ACL user and the default user off, its password in a local Secrets Manager.
  * The producer, the event source mapping's consumer, the function (whose cold start reads the
- * password from the Secrets Manager API), check-drift, replay and verify all connect through the
- * one connection module and the project's Redis client, and the state ends exact.
+ * password from the Secrets Manager API), check-drift, replay, verify and the operator CLI all
+ * connect through the one connection module and the project's Redis client, and the state ends
+ * exact.
  *
  * This file starts its own servers: the suites' shared ones (global setup) are plaintext.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { checkDrift } from '../../functions/check-drift/check-drift.ts';
@@ -33,6 +36,8 @@ import {
   startRedisServer,
 } from '../../local/redis-server.ts';
 import { type SecretsServer, startSecretsServer } from '../../local/secrets-server.ts';
+
+const execFileAsync = promisify(execFile);
 
 let broker: KafkaBroker;
 let listener: SecureKafkaListener;
@@ -167,6 +172,11 @@ describe.each([
         10_000,
       );
       const verified = await verifyFromTopic({ connection, redis, topics: [topic], sink });
+      // The operator CLI, from the functions' environment alone.
+      const cli = await execFileAsync(process.execPath, ['local/seqguard.ts', 'verify'], {
+        env: { ...process.env, ...env, SEQGUARD_TOPICS: topic, SEQGUARD_CONSUMER_GROUP: groupId },
+        timeout: 60_000,
+      });
 
       // Assess
       const flat = await redis.zrange(
@@ -189,6 +199,7 @@ describe.each([
       expect(again).toMatchObject({ failed: 0, summary: { applied: 0, duplicates: 120 } });
       expect(verified.complete).toBe(true);
       expect(verified.differences).toEqual([]);
+      expect(cli.stdout).toMatch(/^OK: Redis agrees with the topic/m);
     } finally {
       redis.disconnect();
     }
