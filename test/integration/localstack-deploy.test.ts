@@ -42,10 +42,12 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { MSKEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { withRedisAuthSecret } from '../../functions/shared/redis/auth-secret.ts';
 import { alarmMetrics } from '../../functions/shared/thresholds.ts';
 import { repoRoot } from '../../infra/constructs/seqguard-function.ts';
+import { lambdaInvoker } from '../../local/esm/lambda-invoker.ts';
 import { type LocalStack, startLocalStack } from '../../local/localstack.ts';
 import { removeFunctions } from '../helpers/localstack-assembly.ts';
 import { zipWithHandler } from '../helpers/zip.ts';
@@ -156,6 +158,32 @@ describe('LocalStack 4.14.0 in host mode (no Docker)', () => {
       message: expect.stringContaining('The function is currently in the following state: Failed'),
     });
     lambda.destroy();
+  });
+
+  it("gives the event source mapping emulator's Lambda invoker a function error for it", async () => {
+    // Prepare: the probe function of the test above, Failed.
+    const lambda = lambdaInvoker({
+      functionName: 'host-mode-probe',
+      endpoint: localStack.endpoint,
+      region: 'us-east-1',
+      credentials: clientConfig.credentials,
+    });
+
+    // Act
+    const outcome = await lambda.invoke({
+      eventSource: 'aws:kafka',
+      eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/seqguard-kafka/probe',
+      bootstrapServers: '127.0.0.1:9092',
+      records: {},
+    } satisfies MSKEvent);
+    lambda.close();
+
+    // Assess
+    expect(outcome).toMatchObject({
+      kind: 'functionError',
+      errorType: 'ResourceConflictException',
+      errorMessage: expect.stringContaining('in the following state: Failed'),
+    });
   });
 });
 
