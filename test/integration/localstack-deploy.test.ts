@@ -223,7 +223,7 @@ describe('cdklocal deploy -c stage=localstack', () => {
         : undefined,
     );
     cfn.destroy();
-  });
+  }, 300_000);
 
   it('creates every other resource of the stage (CREATE_COMPLETE)', async () => {
     // Prepare
@@ -258,7 +258,7 @@ describe('cdklocal deploy -c stage=localstack', () => {
       JSON.stringify(StackResourceSummaries.filter((r) => r.ResourceStatus !== 'CREATE_COMPLETE')),
     ).toBe(true);
     cfn.destroy();
-  });
+  }, 300_000);
 
   it("serves the Redis secret that the functions' auth-secret code reads", async () => {
     // Prepare
