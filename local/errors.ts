@@ -40,3 +40,7 @@ export class FunctionInitError extends LocalRuntimeError {
 export class SecretsServerError extends LocalRuntimeError {
   override name = 'SecretsServerError';
 }
+
+export class LocalStackError extends LocalRuntimeError {
+  override name = 'LocalStackError';
+}
