@@ -32,7 +32,7 @@ import { bursts, modelOf } from './demo/plan.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
 import { LocalRuntimeError } from './errors.ts';
 import type { EsmActivity } from './esm/event-source-mapping.ts';
-import { startKafkaBroker } from './kafka-broker.ts';
+import { secureKafkaEnv, startKafkaBroker } from './kafka-broker.ts';
 import { startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
 import { startSecretsServer } from './secrets-server.ts';
@@ -258,21 +258,16 @@ async function openKafka(topic: string): Promise<OpenKafka> {
     : 'plaintext, no authentication (--plaintext)';
   if (listener) {
     // Every client signs its MSK IAM tokens with the credentials the local broker checks.
-    process.env.AWS_ACCESS_KEY_ID = listener.credentials.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = listener.credentials.secretAccessKey;
-    process.env.AWS_REGION = listener.credentials.region;
+    functionEnv = secureKafkaEnv(listener);
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: functionEnv.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: functionEnv.AWS_SECRET_ACCESS_KEY,
+      AWS_REGION: functionEnv.AWS_REGION,
+    });
     connection = {
       bootstrapBrokers: [listener.bootstrap],
       mskIam: { region: listener.credentials.region },
       tlsCaPem: listener.caPem,
-    };
-    functionEnv = {
-      SEQGUARD_KAFKA_BOOTSTRAP: listener.bootstrap,
-      SEQGUARD_KAFKA_MSK_IAM: 'true',
-      SEQGUARD_KAFKA_CA_FILE: listener.caFile,
-      AWS_ACCESS_KEY_ID: listener.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: listener.credentials.secretAccessKey,
-      AWS_REGION: listener.credentials.region,
     };
     security = `SASL_SSL with an MSK IAM token (SigV4, checked by the broker), TLS verified against the local CA`;
   }

@@ -96,6 +96,21 @@ export interface SecureKafkaListener {
   readonly credentials: Readonly<LocalAwsCredentials>;
 }
 
+/**
+ * The environment a function (or the CLI) needs to reach a secure listener as it reaches MSK:
+ * its brokers, MSK IAM on, the CA to trust, and the credentials its tokens are signed with.
+ */
+export function secureKafkaEnv(listener: SecureKafkaListener): Record<string, string> {
+  return {
+    SEQGUARD_KAFKA_BOOTSTRAP: listener.bootstrap,
+    SEQGUARD_KAFKA_MSK_IAM: 'true',
+    SEQGUARD_KAFKA_CA_FILE: listener.caFile,
+    AWS_ACCESS_KEY_ID: listener.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: listener.credentials.secretAccessKey,
+    AWS_REGION: listener.credentials.region,
+  };
+}
+
 export interface StartKafkaBrokerOptions {
   /** Partitions of each topic in `topics`, and the broker's num.partitions. Default 1. */
   partitions?: number;

@@ -26,6 +26,7 @@ import { stateKey } from '../../functions/shared/redis/keys.ts';
 import {
   type KafkaBroker,
   type SecureKafkaListener,
+  secureKafkaEnv,
   startKafkaBroker,
 } from '../../local/kafka-broker.ts';
 import { startPipeline } from '../../local/pipeline.ts';
@@ -95,12 +96,7 @@ describe.each([
       SEQGUARD_REDIS_AUTH_SECRET_ARN: arn,
       SEQGUARD_REDIS_CA_FILE: access.caFile,
       ...secrets.env,
-      SEQGUARD_KAFKA_BOOTSTRAP: listener.bootstrap,
-      SEQGUARD_KAFKA_MSK_IAM: 'true',
-      SEQGUARD_KAFKA_CA_FILE: listener.caFile,
-      AWS_ACCESS_KEY_ID: listener.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: listener.credentials.secretAccessKey,
-      AWS_REGION: listener.credentials.region,
+      ...secureKafkaEnv(listener),
       SEQGUARD_FORMAT: 'mapped',
       SEQGUARD_KEY_PREFIX: `s${randomBytes(4).toString('hex')}`,
     };
