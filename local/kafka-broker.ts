@@ -3,12 +3,12 @@
 // With KAFKA_BROKERS set nothing is started and the handle points at those brokers instead.
 //
 // With `security: 'msk-iam'` the broker also listens like Amazon MSK's IAM listener: SASL_SSL,
-// TLS with a certificate from a CA generated once per cache (.cache/kafka-tls), and
+// TLS with the local runtime's certificate (local/tls-certificates.ts, .cache/tls), and
 // SASL/OAUTHBEARER whose tokens are checked by local/kafka/MskIamValidator.java, compiled once
 // per source (.cache/kafka-validator). Its plaintext listener stays for the broker's own tools.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   mkdir,
   mkdtemp,
@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaBrokerError, MissingPrerequisiteError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { canConnect, freePorts } from './ports.ts';
+import { localCertificates } from './tls-certificates.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 const KAFKA_PROJECT_DIR = join(REPO_ROOT, 'local', 'kafka');
@@ -37,7 +38,6 @@ const VALIDATOR_CLASS = 'seqguard.local.MskIamValidator';
 const CACHE_DIR = join(REPO_ROOT, '.cache');
 const TLS_DIR = join(CACHE_DIR, 'kafka-tls');
 /** The broker certificate is made again once it has less than this left. */
-const TLS_RENEW_BEFORE_MS = 30 * 24 * 3600_000;
 /** The host name clients of the secure listener use; the broker certificate names it. */
 const SECURE_HOST = 'localhost';
 
@@ -699,153 +699,26 @@ interface TlsMaterial {
 }
 
 /**
- * A CA and a broker certificate signed by it for `localhost` and `127.0.0.1`, in
- * `.cache/kafka-tls`. Made with openssl on first use and kept, so a CA file handed to clients
- * (SEQGUARD_KAFKA_CA_FILE) stays valid across broker restarts; made again, CA included, once the
- * broker certificate is close to expiry.
+ * The local runtime's one CA and server certificate (local/tls-certificates.ts, shared with the
+ * secure Redis), as the PEM key store Kafka reads (KIP-651): key, certificate, CA in one file,
+ * written aside and renamed into place so brokers that start together never read half a file.
  */
 async function ensureTlsMaterial(): Promise<TlsMaterial> {
-  const material: TlsMaterial = {
-    caFile: join(TLS_DIR, 'ca.pem'),
-    caPem: '',
-    keystoreFile: join(TLS_DIR, 'broker-keystore.pem'),
-  };
-  const isMade = () => isTlsMaterialFresh(material);
-  if (!(await isMade())) {
-    await mkdir(CACHE_DIR, { recursive: true });
-    const release = await acquireLock(join(CACHE_DIR, 'kafka-tls.lock'), isMade);
-    if (release !== undefined) {
-      try {
-        if (!(await isMade())) {
-          await makeTlsMaterial();
-        }
-      } finally {
-        await release();
-      }
-    }
+  const certificates = await localCertificates();
+  const [key, certificate, caPem] = (await Promise.all(
+    [certificates.keyFile, certificates.certFile, certificates.caFile].map((file) =>
+      readFile(file, 'utf8'),
+    ),
+  )) as [string, string, string];
+  const keystore = `${key}${certificate}${caPem}`;
+  const keystoreFile = join(TLS_DIR, 'broker-keystore.pem');
+  if ((await readFile(keystoreFile, 'utf8').catch(() => undefined)) !== keystore) {
+    await mkdir(TLS_DIR, { recursive: true });
+    const staging = `${keystoreFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(staging, keystore, { encoding: 'utf8', mode: 0o600 });
+    await rename(staging, keystoreFile);
   }
-  return { ...material, caPem: await readFile(material.caFile, 'utf8') };
-}
-
-async function isTlsMaterialFresh(material: TlsMaterial): Promise<boolean> {
-  const keystore = await readFile(material.keystoreFile, 'utf8').catch(() => undefined);
-  const ca = await readFile(material.caFile, 'utf8').catch(() => undefined);
-  if (keystore === undefined || ca === undefined) {
-    return false;
-  }
-  try {
-    const certificate = new X509Certificate(
-      keystore.slice(keystore.indexOf('-----BEGIN CERTIFICATE')),
-    );
-    return (
-      certificate.verify(new X509Certificate(ca).publicKey) &&
-      Date.parse(certificate.validTo) - Date.now() > TLS_RENEW_BEFORE_MS
-    );
-  } catch {
-    return false;
-  }
-}
-
-async function makeTlsMaterial(): Promise<void> {
-  const staging = `${TLS_DIR}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await mkdir(staging, { recursive: true });
-  const file = (name: string) => join(staging, name);
-  try {
-    await writeFile(
-      file('broker.ext'),
-      [
-        'basicConstraints=critical,CA:FALSE',
-        'keyUsage=critical,digitalSignature,keyEncipherment',
-        'extendedKeyUsage=serverAuth',
-        `subjectAltName=DNS:${SECURE_HOST},IP:127.0.0.1`,
-        '',
-      ].join('\n'),
-      'utf8',
-    );
-    // RSA keys and PKCS#8 PEM (`-nodes`, OpenSSL 3's default form): what Kafka's PEM key store
-    // reads (KIP-651) and Node trusts.
-    await runOpenssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-sha256',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=seqguard local Kafka CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-      '-keyout',
-      file('ca-key.pem'),
-      '-out',
-      file('ca.pem'),
-    ]);
-    await runOpenssl([
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-sha256',
-      '-subj',
-      `/CN=${SECURE_HOST}`,
-      '-keyout',
-      file('broker-key.pem'),
-      '-out',
-      file('broker.csr'),
-    ]);
-    // Under 398 days, the longest validity clients accept from a public CA; ours is regenerated.
-    await runOpenssl([
-      'x509',
-      '-req',
-      '-sha256',
-      '-days',
-      '397',
-      '-in',
-      file('broker.csr'),
-      '-CA',
-      file('ca.pem'),
-      '-CAkey',
-      file('ca-key.pem'),
-      '-set_serial',
-      `0x${randomBytes(16).toString('hex')}`,
-      '-extfile',
-      file('broker.ext'),
-      '-out',
-      file('broker.pem'),
-    ]);
-    const [key, certificate, ca] = await Promise.all(
-      ['broker-key.pem', 'broker.pem', 'ca.pem'].map((name) => readFile(file(name), 'utf8')),
-    );
-    await writeFile(file('broker-keystore.pem'), `${key}${certificate}${ca}`, {
-      encoding: 'utf8',
-      mode: 0o600,
-    });
-    await rm(TLS_DIR, { recursive: true, force: true });
-    await rename(staging, TLS_DIR);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
-async function runOpenssl(args: string[]): Promise<void> {
-  let result: CommandResult;
-  try {
-    result = await runCommand('openssl', args, { timeoutMs: TOOL_TIMEOUT_MS });
-  } catch (error) {
-    throw new MissingPrerequisiteError(
-      'openssl is needed once to make the local Kafka CA; install it with: apt-get install openssl',
-      { cause: error },
-    );
-  }
-  if (result.code !== 0) {
-    throw new KafkaBrokerError(
-      `openssl ${args[0]} exited ${result.code ?? 'on timeout'}:\n${tailLines(result.stderr + result.stdout)}`,
-    );
-  }
+  return { caFile: certificates.caFile, caPem, keystoreFile };
 }
 
 /**
