@@ -8,6 +8,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { mskTriggerActions } from '../helpers/aws-rules.ts';
 import { existingClusters as existing, synthApp } from '../helpers/cdk.ts';
 import { TemplateText } from '../helpers/template.ts';
 
@@ -137,17 +138,7 @@ describe('bring your own clusters', () => {
       text.permissionsOf('PipelineApplyEventsRole').map((p) => p.split(' ')[0]),
     );
     // Assess
-    for (const action of [
-      'kafka:DescribeClusterV2',
-      'kafka:GetBootstrapBrokers',
-      'kafka-cluster:Connect',
-      'kafka-cluster:DescribeGroup',
-      'kafka-cluster:AlterGroup',
-      'kafka-cluster:DescribeTopic',
-      'kafka-cluster:ReadData',
-      'kafka-cluster:DescribeClusterDynamicConfiguration',
-      'kafka-cluster:WriteData',
-    ]) {
+    for (const action of mskTriggerActions) {
       expect(actions, action).toContain(action);
     }
   });

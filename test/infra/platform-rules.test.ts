@@ -6,6 +6,7 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { rotationReason } from '../../infra/constructs/redis-cache.ts';
+import { mskTriggerActions } from '../helpers/aws-rules.ts';
 import { synthApp } from '../helpers/cdk.ts';
 import { TemplateText } from '../helpers/template.ts';
 
@@ -133,24 +134,13 @@ describe('MSK IAM access of the functions', () => {
       const { text } = synthesized[name] as ReturnType<typeof synthAws>;
       const actions = actionsOf(text, 'PipelineApplyEventsRole');
       for (const action of [
-        'kafka:DescribeClusterV2',
-        'kafka:GetBootstrapBrokers',
-        'kafka-cluster:Connect',
-        'kafka-cluster:DescribeGroup',
-        'kafka-cluster:AlterGroup',
-        'kafka-cluster:DescribeTopic',
-        'kafka-cluster:ReadData',
-        'kafka-cluster:DescribeClusterDynamicConfiguration',
+        ...mskTriggerActions,
         'ec2:CreateNetworkInterface',
         'ec2:DescribeNetworkInterfaces',
         'ec2:DescribeVpcs',
         'ec2:DeleteNetworkInterface',
         'ec2:DescribeSubnets',
         'ec2:DescribeSecurityGroups',
-        // Lambda developer guide, "Capturing discarded batches for Amazon MSK and self-managed
-        // Apache Kafka event sources": a Kafka on-failure destination needs WriteData
-        // (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html).
-        'kafka-cluster:WriteData',
       ]) {
         expect(actions, action).toContain(action);
       }
