@@ -1,7 +1,8 @@
 /**
  * Apply throughput of four designs on one local redis-server, with the same events: the seed
  * article's (a Lua check-and-set of the cursor, then separate ZINCRBY and XADD calls per event),
- * a per-record idempotency key like Powertools' (SET NX marker, mutation, SET done), seqguard's
+ * a per-record idempotency key like Powertools' (SET NX marker, mutation, SET done), Powertools'
+ * idempotency utility itself (bench/powertools-idempotency.ts), seqguard's
  * guarded batch, and the same batch with the guard taken out (the ceiling for these writes).
  * When the server has a replica, seqguard's batch also runs with each chunk waiting for it
  * (SEQGUARD_REDIS_WAIT_REPLICAS=1), so the cost of WAIT shows as a ratio in the same run.
@@ -13,7 +14,9 @@ import type { GuardedEvent } from '../functions/shared/events/types.ts';
 import { applyChunk, chunk, type GuardOptions } from '../functions/shared/redis/apply-batch.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
-import { percentile, redisCpuSeconds } from './lib.ts';
+import { type EventWork, medianWork, workPerEvent } from './cost.ts';
+import { percentile, redisCpuSeconds, redisWork } from './lib.ts';
+import { powertoolsDesign, powertoolsDesignName } from './powertools-idempotency.ts';
 
 export interface ApplyMeasurement {
   design: string;
@@ -21,6 +24,8 @@ export interface ApplyMeasurement {
   seconds: number;
   eventsPerSecond: number;
   redisCpuSecondsPerMillion: number;
+  /** Requests, script time and bytes per event: what ElastiCache Serverless bills. */
+  work: EventWork;
   callP50Ms: number;
   callP99Ms: number;
   /** What one measured call is. */
@@ -192,10 +197,12 @@ async function measure(
   const expected = expectedBoard(events);
   const calls: number[] = [];
   const cpuBefore = await redisCpuSeconds(redis);
+  const workBefore = await redisWork(redis);
   const started = performance.now();
   await design(redis, events, calls);
   const seconds = (performance.now() - started) / 1000;
   const cpu = (await redisCpuSeconds(redis)) - cpuBefore;
+  const work = workPerEvent(workBefore, await redisWork(redis), calls.length, events.length);
   const correct = await boardMatches(redis, expected);
   let idempotent: boolean | 'not claimed' = 'not claimed';
   if (idempotencyClaimed) {
@@ -210,6 +217,7 @@ async function measure(
     seconds,
     eventsPerSecond: events.length / seconds,
     redisCpuSecondsPerMillion: (cpu / events.length) * 1e6,
+    work,
     callP50Ms: percentile(calls, 50),
     callP99Ms: percentile(calls, 99),
     call,
@@ -227,6 +235,7 @@ function medianOf(runs: ApplyMeasurement[]): ApplyMeasurement {
     seconds: median((m) => m.seconds),
     eventsPerSecond: median((m) => m.eventsPerSecond),
     redisCpuSecondsPerMillion: median((m) => m.redisCpuSecondsPerMillion),
+    work: medianWork(runs.map((m) => m.work)),
     callP50Ms: median((m) => m.callP50Ms),
     callP99Ms: median((m) => m.callP99Ms),
     correct: runs.every((m) => m.correct),
@@ -254,6 +263,7 @@ export async function measureApplyThroughput(
   const designs: [string, string, Design, GuardedEvent[], boolean][] = [
     ["seed article's design", 'Redis call', seedDesign, slow, true],
     ['idempotency key per record', 'Redis call', idempotencyKeyDesign, slow, true],
+    [powertoolsDesignName, 'Redis call', powertoolsDesign, slow, true],
     ['seqguard guarded batch', 'EVALSHA of 500', seqguardDesign, events, true],
     ...(withReplica
       ? [

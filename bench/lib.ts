@@ -15,6 +15,28 @@ export async function redisCpuSeconds(redis: RedisClient): Promise<number> {
   return read('used_cpu_user') + read('used_cpu_sys');
 }
 
+/** Counters of the work clients asked of Redis, from INFO: what ElastiCache Serverless bills. */
+export interface RedisWork {
+  /** Script executions (EVAL, EVALSHA) and the engine time they took, in µs. */
+  scriptCalls: number;
+  scriptMicros: number;
+  /** Bytes clients sent and received (replication traffic not included). */
+  clientBytes: number;
+}
+
+export async function redisWork(redis: RedisClient): Promise<RedisWork> {
+  const info = `${await redis.info('commandstats')}\n${await redis.info('stats')}`;
+  const field = (pattern: RegExp) => Number(pattern.exec(info)?.[1] ?? 0);
+  const script = (name: string, what: 'calls' | 'usec') =>
+    field(new RegExp(`^cmdstat_${name}:.*\\b${what}=(\\d+)`, 'm'));
+  return {
+    scriptCalls: script('eval', 'calls') + script('evalsha', 'calls'),
+    scriptMicros: script('eval', 'usec') + script('evalsha', 'usec'),
+    // Since Redis 7.0 these two leave out replication (total_net_repl_*_bytes).
+    clientBytes: field(/^total_net_input_bytes:(\d+)/m) + field(/^total_net_output_bytes:(\d+)/m),
+  };
+}
+
 export function markdownTable(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [

@@ -19,8 +19,10 @@ import {
   measureApplyThroughput,
   waitDesignName,
 } from './apply-throughput.ts';
+import { costTable, designCosts } from './cost.ts';
 import type { HandlerMeasurement } from './handler-throughput.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
+import { powertoolsDesignName } from './powertools-idempotency.ts';
 import { measureReplayRebuild } from './replay-rebuild.ts';
 
 const run = promisify(execFile);
@@ -160,10 +162,22 @@ async function main(): Promise<void> {
       `Apply throughput (one local redis-server; median of ${sizes.rounds} rounds taken in turns)`,
       `${applyTable(apply)}\n\nseqguard / writes-only ceiling: ${fixed(ratio('batch without guard (writes only)'), 2)}x (target >= 0.8x); ` +
         `seqguard / writes + totals: ${fixed(ratio('batch without guard (writes + totals)'), 2)}x; ` +
-        `seqguard / seed design: ${fixed(ratio("seed article's design"), 1)}x (target >= 30x).` +
+        `seqguard / seed design: ${fixed(ratio("seed article's design"), 1)}x (target >= 30x); ` +
+        `seqguard / Powertools idempotency: ${fixed(ratio(powertoolsDesignName), 1)}x.` +
         (withReplica
           ? ` Waiting for one replica (WAIT 1 after each chunk) keeps ${fixed(1 / ratio(waitDesignName), 2)}x of seqguard's rate; the server has one replica (\`--replicaof\`, same machine), which every design's writes also go to.`
           : ' The server has no replica: the cost of WAIT was not measured.'),
+    );
+
+    section(
+      'Cost per million events on ElastiCache (from the apply measurements above)',
+      costTable(
+        designCosts(apply, [
+          'seqguard guarded batch',
+          powertoolsDesignName,
+          "seed article's design",
+        ]),
+      ),
     );
 
     const handlerRuns: HandlerMeasurement[] = [];
