@@ -141,8 +141,12 @@ export interface RedisServer {
   readonly dir: string;
   /** Stops the server (SIGKILL: like a crash, nothing is saved). */
   stop(): Promise<void>;
-  /** Starts it again on the same port: empty, or from the snapshot in `dir` if there is one. */
-  start(): Promise<void>;
+  /**
+   * Starts it again on the same port: empty, or from the snapshot in `dir` if there is one (or
+   * from its append-only file when started with `--appendonly yes`). `args` are added for this
+   * start only, after the server's own, so they win (redis-server keeps the last of a setting).
+   */
+  start(options?: { args?: readonly string[] }): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open, nothing answers, nothing is lost. */
   freeze(): void;
   /** Lets a frozen server go on (SIGCONT). */
@@ -207,7 +211,7 @@ async function startNode(
   const logFile = join(dir, 'redis.log');
   let releaseGuard = () => {};
 
-  const start = async () => {
+  const start = async ({ args: onceArgs = [] }: { args?: readonly string[] } = {}) => {
     const args = [
       ...(access ? await secureArgs(port, dir, access) : ['--port', String(port)]),
       '--bind',
@@ -219,7 +223,7 @@ async function startNode(
     ];
     const spawned = spawn(
       'redis-server',
-      [...args, '--dir', dir, '--logfile', logFile, ...extraArgs],
+      [...args, '--dir', dir, '--logfile', logFile, ...extraArgs, ...onceArgs],
       { stdio: 'ignore' },
     );
     child = spawned;
