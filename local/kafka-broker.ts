@@ -258,7 +258,9 @@ function externalBroker(bootstrap: string): KafkaBroker {
     exited: new Promise<void>(() => {}),
     createTopic: (name, partitions) => createTopic(bootstrap, name, partitions),
     restart: async () => {
-      throw new KafkaBrokerError(`KAFKA_BROKERS (${bootstrap}) names brokers this runtime cannot restart`);
+      throw new KafkaBrokerError(
+        `KAFKA_BROKERS (${bootstrap}) names brokers this runtime cannot restart`,
+      );
     },
     stop,
     [Symbol.asyncDispose]: stop,
@@ -364,7 +366,9 @@ async function startLocalBroker(
     releaseGuards = guardAgainstOrphan(spawned.child, ownsWorkDir ? workDir : undefined);
     await waitUntilReady(spawned.child, running.logFile, running.brokerPort);
     if (running.securePort !== undefined && !(await canConnect(running.securePort))) {
-      throw new KafkaBrokerError(`the SASL_SSL listener on port ${running.securePort} is not accepting`);
+      throw new KafkaBrokerError(
+        `the SASL_SSL listener on port ${running.securePort} is not accepting`,
+      );
     }
   };
   const mskIam: SecureKafkaListener | undefined =
