@@ -66,16 +66,17 @@ const OUTBOX_KEY = 'soak-producer:outbox';
 
 const settings = JSON.parse(process.env.SOAK_PRODUCER ?? '{}') as ProducerChildSettings;
 const send = (message: FromProducer) => process.send?.(message);
+const debug = process.env.SOAK_DEBUG ? (...a: unknown[]) => console.error('[producer]', ...a) : () => {};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const counters = createRedisClient({ ...settings.counters, onError: () => {} });
 const sequences = redisSequenceSource(counters, { keyPrefix: settings.keyPrefix });
 let producer: EventProducer = createProducer({ ...settings.kafka, clientId: 'seqguard-soak' });
-let raw: Producer<string, Buffer, string, string> = rawProducer();
+let raw: Producer<Buffer, Buffer, Buffer, Buffer> = rawProducer();
 let admin: Admin = createAdmin({ ...settings.kafka, clientId: 'seqguard-soak-ends' });
 
 function rawProducer() {
-  return createKafkaProducer<string, Buffer, string, string>(
+  return createKafkaProducer<Buffer, Buffer, Buffer, Buffer>(
     { ...settings.kafka, clientId: 'seqguard-soak-raw' },
     { idempotent: true, acks: -1, retries: 8 },
   );
@@ -169,7 +170,7 @@ async function publish(outbox: Outbox, drafts: Draft[]): Promise<void> {
         await raw.send({
           messages: sendMalformed.map((r) => ({
             topic: settings.topic,
-            key: r.key,
+            key: Buffer.from(r.key, 'utf8'),
             value: r.value,
             partition: r.partition,
           })),
@@ -197,6 +198,7 @@ process.on('message', (request: ToProducer) => {
   queue = queue.then(async () => {
     try {
       const { burst, drafts } = request;
+      debug('request', burst, drafts.length);
       const stored = await counters.get(OUTBOX_KEY);
       const found = stored ? (JSON.parse(stored) as Outbox) : undefined;
       let skipped: [string, string, string][] = [];
@@ -208,7 +210,9 @@ process.on('message', (request: ToProducer) => {
         outbox = await stamp(burst, drafts);
       }
       send({ stamped: burst, seqs: outbox.seqs as string[], skipped });
+      debug('stamped', burst);
       await publish(outbox, drafts);
+      debug('published', burst);
       send({ acked: burst });
     } catch (error) {
       send({ fatal: (error as Error).stack ?? String(error) });
