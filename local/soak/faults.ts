@@ -4,7 +4,7 @@
  * (measured: the shard's `applied` count in meta before and after, not assumed from the kind).
  */
 import { readFileSync } from 'node:fs';
-import { copyFile, rm } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -86,10 +86,17 @@ let snapshotOf: RedisServer | undefined;
 /** A snapshot (BGSAVE) of the shard's node, kept aside for a later rollback. */
 export async function takeSnapshot(ctx: FaultContext): Promise<string> {
   const { node } = await shardNode(ctx);
-  const before = await onNode(node, (c) => c.lastsave());
-  await onNode(node, (c) => c.bgsave());
+  // A new dump.rdb is renamed into place when the save ends: a new inode says it is done.
+  const dump = join(node.dir, 'dump.rdb');
+  const inode = async () => (await stat(dump).catch(() => undefined))?.ino;
+  const before = await inode();
+  // SCHEDULE: an AOF rewrite (after a restart) may be running; the save then follows it.
+  await onNode(node, (c) => c.call('BGSAVE', 'SCHEDULE'));
   const deadline = Date.now() + 60_000;
-  while ((await onNode(node, (c) => c.lastsave())) <= before && Date.now() < deadline) await sleep(100);
+  while ((await inode()) === before) {
+    if (Date.now() > deadline) throw new Error(`no snapshot of the node on ${node.port} within 60 s`);
+    await sleep(100);
+  }
   await copyFile(join(node.dir, 'dump.rdb'), join(node.dir, SNAPSHOT));
   snapshotOf = node;
   return `snapshot of the node on port ${node.port} (applied ${await appliedOn(node, ctx.metaKey)})`;

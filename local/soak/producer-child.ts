@@ -180,11 +180,8 @@ async function publish(outbox: Outbox, drafts: Draft[]): Promise<void> {
       if (error instanceof FatalError) throw error;
       // The broker is away (restarted, unreachable): new clients, then look again at what
       // landed, since a send that failed may still have written some partitions.
-      await Promise.allSettled([producer.close(true), raw.close(true), admin.close()]);
       await sleep(Math.min(500 * attempt, 3_000));
-      producer = createProducer({ ...settings.kafka, clientId: 'seqguard-soak' });
-      raw = rawProducer();
-      admin = createAdmin({ ...settings.kafka, clientId: 'seqguard-soak-ends' });
+      await reconnect();
     }
   }
 }
@@ -193,29 +190,53 @@ class FatalError extends Error {
   override name = 'FatalError';
 }
 
+/** New Kafka clients after a failure: the broker may have restarted. */
+async function reconnect(): Promise<void> {
+  await Promise.allSettled([producer.close(true), raw.close(true), admin.close()]);
+  producer = createProducer({ ...settings.kafka, clientId: 'seqguard-soak' });
+  raw = rawProducer();
+  admin = createAdmin({ ...settings.kafka, clientId: 'seqguard-soak-ends' });
+}
+
+/**
+ * One burst. A failure before the burst is stamped (the broker away while its log ends are read)
+ * is handled as a kill is: the burst is taken up again from the outbox.
+ */
+async function handle({ burst, drafts }: ToProducer): Promise<void> {
+  debug('request', burst, drafts.length);
+  const stored = await counters.get(OUTBOX_KEY);
+  const found = stored ? (JSON.parse(stored) as Outbox) : undefined;
+  let skipped: [string, string, string][] = [];
+  let outbox: Outbox;
+  if (found?.burst === burst && found.seqs) {
+    outbox = found; // restarted after the stamps were kept: the same seqs again
+  } else {
+    if (found?.burst === burst) skipped = await drawnButUnsent(found);
+    outbox = await stamp(burst, drafts);
+  }
+  send({ stamped: burst, seqs: outbox.seqs as string[], skipped });
+  debug('stamped', burst);
+  await publish(outbox, drafts);
+  debug('published', burst);
+  send({ acked: burst });
+}
+
 let queue: Promise<void> = Promise.resolve();
 process.on('message', (request: ToProducer) => {
   queue = queue.then(async () => {
-    try {
-      const { burst, drafts } = request;
-      debug('request', burst, drafts.length);
-      const stored = await counters.get(OUTBOX_KEY);
-      const found = stored ? (JSON.parse(stored) as Outbox) : undefined;
-      let skipped: [string, string, string][] = [];
-      let outbox: Outbox;
-      if (found?.burst === burst && found.seqs) {
-        outbox = found; // restarted after the stamps were kept: the same seqs again
-      } else {
-        if (found?.burst === burst) skipped = await drawnButUnsent(found);
-        outbox = await stamp(burst, drafts);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handle(request);
+        return;
+      } catch (error) {
+        if (error instanceof FatalError || attempt >= 100) {
+          send({ fatal: (error as Error).stack ?? String(error) });
+          return;
+        }
+        debug('retrying after', (error as Error).message);
+        await sleep(Math.min(500 * attempt, 3_000));
+        await reconnect();
       }
-      send({ stamped: burst, seqs: outbox.seqs as string[], skipped });
-      debug('stamped', burst);
-      await publish(outbox, drafts);
-      debug('published', burst);
-      send({ acked: burst });
-    } catch (error) {
-      send({ fatal: (error as Error).stack ?? String(error) });
     }
   });
 });

@@ -155,8 +155,9 @@ export function faultSchedule(options: ScheduleOptions): ScheduledFault[] {
   }
   const slot = (last - first) / Math.max(1, serial.length);
   serial.forEach((kind, i) => {
+    const slotStart = Math.floor(first + slot * i);
     const at = Math.floor(first + slot * (i + 0.2 + 0.6 * random()));
-    faults.push(detailsOf(kind, at, random, quick, first));
+    faults.push(detailsOf(kind, at, random, quick, slotStart));
   });
 
   for (const kind of kindsOf(topology)) {
@@ -177,16 +178,23 @@ function detailsOf(
   at: number,
   random: () => number,
   quick: boolean,
-  first: number,
+  /** Where the fault's own slot starts: a rollback's snapshot is taken in it. */
+  slotStart: number,
 ): ScheduledFault {
   const scale = quick ? 0.5 : 1;
   switch (kind) {
     case 'redisFreeze':
-      // Past the sink's command timeout (SEQGUARD_REDIS_TIMEOUT_MS, 2 s in the soak).
-      return { kind, at, durationMs: Math.round((3_000 + random() * 3_000) * scale) + 1_000 };
+      // Past the sink's command timeout (SEQGUARD_REDIS_TIMEOUT_MS, 2 s in the soak), short of a
+      // cluster's node timeout (5 s in the soak), which would fail the node over.
+      return { kind, at, durationMs: Math.round(2_500 + random() * 2_000) };
     case 'redisRollback':
-      // The snapshot is taken some way before the rollback: what came in between is lost.
-      return { kind, at, snapshotAt: Math.max(first, Math.floor(at * (0.6 + 0.3 * random()))) };
+      // The snapshot is taken some way before the rollback, in the rollback's own slot (no
+      // other server fault in between): what came in between is lost.
+      return {
+        kind,
+        at,
+        snapshotAt: Math.min(at - 1, slotStart + Math.floor((at - slotStart) * 0.3 * random())),
+      };
     case 'networkLatency':
       return {
         kind,
