@@ -79,6 +79,7 @@ const { values: flags } = parseArgs({
     'duplicate-rate': { type: 'string', default: '0.01' },
     'gap-rate': { type: 'string', default: '0.005' },
     'sink-kills': { type: 'string' },
+    faults: { type: 'string' },
     'check-interval': { type: 'string' },
     report: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -89,7 +90,7 @@ if (flags.help) {
   console.log(
     'usage: npm run soak -- [--quick] [--cluster] [--seed N] [--events N] [--rate events/s]\n' +
       '       [--partitions N] [--players N] [--malformed-rate R] [--duplicate-rate R] [--gap-rate R]\n' +
-      '       [--sink-kills N] [--check-interval ms] [--report file.html]\n' +
+      '       [--sink-kills N] [--faults kind,kind,...] [--check-interval ms] [--report file.html]\n' +
       '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth)',
   );
   process.exit(0);
@@ -119,6 +120,16 @@ const settings = {
   checkIntervalMs: numberFlag('check-interval', quick ? 2_000 : 5_000, 250, 600_000),
 };
 const counts = quick ? quickCounts(topology) : fullCounts(topology);
+if (flags.faults !== undefined) {
+  // Only these kinds, as many as the mode has of each.
+  const only = flags.faults.split(',').map((k) => k.trim());
+  const unknown = only.filter((k) => !(k in faultKinds));
+  if (unknown.length > 0) {
+    console.error(`--faults: no such fault kind ${unknown.join(', ')}; kinds: ${Object.keys(faultKinds).join(', ')}`);
+    process.exit(2);
+  }
+  for (const kind of Object.keys(counts) as FaultKind[]) if (!only.includes(kind)) delete counts[kind];
+}
 if (flags['sink-kills'] !== undefined) counts.sinkKill = numberFlag('sink-kills', 0, 0, 10_000);
 const secure = !flags.plaintext && !/^(1|true)$/i.test(process.env.SEQGUARD_PLAINTEXT ?? '');
 
