@@ -107,7 +107,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** The function's settings: the demo's own, then the caller's SEQGUARD_* and POWERTOOLS_*. */
-function functionEnv(redis: OpenRedis, kafka: KafkaClients, prefix: string): Record<string, string> {
+function functionEnv(
+  redis: OpenRedis,
+  kafka: KafkaClients,
+  prefix: string,
+): Record<string, string> {
   const passed = Object.entries(process.env).filter(
     ([name, value]) => /^(SEQGUARD|POWERTOOLS)_/.test(name) && value !== undefined,
   ) as [string, string][];

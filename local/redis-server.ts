@@ -424,10 +424,25 @@ export async function startRedisCluster(
       const auth = access ? ['AUTH2', access.username, access.password] : [];
       let moved = 0;
       for (;;) {
-        const keys = (await command(from, ['cluster', 'getkeysinslot', String(slot), '100'])) as string[];
+        const keys = (await command(from, [
+          'cluster',
+          'getkeysinslot',
+          String(slot),
+          '100',
+        ])) as string[];
         if (keys.length === 0) break;
         // A large key (the delta stream) takes a while to serialize: a generous timeout.
-        await command(from, ['migrate', '127.0.0.1', String(to.port), '', '0', '60000', ...auth, 'KEYS', ...keys]);
+        await command(from, [
+          'migrate',
+          '127.0.0.1',
+          String(to.port),
+          '',
+          '0',
+          '60000',
+          ...auth,
+          'KEYS',
+          ...keys,
+        ]);
         moved += keys.length;
       }
       // The new owner first, then the old one, then the rest (the order the docs give).

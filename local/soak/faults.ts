@@ -62,7 +62,9 @@ export async function onNode<T>(node: RedisServer, work: (c: Redis) => Promise<T
   }
 }
 
-async function shardNode(ctx: FaultContext): Promise<{ node: RedisServer; replicas: RedisServer[] }> {
+async function shardNode(
+  ctx: FaultContext,
+): Promise<{ node: RedisServer; replicas: RedisServer[] }> {
   if (ctx.redis.kind === 'single') return { node: ctx.redis.server, replicas: [] };
   const { master, replicas } = await ctx.redis.cluster.ownersOf(ctx.shardKey);
   return { node: master, replicas };
@@ -94,7 +96,8 @@ export async function takeSnapshot(ctx: FaultContext): Promise<string> {
   await onNode(node, (c) => c.call('BGSAVE', 'SCHEDULE'));
   const deadline = Date.now() + 60_000;
   while ((await inode()) === before) {
-    if (Date.now() > deadline) throw new Error(`no snapshot of the node on ${node.port} within 60 s`);
+    if (Date.now() > deadline)
+      throw new Error(`no snapshot of the node on ${node.port} within 60 s`);
     await sleep(100);
   }
   await copyFile(join(node.dir, 'dump.rdb'), join(node.dir, SNAPSHOT));
@@ -102,7 +105,11 @@ export async function takeSnapshot(ctx: FaultContext): Promise<string> {
   return `snapshot of the node on port ${node.port} (applied ${await appliedOn(node, ctx.metaKey)})`;
 }
 
-export async function runFault(fault: ScheduledFault, ctx: FaultContext, n: number): Promise<FaultOutcome> {
+export async function runFault(
+  fault: ScheduledFault,
+  ctx: FaultContext,
+  n: number,
+): Promise<FaultOutcome> {
   const instant = (detail: string): FaultOutcome => ({ detail, lostApplied: 0, lasting: false });
   switch (fault.kind) {
     case 'sinkKill':
@@ -118,7 +125,11 @@ export async function runFault(fault: ScheduledFault, ctx: FaultContext, n: numb
       ctx.proxy?.setLatency(fault.latencyMs ?? 100);
       await sleep(fault.durationMs ?? 5_000);
       ctx.proxy?.setLatency(0);
-      return { detail: `+${fault.latencyMs} ms each way for ${fault.durationMs} ms`, lostApplied: 0, lasting: true };
+      return {
+        detail: `+${fault.latencyMs} ms each way for ${fault.durationMs} ms`,
+        lostApplied: 0,
+        lasting: true,
+      };
     }
     case 'brokerRestart': {
       const started = Date.now();
@@ -184,7 +195,9 @@ async function runRedisFault(fault: ScheduledFault, ctx: FaultContext): Promise<
         Number(/used_memory:(\d+)/.exec(await c.info('memory'))?.[1] ?? 0),
       );
       await onNode(node, (c) => c.config('SET', 'maxmemory-policy', 'noeviction'));
-      await onNode(node, (c) => c.config('SET', 'maxmemory', String(Math.max(1, used - 1024 * 1024))));
+      await onNode(node, (c) =>
+        c.config('SET', 'maxmemory', String(Math.max(1, used - 1024 * 1024))),
+      );
       await sleep(fault.durationMs ?? 5_000);
       await onNode(node, (c) => c.config('SET', 'maxmemory', '0'));
       detail = `node ${node.port}: maxmemory set below its ${(used / 2 ** 20).toFixed(0)} MiB for ${fault.durationMs} ms (writes refused), then lifted`;

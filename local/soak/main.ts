@@ -27,7 +27,12 @@ import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
-import { cursorField, deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import {
+  cursorField,
+  deadLetterKeys,
+  shardKeys,
+  stateKey,
+} from '../../functions/shared/redis/keys.ts';
 import { defaultThresholds } from '../../functions/shared/thresholds.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';
 import { DriftMonitor } from '../drift-monitor.ts';
@@ -35,7 +40,12 @@ import { LocalRuntimeError } from '../errors.ts';
 import type { EsmActivity } from '../esm/event-source-mapping.ts';
 import { startKafkaBroker } from '../kafka-broker.ts';
 import { type Pipeline, startPipeline } from '../pipeline.ts';
-import { type RedisCluster, type RedisServer, startRedisCluster, startRedisServer } from '../redis-server.ts';
+import {
+  type RedisCluster,
+  type RedisServer,
+  startRedisCluster,
+  startRedisServer,
+} from '../redis-server.ts';
 import {
   Cleanups,
   cleanUpOnExit,
@@ -125,10 +135,13 @@ if (flags.faults !== undefined) {
   const only = flags.faults.split(',').map((k) => k.trim());
   const unknown = only.filter((k) => !(k in faultKinds));
   if (unknown.length > 0) {
-    console.error(`--faults: no such fault kind ${unknown.join(', ')}; kinds: ${Object.keys(faultKinds).join(', ')}`);
+    console.error(
+      `--faults: no such fault kind ${unknown.join(', ')}; kinds: ${Object.keys(faultKinds).join(', ')}`,
+    );
     process.exit(2);
   }
-  for (const kind of Object.keys(counts) as FaultKind[]) if (!only.includes(kind)) delete counts[kind];
+  for (const kind of Object.keys(counts) as FaultKind[])
+    if (!only.includes(kind)) delete counts[kind];
 }
 if (flags['sink-kills'] !== undefined) counts.sinkKill = numberFlag('sink-kills', 0, 0, 10_000);
 const secure = !flags.plaintext && !/^(1|true)$/i.test(process.env.SEQGUARD_PLAINTEXT ?? '');
@@ -162,9 +175,17 @@ async function main(): Promise<number> {
   say(
     `seqguard soak: seed ${settings.seed} (--seed ${settings.seed} runs it again), ${topology === 'cluster' ? 'a Redis Cluster of 3 masters with a replica each' : 'one redis-server'}, ${secure ? "production's security shape" : 'plaintext'}${quick ? ', quick' : ''}`,
   );
-  const schedule = faultSchedule({ seed: settings.seed, events: settings.events, topology, counts, quick });
+  const schedule = faultSchedule({
+    seed: settings.seed,
+    events: settings.events,
+    topology,
+    counts,
+    quick,
+  });
   say(
-    `${n(settings.events)} events at ${n(settings.rate)}/s; faults: ${Object.entries(countByKind(schedule))
+    `${n(settings.events)} events at ${n(settings.rate)}/s; faults: ${Object.entries(
+      countByKind(schedule),
+    )
       .map(([k, c]) => `${k} ${c}`)
       .join(', ')}`,
   );
@@ -182,7 +203,13 @@ async function main(): Promise<number> {
       replicasPerMaster: 1,
       secure,
       // Past the sink's 2 s command timeout a freeze fails commands; a failover needs 5 s.
-      serverArgs: [...aof, '--cluster-node-timeout', '5000', '--cluster-replica-validity-factor', '0'],
+      serverArgs: [
+        ...aof,
+        '--cluster-node-timeout',
+        '5000',
+        '--cluster-replica-validity-factor',
+        '0',
+      ],
     });
     const c = cluster;
     cleanups.push(() => c.dispose());
@@ -237,7 +264,9 @@ async function main(): Promise<number> {
   };
   const redis = clientOf(10_000);
   const monitorRedis = clientOf(5_000);
-  say(`redis   ${redisUrl}${proxy ? ` (the sink through a proxy on ${proxy.port})` : ''}: ${redisSecurity}`);
+  say(
+    `redis   ${redisUrl}${proxy ? ` (the sink through a proxy on ${proxy.port})` : ''}: ${redisSecurity}`,
+  );
   say(`kafka   ${kafka.connection.bootstrapBrokers.join(',')}: ${kafka.security}`);
   say(`topic   ${topic}, ${settings.partitions} partitions; key prefix ${prefix}`);
 
@@ -323,7 +352,10 @@ async function main(): Promise<number> {
   void pipeline.mapping.halted.then((error) => {
     halted = error;
   });
-  await Promise.race([pipeline.sandbox.warmUp(), pipeline.mapping.halted.then((e) => Promise.reject(e))]);
+  await Promise.race([
+    pipeline.sandbox.warmUp(),
+    pipeline.mapping.halted.then((e) => Promise.reject(e)),
+  ]);
   say(`function started (handler process ${pipeline.sandbox.pid})`);
 
   // check-drift on its schedule, repairing what Redis lost.
@@ -394,11 +426,18 @@ async function main(): Promise<number> {
   let faultError: Error | undefined;
   const ctx: FaultContext = {
     broker,
-    redis: server ? { kind: 'single', server } : { kind: 'cluster', cluster: cluster as RedisCluster },
+    redis: server
+      ? { kind: 'single', server }
+      : { kind: 'cluster', cluster: cluster as RedisCluster },
     shardKey: stateKey(SHARD, BOARD, prefix),
     metaKey: shardKeys(SHARD, prefix).meta,
     proxy,
-    startStorm: (i) => startPipeline({ ...pipelineOptions, groupId: `${groupId}-storm-${i}`, startingPosition: 'TRIM_HORIZON' }),
+    startStorm: (i) =>
+      startPipeline({
+        ...pipelineOptions,
+        groupId: `${groupId}-storm-${i}`,
+        startingPosition: 'TRIM_HORIZON',
+      }),
     armSinkKill: (fault) => armed.push(fault),
     armProducerKill: async (i) => {
       const phase = i % 2 === 0 ? 'sending' : 'stamping';
@@ -426,25 +465,36 @@ async function main(): Promise<number> {
         if (fault.kind !== 'sinkKill') say(`fault   ${faultKinds[fault.kind]}: ${mark.detail}`);
       } catch (error) {
         mark.detail = `failed: ${(error as Error).message}`;
-        faultError = new SoakError(`the fault "${faultKinds[fault.kind]}" failed: ${(error as Error).message}`, {
-          cause: error,
-        });
+        faultError = new SoakError(
+          `the fault "${faultKinds[fault.kind]}" failed: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
       }
     };
     if (serialKinds.has(fault.kind)) serialChain = serialChain.then(work);
     else void work();
   };
-  const snapshots = schedule.filter((f) => f.kind === 'redisRollback').map((f) => f.snapshotAt as number);
+  const snapshots = schedule
+    .filter((f) => f.kind === 'redisRollback')
+    .map((f) => f.snapshotAt as number);
   const pending = [...schedule];
   const fireDue = (published: number) => {
     while (snapshots.length > 0 && (snapshots[0] as number) <= published) {
       snapshots.shift();
       serialChain = serialChain.then(async () => {
         const detail = await takeSnapshot(ctx).catch((e: Error) => `failed: ${e.message}`);
-        faultMarks.push({ at: elapsed(), kind: 'snapshot', label: 'snapshot taken (for a rollback)', detail });
+        faultMarks.push({
+          at: elapsed(),
+          kind: 'snapshot',
+          label: 'snapshot taken (for a rollback)',
+          detail,
+        });
       });
     }
-    while (pending.length > 0 && (pending[0] as ScheduledFault).at <= published) fire(pending.shift() as ScheduledFault);
+    while (pending.length > 0 && (pending[0] as ScheduledFault).at <= published)
+      fire(pending.shift() as ScheduledFault);
   };
 
   // Sampling: a point a second for the report, invariants and a line now and then.
@@ -464,7 +514,8 @@ async function main(): Promise<number> {
     const t = elapsed();
     try {
       let lag = 0n;
-      for (const [id, end] of await logEnds()) lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
+      for (const [id, end] of await logEnds())
+        lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
       consumerLag = Number(lag);
       maxLag = Math.max(maxLag, consumerLag);
     } catch {
@@ -473,7 +524,13 @@ async function main(): Promise<number> {
     const histogram = new Map<number, number>();
     let entries = 0;
     try {
-      const page = await redis.xrange(stream, lastEntry === '-' ? '-' : `(${lastEntry}`, '+', 'COUNT', 20_000);
+      const page = await redis.xrange(
+        stream,
+        lastEntry === '-' ? '-' : `(${lastEntry}`,
+        '+',
+        'COUNT',
+        20_000,
+      );
       for (const latency of entryLatencies(page)) {
         histogram.set(latency, (histogram.get(latency) ?? 0) + 1);
         entries += 1;
@@ -498,9 +555,15 @@ async function main(): Promise<number> {
   const checkInvariants = async () => {
     const players = [...soakModel.model.scores.keys()];
     if (players.length === 0) return;
-    const picked = Array.from({ length: 50 }, () => players[Math.floor(sampleRandom() * players.length)] as string);
+    const picked = Array.from(
+      { length: 50 },
+      () => players[Math.floor(sampleRandom() * players.length)] as string,
+    );
     try {
-      const scores = (await redis.call('ZMSCORE', stateKey(SHARD, BOARD, prefix), ...picked)) as (string | null)[];
+      const scores = (await redis.call('ZMSCORE', stateKey(SHARD, BOARD, prefix), ...picked)) as (
+        | string
+        | null
+      )[];
       const cursors = await redis.hmget(
         shardKeys(SHARD, prefix).cursors,
         ...picked.map((p) => cursorField({ scope: p }, { topic: '', partition: 0 })),
@@ -510,7 +573,10 @@ async function main(): Promise<number> {
         invariant.checked += 1;
         const score = Number(scores[i] ?? 0);
         const cursor = BigInt(cursors[i] ?? 0);
-        if (score > (soakModel.model.scores.get(player) ?? 0) || cursor > (soakModel.model.lastSeq.get(player) ?? 0n))
+        if (
+          score > (soakModel.model.scores.get(player) ?? 0) ||
+          cursor > (soakModel.model.lastSeq.get(player) ?? 0n)
+        )
           invariant.aboveModel += 1;
       });
     } catch {
@@ -518,15 +584,20 @@ async function main(): Promise<number> {
     }
   };
   const redisFaultCount = () =>
-    Object.entries(done).reduce((sum, [k, c]) => sum + (redisFaults.has(k as FaultKind) ? c : 0), 0);
+    Object.entries(done).reduce(
+      (sum, [k, c]) => sum + (redisFaults.has(k as FaultKind) ? c : 0),
+      0,
+    );
   const line = () =>
     say(
       `published ${n(soakModel.model.unique)}/${n(settings.events)}  applied ${n(handlerCounts.applied)}  lag ${consumerLag ?? '?'}  kills hit ${activity.killsHit}/${counts.sinkKill ?? 0}` +
         `  redis faults ${redisFaultCount()} (${lostWritesFaults} lost writes)  broker restarts ${done.brokerRestart ?? 0}  repairs ${replays.runs}` +
-        `  alarms ${Object.entries(monitor.states)
-          .filter(([, s]) => s === 'ALARM')
-          .map(([a]) => a)
-          .join(',') || 'none'}`,
+        `  alarms ${
+          Object.entries(monitor.states)
+            .filter(([, s]) => s === 'ALARM')
+            .map(([a]) => a)
+            .join(',') || 'none'
+        }`,
     );
   let ticks = 0;
   let sampling = false;
@@ -581,11 +652,21 @@ async function main(): Promise<number> {
   for (;;) {
     if (halted) throw halted;
     const ends = await logEnds().catch(() => undefined);
-    const committedAll = ends && [...ends].every(([id, end]) => pipeline.mapping.committed.get(id) === end);
+    const committedAll =
+      ends && [...ends].every(([id, end]) => pipeline.mapping.committed.get(id) === end);
     const report = monitor.lastReport;
-    if (committedAll && report && Date.parse(report.checkedAt) > Date.now() - settings.checkIntervalMs * 2) {
+    if (
+      committedAll &&
+      report &&
+      Date.parse(report.checkedAt) > Date.now() - settings.checkIntervalMs * 2
+    ) {
       const v = report.values;
-      if (v.redisBehindRecords === 0 && v.commitAheadRecords === 0 && v.appliedLagRecords === 0 && armed.length === 0)
+      if (
+        v.redisBehindRecords === 0 &&
+        v.commitAheadRecords === 0 &&
+        v.appliedLagRecords === 0 &&
+        armed.length === 0
+      )
         break;
     }
     const state = `${[...pipeline.mapping.committed.values()].join(',')}/${replays.records}`;
@@ -641,7 +722,11 @@ async function main(): Promise<number> {
       `${invariant.aboveModel} of ${n(invariant.checked)} (${invariant.samples} samples)`,
       invariant.aboveModel === 0,
     ],
-    ['RedisBehindKafka at the end', String(finalCheck.values.redisBehindRecords), finalCheck.values.redisBehindRecords === 0],
+    [
+      'RedisBehindKafka at the end',
+      String(finalCheck.values.redisBehindRecords),
+      finalCheck.values.redisBehindRecords === 0,
+    ],
     [
       'sink kills that hit a batch',
       `${activity.killsHit} (of ${activity.killsSent} sent; ${counts.sinkKill ?? 0} scheduled)`,
@@ -650,14 +735,29 @@ async function main(): Promise<number> {
   ];
   const byReason = [...letters.byReason].map(([r, c]) => `${r} ${c}`).join(', ');
   const summaryRows: [string, string][] = [
-    ['seed', `${settings.seed} (npm run soak -- ${quick ? '--quick ' : ''}${cluster ? '--cluster ' : ''}--seed ${settings.seed})`],
-    ['redis', `${cluster ? 'Redis Cluster, 3 masters with a replica each' : 'one redis-server'}, AOF; ${redisSecurity}`],
+    [
+      'seed',
+      `${settings.seed} (npm run soak -- ${quick ? '--quick ' : ''}${cluster ? '--cluster ' : ''}--seed ${settings.seed})`,
+    ],
+    [
+      'redis',
+      `${cluster ? 'Redis Cluster, 3 masters with a replica each' : 'one redis-server'}, AOF; ${redisSecurity}`,
+    ],
     ['kafka', kafka.security],
-    ['events (unique) / records published', `${n(model.unique)} / ${n(model.records)} (${n(model.resends)} producer resends, ${n(model.late)} sent late, ${n(model.malformed)} malformed)`],
+    [
+      'events (unique) / records published',
+      `${n(model.unique)} / ${n(model.records)} (${n(model.resends)} producer resends, ${n(model.late)} sent late, ${n(model.malformed)} malformed)`,
+    ],
     ["events applied (the guard's count)", n(verdict.applied)],
-    ['malformed records by kind', [...soakModel.malformedByKind].map(([k, c]) => `${k} ${c}`).join(', ') || 'none'],
+    [
+      'malformed records by kind',
+      [...soakModel.malformedByKind].map(([k, c]) => `${k} ${c}`).join(', ') || 'none',
+    ],
     ['dead letters by reason', byReason || 'none'],
-    ['seqs drawn by a killed producer, never sent (expected open gaps)', `${soakModel.skippedSeqs} seqs in ${verdict.expectedGaps} gaps`],
+    [
+      'seqs drawn by a killed producer, never sent (expected open gaps)',
+      `${soakModel.skippedSeqs} seqs in ${verdict.expectedGaps} gaps`,
+    ],
     ['sink kills sent / hit a batch', `${activity.killsSent} / ${activity.killsHit}`],
     ['producer kills (restarts)', `${producer.kills} (${producer.starts - 1})`],
     [
@@ -670,12 +770,17 @@ async function main(): Promise<number> {
     ['check-drift repairs (replays) / records replayed', `${replays.runs} / ${n(replays.records)}`],
     ['invocations / function errors', `${n(activity.invocations)} / ${n(activity.functionErrors)}`],
     ['max consumer lag', `${n(maxLag)} records`],
-    ['alarms raised / cleared', `${alarms.filter((a) => a.to === 'ALARM').length} / ${alarms.filter((a) => a.to === 'OK').length}`],
+    [
+      'alarms raised / cleared',
+      `${alarms.filter((a) => a.to === 'ALARM').length} / ${alarms.filter((a) => a.to === 'OK').length}`,
+    ],
     ['wall time', `${clock(elapsed())} (${(elapsed() / 1000).toFixed(0)} s)`],
   ];
   void losesAcknowledgedWrites;
 
-  const reportFile = resolve(flags.report ?? `.cache/soak/soak-${topology}-seed${settings.seed}.html`);
+  const reportFile = resolve(
+    flags.report ?? `.cache/soak/soak-${topology}-seed${settings.seed}.html`,
+  );
   await mkdir(dirname(reportFile), { recursive: true });
   await writeFile(
     reportFile,
@@ -694,9 +799,14 @@ async function main(): Promise<number> {
   console.log('\nsummary');
   for (const [k, v] of summaryRows) console.log(`  ${k.padEnd(width)}  ${v}`);
   console.log('\nverdict');
-  for (const [k, v, pass] of verdictRows) console.log(`  ${k.padEnd(width)}  ${v}${pass ? '' : '   <- FAILED'}`);
+  for (const [k, v, pass] of verdictRows)
+    console.log(`  ${k.padEnd(width)}  ${v}${pass ? '' : '   <- FAILED'}`);
   console.log(`\nreport  ${reportFile}`);
-  console.log(ok ? '\nOK: every event applied exactly once, through every fault.' : '\nFAILED: see the verdict above.');
+  console.log(
+    ok
+      ? '\nOK: every event applied exactly once, through every fault.'
+      : '\nFAILED: see the verdict above.',
+  );
   return ok ? 0 : 1;
 }
 

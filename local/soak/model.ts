@@ -39,7 +39,10 @@ export class SoakModel {
       if (draft.kind === 'malformed') {
         m.malformed += 1;
         m.records += 1;
-        this.malformedByKind.set(draft.malformed, (this.malformedByKind.get(draft.malformed) ?? 0) + 1);
+        this.malformedByKind.set(
+          draft.malformed,
+          (this.malformedByKind.get(draft.malformed) ?? 0) + 1,
+        );
         continue;
       }
       const seq = stamps.seqs[next++] as bigint;

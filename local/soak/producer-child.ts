@@ -24,6 +24,7 @@ import {
   createKafkaProducer,
   type KafkaConnection,
 } from '../../functions/shared/kafka/connection.ts';
+import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
 import {
   createProducer,
   type EventProducer,
@@ -31,8 +32,10 @@ import {
   publishEvents,
 } from '../../functions/shared/kafka/producer.ts';
 import { redisSequenceSource } from '../../functions/shared/kafka/sequencer.ts';
-import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
-import { createRedisClient, type RedisConnectionOptions } from '../../functions/shared/redis/client.ts';
+import {
+  createRedisClient,
+  type RedisConnectionOptions,
+} from '../../functions/shared/redis/client.ts';
 import { producerSeqKey } from '../../functions/shared/redis/keys.ts';
 import { type Draft, type EventDraft, envelopeOf } from './traffic.ts';
 
@@ -66,7 +69,9 @@ const OUTBOX_KEY = 'soak-producer:outbox';
 
 const settings = JSON.parse(process.env.SOAK_PRODUCER ?? '{}') as ProducerChildSettings;
 const send = (message: FromProducer) => process.send?.(message);
-const debug = process.env.SOAK_DEBUG ? (...a: unknown[]) => console.error('[producer]', ...a) : () => {};
+const debug = process.env.SOAK_DEBUG
+  ? (...a: unknown[]) => console.error('[producer]', ...a)
+  : () => {};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const counters = createRedisClient({ ...settings.counters, onError: () => {} });
@@ -116,7 +121,9 @@ async function drawnButUnsent(outbox: Outbox): Promise<[string, string, string][
     const before = BigInt(outbox.before[scope] ?? 0);
     const after = BigInt(now[i] ?? 0);
     // The default first seq is 1, so the n-th seq of a scope is n.
-    return after > before ? [[scope, String(before + 1n), String(after)] as [string, string, string]] : [];
+    return after > before
+      ? [[scope, String(before + 1n), String(after)] as [string, string, string]]
+      : [];
   });
 }
 
@@ -142,7 +149,13 @@ async function publish(outbox: Outbox, drafts: Draft[]): Promise<void> {
   valid.sort((a, b) => Number(a.late) - Number(b.late));
   const malformed = drafts.flatMap((d) =>
     d.kind === 'malformed'
-      ? [{ key: d.key, value: Buffer.from(d.value, 'base64'), partition: partitionOf(d.key, partitions) }]
+      ? [
+          {
+            key: d.key,
+            value: Buffer.from(d.value, 'base64'),
+            partition: partitionOf(d.key, partitions),
+          },
+        ]
       : [],
   );
   for (let attempt = 1; ; attempt++) {

@@ -42,7 +42,12 @@ export class SoakProducer {
   }
 
   #start(): Promise<void> {
-    if (this.#ready && this.#child && this.#child.exitCode === null && this.#child.signalCode === null)
+    if (
+      this.#ready &&
+      this.#child &&
+      this.#child.exitCode === null &&
+      this.#child.signalCode === null
+    )
       return this.#ready;
     this.starts += 1;
     const child = fork(childEntry, [], {
@@ -57,7 +62,11 @@ export class SoakProducer {
         if ('ready' in m) resolve();
       });
       child.once('exit', (code, signal) =>
-        reject(new ProducerProcessError(`the producer process exited (${signal ?? code}) before it was ready`)),
+        reject(
+          new ProducerProcessError(
+            `the producer process exited (${signal ?? code}) before it was ready`,
+          ),
+        ),
       );
     });
     this.#ready.catch(() => {});
@@ -122,10 +131,12 @@ export class SoakProducer {
           if (error) child.kill('SIGKILL');
         });
         // Stamping draws one seq per event from Redis: a few ms in, it is under way.
-        if (this.#armed === 'stamping') setTimeout(() => this.#killNow(child), 2 + Math.random() * 8);
+        if (this.#armed === 'stamping')
+          setTimeout(() => this.#killNow(child), 2 + Math.random() * 8);
       });
       if (outcome === 'acked') return;
-      if (attempt > 50) throw new ProducerProcessError(`burst ${burst}: the producer died 50 times`);
+      if (attempt > 50)
+        throw new ProducerProcessError(`burst ${burst}: the producer died 50 times`);
     }
   }
 

@@ -59,12 +59,13 @@ export interface ReportData {
   ok: boolean;
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** JSON that is safe inside a <script> element. */
 const scriptJson = (value: unknown) =>
-  JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028|\u2029/g, '');
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028|\u2029/g, '');
 
 let uplotAssets: { js: string; css: string } | undefined;
 
@@ -124,7 +125,12 @@ export function buildReport(data: ReportData, assets = uplotSources()): string {
     `<span class="swatch" style="background:${faultColours[f.kind] ?? '#999'}"></span>${escapeHtml(f.label)}`,
     escapeHtml(f.detail),
   ]);
-  const alarmRows = data.alarms.map((a) => [clock(a.at), escapeHtml(a.alarm), a.to, String(a.value)]);
+  const alarmRows = data.alarms.map((a) => [
+    clock(a.at),
+    escapeHtml(a.alarm),
+    a.to,
+    String(a.value),
+  ]);
   const payload = {
     series: data.series,
     faults: data.faults.map(({ at, endAt, kind }) => ({ at, endAt, kind })),

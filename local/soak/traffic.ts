@@ -98,7 +98,9 @@ export function malformedValue(
         Buffer.from(`-${n}","delta":1}}`),
       ]);
     case 'truncatedJson':
-      return Buffer.from(valid.slice(0, Math.max(1, Math.floor(valid.length * (0.2 + 0.6 * random())))));
+      return Buffer.from(
+        valid.slice(0, Math.max(1, Math.floor(valid.length * (0.2 + 0.6 * random())))),
+      );
     case 'wrongTypes':
       return Buffer.from(
         `{"scope":"${player}","seq":"n${n}","type":"zincrby","data":{"key":"leaderboard","member":["${player}"],"delta":"lots"}}`,
@@ -117,7 +119,9 @@ export function malformedValue(
         `{"scope":"${player}","seq":${n + 1},"type":"zmultiply","data":{"key":"leaderboard","member":"${player}","factor":2}}`,
       );
     case 'randomBytes':
-      return Buffer.from(Array.from({ length: 8 + Math.floor(random() * 120) }, () => Math.floor(random() * 256)));
+      return Buffer.from(
+        Array.from({ length: 8 + Math.floor(random() * 120) }, () => Math.floor(random() * 256)),
+      );
   }
 }
 
@@ -142,7 +146,12 @@ export function* soakBursts(settings: SoakTrafficSettings): Generator<Draft[]> {
         // The kinds take turns, so a short run has every kind.
         const kind = kinds[malformedCount % kinds.length] as MalformedKind;
         const value = malformedValue(kind, player, malformedCount, random, settings.maxValueBytes);
-        burst.push({ kind: 'malformed', malformed: kind, key: player, value: value.toString('base64') });
+        burst.push({
+          kind: 'malformed',
+          malformed: kind,
+          key: player,
+          value: value.toString('base64'),
+        });
         malformedCount += 1;
       }
     }

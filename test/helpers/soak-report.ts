@@ -23,7 +23,13 @@ export function sampleReport(): ReportData {
     faults: [
       { at: 10_000, kind: 'sinkKill', label: 'sink SIGKILLed', detail: 'armed at afterGuard' },
       { at: 40_000, endAt: 44_000, kind: 'redisFreeze', label: 'frozen', detail: '4000 ms' },
-      { at: 70_000, endAt: 85_000, kind: 'brokerRestart', label: 'broker', detail: 'back after 15 s' },
+      {
+        at: 70_000,
+        endAt: 85_000,
+        kind: 'brokerRestart',
+        label: 'broker',
+        detail: 'back after 15 s',
+      },
     ],
     alarms: [
       { at: 41_000, alarm: 'RedisBehindKafka', to: 'ALARM', value: 120 },

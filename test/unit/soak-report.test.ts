@@ -17,15 +17,23 @@ describe('buildReport()', () => {
   it('carries every point, fault and alarm to the page, and escapes text from the run', () => {
     const data = sampleReport();
     const html = buildReport(data);
-    const payload = JSON.parse(
-      (/const data = (.*);\n/.exec(html)?.[1] as string).replace(/\\u003c/g, '<'),
-    ) as { series: unknown[]; faults: unknown[]; alarms: unknown[] };
+    const inlined = /const data = (.*);\n/.exec(html)?.[1] ?? 'null';
+    const payload = JSON.parse(inlined.replace(/\\u003c/g, '<')) as {
+      series: unknown[];
+      faults: unknown[];
+      alarms: unknown[];
+    };
     expect(payload.series).toHaveLength(data.series.length);
     expect(payload.faults).toHaveLength(3);
     expect(payload.alarms).toHaveLength(2);
     expect(html).not.toContain('<script>alert(1)</script>');
     expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
-    for (const title of ['Throughput', 'Consumer lag', 'Produce-to-visible latency', 'Alarms in ALARM'])
+    for (const title of [
+      'Throughput',
+      'Consumer lag',
+      'Produce-to-visible latency',
+      'Alarms in ALARM',
+    ])
       expect(html).toContain(title);
   });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../functions/shared/events/decode.ts';
 import { mappingSchema } from '../../functions/shared/events/schema.ts';
 import { toExactJson } from '../../functions/shared/kafka/producer.ts';
+import { seededRandom } from '../../local/seeded-random.ts';
 import { SoakModel } from '../../local/soak/model.ts';
 import {
   type EventDraft,
@@ -13,7 +14,6 @@ import {
   malformedValue,
   soakBursts,
 } from '../../local/soak/traffic.ts';
-import { seededRandom } from '../../local/seeded-random.ts';
 
 const decode = {
   format: 'envelope' as const,
@@ -53,22 +53,39 @@ describe('the soak traffic', () => {
       const random = seededRandom(1);
       for (let n = 0; n < 50; n++) {
         // Act
-        const decoded = decodeRecord(record(malformedValue(kind, 'player-1', n, random, 16_384)), decode);
+        const decoded = decodeRecord(
+          record(malformedValue(kind, 'player-1', n, random, 16_384)),
+          decode,
+        );
         // Assess
         expect(decoded.kind).toBe('invalid');
-        if (decoded.kind === 'invalid') expect(decoded.invalid.reason).toMatch(expectedReasons[kind]);
+        if (decoded.kind === 'invalid')
+          expect(decoded.invalid.reason).toMatch(expectedReasons[kind]);
       }
     },
   );
 
   it('publishes events the sink applies: the envelope with the scope and the stamped seq', () => {
-    const draft: EventDraft = { kind: 'event', player: 'player-9', delta: 4, late: false, resend: false };
-    const decoded = decodeRecord(record(Buffer.from(toExactJson(envelopeOf(draft, 12n))), 'player-9'), decode);
+    const draft: EventDraft = {
+      kind: 'event',
+      player: 'player-9',
+      delta: 4,
+      late: false,
+      resend: false,
+    };
+    const decoded = decodeRecord(
+      record(Buffer.from(toExactJson(envelopeOf(draft, 12n))), 'player-9'),
+      decode,
+    );
     expect(decoded.kind).toBe('event');
     if (decoded.kind === 'event') {
       expect(decoded.event.sequence).toEqual({ scope: 'player-9', seq: '12' });
       expect(decoded.event.shard).toBe('game');
-      expect(decoded.event.mutation).toMatchObject({ op: 'zincrby', key: 'leaderboard', target: 'player-9' });
+      expect(decoded.event.mutation).toMatchObject({
+        op: 'zincrby',
+        key: 'leaderboard',
+        target: 'player-9',
+      });
     }
   });
 
@@ -78,7 +95,9 @@ describe('the soak traffic', () => {
     expect(again).toEqual(first);
     const events = first.flat().filter((d) => d.kind === 'event');
     expect(events).toHaveLength(settings.events);
-    const kinds = new Set(first.flat().flatMap((d) => (d.kind === 'malformed' ? [d.malformed] : [])));
+    const kinds = new Set(
+      first.flat().flatMap((d) => (d.kind === 'malformed' ? [d.malformed] : [])),
+    );
     expect(kinds).toEqual(new Set(Object.keys(malformedKinds)));
   });
 });
@@ -92,7 +111,14 @@ describe('SoakModel', () => {
       { kind: 'event', player: 'a', delta: 3, late: true, resend: false },
     ];
     // Act
-    model.add(drafts, { burst: 0, seqs: [4n, 5n], skipped: [['a', 1n, 2n], ['a', 3n, 3n]] });
+    model.add(drafts, {
+      burst: 0,
+      seqs: [4n, 5n],
+      skipped: [
+        ['a', 1n, 2n],
+        ['a', 3n, 3n],
+      ],
+    });
     // Assess
     expect(model.model.scores.get('a')).toBe(5);
     expect(model.model.lastSeq.get('a')).toBe(5n);
