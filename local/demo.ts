@@ -24,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createAdmin, type KafkaConnection } from '../functions/shared/kafka/connection.ts';
+import { createAdmin } from '../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
@@ -32,10 +32,19 @@ import { bursts, modelOf } from './demo/plan.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
 import { LocalRuntimeError } from './errors.ts';
 import type { EsmActivity } from './esm/event-source-mapping.ts';
-import { secureKafkaEnv, startKafkaBroker } from './kafka-broker.ts';
+import { startKafkaBroker } from './kafka-broker.ts';
 import { startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
-import { startSecretsServer } from './secrets-server.ts';
+import {
+  Cleanups,
+  cleanUpOnExit,
+  explain,
+  type KafkaClients,
+  kafkaClientsOf,
+  secureRedisAccess,
+  streamLatency,
+  within as withinDeadline,
+} from './run-support.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -85,30 +94,9 @@ const settings = {
 };
 
 /** Everything started, stopped in reverse order, once, on the way out or on Ctrl-C. */
-const cleanups: (() => Promise<unknown>)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-  })();
-  return cleaning;
-}
-let interrupted = false;
-const signalCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
-for (const [signal, code] of Object.entries(signalCodes)) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping everything the demo started`);
-    void cleanUp().then(() => process.exit(code));
-  });
-}
-// An error no step caught (a client's, on a timer) still stops what the demo started.
-for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-  process.once(event, (error) => {
-    console.error(`demo failed: ${(error as Error)?.stack ?? error}`);
-    void cleanUp().then(() => process.exit(1));
-  });
-}
+const cleanups = new Cleanups();
+const cleanUp = () => cleanups.run();
+const exit = cleanUpOnExit('demo', cleanups);
 
 const say = (line: string) => console.log(line);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -119,7 +107,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** The function's settings: the demo's own, then the caller's SEQGUARD_* and POWERTOOLS_*. */
-function functionEnv(redis: OpenRedis, kafka: OpenKafka, prefix: string): Record<string, string> {
+function functionEnv(
+  redis: OpenRedis,
+  kafka: KafkaClients,
+  prefix: string,
+): Record<string, string> {
   const passed = Object.entries(process.env).filter(
     ([name, value]) => /^(SEQGUARD|POWERTOOLS)_/.test(name) && value !== undefined,
   ) as [string, string][];
@@ -141,33 +133,9 @@ class DemoError extends LocalRuntimeError {
   override name = 'DemoError';
 }
 
-/** An error's message with its causes, e.g. `Creating topics failed: … ECONNREFUSED …`. */
-function explain(error: unknown): string {
-  const parts: string[] = [];
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current instanceof Error && !seen.has(current) && parts.length < 4) {
-    seen.add(current);
-    const message = current.message.replace(/\.$/, '');
-    if (!parts.includes(message)) parts.push(message);
-    const nested = (current as { errors?: unknown[] }).errors;
-    current = current.cause ?? (Array.isArray(nested) ? nested[0] : undefined);
-  }
-  return parts.join(': ');
-}
-
-/** Rejects after `ms` with `message`, unless `work` settles first. */
-async function within<T>(ms: number, message: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DemoError(message)), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** Rejects after `ms` with a DemoError, unless `work` settles first. */
+const within = <T>(ms: number, message: string, work: Promise<T>) =>
+  withinDeadline(ms, message, work, (m) => new DemoError(m));
 
 /**
  * The production shape by default, as in AWS: Kafka over SASL_SSL with MSK IAM tokens the broker
@@ -192,33 +160,19 @@ async function openRedis(): Promise<OpenRedis> {
   if (server) cleanups.push(() => server.dispose());
   const url = external ?? (server?.url as string);
   const access = server?.access;
-  let functionEnv: Record<string, string> = {};
-  let security = external
-    ? 'as REDIS_URL says (the demo adds no credentials)'
-    : 'plaintext, no authentication (--plaintext)';
-  if (access) {
-    // The function reads the password as it does in AWS: from the Secrets Manager API.
-    const secrets = await startSecretsServer();
-    cleanups.push(() => secrets.stop());
-    const arn = await secrets.createRedisAuthSecret({
-      username: access.username,
-      password: access.password,
-    });
-    functionEnv = {
-      ...secrets.env,
-      SEQGUARD_REDIS_AUTH_SECRET_ARN: arn,
-      SEQGUARD_REDIS_CA_FILE: access.caFile,
-    };
-    security = `TLS (verified against the local CA) as ACL user "${access.username}" (default user off), its password read from the Secrets Manager API at ${secrets.endpoint} (moto)`;
-  }
+  const secured = access ? await secureRedisAccess(access, cleanups) : undefined;
+  const functionEnv = secured?.functionEnv ?? {};
+  const security =
+    secured?.security ??
+    (external
+      ? 'as REDIS_URL says (the demo adds no credentials)'
+      : 'plaintext, no authentication (--plaintext)');
   let lastError: Error | undefined;
   const redis = createRedisClient({
     url,
     cluster: false,
     commandTimeoutMs: 5_000,
-    ...(access
-      ? { username: access.username, password: access.password, tlsCaFile: access.caFile }
-      : {}),
+    ...secured?.clientOptions,
     onError: (error) => {
       lastError = error;
     },
@@ -238,39 +192,17 @@ async function openRedis(): Promise<OpenRedis> {
   return { url, redis, functionEnv, security };
 }
 
-interface OpenKafka {
-  /** The bootstrap address clients use, and how they reach it. */
-  connection: Omit<KafkaConnection, 'clientId'>;
-  functionEnv: Record<string, string>;
-  security: string;
-}
-
 /** A broker started here, or the one KAFKA_BROKERS names; makes the demo's topic. */
-async function openKafka(topic: string): Promise<OpenKafka> {
+async function openKafka(topic: string): Promise<KafkaClients> {
   const external = Boolean(process.env.KAFKA_BROKERS);
   const kafka = await startKafkaBroker({ security: secure && !external ? 'msk-iam' : 'plaintext' });
   cleanups.push(() => kafka.stop());
-  const listener = kafka.mskIam;
-  let connection: Omit<KafkaConnection, 'clientId'> = { bootstrapBrokers: [kafka.bootstrap] };
-  let functionEnv: Record<string, string> = {};
-  let security = external
-    ? 'plaintext (KAFKA_BROKERS names plaintext brokers)'
-    : 'plaintext, no authentication (--plaintext)';
-  if (listener) {
-    // Every client signs its MSK IAM tokens with the credentials the local broker checks.
-    functionEnv = secureKafkaEnv(listener);
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: functionEnv.AWS_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: functionEnv.AWS_SECRET_ACCESS_KEY,
-      AWS_REGION: functionEnv.AWS_REGION,
-    });
-    connection = {
-      bootstrapBrokers: [listener.bootstrap],
-      mskIam: { region: listener.credentials.region },
-      tlsCaPem: listener.caPem,
-    };
-    security = `SASL_SSL with an MSK IAM token (SigV4, checked by the broker), TLS verified against the local CA`;
-  }
+  const { connection, functionEnv, security } = kafkaClientsOf(
+    kafka,
+    external
+      ? 'plaintext (KAFKA_BROKERS names plaintext brokers)'
+      : 'plaintext, no authentication (--plaintext)',
+  );
   const admin = createAdmin(
     { clientId: 'seqguard-demo', ...connection },
     { retries: 1, timeout: 5_000 },
@@ -288,38 +220,6 @@ async function openKafka(topic: string): Promise<OpenKafka> {
   });
   say(`kafka   ${address}${external ? ' (KAFKA_BROKERS)' : ' (started here)'}`);
   return { connection, functionEnv, security };
-}
-
-/** Produce-to-visible latency percentiles from the entries the stream still holds, in pages. */
-async function streamLatency(
-  redis: RedisClient,
-  stream: string,
-): Promise<{ p50: number; p99: number; entries: number }> {
-  const histogram = new Map<number, number>();
-  let entries = 0;
-  let from = '-';
-  for (;;) {
-    const page = await redis.xrange(stream, from, '+', 'COUNT', 5_000);
-    for (const [id, fields] of page) {
-      const ts = fields[fields.indexOf('ts') + 1];
-      const latency = Number(id.split('-')[0]) - Number(ts);
-      histogram.set(latency, (histogram.get(latency) ?? 0) + 1);
-      entries += 1;
-    }
-    if (page.length < 5_000) break;
-    from = `(${(page.at(-1) as [string, string[]])[0]}`;
-  }
-  const sorted = [...histogram].sort(([a], [b]) => a - b);
-  const at = (p: number) => {
-    let seen = 0;
-    const rank = Math.floor((p / 100) * entries);
-    for (const [latency, count] of sorted) {
-      seen += count;
-      if (seen > rank) return latency;
-    }
-    return Number.NaN;
-  };
-  return { p50: at(50), p99: at(99), entries };
 }
 
 async function main(): Promise<number> {
@@ -599,14 +499,14 @@ try {
   process.exitCode = await main();
 } catch (error) {
   // After a signal the clients close under the running steps: their errors are expected.
-  if (!interrupted) {
+  if (!exit.interrupted()) {
     // Errors of the local runtime explain themselves; anything else shows where it came from.
     const known = error instanceof LocalRuntimeError;
     console.error(
       `\ndemo failed: ${known ? `${(error as Error).name}: ${(error as Error).message}` : ((error as Error).stack ?? error)}`,
     );
   }
-  process.exitCode = interrupted ? process.exitCode : 1;
+  process.exitCode = exit.interrupted() ? process.exitCode : 1;
 } finally {
-  if (!interrupted) await cleanUp();
+  if (!exit.interrupted()) await cleanUp();
 }

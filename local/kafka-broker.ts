@@ -136,10 +136,16 @@ export interface KafkaBroker extends AsyncDisposable {
   readonly pid: number | undefined;
   /** Broker output; undefined for brokers named by KAFKA_BROKERS. */
   readonly logFile: string | undefined;
-  /** Settles when the broker process ends; never for brokers named by KAFKA_BROKERS. */
+  /** Settles when the current broker process ends; never for brokers named by KAFKA_BROKERS. */
   readonly exited: Promise<void>;
   /** Creates a topic; does nothing if it exists already (whatever its partition count). */
   createTopic(name: string, partitions: number): Promise<void>;
+  /**
+   * Kills the broker JVM (SIGKILL, as a crash would) and starts it again on the same ports and
+   * the same data, as a broker restarted by its host comes back; resolves once it serves again.
+   * Refused for brokers named by KAFKA_BROKERS.
+   */
+  restart(): Promise<void>;
   /** Stops the broker and removes its temp dir; a no-op for brokers named by KAFKA_BROKERS. */
   stop(): Promise<void>;
 }
@@ -251,6 +257,11 @@ function externalBroker(bootstrap: string): KafkaBroker {
     logFile: undefined,
     exited: new Promise<void>(() => {}),
     createTopic: (name, partitions) => createTopic(bootstrap, name, partitions),
+    restart: async () => {
+      throw new KafkaBrokerError(
+        `KAFKA_BROKERS (${bootstrap}) names brokers this runtime cannot restart`,
+      );
+    },
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -321,9 +332,10 @@ async function startLocalBroker(
     }
     throw error;
   }
-  const releaseGuards = guardAgainstOrphan(running.child, ownsWorkDir ? workDir : undefined);
+  let releaseGuards = guardAgainstOrphan(running.child, ownsWorkDir ? workDir : undefined);
   const bootstrap = `127.0.0.1:${running.brokerPort}`;
   let stopping: Promise<void> | undefined;
+  let restarts = 0;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await stopProcess(running.child, running.exited);
@@ -333,6 +345,31 @@ async function startLocalBroker(
       }
     })();
     return stopping;
+  };
+  const restart = async (): Promise<void> => {
+    if (stopping) throw new KafkaBrokerError('the broker was stopped; it cannot be restarted');
+    const { child, exited } = running;
+    child.kill('SIGKILL');
+    await exited;
+    releaseGuards();
+    // The old log holds the ready line already: it is kept aside, and the new start logs anew.
+    restarts += 1;
+    await rename(running.logFile, `${running.logFile}.${restarts}`).catch(() => {});
+    const configFile = join(workDir, 'server.properties');
+    const spawned = await spawnBroker(
+      libsDir,
+      configFile,
+      running.logFile,
+      secure?.validatorClasses,
+    );
+    running = { ...running, ...spawned };
+    releaseGuards = guardAgainstOrphan(spawned.child, ownsWorkDir ? workDir : undefined);
+    await waitUntilReady(spawned.child, running.logFile, running.brokerPort);
+    if (running.securePort !== undefined && !(await canConnect(running.securePort))) {
+      throw new KafkaBrokerError(
+        `the SASL_SSL listener on port ${running.securePort} is not accepting`,
+      );
+    }
   };
   const mskIam: SecureKafkaListener | undefined =
     secure && running.securePort !== undefined
@@ -346,10 +383,15 @@ async function startLocalBroker(
   return {
     bootstrap,
     mskIam,
-    pid: running.child.pid,
+    get pid() {
+      return running.child.pid;
+    },
     logFile: running.logFile,
-    exited: running.exited,
+    get exited() {
+      return running.exited;
+    },
     createTopic: (name, count) => createTopic(bootstrap, name, count),
+    restart,
     stop,
     [Symbol.asyncDispose]: stop,
   };

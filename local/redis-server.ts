@@ -141,8 +141,12 @@ export interface RedisServer {
   readonly dir: string;
   /** Stops the server (SIGKILL: like a crash, nothing is saved). */
   stop(): Promise<void>;
-  /** Starts it again on the same port: empty, or from the snapshot in `dir` if there is one. */
-  start(): Promise<void>;
+  /**
+   * Starts it again on the same port: empty, or from the snapshot in `dir` if there is one (or
+   * from its append-only file when started with `--appendonly yes`). `args` are added for this
+   * start only, after the server's own, so they win (redis-server keeps the last of a setting).
+   */
+  start(options?: { args?: readonly string[] }): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open, nothing answers, nothing is lost. */
   freeze(): void;
   /** Lets a frozen server go on (SIGCONT). */
@@ -207,7 +211,7 @@ async function startNode(
   const logFile = join(dir, 'redis.log');
   let releaseGuard = () => {};
 
-  const start = async () => {
+  const start = async ({ args: onceArgs = [] }: { args?: readonly string[] } = {}) => {
     const args = [
       ...(access ? await secureArgs(port, dir, access) : ['--port', String(port)]),
       '--bind',
@@ -219,7 +223,7 @@ async function startNode(
     ];
     const spawned = spawn(
       'redis-server',
-      [...args, '--dir', dir, '--logfile', logFile, ...extraArgs],
+      [...args, '--dir', dir, '--logfile', logFile, ...extraArgs, ...onceArgs],
       { stdio: 'ignore' },
     );
     child = spawned;
@@ -304,6 +308,14 @@ export interface RedisCluster {
    * node that took over its slots, and this waits until it is in sync.
    */
   rejoin(node: RedisServer): Promise<void>;
+  /**
+   * Moves the slot of `key` from the master serving it to the master `to`, while clients go on
+   * using it, as resharding does (https://redis.io/docs/latest/commands/cluster-setslot/): the
+   * slot is marked importing and migrating, its keys are moved with MIGRATE in batches (clients
+   * meanwhile get ASK redirections, or TRYAGAIN for a command whose keys are split), then every
+   * node is told the new owner. Resolves with the slot and how many keys moved.
+   */
+  migrateSlotOf(key: string, to: RedisServer): Promise<{ slot: number; keys: number }>;
   dispose(): Promise<void>;
 }
 
@@ -400,6 +412,44 @@ export async function startRedisCluster(
       );
       await waitForClusterOk(cluster);
       await waitForReplicasInSync(nodes, replicasPerMaster);
+    },
+    async migrateSlotOf(key, to) {
+      const { master: from } = await cluster.ownersOf(key);
+      const slot = Number(await command(from, ['cluster', 'keyslot', key]));
+      if (from === to) return { slot, keys: 0 };
+      const idOf = async (n: RedisServer) => String(await command(n, ['cluster', 'myid']));
+      const [fromId, toId] = await Promise.all([idOf(from), idOf(to)]);
+      await command(to, ['cluster', 'setslot', String(slot), 'importing', fromId]);
+      await command(from, ['cluster', 'setslot', String(slot), 'migrating', toId]);
+      const auth = access ? ['AUTH2', access.username, access.password] : [];
+      let moved = 0;
+      for (;;) {
+        const keys = (await command(from, [
+          'cluster',
+          'getkeysinslot',
+          String(slot),
+          '100',
+        ])) as string[];
+        if (keys.length === 0) break;
+        // A large key (the delta stream) takes a while to serialize: a generous timeout.
+        await command(from, [
+          'migrate',
+          '127.0.0.1',
+          String(to.port),
+          '',
+          '0',
+          '60000',
+          ...auth,
+          'KEYS',
+          ...keys,
+        ]);
+        moved += keys.length;
+      }
+      // The new owner first, then the old one, then the rest (the order the docs give).
+      for (const node of [to, from, ...nodes.filter((n) => n !== to && n !== from)]) {
+        await command(node, ['cluster', 'setslot', String(slot), 'node', toId]).catch(() => {});
+      }
+      return { slot, keys: moved };
     },
     dispose: async () => {
       await Promise.all(nodes.map((n) => n.dispose()));

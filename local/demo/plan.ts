@@ -9,6 +9,7 @@
  */
 import type { OutgoingEvent } from '../../functions/shared/kafka/producer.ts';
 import { inMemorySequenceSource, stampSeedEvent } from '../../functions/shared/kafka/sequencer.ts';
+import { seededRandom } from '../seeded-random.ts';
 
 export interface TrafficSettings {
   events: number;
@@ -101,15 +102,4 @@ export async function modelOf(settings: TrafficSettings): Promise<Model> {
     // Only the model is wanted here.
   }
   return model;
-}
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -71,6 +71,7 @@ describe('checkAgainstModel()', () => {
       duplicated: 0,
       wrongScores: 0,
       openGaps: 0,
+      expectedGaps: 0,
       totalsMatch: true,
       ok: true,
     });

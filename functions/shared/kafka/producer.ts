@@ -169,7 +169,7 @@ async function partitionCount(producer: EventProducer, topic: string): Promise<n
 }
 
 /** The partition the producer's partitioner picks for a key, as stringSerializer encodes it. */
-function partitionOf(scope: string, partitions: number): number {
+export function partitionOf(scope: string, partitions: number): number {
   return (
     compatibilityPartitioner({ topic: '', key: scope }, Buffer.from(scope, 'utf8')) % partitions
   );
