@@ -36,6 +36,7 @@ import { secureKafkaEnv, startKafkaBroker } from './kafka-broker.ts';
 import { startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
 import { startSecretsServer } from './secrets-server.ts';
+import { plaintextRequested } from './security-mode.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -174,7 +175,7 @@ async function within<T>(ms: number, message: string, work: Promise<T>): Promise
  * checks, Redis over TLS as an ACL user whose password the function reads from the Secrets
  * Manager API. `--plaintext` (or SEQGUARD_PLAINTEXT=1) is the fast path.
  */
-const secure = !flags.plaintext && !/^(1|true)$/i.test(process.env.SEQGUARD_PLAINTEXT ?? '');
+const secure = !flags.plaintext && !plaintextRequested();
 
 interface OpenRedis {
   url: string;
@@ -185,10 +186,13 @@ interface OpenRedis {
   security: string;
 }
 
-/** A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. */
-async function openRedis(): Promise<OpenRedis> {
+/**
+ * A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. The
+ * server started here gives its app user the deployed access string for the demo's key prefix.
+ */
+async function openRedis(keyPrefix: string): Promise<OpenRedis> {
   const external = process.env.REDIS_URL || undefined;
-  const server = external ? undefined : await startRedisServer({ secure });
+  const server = external ? undefined : await startRedisServer({ secure, keyPrefix });
   if (server) cleanups.push(() => server.dispose());
   const url = external ?? (server?.url as string);
   const access = server?.access;
@@ -218,6 +222,10 @@ async function openRedis(): Promise<OpenRedis> {
     commandTimeoutMs: 5_000,
     ...(access
       ? { username: access.username, password: access.password, tlsCaFile: access.caFile }
+      : {}),
+    // A REDIS_URL with a private CA's certificate: the CA the function is given too.
+    ...(external && process.env.SEQGUARD_REDIS_CA_FILE
+      ? { tlsCaFile: process.env.SEQGUARD_REDIS_CA_FILE }
       : {}),
     onError: (error) => {
       lastError = error;
@@ -330,7 +338,7 @@ async function main(): Promise<number> {
   const topic = `seqguard-demo-${run}`;
   const prefix = `demo${run}`;
   // Redis first: it fails in seconds, before the slower broker start.
-  const opened = await openRedis();
+  const opened = await openRedis(prefix);
   const redis = opened.redis;
   const kafka = await openKafka(topic);
   say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);

@@ -20,7 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
-import { anyKeyPrefix, appAccessString, redisUserName } from '../functions/shared/redis/access-string.ts';
+import {
+  anyKeyPrefix,
+  appAccessString,
+  redisUserName,
+} from '../functions/shared/redis/access-string.ts';
 import { MissingPrerequisiteError, RedisServerError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { freePort } from './ports.ts';
@@ -218,6 +222,11 @@ export interface RedisServerOptions {
    * any prefix (`anyKeyPrefix`), for servers shared by tests with random prefixes.
    */
   keyPrefix?: string;
+  /**
+   * The CA and users of another secure server, to have the same ones (implies `secure`): a
+   * replica started with `--replicaof` logs in to its master as the master's admin user.
+   */
+  access?: RedisAccess;
   /** More redis-server arguments. */
   args?: string[];
 }
@@ -225,9 +234,10 @@ export interface RedisServerOptions {
 export async function startRedisServer({
   secure = false,
   keyPrefix = anyKeyPrefix,
+  access,
   args = [],
 }: RedisServerOptions = {}): Promise<RedisServer> {
-  return startNode(args, secure ? await newAccess(keyPrefix) : undefined);
+  return startNode(args, access ?? (secure ? await newAccess(keyPrefix) : undefined));
 }
 
 async function startNode(

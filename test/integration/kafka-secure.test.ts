@@ -26,7 +26,7 @@ import {
   type SecureKafkaListener,
   startKafkaBroker,
 } from '../../local/kafka-broker.ts';
-import { produce } from '../helpers/kafka.ts';
+import { plaintextKafka, produce } from '../helpers/kafka.ts';
 
 /** A refusal must come back this fast: no client may retry a refused login until it times out. */
 const REFUSED_WITHIN_MS = 10_000;
@@ -49,9 +49,9 @@ beforeAll(async () => {
   vi.stubEnv('AWS_PROFILE', undefined);
   // Seeded over the broker's own plaintext listener, so the reading tests do not need the producer's.
   await produce(
-    broker.bootstrap,
     topic,
     seeded.map((value) => ({ partition: 0, value })),
+    plaintextKafka(broker.bootstrap),
   );
 }, 180_000);
 

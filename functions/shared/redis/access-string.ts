@@ -20,8 +20,11 @@ export const anyKeyPrefix = '*';
 /**
  * What the functions' user may do: only the deployment's keys, and only the command categories
  * the functions use: reads and writes of strings, hashes, sorted sets, sets and streams, Lua
- * scripts (EVALSHA, and what the scripts call: TIME too), the connection handshake (WAIT is in
- * @connection too), INFO and CLUSTER INFO/SLOTS/SHARDS (ioredis' ready check and slot map).
+ * scripts (EVALSHA, and what the scripts call: TIME too), MULTI/EXEC (the rebuild writes each
+ * batch of its fresh key with its safety TTL in one transaction: @transaction, "WATCH / MULTI /
+ * EXEC related commands", https://redis.io/commands/exec lists EXEC's categories as @slow and
+ * @transaction), the connection handshake (WAIT is in @connection too), INFO and CLUSTER
+ * INFO/SLOTS/SHARDS (ioredis' ready check and slot map).
  * `-@dangerous` takes back what those categories hold that no function needs (FLUSHALL, KEYS,
  * SORT, MIGRATE, RESTORE, …). Access string syntax: ElastiCache guide, "Role-Based Access
  * Control (RBAC)", "Specifying Permissions Using an Access String"
@@ -36,6 +39,7 @@ export function appAccessString(keyPrefix: string): string {
     '+@read',
     '+@write',
     '+@scripting',
+    '+@transaction',
     '+@connection',
     '-@dangerous',
     '+info',
