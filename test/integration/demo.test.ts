@@ -100,7 +100,7 @@ describe('npm run demo', () => {
 
   it('says so when it runs in plaintext, the fast path', async () => {
     const { code, stdout } = await demo([...small, '--plaintext'], {
-      ...suiteServers(),
+      KAFKA_BROKERS: inject('kafkaPlaintextBootstrap'),
       REDIS_URL: undefined,
     });
     expect(stdout).toMatch(
