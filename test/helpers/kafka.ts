@@ -7,14 +7,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@platformatic/kafka';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject, vi } from 'vitest';
 import {
   createAdmin,
   createConsumer,
   createKafkaProducer,
   type KafkaConnection,
 } from '../../functions/shared/kafka/connection.ts';
-import { secureKafkaEnv } from '../../local/kafka-broker.ts';
+import {
+  type KafkaBroker,
+  type SecureKafkaListener,
+  secureKafkaEnv,
+  startKafkaBroker,
+} from '../../local/kafka-broker.ts';
 import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
 
 /** How the suite's clients reach its broker: TLS and MSK IAM when the suite is secure. */
@@ -140,4 +145,38 @@ export function startSuitePipeline(
     security: suiteKafkaSecurity(),
     functionEnv: { ...suiteKafkaEnv(), ...options.functionEnv },
   });
+}
+
+/** A broker's MSK IAM listener, and its plaintext one (for what must skip authentication). */
+export interface SecureKafka {
+  listener: SecureKafkaListener;
+  plaintextBootstrap: string;
+}
+
+/**
+ * For the files about the secure shape itself (test/integration/kafka-secure.test.ts,
+ * secure-pipeline.test.ts): the suite's broker when the suite is secure; under
+ * SEQGUARD_PLAINTEXT=1 a broker of the file's own with `security: 'msk-iam'`, stopped after it.
+ */
+export function useSecureKafka(): () => SecureKafka {
+  let secure: SecureKafka;
+  let own: KafkaBroker | undefined;
+  beforeAll(async () => {
+    const listener = inject('kafkaMskIam');
+    if (listener) {
+      secure = { listener, plaintextBootstrap: inject('kafkaPlaintextBootstrap') };
+      return;
+    }
+    // A broker named by KAFKA_BROKERS cannot be secure: start one.
+    vi.stubEnv('KAFKA_BROKERS', undefined);
+    own = await startKafkaBroker({ security: 'msk-iam' });
+    secure = {
+      listener: own.mskIam as SecureKafkaListener,
+      plaintextBootstrap: own.bootstrap,
+    };
+  }, 180_000);
+  afterAll(async () => {
+    await own?.stop();
+  });
+  return () => secure;
 }

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { afterAll, inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { readSecretString, withRedisAuthSecret } from '../../functions/shared/redis/auth-secret.ts';
 import {
   createRedisClient,
@@ -24,7 +24,11 @@ import {
   startRedisCluster,
   startRedisServer,
 } from '../../local/redis-server.ts';
-import { createRedisAuthSecret } from '../../local/secrets-server.ts';
+import {
+  createRedisAuthSecret,
+  type SecretsServer,
+  startSecretsServer,
+} from '../../local/secrets-server.ts';
 
 /** Whether the suites run in production's security shape (the default) or plaintext. */
 export function suiteIsSecure(): boolean {
@@ -166,8 +170,10 @@ export function urlWithLogin(target: RedisTarget): string {
  * REDIS_URL, SEQGUARD_REDIS_CLUSTER and, when secure, the CA file, the ARN of the secret its
  * cold start reads, and the local Secrets Manager's endpoint and credentials.
  */
-export function redisEnv(target: RedisTarget = suiteTarget()): Record<string, string> {
-  const secretsEnv = inject('secretsEnv');
+export function redisEnv(
+  target: RedisTarget = suiteTarget(),
+  secretsEnv: Record<string, string> | null = inject('secretsEnv'),
+): Record<string, string> {
   return {
     REDIS_URL: target.url,
     SEQGUARD_REDIS_CLUSTER: String(target.cluster),
@@ -221,4 +227,80 @@ export function suiteRedis(commandTimeoutMs = 5_000): {
     admin.disconnect();
   });
   return { redis, raw, admin };
+}
+
+/** A secure single server and cluster, with their auth secrets, and the Secrets Manager's env. */
+export interface SecureRedis {
+  single: RedisTarget & { port: number };
+  cluster: RedisTarget & { port: number };
+  /** What an AWS SDK client needs to call the Secrets Manager that holds their secrets. */
+  secretsEnv: Record<string, string>;
+}
+
+/**
+ * For the files about the secure shape itself (test/integration/redis-secure.test.ts,
+ * secure-pipeline.test.ts): the suite's servers when the suite is secure; under
+ * SEQGUARD_PLAINTEXT=1 a secure server, cluster and Secrets Manager of the file's own, stopped
+ * after it.
+ */
+export function useSecureRedis(): () => SecureRedis {
+  let secure: SecureRedis;
+  const own: { dispose(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    if (suiteIsSecure() && inject('redisAccess') && inject('redisClusterAccess')) {
+      const portOf = (url: string) => Number(new URL(url).port);
+      const single = suiteTarget('single');
+      const cluster = suiteTarget('cluster');
+      secure = {
+        single: { ...single, port: portOf(single.url) },
+        cluster: { ...cluster, port: portOf(cluster.url) },
+        secretsEnv: inject('secretsEnv') as Record<string, string>,
+      };
+      return;
+    }
+    const started = await Promise.allSettled([
+      startRedisServer({ secure: true }),
+      startRedisCluster(3, { secure: true }),
+      startSecretsServer(),
+    ] as const);
+    for (const s of started) {
+      if (s.status !== 'fulfilled') continue;
+      const value = s.value;
+      own.push('dispose' in value ? value : { dispose: () => value.stop() });
+    }
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [server, cluster, secrets] = started.map(
+      (s) => (s as PromiseFulfilledResult<unknown>).value,
+    ) as [RedisServer, RedisCluster, SecretsServer];
+    const withSecret = async (
+      url: string,
+      port: number,
+      isCluster: boolean,
+      access: RedisAccess,
+    ) => ({
+      url,
+      port,
+      cluster: isCluster,
+      access,
+      authSecretArn: await secrets.createRedisAuthSecret({
+        username: access.username,
+        password: access.password,
+      }),
+    });
+    secure = {
+      single: await withSecret(server.url, server.port, false, server.access as RedisAccess),
+      cluster: await withSecret(
+        cluster.url,
+        (cluster.nodes[0] as RedisServer).port,
+        true,
+        cluster.access as RedisAccess,
+      ),
+      secretsEnv: { ...secrets.env },
+    };
+  }, 240_000);
+  afterAll(async () => {
+    await Promise.all(own.splice(0).map((o) => o.dispose()));
+  });
+  return () => secure;
 }
