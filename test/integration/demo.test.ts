@@ -82,7 +82,13 @@ describe('npm run demo', () => {
     // Prepare: no servers named, so the demo starts its own: Kafka with MSK IAM over SASL_SSL,
     // Redis over TLS with an ACL user, the password in a local Secrets Manager.
     const tmp = privateTmp();
-    const env = { KAFKA_BROKERS: undefined, REDIS_URL: undefined, TMPDIR: tmp };
+    // The default whatever the suites run in (SEQGUARD_PLAINTEXT=1 is the demo's variable too).
+    const env = {
+      KAFKA_BROKERS: undefined,
+      REDIS_URL: undefined,
+      SEQGUARD_PLAINTEXT: undefined,
+      TMPDIR: tmp,
+    };
     // Act
     const { code, stdout } = await demo(['--events', '600', '--players', '30'], env, 150_000);
     // Assess
