@@ -55,7 +55,7 @@ export interface RedisAccess extends RedisUser {
   readonly accessString: string;
   /**
    * A user that may do anything, for what no function does: replication (`masteruser`), cluster
-   * creation and inspection, and the tests' server management (FLUSHALL, DEBUG, CONFIG SET, …).
+   * creation and inspection, and the tests' server management (FLUSHALL, KEYS, CONFIG SET, …).
    * A deployment has no such user in its user group; ElastiCache manages the servers itself.
    */
   readonly admin: RedisUser;

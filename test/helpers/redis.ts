@@ -1,7 +1,7 @@
 /**
  * Every Redis connection of the tests, in the suite's security shape (global-setup.ts): over
  * TLS as the app user (the deployed access string) or, for what only an operator may do
- * (FLUSHALL, KEYS, DEBUG, CONFIG SET, CLUSTER KEYSLOT, …), as the admin user; plaintext and
+ * (FLUSHALL, KEYS, DUMP/RESTORE, CONFIG SET, CLIENT KILL, CLUSTER KEYSLOT, …), as the admin user; plaintext and
  * unauthenticated under SEQGUARD_PLAINTEXT=1. Functions built from environment variables get
  * `redisEnv()`: the URL, the CA file and the ARN of the secret their cold start reads the
  * password from, through the Secrets Manager API.
