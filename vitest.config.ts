@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/worker-env.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration suites share one redis-server and one cluster; each uses its own random shard

@@ -45,6 +45,7 @@ import {
   streamLatency,
   within as withinDeadline,
 } from './run-support.ts';
+import { plaintextRequested } from './security-mode.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -142,7 +143,7 @@ const within = <T>(ms: number, message: string, work: Promise<T>) =>
  * checks, Redis over TLS as an ACL user whose password the function reads from the Secrets
  * Manager API. `--plaintext` (or SEQGUARD_PLAINTEXT=1) is the fast path.
  */
-const secure = !flags.plaintext && !/^(1|true)$/i.test(process.env.SEQGUARD_PLAINTEXT ?? '');
+const secure = !flags.plaintext && !plaintextRequested();
 
 interface OpenRedis {
   url: string;
@@ -153,10 +154,13 @@ interface OpenRedis {
   security: string;
 }
 
-/** A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. */
-async function openRedis(): Promise<OpenRedis> {
+/**
+ * A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. The
+ * server started here gives its app user the deployed access string for the demo's key prefix.
+ */
+async function openRedis(keyPrefix: string): Promise<OpenRedis> {
   const external = process.env.REDIS_URL || undefined;
-  const server = external ? undefined : await startRedisServer({ secure });
+  const server = external ? undefined : await startRedisServer({ secure, keyPrefix });
   if (server) cleanups.push(() => server.dispose());
   const url = external ?? (server?.url as string);
   const access = server?.access;
@@ -173,6 +177,10 @@ async function openRedis(): Promise<OpenRedis> {
     cluster: false,
     commandTimeoutMs: 5_000,
     ...secured?.clientOptions,
+    // A REDIS_URL with a private CA's certificate: the CA the function is given too.
+    ...(external && process.env.SEQGUARD_REDIS_CA_FILE
+      ? { tlsCaFile: process.env.SEQGUARD_REDIS_CA_FILE }
+      : {}),
     onError: (error) => {
       lastError = error;
     },
@@ -230,7 +238,7 @@ async function main(): Promise<number> {
   const topic = `seqguard-demo-${run}`;
   const prefix = `demo${run}`;
   // Redis first: it fails in seconds, before the slower broker start.
-  const opened = await openRedis();
+  const opened = await openRedis(prefix);
   const redis = opened.redis;
   const kafka = await openKafka(topic);
   say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);

@@ -4,8 +4,10 @@
  * with the server, also when the Node process that started it dies without stopping it.
  *
  * `secure: true` gives them ElastiCache's shape (in-transit encryption with RBAC): TLS only, no
- * plaintext port; an ACL user with a password; the `default` user switched off, so a client
- * without credentials is refused. The nodes of a cluster, and a replica and its master, talk TLS
+ * plaintext port; the app user with a password and the deployed user's access string (its key
+ * prefix and command categories, functions/shared/redis/access-string.ts), an admin user for
+ * replication, cluster creation and server management; the `default` user switched off, so a
+ * client without credentials is refused. The nodes of a cluster, and a replica and its master, talk TLS
  * to each other too. Redis: https://redis.io/docs/latest/operate/oss_and_stack/management/security/encryption/
  * and https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/; ElastiCache:
  * https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html
@@ -18,6 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
+import {
+  anyKeyPrefix,
+  appAccessString,
+  redisUserName,
+} from '../functions/shared/redis/access-string.ts';
 import { MissingPrerequisiteError, RedisServerError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { freePort } from './ports.ts';
@@ -28,30 +35,49 @@ const execFileAsync = promisify(execFile);
 const INSTALL_HINT =
   'install it with: apt-get install redis-server redis-tools, or set REDIS_URL to a Redis you run';
 
-/**
- * How a client gets into a secure server: its CA, and the ACL user. Every node of a cluster has
- * the same user, as every node of an ElastiCache cluster has its user group's users.
- */
-export interface RedisAccess {
-  /** The CA certificate (PEM) that signed the server's certificate: what clients must trust. */
-  readonly caFile: string;
+/** A user name and its password. */
+export interface RedisUser {
   readonly username: string;
   readonly password: string;
 }
 
-/** The ACL user of a secure server; the name of the deployed stack's user (infra). */
-const ACCESS_USERNAME = 'seqguard';
+/**
+ * How a client gets into a secure server: its CA, and the ACL users. Every node of a cluster has
+ * the same users, as every node of an ElastiCache cluster has its user group's users.
+ */
+export interface RedisAccess extends RedisUser {
+  /** The CA certificate (PEM) that signed the server's certificate: what clients must trust. */
+  readonly caFile: string;
+  /**
+   * The app user's ACL rules: the deployed user's access string (`appAccessString()`), so the
+   * functions are held to exactly what ElastiCache lets them do.
+   */
+  readonly accessString: string;
+  /**
+   * A user that may do anything, for what no function does: replication (`masteruser`), cluster
+   * creation and inspection, and the tests' server management (FLUSHALL, KEYS, CONFIG SET, …).
+   * A deployment has no such user in its user group; ElastiCache manages the servers itself.
+   */
+  readonly admin: RedisUser;
+}
 
-async function newAccess(): Promise<RedisAccess> {
+const ADMIN_USERNAME = `${redisUserName}-admin`;
+
+async function newAccess(keyPrefix: string): Promise<RedisAccess> {
   const { caFile } = await localCertificates();
-  return { caFile, username: ACCESS_USERNAME, password: randomBytes(24).toString('hex') };
+  return {
+    caFile,
+    username: redisUserName,
+    password: randomBytes(24).toString('hex'),
+    accessString: appAccessString(keyPrefix),
+    admin: { username: ADMIN_USERNAME, password: randomBytes(24).toString('hex') },
+  };
 }
 
 /**
  * The server arguments and ACL file of a secure server. Clients present no certificate
  * (`tls-auth-clients no`): ElastiCache does not use client certificates, the password is the
- * credential. The user may do anything for now (`~* &* +@all`: the cluster is created and
- * inspected through it); the deployed, narrower access string is `appAccessString()` in infra.
+ * credential.
  */
 async function secureArgs(port: number, dir: string, access: RedisAccess): Promise<string[]> {
   const { certFile, keyFile, caFile } = await localCertificates();
@@ -60,7 +86,12 @@ async function secureArgs(port: number, dir: string, access: RedisAccess): Promi
   // commands, and is off. https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#use-an-external-acl-file
   await writeFile(
     aclFile,
-    `user default off\nuser ${access.username} on >${access.password} ~* &* +@all\n`,
+    [
+      'user default off',
+      `user ${access.username} ${access.accessString} >${access.password}`,
+      `user ${access.admin.username} on >${access.admin.password} ~* &* +@all`,
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   return [
@@ -78,17 +109,18 @@ async function secureArgs(port: number, dir: string, access: RedisAccess): Promi
     'no',
     '--tls-replication',
     'yes',
-    // A replica logs in to its master as the user too (the default user is off there).
+    // A replica logs in to its master as the admin user (the default user is off there, and
+    // replication needs SYNC/PSYNC, which the app user may not run).
     '--masteruser',
-    access.username,
+    access.admin.username,
     '--masterauth',
-    access.password,
+    access.admin.password,
     '--aclfile',
     aclFile,
   ];
 }
 
-/** ioredis options to reach a server directly (not through the project's client). */
+/** ioredis options to manage a server directly (as the admin user when it is secure). */
 function nodeOptions(port: number, access: RedisAccess | undefined): RedisOptions {
   return {
     port,
@@ -96,14 +128,14 @@ function nodeOptions(port: number, access: RedisAccess | undefined): RedisOption
     ...(access
       ? {
           tls: { ca: readFileSync(access.caFile) },
-          username: access.username,
-          password: access.password,
+          username: access.admin.username,
+          password: access.admin.password,
         }
       : {}),
   };
 }
 
-/** redis-cli, with a clear error when it is not installed. */
+/** redis-cli (as the admin user when secure), with a clear error when it is not installed. */
 async function redisCli(args: string[], access?: RedisAccess): Promise<{ stdout: string }> {
   try {
     return await execFileAsync(
@@ -114,13 +146,13 @@ async function redisCli(args: string[], access?: RedisAccess): Promise<{ stdout:
             '--cacert',
             access.caFile,
             '--user',
-            access.username,
+            access.admin.username,
             '--no-auth-warning',
             ...args,
           ]
         : args,
       // The password through the environment, not the command line that `ps` shows.
-      access ? { env: { ...process.env, REDISCLI_AUTH: access.password } } : {},
+      access ? { env: { ...process.env, REDISCLI_AUTH: access.admin.password } } : {},
     );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT')
@@ -189,15 +221,27 @@ async function ping(port: number, access: RedisAccess | undefined): Promise<bool
 export interface RedisServerOptions {
   /** ElastiCache's shape: TLS only, an ACL user with a password, `default` off. */
   secure?: boolean;
+  /**
+   * The SEQGUARD_KEY_PREFIX whose keys the app user of a secure server may touch; by default
+   * any prefix (`anyKeyPrefix`), for servers shared by tests with random prefixes.
+   */
+  keyPrefix?: string;
+  /**
+   * The CA and users of another secure server, to have the same ones (implies `secure`): a
+   * replica started with `--replicaof` logs in to its master as the master's admin user.
+   */
+  access?: RedisAccess;
   /** More redis-server arguments. */
   args?: string[];
 }
 
 export async function startRedisServer({
   secure = false,
+  keyPrefix = anyKeyPrefix,
+  access,
   args = [],
 }: RedisServerOptions = {}): Promise<RedisServer> {
-  return startNode(args, secure ? await newAccess() : undefined);
+  return startNode(args, access ?? (secure ? await newAccess(keyPrefix) : undefined));
 }
 
 async function startNode(
@@ -326,6 +370,8 @@ export interface RedisClusterOptions {
   serverArgs?: string[];
   /** ElastiCache's shape on every node, the cluster bus and replication over TLS too. */
   secure?: boolean;
+  /** As for a single server: the prefix the app user may touch, by default any. */
+  keyPrefix?: string;
 }
 
 async function command(server: RedisServer, args: string[]): Promise<unknown> {
@@ -342,9 +388,14 @@ async function command(server: RedisServer, args: string[]): Promise<unknown> {
 /** A cluster of `masters` masters, each with `replicasPerMaster` replicas, all slots covered. */
 export async function startRedisCluster(
   masters = 3,
-  { replicasPerMaster = 0, serverArgs = [], secure = false }: RedisClusterOptions = {},
+  {
+    replicasPerMaster = 0,
+    serverArgs = [],
+    secure = false,
+    keyPrefix = anyKeyPrefix,
+  }: RedisClusterOptions = {},
 ): Promise<RedisCluster> {
-  const access = secure ? await newAccess() : undefined;
+  const access = secure ? await newAccess(keyPrefix) : undefined;
   const started = await Promise.allSettled(
     Array.from({ length: masters * (1 + replicasPerMaster) }, () =>
       startNode(

@@ -102,14 +102,6 @@ export async function startSecretsServer(): Promise<SecretsServer> {
     releaseGuard();
   };
 
-  const { SecretsManagerClient, CreateSecretCommand } = await import(
-    '@aws-sdk/client-secrets-manager'
-  );
-  const client = new SecretsManagerClient({
-    endpoint,
-    region: REGION,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-  });
   try {
     const deadline = Date.now() + 60_000;
     await Promise.race([
@@ -123,7 +115,6 @@ export async function startSecretsServer(): Promise<SecretsServer> {
       exited,
     ]);
   } catch (error) {
-    client.destroy();
     await stop();
     throw error;
   }
@@ -131,19 +122,41 @@ export async function startSecretsServer(): Promise<SecretsServer> {
   return {
     endpoint,
     env,
-    async createRedisAuthSecret(credentials) {
-      const { ARN } = await client.send(
-        new CreateSecretCommand({
-          Name: `seqguard/redis-${randomBytes(4).toString('hex')}`,
-          SecretString: JSON.stringify(credentials),
-        }),
-      );
-      if (ARN === undefined) throw new SecretsServerError('CreateSecret returned no ARN');
-      return ARN;
-    },
-    async stop() {
-      client.destroy();
-      await stop();
-    },
+    createRedisAuthSecret: (credentials) => createRedisAuthSecret(env, credentials),
+    stop,
   };
+}
+
+/**
+ * Creates a secret holding Redis credentials on the local Secrets Manager that `env` (a
+ * `SecretsServer`'s) points at, from any process: a test worker reaches the suite's server this
+ * way. Returns its ARN.
+ */
+export async function createRedisAuthSecret(
+  env: Readonly<Record<string, string>>,
+  credentials: RedisCredentials,
+): Promise<string> {
+  const { SecretsManagerClient, CreateSecretCommand } = await import(
+    '@aws-sdk/client-secrets-manager'
+  );
+  const client = new SecretsManagerClient({
+    endpoint: env.AWS_ENDPOINT_URL_SECRETS_MANAGER as string,
+    region: env.AWS_REGION as string,
+    credentials: {
+      accessKeyId: env.AWS_ACCESS_KEY_ID as string,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY as string,
+    },
+  });
+  try {
+    const { ARN } = await client.send(
+      new CreateSecretCommand({
+        Name: `seqguard/redis-${randomBytes(4).toString('hex')}`,
+        SecretString: JSON.stringify(credentials),
+      }),
+    );
+    if (ARN === undefined) throw new SecretsServerError('CreateSecret returned no ARN');
+    return ARN;
+  } finally {
+    client.destroy();
+  }
 }

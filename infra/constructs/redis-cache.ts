@@ -10,7 +10,7 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { keyPatterns } from '../../functions/shared/redis/keys.ts';
+import { appAccessString, redisUserName } from '../../functions/shared/redis/access-string.ts';
 import { acknowledge } from '../nag.ts';
 import { bindRedisClient } from './redis-client.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
@@ -35,37 +35,6 @@ export interface RedisCacheProps {
   retain: boolean;
   /** SEQGUARD_REDIS_WAIT_REPLICAS of the bound functions, when `sinkEnvironment` sets it. */
   waitReplicas?: number;
-}
-
-/** The RBAC user the functions connect as. */
-export const redisUserName = 'seqguard';
-
-/**
- * What the functions' user may do: only the deployment's keys, and only the command categories
- * the functions use: reads and writes of strings, hashes, sorted sets, sets and streams, Lua
- * scripts (EVALSHA, and what the scripts call: TIME too), the connection handshake, INFO and
- * CLUSTER INFO/SLOTS/SHARDS (ioredis' ready check and slot map). `-@dangerous` takes back what
- * those categories hold that no function needs (FLUSHALL, KEYS, SORT, MIGRATE, RESTORE, …).
- * Access string syntax: ElastiCache guide, "Role-Based Access Control (RBAC)", "Specifying
- * Permissions Using an Access String"
- * (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html).
- */
-export function appAccessString(keyPrefix: string): string {
-  return [
-    'on',
-    ...keyPatterns(keyPrefix).map((pattern) => `~${pattern}`),
-    '-@all',
-    '+@read',
-    '+@write',
-    '+@scripting',
-    '+@connection',
-    '-@dangerous',
-    '+info',
-    '+time',
-    '+cluster|info',
-    '+cluster|slots',
-    '+cluster|shards',
-  ].join(' ');
 }
 
 /**

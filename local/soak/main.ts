@@ -54,6 +54,7 @@ import {
   kafkaClientsOf,
   secureRedisAccess,
 } from '../run-support.ts';
+import { plaintextRequested } from '../security-mode.ts';
 import { seededRandom } from '../seeded-random.ts';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.ts';
 import { checkDeadLetters } from './dead-letters.ts';
@@ -144,7 +145,7 @@ if (flags.faults !== undefined) {
     if (!only.includes(kind)) delete counts[kind];
 }
 if (flags['sink-kills'] !== undefined) counts.sinkKill = numberFlag('sink-kills', 0, 0, 10_000);
-const secure = !flags.plaintext && !/^(1|true)$/i.test(process.env.SEQGUARD_PLAINTEXT ?? '');
+const secure = !flags.plaintext && !plaintextRequested();
 
 class SoakError extends LocalRuntimeError {
   override name = 'SoakError';

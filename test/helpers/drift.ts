@@ -5,20 +5,35 @@
  * is stopped after it.
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, inject } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import {
   type AlarmName,
   type AlarmState,
   thresholdsSchema,
 } from '../../functions/shared/thresholds.ts';
 import { DriftMonitor } from '../../local/drift-monitor.ts';
-import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
-import { type RedisServer, startRedisServer } from '../../local/redis-server.ts';
-import { createTopic, produce, type TestRecord, uniqueTopic } from './kafka.ts';
+import type { Pipeline, PipelineOptions } from '../../local/pipeline.ts';
+import type { RedisCluster, RedisServer } from '../../local/redis-server.ts';
+import {
+  createTopic,
+  produce,
+  startSuitePipeline,
+  suiteKafka,
+  type TestRecord,
+  uniqueTopic,
+} from './kafka.ts';
+import {
+  coldStartClient,
+  type RedisTarget,
+  rawClient,
+  redisEnv,
+  startTestRedisServer,
+  targetOf,
+} from './redis.ts';
 
 const thresholds = thresholdsSchema.parse({
   consumerLagRecords: 50,
@@ -82,25 +97,26 @@ export const alarmIn = (
 export const detection = (what: string, ms: number) => console.log(`detected ${what} in ${ms} ms`);
 
 /** What the bench needs of the file's Redis: a redis-server by default, or a cluster. */
-export interface DriftRedis {
-  readonly url: string;
-  dispose(): Promise<void>;
-}
+export type DriftRedis = RedisServer | RedisCluster;
 
 /**
- * Registers the file's Redis (`start`: a redis-server unless told) and the clean-up; returns the
- * test's set-up. `env` adds to or overrides the sink's environment (REDIS_URL,
- * SEQGUARD_REDIS_CLUSTER, SEQGUARD_KEY_PREFIX, …).
+ * Registers the file's Redis (`start`: a redis-server in the suite's security shape unless told)
+ * and the clean-up; returns the test's set-up. `env` adds to or overrides the sink's environment
+ * (SEQGUARD_KEY_PREFIX, …); the Redis part of it (REDIS_URL, SEQGUARD_REDIS_CLUSTER, the CA and
+ * the auth secret) comes from the file's Redis.
  */
 export function useDriftBench<R extends DriftRedis = RedisServer>(
-  start: () => Promise<R> = startRedisServer as unknown as () => Promise<R>,
+  start: () => Promise<R> = startTestRedisServer as unknown as () => Promise<R>,
 ): {
   server: () => R;
+  target: () => RedisTarget;
   setUp: (label: string, env?: Record<string, string>) => Promise<DriftSetup>;
 } {
   let server: R;
+  let target: RedisTarget;
   beforeAll(async () => {
     server = await start();
+    target = await targetOf(server);
   });
   afterAll(async () => {
     await server.dispose();
@@ -111,11 +127,10 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
   });
 
   async function setUp(label: string, extraEnv: Record<string, string> = {}): Promise<DriftSetup> {
-    const bootstrap = inject('kafkaBootstrap');
     const topic = uniqueTopic(label);
-    await createTopic(bootstrap, topic, 2);
+    await createTopic(topic, 2);
     const env: Record<string, string> = {
-      REDIS_URL: server.url,
+      ...redisEnv(target),
       SEQGUARD_FORMAT: 'mapped',
       SEQGUARD_KEY_PREFIX: `d${randomBytes(4).toString('hex')}`,
       SEQGUARD_REDIS_TIMEOUT_MS: '500',
@@ -123,11 +138,9 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
     };
     const sink = loadSinkConfig(env);
     const prefix = sink.guard.keyPrefix;
-    const redis = createRedisClient({ ...sink.redis, commandTimeoutMs: 2_000 });
-    const seed = new URL(sink.redis.url);
-    const raw = sink.redis.cluster
-      ? new Cluster([{ host: seed.hostname, port: Number(seed.port) }])
-      : new Redis(sink.redis.url);
+    const redis = await coldStartClient({ ...sink.redis, commandTimeoutMs: 2_000 });
+    // Through the node the sink's environment names (a test may pick one it leaves alone).
+    const raw = rawClient({ ...target, url: sink.redis.url, cluster: sink.redis.cluster });
     stops.push(
       async () => redis.disconnect(),
       async () => raw.disconnect(),
@@ -135,7 +148,7 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
     const groupId = `seqguard-${topic}`;
     const monitor = new DriftMonitor({
       dependencies: {
-        kafka: { bootstrapBrokers: [bootstrap], clientId: 'drift-test' },
+        kafka: suiteKafka('drift-test'),
         redis,
         ports: createSinkPorts(redis, sink.guard),
         sink,
@@ -163,8 +176,7 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
       monitor,
       produced: 0,
       pipeline: (options = {}) => {
-        current = startPipeline({
-          bootstrap,
+        current = startSuitePipeline({
           topics: [topic],
           groupId,
           batchSize: 100,
@@ -178,7 +190,7 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
         return running;
       },
       produce: async (records) => {
-        await produce(bootstrap, topic, records);
+        await produce(topic, records);
         // One producer, no transactions, a fresh topic: offsets follow each other.
         const positions = records.map((r) => {
           const offset = ends.get(r.partition) ?? 0;
@@ -201,5 +213,5 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
     };
     return setup;
   }
-  return { server: () => server, setUp };
+  return { server: () => server, target: () => target, setUp };
 }

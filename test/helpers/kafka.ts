@@ -1,17 +1,66 @@
-/** Topics and records on the test broker, through the Kafka client the project uses. */
+/**
+ * Topics and records on the test broker, through the project's one connection module
+ * (functions/shared/kafka/connection.ts), in the suite's security shape (global-setup.ts): the
+ * broker's SASL_SSL listener with MSK IAM tokens (signed with the credentials
+ * test/helpers/worker-env.ts puts in each worker's environment), or plaintext under
+ * SEQGUARD_PLAINTEXT=1.
+ */
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
+import type { Message } from '@platformatic/kafka';
+import { afterAll, beforeAll, inject, vi } from 'vitest';
+import {
+  createAdmin,
+  createConsumer,
+  createKafkaProducer,
+  type KafkaConnection,
+} from '../../functions/shared/kafka/connection.ts';
+import {
+  type KafkaBroker,
+  type SecureKafkaListener,
+  secureKafkaEnv,
+  startKafkaBroker,
+} from '../../local/kafka-broker.ts';
+import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
+
+/** How the suite's clients reach its broker: TLS and MSK IAM when the suite is secure. */
+export function suiteKafkaSecurity(): Pick<KafkaConnection, 'mskIam' | 'tlsCaPem'> {
+  const listener = inject('kafkaMskIam');
+  return listener
+    ? { mskIam: { region: listener.credentials.region }, tlsCaPem: listener.caPem }
+    : {};
+}
+
+/** A connection to the suite's broker. */
+export function suiteKafka(clientId = 'seqguard-test'): KafkaConnection {
+  return { clientId, bootstrapBrokers: [inject('kafkaBootstrap')], ...suiteKafkaSecurity() };
+}
+
+/** A plaintext connection to `bootstrap` (a broker a test file starts itself). */
+export function plaintextKafka(bootstrap: string, clientId = 'seqguard-test'): KafkaConnection {
+  return { clientId, bootstrapBrokers: [bootstrap] };
+}
+
+/**
+ * The environment a function or the operator CLI needs to reach the suite's broker as it reaches
+ * MSK: SEQGUARD_KAFKA_BOOTSTRAP and, when secure, MSK IAM, the CA file and the credentials.
+ */
+export function suiteKafkaEnv(): Record<string, string> {
+  const listener = inject('kafkaMskIam');
+  return listener
+    ? secureKafkaEnv(listener)
+    : { SEQGUARD_KAFKA_BOOTSTRAP: inject('kafkaBootstrap') };
+}
 
 export function uniqueTopic(label = 'topic'): string {
   return `${label}-${randomUUID().slice(0, 8)}`;
 }
 
 export async function createTopic(
-  bootstrap: string,
   topic: string,
   partitions: number,
+  connection = suiteKafka('seqguard-test-admin'),
 ): Promise<void> {
-  const admin = new Admin({ clientId: 'seqguard-test-admin', bootstrapBrokers: [bootstrap] });
+  const admin = createAdmin(connection);
   try {
     await admin.createTopics({ topics: [topic], partitions, replicas: 1 });
   } finally {
@@ -29,13 +78,11 @@ export interface TestRecord {
 
 /** Produces records in order, each to the partition it names; returns their offsets. */
 export async function produce(
-  bootstrap: string,
   topic: string,
   records: TestRecord[],
+  connection = suiteKafka('seqguard-test-producer'),
 ): Promise<bigint[]> {
-  const producer = new Producer({
-    clientId: 'seqguard-test-producer',
-    bootstrapBrokers: [bootstrap],
+  const producer = createKafkaProducer(connection, {
     idempotent: true,
     acks: -1,
   });
@@ -60,16 +107,11 @@ export async function produce(
 
 /** Every record of a topic, read from the start by a throw-away group, until `count` arrived. */
 export async function readAll(
-  bootstrap: string,
   topic: string,
   count: number,
-  timeoutMs = 20_000,
+  { timeoutMs = 20_000, connection = suiteKafka('seqguard-test-reader') } = {},
 ): Promise<Message<Buffer, Buffer, Buffer, Buffer>[]> {
-  const consumer = new Consumer({
-    clientId: 'seqguard-test-reader',
-    groupId: `reader-${randomUUID()}`,
-    bootstrapBrokers: [bootstrap],
-  });
+  const consumer = createConsumer(connection, { groupId: `reader-${randomUUID()}` });
   const records: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
   try {
     const stream = await consumer.consume({
@@ -88,4 +130,53 @@ export async function readAll(
   } finally {
     await consumer.close(true);
   }
+}
+
+/**
+ * The local pipeline (mapping emulator and the function in its own process) on the suite's
+ * broker: the mapping's consumer and the function reach it as they reach MSK.
+ */
+export function startSuitePipeline(
+  options: Omit<PipelineOptions, 'bootstrap' | 'security'>,
+): Pipeline {
+  return startPipeline({
+    ...options,
+    bootstrap: inject('kafkaBootstrap'),
+    security: suiteKafkaSecurity(),
+    functionEnv: { ...suiteKafkaEnv(), ...options.functionEnv },
+  });
+}
+
+/** A broker's MSK IAM listener, and its plaintext one (for what must skip authentication). */
+export interface SecureKafka {
+  listener: SecureKafkaListener;
+  plaintextBootstrap: string;
+}
+
+/**
+ * For the files about the secure shape itself (test/integration/kafka-secure.test.ts,
+ * secure-pipeline.test.ts): the suite's broker when the suite is secure; under
+ * SEQGUARD_PLAINTEXT=1 a broker of the file's own with `security: 'msk-iam'`, stopped after it.
+ */
+export function useSecureKafka(): () => SecureKafka {
+  let secure: SecureKafka;
+  let own: KafkaBroker | undefined;
+  beforeAll(async () => {
+    const listener = inject('kafkaMskIam');
+    if (listener) {
+      secure = { listener, plaintextBootstrap: inject('kafkaPlaintextBootstrap') };
+      return;
+    }
+    // A broker named by KAFKA_BROKERS cannot be secure: start one.
+    vi.stubEnv('KAFKA_BROKERS', undefined);
+    own = await startKafkaBroker({ security: 'msk-iam' });
+    secure = {
+      listener: own.mskIam as SecureKafkaListener,
+      plaintextBootstrap: own.bootstrap,
+    };
+  }, 180_000);
+  afterAll(async () => {
+    await own?.stop();
+  });
+  return () => secure;
 }

@@ -4,13 +4,13 @@
  * players on two partitions, events in the seed format with or without a seq, producer resends
  * of the events with one, malformed records mixed in.
  */
-import { expect, inject } from 'vitest';
+import { expect } from 'vitest';
 import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { type DriftSetup, seed, waitFor } from './drift.ts';
-import type { TestRecord } from './kafka.ts';
+import { suiteKafka, type TestRecord } from './kafka.ts';
 
 export interface TrafficOptions {
   /** Which players' events carry a seq: all, none, or p0 p2 p4. */
@@ -85,7 +85,7 @@ export async function expectExact(s: DriftSetup, traffic: Traffic): Promise<void
   expect([...letters].sort()).toEqual(traffic.malformed.map((m) => [m, 1]).sort());
 
   const verified = await verifyFromTopic({
-    connection: { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'exact-test' },
+    connection: suiteKafka('exact-test'),
     redis: s.redis,
     topics: [s.topic],
     sink: loadSinkConfig(s.env),

@@ -100,7 +100,7 @@ describe('ElastiCache', () => {
     data.hasResourceProperties('AWS::ElastiCache::User', {
       UserName: 'seqguard',
       AccessString:
-        'on ~{sg:* ~{sg~* -@all +@read +@write +@scripting +@connection -@dangerous +info +time +cluster|info +cluster|slots +cluster|shards',
+        'on ~{sg:* ~{sg~* -@all +@read +@write +@scripting +@transaction +@connection -@dangerous +info +time +cluster|info +cluster|slots +cluster|shards',
       AuthenticationMode: {
         Type: 'password',
         Passwords: [Match.objectLike({ 'Fn::Join': Match.anyValue() })],

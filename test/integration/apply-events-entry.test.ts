@@ -2,12 +2,12 @@
  * The Lambda entry module: configuration read once at import (the cold start), clear errors.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
+import { rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -25,13 +25,15 @@ describe('functions/apply-events/handler.ts', () => {
 
   it('applies an MSK event with the configuration from the environment', async () => {
     const prefix = `e${randomBytes(4).toString('hex')}`;
-    vi.stubEnv('REDIS_URL', inject('redisUrl'));
+    // The suite's Redis as a function reaches it: when secure, its cold start reads the
+    // password from the Secrets Manager API.
+    for (const [name, value] of Object.entries(redisEnv())) vi.stubEnv(name, value);
     vi.stubEnv('SEQGUARD_KEY_PREFIX', prefix);
     vi.stubEnv('SEQGUARD_FORMAT', 'mapped');
     vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
     const { handler } = await import('../../functions/apply-events/handler.ts');
-    const raw = new Redis(inject('redisUrl'));
+    const raw = rawRedis(suiteTarget());
     const event = await loadEvent('msk-seed-format');
     await handledBefore(raw, prefix, event);
 

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
-import { Cluster, Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
@@ -16,21 +16,26 @@ import {
   shardKeys,
   stateKey,
 } from '../../functions/shared/redis/keys.ts';
-import {
-  type RedisCluster,
-  type RedisServer,
-  startRedisCluster,
-  startRedisServer,
-  waitForClusterOk,
-} from '../../local/redis-server.ts';
+import { type RedisCluster, type RedisServer, waitForClusterOk } from '../../local/redis-server.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
+import {
+  appLogin,
+  type RedisTarget,
+  rawCluster,
+  rawRedis,
+  redisEnv,
+  startTestRedisCluster,
+  startTestRedisServer,
+  suiteTarget,
+  targetOf,
+} from '../helpers/redis.ts';
 
 const clients: RedisClient[] = [];
 let raw: Redis;
 beforeAll(() => {
-  raw = new Redis(inject('redisUrl'));
+  raw = rawRedis(suiteTarget());
 });
 afterEach(() => {
   for (const client of clients.splice(0)) client.disconnect();
@@ -38,10 +43,10 @@ afterEach(() => {
 afterAll(() => raw.disconnect());
 
 /** A handler on its own key prefix, so that fixtures with fixed shard names never meet. */
-function sink(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
+function sink(env: Record<string, string> = {}, target: RedisTarget = suiteTarget()) {
   const prefix = `t${randomBytes(4).toString('hex')}`;
-  const config = loadSinkConfig({ REDIS_URL: redisUrl, SEQGUARD_KEY_PREFIX: prefix, ...env });
-  const redis = createRedisClient({ ...config.redis, commandTimeoutMs: 500 });
+  const config = loadSinkConfig({ ...redisEnv(target), SEQGUARD_KEY_PREFIX: prefix, ...env });
+  const redis = createRedisClient({ ...config.redis, ...appLogin(target), commandTimeoutMs: 500 });
   clients.push(redis);
   const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
   const added = vi.spyOn(metrics, 'addMetric');
@@ -178,17 +183,19 @@ describe('apply-events handler', () => {
 
 describe('apply-events handler when Redis fails', () => {
   let server: RedisServer;
+  let target: RedisTarget;
   beforeAll(async () => {
-    server = await startRedisServer();
+    server = await startTestRedisServer();
+    target = await targetOf(server);
   });
   afterAll(async () => {
     await server.dispose();
   });
 
   it('reports every record of every partition for retry while Redis is down, then applies them once', async () => {
-    const { invoke, prefix } = sink(seedEnv, server.url);
+    const { invoke, prefix } = sink(seedEnv, target);
     const event = await loadEvent('msk-seed-format');
-    const seeding = new Redis(server.url);
+    const seeding = rawRedis(target);
     await handledBefore(seeding, prefix, event);
     seeding.disconnect();
     // Down, not wiped: a Redis that comes back without its data is a loss the partition
@@ -207,7 +214,7 @@ describe('apply-events handler when Redis fails', () => {
     server.thaw();
     expect(await invoke(event)).toEqual({ batchItemFailures: [] });
     expect(await invoke(event)).toEqual({ batchItemFailures: [] });
-    const check = new Redis(server.url);
+    const check = rawRedis(target);
     try {
       expect(await check.zscore(stateKey('game', 'leaderboard', prefix), 'p-1')).toBe('15');
       expect(await check.xlen(shardKeys('game', prefix).stream)).toBe(6);
@@ -219,10 +226,13 @@ describe('apply-events handler when Redis fails', () => {
 
 describe('apply-events handler when a cluster node dies mid-batch', () => {
   let cluster: RedisCluster;
+  let target: RedisTarget;
+  /** As the admin user: CLUSTER KEYSLOT is no command the app user may run. */
   let raw: Cluster;
   beforeAll(async () => {
-    cluster = await startRedisCluster(3);
-    raw = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]?.port as number }]);
+    cluster = await startTestRedisCluster(3);
+    target = await targetOf(cluster);
+    raw = rawCluster(target, 'admin');
   });
   afterAll(async () => {
     raw.disconnect();
@@ -263,10 +273,7 @@ describe('apply-events handler when a cluster node dies mid-batch', () => {
     // Prepare: the partitions' ledgers live on the nodes that stay up (the next test kills one).
     const [alive, doomed] = cluster.nodes as [RedisServer, RedisServer, RedisServer];
     const prefix = await prefixWithLedgers(alive.port, doomed.port);
-    const { invoke } = sink(
-      { SEQGUARD_REDIS_CLUSTER: 'true', SEQGUARD_KEY_PREFIX: prefix },
-      cluster.url,
-    );
+    const { invoke } = sink({ SEQGUARD_KEY_PREFIX: prefix }, target);
     const shardA = await shardOn(alive.port, prefix);
     const shardB = await shardOn(doomed.port, prefix);
     const envelope = (shard: string, scope: string, seq: number) =>
@@ -324,10 +331,7 @@ describe('apply-events handler when a cluster node dies mid-batch', () => {
     // events-1's ledger, live elsewhere.
     const [alive, doomed] = cluster.nodes as [RedisServer, RedisServer, RedisServer];
     const prefix = await prefixWithLedgers(doomed.port, doomed.port);
-    const { invoke } = sink(
-      { SEQGUARD_REDIS_CLUSTER: 'true', SEQGUARD_KEY_PREFIX: prefix },
-      cluster.url,
-    );
+    const { invoke } = sink({ SEQGUARD_KEY_PREFIX: prefix }, target);
     const shard = await shardOn(alive.port, prefix);
     const envelope = (scope: string, seq: number) =>
       JSON.stringify({

@@ -5,38 +5,35 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createCheckDriftHandler } from '../../functions/check-drift/create-handler.ts';
 import { loadDriftConfig } from '../../functions/shared/config.ts';
-import { createRedisClient } from '../../functions/shared/redis/client.ts';
+import { lazyKafkaConnection } from '../../functions/shared/kafka/connection.ts';
 import { defaultThresholds } from '../../functions/shared/thresholds.ts';
-import { createTopic, produce, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, produce, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
 import { lambdaContext } from '../helpers/lambda.ts';
-
-const redis = createRedisClient({
-  url: inject('redisUrl'),
-  cluster: false,
-  commandTimeoutMs: 2_000,
-});
-afterAll(() => redis.disconnect());
+import { coldStartClient, redisEnv } from '../helpers/redis.ts';
 
 describe('check-drift handler', () => {
   it('publishes every alarm metric in total and per partition, and returns the report as JSON', async () => {
     // Prepare: a topic with records nobody consumed.
     const topic = uniqueTopic('drift-handler');
-    await createTopic(inject('kafkaBootstrap'), topic, 2);
-    await produce(inject('kafkaBootstrap'), topic, [
+    await createTopic(topic, 2);
+    await produce(topic, [
       { partition: 0, value: '{}' },
       { partition: 0, value: '{}' },
       { partition: 1, value: '{}' },
     ]);
+    // Redis and Kafka as the deployed function reaches them, from its environment alone.
     const config = loadDriftConfig({
-      REDIS_URL: inject('redisUrl'),
+      ...redisEnv(),
+      ...suiteKafkaEnv(),
       SEQGUARD_KEY_PREFIX: `h${randomBytes(4).toString('hex')}`,
       SEQGUARD_TOPICS: topic,
       SEQGUARD_CONSUMER_GROUP: `never-${topic}`,
-      SEQGUARD_KAFKA_BOOTSTRAP: inject('kafkaBootstrap'),
     });
+    const redis = await coldStartClient({ ...config.sink.redis, commandTimeoutMs: 2_000 });
+    onTestFinished(() => redis.disconnect());
     const metrics = new Metrics({ namespace: 'seqguard', serviceName: 'check-drift' });
     const added = vi.spyOn(metrics, 'addMetric');
     vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
@@ -44,7 +41,7 @@ describe('check-drift handler', () => {
       config,
       thresholds: defaultThresholds,
       redis,
-      kafka: async () => ({ bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'test' }),
+      kafka: lazyKafkaConnection(config.kafka, 'test'),
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics,
     });

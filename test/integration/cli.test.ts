@@ -5,15 +5,16 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { createTopic, produce, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, produce, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
 import { lambdaContext } from '../helpers/lambda.ts';
+import { coldStartClient, rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 const run = promisify(execFile);
 
@@ -42,24 +43,25 @@ const seedValue = (seq: number, player: string, delta: number) =>
 beforeAll(async () => {
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+  // The functions' environment: the CLI reads the Redis password from the Secrets Manager API
+  // and signs MSK IAM tokens, when the suite is secure.
   env = {
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
+    ...suiteKafkaEnv(),
     SEQGUARD_FORMAT: 'mapped',
     SEQGUARD_KEY_PREFIX: prefix,
     SEQGUARD_TOPICS: topic,
     SEQGUARD_CONSUMER_GROUP: `seqguard-${topic}`,
-    KAFKA_BROKERS: inject('kafkaBootstrap'),
   };
-  redis = createRedisClient(loadSinkConfig(env).redis);
-  raw = new Redis(inject('redisUrl'));
-  await createTopic(inject('kafkaBootstrap'), topic, 1);
+  redis = await coldStartClient(loadSinkConfig(env).redis);
+  raw = rawRedis(suiteTarget());
+  await createTopic(topic, 1);
   const records = [
     { seq: 1, player: 'ann', delta: 5 },
     { seq: 2, player: 'ann', delta: 7 },
     { seq: 1, player: 'bob', delta: 3 },
   ];
   await produce(
-    inject('kafkaBootstrap'),
     topic,
     records.map((r) => ({
       partition: 0,

@@ -2,13 +2,14 @@
  * The guard on a real Redis Cluster of 3 masters: every key of a shard in one slot, shards
  * spread over the nodes, names with hash-tag characters.
  */
-import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
+import { projectClient, rawCluster, suiteTarget } from '../helpers/redis.ts';
 
 const options: GuardOptions = {
   firstSeq: '1',
@@ -19,23 +20,22 @@ const options: GuardOptions = {
 
 let redis: RedisClient;
 let raw: Cluster;
+/** CLUSTER KEYSLOT is no command of the app user's: the admin user asks. */
+let admin: Cluster;
 
 beforeAll(() => {
-  const url = new URL(inject('redisClusterUrl'));
-  redis = createRedisClient({
-    url: inject('redisClusterUrl'),
-    cluster: true,
-    commandTimeoutMs: 5_000,
-  });
-  raw = new Cluster([{ host: url.hostname, port: Number(url.port) }]);
+  redis = projectClient(suiteTarget('cluster'));
+  raw = rawCluster(suiteTarget('cluster'));
+  admin = rawCluster(suiteTarget('cluster'), 'admin');
 });
 afterAll(() => {
   redis.disconnect();
   raw.disconnect();
+  admin.disconnect();
 });
 
 async function slotOf(key: string): Promise<number> {
-  return Number(await raw.cluster('KEYSLOT', key));
+  return Number(await admin.cluster('KEYSLOT', key));
 }
 
 describe('applyChunk() on a Redis Cluster', () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { canConnect } from '../../local/ports.ts';
+import { suiteTarget, urlWithLogin } from '../helpers/redis.ts';
 
 const execFileAsync = promisify(execFile);
 const small = ['--events', '1500', '--rate', '3000', '--players', '50', '--malformed-rate', '0.01'];
@@ -26,8 +27,18 @@ afterEach(() => {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * The suite's servers as the demo takes them: KAFKA_BROKERS names plaintext brokers only (the
+ * suite broker keeps a plaintext listener), and a secure REDIS_URL carries the app user's login,
+ * with the CA to trust beside it.
+ */
 function suiteServers(): Record<string, string> {
-  return { KAFKA_BROKERS: inject('kafkaBootstrap'), REDIS_URL: inject('redisUrl') };
+  const redis = suiteTarget();
+  return {
+    KAFKA_BROKERS: inject('kafkaPlaintextBootstrap'),
+    REDIS_URL: urlWithLogin(redis),
+    ...(redis.access ? { SEQGUARD_REDIS_CA_FILE: redis.access.caFile } : {}),
+  };
 }
 
 /** Runs the demo to its end; never throws, so that failures can be asserted on. */
@@ -71,7 +82,13 @@ describe('npm run demo', () => {
     // Prepare: no servers named, so the demo starts its own: Kafka with MSK IAM over SASL_SSL,
     // Redis over TLS with an ACL user, the password in a local Secrets Manager.
     const tmp = privateTmp();
-    const env = { KAFKA_BROKERS: undefined, REDIS_URL: undefined, TMPDIR: tmp };
+    // The default whatever the suites run in (SEQGUARD_PLAINTEXT=1 is the demo's variable too).
+    const env = {
+      KAFKA_BROKERS: undefined,
+      REDIS_URL: undefined,
+      SEQGUARD_PLAINTEXT: undefined,
+      TMPDIR: tmp,
+    };
     // Act
     const { code, stdout } = await demo(['--events', '600', '--players', '30'], env, 150_000);
     // Assess
@@ -89,7 +106,7 @@ describe('npm run demo', () => {
 
   it('says so when it runs in plaintext, the fast path', async () => {
     const { code, stdout } = await demo([...small, '--plaintext'], {
-      ...suiteServers(),
+      KAFKA_BROKERS: inject('kafkaPlaintextBootstrap'),
       REDIS_URL: undefined,
     });
     expect(stdout).toMatch(
@@ -150,7 +167,7 @@ describe('npm run demo', () => {
       join(bin, 'openssl'),
     );
     const env = {
-      KAFKA_BROKERS: inject('kafkaBootstrap'),
+      KAFKA_BROKERS: inject('kafkaPlaintextBootstrap'),
       REDIS_URL: undefined,
       PATH: bin,
       TMPDIR: tmp,
@@ -172,7 +189,7 @@ describe('npm run demo', () => {
       const env: Record<string, string | undefined> = {
         ...process.env,
         REDIS_URL: undefined,
-        KAFKA_BROKERS: signal === 'SIGTERM' ? undefined : inject('kafkaBootstrap'),
+        KAFKA_BROKERS: signal === 'SIGTERM' ? undefined : inject('kafkaPlaintextBootstrap'),
         TMPDIR: tmp,
       };
       const child: ChildProcess = spawn(

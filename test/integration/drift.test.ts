@@ -4,11 +4,12 @@
  * local monitor must move the alarm OK -> ALARM (and back after the repair). Detection times are
  * printed; they are measured with a 250 ms check interval.
  */
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { alarmIn, detection, events, seed, useDriftBench, waitFor } from '../helpers/drift.ts';
+import { suiteKafka } from '../helpers/kafka.ts';
 
 const { server, setUp } = useDriftBench();
 
@@ -99,7 +100,7 @@ describe('check-drift with the local monitor', () => {
     detection('repair by automatic replay (commit ahead back to OK)', Date.now() - lostAt);
     expect(await board()).toEqual(before);
     const verified = await verifyFromTopic({
-      connection: { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'drift-test' },
+      connection: suiteKafka('drift-test'),
       redis: s.redis,
       topics: [s.topic],
       sink: loadSinkConfig(s.env),

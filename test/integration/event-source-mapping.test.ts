@@ -11,7 +11,13 @@ import {
   type EventSourceMappingOptions,
 } from '../../local/esm/event-source-mapping.ts';
 import type { InvokeOutcome } from '../../local/esm/handler-process.ts';
-import { createTopic, produce, readAll, uniqueTopic } from '../helpers/kafka.ts';
+import {
+  createTopic,
+  produce,
+  readAll,
+  suiteKafkaSecurity,
+  uniqueTopic,
+} from '../helpers/kafka.ts';
 
 const bootstrap = () => inject('kafkaBootstrap');
 
@@ -32,6 +38,7 @@ async function runMapping(
   const activity: EsmActivity[] = [];
   const mapping = new EventSourceMapping({
     bootstrapBrokers: [bootstrap()],
+    security: suiteKafkaSecurity(),
     groupId: `esm-${options.topics[0]}`,
     batchWindowMs: 100,
     retryBackoffMs: 20,
@@ -74,9 +81,8 @@ describe('EventSourceMapping', () => {
   it('delivers every record in batches of at most batchSize and commits after success', async () => {
     // Prepare
     const topic = uniqueTopic('esm-basic');
-    await createTopic(bootstrap(), topic, 2);
+    await createTopic(topic, 2);
     await produce(
-      bootstrap(),
       topic,
       Array.from({ length: 25 }, (_, i) => ({ partition: i % 2, value: `v${i}` })),
     );
@@ -98,8 +104,8 @@ describe('EventSourceMapping', () => {
 
   it('consumes a partition again from its first failed record, and only that partition', async () => {
     const topic = uniqueTopic('esm-partial');
-    await createTopic(bootstrap(), topic, 2);
-    await produce(bootstrap(), topic, [
+    await createTopic(topic, 2);
+    await produce(topic, [
       ...Array.from({ length: 6 }, (_, i) => ({ partition: 0, value: `a${i}` })),
       ...Array.from({ length: 3 }, (_, i) => ({ partition: 1, value: `b${i}` })),
     ]);
@@ -140,10 +146,9 @@ describe('EventSourceMapping', () => {
   it('bisects a failing batch, gives up on the poison record after the retries, and sends it to the destination', async () => {
     const topic = uniqueTopic('esm-poison');
     const destination = `${topic}-failures`;
-    await createTopic(bootstrap(), topic, 1);
-    await createTopic(bootstrap(), destination, 1);
+    await createTopic(topic, 1);
+    await createTopic(destination, 1);
     await produce(
-      bootstrap(),
       topic,
       Array.from({ length: 8 }, (_, i) => ({ partition: 0, value: i === 5 ? 'poison' : `v${i}` })),
     );
@@ -169,7 +174,7 @@ describe('EventSourceMapping', () => {
     expect(mapping.stats.recordsDiscarded).toBe(1);
     // Every good record was applied at some point; only the poison one was given up on.
     for (const o of [0, 1, 2, 3, 4, 6, 7]) expect(delivered(calls)).toContain(`${topic}-0@${o}`);
-    const [failed] = await readAll(bootstrap(), destination, 1);
+    const [failed] = await readAll(destination, 1);
     expect(failed?.value.toString()).toBe('poison');
     expect(header(failed, 'seqguard-failure-reason')).toBe('RetryAttemptsExhausted');
   });
@@ -177,10 +182,10 @@ describe('EventSourceMapping', () => {
   it('sends records older than the maximum age to the destination instead of the function', async () => {
     const topic = uniqueTopic('esm-age');
     const destination = `${topic}-failures`;
-    await createTopic(bootstrap(), topic, 1);
-    await createTopic(bootstrap(), destination, 1);
+    await createTopic(topic, 1);
+    await createTopic(destination, 1);
     const old = BigInt(Date.now() - 3_600_000);
-    await produce(bootstrap(), topic, [
+    await produce(topic, [
       { partition: 0, value: 'old', timestamp: old },
       { partition: 0, value: 'fresh' },
     ]);
@@ -195,15 +200,15 @@ describe('EventSourceMapping', () => {
       (c) => c.length >= 1,
     );
     expect(calls.flat().map((s) => s.value)).toEqual(['fresh']);
-    const [aged] = await readAll(bootstrap(), destination, 1);
+    const [aged] = await readAll(destination, 1);
     expect(aged?.value.toString()).toBe('old');
     expect(header(aged, 'seqguard-failure-reason')).toBe('RecordAgeExceeded');
   });
 
   it('treats a response naming a record outside the batch as a failure of the whole batch', async () => {
     const topic = uniqueTopic('esm-invalid');
-    await createTopic(bootstrap(), topic, 1);
-    await produce(bootstrap(), topic, [{ partition: 0, value: 'x' }]);
+    await createTopic(topic, 1);
+    await produce(topic, [{ partition: 0, value: 'x' }]);
     const { calls, mapping } = await runMapping(
       { topics: [topic] },
       (_event, call) =>

@@ -23,7 +23,9 @@ import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 
 const runs = Math.max(1, Math.round(Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000) / 2));
-const { redis, raw } = suiteRedis(10_000);
+// `raw` rolls keys back as a node would (KEYS, DUMP, RESTORE): operators' commands, which the
+// app user may not run (-@dangerous), so it is the admin user.
+const { redis, admin: raw } = suiteRedis(10_000);
 const partitions = [0, 1];
 const tp = (p: number) => `events-${p}`;
 const shards = ['s1', 's2'];

@@ -7,40 +7,51 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { lambdaContext } from '../helpers/lambda.ts';
+import { appLogin, rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 const clients: RedisClient[] = [];
 const prefixes: string[] = [];
 let raw: Redis;
+/** The clean-up's KEYS is for operators only (-@dangerous). */
+let admin: Redis;
 beforeAll(() => {
-  raw = new Redis(inject('redisUrl'));
+  raw = rawRedis(suiteTarget());
+  admin = rawRedis(suiteTarget(), 'admin');
 });
 afterEach(async () => {
   for (const client of clients.splice(0)) client.disconnect();
   for (const prefix of prefixes.splice(0)) {
-    const keys = await raw.keys(`*${prefix}*`);
-    if (keys.length > 0) await raw.del(...keys);
+    const keys = await admin.keys(`*${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
   }
 });
-afterAll(() => raw.disconnect());
+afterAll(() => {
+  raw.disconnect();
+  admin.disconnect();
+});
 
 /** A handler on its own random key prefix. */
 function sink(env: Record<string, string> = {}) {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   prefixes.push(prefix);
   const config = loadSinkConfig({
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     SEQGUARD_KEY_PREFIX: prefix,
     ...env,
   });
-  const redis = createRedisClient({ ...config.redis, commandTimeoutMs: 500 });
+  const redis = createRedisClient({
+    ...config.redis,
+    ...appLogin(suiteTarget()),
+    commandTimeoutMs: 500,
+  });
   clients.push(redis);
   const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
   vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);

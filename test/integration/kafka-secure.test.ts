@@ -6,7 +6,7 @@
  * token aws-msk-iam-sasl-signer-js signs from the standard AWS variables, and each way of
  * getting it wrong is refused, quickly, with the reason the broker's validator gives.
  *
- * This file starts its own broker: the suites' shared one (global setup) is plaintext.
+ * The suites' shared broker (global setup) is this broker unless they run plaintext.
  */
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
@@ -21,26 +21,22 @@ import {
 } from '../../functions/shared/kafka/connection.ts';
 import { committedOffsets, partitionRanges } from '../../functions/shared/kafka/offsets.ts';
 import { readRecords } from '../../functions/shared/kafka/read-records.ts';
-import {
-  type KafkaBroker,
-  type SecureKafkaListener,
-  startKafkaBroker,
-} from '../../local/kafka-broker.ts';
-import { produce } from '../helpers/kafka.ts';
+import type { SecureKafkaListener } from '../../local/kafka-broker.ts';
+import { createTopic, plaintextKafka, produce, useSecureKafka } from '../helpers/kafka.ts';
 
 /** A refusal must come back this fast: no client may retry a refused login until it times out. */
 const REFUSED_WITHIN_MS = 10_000;
 
-let broker: KafkaBroker;
+// The suite's broker when it runs secure; a broker of this file's own under SEQGUARD_PLAINTEXT=1.
+const secureKafka = useSecureKafka();
 let listener: SecureKafkaListener;
 const topic = `secure-${randomUUID().slice(0, 8)}`;
 const seeded = ['s0', 's1', 's2'];
 
 beforeAll(async () => {
-  // This suite is about the broker it starts, so a KAFKA_BROKERS of the caller must not apply.
-  vi.stubEnv('KAFKA_BROKERS', undefined);
-  broker = await startKafkaBroker({ security: 'msk-iam', partitions: 2, topics: [topic] });
-  listener = broker.mskIam as SecureKafkaListener;
+  ({ listener } = secureKafka());
+  const plaintext = plaintextKafka(secureKafka().plaintextBootstrap);
+  await createTopic(topic, 2, plaintext);
   // The signer reads the standard variables (its default provider chain), as in a Lambda.
   vi.stubEnv('AWS_ACCESS_KEY_ID', listener.credentials.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', listener.credentials.secretAccessKey);
@@ -49,15 +45,14 @@ beforeAll(async () => {
   vi.stubEnv('AWS_PROFILE', undefined);
   // Seeded over the broker's own plaintext listener, so the reading tests do not need the producer's.
   await produce(
-    broker.bootstrap,
     topic,
     seeded.map((value) => ({ partition: 0, value })),
+    plaintext,
   );
 }, 180_000);
 
 afterAll(async () => {
   vi.unstubAllEnvs();
-  await broker?.stop();
 });
 
 function secure(clientId: string): KafkaConnection {

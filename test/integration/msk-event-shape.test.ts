@@ -6,7 +6,7 @@
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, inject, it } from 'vitest';
 import { EventSourceMapping } from '../../local/esm/event-source-mapping.ts';
-import { createTopic, produce, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, produce, suiteKafkaSecurity, uniqueTopic } from '../helpers/kafka.ts';
 import { loadEvent } from '../helpers/lambda.ts';
 
 /** The shape of a JSON value: its type, and for objects and arrays, the shapes inside. */
@@ -23,6 +23,7 @@ async function captureEvent(topic: string): Promise<MSKEvent> {
   let captured: MSKEvent | undefined;
   const mapping = new EventSourceMapping({
     bootstrapBrokers: [inject('kafkaBootstrap')],
+    security: suiteKafkaSecurity(),
     topics: [topic],
     groupId: `shape-${topic}`,
     batchWindowMs: 300,
@@ -48,8 +49,8 @@ describe('the emulator MSK event', () => {
     // Prepare
     const documented = await loadEvent('aws-msk-documentation-example');
     const topic = uniqueTopic('mytopic');
-    await createTopic(inject('kafkaBootstrap'), topic, 1);
-    await produce(inject('kafkaBootstrap'), topic, [
+    await createTopic(topic, 1);
+    await produce(topic, [
       {
         partition: 0,
         key: 'recordKey',
@@ -80,11 +81,9 @@ describe('the emulator MSK event', () => {
 
   it('leaves out the key of a record that has none, and keeps binary values byte for byte', async () => {
     const topic = uniqueTopic('nokey');
-    await createTopic(inject('kafkaBootstrap'), topic, 1);
+    await createTopic(topic, 1);
     const bytes = Buffer.from([0, 255, 128, 10, 13]);
-    await produce(inject('kafkaBootstrap'), topic, [
-      { partition: 0, value: bytes, headers: { bin: '\u00ff' } },
-    ]);
+    await produce(topic, [{ partition: 0, value: bytes, headers: { bin: '\u00ff' } }]);
     const event = await captureEvent(topic);
     const [record] = event.records[`${topic}-0`] ?? [];
     expect(record && 'key' in record).toBe(false);

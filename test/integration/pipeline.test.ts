@@ -4,22 +4,37 @@
  * leave Redis equal to the unique events, exactly.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import type { EsmActivity } from '../../local/esm/event-source-mapping.ts';
-import { type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
-import { type RedisServer, startRedisServer } from '../../local/redis-server.ts';
-import { createTopic, produce, type TestRecord, uniqueTopic } from '../helpers/kafka.ts';
+import type { PipelineOptions } from '../../local/pipeline.ts';
+import type { RedisServer } from '../../local/redis-server.ts';
+import {
+  createTopic,
+  produce,
+  startSuitePipeline,
+  type TestRecord,
+  uniqueTopic,
+} from '../helpers/kafka.ts';
+import {
+  type RedisTarget,
+  rawRedis,
+  redisEnv,
+  startTestRedisServer,
+  targetOf,
+} from '../helpers/redis.ts';
 
 const partitions = 3;
 const players = 12;
 
 let redisServer: RedisServer;
+let target: RedisTarget;
 let redis: Redis;
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  redis = new Redis(redisServer.url);
+  redisServer = await startTestRedisServer();
+  target = await targetOf(redisServer);
+  redis = rawRedis(target);
 });
 afterAll(async () => {
   redis.disconnect();
@@ -81,15 +96,14 @@ async function runPipeline(
   extra: Partial<PipelineOptions> = {},
 ) {
   const activity: EsmActivity[] = [];
-  const pipeline = startPipeline({
-    bootstrap: inject('kafkaBootstrap'),
+  const pipeline = startSuitePipeline({
     topics: [topic],
     groupId: `seqguard-${topic}`,
     batchSize: 50,
     batchWindowMs: 100,
     retryBackoffMs: 50,
     functionEnv: {
-      REDIS_URL: redisServer.url,
+      ...redisEnv(target),
       SEQGUARD_FORMAT: 'mapped',
       SEQGUARD_KEY_PREFIX: prefix,
       SEQGUARD_REDIS_TIMEOUT_MS: '300',
@@ -129,9 +143,9 @@ const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCom
 
 async function setUp(label: string, count: number) {
   const topic = uniqueTopic(label);
-  await createTopic(inject('kafkaBootstrap'), topic, partitions);
+  await createTopic(topic, partitions);
   const events = seedEvents(count);
-  await produce(inject('kafkaBootstrap'), topic, events.records);
+  await produce(topic, events.records);
   return { topic, ...events, prefix: `e${randomBytes(4).toString('hex')}` };
 }
 
@@ -206,13 +220,13 @@ describe('the local pipeline', () => {
       value: '{"sequence_id": "NaN", "player_id":',
     };
     const more = seedEvents(0);
-    await produce(inject('kafkaBootstrap'), topic, [poison]);
+    await produce(topic, [poison]);
     const after: TestRecord = {
       partition: 1,
       key: 'p-late',
       value: JSON.stringify({ sequence_id: 1, player_id: 'p-late', delta: 9 }),
     };
-    await produce(inject('kafkaBootstrap'), topic, [after]);
+    await produce(topic, [after]);
     await runPipeline(topic, [...records, poison, after, ...more.records], prefix);
 
     const letters = await redis.xrange(deadLetterKeys(prefix).stream, '-', '+');

@@ -2,9 +2,10 @@
 // their seqs, come back from a consumer keyed by scope, one partition per scope, in seq order.
 
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, kOptions, type Message, stringDeserializer } from '@platformatic/kafka';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Admin, kOptions, type Message, stringDeserializer } from '@platformatic/kafka';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJsonExact } from '../../functions/shared/events/int64.ts';
+import { createAdmin, createConsumer } from '../../functions/shared/kafka/connection.ts';
 import {
   createProducer,
   type EventProducer,
@@ -19,6 +20,7 @@ import {
   stampEnvelope,
   stampSeedEvent,
 } from '../../functions/shared/kafka/sequencer.ts';
+import { suiteKafka } from '../helpers/kafka.ts';
 
 const PARTITIONS = 3;
 const WALLETS = ['wallet-1', 'wallet-2', 'wallet-3', 'wallet-4'];
@@ -27,13 +29,11 @@ const ROUNDS = 5;
 
 type ConsumedRecord = Message<string, string, string, string>;
 
-let bootstrap: string;
 let admin: Admin;
 let topic: string;
 
 beforeAll(async () => {
-  bootstrap = inject('kafkaBootstrap');
-  admin = new Admin({ clientId: 'seqguard-test-admin', bootstrapBrokers: [bootstrap] });
+  admin = createAdmin(suiteKafka('seqguard-test-admin'));
   topic = `producer-${randomUUID()}`;
   await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
 });
@@ -48,7 +48,7 @@ describe('createProducer() and publishEvents()', () => {
   let consumed: ConsumedRecord[];
 
   beforeAll(async () => {
-    producer = createProducer({ bootstrapBrokers: [bootstrap], clientId: 'seqguard-test' });
+    producer = createProducer(suiteKafka('seqguard-test'));
     published = await publishRounds(producer, inMemorySequenceSource());
     consumed = await consumeAll(published.length);
   });
@@ -95,8 +95,7 @@ describe('createProducer() and publishEvents()', () => {
 describe('createProducer() options', () => {
   it('refuses more than 5 in-flight requests, which idempotence cannot keep in order', () => {
     // Act
-    const create = () =>
-      createProducer({ bootstrapBrokers: [bootstrap], clientId: 'too-many', maxInflights: 6 });
+    const create = () => createProducer({ ...suiteKafka('too-many'), maxInflights: 6 });
     // Assess
     expect(create).toThrow(ProducerOptionsError);
     expect(create).toThrow(/maxInflights must be an integer from 1 to 5/);
@@ -104,11 +103,7 @@ describe('createProducer() options', () => {
 
   it('is held at 1 in-flight request by @platformatic/kafka even when 5 are allowed', async () => {
     // Act
-    const producer = createProducer({
-      bootstrapBrokers: [bootstrap],
-      clientId: 'five-inflights',
-      maxInflights: 5,
-    });
+    const producer = createProducer({ ...suiteKafka('five-inflights'), maxInflights: 5 });
     // Assess: pins the client's behaviour, so an upgrade that honours 5 shows up here.
     expect(producer[kOptions].maxInflights).toBe(1);
     await producer.close();
@@ -137,17 +132,18 @@ async function publishRounds(producer: EventProducer, source: SequenceSource) {
 }
 
 async function consumeAll(count: number): Promise<ConsumedRecord[]> {
-  const consumer = new Consumer<string, string, string, string>({
-    clientId: 'seqguard-test-consumer',
-    groupId: `producer-test-${randomUUID()}`,
-    bootstrapBrokers: [bootstrap],
-    deserializers: {
-      key: stringDeserializer,
-      value: stringDeserializer,
-      headerKey: stringDeserializer,
-      headerValue: stringDeserializer,
+  const consumer = createConsumer<string, string, string, string>(
+    suiteKafka('seqguard-test-consumer'),
+    {
+      groupId: `producer-test-${randomUUID()}`,
+      deserializers: {
+        key: stringDeserializer,
+        value: stringDeserializer,
+        headerKey: stringDeserializer,
+        headerValue: stringDeserializer,
+      },
     },
-  });
+  );
   const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
   const records: ConsumedRecord[] = [];
   try {

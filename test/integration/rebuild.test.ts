@@ -1,17 +1,23 @@
-import { Cluster, type Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { rebuildKey, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
-import { suiteRedis } from '../helpers/redis.ts';
+import {
+  projectClient,
+  rawCluster as rawClusterOf,
+  suiteRedis,
+  suiteTarget,
+} from '../helpers/redis.ts';
 
 const keyPrefix = 'sg';
 const options: GuardOptions = { firstSeq: '1', streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix };
 
-const { redis, raw } = suiteRedis();
+// KEYS (for the leftovers) is for operators only (-@dangerous): the admin client asks.
+const { redis, raw, admin } = suiteRedis();
 
 /** Events of one shard, guarded by offset, one state name per op. */
 function eventsOf(shard: string) {
@@ -70,7 +76,7 @@ async function seed(shard: string) {
 const rebuild = (shard: string, name: string, extra = {}) =>
   rebuildState(redis, { shard, name, keyPrefix, ...extra });
 
-const leftovers = (shard: string, name: string) => raw.keys(rebuildKey(shard, name, '*'));
+const leftovers = (shard: string, name: string) => admin.keys(rebuildKey(shard, name, '*'));
 
 describe('rebuildState()', () => {
   it('rebuilds each state exactly as the events made it, undoing writes around the pipeline', async () => {
@@ -279,10 +285,8 @@ describe('rebuildState() on a Redis Cluster', () => {
   let rawCluster: Cluster;
 
   beforeAll(() => {
-    const url = inject('redisClusterUrl');
-    cluster = createRedisClient({ url, cluster: true, commandTimeoutMs: 5_000 });
-    const { hostname, port } = new URL(url);
-    rawCluster = new Cluster([{ host: hostname, port: Number(port) }]);
+    cluster = projectClient(suiteTarget('cluster'));
+    rawCluster = rawClusterOf(suiteTarget('cluster'));
   });
   afterAll(() => {
     cluster.disconnect();

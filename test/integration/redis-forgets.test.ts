@@ -9,19 +9,20 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { replay } from '../../functions/replay/replay.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
-import { type RedisServer, startRedisCluster, waitForClusterOk } from '../../local/redis-server.ts';
+import { type RedisServer, waitForClusterOk } from '../../local/redis-server.ts';
 import { type DriftSetup, useDriftBench, waitFor } from '../helpers/drift.ts';
-import { createTopic } from '../helpers/kafka.ts';
+import { createTopic, suiteKafka } from '../helpers/kafka.ts';
+import { nodeClient, startTestRedisCluster } from '../helpers/redis.ts';
 import { expectExact, expectRaisedAndCleared, Traffic } from '../helpers/traffic.ts';
 
 const single = useDriftBench();
-const clustered = useDriftBench(() => startRedisCluster(3));
+const clustered = useDriftBench(() => startTestRedisCluster(3));
 
 /** Where the test runs, and which node it makes forget. */
 interface Target {
@@ -52,9 +53,9 @@ const targets: [string, Target][] = [
   ],
 ];
 
-/** A command to one node, as an operator's redis-cli would send it. */
+/** A command to one node, as an operator's redis-cli would send it (as the admin user). */
 async function onNode<T>(node: RedisServer, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(node.url);
+  const client = nodeClient(node);
   try {
     return await work(client);
   } finally {
@@ -120,7 +121,7 @@ describe.each(
     // Prepare: the trigger gives up after one retry; given-up records go to a topic.
     const s = await target.setUp(`abandon-${withSeq}`);
     const failures = `${s.topic}.failed`;
-    await createTopic(inject('kafkaBootstrap'), failures, 1);
+    await createTopic(failures, 1);
     const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
     const pipeline = s.pipeline({ maximumRetryAttempts: 1, onFailureTopic: failures });
     await traffic.send(s, 5);
@@ -141,7 +142,7 @@ describe.each(
     // The operator replays the given-up range, as the README says.
     const sink = loadSinkConfig(s.env);
     const again = await replay(
-      { bootstrapBrokers: [inject('kafkaBootstrap')], clientId: 'operator' },
+      suiteKafka('operator'),
       createSinkPorts(s.redis, sink.guard),
       sink,
       [0, 1].map((partition) => ({ topic: s.topic, partition, from: 0n, to: 10_000n })),

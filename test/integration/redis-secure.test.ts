@@ -10,39 +10,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { appAccessString, redisUserName } from '../../functions/shared/redis/access-string.ts';
+import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
-import {
-  type RedisAccess,
-  type RedisCluster,
-  type RedisServer,
-  startRedisCluster,
-  startRedisServer,
-} from '../../local/redis-server.ts';
-import { type SecretsServer, startSecretsServer } from '../../local/secrets-server.ts';
+import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
+import { type RedisAccess, type RedisServer, startRedisServer } from '../../local/redis-server.ts';
+import { guardedEvent } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
+import { projectClient, type RedisTarget, rawRedis, useSecureRedis } from '../helpers/redis.ts';
 
-let server: RedisServer;
-let cluster: RedisCluster;
-let secrets: SecretsServer;
-
-beforeAll(async () => {
-  const started = await Promise.allSettled([
-    startRedisServer({ secure: true }),
-    startRedisCluster(3, { secure: true }),
-    startSecretsServer(),
-  ] as const);
-  const [single, clustered, secretsServer] = started;
-  if (single.status === 'fulfilled') server = single.value;
-  if (clustered.status === 'fulfilled') cluster = clustered.value;
-  if (secretsServer.status === 'fulfilled') secrets = secretsServer.value;
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed) throw failed.reason;
-});
-
-afterAll(async () => {
-  await Promise.all([server?.dispose(), cluster?.dispose(), secrets?.stop()]);
-});
+// The suite's servers when it runs secure; servers of this file's own under SEQGUARD_PLAINTEXT=1.
+const secure = useSecureRedis();
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -55,27 +34,12 @@ interface Target {
   port: number;
   access: RedisAccess;
   cluster: boolean;
+  authSecretArn: string;
 }
 
 const topologies: [string, () => Target][] = [
-  [
-    'a single node',
-    () => ({
-      url: server.url,
-      port: server.port,
-      access: server.access as RedisAccess,
-      cluster: false,
-    }),
-  ],
-  [
-    'a 3-master cluster',
-    () => ({
-      url: cluster.url,
-      port: (cluster.nodes[0] as RedisServer).port,
-      access: cluster.access as RedisAccess,
-      cluster: true,
-    }),
-  ],
+  ['a single node', () => secure().single as Target],
+  ['a 3-master cluster', () => secure().cluster as Target],
 ];
 
 /**
@@ -186,13 +150,9 @@ describe.each(topologies)('a secure local Redis: %s', (_name, target) => {
 
   it('runs apply-events from a cold start: the password from the Secrets Manager API, a batch over TLS', async () => {
     // Prepare
-    const { url, access, cluster: clustered } = target();
-    const secretArn = await secrets.createRedisAuthSecret({
-      username: access.username,
-      password: access.password,
-    });
+    const { url, access, cluster: clustered, authSecretArn: secretArn } = target();
     const prefix = `s${randomBytes(4).toString('hex')}`;
-    for (const [name, value] of Object.entries(secrets.env)) vi.stubEnv(name, value);
+    for (const [name, value] of Object.entries(secure().secretsEnv)) vi.stubEnv(name, value);
     vi.stubEnv('AWS_SESSION_TOKEN', undefined);
     vi.stubEnv('AWS_PROFILE', undefined);
     vi.stubEnv('REDIS_URL', url);
@@ -224,5 +184,136 @@ describe.each(topologies)('a secure local Redis: %s', (_name, target) => {
     } finally {
       raw.disconnect();
     }
+  });
+});
+
+/**
+ * The app user of a secure server has the deployed user's access string for its key prefix
+ * (functions/shared/redis/access-string.ts, which the CDK stack gives the ElastiCache user):
+ * the functions' commands on their own keys, nothing else. ElastiCache guide, "Role-Based Access
+ * Control (RBAC)", "Specifying Permissions Using an Access String"
+ * (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html); the categories:
+ * https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#command-categories
+ */
+describe("the app user's access string", () => {
+  const prefix = 'bank';
+  let server: RedisServer;
+  let target: RedisTarget;
+  let app: Redis;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer({ secure: true, keyPrefix: prefix });
+    target = { url: server.url, cluster: false, access: server.access as RedisAccess };
+    app = rawRedis(target);
+    admin = rawRedis(target, 'admin');
+  });
+  afterAll(async () => {
+    app?.disconnect();
+    admin?.disconnect();
+    await server?.dispose();
+  });
+
+  it("is the deployed user's, for the server's key prefix", async () => {
+    // Prepare: a user given the access string as ElastiCache is given it, to compare with.
+    const reference = `reference-${randomBytes(3).toString('hex')}`;
+    await admin.call('ACL', 'SETUSER', reference, ...appAccessString(prefix).split(' '));
+    const rulesOf = async (user: string) => {
+      const rules = (await admin.call('ACL', 'GETUSER', user)) as unknown[];
+      const field = (name: string) => String(rules[rules.indexOf(name) + 1]);
+      return { keys: field('keys'), channels: field('channels'), commands: field('commands') };
+    };
+    try {
+      // Act
+      const [app, deployed] = await Promise.all([rulesOf(redisUserName), rulesOf(reference)]);
+      // Assess
+      expect(app).toEqual(deployed);
+      expect(app.keys).toBe('~{bank:* ~{bank~*');
+    } finally {
+      await admin.call('ACL', 'DELUSER', reference);
+    }
+  });
+
+  it('refuses commands outside it (FLUSHALL, KEYS, CONFIG, CLIENT KILL, SHUTDOWN, ACL), and the data stays', async () => {
+    // Prepare
+    const key = stateKey('vault', 'balances', prefix);
+    await app.hset(key, 'alice', '100');
+    // Act
+    const refusals = await Promise.all(
+      [
+        ['FLUSHALL'],
+        ['FLUSHDB'],
+        ['KEYS', '*'],
+        ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru'],
+        ['CLIENT', 'KILL', 'TYPE', 'normal'],
+        ['BGSAVE'],
+        ['SHUTDOWN', 'NOSAVE'],
+        ['ACL', 'SETUSER', redisUserName, '+@all'],
+      ].map(([command, ...args]) =>
+        app.call(command as string, ...args).then(
+          () => `${command} ran`,
+          (error: Error) => error.message,
+        ),
+      ),
+    );
+    // Assess
+    for (const refusal of refusals) expect(refusal).toMatch(/^NOPERM/);
+    expect(await app.hget(key, 'alice')).toBe('100');
+    expect(await admin.config('GET', 'maxmemory-policy')).toEqual([
+      'maxmemory-policy',
+      'noeviction',
+    ]);
+  });
+
+  it('refuses keys outside its prefix, also inside a script', async () => {
+    // Act
+    const outside = await Promise.all([
+      app.set(stateKey('vault', 'balances', 'sg'), '1').catch((error: Error) => error.message),
+      app.get('plain-key').catch((error: Error) => error.message),
+      app
+        .eval("return redis.call('GET', KEYS[1])", 1, '{sg~registry}:shards')
+        .catch((error: Error) => error.message),
+    ]);
+    // Assess
+    for (const refusal of outside) expect(refusal).toMatch(/NOPERM.*key/i);
+  });
+
+  it('lets the functions do their work: the guard, the ledger, the rebuild (MULTI/EXEC) and WAIT', async () => {
+    // Prepare
+    const redis = projectClient(target);
+    const options = { firstSeq: '1', streamMaxLen: 100, streamMaxAgeMs: 0, keyPrefix: prefix };
+    const event = (seq: number, offset: number) =>
+      guardedEvent({
+        shard: 'vault',
+        seq,
+        offset,
+        mutation: { op: 'hincrby', key: 'coins', target: 'bob', value: '5' },
+      });
+    try {
+      // Act
+      const applied = await applyChunk(redis, 'vault', [event(1, 0), event(2, 1)], options);
+      await app.hset(stateKey('vault', 'coins', prefix), 'bob', '999'); // a write around it
+      const rebuilt = await rebuildState(redis, {
+        shard: 'vault',
+        name: 'coins',
+        keyPrefix: prefix,
+      });
+      const waited = await redis.wait(0, 10);
+      // Assess
+      expect(applied.map((o) => o.kind)).toEqual(['applied', 'applied']);
+      expect(rebuilt).toMatchObject({ kind: 'rebuilt', changedTargets: 1 });
+      expect(await app.hget(stateKey('vault', 'coins', prefix), 'bob')).toBe('10');
+      expect(waited).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('leaves server management to the admin user', async () => {
+    // Act
+    const flushed = await admin.flushall();
+    // Assess
+    expect(flushed).toBe('OK');
+    expect(await admin.dbsize()).toBe(0);
   });
 });

@@ -18,15 +18,15 @@
  * record dead-lettered once.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
-import { type RedisServer, startRedisCluster } from '../../local/redis-server.ts';
+import type { RedisServer } from '../../local/redis-server.ts';
 import { alarmIn, useDriftBench, waitFor } from '../helpers/drift.ts';
+import { nodeClient, startTestRedisCluster } from '../helpers/redis.ts';
 import { expectExact, Traffic } from '../helpers/traffic.ts';
 
 const { server: cluster, setUp } = useDriftBench(() =>
-  startRedisCluster(3, {
+  startTestRedisCluster(3, {
     replicasPerMaster: 1,
     serverArgs: ['--cluster-replica-validity-factor', '0'],
   }),
@@ -45,9 +45,12 @@ async function pickShardHome() {
   return { prefix, master, replica, entry };
 }
 
-/** The master forgets its replicas' connections; a frozen replica cannot come back for more. */
+/**
+ * The master forgets its replicas' connections; a frozen replica cannot come back for more.
+ * CLIENT KILL is an operator's command: the admin user sends it.
+ */
 async function dropReplicationLinks(master: RedisServer): Promise<void> {
-  const client = new Redis(master.url);
+  const client = nodeClient(master);
   try {
     await client.call('CLIENT', 'KILL', 'TYPE', 'replica');
   } finally {

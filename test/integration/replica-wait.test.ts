@@ -5,16 +5,17 @@
  * WAIT: https://redis.io/docs/latest/commands/wait/
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisNotReplicatedError } from '../../functions/shared/errors.ts';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
 import { shardKeys } from '../../functions/shared/redis/keys.ts';
 import { advanceLedger } from '../../functions/shared/redis/ledger.ts';
-import { type RedisServer, startRedisServer } from '../../local/redis-server.ts';
+import type { RedisServer } from '../../local/redis-server.ts';
+import { projectClient, rawRedis, startTestRedisServer, targetOf } from '../helpers/redis.ts';
 
 let primary: RedisServer;
 let replica: RedisServer;
@@ -22,10 +23,14 @@ let redis: RedisClient;
 let replicaClient: Redis;
 
 beforeAll(async () => {
-  primary = await startRedisServer();
-  replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-  redis = createRedisClient({ url: primary.url, cluster: false, commandTimeoutMs: 2_000 });
-  replicaClient = new Redis(replica.url);
+  primary = await startTestRedisServer();
+  // The replica has its master's users: it logs in to it as the admin user, over TLS if secure.
+  replica = await startTestRedisServer({
+    ...(primary.access ? { access: primary.access } : {}),
+    args: ['--replicaof', '127.0.0.1', String(primary.port)],
+  });
+  redis = projectClient(await targetOf(primary), { commandTimeoutMs: 2_000 });
+  replicaClient = rawRedis(await targetOf(replica));
   const started = Date.now();
   while (!/slave0:.*state=online/.test(await redis.info('replication'))) {
     if (Date.now() - started > 20_000) throw new Error('the replica did not sync');

@@ -7,7 +7,8 @@
  * connect through the one connection module and the project's Redis client, and the state ends
  * exact.
  *
- * This file starts its own servers: the suites' shared ones (global setup) are plaintext.
+ * It runs on the suites' shared servers (global setup), or on servers of its own when the suites
+ * run plaintext.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,59 +24,39 @@ import { createProducer, publishEvents } from '../../functions/shared/kafka/prod
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
-import {
-  type KafkaBroker,
-  type SecureKafkaListener,
-  secureKafkaEnv,
-  startKafkaBroker,
-} from '../../local/kafka-broker.ts';
+import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka-broker.ts';
 import { startPipeline } from '../../local/pipeline.ts';
-import {
-  type RedisCluster,
-  type RedisServer,
-  startRedisCluster,
-  startRedisServer,
-} from '../../local/redis-server.ts';
-import { type SecretsServer, startSecretsServer } from '../../local/secrets-server.ts';
+import { useSecureKafka } from '../helpers/kafka.ts';
+import { appLogin, redisEnv, useSecureRedis } from '../helpers/redis.ts';
 
 const execFileAsync = promisify(execFile);
 
-let broker: KafkaBroker;
+// The suite's servers when it runs secure; servers of this file's own under SEQGUARD_PLAINTEXT=1.
+const secureKafka = useSecureKafka();
+const secureRedis = useSecureRedis();
 let listener: SecureKafkaListener;
-let single: RedisServer;
-let cluster: RedisCluster;
-let secrets: SecretsServer;
 
-beforeAll(async () => {
-  vi.stubEnv('KAFKA_BROKERS', undefined);
-  [broker, single, cluster, secrets] = await Promise.all([
-    startKafkaBroker({ security: 'msk-iam', partitions: 2 }),
-    startRedisServer({ secure: true }),
-    startRedisCluster(3, { secure: true }),
-    startSecretsServer(),
-  ]);
-  listener = broker.mskIam as SecureKafkaListener;
+beforeAll(() => {
+  listener = secureKafka().listener;
   // Every client here signs its MSK IAM tokens with the credentials the broker checks, from the
   // standard variables, as in a Lambda.
   vi.stubEnv('AWS_ACCESS_KEY_ID', listener.credentials.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', listener.credentials.secretAccessKey);
   vi.stubEnv('AWS_REGION', listener.credentials.region);
   vi.stubEnv('AWS_SESSION_TOKEN', undefined);
-}, 240_000);
+});
 
-afterAll(async () => {
+afterAll(() => {
   vi.unstubAllEnvs();
-  await Promise.all([broker?.stop(), single?.dispose(), cluster?.dispose(), secrets?.stop()]);
 });
 
 describe.each([
-  ['a single redis-server', () => single, false],
-  ['a 3-master cluster', () => cluster, true],
-] as const)('the pipeline in production security shape, on %s', (_label, target, isCluster) => {
+  ['a single redis-server', () => secureRedis().single],
+  ['a 3-master cluster', () => secureRedis().cluster],
+] as const)('the pipeline in production security shape, on %s', (_label, target) => {
   it('applies every event once, and check-drift, replay and verify agree over TLS and MSK IAM', async () => {
     // Prepare
     const redisTarget = target();
-    const access = redisTarget.access as NonNullable<RedisServer['access']>;
     const connection: KafkaConnection = {
       clientId: 'secure-test',
       bootstrapBrokers: [listener.bootstrap],
@@ -86,26 +67,14 @@ describe.each([
     const admin = createAdmin(connection);
     await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
     await admin.close();
-    const arn = await secrets.createRedisAuthSecret({
-      username: access.username,
-      password: access.password,
-    });
     const env: Record<string, string> = {
-      REDIS_URL: redisTarget.url,
-      SEQGUARD_REDIS_CLUSTER: String(isCluster),
-      SEQGUARD_REDIS_AUTH_SECRET_ARN: arn,
-      SEQGUARD_REDIS_CA_FILE: access.caFile,
-      ...secrets.env,
+      ...redisEnv(redisTarget, secureRedis().secretsEnv),
       ...secureKafkaEnv(listener),
       SEQGUARD_FORMAT: 'mapped',
       SEQGUARD_KEY_PREFIX: `s${randomBytes(4).toString('hex')}`,
     };
     const sink = loadSinkConfig(env);
-    const redis: RedisClient = createRedisClient({
-      ...sink.redis,
-      username: access.username,
-      password: access.password,
-    });
+    const redis: RedisClient = createRedisClient({ ...sink.redis, ...appLogin(redisTarget) });
     const producer = createProducer({ ...connection, clientId: 'secure-producer' });
     const scores = new Map<string, number>();
     const events = Array.from({ length: 120 }, (_, i) => {

@@ -1,22 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   redisSequenceSource,
   SequenceUnavailableError,
 } from '../../functions/shared/kafka/sequencer.ts';
 import { producerSeqKey } from '../../functions/shared/redis/keys.ts';
+import { rawRedis, suiteTarget } from '../helpers/redis.ts';
 
 let redis: Redis;
+/** The clean-up's KEYS is for operators only (-@dangerous). */
+let admin: Redis;
 const keyPrefix = `test-${randomUUID().slice(0, 8)}`;
 
 beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
+  redis = rawRedis(suiteTarget());
+  admin = rawRedis(suiteTarget(), 'admin');
 });
 afterAll(async () => {
-  const keys = await redis.keys(`{${keyPrefix}~seq:*`);
-  if (keys.length > 0) await redis.del(...keys);
+  const keys = await admin.keys(`{${keyPrefix}~seq:*`);
+  if (keys.length > 0) await admin.del(...keys);
   redis.disconnect();
+  admin.disconnect();
 });
 
 describe('redisSequenceSource()', () => {

@@ -4,44 +4,58 @@
  * after the real sink core applied a real Kafka topic, then exactly what was written around it.
  */
 import { randomBytes } from 'node:crypto';
-import { Admin } from '@platformatic/kafka';
 import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyRecords, type SinkPorts } from '../../functions/apply-events/apply-records.ts';
 import { expectedState, verifyFromTopic, verifyState } from '../../functions/replay/verify.ts';
 import { loadSinkConfig, type SinkConfig } from '../../functions/shared/config.ts';
+import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { type ConsumedRecord, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
 import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { createTopic, produce, readAll, type TestRecord, uniqueTopic } from '../helpers/kafka.ts';
+import {
+  createTopic,
+  produce,
+  readAll,
+  suiteKafka,
+  type TestRecord,
+  uniqueTopic,
+} from '../helpers/kafka.ts';
+import { appLogin, rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 const runs = Math.max(1, Math.round(Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000) / 5));
 
 const clients: RedisClient[] = [];
 let raw: Redis;
+/** For the clean-up: KEYS is for operators only (-@dangerous), as in a deployment. */
+let admin: Redis;
 beforeAll(() => {
-  raw = new Redis(inject('redisUrl'));
+  raw = rawRedis(suiteTarget());
+  admin = rawRedis(suiteTarget(), 'admin');
 });
 afterEach(() => {
   for (const client of clients.splice(0)) client.disconnect();
 });
-afterAll(() => raw.disconnect());
+afterAll(() => {
+  raw.disconnect();
+  admin.disconnect();
+});
 
 /** The real sink core on its own random key prefix, with the handler's two ports. */
 function sink(env: Record<string, string> = {}) {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const config: SinkConfig = loadSinkConfig({
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     SEQGUARD_KEY_PREFIX: prefix,
     SEQGUARD_CHUNK_SIZE: '3',
     ...env,
   });
-  const redis = createRedisClient(config.redis);
+  const redis = createRedisClient({ ...config.redis, ...appLogin(suiteTarget()) });
   clients.push(redis);
   const ports: SinkPorts = {
     applyChunk: (shard, events) => applyChunk(redis, shard, events, config.guard),
@@ -57,8 +71,8 @@ function sink(env: Record<string, string> = {}) {
 }
 
 async function removeKeys(prefix: string) {
-  const keys = await raw.keys(`{${prefix}*`);
-  if (keys.length > 0) await raw.del(...keys);
+  const keys = await admin.keys(`{${prefix}*`);
+  if (keys.length > 0) await admin.del(...keys);
 }
 
 /** Envelope events whose values stress the guard: type clashes, overflow, bad numbers. */
@@ -200,7 +214,7 @@ async function applyTopic(
   topic: string,
   count: number,
 ) {
-  const consumed = (await readAll(inject('kafkaBootstrap'), topic, count)) as ConsumedRecord[];
+  const consumed = (await readAll(topic, count)) as ConsumedRecord[];
   expect(consumed).toHaveLength(count);
   const identity = { eventSourceArn: 'arn:aws:kafka:local', bootstrapServers: 'local' };
   const batches: MSKRecord[][] = [];
@@ -214,15 +228,14 @@ async function applyTopic(
 describe('verifyFromTopic()', () => {
   it('finds no difference after the sink applied the topic, then exactly what was written around it', async () => {
     // Prepare
-    const bootstrap = inject('kafkaBootstrap');
     const topic = uniqueTopic('verify');
-    await createTopic(bootstrap, topic, 3);
+    await createTopic(topic, 3);
     const game = produceGame();
-    await produce(bootstrap, topic, game.records);
+    await produce(topic, game.records);
     const { prefix, config, redis, apply } = sink({ SEQGUARD_CHUNK_SIZE: '4' });
     await applyTopic(apply, topic, game.records.length);
     const options = {
-      connection: { bootstrapBrokers: [bootstrap], clientId: 'seqguard-verify-test' },
+      connection: suiteKafka('seqguard-verify-test'),
       redis,
       topics: [topic],
       sink: config,
@@ -282,9 +295,8 @@ describe('verifyFromTopic()', () => {
 
   it('reports an incomplete result, not differences, when retention deleted records', async () => {
     // Prepare
-    const bootstrap = inject('kafkaBootstrap');
     const topic = uniqueTopic('verify-retention');
-    await createTopic(bootstrap, topic, 2);
+    await createTopic(topic, 2);
     const event = (seq: number) =>
       JSON.stringify({
         seq,
@@ -293,22 +305,21 @@ describe('verifyFromTopic()', () => {
         data: { key: 'c', field: 'f', delta: 1 },
       });
     await produce(
-      bootstrap,
       topic,
       [1, 2, 3, 4].map((seq) => ({ partition: 0, value: event(seq) })),
     );
-    const admin = new Admin({ clientId: 'seqguard-test-admin', bootstrapBrokers: [bootstrap] });
+    const kafkaAdmin = createAdmin(suiteKafka('seqguard-test-admin'));
     try {
-      await admin.deleteRecords({
+      await kafkaAdmin.deleteRecords({
         topics: [{ name: topic, partitions: [{ partition: 0, offset: 2n }] }],
       });
     } finally {
-      await admin.close();
+      await kafkaAdmin.close();
     }
     const { config, redis } = sink();
     // Act
     const result = await verifyFromTopic({
-      connection: { bootstrapBrokers: [bootstrap], clientId: 'seqguard-verify-test' },
+      connection: suiteKafka('seqguard-verify-test'),
       redis,
       topics: [topic],
       sink: config,
