@@ -82,12 +82,15 @@ async function newAccess(keyPrefix: string): Promise<RedisAccess> {
 async function secureArgs(port: number, dir: string, access: RedisAccess): Promise<string[]> {
   const { certFile, keyFile, caFile } = await localCertificates();
   const aclFile = join(dir, 'users.acl');
-  // A user named in an ACL file starts from nothing: `default` here has no password and no
-  // commands, and is off. https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#use-an-external-acl-file
+  // A user named in an ACL file starts from nothing: `default` here has no password and is off,
+  // so no client can be it. https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#use-an-external-acl-file
+  // It keeps every right all the same: Redis 7.0 replays an append-only file as the default
+  // user, and its EXEC re-checks that user's rights, so with none every script's effects (stored
+  // as MULTI/EXEC) vanish on reload (redis/redis#14541, fixed in #14545; valkey-io/valkey#3983).
   await writeFile(
     aclFile,
     [
-      'user default off',
+      'user default off ~* &* +@all',
       `user ${access.username} ${access.accessString} >${access.password}`,
       `user ${access.admin.username} on >${access.admin.password} ~* &* +@all`,
       '',

@@ -48,8 +48,8 @@ export async function onNode<T>(node: RedisServer, work: (c: Redis) => Promise<T
     ...(node.access
       ? {
           tls: { ca: readFileSync(node.access.caFile) },
-          username: node.access.username,
-          password: node.access.password,
+          username: node.access.admin.username,
+          password: node.access.admin.password,
         }
       : {}),
   });

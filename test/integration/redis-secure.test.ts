@@ -309,6 +309,53 @@ describe("the app user's access string", () => {
     }
   });
 
+  it("keeps the guard's writes across a restart from its append-only file", async () => {
+    // Prepare: script effects reach the AOF as MULTI/EXEC, which Redis 7.0 replays as the
+    // default user (off here), re-checking that user's rights (redis/redis#14541).
+    const durable = await startRedisServer({
+      secure: true,
+      keyPrefix: prefix,
+      args: ['--appendonly', 'yes', '--appendfsync', 'always'],
+    });
+    const durableTarget = {
+      url: durable.url,
+      cluster: false,
+      access: durable.access as RedisAccess,
+    };
+    const redis = projectClient(durableTarget);
+    const options = { firstSeq: '1', streamMaxLen: 100, streamMaxAgeMs: 0, keyPrefix: prefix };
+    try {
+      const applied = await applyChunk(
+        redis,
+        'vault',
+        [
+          guardedEvent({
+            shard: 'vault',
+            seq: 1,
+            offset: 0,
+            mutation: { op: 'hincrby', key: 'coins', target: 'carol', value: '7' },
+          }),
+        ],
+        options,
+      );
+      expect(applied.map((o) => o.kind)).toEqual(['applied']);
+      // Act: a crash, then a start from the append-only file
+      redis.disconnect();
+      await durable.stop();
+      await durable.start();
+      // Assess
+      const reader = rawRedis(durableTarget);
+      try {
+        expect(await reader.hget(stateKey('vault', 'coins', prefix), 'carol')).toBe('7');
+      } finally {
+        reader.disconnect();
+      }
+    } finally {
+      redis.disconnect();
+      await durable.dispose();
+    }
+  });
+
   it('leaves server management to the admin user', async () => {
     // Act
     const flushed = await admin.flushall();
