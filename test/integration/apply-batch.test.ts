@@ -6,6 +6,7 @@ import { createRedisClient } from '../../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
+import { streamEntries } from '../helpers/stream.ts';
 
 const options: GuardOptions = {
   firstSeq: '1',
@@ -195,10 +196,7 @@ describe('applyChunk()', () => {
       seqEvent(shard, 3, 42, '4'),
     ]);
     await kinds(shard, [seqEvent(shard, 2, 43, '3')]);
-    const entries = await raw.xrange(shardKeys(shard).stream, '-', '+');
-    const fields = entries.map(([, f]) =>
-      Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))),
-    );
+    const fields = await streamEntries(raw, shardKeys(shard).stream);
     expect(fields).toEqual([
       expect.objectContaining({
         scope: 's:scope-a',
@@ -209,7 +207,7 @@ describe('applyChunk()', () => {
         op: 'zincrby',
       }),
       expect.objectContaining({ seq: '3', offset: '42', value: '4' }),
-      expect.objectContaining({ seq: '2', offset: '43', value: '3', late: '1' }),
+      expect.objectContaining({ seq: '2', offset: '43', value: '3', late: true }),
     ]);
     expect(fields[0]).toMatchObject({
       key: 'leaderboard',
