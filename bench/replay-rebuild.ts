@@ -1,12 +1,15 @@
 /**
  * Reading the delta stream back: the seed article's warm-up window (the last 10,000 entries,
- * which it claims to replay in under 200 ms) folded into a fresh read model, and a full rebuild
+ * which it claims to replay in under 200 ms) decoded (functions/shared/redis/layout.ts) and
+ * folded, oldest first, into a fresh read model (the guard's model of the state), and a full rebuild
  * of a leaderboard from its stream (functions/shared/redis/rebuild.ts), at two stream sizes.
  */
 import { randomBytes } from 'node:crypto';
+import { applyMutation, emptyStateModel } from '../functions/shared/guard-model.ts';
 import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
 import { shardKeys } from '../functions/shared/redis/keys.ts';
+import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
 import { rebuildState } from '../functions/shared/redis/rebuild.ts';
 import { benchEvents } from './apply-throughput.ts';
 
@@ -35,15 +38,9 @@ export async function measureReplayRebuild(
     'COUNT',
     10_000,
   );
-  const scores = new Map<string, number>();
-  for (const [, fields] of tail) {
-    let target = '';
-    let value = 0;
-    for (let i = 0; i < fields.length; i += 2) {
-      if (fields[i] === 'target') target = fields[i + 1] as string;
-      else if (fields[i] === 'value') value = Number(fields[i + 1]);
-    }
-    scores.set(target, (scores.get(target) ?? 0) + value);
+  const model = emptyStateModel();
+  for (let i = tail.length - 1; i >= 0; i--) {
+    applyMutation(model, entryMutation(decodeStreamEntry((tail[i] as [string, string[]])[1])));
   }
   const tailReplayMs = performance.now() - tailStarted;
 

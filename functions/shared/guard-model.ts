@@ -382,7 +382,7 @@ export function streamEntryOf(event: GuardedEvent, outcome: GuardOutcome): Strea
     target: mutation.target,
     value: mutation.value,
     ts: String(record.timestamp),
-    ...(mutation.op === 'hsetIfNewer' ? { version: mutation.version } : {}),
+    version: mutation.op === 'hsetIfNewer' ? mutation.version : undefined,
     late: outcome.kind === 'appliedLate',
   };
 }

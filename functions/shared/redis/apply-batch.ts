@@ -62,7 +62,11 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  */
 export type ExpectedCheckpoints = Readonly<Record<string, string>>;
 
-function scriptArguments(
+/**
+ * The KEYS and ARGV of one applyBatch call. Exported for the benchmark's unguarded ceiling
+ * (bench/unguarded-batch.lua), which takes the same arguments.
+ */
+export function applyBatchArguments(
   shard: string,
   events: readonly GuardedEvent[],
   options: GuardOptions,
@@ -132,7 +136,7 @@ export async function applyChunk(
   if (events.length > maxChunkEvents) {
     throw new RangeError(`a chunk holds at most ${maxChunkEvents} events, got ${events.length}`);
   }
-  const { allKeys, argv } = scriptArguments(shard, events, options, expected);
+  const { allKeys, argv } = applyBatchArguments(shard, events, options, expected);
   let statuses: number[];
   try {
     statuses = await writeAcknowledged(redis, options.replicaWait, (c) =>
