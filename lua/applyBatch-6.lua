@@ -170,8 +170,10 @@ for i, e in ipairs(events) do
   if status >= 0 then
     local tp, offset = e[3], e[4]
     local current = checkpoints[tp]
-    if current == nil or not current or #offset > #current or (#offset == #current and offset > current) then
+    if current == nil then
       raiseCheckpoint(tp, offset)
+    elseif #offset > #current or (#offset == #current and offset > current) then
+      checkpoints[tp] = offset
     end
   end
   statuses[i] = status

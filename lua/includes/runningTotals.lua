@@ -28,14 +28,18 @@ local function addToTotals(metaKey, name, delta)
     return
   end
   local d = tonumber(delta)
-  if math.abs(d) >= TOTALS_EXACT_LIMIT then
+  local sum = (totalsSum[name] or 0) + d
+  if sum < TOTALS_EXACT_LIMIT and sum > -TOTALS_EXACT_LIMIT
+    and d < TOTALS_EXACT_LIMIT and d > -TOTALS_EXACT_LIMIT then
+    totalsSum[name] = sum
+    return
+  end
+  if d >= TOTALS_EXACT_LIMIT or d <= -TOTALS_EXACT_LIMIT then
     redis.call('HINCRBYFLOAT', metaKey, metaSumField(name), delta)
     return
   end
-  if math.abs((totalsSum[name] or 0) + d) >= TOTALS_EXACT_LIMIT then
-    flushSum(metaKey, name)
-  end
-  totalsSum[name] = (totalsSum[name] or 0) + d
+  flushSum(metaKey, name)
+  totalsSum[name] = d
 end
 
 -- Writes the chunk's totals, and the applied count of the shard.

@@ -188,6 +188,34 @@ describe('applyChunk()', () => {
     });
   });
 
+  it('keeps the running totals exact for deltas and sums beyond 2^52', async () => {
+    // Prepare: a delta above 2^53 goes to Redis on its own; small ones are summed in Lua, and
+    // a sum about to pass 2^52 is written before it loses precision.
+    const shard = uniqueShard();
+    const counter = (seq: number, key: string, delta: string) =>
+      guardedEvent({
+        shard,
+        scope: key,
+        seq,
+        offset: seq,
+        mutation: { op: 'hincrby', key, target: 'alice', value: delta },
+      });
+    // Act
+    await kinds(shard, [
+      counter(1, 'big', '9007199254740993'),
+      counter(2, 'big', '1'),
+      counter(1, 'halves', '2251799813685248'),
+      counter(2, 'halves', '2251799813685248'),
+      counter(3, 'halves', '2251799813685248'),
+      counter(4, 'halves', '-1'),
+    ]);
+    // Assess
+    expect(await raw.hmget(shardKeys(shard).meta, 'sum:big', 'sum:halves')).toEqual([
+      '9007199254740994',
+      '6755399441055743',
+    ]);
+  });
+
   it('appends one stream entry per applied event with its coordinates', async () => {
     const shard = uniqueShard();
     await kinds(shard, [
