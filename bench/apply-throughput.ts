@@ -9,11 +9,19 @@
  * Every design is checked: the final leaderboard must equal the sums of the events, and for the
  * idempotent designs a second pass of the same events must change nothing.
  */
-import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { GuardedEvent } from '../functions/shared/events/types.ts';
-import { applyChunk, chunk, type GuardOptions } from '../functions/shared/redis/apply-batch.ts';
+import { emptyShardModel, guardEvent } from '../functions/shared/guard-model.ts';
+import {
+  applyBatchArguments,
+  applyChunk,
+  chunk,
+  type GuardOptions,
+} from '../functions/shared/redis/apply-batch.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
+import { parseScore } from '../functions/shared/redis/layout.ts';
+import { resolveIncludes } from '../lua/resolve-includes.ts';
 import { type EventWork, medianWork, workPerEvent } from './cost.ts';
 import { percentile, redisCpuSeconds, redisWork } from './lib.ts';
 import { powertoolsDesign, powertoolsDesignName } from './powertools-idempotency.ts';
@@ -64,18 +72,21 @@ export function benchEvents(count: number, scopes = 16, players = 10_000): Guard
   }));
 }
 
+/** The leaderboard the events must make: the guard's model, fed each event once. */
 function expectedBoard(events: GuardedEvent[]): Map<string, number> {
-  const sums = new Map<string, number>();
-  for (const e of events)
-    sums.set(e.mutation.target, (sums.get(e.mutation.target) ?? 0) + Number(e.mutation.value));
-  return sums;
+  const model = emptyShardModel();
+  for (const event of events) guardEvent(model, event, BigInt(options.firstSeq));
+  const board = model.state.get('leaderboard');
+  return new Map(
+    board?.type === 'zset' ? [...board.members].map(([member, { score }]) => [member, score]) : [],
+  );
 }
 
 async function boardMatches(redis: RedisClient, expected: Map<string, number>): Promise<boolean> {
   const flat = await redis.zrange(board, '0', '-1', 'WITHSCORES');
   if (flat.length / 2 !== expected.size) return false;
   for (let i = 0; i < flat.length; i += 2) {
-    if (Number(flat[i + 1]) !== expected.get(flat[i] as string)) return false;
+    if (parseScore(flat[i + 1] as string) !== expected.get(flat[i] as string)) return false;
   }
   return true;
 }
@@ -148,38 +159,20 @@ const seqguardWaitDesign: Design = async (redis, events, calls) => {
 /** The name of the guarded batch that waits for a replica, in the table. */
 export const waitDesignName = 'seqguard guarded batch + WAIT 1';
 
-async function unguardedDesign(totals: boolean): Promise<Design> {
-  const lua = [
-    await readFile(new URL('../lua/includes/runningTotals.lua', import.meta.url), 'utf8'),
-    await readFile(new URL('./unguarded-batch.lua', import.meta.url), 'utf8'),
-  ].join('\n');
-  return async (redis, events, calls) => {
-    const keys = [...Object.values(shardKeys(shard, 'sg')), board];
+/**
+ * The ceiling: bench/unguarded-batch.lua, called exactly as applyChunk calls the guard (the same
+ * arguments, built by the same code, by EVALSHA), so that the difference is the guard alone.
+ */
+async function unguardedDesign(redis: RedisClient, totals: boolean): Promise<Design> {
+  const lua = await resolveIncludes(
+    fileURLToPath(new URL('./unguarded-batch.lua', import.meta.url)),
+  );
+  const sha = (await redis.script('LOAD', lua)) as string;
+  return async (client, events, calls) => {
     for (const part of chunk(events, 500)) {
-      const rows = part.map((e) => [
-        `s:${e.sequence?.scope}`,
-        e.sequence?.seq,
-        'bench-0',
-        e.record.offset,
-        e.mutation.op,
-        1,
-        e.mutation.target,
-        e.mutation.value,
-        '',
-        '1',
-      ]);
+      const { allKeys, argv } = applyBatchArguments(shard, part, options, {});
       await timed(calls, () =>
-        redis.eval(
-          lua,
-          keys.length,
-          ...keys,
-          '1',
-          String(options.streamMaxLen),
-          '0',
-          '["leaderboard"]',
-          JSON.stringify(rows),
-          totals ? 'totals' : 'none',
-        ),
+        client.evalsha(sha, allKeys.length, ...allKeys, ...argv, totals ? 'totals' : 'none'),
       );
     }
   };
@@ -278,15 +271,15 @@ export async function measureApplyThroughput(
       : []),
     [
       'batch without guard (writes + totals)',
-      'EVAL of 500',
-      await unguardedDesign(true),
+      'EVALSHA of 500',
+      await unguardedDesign(redis, true),
       events,
       false,
     ],
     [
       'batch without guard (writes only)',
-      'EVAL of 500',
-      await unguardedDesign(false),
+      'EVALSHA of 500',
+      await unguardedDesign(redis, false),
       events,
       false,
     ],

@@ -1,18 +1,22 @@
 --[[
   BENCHMARK ONLY: lua/applyBatch-6.lua with the sequence guard taken out, the ceiling for the
-  same writes. Same arguments; per event it mutates the state and appends to the stream, and
-  with ARGV[6] = "totals" keeps the running totals as the guard does (lua/includes/
-  runningTotals.lua, prepended by bench/apply-throughput.ts); the stream is trimmed once per
-  chunk. Nothing else: no cursor, no gap ledger, no checkpoint, no layout check. Not
-  idempotent (a second pass applies everything again).
+  same writes. Same arguments; per event it mutates the state and appends the same stream entry
+  (includes/layout.lua), and with ARGV[7] = "totals" keeps the running totals as the guard does
+  (includes/runningTotals.lua); the stream is trimmed once per chunk. Nothing else: no cursor,
+  no gap ledger, no checkpoint, no layout check, no status per event. Not idempotent (a second
+  pass applies everything again). bench/apply-throughput.ts resolves the includes.
 
-  KEYS and ARGV as in lua/applyBatch-6.lua, plus ARGV[6]. Returns the number of events.
+  KEYS and ARGV as in lua/applyBatch-6.lua (ARGV[1], ARGV[3] and ARGV[6] unused), plus ARGV[7].
+  Returns the number of events.
 ]]
+
+--- @include "includes/layout"
+--- @include "includes/runningTotals"
 
 local metaKey, streamKey = KEYS[5], KEYS[4]
 local names = cjson.decode(ARGV[4])
 local events = cjson.decode(ARGV[5])
-local totals = ARGV[6] == 'totals'
+local totals = ARGV[7] == 'totals'
 
 for _, e in ipairs(events) do
   local stateKey, name = KEYS[6 + e[6]], names[e[6]]
@@ -24,8 +28,8 @@ for _, e in ipairs(events) do
   if totals then
     addToTotals(metaKey, name, e[8])
   end
-  redis.call('XADD', streamKey, '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4],
-    'op', e[5], 'key', name, 'target', e[7], 'value', e[8], 'ts', e[10])
+  redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
+    streamEntryValue(e[1], e[2], e[3], e[4], e[5], name, e[7], e[8], e[10], e[9], ''))
 end
 if totals then
   flushTotals(metaKey)

@@ -24,11 +24,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { applyMutation, emptyStateModel } from '../functions/shared/guard-model.ts';
 import { createAdmin } from '../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
-import { bursts, modelOf } from './demo/plan.ts';
+import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
+import { bursts, demoStateName, modelOf } from './demo/plan.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
 import { LocalRuntimeError } from './errors.ts';
 import type { EsmActivity } from './esm/event-source-mapping.ts';
@@ -401,22 +403,20 @@ async function main(): Promise<number> {
   // The verdict, from the state itself against the model of the unique events.
   const verdict = await checkAgainstModel(redis, model, {
     shard: 'game',
-    stateName: 'leaderboard',
+    stateName: demoStateName,
     keyPrefix: prefix,
   });
   const deadLettered = await redis.xlen(deadLetterKeys(prefix).stream);
   const keys = shardKeys('game', prefix);
   const latency = await streamLatency(redis, keys.stream);
 
-  // Replay: read the last 10,000 stream entries and fold them into a fresh read model.
+  // Replay: read the last 10,000 stream entries and fold them, oldest first, into a fresh read
+  // model (the guard's model of the state).
   const replayStarted = performance.now();
   const tail = await redis.xrevrange(keys.stream, '+', '-', 'COUNT', 10_000);
-  const replayed = new Map<string, number>();
-  for (const [, fields] of tail) {
-    const f = Object.fromEntries(
-      fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])),
-    );
-    replayed.set(f.target as string, (replayed.get(f.target as string) ?? 0) + Number(f.value));
+  const replayed = emptyStateModel();
+  for (let i = tail.length - 1; i >= 0; i--) {
+    applyMutation(replayed, entryMutation(decodeStreamEntry((tail[i] as [string, string[]])[1])));
   }
   const replayMs = performance.now() - replayStarted;
 

@@ -10,6 +10,7 @@
  */
 import type { KafkaConnection } from '../functions/shared/kafka/connection.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
+import { decodeStreamEntry } from '../functions/shared/redis/layout.ts';
 import { LocalRuntimeError } from './errors.ts';
 import { type KafkaBroker, secureKafkaEnv } from './kafka-broker.ts';
 import type { RedisAccess } from './redis-server.ts';
@@ -173,7 +174,7 @@ export function kafkaClientsOf(
 /** Latency of each stream entry read: its id's time minus the event's record timestamp (`ts`). */
 export function entryLatencies(page: [string, string[]][]): number[] {
   return page.map(
-    ([id, fields]) => Number(id.split('-')[0]) - Number(fields[fields.indexOf('ts') + 1]),
+    ([id, fields]) => Number(id.split('-')[0]) - Number(decodeStreamEntry(fields).ts),
   );
 }
 

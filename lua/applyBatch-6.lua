@@ -34,9 +34,9 @@
     KEYS[1] cursors   hash   cursor field -> highest applied seq
     KEYS[2] gaps      zset   open ranges of missing seqs (includes/gapLedger.lua)
     KEYS[3] offsets   hash   "<topic>-<partition>" -> highest offset guarded in this shard
-    KEYS[4] stream    stream one entry per applied event
-    KEYS[5] meta      hash   applied (count), sum:<name>, n:<name> running totals
-    KEYS[6] versions  hash   version of every field written by hsetIfNewer
+    KEYS[4] stream    stream one entry per applied event (format: includes/layout.lua)
+    KEYS[5] meta      hash   applied (count), n:<name>, sum:<name> running totals
+    KEYS[6] versions  hash   version of every field written by hsetIfNewer (versionField)
     KEYS[7..] state keys, in the order of the names in ARGV[4]
 
     ARGV[1] firstSeq        the first seq of a scope that has no cursor yet
@@ -64,9 +64,10 @@
 ]]
 
 local APPLIED, APPLIED_LATE, GAP_OPENED, DUPLICATE = 1, 2, 3, 0
-local REJECTED_BELOW_FIRST_SEQ, REJECTED_WRONG_TYPE, REJECTED_MUTATION_FAILED = -1, -2, -3
+local REJECTED_BELOW_FIRST_SEQ = -1
 
 --- @include "includes/seqArithmetic"
+--- @include "includes/layout"
 --- @include "includes/gapLedger"
 --- @include "includes/stateMutation"
 --- @include "includes/runningTotals"
@@ -112,44 +113,6 @@ local function raiseCheckpoint(topicPartition, offset)
   checkpoints[topicPartition] = current
 end
 
-local function mutate(e)
-  local op, stateIndex = e[5], e[6]
-  local stateKey = KEYS[6 + stateIndex]
-  local rejected
-  if op == 'zincrby' then
-    rejected = mutateZincrby(stateKey, e[7], e[8])
-  elseif op == 'hincrby' then
-    rejected = mutateHincrby(stateKey, e[7], e[8])
-  elseif op == 'hsetIfNewer' then
-    return mutateHsetIfNewer(stateKey, versionsKey, names[stateIndex], e[7], e[8], e[9])
-  else
-    return REJECTED_MUTATION_FAILED
-  end
-  return rejected
-end
-
-local function appendToStream(e, status)
-  local name = names[e[6]]
-  -- The common entry in one direct call: no argument table to build and unpack. The length cap
-  -- is applied once per chunk, below, not on every append.
-  if e[9] == '' and status ~= APPLIED_LATE then
-    redis.call('XADD', streamKey, '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4],
-      'op', e[5], 'key', name, 'target', e[7], 'value', e[8], 'ts', e[10])
-    return
-  end
-  local args = { 'XADD', streamKey, '*', 'scope', e[1], 'seq', e[2], 'tp', e[3], 'offset', e[4],
-    'op', e[5], 'key', name, 'target', e[7], 'value', e[8], 'ts', e[10] }
-  if e[9] ~= '' then
-    args[#args + 1] = 'version'
-    args[#args + 1] = e[9]
-  end
-  if status == APPLIED_LATE then
-    args[#args + 1] = 'late'
-    args[#args + 1] = '1'
-  end
-  redis.call(unpack(args))
-end
-
 local statuses = {}
 for i, e in ipairs(events) do
   local field, seq = e[1], e[2]
@@ -160,7 +123,7 @@ for i, e in ipairs(events) do
   else
     cursor = cursor or nil
   end
-  local status, gapFirst, gapMember, gapFirstPadded, gapLastPadded, prefix
+  local status, gapFirst, gapHit, gapFirstPadded, gapLastPadded, prefix
 
   if string.byte(field, 1) == 111 then -- 'o': guarded by offset
     status = (cursor and seqCompare(seq, cursor) <= 0) and DUPLICATE or APPLIED
@@ -174,26 +137,22 @@ for i, e in ipairs(events) do
       status = REJECTED_BELOW_FIRST_SEQ
     else
       prefix = gapPrefix(field)
-      gapMember, gapFirstPadded, gapLastPadded = gapFind(gapsKey, prefix, seq)
-      status = gapMember and APPLIED_LATE or DUPLICATE
+      gapHit, gapFirstPadded, gapLastPadded = gapFind(gapsKey, prefix, seq)
+      status = gapHit and APPLIED_LATE or DUPLICATE
     end
   end
 
   if status > 0 then
-    local rejected
-    if e[5] == 'zincrby' then
-      local reply = redis.pcall('ZINCRBY', KEYS[6 + e[6]], e[8], e[7])
-      if type(reply) == 'table' and reply.err then
-        rejected = rejectionOf(reply)
-      end
-    else
-      rejected = mutate(e)
-    end
+    local stateIndex = e[6]
+    local name = names[stateIndex]
+    local rejected = mutateState(e[5], KEYS[6 + stateIndex], versionsKey, name, e[7], e[8], e[9])
     if rejected then
       status = rejected
     else
+      local late = ''
       if status == APPLIED_LATE then
-        gapFill(gapsKey, prefix, gapMember, gapFirstPadded, gapLastPadded, seq)
+        gapFill(gapsKey, prefix, gapHit, gapFirstPadded, gapLastPadded, seq)
+        late = '1'
       else
         if status == GAP_OPENED then
           gapOpen(gapsKey, gapPrefix(field), gapFirst, seqDecrement(seq))
@@ -201,8 +160,9 @@ for i, e in ipairs(events) do
         cursors[field] = seq
         cursorsChanged[field] = true
       end
-      addToTotals(metaKey, names[e[6]], e[5] ~= 'hsetIfNewer' and e[8] or nil)
-      appendToStream(e, status)
+      addToTotals(metaKey, name, e[5] ~= 'hsetIfNewer' and e[8] or nil)
+      redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
+        streamEntryValue(field, seq, e[3], e[4], e[5], name, e[7], e[8], e[10], e[9], late))
       appliedCount = appliedCount + 1
     end
   end
@@ -210,8 +170,10 @@ for i, e in ipairs(events) do
   if status >= 0 then
     local tp, offset = e[3], e[4]
     local current = checkpoints[tp]
-    if current == nil or not current or #offset > #current or (#offset == #current and offset > current) then
+    if current == nil then
       raiseCheckpoint(tp, offset)
+    elseif #offset > #current or (#offset == #current and offset > current) then
+      checkpoints[tp] = offset
     end
   end
   statuses[i] = status

@@ -1,35 +1,16 @@
 /**
- * Turns every `lua/<camelVerbNoun>-<numKeys>.lua` into a string module, resolving
- * `--- @include "includes/<fn>"` lines (each include once per script), so that no function
- * reads a file at run time: `functions/shared/redis/lua-scripts.generated.ts`.
+ * Turns every `lua/<camelVerbNoun>-<numKeys>.lua` into a string module, resolving its
+ * `--- @include "includes/<fn>"` lines (resolve-includes.ts), so that no function reads a file
+ * at run time: `functions/shared/redis/lua-scripts.generated.ts`.
  *
  * Run by `npm run lua` (and before tests, type checks and bundling).
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { luaDir, resolveIncludes } from './resolve-includes.ts';
 
-const luaDir = dirname(fileURLToPath(import.meta.url));
 const outFile = join(luaDir, '..', 'functions', 'shared', 'redis', 'lua-scripts.generated.ts');
 const scriptName = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
-const includeLine = /^--- @include "([\w/]+)"\s*$/;
-
-async function inline(file: string, seen: Set<string>): Promise<string> {
-  const source = await readFile(file, 'utf8');
-  const lines: string[] = [];
-  for (const line of source.split('\n')) {
-    const include = includeLine.exec(line);
-    if (!include) {
-      lines.push(line);
-      continue;
-    }
-    const target = join(luaDir, `${include[1]}.lua`);
-    if (seen.has(target)) continue;
-    seen.add(target);
-    lines.push(await inline(target, seen));
-  }
-  return lines.join('\n');
-}
 
 async function bundle(): Promise<void> {
   const files = (await readdir(luaDir)).filter((f) => f.endsWith('.lua')).sort();
@@ -38,7 +19,7 @@ async function bundle(): Promise<void> {
     const match = scriptName.exec(file);
     if (!match) throw new Error(`lua/${file}: expected the name <camelVerbNoun>-<numKeys>.lua`);
     const [, name, keys] = match;
-    const lua = await inline(join(luaDir, file), new Set());
+    const lua = await resolveIncludes(join(luaDir, file));
     exports.push(
       `export const ${name} = { name: '${name}', numberOfKeys: ${keys}, lua: ${JSON.stringify(lua)} } as const;`,
     );

@@ -6,16 +6,18 @@
   including the entry lastId, into a fresh key. Events the guard applied since then are in the
   live key and in the stream after lastId, but not in the fresh key. In one execution, so that
   no event can slip in between:
-    1. Reads the stream entries after lastId whose key is the state name (the tail).
+    1. Reads the stream entries after lastId whose key is the state name (the tail). An entry
+       the guard did not write (neither format of includes/layout.lua) refuses the rebuild.
     2. Checks that the stream held every applied event of the name: the entries folded plus the
        tail must equal meta n:<name>. Fewer means the stream was trimmed (by length or age) and
        the state cannot be rebuilt from it; more means the running totals were reset. Either way
        nothing is swapped. A name with no recorded event is never rebuilt into an empty state
        over a live key that exists: its bookkeeping is more likely lost than its state wrong.
-    3. Applies the tail to the fresh key in stream order, the way the guard applied it
-       (includes/stateMutation.lua): ZINCRBY, HINCRBY, or HSET when the version is above the
-       one the fold kept for the field in the fresh versions hash. A mutation Redis refuses
-       (the entries mix a sorted set and a hash under one name) refuses the rebuild.
+    3. Applies the tail to the fresh key in stream order with the guard's own mutations
+       (includes/stateMutation.lua, as lua/applyBatch-6.lua): ZINCRBY, HINCRBY, or HSET when the
+       version is above the one the fold kept for the field in the fresh versions hash. A
+       mutation Redis refuses (the entries mix a sorted set and a hash under one name) refuses
+       the rebuild.
     4. Compares the fresh and the live value of every target the tail touched. The caller
        compares all other targets itself, against the state it folded: no pipeline event
        touched them since lastId, so that comparison needs no atomicity with the swap.
@@ -25,12 +27,12 @@
   Every refusal UNLINKs the fresh keys and leaves the live key as it was.
 
   Input:
-    KEYS[1] stream          stream  the shard's applied events (scope seq tp offset op key
-                                    target value ts [version] [late])
+    KEYS[1] stream          stream  the shard's applied events (includes/layout.lua)
     KEYS[2] meta            hash    n:<name> = number of applied events of the state name
     KEYS[3] live            zset | hash  the state key the readers use
     KEYS[4] fresh           zset | hash  the state folded up to lastId (absent when empty)
-    KEYS[5] freshVersions   hash    field -> version the fold kept, for hsetIfNewer fields
+    KEYS[5] freshVersions   hash    versionField(name, field) -> version the fold kept, for
+                                    hsetIfNewer fields (as in the guard's versions hash)
 
     ARGV[1] name            the state name (the stream's `key` field)
     ARGV[2] lastId          the last stream id the fold read; "0-0" when it read none
@@ -56,7 +58,8 @@ local SWAPPED, DELETED = 1, 2
 local REFUSED_STREAM_TRIMMED, REFUSED_STREAM_AHEAD_OF_META = -1, -2
 local REFUSED_UNFOLDABLE, REFUSED_FRESH_MISSING, REFUSED_NOTHING_RECORDED = -3, -4, -5
 
---- @include "includes/seqArithmetic"
+--- @include "includes/layout"
+--- @include "includes/stateMutation"
 --- @include "includes/checkLayout"
 
 local streamKey, metaKey, liveKey, freshKey, freshVersionsKey =
@@ -66,19 +69,17 @@ local foldedEntries, foldedTargets = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 checkLayout({ [streamKey] = 'stream', [metaKey] = 'hash' })
 
-local tail = {}
+local tail, undecodable = {}, false
 for _, entry in ipairs(redis.call('XRANGE', streamKey, '(' .. lastId, '+')) do
-  local flat = entry[2]
-  local fields = {}
-  for i = 1, #flat, 2 do
-    fields[flat[i]] = flat[i + 1]
-  end
-  if fields.key == name then
+  local fields = decodeStreamEntry(entry[2])
+  if not fields then
+    undecodable = true
+  elseif fields.key == name then
     tail[#tail + 1] = fields
   end
 end
 
-local recorded = redis.call('HGET', metaKey, 'n:' .. name)
+local recorded = redis.call('HGET', metaKey, metaCountField(name))
 local appliedEvents = tonumber(recorded or '0')
 
 local function refuse(status)
@@ -100,29 +101,13 @@ if not recorded and redis.call('EXISTS', liveKey) == 1 then
   return refuse(REFUSED_NOTHING_RECORDED)
 end
 
-local function refused(reply)
-  return type(reply) == 'table' and reply.err ~= nil
+if undecodable then
+  return refuse(REFUSED_UNFOLDABLE)
 end
 
 local touched, touchedOrder = {}, {}
 for _, e in ipairs(tail) do
-  local reply
-  if e.op == 'zincrby' then
-    reply = redis.pcall('ZINCRBY', freshKey, e.value, e.target)
-  elseif e.op == 'hincrby' then
-    reply = redis.pcall('HINCRBY', freshKey, e.target, e.value)
-  elseif e.op == 'hsetIfNewer' and e.version then
-    local current = redis.call('HGET', freshVersionsKey, e.target)
-    if not current or seqCompare(e.version, current) > 0 then
-      reply = redis.pcall('HSET', freshKey, e.target, e.value)
-      if not refused(reply) then
-        redis.call('HSET', freshVersionsKey, e.target, e.version)
-      end
-    end
-  else
-    reply = { err = 'unknown op' }
-  end
-  if refused(reply) then
+  if mutateState(e.op, freshKey, freshVersionsKey, name, e.target, e.value, e.version) then
     return refuse(REFUSED_UNFOLDABLE)
   end
   if not touched[e.target] then

@@ -3,8 +3,8 @@
  * differs. The guarantee says a checker that recomputes the state from the unique events must
  * agree with Redis exactly; this is that checker, for operators.
  *
- * - expectedState(): pure. Records in, expected state out, by a model of lua/applyBatch-6.lua's
- *   sequence guard and mutations (same cursor fields, same gap rule, same rejections).
+ * - expectedState(): pure. Records in, expected state out, by the model of lua/applyBatch-6.lua's
+ *   sequence guard and mutations (functions/shared/guard-model.ts).
  * - verifyState(): reads the state keys of the expected shards and compares.
  * - verifyFromTopic(): reads whole partitions from Kafka, then both of the above.
  * - formatVerifyReport(): the result as terminal lines.
@@ -19,8 +19,13 @@
 import type { MSKRecord } from 'aws-lambda';
 import type { SinkConfig } from '../shared/config.ts';
 import { type DecodeOptions, decodeRecord } from '../shared/events/decode.ts';
-import { INT64_MAX } from '../shared/events/int64.ts';
-import type { GuardedEvent, Mutation } from '../shared/events/types.ts';
+import {
+  emptyShardModel,
+  guardEvent,
+  type ModelScore,
+  type ModelValue,
+  type ShardModel,
+} from '../shared/guard-model.ts';
 import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
 import { toMskRecord } from '../shared/kafka/msk-event.ts';
 import { partitionRanges } from '../shared/kafka/offsets.ts';
@@ -28,7 +33,8 @@ import { readRecords } from '../shared/kafka/read-records.ts';
 import type { GuardOptions } from '../shared/redis/apply-batch.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import { deadLetterCounts } from '../shared/redis/dead-letter.ts';
-import { cursorField, shardKeys, stateKey } from '../shared/redis/keys.ts';
+import { shardKeys, stateKey } from '../shared/redis/keys.ts';
+import { metaStateNames, parseScore, scoreText } from '../shared/redis/layout.ts';
 
 export interface ExpectedStateOptions {
   decode: DecodeOptions;
@@ -37,18 +43,10 @@ export interface ExpectedStateOptions {
 }
 
 /** A leaderboard member's expected score, with what bounds the float error of its sum. */
-export interface ExpectedScore {
-  score: number;
-  /** Sum of the absolute deltas: the scale of the rounding error a different order may give. */
-  magnitude: number;
-  /** Every delta was an integer and every partial sum safe: any order gives this exact score. */
-  exact: boolean;
-}
+export type ExpectedScore = ModelScore;
 
-export type ExpectedKey =
-  | { type: 'zset'; members: Map<string, ExpectedScore> }
-  /** A counter (hincrby) is a bigint; a field set by hsetIfNewer holds the string it set. */
-  | { type: 'hash'; fields: Map<string, bigint | string> };
+/** A counter (hincrby) is a bigint; a field set by hsetIfNewer holds the string it set. */
+export type ExpectedKey = ModelValue;
 
 export interface ExpectedState {
   /** shard -> state key name -> expected contents. */
@@ -71,141 +69,10 @@ export interface ExpectedState {
   deadLetters: string[];
 }
 
-/** A cursor field's guard state: what the Lua keeps in `cursors` and `gaps`. */
-interface Cursor {
-  value: bigint;
-  /** Open ranges [first, last] of missing seqs, sorted and disjoint. */
-  gaps: [bigint, bigint][];
-}
-
-interface ShardModel {
-  cursors: Map<string, Cursor>;
-  /** name -> field -> version that last set it (hsetIfNewer). */
-  versions: Map<string, Map<string, bigint>>;
-  state: Map<string, ExpectedKey>;
-}
-
-type Verdict =
-  | { kind: 'duplicate' }
-  | { kind: 'rejected' }
-  | { kind: 'apply' }
-  | { kind: 'applyLate'; gapIndex: number };
-
-/** Index of the open gap holding seq, or -1. */
-function gapHolding(gaps: [bigint, bigint][], seq: bigint): number {
-  let low = 0;
-  let high = gaps.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >> 1;
-    const [first, last] = gaps[middle] as [bigint, bigint];
-    if (seq < first) high = middle - 1;
-    else if (seq > last) low = middle + 1;
-    else return middle;
-  }
-  return -1;
-}
-
-/** Step 1 of applyBatch-6.lua: the guard's verdict, before anything moves. */
-function judge(cursor: Cursor | undefined, seq: bigint, byOffset: boolean, firstSeq: bigint) {
-  if (byOffset) {
-    return cursor !== undefined && seq <= cursor.value
-      ? ({ kind: 'duplicate' } as const)
-      : ({ kind: 'apply' } as const);
-  }
-  const expected = cursor === undefined ? firstSeq : cursor.value + 1n;
-  if (seq >= expected) return { kind: 'apply' } as const;
-  if (cursor === undefined) return { kind: 'rejected' } as const;
-  const gapIndex = gapHolding(cursor.gaps, seq);
-  return gapIndex < 0 ? ({ kind: 'duplicate' } as const) : { kind: 'applyLate' as const, gapIndex };
-}
-
-/** Step 3: only an event whose mutation Redis accepted moves the cursor or the gaps. */
-function advance(
-  cursors: Map<string, Cursor>,
-  field: string,
-  seq: bigint,
-  verdict: Verdict,
-  firstSeq: bigint,
-  byOffset: boolean,
-) {
-  const cursor = cursors.get(field);
-  if (verdict.kind === 'applyLate' && cursor !== undefined) {
-    const [first, last] = cursor.gaps[verdict.gapIndex] as [bigint, bigint];
-    const rest: [bigint, bigint][] = [];
-    if (first < seq) rest.push([first, seq - 1n]);
-    if (seq < last) rest.push([seq + 1n, last]);
-    cursor.gaps.splice(verdict.gapIndex, 1, ...rest);
-    return;
-  }
-  if (cursor === undefined) {
-    const gaps: [bigint, bigint][] = !byOffset && seq > firstSeq ? [[firstSeq, seq - 1n]] : [];
-    cursors.set(field, { value: seq, gaps });
-    return;
-  }
-  if (!byOffset && seq > cursor.value + 1n) cursor.gaps.push([cursor.value + 1n, seq - 1n]);
-  cursor.value = seq;
-}
-
-/** HINCRBY accepts a stored field only when it is the canonical text of an int64. */
-const int64Text = /^(0|-?[1-9][0-9]{0,18})$/;
-const INT64_MIN = -INT64_MAX - 1n;
-
-/**
- * ZINCRBY parses the delta with strtod and refuses a result that underflowed to zero
- * (Redis util.c string2d, ERANGE), while JavaScript quietly reads "1e-400" as 0.
- */
-function underflowsToZero(text: string, delta: number): boolean {
-  return delta === 0 && /[1-9]/.test(text.split(/[eE]/)[0] ?? '');
-}
-
-/** Step 2: the mutation as Redis would run it; false when Redis would refuse it. */
-function mutate(shard: ShardModel, mutation: Mutation): boolean {
-  const existing = shard.state.get(mutation.key);
-  if (mutation.op === 'zincrby') {
-    if (existing !== undefined && existing.type !== 'zset') return false;
-    const delta = Number(mutation.value);
-    if (underflowsToZero(mutation.value, delta)) return false;
-    const members = existing?.members ?? new Map<string, ExpectedScore>();
-    const before = members.get(mutation.target) ?? { score: 0, magnitude: 0, exact: true };
-    const score = before.score + delta;
-    if (Number.isNaN(score)) return false;
-    const magnitude = before.magnitude + Math.abs(delta);
-    const exact = before.exact && Number.isInteger(delta) && magnitude <= Number.MAX_SAFE_INTEGER;
-    members.set(mutation.target, { score, magnitude, exact });
-    if (existing === undefined) shard.state.set(mutation.key, { type: 'zset', members });
-    return true;
-  }
-  if (existing !== undefined && existing.type !== 'hash') {
-    // hsetIfNewer looks at the version before it touches the key: a stale one is a no-op.
-    return mutation.op === 'hsetIfNewer' && !isNewer(shard, mutation);
-  }
-  const fields = existing?.fields ?? new Map<string, bigint | string>();
-  if (mutation.op === 'hincrby') {
-    const current = fields.get(mutation.target) ?? 0n;
-    if (typeof current === 'string' && !int64Text.test(current)) return false;
-    const sum = BigInt(current) + BigInt(mutation.value);
-    if (sum < INT64_MIN || sum > INT64_MAX) return false;
-    fields.set(mutation.target, sum);
-  } else {
-    if (!isNewer(shard, mutation)) return true;
-    fields.set(mutation.target, mutation.value);
-    const versions = shard.versions.get(mutation.key) ?? new Map<string, bigint>();
-    versions.set(mutation.target, BigInt(mutation.version));
-    shard.versions.set(mutation.key, versions);
-  }
-  if (existing === undefined) shard.state.set(mutation.key, { type: 'hash', fields });
-  return true;
-}
-
-function isNewer(shard: ShardModel, mutation: Extract<Mutation, { op: 'hsetIfNewer' }>): boolean {
-  const current = shard.versions.get(mutation.key)?.get(mutation.target);
-  return current === undefined || BigInt(mutation.version) > current;
-}
-
 function shardModel(models: Map<string, ShardModel>, shard: string): ShardModel {
   let model = models.get(shard);
   if (model === undefined) {
-    model = { cursors: new Map(), versions: new Map(), state: new Map() };
+    model = emptyShardModel();
     models.set(shard, model);
   }
   return model;
@@ -231,21 +98,16 @@ export function expectedState(
       deadLetters.push(`${topicPartition(record)}@${record.offset}`);
       continue;
     }
-    const event: GuardedEvent = decoded.event;
-    const model = shardModel(models, event.shard);
-    const field = cursorField(event.sequence, event.record);
-    const byOffset = event.sequence === null;
-    const seq = BigInt(event.sequence?.seq ?? event.record.offset);
-    const verdict = judge(model.cursors.get(field), seq, byOffset, firstSeq);
-    if (verdict.kind === 'duplicate') {
+    const event = decoded.event;
+    const outcome = guardEvent(shardModel(models, event.shard), event, firstSeq);
+    if (outcome.kind === 'duplicate') {
       counts.duplicates += 1;
-    } else if (verdict.kind === 'rejected' || !mutate(model, event.mutation)) {
+    } else if (outcome.kind === 'rejected') {
       counts.rejected += 1;
       deadLetters.push(`${topicPartition(record)}@${record.offset}`);
     } else {
-      advance(model.cursors, field, seq, verdict, firstSeq, byOffset);
       counts.events += 1;
-      if (verdict.kind === 'applyLate') counts.late += 1;
+      if (outcome.kind === 'appliedLate') counts.late += 1;
     }
   }
   const shards = new Map([...models].map(([shard, model]) => [shard, model.state]));
@@ -279,18 +141,6 @@ function scoresAgree(expected: ExpectedScore, actual: number): boolean {
   return Math.abs(actual - expected.score) <= relativeTolerance * expected.magnitude;
 }
 
-/** Scores as Redis prints them. */
-function scoreText(score: number): string {
-  if (Number.isFinite(score)) return String(score);
-  return score > 0 ? 'inf' : '-inf';
-}
-
-function parseScore(text: string): number {
-  if (text === 'inf' || text === '+inf') return Number.POSITIVE_INFINITY;
-  if (text === '-inf') return Number.NEGATIVE_INFINITY;
-  return Number(text);
-}
-
 /** What a state key holds in Redis: target -> text, and its Redis type. */
 async function readStateKey(
   redis: RedisClient,
@@ -314,8 +164,7 @@ async function readStateKey(
  * the model does not expect at all (written around the pipeline through the guard's own names).
  */
 async function appliedNames(redis: RedisClient, shard: string, keyPrefix: string) {
-  const fields = await redis.hkeys(shardKeys(shard, keyPrefix).meta);
-  return fields.filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
+  return metaStateNames(await redis.hkeys(shardKeys(shard, keyPrefix).meta), 'count');
 }
 
 function compareKey(

@@ -5,10 +5,16 @@
  * mixed in, all drawn from a fixed seed so every run publishes the same records.
  *
  * Nothing here grows with the number of events: the bursts are generated as they are published,
- * and the model keeps one entry per player (expected score and last seq).
+ * and the model keeps one entry per player (its score and cursor in the guard's model).
  */
+import { emptyShardModel, guard, type ShardModel } from '../../functions/shared/guard-model.ts';
 import type { OutgoingEvent } from '../../functions/shared/kafka/producer.ts';
-import { inMemorySequenceSource, stampSeedEvent } from '../../functions/shared/kafka/sequencer.ts';
+import {
+  defaultFirstSeq,
+  inMemorySequenceSource,
+  stampSeedEvent,
+} from '../../functions/shared/kafka/sequencer.ts';
+import { cursorField } from '../../functions/shared/redis/keys.ts';
 import { seededRandom } from '../seeded-random.ts';
 
 export interface TrafficSettings {
@@ -21,17 +27,40 @@ export interface TrafficSettings {
   malformedRate: number;
 }
 
+/** The state name the seed format's events mutate (the default mapping's). */
+export const demoStateName = 'leaderboard';
+
 /** What Redis must hold once every record was handled: the effect of each unique event, once. */
 export interface Model {
-  /** The sum of each player's unique deltas: the leaderboard score. */
-  scores: Map<string, number>;
-  /** The last seq of each player (the scope): the guard's cursor. */
-  lastSeq: Map<string, bigint>;
+  /**
+   * The guard's model of the shard (functions/shared/guard-model.ts), fed each unique event once,
+   * in order: the leaderboard, each player's cursor (the scope is the player), the totals.
+   */
+  shard: ShardModel;
   unique: number;
   records: number;
   resends: number;
   late: number;
   malformed: number;
+}
+
+export function emptyModel(): Model {
+  return { shard: emptyShardModel(), unique: 0, records: 0, resends: 0, late: 0, malformed: 0 };
+}
+
+/** Adds one unique event of the seed format, `{sequence_id: seq, player_id, delta}`, to the model. */
+export function addUniqueEvent(model: Model, player: string, seq: bigint, delta: number): void {
+  guard(
+    model.shard,
+    {
+      field: cursorField({ scope: player }, { topic: '', partition: 0 }),
+      seq,
+      byOffset: false,
+      mutation: { op: 'zincrby', key: demoStateName, target: player, value: String(delta) },
+    },
+    defaultFirstSeq,
+  );
+  model.unique += 1;
 }
 
 /** The record of a malformed event: JSON of no known shape, so the sink dead-letters it. */
@@ -52,11 +81,7 @@ export async function* bursts(
     const delta = 1 + Math.floor(random() * 10);
     const event = await stampSeedEvent(sequences, { player_id: player, delta });
     const outgoing = { scope: event.scope, value: event.value };
-    if (model) {
-      model.scores.set(player, (model.scores.get(player) ?? 0) + delta);
-      model.lastSeq.set(player, event.seq);
-      model.unique += 1;
-    }
+    if (model) addUniqueEvent(model, player, event.seq, delta);
     if (random() < settings.gapRate) {
       // Held back to the end of the burst: the guard opens a gap, then fills it.
       heldBack.push(outgoing);
@@ -89,15 +114,7 @@ export async function* bursts(
 
 /** The model of the traffic, from one pass over the bursts without publishing them. */
 export async function modelOf(settings: TrafficSettings): Promise<Model> {
-  const model: Model = {
-    scores: new Map(),
-    lastSeq: new Map(),
-    unique: 0,
-    records: 0,
-    resends: 0,
-    late: 0,
-    malformed: 0,
-  };
+  const model = emptyModel();
   for await (const _ of bursts(settings, model)) {
     // Only the model is wanted here.
   }

@@ -12,10 +12,12 @@
  * - the running totals (`n:` and `sum:` in meta) against the model.
  * Open gaps the caller expects (seqs a producer drew and never sent, which no event can fill)
  * are told apart from lost events: each must match one expected range exactly.
+ * The model is the guard's (functions/shared/guard-model.ts) fed each unique event once.
  */
+import type { ModelScore } from '../../functions/shared/guard-model.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { cursorField, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { decodeGapMember } from '../../functions/shared/redis/layout.ts';
+import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { decodeGapMember, metaField, parseScore } from '../../functions/shared/redis/layout.ts';
 import type { Model } from './plan.ts';
 
 export interface Verdict {
@@ -51,6 +53,9 @@ export async function checkAgainstModel(
   const keys = shardKeys(shard, keyPrefix);
   const board = stateKey(shard, stateName, keyPrefix);
 
+  const expected = model.shard.state.get(stateName);
+  const scores: ReadonlyMap<string, ModelScore> =
+    expected?.type === 'zset' ? expected.members : new Map();
   let wrongScores = 0;
   let seenInModel = 0;
   // ZRANGE by rank, page by page: the leaderboard does not change any more, so unlike ZSCAN no
@@ -63,24 +68,22 @@ export async function checkAgainstModel(
       'WITHSCORES',
     );
     for (let i = 0; i < page.length; i += 2) {
-      const expected = model.scores.get(page[i] as string);
-      if (expected !== undefined) seenInModel += 1;
-      if (Number(page[i + 1]) !== expected) wrongScores += 1;
+      const score = scores.get(page[i] as string);
+      if (score !== undefined) seenInModel += 1;
+      if (parseScore(page[i + 1] as string) !== score?.score) wrongScores += 1;
     }
     if (page.length < 2 * pageSize) break;
   }
-  wrongScores += model.scores.size - seenInModel; // players with no score at all
+  wrongScores += scores.size - seenInModel; // players with no score at all
 
   let lost = 0n;
-  const players = [...model.lastSeq.keys()];
-  for (let start = 0; start < players.length; start += pageSize) {
-    const page = players.slice(start, start + pageSize);
-    const fields = page.map((scope) => cursorField({ scope }, { topic: '', partition: 0 }));
-    const cursors = await redis.hmget(keys.cursors, ...fields);
-    page.forEach((player, i) => {
-      const last = model.lastSeq.get(player) as bigint;
-      const cursor = cursors[i] === null ? 0n : BigInt(cursors[i] as string);
-      if (cursor < last) lost += last - cursor;
+  const cursors = [...model.shard.cursors];
+  for (let start = 0; start < cursors.length; start += pageSize) {
+    const page = cursors.slice(start, start + pageSize);
+    const held = await redis.hmget(keys.cursors, ...page.map(([field]) => field));
+    page.forEach(([, cursor], i) => {
+      const value = held[i] === null ? 0n : BigInt(held[i] as string);
+      if (value < cursor.value) lost += cursor.value - value;
     });
   }
   let openGaps = 0;
@@ -107,16 +110,16 @@ export async function checkAgainstModel(
 
   const [appliedText, countText, sumText] = await redis.hmget(
     keys.meta,
-    'applied',
-    `n:${stateName}`,
-    `sum:${stateName}`,
+    metaField.applied,
+    metaField.count(stateName),
+    metaField.sum(stateName),
   );
   const applied = Number(appliedText ?? 0);
   const lostCount = Number(lost);
-  const duplicated = Math.max(0, applied - (model.unique - lostCount));
-  let modelSum = 0;
-  for (const score of model.scores.values()) modelSum += score;
-  const totalsMatch = Number(countText ?? 0) === model.unique && Number(sumText ?? 0) === modelSum;
+  const duplicated = Math.max(0, applied - (model.shard.applied - lostCount));
+  const totals = model.shard.totals.get(stateName) ?? { count: 0, sum: 0 };
+  const totalsMatch =
+    Number(countText ?? 0) === totals.count && Number(sumText ?? 0) === totals.sum;
   return {
     applied,
     lost: lostCount,

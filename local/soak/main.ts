@@ -16,6 +16,7 @@
  *                   [--partitions N] [--players N] [--malformed-rate R] [--plaintext]
  *                   [--report file.html] [--check-interval ms]
  */
+
 import { randomInt } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -34,6 +35,7 @@ import {
   stateKey,
 } from '../../functions/shared/redis/keys.ts';
 import { defaultThresholds } from '../../functions/shared/thresholds.ts';
+import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';
 import { DriftMonitor } from '../drift-monitor.ts';
 import { LocalRuntimeError } from '../errors.ts';
@@ -164,7 +166,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 
 const MAX_VALUE_BYTES = 16_384;
 const SHARD = 'game';
-const BOARD = 'leaderboard';
+const BOARD = demoStateName;
 /** Unique events per burst: a tenth of a second's worth. */
 const burstSize = Math.max(1, Math.round(settings.rate / 10));
 
@@ -554,7 +556,7 @@ async function main(): Promise<number> {
   };
   /** No score and no cursor in Redis is ever above the model's (read Redis first: the model only grows). */
   const checkInvariants = async () => {
-    const players = [...soakModel.model.scores.keys()];
+    const players = soakModel.players();
     if (players.length === 0) return;
     const picked = Array.from(
       { length: 50 },
@@ -574,10 +576,7 @@ async function main(): Promise<number> {
         invariant.checked += 1;
         const score = Number(scores[i] ?? 0);
         const cursor = BigInt(cursors[i] ?? 0);
-        if (
-          score > (soakModel.model.scores.get(player) ?? 0) ||
-          cursor > (soakModel.model.lastSeq.get(player) ?? 0n)
-        )
+        if (score > soakModel.scoreOf(player) || cursor > soakModel.cursorOf(player))
           invariant.aboveModel += 1;
       });
     } catch {

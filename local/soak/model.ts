@@ -4,20 +4,13 @@
  * verdict), the malformed records by kind, and the seqs a killed producer drew and never sent.
  * One entry per player and per such range: bounded whatever the number of events.
  */
-import type { Model } from '../demo/plan.ts';
+import { cursorField } from '../../functions/shared/redis/keys.ts';
+import { addUniqueEvent, demoStateName, emptyModel, type Model } from '../demo/plan.ts';
 import type { Stamps } from './producer.ts';
 import type { Draft, MalformedKind } from './traffic.ts';
 
 export class SoakModel {
-  readonly model: Model = {
-    scores: new Map(),
-    lastSeq: new Map(),
-    unique: 0,
-    records: 0,
-    resends: 0,
-    late: 0,
-    malformed: 0,
-  };
+  readonly model: Model = emptyModel();
   readonly malformedByKind = new Map<MalformedKind, number>();
   /** Per scope, seqs drawn and never sent, adjacent ranges merged. */
   readonly expectedGaps = new Map<string, [bigint, bigint][]>();
@@ -46,13 +39,28 @@ export class SoakModel {
         continue;
       }
       const seq = stamps.seqs[next++] as bigint;
-      m.scores.set(draft.player, (m.scores.get(draft.player) ?? 0) + draft.delta);
-      const last = m.lastSeq.get(draft.player);
-      if (last === undefined || seq > last) m.lastSeq.set(draft.player, seq);
-      m.unique += 1;
+      addUniqueEvent(m, draft.player, seq, draft.delta);
       m.records += draft.resend ? 2 : 1;
       if (draft.resend) m.resends += 1;
       if (draft.late) m.late += 1;
     }
+  }
+
+  /** The players the model has seen. */
+  players(): string[] {
+    const board = this.model.shard.state.get(demoStateName);
+    return board?.type === 'zset' ? [...board.members.keys()] : [];
+  }
+
+  /** A player's score in the model (0 if none). */
+  scoreOf(player: string): number {
+    const board = this.model.shard.state.get(demoStateName);
+    return board?.type === 'zset' ? (board.members.get(player)?.score ?? 0) : 0;
+  }
+
+  /** A player's cursor in the model: the highest seq its events carried (0 if none). */
+  cursorOf(player: string): bigint {
+    const field = cursorField({ scope: player }, { topic: '', partition: 0 });
+    return this.model.shard.cursors.get(field)?.value ?? 0n;
   }
 }

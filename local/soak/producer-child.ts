@@ -36,7 +36,7 @@ import {
   createRedisClient,
   type RedisConnectionOptions,
 } from '../../functions/shared/redis/client.ts';
-import { producerSeqKey } from '../../functions/shared/redis/keys.ts';
+import { producerOutboxKey, producerSeqKey } from '../../functions/shared/redis/keys.ts';
 import { type Draft, type EventDraft, envelopeOf } from './traffic.ts';
 
 export interface ProducerChildSettings {
@@ -64,10 +64,9 @@ interface Outbox {
   seqs?: string[];
 }
 
-/** The outbox's key in the producer's own Redis (only its counters live there besides). */
-const OUTBOX_KEY = 'soak-producer:outbox';
-
 const settings = JSON.parse(process.env.SOAK_PRODUCER ?? '{}') as ProducerChildSettings;
+/** The outbox's key in the producer's own Redis (only its counters live there besides). */
+const OUTBOX_KEY = producerOutboxKey(settings.keyPrefix);
 const send = (message: FromProducer) => process.send?.(message);
 const debug = process.env.SOAK_DEBUG
   ? (...a: unknown[]) => console.error('[producer]', ...a)
@@ -242,7 +241,9 @@ process.on('message', (request: ToProducer) => {
         await handle(request);
         return;
       } catch (error) {
-        if (error instanceof FatalError || attempt >= 100) {
+        // A refusal by Redis (a missing right, a wrong password) will not pass by itself.
+        const refused = /^(NOPERM|WRONGPASS|NOAUTH)/.test((error as Error).message ?? '');
+        if (error instanceof FatalError || refused || attempt >= 100) {
           send({ fatal: (error as Error).stack ?? String(error) });
           return;
         }

@@ -6,6 +6,7 @@
  * grows with the number of events. Seqs are not drawn here: the producer process stamps them
  * from its durable counters (producer-child.ts).
  */
+import { demoStateName } from '../demo/plan.ts';
 import { seededRandom } from '../seeded-random.ts';
 
 export interface SoakTrafficSettings {
@@ -74,7 +75,7 @@ export function envelopeOf(draft: EventDraft, seq: bigint) {
     scope: draft.player,
     seq,
     type: 'zincrby',
-    data: { key: 'leaderboard', member: draft.player, delta: draft.delta },
+    data: { key: demoStateName, member: draft.player, delta: draft.delta },
   };
 }
 

@@ -5,9 +5,9 @@
   would move cursors past records that must be applied again first.
 
   expected: a table topicPartition -> the lowest checkpoint this key must hold (decimal text).
-
-  Needs: seqArithmetic.lua
 ]]
+
+--- @include "includes/seqArithmetic"
 
 local function checkNotBehind(checkpointsKey, expected)
   for topicPartition, lowest in pairs(expected) do

@@ -2,17 +2,13 @@
   The gap ledger: open ranges of missing sequence numbers, per cursor field, in one sorted set
   of the shard, ordered by bytes (all scores 0).
 
-  Member = prefix .. seqPad(first) .. seqPad(last), where prefix = 4-digit byte length of the
-  cursor field followed by the field itself. The length makes prefixes of different fields
-  never prefixes of one another, so a field may contain any bytes. Ranges of one field never
-  overlap: a range opens only above the cursor, and the cursor then moves past it.
-
-  Needs: seqArithmetic.lua
+  Member = gapMember(gapPrefix(field), seqPad(first), seqPad(last)) (includes/layout.lua): a
+  field may contain any bytes. Ranges of one field never overlap: a range opens only above the
+  cursor, and the cursor then moves past it.
 ]]
 
-local function gapPrefix(cursorField)
-  return string.format('%04d', #cursorField) .. cursorField
-end
+--- @include "includes/seqArithmetic"
+--- @include "includes/layout"
 
 -- The open range of `prefix` that holds seq, as (member, firstPadded, lastPadded), or nil.
 local function gapFind(gapsKey, prefix, seq)
@@ -35,7 +31,7 @@ end
 
 -- Records first..last (inclusive, first <= last) as missing.
 local function gapOpen(gapsKey, prefix, first, last)
-  redis.call('ZADD', gapsKey, 0, prefix .. seqPad(first) .. seqPad(last))
+  redis.call('ZADD', gapsKey, 0, gapMember(prefix, seqPad(first), seqPad(last)))
 end
 
 -- seq arrived inside the range `member`: remove it from the range, splitting it in two.
@@ -43,9 +39,9 @@ local function gapFill(gapsKey, prefix, member, firstPadded, lastPadded, seq)
   redis.call('ZREM', gapsKey, member)
   local padded = seqPad(seq)
   if firstPadded < padded then
-    redis.call('ZADD', gapsKey, 0, prefix .. firstPadded .. seqPad(seqDecrement(seq)))
+    redis.call('ZADD', gapsKey, 0, gapMember(prefix, firstPadded, seqPad(seqDecrement(seq))))
   end
   if padded < lastPadded then
-    redis.call('ZADD', gapsKey, 0, prefix .. seqPad(seqIncrement(seq)) .. lastPadded)
+    redis.call('ZADD', gapsKey, 0, gapMember(prefix, seqPad(seqIncrement(seq)), lastPadded))
   end
 end

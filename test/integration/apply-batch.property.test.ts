@@ -2,16 +2,27 @@
  * The guarantee, as a property on a real Redis: whatever the log holds (producer duplicates,
  * late events, seqs that never arrive, events without a seq) and however the event source
  * delivers it (redeliveries from any earlier point, batches split anywhere), the shard ends equal
- * to a model computed from the unique events alone.
+ * to a model computed from the unique events alone: the guard's model
+ * (functions/shared/guard-model.ts) fed each unique event once. On the way, the Lua and the same
+ * model fed the same deliveries agree on every event's outcome.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maxBigInt } from '../../functions/shared/events/int64.ts';
 import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
+import {
+  emptyShardModel,
+  type GuardOutcome,
+  guardEvent,
+  isApplied,
+  type ShardModel,
+} from '../../functions/shared/guard-model.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { encodeGapMember, metaField } from '../../functions/shared/redis/layout.ts';
 import { uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
+import { streamEntries } from '../helpers/stream.ts';
 
 const runs = Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000);
 
@@ -152,22 +163,34 @@ function toGuarded(shard: string, record: LogRecord): GuardedEvent {
   };
 }
 
-/** Missing seqs of one scope as the ledger's canonical ranges. */
-function missingRanges(present: Set<bigint>, from: bigint, to: bigint): string[] {
+/** Missing seqs of one scope as gap ledger members. */
+function missingRanges(field: string, present: Set<bigint>, from: bigint, to: bigint): string[] {
   const ranges: string[] = [];
   let start: bigint | null = null;
   for (let s = from; s <= to + 1n; s++) {
     const missing = s <= to && !present.has(s);
     if (missing && start === null) start = s;
     if (!missing && start !== null) {
-      ranges.push(`${start.toString().padStart(20, '0')}${(s - 1n).toString().padStart(20, '0')}`);
+      ranges.push(encodeGapMember({ field, first: start, last: s - 1n }));
       start = null;
     }
   }
   return ranges;
 }
 
-function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
+const scoresOf = (model: ShardModel, key: string) => {
+  const value = model.state.get(key);
+  return new Map(
+    value?.type === 'zset' ? [...value.members].map(([m, { score }]) => [m, score]) : [],
+  );
+};
+
+const fieldsOf = (model: ShardModel, key: string) => {
+  const value = model.state.get(key);
+  return new Map(value?.type === 'hash' ? value.fields : []);
+};
+
+function expectedShard(shard: string, produced: Produced[], log: LogRecord[], base: bigint) {
   // Unique events that reached the log: by (scope, seq), or by record when without a seq.
   const unique = new Map<string, { produced: Produced; record: LogRecord }>();
   for (const record of log) {
@@ -175,35 +198,21 @@ function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
     const id = p.seq === null ? `o:${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`;
     if (!unique.has(id)) unique.set(id, { produced: p, record });
   }
-  const board = new Map<string, number>();
-  const coins = new Map<string, number>();
-  const profile = new Map<string, { value: string; version: bigint }>();
-  const meta: Record<string, string> = {};
-  const count = (key: string) => {
-    meta[`n:${key}`] = String(Number(meta[`n:${key}`] ?? 0) + 1);
-  };
+  // The guard's model, fed each unique event once, in log order: every one must apply.
+  const model = emptyShardModel();
+  const outcomes: GuardOutcome[] = [];
   const cursors: Record<string, string> = {};
   const stream: string[] = [];
   for (const [id, { produced: p, record }] of unique) {
-    const m = p.mutation;
-    if (m.op === 'zincrby') board.set(m.target, (board.get(m.target) ?? 0) + Number(m.value));
-    if (m.op === 'hincrby') coins.set(m.target, (coins.get(m.target) ?? 0) + Number(m.value));
-    if (m.op === 'hsetIfNewer') {
-      const current = profile.get(m.target);
-      if (!current || BigInt(m.version) > current.version)
-        profile.set(m.target, { value: m.value, version: BigInt(m.version) });
-    }
-    count(m.key);
+    outcomes.push(guardEvent(model, toGuarded(shard, record), base));
     stream.push(
-      `${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${m.target}|${m.value}`,
+      `${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${p.mutation.target}|${p.mutation.value}`,
     );
     const field = p.seq === null ? `o:t-${record.partition}` : `s:${p.scope}`;
     const position = p.seq ?? record.offset;
     if (cursors[field] === undefined || BigInt(cursors[field]) < position)
       cursors[field] = position.toString();
   }
-  const applied = unique.size;
-  const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
   const gaps: string[] = [];
   for (const scope of new Set(
     produced.filter((p) => p.scope !== null).map((p) => p.scope as string),
@@ -215,9 +224,7 @@ function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
     );
     if (present.size === 0) continue;
     const top = [...present].reduce(maxBigInt);
-    const field = `s:${scope}`;
-    for (const range of missingRanges(present, base, top))
-      gaps.push(`${String(field.length).padStart(4, '0')}${field}${range}`);
+    gaps.push(...missingRanges(`s:${scope}`, present, base, top));
   }
   const checkpoints: Record<string, string> = {};
   for (const record of log) {
@@ -225,18 +232,30 @@ function expectedShard(produced: Produced[], log: LogRecord[], base: bigint) {
     if (checkpoints[tp] === undefined || BigInt(checkpoints[tp]) < record.offset)
       checkpoints[tp] = record.offset.toString();
   }
+  const profile = fieldsOf(model, 'profile');
   return {
-    board,
-    coins,
-    profile,
-    meta,
-    applied,
+    model,
+    outcomes,
+    board: scoresOf(model, 'board'),
+    coins: new Map([...fieldsOf(model, 'coins')].map(([k, v]) => [k, Number(v)])),
+    profile: new Map([...profile].map(([k, v]) => [k, String(v)])),
+    applied: unique.size,
     cursors,
     stream,
     gaps,
     checkpoints,
-    sums: { board: sum(board.values()), coins: sum(coins.values()) },
   };
+}
+
+/** The model's cursors and gap ledger as Redis keeps them. */
+function modelCursors(model: ShardModel) {
+  const cursors: Record<string, string> = {};
+  const gaps: string[] = [];
+  for (const [field, cursor] of model.cursors) {
+    cursors[field] = cursor.value.toString();
+    for (const [first, last] of cursor.gaps) gaps.push(encodeGapMember({ field, first, last }));
+  }
+  return { cursors, gaps };
 }
 
 async function readShard(shard: string) {
@@ -253,9 +272,8 @@ async function readShard(shard: string) {
     Object.entries(await raw.hgetall(stateKey(shard, 'coins'))).map(([k, v]) => [k, Number(v)]),
   );
   const profile = await raw.hgetall(stateKey(shard, 'profile'));
-  const stream = (await raw.xrange(keys.stream, '-', '+')).map(([, f]) => {
-    const e = Object.fromEntries(pairs(f));
-    const position = e.scope?.startsWith('o:') ? `${e.scope}:${e.offset}` : `${e.scope}:${e.seq}`;
+  const stream = (await streamEntries(raw, keys.stream)).map((e) => {
+    const position = e.scope.startsWith('o:') ? `${e.scope}:${e.offset}` : `${e.scope}:${e.seq}`;
     return `${position}|${e.target}|${e.value}`;
   });
   return {
@@ -293,16 +311,26 @@ describe('applyChunk() against a model of the unique events', () => {
             keyPrefix: 'sg',
           };
           // Act
+          const modelOfDeliveries = emptyShardModel();
           for (const part of split(g, deliveries)) {
-            await applyChunk(
-              redis,
-              shard,
-              part.map((r) => toGuarded(shard, r)),
-              options,
-            );
+            const events = part.map((r) => toGuarded(shard, r));
+            const outcomes = await applyChunk(redis, shard, events, options);
+            // The Lua and the model agree on each event, delivery by delivery.
+            expect(outcomes).toEqual(events.map((e) => guardEvent(modelOfDeliveries, e, base)));
           }
           // Assess
-          const expected = expectedShard(produced, log, base);
+          const expected = expectedShard(shard, produced, log, base);
+          expect(expected.outcomes.every(isApplied)).toBe(true);
+          expect(modelCursors(expected.model)).toEqual({
+            cursors: expected.cursors,
+            gaps: expect.arrayContaining(expected.gaps),
+          });
+          expect(modelCursors(expected.model).gaps).toHaveLength(expected.gaps.length);
+          expect(Object.fromEntries(modelOfDeliveries.checkpoints)).toEqual(
+            Object.fromEntries(
+              Object.entries(expected.checkpoints).map(([tp, o]) => [tp, BigInt(o)]),
+            ),
+          );
           const actual = await readShard(shard);
           expect(sortedEntries(nonZero(actual.board))).toEqual(
             sortedEntries(nonZero(expected.board)),
@@ -310,18 +338,22 @@ describe('applyChunk() against a model of the unique events', () => {
           expect(sortedEntries(nonZero(actual.coins))).toEqual(
             sortedEntries(nonZero(expected.coins)),
           );
-          expect(actual.profile).toEqual(
-            Object.fromEntries([...expected.profile].map(([k, v]) => [k, v.value])),
-          );
+          expect(actual.profile).toEqual(Object.fromEntries(expected.profile));
           expect([...actual.stream].sort()).toEqual([...expected.stream].sort());
           expect(actual.cursors).toEqual(expected.cursors);
           expect([...actual.gaps].sort()).toEqual([...expected.gaps].sort());
           expect(actual.checkpoints).toEqual(expected.checkpoints);
-          expect(Number(actual.meta.applied ?? 0)).toBe(expected.applied);
-          expect(Number(actual.meta['sum:board'] ?? 0)).toBe(expected.sums.board);
-          expect(Number(actual.meta['sum:coins'] ?? 0)).toBe(expected.sums.coins);
+          expect(Number(actual.meta[metaField.applied] ?? 0)).toBe(expected.applied);
+          expect(expected.model.applied).toBe(expected.applied);
+          for (const key of ['board', 'coins']) {
+            expect(Number(actual.meta[metaField.sum(key)] ?? 0)).toBe(
+              expected.model.totals.get(key)?.sum ?? 0,
+            );
+          }
           for (const key of ['board', 'coins', 'profile']) {
-            expect(actual.meta[`n:${key}`]).toBe(expected.meta[`n:${key}`]);
+            expect(actual.meta[metaField.count(key)]).toBe(
+              expected.model.totals.get(key)?.count.toString(),
+            );
           }
           await raw.del(
             ...Object.values(shardKeys(shard)),

@@ -6,6 +6,7 @@ import { createRedisClient } from '../../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
+import { streamEntries } from '../helpers/stream.ts';
 
 const options: GuardOptions = {
   firstSeq: '1',
@@ -187,6 +188,34 @@ describe('applyChunk()', () => {
     });
   });
 
+  it('keeps the running totals exact for deltas and sums beyond 2^52', async () => {
+    // Prepare: a delta above 2^53 goes to Redis on its own; small ones are summed in Lua, and
+    // a sum about to pass 2^52 is written before it loses precision.
+    const shard = uniqueShard();
+    const counter = (seq: number, key: string, delta: string) =>
+      guardedEvent({
+        shard,
+        scope: key,
+        seq,
+        offset: seq,
+        mutation: { op: 'hincrby', key, target: 'alice', value: delta },
+      });
+    // Act
+    await kinds(shard, [
+      counter(1, 'big', '9007199254740993'),
+      counter(2, 'big', '1'),
+      counter(1, 'halves', '2251799813685248'),
+      counter(2, 'halves', '2251799813685248'),
+      counter(3, 'halves', '2251799813685248'),
+      counter(4, 'halves', '-1'),
+    ]);
+    // Assess
+    expect(await raw.hmget(shardKeys(shard).meta, 'sum:big', 'sum:halves')).toEqual([
+      '9007199254740994',
+      '6755399441055743',
+    ]);
+  });
+
   it('appends one stream entry per applied event with its coordinates', async () => {
     const shard = uniqueShard();
     await kinds(shard, [
@@ -195,10 +224,7 @@ describe('applyChunk()', () => {
       seqEvent(shard, 3, 42, '4'),
     ]);
     await kinds(shard, [seqEvent(shard, 2, 43, '3')]);
-    const entries = await raw.xrange(shardKeys(shard).stream, '-', '+');
-    const fields = entries.map(([, f]) =>
-      Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))),
-    );
+    const fields = await streamEntries(raw, shardKeys(shard).stream);
     expect(fields).toEqual([
       expect.objectContaining({
         scope: 's:scope-a',
@@ -209,7 +235,7 @@ describe('applyChunk()', () => {
         op: 'zincrby',
       }),
       expect.objectContaining({ seq: '3', offset: '42', value: '4' }),
-      expect.objectContaining({ seq: '2', offset: '43', value: '3', late: '1' }),
+      expect.objectContaining({ seq: '2', offset: '43', value: '3', late: true }),
     ]);
     expect(fields[0]).toMatchObject({
       key: 'leaderboard',

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
 import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import type { Model } from '../../local/demo/plan.ts';
+import { addUniqueEvent, emptyModel, type Model } from '../../local/demo/plan.ts';
 import { checkAgainstModel } from '../../local/demo/verdict.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 
@@ -21,20 +21,10 @@ const events = ['p-1', 'p-2', 'p-3'].flatMap((player) =>
 );
 
 function model(): Model {
-  const scores = new Map<string, number>();
-  const lastSeq = new Map<string, bigint>();
-  for (const { player, seq } of events) {
-    scores.set(player, (scores.get(player) ?? 0) + seq);
-    lastSeq.set(player, BigInt(seq));
-  }
-  const counts = {
-    unique: events.length,
-    records: events.length,
-    resends: 0,
-    late: 0,
-    malformed: 0,
-  };
-  return { scores, lastSeq, ...counts };
+  const built = emptyModel();
+  for (const { player, seq } of events) addUniqueEvent(built, player, BigInt(seq), seq);
+  built.records = events.length;
+  return built;
 }
 
 function guarded({ player, seq }: { player: string; seq: number }, offset: number): GuardedEvent {

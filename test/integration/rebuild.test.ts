@@ -4,6 +4,7 @@ import type { GuardedEvent, Mutation } from '../../functions/shared/events/types
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { rebuildKey, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { metaField } from '../../functions/shared/redis/layout.ts';
 import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import {
@@ -119,7 +120,7 @@ describe('rebuildState()', () => {
     const expected = await seed(shard);
     await raw.del(stateKey(shard, 'coins'));
     await raw.hset(stateKey(shard, 'never'), 'x', '1');
-    await raw.hset(shardKeys(shard).meta, 'n:never', '0');
+    await raw.hset(shardKeys(shard).meta, metaField.count('never'), '0');
 
     // Act
     const coins = await rebuild(shard, 'coins');

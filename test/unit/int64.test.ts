@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  INT64_MAX,
+  INT64_MIN,
+  isInt64,
+  parseInt64,
   parseJsonExact,
+  toInt64String,
   toIntegerString,
   toUint63String,
 } from '../../functions/shared/events/int64.ts';
@@ -74,5 +79,38 @@ describe('parseJsonExact()', () => {
 
   it('throws on invalid JSON', () => {
     expect(() => parseJsonExact('{"seq": ')).toThrow(SyntaxError);
+  });
+});
+
+describe('parseInt64()', () => {
+  it('reads what HINCRBY reads: the canonical text of an int64', () => {
+    expect(parseInt64('0')).toBe(0n);
+    expect(parseInt64('-9223372036854775808')).toBe(INT64_MIN);
+    expect(parseInt64('9223372036854775807')).toBe(INT64_MAX);
+    for (const bad of ['-0', '007', '+1', '1.0', '1e3', ' 1', '', '9223372036854775808', 'abc']) {
+      expect(parseInt64(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe('toInt64String()', () => {
+  it('gives the canonical text of an int64 in any form an event may write it', () => {
+    expect(toInt64String(-42)).toBe('-42');
+    expect(toInt64String('-0')).toBe('0');
+    expect(toInt64String(-9223372036854775808n)).toBe('-9223372036854775808');
+    for (const bad of [1.5, 2 ** 53, '007', '1e3', '9223372036854775808', 2n ** 63n, null]) {
+      expect(toInt64String(bad), String(bad)).toBeNull();
+    }
+  });
+});
+
+describe('isInt64()', () => {
+  it('bounds bigints to int64', () => {
+    expect([INT64_MIN, INT64_MAX, INT64_MIN - 1n, INT64_MAX + 1n].map(isInt64)).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });

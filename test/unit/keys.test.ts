@@ -4,9 +4,12 @@ import {
   cursorField,
   deadLetterKeys,
   keyPatterns,
+  parseShardKey,
   producerSeqKey,
   rebuildKey,
   rebuildVersionsKey,
+  type ShardKeyKind,
+  shardKeyPattern,
   shardKeys,
   shardRegistryKey,
   stateKey,
@@ -112,6 +115,55 @@ describe('keyPatterns()', () => {
         for (const key of keysOf('sg2')) {
           expect(keyPatterns('sg').some((p) => matches(p, key))).toBe(false);
         }
+      }),
+    );
+  });
+});
+
+describe('parseShardKey()', () => {
+  it('gives back the shard and kind of every key shardKeys() builds', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.constantFrom('sg', 'tenant-1'),
+        (shard, prefix) => {
+          fc.pre(shard.isWellFormed());
+          for (const [kind, key] of Object.entries(shardKeys(shard, prefix))) {
+            expect(parseShardKey(key, prefix)).toEqual({ shard, kind: kind as ShardKeyKind });
+          }
+        },
+      ),
+    );
+  });
+
+  it('refuses state keys, keys of another prefix and keys that shardKeys() cannot build', () => {
+    expect(parseShardKey(stateKey('s', 'board'))).toBeUndefined();
+    expect(parseShardKey(shardKeys('s', 'other').offsets)).toBeUndefined();
+    expect(parseShardKey(shardRegistryKey())).toBeUndefined();
+    expect(parseShardKey('{sg:a:b}:offsets')).toBeUndefined();
+    expect(parseShardKey('{sg:%E0%A4%A}:offsets')).toBeUndefined();
+    expect(parseShardKey('{sg:s}:offsets:x')).toBeUndefined();
+  });
+});
+
+describe('shardKeyPattern()', () => {
+  /** Redis's glob with `*` as its only special character, as shardKeyPattern() builds them. */
+  const matches = (pattern: string, key: string) =>
+    new RegExp(
+      `^${pattern
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+      's',
+    ).test(key);
+
+  it("matches one kind of every shard's keys, and no other key", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (shard) => {
+        fc.pre(shard.isWellFormed());
+        expect(matches(shardKeyPattern('offsets'), shardKeys(shard).offsets)).toBe(true);
+        expect(matches(shardKeyPattern('offsets'), shardKeys(shard).cursors)).toBe(false);
+        expect(matches(shardKeyPattern('offsets'), shardKeys(shard, 'sg2').offsets)).toBe(false);
       }),
     );
   });

@@ -120,8 +120,8 @@ describe('SoakModel', () => {
       ],
     });
     // Assess
-    expect(model.model.scores.get('a')).toBe(5);
-    expect(model.model.lastSeq.get('a')).toBe(5n);
+    expect(model.scoreOf('a')).toBe(5);
+    expect(model.cursorOf('a')).toBe(5n);
     expect(model.model.unique).toBe(2);
     expect(model.model.records).toBe(3);
     expect(model.expectedGaps.get('a')).toEqual([[1n, 3n]]);

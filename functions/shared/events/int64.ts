@@ -5,8 +5,41 @@
  */
 
 export const INT64_MAX = 9223372036854775807n;
+export const INT64_MIN = -INT64_MAX - 1n;
 
 const canonicalDigits = /^(0|[1-9][0-9]{0,18})$/;
+/** Redis's own integer text (util.c string2ll): no sign on 0, no leading zeros, no `+`. */
+const canonicalSigned = /^(0|-?[1-9][0-9]{0,18})$/;
+/** What an event may write as an int64 delta: `-0` is accepted and read as 0. */
+const signedDigits = /^-?(0|[1-9][0-9]{0,18})$/;
+
+/** Whether a bigint is within int64. */
+export function isInt64(value: bigint): boolean {
+  return value >= INT64_MIN && value <= INT64_MAX;
+}
+
+/**
+ * The int64 that a stored text holds as HINCRBY reads it (strict: the canonical decimal text of
+ * an int64, as Redis writes it), or undefined when HINCRBY would refuse it.
+ */
+export function parseInt64(text: string): bigint | undefined {
+  if (!canonicalSigned.test(text)) return undefined;
+  const value = BigInt(text);
+  return isInt64(value) ? value : undefined;
+}
+
+/**
+ * The canonical decimal string of an int64 given as a safe integer, a bigint or digits (an
+ * event's counter delta), or null when value is not one.
+ */
+export function toInt64String(value: unknown): string | null {
+  let n: bigint;
+  if (typeof value === 'bigint') n = value;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);
+  else if (typeof value === 'string' && signedDigits.test(value)) n = BigInt(value);
+  else return null;
+  return isInt64(n) ? n.toString() : null;
+}
 
 /** The canonical decimal string of a non-negative int64, or null when value is not one. */
 export function toUint63String(value: unknown): string | null {

@@ -5,7 +5,7 @@
  *   {sequence_id, player_id, delta} is the default mapping).
  */
 import { z } from 'zod';
-import { INT64_MAX, toIntegerString, toUint63String } from './int64.ts';
+import { INT64_MAX, toInt64String, toIntegerString, toUint63String } from './int64.ts';
 import { mutationOps } from './types.ts';
 
 /**
@@ -88,16 +88,12 @@ const floatDelta = z.union([z.number(), z.bigint(), z.string()]).transform((valu
 
 /** A signed int64 for HINCRBY. */
 const integerDelta = z.union([z.number(), z.bigint(), z.string()]).transform((value, ctx) => {
-  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
-  if (
-    (typeof text === 'string' && /^-?(0|[1-9][0-9]{0,18})$/.test(text)) ||
-    typeof text === 'bigint'
-  ) {
-    const n = BigInt(text);
-    if (n >= -INT64_MAX - 1n && n <= INT64_MAX) return n.toString();
+  const canonical = toInt64String(value);
+  if (canonical === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be an integer within int64' });
+    return z.NEVER;
   }
-  ctx.addIssue({ code: 'custom', message: 'must be an integer within int64' });
-  return z.NEVER;
+  return canonical;
 });
 
 /** Any JSON scalar, stored as text: well-formed, since a lone surrogate cannot cross into Lua. */

@@ -8,6 +8,7 @@ import {
   RedisUnavailableError,
 } from '../errors.ts';
 import type { GuardedEvent } from '../events/types.ts';
+import { type GuardOutcome, guardOutcomes } from '../guard-model.ts';
 import { topicPartition } from '../kafka/connection.ts';
 import type { RedisClient } from './client.ts';
 import { cursorField, shardKeys, stateKey } from './keys.ts';
@@ -28,44 +29,17 @@ export interface GuardOptions {
   replicaWait?: ReplicaWait;
 }
 
-export type RejectionReason = 'belowFirstSeq' | 'wrongType' | 'mutationFailed';
+export type { GuardOutcome, RejectionReason } from '../guard-model.ts';
 
-export type GuardOutcome =
-  | { kind: 'applied' }
-  | { kind: 'appliedLate' }
-  | { kind: 'gapOpened' }
-  | { kind: 'duplicate' }
-  | { kind: 'rejected'; reason: RejectionReason; message: string };
-
+/** applyBatch-6.lua's status codes. */
 const outcomeByStatus = new Map<number, GuardOutcome>([
-  [1, { kind: 'applied' }],
-  [2, { kind: 'appliedLate' }],
-  [3, { kind: 'gapOpened' }],
-  [0, { kind: 'duplicate' }],
-  [
-    -1,
-    {
-      kind: 'rejected',
-      reason: 'belowFirstSeq',
-      message: 'seq is below the first seq of its scope',
-    },
-  ],
-  [
-    -2,
-    {
-      kind: 'rejected',
-      reason: 'wrongType',
-      message: 'the state key holds another Redis type than the operation needs',
-    },
-  ],
-  [
-    -3,
-    {
-      kind: 'rejected',
-      reason: 'mutationFailed',
-      message: 'Redis refused the mutation (the stored value or the result is not a valid number)',
-    },
-  ],
+  [1, guardOutcomes.applied],
+  [2, guardOutcomes.appliedLate],
+  [3, guardOutcomes.gapOpened],
+  [0, guardOutcomes.duplicate],
+  [-1, guardOutcomes.rejected.belowFirstSeq],
+  [-2, guardOutcomes.rejected.wrongType],
+  [-3, guardOutcomes.rejected.mutationFailed],
 ]);
 
 /**
@@ -88,7 +62,11 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  */
 export type ExpectedCheckpoints = Readonly<Record<string, string>>;
 
-function scriptArguments(
+/**
+ * The KEYS and ARGV of one applyBatch call. Exported for the benchmark's unguarded ceiling
+ * (bench/unguarded-batch.lua), which takes the same arguments.
+ */
+export function applyBatchArguments(
   shard: string,
   events: readonly GuardedEvent[],
   options: GuardOptions,
@@ -158,7 +136,7 @@ export async function applyChunk(
   if (events.length > maxChunkEvents) {
     throw new RangeError(`a chunk holds at most ${maxChunkEvents} events, got ${events.length}`);
   }
-  const { allKeys, argv } = scriptArguments(shard, events, options, expected);
+  const { allKeys, argv } = applyBatchArguments(shard, events, options, expected);
   let statuses: number[];
   try {
     statuses = await writeAcknowledged(redis, options.replicaWait, (c) =>

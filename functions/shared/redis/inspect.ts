@@ -4,7 +4,15 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './client.ts';
-import { deadLetterKeys, shardKeys, shardRegistryKey, stateKey } from './keys.ts';
+import {
+  deadLetterKeys,
+  parseShardKey,
+  shardKeyPattern,
+  shardKeys,
+  shardRegistryKey,
+  stateKey,
+} from './keys.ts';
+import { metaField, metaStateNames } from './layout.ts';
 
 export interface ShardSnapshot {
   shard: string;
@@ -52,15 +60,21 @@ export async function listShards(
 ): Promise<{ shard: string; registered: boolean }[]> {
   const registered = new Set(await redis.smembers(shardRegistryKey(keyPrefix)));
   const found = new Set<string>();
-  const head = `{${keyPrefix}:`;
-  const tail = '}:offsets';
   for (const node of masters(redis)) {
     let cursor = '0';
     do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${head}*${tail}`, 'COUNT', 1000);
+      const [next, keys] = await node.scan(
+        cursor,
+        'MATCH',
+        shardKeyPattern('offsets', keyPrefix),
+        'COUNT',
+        1000,
+      );
       cursor = next;
-      for (const key of keys)
-        found.add(decodeURIComponent(key.slice(head.length, key.length - tail.length)));
+      for (const key of keys) {
+        const parsed = parseShardKey(key, keyPrefix);
+        if (parsed?.kind === 'offsets') found.add(parsed.shard);
+      }
     } while (cursor !== '0');
   }
   return [...new Set([...registered, ...found])]
@@ -98,7 +112,7 @@ async function checkState(
   const key = stateKey(shard, name, options.keyPrefix);
   const metaKey = shardKeys(shard, options.keyPrefix).meta;
   const pageSize = options.pageSize ?? 10_000;
-  const expectedSum = meta[`sum:${name}`] ?? '0';
+  const expectedSum = meta[metaField.sum(name)] ?? '0';
   const type = await redis.type(key);
   const entries =
     type === 'zset' ? await redis.zcard(key) : type === 'hash' ? await redis.hlen(key) : 0;
@@ -123,7 +137,9 @@ async function checkState(
   } else {
     return { name, kind: 'inconclusive', reason: 'wrongType' };
   }
-  if ((await redis.hget(metaKey, `n:${name}`)) !== (meta[`n:${name}`] ?? null)) {
+  if (
+    (await redis.hget(metaKey, metaField.count(name))) !== (meta[metaField.count(name)] ?? null)
+  ) {
     return { name, kind: 'inconclusive', reason: 'busy' };
   }
   return equal
@@ -143,9 +159,7 @@ export async function inspectShard(
     redis.hgetall(keys.meta),
     redis.exists(keys.offsets, keys.cursors, keys.meta),
   ]);
-  const names = Object.keys(meta).flatMap((field) =>
-    field.startsWith('sum:') ? [field.slice(4)] : [],
-  );
+  const names = metaStateNames(Object.keys(meta), 'sum');
   const states: StateCheck[] = [];
   for (const name of names) states.push(await checkState(redis, shard.shard, name, meta, options));
   return {

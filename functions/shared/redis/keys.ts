@@ -49,6 +49,50 @@ export function shardKeys(shard: string, prefix = defaultKeyPrefix): ShardKeys {
   };
 }
 
+export type ShardKeyKind = keyof ShardKeys;
+
+const shardKeyKinds: ReadonlySet<string> = new Set<ShardKeyKind>([
+  'cursors',
+  'gaps',
+  'offsets',
+  'stream',
+  'meta',
+  'versions',
+]);
+
+/**
+ * A SCAN MATCH pattern for one kind of shard key of every shard of a prefix (a prefix holds
+ * only `[A-Za-z0-9_-]`, none of which is special in a glob; see keyPatterns).
+ */
+export function shardKeyPattern(kind: ShardKeyKind, prefix = defaultKeyPrefix): string {
+  return `{${prefix}:*}:${kind}`;
+}
+
+/**
+ * The shard and kind of a key that shardKeys() builds, or undefined for any other key (a state
+ * key, a key of another prefix, a name that is not percent-encoded as shardKeys encodes it).
+ */
+export function parseShardKey(
+  key: string,
+  prefix = defaultKeyPrefix,
+): { shard: string; kind: ShardKeyKind } | undefined {
+  const head = `{${prefix}:`;
+  // An encoded shard holds no `}`: the first one ends the tag.
+  const close = key.indexOf('}', head.length);
+  if (!key.startsWith(head) || close < 0 || key[close + 1] !== ':') return undefined;
+  const kind = key.slice(close + 2);
+  if (!shardKeyKinds.has(kind)) return undefined;
+  let shard: string;
+  try {
+    shard = decodeURIComponent(key.slice(head.length, close));
+  } catch {
+    return undefined;
+  }
+  if (!shard.isWellFormed() || shardTag(shard, prefix) !== key.slice(0, close + 1))
+    return undefined;
+  return { shard, kind: kind as ShardKeyKind };
+}
+
 /** A state key (leaderboard, counter hash, …) of a shard, by its name. */
 export function stateKey(shard: string, name: string, prefix = defaultKeyPrefix): string {
   return `${shardTag(shard, prefix)}:state:${encode(name)}`;
@@ -106,6 +150,14 @@ export function partitionLedgerKey(partition: string, prefix = defaultKeyPrefix)
  */
 export function producerSeqKey(scope: string, prefix = defaultKeyPrefix): string {
   return `{${prefix}~seq:${encode(scope)}}`;
+}
+
+/**
+ * The outbox of a producer that publishes bursts exactly once across its own restarts (the
+ * soak's): beside its seq counters, in their Redis.
+ */
+export function producerOutboxKey(prefix = defaultKeyPrefix): string {
+  return `{${prefix}~outbox}`;
 }
 
 /** The hash field of a sequence scope's cursor, or of a topic-partition's offset cursor. */

@@ -10,8 +10,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import {
+  applyMutation,
+  emptyStateModel,
+  type ModelValue,
+  type StateModel,
+} from '../guard-model.ts';
 import type { RedisClient } from './client.ts';
 import { rebuildKey, rebuildVersionsKey, shardKeys, stateKey } from './keys.ts';
+import {
+  decodeStreamEntry,
+  entryMutation,
+  metaField,
+  parseScore,
+  type StreamEntry,
+  scoreText,
+  versionField,
+} from './layout.ts';
 
 export interface RebuildOptions {
   shard: string;
@@ -63,84 +78,28 @@ const defaultWriteBatchSize = 1_000;
 /** A rebuild that dies leaves its fresh keys behind; they expire instead of piling up. */
 const freshKeyTtlMs = 24 * 60 * 60 * 1_000;
 
-interface HashField {
-  value: string | bigint;
-  /** The highest version an hsetIfNewer entry brought, as the guard's versions hash keeps it. */
-  version?: bigint;
-}
-
 /** The state the stream entries of one name make, folded in stream order. */
 interface Fold {
-  type: 'zset' | 'hash' | undefined;
-  scores: Map<string, number>;
-  fields: Map<string, HashField>;
+  name: string;
+  /** The guard's model of the state, holding this one name (and its versions). */
+  model: StateModel;
   entries: number;
   /** The last stream id read (of any name); "0-0" before the first. */
   lastId: string;
 }
 
-type StreamEntry = Record<string, string | undefined>;
-
-const int64 = /^-?(0|[1-9][0-9]{0,18})$/;
-const int64Min = -(2n ** 63n);
-const int64Max = 2n ** 63n - 1n;
-
-/** Parses an integer the way HINCRBY does (strict int64 decimal), or undefined. */
-function toInt64(text: string): bigint | undefined {
-  if (!int64.test(text)) return undefined;
-  const value = BigInt(text);
-  return value >= int64Min && value <= int64Max ? value : undefined;
-}
-
 /**
- * Applies one entry to the fold as the guard applied it to the state: ZINCRBY adds doubles
- * from 0 in the same order (so the result is the same double), HINCRBY adds int64 exactly, and
- * hsetIfNewer sets the field only when its version is above the highest seen (a stale version
- * was appended to the stream too, but changed nothing). Returns why it cannot, or undefined.
+ * Applies one entry to the fold as the guard applied it to the state (the guard model's
+ * applyMutation): ZINCRBY adds doubles from 0 in the same order (so the result is the same
+ * double), HINCRBY adds int64 exactly, and hsetIfNewer sets the field only when its version is
+ * above the highest seen (a stale version was appended to the stream too, but changed nothing).
+ * Returns why it cannot, or undefined.
  */
 function foldEntry(fold: Fold, entry: StreamEntry): string | undefined {
-  const { op, target, value } = entry;
-  if (target === undefined || value === undefined) return 'an entry has no target or value';
-  const type = op === 'zincrby' ? 'zset' : 'hash';
-  if (fold.type !== undefined && fold.type !== type) {
-    return 'the entries mix sorted-set and hash operations';
-  }
-  fold.type = type;
-  if (op === 'zincrby') {
-    const delta = Number(value);
-    if (!Number.isFinite(delta)) return `delta "${value}" is not a finite number`;
-    fold.scores.set(target, (fold.scores.get(target) ?? 0) + delta);
-    return undefined;
-  }
-  const field = fold.fields.get(target);
-  if (op === 'hincrby') {
-    const delta = toInt64(value);
-    const current =
-      field === undefined
-        ? 0n
-        : typeof field.value === 'bigint'
-          ? field.value
-          : toInt64(field.value);
-    if (delta === undefined || current === undefined) return 'an hincrby is not on integers';
-    const sum = current + delta;
-    fold.fields.set(target, { ...field, value: sum });
-    return undefined;
-  }
-  if (op === 'hsetIfNewer') {
-    const version = entry.version === undefined ? undefined : toInt64(entry.version);
-    if (version === undefined) return 'an hsetIfNewer entry has no valid version';
-    if (field?.version === undefined || version > field.version) {
-      fold.fields.set(target, { value, version });
-    }
-    return undefined;
-  }
-  return `unknown op "${op}"`;
-}
-
-function entryFields(flat: string[]): StreamEntry {
-  const entry: StreamEntry = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) entry[flat[i] as string] = flat[i + 1];
-  return entry;
+  const rejection = applyMutation(fold.model, entryMutation(entry));
+  if (rejection === 'wrongType') return 'the entries mix sorted-set and hash operations';
+  if (rejection !== undefined) return `Redis refuses its ${entry.op} of "${entry.value}"`;
+  return undefined;
 }
 
 /** Reads the whole stream in pages and folds the entries of `name`. */
@@ -150,42 +109,44 @@ async function foldStream(
   name: string,
   pageSize: number,
 ): Promise<{ fold: Fold; problem?: string }> {
-  const fold: Fold = {
-    type: undefined,
-    scores: new Map(),
-    fields: new Map(),
-    entries: 0,
-    lastId: '0-0',
-  };
+  const fold: Fold = { name, model: emptyStateModel(), entries: 0, lastId: '0-0' };
+  const read = (after: string) => redis.xrange(streamKey, `(${after}`, '+', 'COUNT', pageSize);
+  let page = await read(fold.lastId);
   for (;;) {
-    const page = await redis.xrange(streamKey, `(${fold.lastId}`, '+', 'COUNT', pageSize);
+    // The next page is asked for before this one is folded: Redis and the socket work on it
+    // meanwhile.
+    const lastOfPage = page.at(-1)?.[0];
+    const next = page.length < pageSize || lastOfPage === undefined ? undefined : read(lastOfPage);
     for (const [id, flat] of page) {
       fold.lastId = id;
-      const entry = entryFields(flat);
-      if (entry.key !== name) continue;
-      fold.entries++;
-      const problem = foldEntry(fold, entry);
-      if (problem !== undefined) return { fold, problem: `entry ${id}: ${problem}` };
+      let problem: string | undefined;
+      try {
+        const entry = decodeStreamEntry(flat);
+        if (entry.key !== name) continue;
+        fold.entries++;
+        problem = foldEntry(fold, entry);
+      } catch (error) {
+        // Not an entry the guard writes, or an hsetIfNewer without its version.
+        problem = (error as Error).message;
+      }
+      if (problem !== undefined) {
+        await next?.catch(() => {});
+        return { fold, problem: `entry ${id}: ${problem}` };
+      }
     }
-    if (page.length < pageSize) return { fold };
+    if (next === undefined) return { fold };
+    page = await next;
   }
 }
 
-function scoreText(score: number): string {
-  if (score === Number.POSITIVE_INFINITY) return '+inf';
-  if (score === Number.NEGATIVE_INFINITY) return '-inf';
-  // The shortest text that reads back as the same double: ZADD parses it with strtod.
-  return String(score);
-}
-
-function scoreOf(text: string): number {
-  if (text === 'inf' || text === '+inf') return Number.POSITIVE_INFINITY;
-  if (text === '-inf') return Number.NEGATIVE_INFINITY;
-  return Number(text);
+function folded(fold: Fold): ModelValue | undefined {
+  return fold.model.state.get(fold.name);
 }
 
 function targetCount(fold: Fold): number {
-  return fold.type === 'zset' ? fold.scores.size : fold.fields.size;
+  const value = folded(fold);
+  if (value === undefined) return 0;
+  return value.type === 'zset' ? value.members.size : value.fields.size;
 }
 
 async function execOrThrow(transaction: ReturnType<RedisClient['multi']>): Promise<void> {
@@ -205,10 +166,13 @@ async function writeFresh(
   freshVersions: string,
   batchSize: number,
 ): Promise<void> {
-  if (fold.type === 'zset') {
-    const members = [...fold.scores];
+  const value = folded(fold);
+  if (value?.type === 'zset') {
+    const members = [...value.members];
     for (let i = 0; i < members.length; i += batchSize) {
-      const args = members.slice(i, i + batchSize).flatMap(([m, s]) => [scoreText(s), m]);
+      const args = members
+        .slice(i, i + batchSize)
+        .flatMap(([member, { score }]) => [scoreText(score), member]);
       await execOrThrow(
         redis
           .multi()
@@ -218,18 +182,23 @@ async function writeFresh(
     }
     return;
   }
-  const fields = [...fold.fields];
+  if (value === undefined) return;
+  const fields = [...value.fields];
+  const versions = fold.model.versions.get(fold.name);
   for (let i = 0; i < fields.length; i += batchSize) {
     const batch = fields.slice(i, i + batchSize);
     const transaction = redis
       .multi()
-      .hset(fresh, ...batch.flatMap(([f, { value }]) => [f, String(value)]))
+      .hset(fresh, ...batch.flatMap(([field, text]) => [field, String(text)]))
       .pexpire(fresh, freshKeyTtlMs);
-    const versions = batch.flatMap(([f, { version }]) =>
-      version === undefined ? [] : [f, String(version)],
-    );
-    if (versions.length > 0) {
-      transaction.hset(freshVersions, ...versions).pexpire(freshVersions, freshKeyTtlMs);
+    // In the guard's own encoding, so that the swap applies the tail's hsetIfNewer entries with
+    // the guard's own script include (lua/includes/mutateHsetIfNewer.lua).
+    const batchVersions = batch.flatMap(([field]) => {
+      const version = versions?.get(field);
+      return version === undefined ? [] : [versionField(fold.name, field), String(version)];
+    });
+    if (batchVersions.length > 0) {
+      transaction.hset(freshVersions, ...batchVersions).pexpire(freshVersions, freshKeyTtlMs);
     }
     await execOrThrow(transaction);
   }
@@ -242,9 +211,9 @@ async function writeFresh(
 async function driftedTargets(redis: RedisClient, live: string, fold: Fold): Promise<Set<string>> {
   const drifted = new Set<string>();
   const seen = new Set<string>();
+  const value = folded(fold);
   const liveType = await redis.type(live);
   if (liveType === 'zset' || liveType === 'hash') {
-    const sameType = liveType === fold.type;
     let cursor = '0';
     do {
       const [next, flat] =
@@ -257,17 +226,19 @@ async function driftedTargets(redis: RedisClient, live: string, fold: Fold): Pro
         if (seen.has(target)) continue; // SCAN may return an element more than once
         seen.add(target);
         const same =
-          sameType &&
-          (liveType === 'zset'
-            ? fold.scores.has(target) && fold.scores.get(target) === scoreOf(text)
-            : fold.fields.has(target) && String(fold.fields.get(target)?.value) === text);
+          value?.type === 'zset' && liveType === 'zset'
+            ? value.members.get(target)?.score === parseScore(text)
+            : value?.type === 'hash' && liveType === 'hash'
+              ? value.fields.has(target) && String(value.fields.get(target)) === text
+              : false;
         if (!same) drifted.add(target);
       }
       cursor = next;
     } while (cursor !== '0');
   }
-  const folded = fold.type === 'zset' ? fold.scores.keys() : fold.fields.keys();
-  for (const target of folded) if (!seen.has(target)) drifted.add(target);
+  const targets =
+    value === undefined ? [] : value.type === 'zset' ? value.members.keys() : value.fields.keys();
+  for (const target of targets) if (!seen.has(target)) drifted.add(target);
   return drifted;
 }
 
@@ -415,7 +386,7 @@ export async function rebuildState(
     // Every event counted here was appended to the stream in the same script execution, before
     // the fold starts: a complete stream yields at least this many entries of the name.
     const appliedBefore = Number(
-      (await onRedis('reading meta', () => redis.hget(meta, `n:${name}`))) ?? 0,
+      (await onRedis('reading meta', () => redis.hget(meta, metaField.count(name)))) ?? 0,
     );
     const { fold, problem } = await onRedis('reading the stream', () =>
       foldStream(redis, stream, name, pageSize),

@@ -1,0 +1,8 @@
+/** Reading a shard's delta stream in tests, through the layout's decoder. */
+import type { Cluster, Redis } from 'ioredis';
+import { decodeStreamEntry, type StreamEntry } from '../../functions/shared/redis/layout.ts';
+
+/** Every entry of a stream, oldest first, decoded (either format). */
+export async function streamEntries(client: Redis | Cluster, key: string): Promise<StreamEntry[]> {
+  return (await client.xrange(key, '-', '+')).map(([, fields]) => decodeStreamEntry(fields));
+}
