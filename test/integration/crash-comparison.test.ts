@@ -17,13 +17,15 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { keyPatterns, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { HandlerProcess, type InvokeOutcome } from '../../local/esm/handler-process.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { suiteRedis } from '../helpers/redis.ts';
+import { redisEnv, suiteRedis } from '../helpers/redis.ts';
 
-const { raw } = suiteRedis();
+// KEYS, for the records and the clean-up, is the admin user's (the app user's access string
+// leaves it out, as the deployed one does).
+const { admin: raw } = suiteRedis();
 const fresh = (label: string) => `${label}${randomBytes(4).toString('hex')}`;
 const sandboxes: HandlerProcess[] = [];
 const prefixes: string[] = [];
@@ -34,10 +36,13 @@ const functionTimeoutMs = 5_000;
 const helperModule = (name: string) =>
   fileURLToPath(new URL(`../helpers/${name}.ts`, import.meta.url));
 
-/** The function's environment: the suite's Redis, a key prefix of its own, quiet logs. */
+/**
+ * The function's environment: the suite's Redis as a function reaches it (in the secure shape,
+ * TLS and the password from the Secrets Manager API), a key prefix of its own, quiet logs.
+ */
 function functionEnv(keyPrefix: string, extra: Record<string, string> = {}) {
   return {
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     SEQGUARD_KEY_PREFIX: keyPrefix,
     SEQGUARD_FORMAT: 'envelope',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
@@ -123,7 +128,8 @@ describe('a crash after the effect, before the function records it', () => {
   it('Powertools idempotency: after the in-progress expiry the retry applies the effect again', async () => {
     // Prepare
     const keyPrefix = fresh('pt');
-    const idempotencyPrefix = fresh('ptidem');
+    // Inside the app user's key patterns (`{<prefix>~…`), which the suite's Redis enforces.
+    const idempotencyPrefix = `{${fresh('ptidem')}~powertools}`;
     prefixes.push(keyPrefix, idempotencyPrefix);
     const shard = 'game';
     const event = batch(shard);
