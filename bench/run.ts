@@ -278,7 +278,7 @@ async function main(): Promise<void> {
           ],
         ],
       ) +
-        `\n\nThe seed claims 28 ms p99 and a lag under 500 during a 10,000-event burst; see the README for how to read these.`,
+        `\n\nThe seed claims 28 ms p99 and a lag under 500 during a 10,000-event burst; see docs/performance.md for how to read these.`,
     );
 
     const streams = [];

@@ -1,7 +1,7 @@
 /**
- * The README's `cdk destroy` plan ("Tear down") is read from README.md and held against the
- * synthesized templates: every resource falls under exactly one row of its stack, and its
- * DeletionPolicy is what that row promises for the `retainData` setting. CloudFormation User
+ * The documented `cdk destroy` plan ("Tear down") is read from docs/deploying.md and held
+ * against the synthesized templates: every resource falls under exactly one row of its stack,
+ * and its DeletionPolicy is what that row promises for the `retainData` setting. CloudFormation User
  * Guide, "DeletionPolicy attribute": Retain keeps the resource when its stack is deleted, Delete
  * (the default when the attribute is absent) deletes it
  * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html).
@@ -19,11 +19,14 @@ interface PlanRow {
   kept: { on: boolean; off: boolean };
 }
 
-/** The first table of README.md's "### Tear down" section, one row per resource group. */
+/** Where the plan is documented. */
+const planFile = 'docs/deploying.md';
+
+/** The first table of the plan file's "## Tear down" section, one row per resource group. */
 function readmePlan(): PlanRow[] {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.split(/^### /m).find((s) => s.startsWith('Tear down\n'));
-  if (!section) throw new Error('README.md has no "### Tear down" section');
+  const readme = readFileSync(join(repoRoot, planFile), 'utf8');
+  const section = readme.split(/^## /m).find((s) => s.startsWith('Tear down\n'));
+  if (!section) throw new Error(`${planFile} has no "## Tear down" section`);
   const lines = section.split('\n').filter((l) => l.startsWith('|'));
   const [header, rule, ...rows] = lines;
   expect(header).toContain('`retainData` on');

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import {
+  benchBegin,
+  benchEnd,
+  expectedPerformanceDoc,
+  PerformanceDocError,
+  renderBenchSection,
+  withBenchSection,
+} from '../../bench/performance-doc.ts';
+import { repositoryRoot } from '../helpers/markdown.ts';
+
+const results = [
+  '# seqguard benchmarks',
+  '',
+  '2 cores (test CPU), 1 GiB, Node v24.0.0, Redis 7.0.0; 2026-01-01T00:00:00.000Z',
+  '',
+  '## Apply throughput',
+  '',
+  '| design | events/s |',
+  '| --- | ---: |',
+  '| seqguard guarded batch | 100,000 |',
+  '',
+  'Total time: 9 s.',
+  '',
+].join('\n');
+
+const page = (generated: string) =>
+  `# Performance\n\nProse before.\n\n${generated}\n\n## How to read these\n\nProse after.\n`;
+
+describe('renderBenchSection()', () => {
+  it('puts the results between the markers, headings one level down, the title dropped', () => {
+    // Act
+    const section = renderBenchSection(results);
+    // Assess
+    const lines = section.split('\n');
+    expect(lines[0]).toBe(benchBegin);
+    expect(lines.at(-1)).toBe(benchEnd);
+    expect(section).not.toContain('# seqguard benchmarks');
+    expect(section).toContain('\n### Apply throughput\n');
+    expect(section).toContain(
+      'The run in `bench/results.md` (written by `npm run bench`): 2 cores (test CPU)',
+    );
+    expect(section).toContain('| seqguard guarded batch | 100,000 |');
+    expect(section).toContain('Total time: 9 s.');
+  });
+
+  it('refuses results without their title line', () => {
+    expect(() => renderBenchSection('## Apply throughput\n')).toThrow(PerformanceDocError);
+  });
+});
+
+describe('withBenchSection()', () => {
+  it('replaces only the generated part, and a second pass changes nothing', () => {
+    // Prepare
+    const stale = page(`${benchBegin}\nold tables\n${benchEnd}`);
+    // Act
+    const fresh = withBenchSection(stale, results);
+    // Assess
+    expect(fresh).toBe(page(renderBenchSection(results)));
+    expect(fresh).not.toContain('old tables');
+    expect(withBenchSection(fresh, results)).toBe(fresh);
+  });
+
+  it('tells a page whose tables differ from the results: a new run changes it', () => {
+    const fresh = withBenchSection(page(`${benchBegin}\n${benchEnd}`), results);
+    const newer = results.replace('100,000', '120,000');
+    expect(withBenchSection(fresh, newer)).not.toBe(fresh);
+  });
+
+  it.each([
+    ['no markers', page('')],
+    ['the end before the begin', page(`${benchEnd}\n${benchBegin}`)],
+    ['a marker twice', page(`${benchBegin}\n${benchEnd}\n${benchBegin}\n${benchEnd}`)],
+  ])('refuses a page with %s', (_, doc) => {
+    expect(() => withBenchSection(doc, results)).toThrow(PerformanceDocError);
+  });
+});
+
+describe('docs/performance.md', () => {
+  it('holds the tables of bench/results.md (run `npm run docs` after changing either)', async () => {
+    const { current, expected } = await expectedPerformanceDoc(repositoryRoot);
+    expect(current).toBe(expected);
+  });
+});
