@@ -137,7 +137,7 @@ interface EnvelopeValue {
   data: { key: string; member?: string; field?: string; delta: number | string };
 }
 
-/** The peer's decoding of an envelope record (see the README's "Event format"). */
+/** The peer's decoding of an envelope record (docs/event-format.md). */
 export function peerEventFromRecord(record: MSKRecord, defaultShard = 'default'): PeerEvent {
   const value = JSON.parse(Buffer.from(record.value, 'base64').toString('utf8')) as EnvelopeValue;
   const op = value.type;

@@ -230,7 +230,7 @@ async function main(): Promise<void> {
     const steadyArgs = ['--events', String(sizes.pipeline), '--rate', String(rate), '--kills', '1'];
     const steady = await demo(env, steadyArgs);
     // The same steady run in production's security shape, with servers of the demo's own: Kafka
-    // over SASL_SSL with MSK IAM tokens, Redis over TLS as an ACL user (README, The demo).
+    // over SASL_SSL with MSK IAM tokens, Redis over TLS as an ACL user (docs/local-runtime.md, "The demo").
     const secured = await demo({ KAFKA_BROKERS: '', REDIS_URL: '' }, steadyArgs);
     const burst = await demo(env, [
       '--events',

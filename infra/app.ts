@@ -1,7 +1,7 @@
 /**
- * The CDK app (`npx cdk synth|deploy|destroy`; cdk.json runs `npm run lua` first, so the
- * functions bundle the current Lua scripts). Settings come from CDK context: see README
- * "Deploying to AWS".
+ * The CDK app (`npx cdk synth|deploy|destroy`; cdk.json runs `node lua/bundle.ts` first, so the
+ * functions bundle the current Lua scripts). Settings come from CDK context: see
+ * docs/deploying.md, "Settings".
  */
 import { App } from 'aws-cdk-lib';
 import { defineStacks } from './seqguard-app.ts';

@@ -42,7 +42,7 @@ const awsId = (prefix: string, what: string) =>
   z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `${what} (${prefix}-…)`);
 
 /**
- * Clusters the user already runs (README, "Bring your own clusters"). Everything is given as
+ * Clusters the user already runs (docs/deploying.md, "Bring your own clusters"). Everything is given as
  * attributes, never looked up, so `cdk synth` stays offline.
  */
 const existingSchema = z

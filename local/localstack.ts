@@ -4,7 +4,7 @@
  * .tools/localstack-venv) in host mode, `python -m localstack.runtime.main`, on a free loopback
  * port, its files in a temp folder that goes with it. 4.14.0 is the last release that starts
  * without an auth token. What host mode can and cannot do (Lambda cannot run functions: that
- * needs Docker) is in README "LocalStack".
+ * needs Docker) is in docs/deploying.md, "LocalStack".
  *
  * It is started so that it reaches nothing outside the machine: no analytics events
  * (DISABLE_EVENTS), no download of a TLS certificate for its gateway (SKIP_SSL_CERT_DOWNLOAD), no

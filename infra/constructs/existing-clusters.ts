@@ -1,5 +1,5 @@
 /**
- * A VPC, an MSK cluster and an ElastiCache cache the user already runs (README, "Bring your own
+ * A VPC, an MSK cluster and an ElastiCache cache the user already runs (docs/deploying.md, "Bring your own
  * clusters"), imported from their attributes in CDK context: no lookup, so `cdk synth` stays
  * offline, and nothing of theirs is created, changed or deleted, except the ingress rules that
  * let the functions' own security groups into the cluster's and the cache's. Hands the pipeline

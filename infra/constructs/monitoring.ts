@@ -44,7 +44,7 @@ export interface WatchedData {
 }
 
 export interface MonitoringProps {
-  /** Absent when the clusters are brought (README, "Bring your own clusters"). */
+  /** Absent when the clusters are brought (docs/deploying.md, "Bring your own clusters"). */
   data?: WatchedData;
   prefix: string;
   thresholds: Thresholds;
@@ -128,7 +128,7 @@ export class Monitoring extends Construct {
     if (!props.paging.pagerDutyUrl && props.paging.emails.length === 0 && !props.paging.slack) {
       Annotations.of(this).addWarningV2(
         'seqguard:paging-nobody',
-        'NOBODY IS PAGED: the alarms go to an SNS topic without subscribers. Set the `paging` context (pagerDutyUrl, emails or slack) before you rely on this deployment (README, "Deploying to AWS").',
+        'NOBODY IS PAGED: the alarms go to an SNS topic without subscribers. Set the `paging` context (pagerDutyUrl, emails or slack) before you rely on this deployment (docs/deploying.md).',
       );
     }
 
@@ -146,7 +146,7 @@ export class Monitoring extends Construct {
       add(
         new cloudwatch.Alarm(this, `Drift-${alarmMetrics[name]}`, {
           alarmName: `${props.prefix}-${alarmMetrics[name]}`,
-          alarmDescription: `${alarmMetrics[name]} >= ${props.thresholds[name]} (thresholds.ts: ${name}), for ${minutes} min. Runbook: README "Drift checks and repair".`,
+          alarmDescription: `${alarmMetrics[name]} >= ${props.thresholds[name]} (thresholds.ts: ${name}), for ${minutes} min. Runbook: docs/operations.md, "Drift checks and repair".`,
           metric: driftMetric(name),
           threshold: props.thresholds[name],
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

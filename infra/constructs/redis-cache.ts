@@ -44,7 +44,7 @@ export interface RedisCacheProps {
  * reason below says why this stack does not turn it on, not that it cannot be done.
  */
 export const rotationReason =
-  'Not rotated automatically yet. ElastiCache supports rotating RBAC user passwords with a Secrets Manager rotation function (ElastiCache guide, "Automatically rotating passwords for users"), but that function needs the ElastiCache API reachable from this VPC (which has no NAT and no ElastiCache endpoint), and the functions read the secret once per cold start, so a rotation that replaces the password at once would fail their reconnects until they restart. Until rotation is wired with a two-password overlap, rotate by hand (README, "Rotating the Redis password"): add a second password to the user, update the secret, let the functions cold-start, remove the old password.';
+  'Not rotated automatically yet. ElastiCache supports rotating RBAC user passwords with a Secrets Manager rotation function (ElastiCache guide, "Automatically rotating passwords for users"), but that function needs the ElastiCache API reachable from this VPC (which has no NAT and no ElastiCache endpoint), and the functions read the secret once per cold start, so a rotation that replaces the password at once would fail their reconnects until they restart. Until rotation is wired with a two-password overlap, rotate by hand (docs/deploying.md, "Rotating the Redis password"): add a second password to the user, update the secret, let the functions cold-start, remove the old password.';
 
 export class RedisCache extends Construct implements ec2.IConnectable {
   readonly connections: ec2.Connections;

@@ -1,6 +1,6 @@
 /**
  * The LocalStack stage's cloud assembly without its Lambda functions, for a LocalStack that
- * cannot create them (host mode: no Docker, README "LocalStack"). Every other resource stays as
+ * cannot create them (host mode: no Docker, docs/deploying.md, "LocalStack"). Every other resource stays as
  * synthesized; what referred to a function (the schedule's target, its role's policy, the
  * Errors/Throttles/duration alarms, the dashboard) gets the function's name and ARN as text
  * instead, which are fixed (`<prefix>-<verb-noun>`). The template asset's hash is renamed with

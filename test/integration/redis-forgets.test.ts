@@ -139,7 +139,7 @@ describe.each(
     s.monitor.start();
     await s.caughtUp(60_000);
     await expectRaisedAndCleared(s);
-    // The operator replays the given-up range, as the README says.
+    // The operator replays the given-up range, as docs/operations.md says.
     const sink = loadSinkConfig(s.env);
     const again = await replay(
       suiteKafka('operator'),

@@ -1,5 +1,5 @@
 /**
- * The operator CLI takes the functions' environment (README, "Configuration"), including
+ * The operator CLI takes the functions' environment (docs/configuration.md), including
  * SEQGUARD_REDIS_AUTH_SECRET_ARN: the Redis credentials come from Secrets Manager, as they do
  * for the deployed functions. Secrets Manager is played by a local HTTP endpoint
  * (AWS_ENDPOINT_URL_SECRETS_MANAGER, the SDK's service-specific endpoint variable), which

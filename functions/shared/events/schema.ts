@@ -10,7 +10,7 @@ import { mutationOps } from './types.ts';
 
 /**
  * Limits on identifiers and values, in UTF-16 code units (JavaScript string length), so that
- * one bad record cannot bloat keys, fields or the stream. The README's "Event format" lists them.
+ * one bad record cannot bloat keys, fields or the stream. docs/event-format.md, "Limits", lists them.
  */
 export const limits = {
   shard: 128,

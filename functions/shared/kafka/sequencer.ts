@@ -126,7 +126,7 @@ export interface StampedEvent<Value> {
   value: Value;
 }
 
-/** An envelope event before its seq is known (see "Event format" in the README). */
+/** An envelope event before its seq is known (docs/event-format.md). */
 export interface EnvelopeDraft {
   scope: string;
   type: MutationOp;
