@@ -34,7 +34,9 @@ function readmePlan(): PlanRow[] {
   const keptOrDeleted = (cell: string) => {
     const word = cell.split(' ')[0];
     if (word !== 'kept' && word !== 'deleted') {
-      throw new Error(`README tear-down cell "${cell}" must start with "kept" or "deleted"`);
+      throw new Error(
+        `docs/deploying.md tear-down cell "${cell}" must start with "kept" or "deleted"`,
+      );
     }
     return word === 'kept';
   };
@@ -44,7 +46,8 @@ function readmePlan(): PlanRow[] {
       .slice(1, -1)
       .map((c) => c.trim());
     const label = /^\*\*(.+?)\*\*/.exec(resources ?? '')?.[1];
-    if (!stack || !label || !on || !off) throw new Error(`unreadable README row: ${row}`);
+    if (!stack || !label || !on || !off)
+      throw new Error(`unreadable docs/deploying.md row: ${row}`);
     return {
       stack: stack.replaceAll('`', ''),
       label,
@@ -54,8 +57,8 @@ function readmePlan(): PlanRow[] {
 }
 
 /**
- * Which resources each README label means, by the construct path in their logical ids. A label
- * the README has and this map lacks (or the reverse) fails the test: rename both together.
+ * Which resources each label of docs/deploying.md means, by the construct path in their logical ids. A label
+ * the page has and this map lacks (or the reverse) fails the test: rename both together.
  */
 const members: Record<string, (logicalId: string) => boolean> = {
   'function log groups': (id) => /^Pipeline(ApplyEvents|CheckDrift|Replay)LogGroup/.test(id),
@@ -97,7 +100,7 @@ function templates(retainData: boolean) {
 const plan = readmePlan();
 const synthesized = { on: templates(true), off: templates(false) };
 
-describe('README "Tear down" plan', () => {
+describe('"Tear down" plan of docs/deploying.md', () => {
   it('names every resource group the test knows, and no other', () => {
     expect(plan.map((r) => r.label).sort()).toEqual(Object.keys(members).sort());
   });
