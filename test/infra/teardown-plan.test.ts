@@ -106,7 +106,7 @@ describe('"Tear down" plan of docs/deploying.md', () => {
   });
 
   it.each([['on'], ['off']] as const)(
-    'with retainData %s, keeps exactly what the README table says it keeps',
+    'with retainData %s, keeps exactly what the docs' table says it keeps',
     (setting) => {
       // Prepare
       const used = new Set<string>();
@@ -114,7 +114,7 @@ describe('"Tear down" plan of docs/deploying.md', () => {
       // Act
       for (const { config, stack, resources } of synthesized[setting]) {
         const rows = plan.filter((r) => r.stack === stack);
-        expect(rows.length, `README rows for ${stack}`).toBeGreaterThan(0);
+        expect(rows.length, `docs rows for ${stack}`).toBeGreaterThan(0);
         for (const [id, resource] of Object.entries(resources)) {
           // A specific row first; "everything else" only for what no other row claims.
           const specific = rows.filter(
@@ -123,7 +123,7 @@ describe('"Tear down" plan of docs/deploying.md', () => {
           const fallback = rows.filter((r) => r.label === 'everything else');
           const matching = specific.length > 0 ? specific : fallback;
           if (matching.length !== 1) {
-            mismatches.push(`${config} ${stack} ${id}: ${matching.length} README rows`);
+            mismatches.push(`${config} ${stack} ${id}: ${matching.length} docs rows`);
             continue;
           }
           const row = matching[0] as PlanRow;
@@ -131,14 +131,14 @@ describe('"Tear down" plan of docs/deploying.md', () => {
           const kept = resource.DeletionPolicy === 'Retain';
           if (kept !== row.kept[setting]) {
             mismatches.push(
-              `${config} ${stack} ${id} (${resource.Type}): README says ${row.kept[setting] ? 'kept' : 'deleted'}, DeletionPolicy ${resource.DeletionPolicy ?? 'absent (Delete)'}`,
+              `${config} ${stack} ${id} (${resource.Type}): the docs say ${row.kept[setting] ? 'kept' : 'deleted'}, DeletionPolicy ${resource.DeletionPolicy ?? 'absent (Delete)'}`,
             );
           }
         }
       }
       // Assess
       expect(mismatches).toEqual([]);
-      // Every row stands for resources that exist: the README lists nothing imaginary.
+      // Every row stands for resources that exist: the docs list nothing imaginary.
       expect([...used].sort()).toEqual(plan.map((r) => `${r.stack} ${r.label}`).sort());
     },
   );
