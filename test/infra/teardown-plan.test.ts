@@ -106,7 +106,7 @@ describe('"Tear down" plan of docs/deploying.md', () => {
   });
 
   it.each([['on'], ['off']] as const)(
-    'with retainData %s, keeps exactly what the docs' table says it keeps',
+    'with retainData %s, keeps exactly what the table in the docs says it keeps',
     (setting) => {
       // Prepare
       const used = new Set<string>();
