@@ -329,6 +329,7 @@ function advances(
       to: to >= from ? to : undefined,
       shards: new Map(),
       deadLettered: undefined,
+      ...(range ? { repair: true } : {}),
     });
   }
   for (const item of items) {

@@ -26,8 +26,12 @@ export interface LedgerAdvance {
   /** The highest offset written to each shard. */
   shards: ReadonlyMap<string, bigint>;
   deadLettered: bigint | undefined;
+  /** The drift check's repair of a range Redis lacked (see `advanceLedger`). */
+  repair?: boolean;
 }
 
+/** The ledger hash's fields (lua/advanceLedger-1.lua writes them). */
+const field = { through: 'through', start: 'start', deadLettered: 'd' } as const;
 const shardPrefix = 's:';
 
 /** The ledger hash's fields, read back: the one codec of that format. */
@@ -38,10 +42,10 @@ export function decodeLedger(fields: Record<string, string>): LedgerEntry {
   }
   const big = (v: string | undefined) => (v === undefined ? undefined : BigInt(v));
   return {
-    through: big(fields.through),
-    start: big(fields.start),
+    through: big(fields[field.through]),
+    start: big(fields[field.start]),
     shards,
-    deadLettered: big(fields.d),
+    deadLettered: big(fields[field.deadLettered]),
   };
 }
 
@@ -73,7 +77,19 @@ export async function readLedgers(
   }
 }
 
-/** Records what was handled; false when the range does not join the ledger's run (a hole). */
+/**
+ * Records what was handled; false when the range does not join the ledger's run (a hole).
+ *
+ * A repair of records before the run that does not reach its start begins the run anew at the
+ * repaired range. The ledger holds one run, and the script lowers its start only when a range
+ * reaches it; a repair cut short by its replay limit would otherwise leave the run as it was,
+ * and every later drift check would replay the same records from the log start again, never
+ * getting further (a ledger whose run began late: an advance that landed on a Redis restarted
+ * empty between the guard and the advance, a restore, a trigger that started at LATEST). The
+ * new run is true (the repair handled it); what it drops of the old run only counts as not
+ * handled again: the drift check replays it (duplicates, for the guard) and the sink waits for
+ * that, as for any hole. Nothing is claimed that was not handled, whatever ran in between.
+ */
 export async function advanceLedger(
   redis: RedisClient,
   partition: string,
@@ -82,16 +98,26 @@ export async function advanceLedger(
   /** Replicas that must acknowledge the advance before it counts as recorded. */
   replicaWait?: ReplicaWait,
 ): Promise<boolean> {
+  const key = partitionLedgerKey(partition, keyPrefix);
   try {
     const joined = await writeAcknowledged(redis, replicaWait, (c) =>
       c.advanceLedger(
-        partitionLedgerKey(partition, keyPrefix),
+        key,
         String(advance.from),
         advance.to === undefined ? '' : String(advance.to),
         JSON.stringify(Object.fromEntries([...advance.shards].map(([s, o]) => [s, String(o)]))),
         advance.deadLettered === undefined ? '' : String(advance.deadLettered),
       ),
     );
+    if (advance.repair && advance.to !== undefined) {
+      const start = await redis.hget(key, field.start);
+      if (start !== null && advance.to + 1n < BigInt(start)) {
+        await writeAcknowledged(redis, replicaWait, (c) =>
+          c.hset(key, field.start, String(advance.from), field.through, String(advance.to)),
+        );
+        return true;
+      }
+    }
     return Number(joined) === 1;
   } catch (error) {
     throw unavailable(`advancing the ledger of ${partition}`, error);
