@@ -375,6 +375,8 @@ async function main(): Promise<number> {
       autoReplay: true,
       replayLimit: 50_000,
       maxStateEntries: 1_000_000,
+      // As the deployed check-drift, which repairs while its invocation has time.
+      repairBudgetMs: 40_000,
     },
     thresholds: defaultThresholds,
     intervalMs: settings.checkIntervalMs,

@@ -59,4 +59,33 @@ describe('checkDrift() repairing', () => {
     expect(await redis.hget(stateKey('a', 'balances', prefix), 'wallet-a')).toBe('30');
     expect(await redis.hget(shardKeys('a', prefix).meta, 'applied')).toBe('30');
   });
+  it("repairs a shard whose events lie further apart than the replay limit, when only that shard's keys were lost", async () => {
+    // Prepare: shard b has events at offsets 0 and 25 only, a the rest; all applied, then b's
+    // keys vanish (its node lost them; the ledger, elsewhere, kept what was written to b).
+    const shards = Array.from({ length: 30 }, (_, offset) =>
+      offset === 0 || offset === 25 ? 'b' : 'a',
+    );
+    const { topic, records } = await partitionOf('repair-sparse', shards);
+    const bench = sinkBench(redis, topic, { replayLimit: 8, repairBudgetMs: 30_000 });
+    await bench.apply(records);
+    const prefix = bench.sink.guard.keyPrefix;
+    const b = shardKeys('b', prefix);
+    await redis.del(
+      b.offsets,
+      b.cursors,
+      b.meta,
+      b.gaps,
+      b.stream,
+      stateKey('b', 'balances', prefix),
+    );
+    // Act: passes of 8 records within each check while its budget lasts.
+    const reports = await checkUntilRepaired(bench, 8);
+    // Assess: one check replays to b's last event (one pass per check would replay the same
+    // records after b's first event again and again: b's checkpoint is all it has to go on).
+    expect(reports[0]?.replay?.records).toBe(26);
+    expect(reports.length).toBe(2);
+    expect(reports.at(-1)?.values.redisBehindRecords).toBe(0);
+    expect(await redis.hget(stateKey('b', 'balances', prefix), 'wallet-b')).toBe('2');
+    expect(await redis.hget(stateKey('a', 'balances', prefix), 'wallet-a')).toBe('28');
+  });
 });
