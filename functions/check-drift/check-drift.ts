@@ -239,8 +239,8 @@ export async function checkDrift(
   // behind it in this very check (a real loss); the ledger's node, after its read, shows at the
   // next check, against Kafka's commits (committedPastLedger, ledgerLost); both on one node
   // (a single Redis) lose the shard's writes too, so the check reports what was really lost.
-  // A check therefore reports behind only what some node lost; repairs replay through the
-  // guard, so replaying what a node still holds is harmless anyway.
+  // A check therefore reports behind only what some node lost (or the trigger gave up on);
+  // repairs replay through the guard, so replaying what a node still holds is harmless anyway.
   const reads = deps.reads ?? redisDriftReads(deps.redis, keyPrefix, options.maxStateEntries);
   const ledgers = await reads.ledgers(ranges.map(topicPartition));
   const shards = await reads.shards();
