@@ -28,6 +28,8 @@ export interface LedgerAdvance {
   deadLettered: bigint | undefined;
   /** The drift check's repair of a range Redis lacked (see `advanceLedger`). */
   repair?: boolean;
+  /** The run the ledger held when the batch read it, for a live batch (see `advanceLedger`). */
+  readRun?: { start: bigint; through: bigint };
 }
 
 /** The ledger hash's fields (lua/advanceLedger-1.lua writes them). */
@@ -89,6 +91,14 @@ export async function readLedgers(
  * new run is true (the repair handled it); what it drops of the old run only counts as not
  * handled again: the drift check replays it (duplicates, for the guard) and the sink waits for
  * that, as for any hole. Nothing is claimed that was not handled, whatever ran in between.
+ *
+ * A live batch that read a run, whose advance then finds none and begins one of its own, landed
+ * on a ledger its node lost in between (a restart between the batch's guard and its advance):
+ * the new run would claim what the node lost, starting where this batch started, and drop the
+ * marks of what was written before (a dead letter appended above them would then make the
+ * repair's dead letters below it look already there). The run it began is taken back at once:
+ * the ledger has no run, as after any loss of its node; the sink waits, and the drift check
+ * replays the partition from the log start. The marks it raised stay (they are true).
  */
 export async function advanceLedger(
   redis: RedisClient,
@@ -99,21 +109,33 @@ export async function advanceLedger(
   replicaWait?: ReplicaWait,
 ): Promise<boolean> {
   const key = partitionLedgerKey(partition, keyPrefix);
+  const { readRun, to } = advance;
   try {
     const joined = await writeAcknowledged(redis, replicaWait, (c) =>
       c.advanceLedger(
         key,
         String(advance.from),
-        advance.to === undefined ? '' : String(advance.to),
+        to === undefined ? '' : String(to),
         JSON.stringify(Object.fromEntries([...advance.shards].map(([s, o]) => [s, String(o)]))),
         advance.deadLettered === undefined ? '' : String(advance.deadLettered),
       ),
     );
-    if (advance.repair && advance.to !== undefined) {
+    if (readRun && to !== undefined) {
+      // Read apart, not in a pipeline with the advance: on a Redis that just restarted the
+      // script is not loaded, and ioredis sends it again after the pipeline's other commands.
+      const [start, through] = await redis.hmget(key, field.start, field.through);
+      const begunByThis = start === String(advance.from) && through === String(to);
+      const readRunWithin = readRun.start >= advance.from && readRun.through <= to;
+      if (begunByThis && !readRunWithin) {
+        await writeAcknowledged(redis, replicaWait, (c) => c.hdel(key, field.start, field.through));
+        return false;
+      }
+    }
+    if (advance.repair && to !== undefined) {
       const start = await redis.hget(key, field.start);
-      if (start !== null && advance.to + 1n < BigInt(start)) {
+      if (start !== null && to + 1n < BigInt(start)) {
         await writeAcknowledged(redis, replicaWait, (c) =>
-          c.hset(key, field.start, String(advance.from), field.through, String(advance.to)),
+          c.hset(key, field.start, String(advance.from), field.through, String(to)),
         );
         return true;
       }
