@@ -8,7 +8,9 @@
  *
  * This file starts its own broker: the suites' shared one (global setup) is plaintext.
  */
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import { generateAuthTokenFromCredentialsProvider } from 'aws-msk-iam-sasl-signer-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -354,4 +356,27 @@ describe('the secure local broker (security: msk-iam)', () => {
       }
     });
   });
+});
+
+describe('a client of the secure broker', () => {
+  it('lets its process end once closed, after the broker closed its connection (a restart)', async () => {
+    // Prepare: a process with an admin connected over SASL (its re-authentication timer runs).
+    const child = fork(new URL('../helpers/kafka-client-exit.ts', import.meta.url), {
+      env: { ...process.env, SEQGUARD_TEST_KAFKA: JSON.stringify(secure('seqguard-test-exit')) },
+    });
+    try {
+      const connected = new Promise((resolve) => child.once('message', resolve));
+      const exited = new Promise<string>((resolve) => child.once('exit', () => resolve('exited')));
+      await connected;
+      // Act: the broker goes away and comes back on its ports (the connection is closed by it);
+      // then the process closes its admin.
+      await broker.restart();
+      child.send('close');
+      const outcome = await Promise.race([exited, sleep(15_000).then(() => 'still running')]);
+      // Assess: before, a closed connection's timer kept the process for 12 minutes.
+      expect(outcome).toBe('exited');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 120_000);
 });
