@@ -86,8 +86,8 @@ export async function readLedgers(
  * repaired range. The ledger holds one run, and the script lowers its start only when a range
  * reaches it; a repair cut short by its replay limit would otherwise leave the run as it was,
  * and every later drift check would replay the same records from the log start again, never
- * getting further (a ledger whose run began late: an advance that landed on a Redis restarted
- * empty between the guard and the advance, a restore, a trigger that started at LATEST). The
+ * getting further (a ledger whose run began late: a trigger that started at LATEST, an
+ * operator's hand, a batch's advance on a ledger lost under it before the rule below). The
  * new run is true (the repair handled it); what it drops of the old run only counts as not
  * handled again: the drift check replays it (duplicates, for the guard) and the sink waits for
  * that, as for any hole. Nothing is claimed that was not handled, whatever ran in between.
