@@ -90,6 +90,9 @@ async function check(context: Context): Promise<number> {
   return Object.values(alarms).includes('ALARM') ? 1 : 0;
 }
 
+/** How long a check goes on repairing: about what the deployed check-drift has (55 s less its margin). */
+const REPAIR_BUDGET_MS = 40_000;
+
 async function monitorFor(
   { config, redis, kafka }: Context,
   intervalMs: number,
@@ -107,6 +110,7 @@ async function monitorFor(
       autoReplay: config.autoReplay,
       replayLimit: config.replayLimit,
       maxStateEntries: config.maxStateEntries,
+      repairBudgetMs: REPAIR_BUDGET_MS,
     },
     thresholds: loadThresholds(environment()),
     intervalMs,

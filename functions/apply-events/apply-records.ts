@@ -309,12 +309,20 @@ async function refuseHoles(
   return starts;
 }
 
+/** The run a live batch read, so that its advance can tell the ledger lost it meanwhile. */
+function readRunOf(entry: LedgerEntry | undefined): Pick<LedgerAdvance, 'readRun'> {
+  return entry?.start !== undefined && entry.through !== undefined
+    ? { readRun: { start: entry.start, through: entry.through } }
+    : {};
+}
+
 /** The ledger's record of what this call handled of each partition. */
 function advances(
   partitions: Map<string, MSKRecord[]>,
   items: Item[],
   starts: ReadonlyMap<string, bigint>,
   repair: ApplyRecordsOptions['repair'],
+  ledgers: ReadonlyMap<string, LedgerEntry>,
 ): Map<string, LedgerAdvance> {
   const failedFrom = firstFailedOffsets(items);
   const result = new Map<string, LedgerAdvance>();
@@ -329,6 +337,8 @@ function advances(
       to: to >= from ? to : undefined,
       shards: new Map(),
       deadLettered: undefined,
+      ...(range ? { repair: true } : {}),
+      ...readRunOf(ledgers.get(partition)),
     });
   }
   for (const item of items) {
@@ -392,7 +402,13 @@ export async function applyRecords(
   const deadLettered = await deadLetterBelowFailures(items, ports, errors, ledgers);
 
   if (ledger && items.some((item) => item.fate.kind !== 'failed' || !live)) {
-    for (const [partition, advance] of advances(partitions, items, starts, options.repair)) {
+    for (const [partition, advance] of advances(
+      partitions,
+      items,
+      starts,
+      options.repair,
+      ledgers,
+    )) {
       if (
         advance.to === undefined &&
         advance.shards.size === 0 &&

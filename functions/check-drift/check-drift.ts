@@ -13,6 +13,9 @@
  *
  * The applied checkpoint is a maximum over shards: a shard that lost its keys while others
  * still hold later offsets does not show as commit-ahead; it shows as a vanished shard.
+ *
+ * It runs while the sink writes: Redis is read against the order of the sink's writes (see
+ * `checkDrift`), so a batch applied during a check never looks like a loss.
  */
 import type { Admin } from '@platformatic/kafka';
 import type { SinkPorts } from '../apply-events/apply-records.ts';
@@ -22,7 +25,7 @@ import { maxBigInt } from '../shared/events/int64.ts';
 import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
 import { triggerGroups } from '../shared/kafka/consumer-groups.ts';
 import { committedOffsets, partitionRanges } from '../shared/kafka/offsets.ts';
-import { readRecords } from '../shared/kafka/read-records.ts';
+import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import {
   inspectDeadLetters,
@@ -31,7 +34,7 @@ import {
   type ShardSnapshot,
   type StateCheck,
 } from '../shared/redis/inspect.ts';
-import { readLedgers } from '../shared/redis/ledger.ts';
+import { type LedgerEntry, readLedgers } from '../shared/redis/ledger.ts';
 import type { AlarmName } from '../shared/thresholds.ts';
 import { type BehindReport, behindRanges, repairRange } from './lost-writes.ts';
 
@@ -40,7 +43,39 @@ export interface DriftCheckDependencies {
   redis: RedisClient;
   ports: SinkPorts;
   sink: Pick<SinkConfig, 'decode' | 'chunkSize' | 'shardConcurrency' | 'guard'>;
+  /** What the check reads of Redis; `redisDriftReads` of `redis` unless given. */
+  reads?: DriftReads;
   now?: () => number;
+}
+
+/**
+ * What the drift check reads of Redis, as three reads that `checkDrift` makes one after another
+ * while the sink goes on writing (see there for why their order matters).
+ */
+export interface DriftReads {
+  /** The ledgers of these partitions (`<topic>-<partition>`); partitions never handled are absent. */
+  ledgers(partitions: readonly string[]): Promise<Map<string, LedgerEntry>>;
+  /** Every shard the sink wrote to: its checkpoints, open gaps and state checks. */
+  shards(): Promise<ShardSnapshot[]>;
+  /** The dead-letter stream's depth and checkpoints. */
+  deadLetters(): Promise<{ depth: number; checkpoints: Map<string, bigint> }>;
+}
+
+export function redisDriftReads(
+  redis: RedisClient,
+  keyPrefix: string,
+  maxStateEntries: number,
+): DriftReads {
+  return {
+    ledgers: (partitions) => readLedgers(redis, partitions, keyPrefix),
+    async shards() {
+      const shards: ShardSnapshot[] = [];
+      for (const shard of await listShards(redis, keyPrefix))
+        shards.push(await inspectShard(redis, shard, { keyPrefix, maxStateEntries }));
+      return shards;
+    },
+    deadLetters: () => inspectDeadLetters(redis, keyPrefix),
+  };
 }
 
 export interface DriftCheckOptions {
@@ -48,8 +83,14 @@ export interface DriftCheckOptions {
   /** The event source mappings' group id (functions/shared/kafka/consumer-groups.ts). */
   consumerGroup: string;
   autoReplay: boolean;
+  /** Records one replay pass reads and applies at most (the memory a repair holds). */
   replayLimit: number;
   maxStateEntries: number;
+  /**
+   * How long a check may go on repairing, in ms from its start: passes of `replayLimit` records
+   * follow each other while it lasts. Absent or 0: one pass per check.
+   */
+  repairBudgetMs?: number;
 }
 
 export interface PartitionDrift {
@@ -126,11 +167,58 @@ async function committedByTriggers(
   return new Map(perTopic.flatMap((committed) => [...committed]));
 }
 
+/**
+ * Replays `ranges` as a repair, in passes of `replayLimit` records, each going on from where
+ * the last one stopped, while the check's repair budget lasts and no record failed. Not only
+ * faster: where a pass moves nothing the next check reads (the shard behind had no event in
+ * it, so its checkpoint stays), the next check would replay the same records again; passes
+ * within one check get past such stretches. What a check cannot finish, the next one goes on
+ * with from what Redis then holds (a ledger run, a shard's checkpoint).
+ */
+async function repair(
+  deps: DriftCheckDependencies,
+  lost: RecordRange[],
+  options: DriftCheckOptions,
+  started: number,
+): Promise<ReplayResult> {
+  let ranges = lost;
+  let total: ReplayResult | undefined;
+  for (;;) {
+    const pass = await replay(deps.kafka, deps.ports, deps.sink, ranges, options.replayLimit, {
+      repair: true,
+    });
+    total = total ? addPass(total, pass) : pass;
+    ranges = ranges.flatMap((range) => {
+      const next = pass.resumeAt.get(topicPartition(range));
+      return next === undefined ? [] : [{ ...range, from: next }];
+    });
+    const budgetLeft = performance.now() - started < (options.repairBudgetMs ?? 0);
+    if (ranges.length === 0 || pass.failed > 0 || pass.errors.length > 0 || !budgetLeft)
+      return total;
+  }
+}
+
+/** Two passes of one repair as one result: the ranges asked for, where the last pass stopped. */
+function addPass(total: ReplayResult, pass: ReplayResult): ReplayResult {
+  const summary = { ...total.summary };
+  for (const key of Object.keys(summary) as (keyof typeof summary)[])
+    summary[key] += pass.summary[key];
+  return {
+    ranges: total.ranges,
+    records: total.records + pass.records,
+    summary,
+    failed: total.failed + pass.failed,
+    resumeAt: pass.resumeAt,
+    errors: [...total.errors, ...pass.errors],
+  };
+}
+
 export async function checkDrift(
   deps: DriftCheckDependencies,
   options: DriftCheckOptions,
 ): Promise<DriftReport> {
   const now = deps.now ?? Date.now;
+  const started = performance.now();
   const keyPrefix = deps.sink.guard.keyPrefix;
   const [ranges, committed] = await withAdmin(deps.kafka, async (admin) =>
     Promise.all([
@@ -138,18 +226,26 @@ export async function checkDrift(
       committedByTriggers(admin, options.consumerGroup, options.topics),
     ]),
   );
-  const shards: ShardSnapshot[] = [];
-  for (const shard of await listShards(deps.redis, keyPrefix)) {
-    shards.push(
-      await inspectShard(deps.redis, shard, {
-        keyPrefix,
-        maxStateEntries: options.maxStateEntries,
-      }),
-    );
-  }
-  const deadLetters = await inspectDeadLetters(deps.redis, keyPrefix);
+  // The reads go against the order of the sink's writes. The sink writes a batch to the shards
+  // (checkpoints raised in the guard's script, the shard registered) and the dead letters
+  // first, then advances the partition's ledger, and only then does the trigger commit. So
+  // Kafka's commits are read first, then the ledgers, then the shards and the dead letters:
+  // whatever a ledger read says was written to a shard was written before that read, and
+  // checkpoints only grow, so a later read of the shard holds at least as much. A batch applied
+  // between two reads then only makes a later read hold more (more applied, nothing behind).
+  // Read the other way round, the ledger would be ahead of a shard read before the batch, a
+  // false RedisBehindKafka and a needless repair under live traffic.
+  // A node that loses writes between the reads: a shard's node, after the ledger read, shows as
+  // behind it in this very check (a real loss); the ledger's node, after its read, shows at the
+  // next check, against Kafka's commits (committedPastLedger, ledgerLost); both on one node
+  // (a single Redis) lose the shard's writes too, so the check reports what was really lost.
+  // A check therefore reports behind only what some node lost (or the trigger gave up on);
+  // repairs replay through the guard, so replaying what a node still holds is harmless anyway.
+  const reads = deps.reads ?? redisDriftReads(deps.redis, keyPrefix, options.maxStateEntries);
+  const ledgers = await reads.ledgers(ranges.map(topicPartition));
+  const shards = await reads.shards();
+  const deadLetters = await reads.deadLetters();
   const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
-  const ledgers = await readLedgers(deps.redis, ranges.map(topicPartition), keyPrefix);
 
   const partitions: PartitionDrift[] = ranges.map((range) => {
     const id = topicPartition(range);
@@ -216,9 +312,7 @@ export async function checkDrift(
     return range ? [{ topic: p.topic, partition: p.index, ...range }] : [];
   });
   if (options.autoReplay && lost.length > 0) {
-    replayed = await replay(deps.kafka, deps.ports, deps.sink, lost, options.replayLimit, {
-      repair: true,
-    });
+    replayed = await repair(deps, lost, options, started);
   }
   // A partition never handled whose log no longer starts at 0 and whose group has committed
   // nothing past its start: the run begins at the log start. (A sink that can read Kafka sees

@@ -145,6 +145,7 @@ export async function replay(
         to: to - 1n,
         shards: new Map(),
         deadLettered: undefined,
+        repair: true,
       });
     }
   }

@@ -65,6 +65,7 @@ import { SoakModel } from './model.ts';
 import { SoakProducer } from './producer.ts';
 import { type AlarmMark, buildReport, type FaultMark, type SeriesPoint } from './report.ts';
 import {
+  clusterNodeTimeoutMs,
   countByKind,
   type FaultKind,
   faultKinds,
@@ -75,6 +76,7 @@ import {
   redisFaults,
   type ScheduledFault,
   serialKinds,
+  sinkCommandTimeoutMs,
 } from './schedule.ts';
 import { soakBursts } from './traffic.ts';
 
@@ -209,7 +211,7 @@ async function main(): Promise<number> {
       serverArgs: [
         ...aof,
         '--cluster-node-timeout',
-        '5000',
+        String(clusterNodeTimeoutMs),
         '--cluster-replica-validity-factor',
         '0',
       ],
@@ -249,7 +251,7 @@ async function main(): Promise<number> {
     SEQGUARD_KEY_PREFIX: prefix,
     SEQGUARD_DEFAULT_SHARD: SHARD,
     SEQGUARD_CHUNK_SIZE: '100',
-    SEQGUARD_REDIS_TIMEOUT_MS: '2000',
+    SEQGUARD_REDIS_TIMEOUT_MS: String(sinkCommandTimeoutMs),
     SEQGUARD_STREAM_MAX_LEN: '200000',
     SEQGUARD_MAX_VALUE_BYTES: String(MAX_VALUE_BYTES),
     POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -376,6 +378,8 @@ async function main(): Promise<number> {
       autoReplay: true,
       replayLimit: 50_000,
       maxStateEntries: 1_000_000,
+      // As the deployed check-drift, which repairs while its invocation has time.
+      repairBudgetMs: 40_000,
     },
     thresholds: defaultThresholds,
     intervalMs: settings.checkIntervalMs,

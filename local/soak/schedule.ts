@@ -25,6 +25,11 @@ export const faultKinds = {
 
 export type FaultKind = keyof typeof faultKinds;
 
+/** The sink's Redis command timeout in the soak (SEQGUARD_REDIS_TIMEOUT_MS): a freeze outlasts it. */
+export const sinkCommandTimeoutMs = 2_000;
+/** The soak cluster's node timeout (cluster-node-timeout): a freeze stays short of it. */
+export const clusterNodeTimeoutMs = 5_000;
+
 /** Faults that lose writes Redis already acknowledged: the ledger and check-drift repair them. */
 export const losesAcknowledgedWrites: ReadonlySet<FaultKind> = new Set([
   'redisRestartEmpty',
@@ -184,9 +189,17 @@ function detailsOf(
   const scale = quick ? 0.5 : 1;
   switch (kind) {
     case 'redisFreeze':
-      // Past the sink's command timeout (SEQGUARD_REDIS_TIMEOUT_MS, 2 s in the soak), short of a
-      // cluster's node timeout (5 s in the soak), which would fail the node over.
-      return { kind, at, durationMs: Math.round(2_500 + random() * 2_000) };
+      // Past the sink's command timeout, short of a cluster's node timeout, which would fail the
+      // node over.
+      return {
+        kind,
+        at,
+        durationMs: Math.round(
+          sinkCommandTimeoutMs +
+            500 +
+            random() * (clusterNodeTimeoutMs - sinkCommandTimeoutMs - 1_000),
+        ),
+      };
     case 'redisRollback':
       // The snapshot is taken some way before the rollback, in the rollback's own slot (no
       // other server fault in between): what came in between is lost.

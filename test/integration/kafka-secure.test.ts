@@ -8,7 +8,9 @@
  *
  * The suites' shared broker (global setup) is this broker unless they run plaintext.
  */
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import { generateAuthTokenFromCredentialsProvider } from 'aws-msk-iam-sasl-signer-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -21,7 +23,11 @@ import {
 } from '../../functions/shared/kafka/connection.ts';
 import { committedOffsets, partitionRanges } from '../../functions/shared/kafka/offsets.ts';
 import { readRecords } from '../../functions/shared/kafka/read-records.ts';
-import type { SecureKafkaListener } from '../../local/kafka-broker.ts';
+import {
+  type KafkaBroker,
+  type SecureKafkaListener,
+  startKafkaBroker,
+} from '../../local/kafka-broker.ts';
 import { createTopic, plaintextKafka, produce, useSecureKafka } from '../helpers/kafka.ts';
 
 /** A refusal must come back this fast: no client may retry a refused login until it times out. */
@@ -349,4 +355,49 @@ describe('the secure local broker (security: msk-iam)', () => {
       }
     });
   });
+});
+
+describe('a client of the secure broker', () => {
+  // A broker of this test's own: it is restarted, which the suite's shared one must not be.
+  let broker: KafkaBroker;
+  beforeAll(async () => {
+    broker = await startKafkaBroker({ security: 'msk-iam' });
+  }, 180_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('lets its process end once closed, after the broker closed its connection (a restart)', async () => {
+    // Prepare: a process with an admin connected over SASL (its re-authentication timer runs).
+    const own = broker.mskIam as SecureKafkaListener;
+    const connection: KafkaConnection = {
+      bootstrapBrokers: [own.bootstrap],
+      clientId: 'seqguard-test-exit',
+      mskIam: { region: own.credentials.region },
+      tlsCaPem: own.caPem,
+    };
+    const child = fork(new URL('../helpers/kafka-client-exit.ts', import.meta.url), {
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: own.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: own.credentials.secretAccessKey,
+        AWS_REGION: own.credentials.region,
+        SEQGUARD_TEST_KAFKA: JSON.stringify(connection),
+      },
+    });
+    try {
+      const connected = new Promise((resolve) => child.once('message', resolve));
+      const exited = new Promise<string>((resolve) => child.once('exit', () => resolve('exited')));
+      await connected;
+      // Act: the broker goes away and comes back on its ports (the connection is closed by it);
+      // then the process closes its admin.
+      await broker.restart();
+      child.send('close');
+      const outcome = await Promise.race([exited, sleep(15_000).then(() => 'still running')]);
+      // Assess: before, a closed connection's timer kept the process for 12 minutes.
+      expect(outcome).toBe('exited');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

@@ -94,6 +94,57 @@ describe('advanceLedger()', () => {
     expect(await ledgerOf(prefix)).toMatchObject({ start: 0n, through: 59n });
   });
 
+  it('begins the run anew at a repair before it that does not reach it (a replay limit cut it), keeping every mark', async () => {
+    const prefix = fresh();
+    await advanceLedger(
+      redis,
+      tp,
+      { from: 50n, to: 59n, shards: new Map([['a', 59n]]), deadLettered: 58n },
+      prefix,
+    );
+    const repaired = { shards: new Map([['a', 9n]]), deadLettered: undefined, repair: true };
+    expect(await advanceLedger(redis, tp, { from: 0n, to: 9n, ...repaired }, prefix)).toBe(true);
+    expect(await ledgerOf(prefix)).toEqual({
+      start: 0n,
+      through: 9n,
+      shards: new Map([['a', 59n]]),
+      deadLettered: 58n,
+    });
+    // A live batch before the run changes no run; a repair that reaches the run joins it.
+    await advanceLedger(redis, tp, { from: 30n, to: 39n, ...repaired, repair: false }, prefix);
+    await advanceLedger(redis, tp, { from: 10n, to: 19n, ...repaired }, prefix);
+    expect(await ledgerOf(prefix)).toMatchObject({ start: 0n, through: 19n });
+  });
+
+  it('takes back a run that a live batch began on a ledger that lost its run after the batch read it', async () => {
+    const prefix = fresh();
+    const read = { readRun: { start: 0n, through: 9n } };
+    // The ledger the batch read is gone (its node restarted empty): the advance begins a run.
+    const joined = await advanceLedger(
+      redis,
+      tp,
+      { from: 10n, to: 19n, shards: new Map([['a', 19n]]), deadLettered: undefined, ...read },
+      prefix,
+    );
+    expect(joined).toBe(false);
+    expect(await ledgerOf(prefix)).toEqual({
+      start: undefined,
+      through: undefined,
+      shards: new Map([['a', 19n]]),
+      deadLettered: undefined,
+    });
+    // A batch that covers the whole run it read keeps the run it makes (a rewind, a storm).
+    expect(
+      await advanceLedger(
+        redis,
+        tp,
+        { from: 0n, to: 29n, shards: none, deadLettered: undefined, ...read },
+        prefix,
+      ),
+    ).toBe(true);
+    expect(await ledgerOf(prefix)).toMatchObject({ start: 0n, through: 29n });
+  });
+
   it('never lowers what a shard or the dead letters hold', async () => {
     const prefix = fresh();
     await advanceLedger(

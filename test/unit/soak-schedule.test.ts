@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  clusterNodeTimeoutMs,
   countByKind,
   faultSchedule,
   fullCounts,
@@ -9,6 +10,7 @@ import {
   quickCounts,
   redisFaults,
   serialKinds,
+  sinkCommandTimeoutMs,
   type Topology,
 } from '../../local/soak/schedule.ts';
 
@@ -74,36 +76,44 @@ describe('faultSchedule()', () => {
     }
   });
 
-  it('keeps faults between 5 % and 85 % of the events, snapshots before their rollback, serial faults in order', () => {
-    const events = 200_000;
-    const schedule = faultSchedule({
-      seed: 99,
-      events,
-      topology: 'single',
-      counts: fullCounts('single'),
-    });
-    for (const f of schedule) {
-      expect(f.at).toBeGreaterThanOrEqual(events * 0.05);
-      expect(f.at).toBeLessThanOrEqual(events * 0.85);
-    }
-    const serial = schedule.filter((f) => serialKinds.has(f.kind));
-    for (let i = 1; i < serial.length; i++)
-      expect((serial[i] as { at: number }).at).toBeGreaterThan(
-        (serial[i - 1] as { at: number }).at,
-      );
-    for (const rollback of schedule.filter((f) => f.kind === 'redisRollback')) {
-      expect(rollback.snapshotAt).toBeLessThan(rollback.at);
-      // No other serial fault between the snapshot and the rollback.
-      expect(
-        serial.filter(
-          (f) => f !== rollback && f.at > (rollback.snapshotAt as number) && f.at < rollback.at,
-        ),
-      ).toEqual([]);
-    }
-    expect(
-      schedule
-        .filter((f) => f.kind === 'redisFreeze')
-        .every((f) => (f.durationMs as number) > 2_000),
-    ).toBe(true);
-  });
+  it.each(
+    topologies.flatMap((topology) => [
+      { topology, quick: false, events: 200_000 },
+      { topology, quick: true, events: 60_000 },
+    ]),
+  )(
+    'keeps faults between 5 % and 85 % of the events, snapshots before their rollback, serial faults in order ($topology, quick: $quick)',
+    ({ topology, quick, events }) => {
+      const schedule = faultSchedule({
+        seed: 99,
+        events,
+        topology,
+        counts: quick ? quickCounts(topology) : fullCounts(topology),
+        quick,
+      });
+      for (const f of schedule) {
+        expect(f.at).toBeGreaterThanOrEqual(events * 0.05);
+        expect(f.at).toBeLessThanOrEqual(events * 0.85);
+      }
+      const serial = schedule.filter((f) => serialKinds.has(f.kind));
+      for (let i = 1; i < serial.length; i++)
+        expect((serial[i] as { at: number }).at).toBeGreaterThan(
+          (serial[i - 1] as { at: number }).at,
+        );
+      for (const rollback of schedule.filter((f) => f.kind === 'redisRollback')) {
+        expect(rollback.snapshotAt).toBeLessThan(rollback.at);
+        // No other serial fault between the snapshot and the rollback.
+        expect(
+          serial.filter(
+            (f) => f !== rollback && f.at > (rollback.snapshotAt as number) && f.at < rollback.at,
+          ),
+        ).toEqual([]);
+      }
+      // A freeze fails the sink's commands, but must not fail a cluster's node over.
+      for (const freeze of schedule.filter((f) => f.kind === 'redisFreeze')) {
+        expect(freeze.durationMs).toBeGreaterThan(sinkCommandTimeoutMs);
+        expect(freeze.durationMs).toBeLessThan(clusterNodeTimeoutMs);
+      }
+    },
+  );
 });

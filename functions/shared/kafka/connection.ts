@@ -69,28 +69,49 @@ type Connected<T> = T extends unknown
   ? Omit<T, 'clientId' | 'bootstrapBrokers' | 'tls' | 'sasl' | 'tlsServerName'>
   : never;
 
+/**
+ * @platformatic/kafka (2.12) starts a timer per SASL connection to re-authenticate at 0.8 of the
+ * session lifetime (12 minutes against MSK IAM's 15), and clears it when the client closes the
+ * connection, but not when the broker does (a broker restart, a rolling update): the timer then
+ * keeps the closed connection in memory, and a process that is done running for up to 12
+ * minutes (the soak hung that long after its summary). Closing the connection again, once the
+ * client reports it gone, clears the timer.
+ */
+function releasingClosedConnections<C extends object>(client: C): C {
+  (client as unknown as NodeJS.EventEmitter).on(
+    'client:broker:disconnect',
+    ({ connection }: { connection: { close(callback: (error?: Error | null) => void): void } }) =>
+      connection.close(() => {}),
+  );
+  return client;
+}
+
 export function createAdmin(connection: KafkaConnection, options: Connected<AdminOptions> = {}) {
-  return new Admin({ ...options, ...kafkaClientOptions(connection) });
+  return releasingClosedConnections(new Admin({ ...options, ...kafkaClientOptions(connection) }));
 }
 
 export function createConsumer<K = Buffer, V = Buffer, HK = Buffer, HV = Buffer>(
   connection: KafkaConnection,
   options: Connected<ConsumerOptions<K, V, HK, HV>>,
 ): Consumer<K, V, HK, HV> {
-  return new Consumer<K, V, HK, HV>({
-    ...options,
-    ...kafkaClientOptions(connection),
-  } as ConsumerOptions<K, V, HK, HV>);
+  return releasingClosedConnections(
+    new Consumer<K, V, HK, HV>({
+      ...options,
+      ...kafkaClientOptions(connection),
+    } as ConsumerOptions<K, V, HK, HV>),
+  );
 }
 
 export function createKafkaProducer<K, V, HK, HV>(
   connection: KafkaConnection,
   options: Connected<ProducerOptions<K, V, HK, HV>>,
 ): Producer<K, V, HK, HV> {
-  return new Producer<K, V, HK, HV>({
-    ...options,
-    ...kafkaClientOptions(connection),
-  } as ProducerOptions<K, V, HK, HV>);
+  return releasingClosedConnections(
+    new Producer<K, V, HK, HV>({
+      ...options,
+      ...kafkaClientOptions(connection),
+    } as ProducerOptions<K, V, HK, HV>),
+  );
 }
 
 /** An admin client for the duration of `work`, closed after it whatever happens. */
