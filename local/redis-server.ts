@@ -475,7 +475,7 @@ export async function startRedisCluster(
       const [fromId, toId] = await Promise.all([idOf(from), idOf(to)]);
       await command(to, ['cluster', 'setslot', String(slot), 'importing', fromId]);
       await command(from, ['cluster', 'setslot', String(slot), 'migrating', toId]);
-      const auth = access ? ['AUTH2', access.username, access.password] : [];
+      const auth = access ? ['AUTH2', access.admin.username, access.admin.password] : [];
       let moved = 0;
       for (;;) {
         const keys = (await command(from, [
