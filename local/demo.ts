@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { applyMutation, emptyStateModel } from '../functions/shared/guard-model.ts';
 import { createAdmin } from '../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
+import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
 import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
@@ -367,7 +368,7 @@ async function main(): Promise<number> {
     const tick = performance.now();
     const written = await publishEvents(producer, topic, burst);
     for (const w of written) {
-      const id = `${topic}-${w.partition}`;
+      const id = topicPartition({ topic, partition: w.partition });
       const end = w.offset + 1n;
       if ((produced.get(id) ?? 0n) < end) produced.set(id, end);
     }

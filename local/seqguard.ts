@@ -17,6 +17,7 @@ import { parseReplayRequest, rangesOf, replay } from '../functions/replay/replay
 import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
 import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
 import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
+import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
 import { withRedisAuthSecret } from '../functions/shared/redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { rebuildState } from '../functions/shared/redis/rebuild.ts';
@@ -201,7 +202,7 @@ async function replayCommand({ config, redis, kafka }: Context): Promise<number>
       return 1;
     }
     ranges = ranges.flatMap((range) => {
-      const next = result.resumeAt.get(`${range.topic}-${range.partition}`);
+      const next = result.resumeAt.get(topicPartition(range));
       return next === undefined ? [] : [{ ...range, from: next }];
     });
   }

@@ -19,10 +19,11 @@ import type { SinkPorts } from '../apply-events/apply-records.ts';
 import { type ReplayResult, replay } from '../replay/replay.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
-import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
+import { type KafkaConnection, withAdmin } from '../shared/kafka/connection.ts';
 import { triggerGroups } from '../shared/kafka/consumer-groups.ts';
 import { committedOffsets, partitionRanges } from '../shared/kafka/offsets.ts';
 import { readRecords } from '../shared/kafka/read-records.ts';
+import { topicPartition } from '../shared/kafka/topic-partition.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import {
   inspectDeadLetters,

@@ -26,10 +26,11 @@ import {
   type ModelValue,
   type ShardModel,
 } from '../shared/guard-model.ts';
-import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
+import { type KafkaConnection, withAdmin } from '../shared/kafka/connection.ts';
 import { toMskRecord } from '../shared/kafka/msk-event.ts';
 import { partitionRanges } from '../shared/kafka/offsets.ts';
 import { readRecords } from '../shared/kafka/read-records.ts';
+import { topicPartition } from '../shared/kafka/topic-partition.ts';
 import type { GuardOptions } from '../shared/redis/apply-batch.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import { deadLetterCounts } from '../shared/redis/dead-letter.ts';

@@ -9,6 +9,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import {
   type AlarmName,
@@ -195,7 +196,7 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
         const positions = records.map((r) => {
           const offset = ends.get(r.partition) ?? 0;
           ends.set(r.partition, offset + 1);
-          return `${topic}-${r.partition}@${offset}`;
+          return `${topicPartition({ topic, partition: r.partition })}@${offset}`;
         });
         setup.produced += records.length;
         return positions;
@@ -204,7 +205,9 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
         await waitFor(
           () =>
             [...ends].every(
-              ([p, end]) => current?.mapping.committed.get(`${topic}-${p}`) === BigInt(end),
+              ([p, end]) =>
+                current?.mapping.committed.get(topicPartition({ topic, partition: p })) ===
+                BigInt(end),
             ),
           'the sink to catch up',
           timeoutMs,

@@ -21,6 +21,7 @@ import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin, type KafkaConnection } from '../../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../../functions/shared/kafka/producer.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
@@ -110,7 +111,10 @@ describe.each([
         await pipeline.sandbox.warmUp();
         const deadline = Date.now() + 90_000;
         while (
-          [...ends].some(([p, end]) => pipeline.mapping.committed.get(`${topic}-${p}`) !== end)
+          [...ends].some(
+            ([p, end]) =>
+              pipeline.mapping.committed.get(topicPartition({ topic, partition: p })) !== end,
+          )
         ) {
           if (Date.now() > deadline) throw new Error('the pipeline did not catch up');
           await new Promise((resolve) => setTimeout(resolve, 50));

@@ -3,7 +3,7 @@
  * has committed, and which offset a timestamp falls on. Read with the admin API.
  */
 import type { Admin } from '@platformatic/kafka';
-import { topicPartition } from './connection.ts';
+import { topicPartition } from './topic-partition.ts';
 
 export interface PartitionRange {
   topic: string;

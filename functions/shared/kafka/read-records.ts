@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@platformatic/kafka';
-import { createConsumer, type KafkaConnection, topicPartition } from './connection.ts';
+import { createConsumer, type KafkaConnection } from './connection.ts';
 import type { ConsumedRecord } from './msk-event.ts';
+import { topicPartition } from './topic-partition.ts';
 
 export interface RecordRange {
   topic: string;

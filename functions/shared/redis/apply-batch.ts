@@ -9,7 +9,7 @@ import {
 } from '../errors.ts';
 import type { GuardedEvent } from '../events/types.ts';
 import { type GuardOutcome, guardOutcomes } from '../guard-model.ts';
-import { topicPartition } from '../kafka/connection.ts';
+import { topicPartition } from '../kafka/topic-partition.ts';
 import type { RedisClient } from './client.ts';
 import { cursorField, shardKeys, stateKey } from './keys.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';

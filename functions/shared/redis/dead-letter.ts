@@ -9,7 +9,7 @@ import {
   RedisNotReplicatedError,
   RedisUnavailableError,
 } from '../errors.ts';
-import { topicPartition } from '../kafka/connection.ts';
+import { topicOf, topicPartition } from '../kafka/topic-partition.ts';
 import { behindText, type ExpectedCheckpoints } from './apply-batch.ts';
 import type { RedisClient } from './client.ts';
 import { deadLetterKeys } from './keys.ts';
@@ -83,8 +83,7 @@ export async function deadLetterCounts(
     for (const [, fields] of page) {
       const tp = fields[fields.indexOf('tp') + 1] as string;
       const offset = fields[fields.indexOf('offset') + 1] as string;
-      // `<topic>-<partition>`: the topic is everything before the last '-'.
-      if (!wanted.has(tp.slice(0, tp.lastIndexOf('-')))) continue;
+      if (!wanted.has(topicOf(tp))) continue;
       const position = `${tp}@${offset}`;
       counts.set(position, (counts.get(position) ?? 0) + 1);
     }
