@@ -11,16 +11,16 @@
  *   npm run seqguard -- verify
  */
 import { parseArgs } from 'node:util';
-import { createSinkPorts } from '../functions/apply-events/create-handler.ts';
-import { reportJson } from '../functions/check-drift/create-handler.ts';
-import { parseReplayRequest, rangesOf, replay } from '../functions/replay/replay.ts';
 import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
 import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
+import { toPlainJson } from '../functions/shared/json.ts';
 import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
 import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
 import { withRedisAuthSecret } from '../functions/shared/redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { rebuildState } from '../functions/shared/redis/rebuild.ts';
+import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
+import { parseReplayRequest, rangesOf, replay } from '../functions/shared/sink/replay.ts';
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
 
@@ -72,7 +72,7 @@ interface Context {
 }
 
 function json(value: unknown): string {
-  return JSON.stringify(reportJson(value as never), null, 2);
+  return JSON.stringify(toPlainJson(value), null, 2);
 }
 
 async function check(context: Context): Promise<number> {

@@ -15,8 +15,6 @@
  * still hold later offsets does not show as commit-ahead; it shows as a vanished shard.
  */
 import type { Admin } from '@platformatic/kafka';
-import type { SinkPorts } from '../apply-events/apply-records.ts';
-import { type ReplayResult, replay } from '../replay/replay.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
 import { type KafkaConnection, withAdmin } from '../shared/kafka/connection.ts';
@@ -33,6 +31,8 @@ import {
   type StateCheck,
 } from '../shared/redis/inspect.ts';
 import { readLedgers } from '../shared/redis/ledger.ts';
+import type { SinkPorts } from '../shared/sink/ports.ts';
+import { type ReplayResult, replay } from '../shared/sink/replay.ts';
 import type { AlarmName } from '../shared/thresholds.ts';
 import { type BehindReport, behindRanges, repairRange } from './lost-writes.ts';
 

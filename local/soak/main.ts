@@ -23,7 +23,6 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Admin } from '@platformatic/kafka';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
@@ -34,6 +33,7 @@ import {
   shardKeys,
   stateKey,
 } from '../../functions/shared/redis/keys.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import { defaultThresholds } from '../../functions/shared/thresholds.ts';
 import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import {
   type AlarmName,
   type AlarmState,

@@ -14,9 +14,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { checkDrift } from '../../functions/check-drift/check-drift.ts';
-import { replay } from '../../functions/replay/replay.ts';
 import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin, type KafkaConnection } from '../../functions/shared/kafka/connection.ts';
@@ -25,6 +23,8 @@ import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts'
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
+import { replay } from '../../functions/shared/sink/replay.ts';
 import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka-broker.ts';
 import { startPipeline } from '../../local/pipeline.ts';
 import { useSecureKafka } from '../helpers/kafka.ts';

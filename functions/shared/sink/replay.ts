@@ -6,14 +6,15 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { applyRecords, type BatchSummary, type SinkPorts } from '../apply-events/apply-records.ts';
-import type { SinkConfig } from '../shared/config.ts';
-import { maxBigInt } from '../shared/events/int64.ts';
-import { type KafkaConnection, withAdmin } from '../shared/kafka/connection.ts';
-import { toMskRecord } from '../shared/kafka/msk-event.ts';
-import { offsetsAtTime, partitionRanges } from '../shared/kafka/offsets.ts';
-import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
-import { topicPartition } from '../shared/kafka/topic-partition.ts';
+import type { SinkConfig } from '../config.ts';
+import { maxBigInt } from '../events/int64.ts';
+import { type KafkaConnection, withAdmin } from '../kafka/connection.ts';
+import { toMskRecord } from '../kafka/msk-event.ts';
+import { offsetsAtTime, partitionRanges } from '../kafka/offsets.ts';
+import { type RecordRange, readRecords } from '../kafka/read-records.ts';
+import { topicPartition } from '../kafka/topic-partition.ts';
+import { applyRecords, type BatchSummary } from './apply-records.ts';
+import type { SinkPorts } from './ports.ts';
 
 export type ReplayRequest =
   | { kind: 'range'; topic: string; partition: number; from: bigint; to?: bigint }
