@@ -35,9 +35,9 @@ import {
 } from '../../functions/shared/redis/keys.ts';
 import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import { defaultThresholds } from '../../functions/shared/thresholds.ts';
+import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';
-import { DriftMonitor } from '../drift-monitor.ts';
 import { LocalRuntimeError } from '../errors.ts';
 import type { EsmActivity } from '../esm/event-source-mapping.ts';
 import { startKafkaBroker } from '../kafka-broker.ts';

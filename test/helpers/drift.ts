@@ -16,9 +16,9 @@ import {
   type AlarmState,
   thresholdsSchema,
 } from '../../functions/shared/thresholds.ts';
-import { DriftMonitor } from '../../local/drift-monitor.ts';
 import type { Pipeline, PipelineOptions } from '../../local/pipeline.ts';
 import type { RedisCluster, RedisServer } from '../../local/redis-server.ts';
+import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import {
   createTopic,
   produce,

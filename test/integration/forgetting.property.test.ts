@@ -12,7 +12,6 @@ import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { behindRanges, repairRange } from '../../functions/check-drift/lost-writes.ts';
-import { compareDeadLetters, expectedState, verifyState } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { inspectDeadLetters, inspectShard } from '../../functions/shared/redis/inspect.ts';
@@ -20,6 +19,7 @@ import { readLedgers } from '../../functions/shared/redis/ledger.ts';
 import { applyRecords } from '../../functions/shared/sink/apply-records.ts';
 import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
 import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
+import { compareDeadLetters, expectedState, verifyState } from '../../tools/verify/verify.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 

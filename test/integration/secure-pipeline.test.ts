@@ -15,7 +15,6 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkDrift } from '../../functions/check-drift/check-drift.ts';
-import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin, type KafkaConnection } from '../../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../../functions/shared/kafka/producer.ts';
@@ -27,6 +26,7 @@ import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import { replay } from '../../functions/shared/sink/replay.ts';
 import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka-broker.ts';
 import { startPipeline } from '../../local/pipeline.ts';
+import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { useSecureKafka } from '../helpers/kafka.ts';
 import { appLogin, redisEnv, useSecureRedis } from '../helpers/redis.ts';
 
@@ -142,7 +142,7 @@ describe.each([
       );
       const verified = await verifyFromTopic({ connection, redis, topics: [topic], sink });
       // The operator CLI, from the functions' environment alone.
-      const cli = await execFileAsync(process.execPath, ['local/seqguard.ts', 'verify'], {
+      const cli = await execFileAsync(process.execPath, ['tools/seqguard.ts', 'verify'], {
         env: { ...process.env, ...env, SEQGUARD_TOPICS: topic, SEQGUARD_CONSUMER_GROUP: groupId },
         timeout: 60_000,
       });

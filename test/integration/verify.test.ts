@@ -8,7 +8,6 @@ import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectedState, verifyFromTopic, verifyState } from '../../functions/replay/verify.ts';
 import { loadSinkConfig, type SinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { type ConsumedRecord, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
@@ -18,6 +17,7 @@ import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { applyRecords } from '../../functions/shared/sink/apply-records.ts';
 import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
+import { expectedState, verifyFromTopic, verifyState } from '../../tools/verify/verify.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import {
   createTopic,

@@ -4,6 +4,7 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
 import {
   compareDeadLetters,
   type ExpectedState,
@@ -11,8 +12,7 @@ import {
   expectedState,
   formatVerifyReport,
   type VerifyResult,
-} from '../../functions/replay/verify.ts';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
+} from '../../tools/verify/verify.ts';
 import { mskRecord } from '../helpers/events.ts';
 
 const options: ExpectedStateOptions = {

@@ -9,15 +9,20 @@
  * trimmed, it refuses, and the repair is a replay from Kafka.
  */
 import { randomUUID } from 'node:crypto';
-import { RedisLayoutError, RedisUnavailableError } from '../errors.ts';
+import { RedisLayoutError, RedisUnavailableError } from '../../functions/shared/errors.ts';
 import {
   applyMutation,
   emptyStateModel,
   type ModelValue,
   type StateModel,
-} from '../guard-model.ts';
-import type { RedisClient } from './client.ts';
-import { rebuildKey, rebuildVersionsKey, shardKeys, stateKey } from './keys.ts';
+} from '../../functions/shared/guard-model.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
+import {
+  rebuildKey,
+  rebuildVersionsKey,
+  shardKeys,
+  stateKey,
+} from '../../functions/shared/redis/keys.ts';
 import {
   decodeStreamEntry,
   entryMutation,
@@ -26,7 +31,7 @@ import {
   type StreamEntry,
   scoreText,
   versionField,
-} from './layout.ts';
+} from '../../functions/shared/redis/layout.ts';
 
 export interface RebuildOptions {
   shard: string;

@@ -11,18 +11,18 @@
  *   npm run seqguard -- verify
  */
 import { parseArgs } from 'node:util';
-import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
 import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
 import { toPlainJson } from '../functions/shared/json.ts';
 import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
 import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
 import { withRedisAuthSecret } from '../functions/shared/redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
-import { rebuildState } from '../functions/shared/redis/rebuild.ts';
 import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
 import { parseReplayRequest, rangesOf, replay } from '../functions/shared/sink/replay.ts';
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
+import { rebuildState } from './rebuild/rebuild.ts';
+import { formatVerifyReport, verifyFromTopic } from './verify/verify.ts';
 
 const usage = `usage: npm run seqguard -- <command> [flags]
   check                                   one drift check: metrics, alarms, repairs

@@ -17,25 +17,25 @@
  * sums differ by rounding alone, which the comparison tolerates.
  */
 import type { MSKRecord } from 'aws-lambda';
-import type { SinkConfig } from '../shared/config.ts';
-import { type DecodeOptions, decodeRecord } from '../shared/events/decode.ts';
+import type { SinkConfig } from '../../functions/shared/config.ts';
+import { type DecodeOptions, decodeRecord } from '../../functions/shared/events/decode.ts';
 import {
   emptyShardModel,
   guardEvent,
   type ModelScore,
   type ModelValue,
   type ShardModel,
-} from '../shared/guard-model.ts';
-import { type KafkaConnection, withAdmin } from '../shared/kafka/connection.ts';
-import { toMskRecord } from '../shared/kafka/msk-event.ts';
-import { partitionRanges } from '../shared/kafka/offsets.ts';
-import { readRecords } from '../shared/kafka/read-records.ts';
-import { topicPartition } from '../shared/kafka/topic-partition.ts';
-import type { GuardOptions } from '../shared/redis/apply-batch.ts';
-import type { RedisClient } from '../shared/redis/client.ts';
-import { deadLetterCounts } from '../shared/redis/dead-letter.ts';
-import { shardKeys, stateKey } from '../shared/redis/keys.ts';
-import { metaStateNames, parseScore, scoreText } from '../shared/redis/layout.ts';
+} from '../../functions/shared/guard-model.ts';
+import { type KafkaConnection, withAdmin } from '../../functions/shared/kafka/connection.ts';
+import { toMskRecord } from '../../functions/shared/kafka/msk-event.ts';
+import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
+import { readRecords } from '../../functions/shared/kafka/read-records.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
+import type { GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
+import type { RedisClient } from '../../functions/shared/redis/client.ts';
+import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
+import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { metaStateNames, parseScore, scoreText } from '../../functions/shared/redis/layout.ts';
 
 export interface ExpectedStateOptions {
   decode: DecodeOptions;
