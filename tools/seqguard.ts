@@ -22,7 +22,8 @@ import { parseReplayRequest, rangesOf, replay } from '../functions/shared/sink/r
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
 import { rebuildState } from './rebuild/rebuild.ts';
-import { formatVerifyReport, verifyFromTopic } from './verify/verify.ts';
+import { formatVerifyReport } from './verify/report.ts';
+import { verifyFromTopic } from './verify/verify.ts';
 
 const usage = `usage: npm run seqguard -- <command> [flags]
   check                                   one drift check: metrics, alarms, repairs

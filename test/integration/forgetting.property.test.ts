@@ -19,7 +19,8 @@ import { readLedgers } from '../../functions/shared/redis/ledger.ts';
 import { applyRecords } from '../../functions/shared/sink/apply-records.ts';
 import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
 import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
-import { compareDeadLetters, expectedState, verifyState } from '../../tools/verify/verify.ts';
+import { compareDeadLetters, verifyState } from '../../tools/verify/compare.ts';
+import { expectedState } from '../../tools/verify/expected-state.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 

@@ -17,7 +17,9 @@ import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { applyRecords } from '../../functions/shared/sink/apply-records.ts';
 import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
-import { expectedState, verifyFromTopic, verifyState } from '../../tools/verify/verify.ts';
+import { verifyState } from '../../tools/verify/compare.ts';
+import { expectedState } from '../../tools/verify/expected-state.ts';
+import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import {
   createTopic,

@@ -1,6 +1,8 @@
 /**
  * Rebuild: recomputes one state of a shard (a leaderboard, a counter or field hash) from the
  * shard's stream into a fresh key, and swaps it in atomically with lua/swapRebuilt-5.lua.
+ * The steps, one file each: the fold (fold.ts), the writer of the fresh key (write-fresh.ts), the
+ * diff against the live state (diff.ts) and the swap (swap-rebuilt.ts, the script's wrapper).
  *
  * The seed's cache warm-up replays deltas on top of the live scores, so every warm-up counts
  * them again. A rebuild starts from nothing instead: the fresh key holds exactly what the
@@ -9,13 +11,7 @@
  * trimmed, it refuses, and the repair is a replay from Kafka.
  */
 import { randomUUID } from 'node:crypto';
-import { RedisLayoutError, RedisUnavailableError } from '../../functions/shared/errors.ts';
-import {
-  applyMutation,
-  emptyStateModel,
-  type ModelValue,
-  type StateModel,
-} from '../../functions/shared/guard-model.ts';
+import { RedisUnavailableError } from '../../functions/shared/errors.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import {
   rebuildKey,
@@ -23,15 +19,11 @@ import {
   shardKeys,
   stateKey,
 } from '../../functions/shared/redis/keys.ts';
-import {
-  decodeStreamEntry,
-  entryMutation,
-  metaField,
-  parseScore,
-  type StreamEntry,
-  scoreText,
-  versionField,
-} from '../../functions/shared/redis/layout.ts';
+import { metaField } from '../../functions/shared/redis/layout.ts';
+import { driftedTargets } from './diff.ts';
+import { foldStream, targetCount } from './fold.ts';
+import { type RefusalReason, swapRebuilt } from './swap-rebuilt.ts';
+import { writeFresh } from './write-fresh.ts';
 
 export interface RebuildOptions {
   shard: string;
@@ -48,13 +40,6 @@ export interface RebuildOptions {
    */
   beforeSwap?: () => Promise<void>;
 }
-
-export type RefusalReason =
-  | 'streamTrimmed'
-  | 'streamAheadOfMeta'
-  | 'unfoldable'
-  | 'freshKeyExpired'
-  | 'nothingRecorded';
 
 export type RebuildOutcome =
   | {
@@ -80,234 +65,6 @@ export type RebuildOutcome =
 
 const defaultPageSize = 10_000;
 const defaultWriteBatchSize = 1_000;
-/** A rebuild that dies leaves its fresh keys behind; they expire instead of piling up. */
-const freshKeyTtlMs = 24 * 60 * 60 * 1_000;
-
-/** The state the stream entries of one name make, folded in stream order. */
-interface Fold {
-  name: string;
-  /** The guard's model of the state, holding this one name (and its versions). */
-  model: StateModel;
-  entries: number;
-  /** The last stream id read (of any name); "0-0" before the first. */
-  lastId: string;
-}
-
-/**
- * Applies one entry to the fold as the guard applied it to the state (the guard model's
- * applyMutation): ZINCRBY adds doubles from 0 in the same order (so the result is the same
- * double), HINCRBY adds int64 exactly, and hsetIfNewer sets the field only when its version is
- * above the highest seen (a stale version was appended to the stream too, but changed nothing).
- * Returns why it cannot, or undefined.
- */
-function foldEntry(fold: Fold, entry: StreamEntry): string | undefined {
-  const rejection = applyMutation(fold.model, entryMutation(entry));
-  if (rejection === 'wrongType') return 'the entries mix sorted-set and hash operations';
-  if (rejection !== undefined) return `Redis refuses its ${entry.op} of "${entry.value}"`;
-  return undefined;
-}
-
-/** Reads the whole stream in pages and folds the entries of `name`. */
-async function foldStream(
-  redis: RedisClient,
-  streamKey: string,
-  name: string,
-  pageSize: number,
-): Promise<{ fold: Fold; problem?: string }> {
-  const fold: Fold = { name, model: emptyStateModel(), entries: 0, lastId: '0-0' };
-  const read = (after: string) => redis.xrange(streamKey, `(${after}`, '+', 'COUNT', pageSize);
-  let page = await read(fold.lastId);
-  for (;;) {
-    // The next page is asked for before this one is folded: Redis and the socket work on it
-    // meanwhile.
-    const lastOfPage = page.at(-1)?.[0];
-    const next = page.length < pageSize || lastOfPage === undefined ? undefined : read(lastOfPage);
-    for (const [id, flat] of page) {
-      fold.lastId = id;
-      let problem: string | undefined;
-      try {
-        const entry = decodeStreamEntry(flat);
-        if (entry.key !== name) continue;
-        fold.entries++;
-        problem = foldEntry(fold, entry);
-      } catch (error) {
-        // Not an entry the guard writes, or an hsetIfNewer without its version.
-        problem = (error as Error).message;
-      }
-      if (problem !== undefined) {
-        await next?.catch(() => {});
-        return { fold, problem: `entry ${id}: ${problem}` };
-      }
-    }
-    if (next === undefined) return { fold };
-    page = await next;
-  }
-}
-
-function folded(fold: Fold): ModelValue | undefined {
-  return fold.model.state.get(fold.name);
-}
-
-function targetCount(fold: Fold): number {
-  const value = folded(fold);
-  if (value === undefined) return 0;
-  return value.type === 'zset' ? value.members.size : value.fields.size;
-}
-
-async function execOrThrow(transaction: ReturnType<RedisClient['multi']>): Promise<void> {
-  const replies = await transaction.exec();
-  if (replies === null) throw new Error('the transaction was discarded');
-  for (const [error] of replies) if (error) throw error;
-}
-
-/**
- * Writes the fold into the fresh key (and the versions it kept into the fresh versions hash) in
- * batches, each in a MULTI with the safety TTL, so no batch is ever left without one.
- */
-async function writeFresh(
-  redis: RedisClient,
-  fold: Fold,
-  fresh: string,
-  freshVersions: string,
-  batchSize: number,
-): Promise<void> {
-  const value = folded(fold);
-  if (value?.type === 'zset') {
-    const members = [...value.members];
-    for (let i = 0; i < members.length; i += batchSize) {
-      const args = members
-        .slice(i, i + batchSize)
-        .flatMap(([member, { score }]) => [scoreText(score), member]);
-      await execOrThrow(
-        redis
-          .multi()
-          .zadd(fresh, ...args)
-          .pexpire(fresh, freshKeyTtlMs),
-      );
-    }
-    return;
-  }
-  if (value === undefined) return;
-  const fields = [...value.fields];
-  const versions = fold.model.versions.get(fold.name);
-  for (let i = 0; i < fields.length; i += batchSize) {
-    const batch = fields.slice(i, i + batchSize);
-    const transaction = redis
-      .multi()
-      .hset(fresh, ...batch.flatMap(([field, text]) => [field, String(text)]))
-      .pexpire(fresh, freshKeyTtlMs);
-    // In the guard's own encoding, so that the swap applies the tail's hsetIfNewer entries with
-    // the guard's own script include (lua/includes/mutateHsetIfNewer.lua).
-    const batchVersions = batch.flatMap(([field]) => {
-      const version = versions?.get(field);
-      return version === undefined ? [] : [versionField(fold.name, field), String(version)];
-    });
-    if (batchVersions.length > 0) {
-      transaction.hset(freshVersions, ...batchVersions).pexpire(freshVersions, freshKeyTtlMs);
-    }
-    await execOrThrow(transaction);
-  }
-}
-
-/**
- * The targets whose live value is not the folded one, read in pages (SCAN does not block Redis).
- * Targets touched by events applied after the fold differ legitimately; the swap compares those.
- */
-async function driftedTargets(redis: RedisClient, live: string, fold: Fold): Promise<Set<string>> {
-  const drifted = new Set<string>();
-  const seen = new Set<string>();
-  const value = folded(fold);
-  const liveType = await redis.type(live);
-  if (liveType === 'zset' || liveType === 'hash') {
-    let cursor = '0';
-    do {
-      const [next, flat] =
-        liveType === 'zset'
-          ? await redis.zscan(live, cursor, 'COUNT', 1_000)
-          : await redis.hscan(live, cursor, 'COUNT', 1_000);
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const target = flat[i] as string;
-        const text = flat[i + 1] as string;
-        if (seen.has(target)) continue; // SCAN may return an element more than once
-        seen.add(target);
-        const same =
-          value?.type === 'zset' && liveType === 'zset'
-            ? value.members.get(target)?.score === parseScore(text)
-            : value?.type === 'hash' && liveType === 'hash'
-              ? value.fields.has(target) && String(value.fields.get(target)) === text
-              : false;
-        if (!same) drifted.add(target);
-      }
-      cursor = next;
-    } while (cursor !== '0');
-  }
-  const targets =
-    value === undefined ? [] : value.type === 'zset' ? value.members.keys() : value.fields.keys();
-  for (const target of targets) if (!seen.has(target)) drifted.add(target);
-  return drifted;
-}
-
-type SwapReply =
-  | { kind: 'swapped'; tailEntries: number; targets: number; touched: Map<string, boolean> }
-  | { kind: 'refused'; reason: RefusalReason; tailEntries: number; appliedEvents: number };
-
-const refusalByStatus = new Map<number, RefusalReason>([
-  [-1, 'streamTrimmed'],
-  [-2, 'streamAheadOfMeta'],
-  [-3, 'unfoldable'],
-  [-4, 'freshKeyExpired'],
-  [-5, 'nothingRecorded'],
-]);
-
-/** The wrapper of lua/swapRebuilt-5.lua. */
-async function swapRebuilt(
-  redis: RedisClient,
-  keys: { stream: string; meta: string; live: string; fresh: string; freshVersions: string },
-  args: { name: string; lastId: string; foldedEntries: number; foldedTargets: number },
-): Promise<SwapReply> {
-  let reply: unknown[];
-  try {
-    reply = await redis.swapRebuilt(
-      keys.stream,
-      keys.meta,
-      keys.live,
-      keys.fresh,
-      keys.freshVersions,
-      args.name,
-      args.lastId,
-      String(args.foldedEntries),
-      String(args.foldedTargets),
-    );
-  } catch (error) {
-    const message = (error as Error).message ?? String(error);
-    if (message.includes('SEQGUARD_LAYOUT')) throw new RedisLayoutError(message, { cause: error });
-    throw new RedisUnavailableError(`swapRebuilt failed: ${message}`, { cause: error });
-  }
-  const [status, tailEntries, appliedEvents, targets, flat] = reply as [
-    number,
-    number,
-    number,
-    number,
-    string[],
-  ];
-  const refusal = refusalByStatus.get(Number(status));
-  if (refusal !== undefined) {
-    return {
-      kind: 'refused',
-      reason: refusal,
-      tailEntries: Number(tailEntries),
-      appliedEvents: Number(appliedEvents),
-    };
-  }
-  if (Number(status) !== 1 && Number(status) !== 2) {
-    throw new RangeError(`swapRebuilt returned unknown status ${status}`);
-  }
-  const touched = new Map<string, boolean>();
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    touched.set(String(flat[i]), Number(flat[i + 1]) === 1);
-  }
-  return { kind: 'swapped', tailEntries: Number(tailEntries), targets: Number(targets), touched };
-}
 
 function refusalMessage(
   reason: RefusalReason,
