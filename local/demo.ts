@@ -35,7 +35,7 @@ import { bursts, demoStateName, modelOf } from './demo/plan.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
 import { LocalRuntimeError } from './errors.ts';
 import type { EsmActivity } from './esm/event-source-mapping.ts';
-import { startKafkaBroker } from './kafka-broker.ts';
+import { startKafkaBroker } from './kafka/broker.ts';
 import { startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
 import {

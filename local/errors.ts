@@ -15,6 +15,11 @@ export class KafkaBrokerError extends LocalRuntimeError {
   override name = 'KafkaBrokerError';
 }
 
+/** The port picked for the broker was taken by someone else before the broker could bind it. */
+export class PortTakenError extends KafkaBrokerError {
+  override name = 'PortTakenError';
+}
+
 export class RedisServerError extends LocalRuntimeError {
   override name = 'RedisServerError';
 }

@@ -12,7 +12,7 @@ import type { KafkaConnection } from '../functions/shared/kafka/connection.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
 import { decodeStreamEntry } from '../functions/shared/redis/layout.ts';
 import { LocalRuntimeError } from './errors.ts';
-import { type KafkaBroker, secureKafkaEnv } from './kafka-broker.ts';
+import { type KafkaBroker, secureKafkaEnv } from './kafka/broker.ts';
 import type { RedisAccess } from './redis-server.ts';
 import { startSecretsServer } from './secrets-server.ts';
 

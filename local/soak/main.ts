@@ -40,7 +40,7 @@ import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';
 import { LocalRuntimeError } from '../errors.ts';
 import type { EsmActivity } from '../esm/event-source-mapping.ts';
-import { startKafkaBroker } from '../kafka-broker.ts';
+import { startKafkaBroker } from '../kafka/broker.ts';
 import { type Pipeline, startPipeline } from '../pipeline.ts';
 import {
   type RedisCluster,

@@ -21,7 +21,7 @@ import {
 } from '../../functions/shared/kafka/connection.ts';
 import { committedOffsets, partitionRanges } from '../../functions/shared/kafka/offsets.ts';
 import { readRecords } from '../../functions/shared/kafka/read-records.ts';
-import type { SecureKafkaListener } from '../../local/kafka-broker.ts';
+import type { SecureKafkaListener } from '../../local/kafka/broker.ts';
 import { createTopic, plaintextKafka, produce, useSecureKafka } from '../helpers/kafka.ts';
 
 /** A refusal must come back this fast: no client may retry a refused login until it times out. */

@@ -24,7 +24,7 @@ import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
 import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import { replay } from '../../functions/shared/sink/replay.ts';
-import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka-broker.ts';
+import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka/broker.ts';
 import { startPipeline } from '../../local/pipeline.ts';
 import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { useSecureKafka } from '../helpers/kafka.ts';
