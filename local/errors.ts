@@ -49,3 +49,13 @@ export class SecretsServerError extends LocalRuntimeError {
 export class LocalStackError extends LocalRuntimeError {
   override name = 'LocalStackError';
 }
+
+/** The demo cannot reach a server, or its pipeline makes no progress. */
+export class DemoError extends LocalRuntimeError {
+  override name = 'DemoError';
+}
+
+/** A command line of the local runtime was not understood; the message says what is wrong. */
+export class UsageError extends LocalRuntimeError {
+  override name = 'UsageError';
+}
