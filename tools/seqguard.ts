@@ -21,6 +21,7 @@ import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
 import { parseReplayRequest, rangesOf, replay } from '../functions/shared/sink/replay.ts';
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
+import { UsageError } from './errors.ts';
 import { rebuildState } from './rebuild/rebuild.ts';
 import { formatVerifyReport } from './verify/report.ts';
 import { verifyFromTopic } from './verify/verify.ts';
@@ -49,10 +50,6 @@ const { values: flags, positionals } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 function environment(): Record<string, string | undefined> {
   const env = { ...process.env };

@@ -29,7 +29,7 @@ import {
 } from '../../functions/shared/kafka/connection.ts';
 import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
 import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
-import { FunctionInitError } from '../errors.ts';
+import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 import type { InvokeOutcome } from './handler-process.ts';
 
 type Record = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -188,7 +188,9 @@ export class EventSourceMapping {
         maximumRetryAttempts < 0 && options.onFailureTopic ? 10 : maximumRetryAttempts,
     };
     if (options.onFailureTopic && options.topics.includes(options.onFailureTopic)) {
-      throw new Error('the on-failure destination must not be one of the source topics');
+      throw new LocalRuntimeError(
+        'the on-failure destination must not be one of the source topics',
+      );
     }
     this.#identity = {
       eventSourceArn:

@@ -7,6 +7,7 @@
 import type { MSKRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { SinkConfig } from '../config.ts';
+import { ReplayRequestError } from '../errors.ts';
 import { maxBigInt } from '../events/int64.ts';
 import { type KafkaConnection, withAdmin } from '../kafka/connection.ts';
 import { toMskRecord } from '../kafka/msk-event.ts';
@@ -60,7 +61,7 @@ export function parseReplayRequest(event: unknown): {
 } {
   const parsed = replayEventSchema.safeParse(event);
   if (!parsed.success)
-    throw new RangeError(`not a replay request: ${z.prettifyError(parsed.error)}`);
+    throw new ReplayRequestError(`not a replay request: ${z.prettifyError(parsed.error)}`);
   return { request: toReplayRequest(parsed.data), limit: parsed.data.limit };
 }
 
@@ -84,7 +85,10 @@ export async function rangesOf(
     const partitions = await partitionRanges(admin, [request.topic]);
     if (request.kind === 'range') {
       const p = partitions.find((r) => r.partition === request.partition);
-      if (!p) throw new RangeError(`topic ${request.topic} has no partition ${request.partition}`);
+      if (!p)
+        throw new ReplayRequestError(
+          `topic ${request.topic} has no partition ${request.partition}`,
+        );
       const from = maxBigInt(request.from, p.earliest);
       const to = request.to === undefined || request.to > p.end ? p.end : request.to;
       return [{ topic: request.topic, partition: request.partition, from, to }];
