@@ -17,13 +17,14 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { keyPatterns, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { HandlerProcess, type InvokeOutcome } from '../../local/esm/handler-process.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { suiteRedis } from '../helpers/redis.ts';
+import { redisEnv, suiteRedis } from '../helpers/redis.ts';
 
-const { raw } = suiteRedis();
+// KEYS is refused to the app user (access-string.ts, -@dangerous): the admin lists keys.
+const { raw, admin } = suiteRedis();
 const fresh = (label: string) => `${label}${randomBytes(4).toString('hex')}`;
 const sandboxes: HandlerProcess[] = [];
 const prefixes: string[] = [];
@@ -34,10 +35,14 @@ const functionTimeoutMs = 5_000;
 const helperModule = (name: string) =>
   fileURLToPath(new URL(`../helpers/${name}.ts`, import.meta.url));
 
-/** The function's environment: the suite's Redis, a key prefix of its own, quiet logs. */
+/**
+ * The function's environment: the suite's Redis as a function reaches it (in the secure shape,
+ * the app user whose password its cold start reads from the Secrets Manager), a key prefix of
+ * its own, quiet logs.
+ */
 function functionEnv(keyPrefix: string, extra: Record<string, string> = {}) {
   return {
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     SEQGUARD_KEY_PREFIX: keyPrefix,
     SEQGUARD_FORMAT: 'envelope',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
@@ -100,7 +105,7 @@ interface IdempotencyRecord {
 
 /** Powertools' records under a prefix (its orphan locks left out). */
 async function idempotencyRecords(prefix: string): Promise<IdempotencyRecord[]> {
-  const keys = (await raw.keys(`${prefix}#*`)).filter((k) => !k.endsWith(':lock'));
+  const keys = (await admin.keys(`${prefix}#*`)).filter((k) => !k.endsWith(':lock'));
   const values = await Promise.all(keys.map((k) => raw.get(k)));
   return values.map((v) => JSON.parse(v as string) as IdempotencyRecord);
 }
@@ -114,8 +119,8 @@ const killed: InvokeOutcome = {
 afterAll(async () => {
   await Promise.all(sandboxes.map((s) => s.close()));
   for (const pattern of prefixes.flatMap((p) => [...keyPatterns(p), `${p}#*`])) {
-    const keys = await raw.keys(pattern);
-    if (keys.length > 0) await raw.del(...keys);
+    const keys = await admin.keys(pattern);
+    if (keys.length > 0) await admin.del(...keys);
   }
 });
 
@@ -123,7 +128,9 @@ describe('a crash after the effect, before the function records it', () => {
   it('Powertools idempotency: after the in-progress expiry the retry applies the effect again', async () => {
     // Prepare
     const keyPrefix = fresh('pt');
-    const idempotencyPrefix = fresh('ptidem');
+    // Inside the app user's key patterns (keys.ts keyPatterns: `{<prefix>~…`), as a deployment
+    // would have to put them.
+    const idempotencyPrefix = `{${fresh('ptidem')}~idempotency}`;
     prefixes.push(keyPrefix, idempotencyPrefix);
     const shard = 'game';
     const event = batch(shard);
