@@ -32,9 +32,9 @@ import { createRedisClient, type RedisClient } from '../functions/shared/redis/c
 import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
 import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
 import { bursts, demoStateName, type Model, modelOf } from './demo/plan.ts';
+import { demoReport, type Measurements, type Watch } from './demo/report.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
 import { DemoError, LocalRuntimeError } from './errors.ts';
-import type { EsmActivity } from './esm/event-source-mapping.ts';
 import { startKafkaBroker } from './kafka/broker.ts';
 import { type Pipeline, startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
@@ -103,7 +103,6 @@ const cleanUp = () => cleanups.run();
 const exit = cleanUpOnExit('demo', cleanups);
 
 const say = (line: string) => console.log(line);
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -229,29 +228,6 @@ async function openKafka(topic: string): Promise<KafkaClients> {
   return { connection, functionEnv, security };
 }
 
-/** What the demo watches while the pipeline runs, filled in by the steps below. */
-interface Watch {
-  /** The function's own counts, from its structured log line per batch. */
-  handlerCounts: {
-    applied: number;
-    duplicates: number;
-    deadLettered: number;
-    late: number;
-    gapsOpened: number;
-  };
-  /** The function's last error, to say why a pipeline stalls. */
-  lastFunctionError: string;
-  activity: EsmActivity[];
-  /** When each successful invocation started and ended, to measure recovery after a crash. */
-  successTimes: { start: number; end: number }[];
-  /** When each kill that reached a busy sandbox was sent. */
-  kills: number[];
-  /** End offset per partition, as published. */
-  produced: Map<string, bigint>;
-  publishedRecords: number;
-  maxLag: number;
-}
-
 function newWatch(): Watch {
   return {
     handlerCounts: { applied: 0, duplicates: 0, deadLettered: 0, late: 0, gapsOpened: 0 },
@@ -272,7 +248,10 @@ function committedLag(watch: Watch, pipeline: Pipeline): number {
   return Number(lag);
 }
 
-/** Throws the event source mapping's halt (a function that cannot start), once it happened. */
+/**
+ * A check that throws the event source mapping's halt (a function that cannot start) once it
+ * happened, for the steps that wait on the pipeline.
+ */
 function haltCheck(pipeline: Pipeline): () => void {
   let haltedError: Error | undefined;
   pipeline.mapping.halted.then((error) => {
@@ -404,7 +383,12 @@ function reportProgress(watch: Watch, pipeline: Pipeline, records: number): Node
 async function publishAll(
   watch: Watch,
   pipeline: Pipeline,
-  { kafka, topic, model }: { kafka: KafkaClients; topic: string; model: Model },
+  {
+    kafka,
+    topic,
+    model,
+    throwIfHalted,
+  }: { kafka: KafkaClients; topic: string; model: Model; throwIfHalted: () => void },
 ): Promise<void> {
   const producer = createProducer({ clientId: 'seqguard-demo', ...kafka.connection });
   cleanups.push(() => producer.close());
@@ -412,7 +396,6 @@ async function publishAll(
     `publishing ${model.records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
   );
   const interval = 100;
-  const throwIfHalted = haltCheck(pipeline);
   for await (const burst of bursts(settings)) {
     throwIfHalted();
     const tick = performance.now();
@@ -433,9 +416,12 @@ async function publishAll(
  * Step: caught up when every partition is committed to its end. No commit for STALL_MS while
  * records wait means the pipeline is stuck: say why, with the function's last error.
  */
-async function waitUntilCommitted(watch: Watch, pipeline: Pipeline): Promise<void> {
+async function waitUntilCommitted(
+  watch: Watch,
+  pipeline: Pipeline,
+  throwIfHalted: () => void,
+): Promise<void> {
   const STALL_MS = 30_000;
-  const throwIfHalted = haltCheck(pipeline);
   let lastCommitted = '';
   let lastMove = Date.now();
   while ([...watch.produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
@@ -460,7 +446,7 @@ async function waitUntilCommitted(watch: Watch, pipeline: Pipeline): Promise<voi
  * letters; the produce-to-visible latency; and a replay of the last 10,000 stream entries,
  * folded oldest first into a fresh read model (the guard's model of the state).
  */
-async function measure(redis: RedisClient, model: Model, prefix: string) {
+async function measure(redis: RedisClient, model: Model, prefix: string): Promise<Measurements> {
   const verdict = await checkAgainstModel(redis, model, {
     shard: 'game',
     stateName: demoStateName,
@@ -480,98 +466,13 @@ async function measure(redis: RedisClient, model: Model, prefix: string) {
   return { verdict, deadLettered, latency, replayMs, replayedEntries: tail.length };
 }
 
-/** Step: the report's table (and with --json its RESULT line); true when nothing was lost. */
+/** Step: the report, printed; true when Redis holds exactly the unique events. */
 function report(
   watch: Watch,
-  {
-    started,
-    kafka,
-    redis,
-    model,
-    pipeline,
-    measured,
-  }: {
-    started: number;
-    kafka: KafkaClients;
-    redis: OpenRedis;
-    model: Model;
-    pipeline: Pipeline;
-    measured: Awaited<ReturnType<typeof measure>>;
-  },
+  input: Omit<Parameters<typeof demoReport>[0], 'watch' | 'json' | 'kills'>,
 ): boolean {
-  const { verdict, deadLettered, latency, replayMs, replayedEntries } = measured;
-  const { handlerCounts, kills, successTimes, maxLag } = watch;
-  const killsHit = watch.activity.filter(
-    (a) => a.kind === 'invoked' && a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''),
-  ).length;
-  const rows: [string, string][] = [
-    ['kafka: producer, event source mapping, function', kafka.security],
-    ['redis: function, demo', redis.security],
-    ['events produced (unique)', String(model.unique)],
-    [
-      'records published',
-      `${model.records} (${model.resends} producer resends, ${model.late} sent late, ${model.malformed} malformed)`,
-    ],
-    ["events applied (the guard's count)", String(verdict.applied)],
-    [
-      'duplicates skipped by the guard',
-      `${handlerCounts.duplicates} (${model.resends} producer resends, ${handlerCounts.duplicates - model.resends} redelivered after a crash)`,
-    ],
-    ['late events applied into gaps', String(handlerCounts.late)],
-    ['dead-lettered', `${deadLettered} (malformed records published: ${model.malformed})`],
-    ['open sequence gaps', String(verdict.openGaps)],
-    ['LOST', String(verdict.lost)],
-    ['DUPLICATED', String(verdict.duplicated)],
-    ['players whose score is wrong', String(verdict.wrongScores)],
-    ['running totals match the model', verdict.totalsMatch ? 'yes' : 'NO'],
-    ['handler kills sent / hit a batch', `${kills.length} / ${killsHit}`],
-    [
-      'invocations / function errors / retried batches',
-      `${pipeline.mapping.stats.invocations} / ${pipeline.mapping.stats.functionErrors} / ${pipeline.mapping.stats.rewinds}`,
-    ],
-    ['max consumer lag', `${maxLag} records`],
-    [
-      'produce-to-visible latency p50 / p99',
-      `${latency.p50} ms / ${latency.p99} ms (${latency.entries} stream entries)`,
-    ],
-    ['recovery after a crash (kill to next successful batch)', recoveryText(kills, successTimes)],
-    [
-      'replay of the last 10,000 stream entries',
-      `${replayMs.toFixed(1)} ms (${replayedEntries} entries)`,
-    ],
-    ['demo wall time', seconds(performance.now() - started)],
-  ];
-  if (flags.json) {
-    say(
-      `RESULT ${JSON.stringify({
-        unique: model.unique,
-        applied: verdict.applied,
-        lost: verdict.lost,
-        duplicated: verdict.duplicated,
-        killsSent: kills.length,
-        killsHit,
-        maxLag,
-        latencyP50Ms: latency.p50,
-        latencyP99Ms: latency.p99,
-        recoveryMs: kills.map(
-          (at) => (successTimes.find((t) => t.start >= at)?.end ?? Number.NaN) - at,
-        ),
-        replayMs,
-        wallMs: performance.now() - started,
-      })}`,
-    );
-  }
-  const width = Math.max(...rows.map(([k]) => k.length));
-  say('\nreport');
-  for (const [k, v] of rows) say(`  ${k.padEnd(width)}  ${v}`);
-
-  const ok =
-    verdict.ok && deadLettered === model.malformed && killsHit >= Math.min(1, settings.kills);
-  say(
-    ok
-      ? '\nOK: every event applied exactly once.'
-      : '\nFAILED: Redis does not hold exactly the unique events.',
-  );
+  const { lines, ok } = demoReport({ ...input, watch, json: flags.json, kills: settings.kills });
+  for (const line of lines) say(line);
   return ok;
 }
 
@@ -602,22 +503,21 @@ async function main(): Promise<number> {
     records: model.records,
   });
   const progress = reportProgress(watch, pipeline, model.records);
-  await publishAll(watch, pipeline, { kafka, topic, model });
-  await waitUntilCommitted(watch, pipeline);
+  const throwIfHalted = haltCheck(pipeline);
+  await publishAll(watch, pipeline, { kafka, topic, model, throwIfHalted });
+  await waitUntilCommitted(watch, pipeline, throwIfHalted);
   clearInterval(progress);
   await pipeline.stop();
 
   const measured = await measure(redis.redis, model, prefix);
-  return report(watch, { started, kafka, redis, model, pipeline, measured }) ? 0 : 1;
-}
-
-function recoveryText(kills: number[], successes: { start: number; end: number }[]): string {
-  if (kills.length === 0) return 'no crash';
-  const times = kills.map((at) => {
-    const next = successes.find((t) => t.start >= at);
-    return next === undefined ? Number.NaN : next.end - at;
+  const ok = report(watch, {
+    started,
+    security: { kafka: kafka.security, redis: redis.security },
+    model,
+    stats: pipeline.mapping.stats,
+    measured,
   });
-  return times.map((t) => (Number.isNaN(t) ? 'never' : `${t} ms`)).join(', ');
+  return ok ? 0 : 1;
 }
 
 try {
