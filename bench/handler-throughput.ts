@@ -7,13 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { MSKEvent } from 'aws-lambda';
-import { applyRecords } from '../functions/apply-events/apply-records.ts';
-import { createSinkPorts } from '../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../functions/shared/config.ts';
 import { decodeRecord } from '../functions/shared/events/decode.ts';
 import type { GuardedEvent } from '../functions/shared/events/types.ts';
 import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
 import { createRedisClient } from '../functions/shared/redis/client.ts';
+import { applyRecords } from '../functions/shared/sink/apply-records.ts';
+import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
 
 export interface HandlerMeasurement {
   mode: 'handler' | 'bare';

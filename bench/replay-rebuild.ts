@@ -2,7 +2,7 @@
  * Reading the delta stream back: the seed article's warm-up window (the last 10,000 entries,
  * which it claims to replay in under 200 ms) decoded (functions/shared/redis/layout.ts) and
  * folded, oldest first, into a fresh read model (the guard's model of the state), and a full
- * rebuild of a leaderboard from its stream (functions/shared/redis/rebuild.ts), at two stream
+ * rebuild of a leaderboard from its stream (tools/rebuild/rebuild.ts), at two stream
  * sizes. Each is timed several times on the same stream; the tables take the median.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,7 @@ import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
 import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
 import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
-import { rebuildState } from '../functions/shared/redis/rebuild.ts';
+import { rebuildState } from '../tools/rebuild/rebuild.ts';
 import { benchEvents } from './apply-throughput.ts';
 
 /** The seed article's warm-up window. */

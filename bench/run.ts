@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs, promisify } from 'node:util';
 import { createRedisClient } from '../functions/shared/redis/client.ts';
-import { startKafkaBroker } from '../local/kafka-broker.ts';
+import { startKafkaBroker } from '../local/kafka/broker.ts';
 import { startRedisServer } from '../local/redis-server.ts';
 import {
   type ApplyMeasurement,

@@ -27,22 +27,23 @@ import { parseArgs } from 'node:util';
 import { applyMutation, emptyStateModel } from '../functions/shared/guard-model.ts';
 import { createAdmin } from '../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
+import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
 import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
-import { bursts, demoStateName, modelOf } from './demo/plan.ts';
+import { bursts, demoStateName, type Model, modelOf } from './demo/plan.ts';
+import { demoReport, type Measurements, type Watch } from './demo/report.ts';
 import { checkAgainstModel } from './demo/verdict.ts';
-import { LocalRuntimeError } from './errors.ts';
-import type { EsmActivity } from './esm/event-source-mapping.ts';
-import { startKafkaBroker } from './kafka-broker.ts';
-import { startPipeline } from './pipeline.ts';
+import { DemoError } from './errors.ts';
+import { startKafkaBroker } from './kafka/broker.ts';
+import { type Pipeline, startPipeline } from './pipeline.ts';
 import { startRedisServer } from './redis-server.ts';
 import {
   Cleanups,
-  cleanUpOnExit,
   explain,
   type KafkaClients,
   kafkaClientsOf,
+  runMain,
   secureRedisAccess,
   streamLatency,
   within as withinDeadline,
@@ -98,11 +99,8 @@ const settings = {
 
 /** Everything started, stopped in reverse order, once, on the way out or on Ctrl-C. */
 const cleanups = new Cleanups();
-const cleanUp = () => cleanups.run();
-const exit = cleanUpOnExit('demo', cleanups);
 
 const say = (line: string) => console.log(line);
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -130,10 +128,6 @@ function functionEnv(
     POWERTOOLS_LOG_LEVEL: 'INFO',
     ...Object.fromEntries(passed),
   };
-}
-
-class DemoError extends LocalRuntimeError {
-  override name = 'DemoError';
 }
 
 /** Rejects after `ms` with a DemoError, unless `work` settles first. */
@@ -232,42 +226,80 @@ async function openKafka(topic: string): Promise<KafkaClients> {
   return { connection, functionEnv, security };
 }
 
-async function main(): Promise<number> {
-  const started = performance.now();
-  say('seqguard demo: Kafka -> event source mapping -> apply-events -> Redis, with a crash\n');
+function newWatch(): Watch {
+  return {
+    handlerCounts: { applied: 0, duplicates: 0, deadLettered: 0, late: 0, gapsOpened: 0 },
+    lastFunctionError: '',
+    activity: [],
+    successTimes: [],
+    kills: [],
+    produced: new Map(),
+    publishedRecords: 0,
+    maxLag: 0,
+  };
+}
 
-  const run = randomBytes(3).toString('hex');
-  const topic = `seqguard-demo-${run}`;
-  const prefix = `demo${run}`;
-  // Redis first: it fails in seconds, before the slower broker start.
-  const opened = await openRedis(prefix);
-  const redis = opened.redis;
-  const kafka = await openKafka(topic);
-  say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);
+/** Records the pipeline has yet to commit, over every partition published to. */
+function committedLag(watch: Watch, pipeline: Pipeline): number {
+  let lag = 0n;
+  for (const [id, end] of watch.produced) lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
+  return Number(lag);
+}
 
-  const model = await modelOf(settings);
-  const records = model.records;
+/**
+ * A check that throws the event source mapping's halt (a function that cannot start) once it
+ * happened, for the steps that wait on the pipeline.
+ */
+function haltCheck(pipeline: Pipeline): () => void {
+  let haltedError: Error | undefined;
+  pipeline.mapping.halted.then((error) => {
+    haltedError = error;
+  });
+  return () => {
+    if (haltedError) throw haltedError;
+  };
+}
 
-  // The function's own counts, from its structured log line per batch, and its last error.
-  const handlerCounts = { applied: 0, duplicates: 0, deadLettered: 0, late: 0, gapsOpened: 0 };
-  let lastFunctionError = '';
+/**
+ * Step: the real apply-events handler behind the event source mapping emulator, with the crash:
+ * half way through an invocation (by the median so far), once a share of the events is out, so
+ * that the batch dies with some of its chunks applied. Resolves once the function's cold start
+ * is done; a function that cannot start stops the demo here, with its own error.
+ */
+async function startCrashingPipeline(
+  watch: Watch,
+  {
+    kafka,
+    redis,
+    topic,
+    run,
+    prefix,
+    records,
+  }: {
+    kafka: KafkaClients;
+    redis: OpenRedis;
+    topic: string;
+    run: string;
+    prefix: string;
+    records: number;
+  },
+): Promise<Pipeline> {
   const onFunctionOutput = (line: string) => {
-    if (line.includes('"level":"ERROR"')) lastFunctionError = line;
+    if (line.includes('"level":"ERROR"')) watch.lastFunctionError = line;
     if (!line.includes('"batch applied"')) return;
     const entry = JSON.parse(line) as Record<string, number>;
-    for (const key of Object.keys(handlerCounts) as (keyof typeof handlerCounts)[]) {
-      handlerCounts[key] += entry[key] ?? 0;
+    for (const key of Object.keys(watch.handlerCounts) as (keyof Watch['handlerCounts'])[]) {
+      watch.handlerCounts[key] += entry[key] ?? 0;
     }
   };
-
-  const produced = new Map<string, bigint>(); // end offset per partition, as published
-  const activity: EsmActivity[] = [];
-  /** When each successful invocation started and ended, to measure recovery after a crash. */
-  const successTimes: { start: number; end: number }[] = [];
   let killsLeft = settings.kills;
   let killInFlight = false;
-  const kills: number[] = [];
-  let publishedRecords = 0;
+  const medianInvocationMs = (): number => {
+    const durations = watch.activity
+      .flatMap((a) => (a.kind === 'invoked' && a.outcome === 'success' ? [a.durationMs] : []))
+      .sort((a, b) => a - b);
+    return percentile(durations, 50) || 10;
+  };
   const pipeline = startPipeline({
     bootstrap: kafka.connection.bootstrapBrokers.join(','),
     ...(kafka.connection.mskIam
@@ -283,16 +315,17 @@ async function main(): Promise<number> {
     batchSize: settings.batchSize,
     batchWindowMs: 100,
     retryBackoffMs: 100,
-    functionEnv: functionEnv(opened, kafka, prefix),
+    functionEnv: functionEnv(redis, kafka, prefix),
     onFunctionOutput,
     onActivity: (a) => {
-      activity.push(a);
+      watch.activity.push(a);
       if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
-        lastFunctionError = a.detail;
-      if (a.kind === 'pollerError') lastFunctionError = `the poller failed: ${a.error.message}`;
+        watch.lastFunctionError = a.detail;
+      if (a.kind === 'pollerError')
+        watch.lastFunctionError = `the poller failed: ${a.error.message}`;
       // Recovery is measured to the end of the first good batch that started after the crash.
       if (a.kind === 'invoked' && a.outcome === 'success')
-        successTimes.push({ end: Date.now(), start: Date.now() - a.durationMs });
+        watch.successTimes.push({ end: Date.now(), start: Date.now() - a.durationMs });
       // A kill that reached the sandbox just after its invocation ended hit no batch: the next
       // invocation gets another one.
       if (a.kind === 'invoked' && killInFlight) {
@@ -301,16 +334,16 @@ async function main(): Promise<number> {
       }
     },
     onInvoke: (sandbox) => {
-      // The crash: half way through an invocation (by the median so far), once a share of the
-      // events is out, so that the batch dies with some of its chunks applied. A kill is sent
-      // only while an invocation runs; whether it hit one is read from the invocation's outcome.
+      // A kill is sent only while an invocation runs; whether it hit one is read from the
+      // invocation's outcome.
       const due =
-        publishedRecords >= (records * (settings.kills - killsLeft + 1)) / (settings.kills + 1);
+        watch.publishedRecords >=
+        (records * (settings.kills - killsLeft + 1)) / (settings.kills + 1);
       if (killsLeft > 0 && due) {
         killsLeft -= 1;
         setTimeout(() => {
           if (sandbox.busy && sandbox.kill('SIGKILL')) {
-            kills.push(Date.now());
+            watch.kills.push(Date.now());
             killInFlight = true;
           } else killsLeft += 1;
         }, medianInvocationMs() / 2);
@@ -322,85 +355,96 @@ async function main(): Promise<number> {
     throw error;
   });
   halted.catch(() => {});
-
-  function medianInvocationMs(): number {
-    const durations = activity
-      .flatMap((a) => (a.kind === 'invoked' && a.outcome === 'success' ? [a.durationMs] : []))
-      .sort((a, b) => a - b);
-    return percentile(durations, 50) || 10;
-  }
   // The function's cold start (loading its modules) happens before the first event, as it
-  // would for a deployed function that has served traffic before. A function that cannot
-  // start stops the demo here, with its own error.
+  // would for a deployed function that has served traffic before.
   await Promise.race([pipeline.sandbox.warmUp(), halted]);
   await Promise.race([pipeline.mapping.ready, halted]);
   say(`function started: cold start done, handler process ${pipeline.sandbox.pid}`);
+  return pipeline;
+}
 
-  const lagOf = () => {
-    let lag = 0n;
-    for (const [id, end] of produced) lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
-    return Number(lag);
-  };
-  let maxLag = 0;
+/** Step: a line a second on how far publishing and the pipeline are; the caller stops it. */
+function reportProgress(watch: Watch, pipeline: Pipeline, records: number): NodeJS.Timeout {
   const progress = setInterval(() => {
-    const lag = lagOf();
-    maxLag = Math.max(maxLag, lag);
+    const lag = committedLag(watch, pipeline);
+    watch.maxLag = Math.max(watch.maxLag, lag);
     say(
-      `  published ${publishedRecords}/${records}  committed lag ${lag}  invocations ${pipeline.mapping.stats.invocations}` +
-        `  kills ${kills.length}  applied ${handlerCounts.applied}`,
+      `  published ${watch.publishedRecords}/${records}  committed lag ${lag}  invocations ${pipeline.mapping.stats.invocations}` +
+        `  kills ${watch.kills.length}  applied ${watch.handlerCounts.applied}`,
     );
   }, 1_000);
   cleanups.push(async () => clearInterval(progress));
+  return progress;
+}
 
+/** Step: every record of the plan, through the hardened producer, in bursts every 100 ms. */
+async function publishAll(
+  watch: Watch,
+  pipeline: Pipeline,
+  {
+    kafka,
+    topic,
+    model,
+    throwIfHalted,
+  }: { kafka: KafkaClients; topic: string; model: Model; throwIfHalted: () => void },
+): Promise<void> {
   const producer = createProducer({ clientId: 'seqguard-demo', ...kafka.connection });
   cleanups.push(() => producer.close());
   say(
-    `publishing ${records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
+    `publishing ${model.records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
   );
   const interval = 100;
-  let haltedError: Error | undefined;
-  pipeline.mapping.halted.then((error) => {
-    haltedError = error;
-  });
   for await (const burst of bursts(settings)) {
-    if (haltedError) throw haltedError;
+    throwIfHalted();
     const tick = performance.now();
     const written = await publishEvents(producer, topic, burst);
     for (const w of written) {
-      const id = `${topic}-${w.partition}`;
+      const id = topicPartition({ topic, partition: w.partition });
       const end = w.offset + 1n;
-      if ((produced.get(id) ?? 0n) < end) produced.set(id, end);
+      if ((watch.produced.get(id) ?? 0n) < end) watch.produced.set(id, end);
     }
-    publishedRecords += burst.length;
-    maxLag = Math.max(maxLag, lagOf());
+    watch.publishedRecords += burst.length;
+    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
     const rest = interval - (performance.now() - tick);
     if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
   }
+}
 
-  // Caught up when every partition is committed to its end. No commit for STALL_MS while
-  // records wait means the pipeline is stuck: say why, with the function's last error.
+/**
+ * Step: caught up when every partition is committed to its end. No commit for STALL_MS while
+ * records wait means the pipeline is stuck: say why, with the function's last error.
+ */
+async function waitUntilCommitted(
+  watch: Watch,
+  pipeline: Pipeline,
+  throwIfHalted: () => void,
+): Promise<void> {
   const STALL_MS = 30_000;
   let lastCommitted = '';
   let lastMove = Date.now();
-  while ([...produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
-    if (haltedError) throw haltedError;
+  while ([...watch.produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
+    throwIfHalted();
     const committed = [...pipeline.mapping.committed.values()].join(',');
     if (committed !== lastCommitted) {
       lastCommitted = committed;
       lastMove = Date.now();
     } else if (Date.now() - lastMove > STALL_MS) {
       throw new DemoError(
-        `the pipeline made no progress for ${STALL_MS / 1000} s with ${lagOf()} records waiting; ` +
-          `the function's last error: ${lastFunctionError || 'none reported'}`,
+        `the pipeline made no progress for ${STALL_MS / 1000} s with ${committedLag(watch, pipeline)} records waiting; ` +
+          `the function's last error: ${watch.lastFunctionError || 'none reported'}`,
       );
     }
-    maxLag = Math.max(maxLag, lagOf());
+    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  clearInterval(progress);
-  await pipeline.stop();
+}
 
-  // The verdict, from the state itself against the model of the unique events.
+/**
+ * Step: the verdict, from the state itself against the model of the unique events; the dead
+ * letters; the produce-to-visible latency; and a replay of the last 10,000 stream entries,
+ * folded oldest first into a fresh read model (the guard's model of the state).
+ */
+async function measure(redis: RedisClient, model: Model, prefix: string): Promise<Measurements> {
   const verdict = await checkAgainstModel(redis, model, {
     shard: 'game',
     stateName: demoStateName,
@@ -410,8 +454,6 @@ async function main(): Promise<number> {
   const keys = shardKeys('game', prefix);
   const latency = await streamLatency(redis, keys.stream);
 
-  // Replay: read the last 10,000 stream entries and fold them, oldest first, into a fresh read
-  // model (the guard's model of the state).
   const replayStarted = performance.now();
   const tail = await redis.xrevrange(keys.stream, '+', '-', 'COUNT', 10_000);
   const replayed = emptyStateModel();
@@ -419,102 +461,61 @@ async function main(): Promise<number> {
     applyMutation(replayed, entryMutation(decodeStreamEntry((tail[i] as [string, string[]])[1])));
   }
   const replayMs = performance.now() - replayStarted;
+  return { verdict, deadLettered, latency, replayMs, replayedEntries: tail.length };
+}
 
-  const killsHit = activity.filter(
-    (a) => a.kind === 'invoked' && a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''),
-  ).length;
-  const rows: [string, string][] = [
-    ['kafka: producer, event source mapping, function', kafka.security],
-    ['redis: function, demo', opened.security],
-    ['events produced (unique)', String(model.unique)],
-    [
-      'records published',
-      `${records} (${model.resends} producer resends, ${model.late} sent late, ${model.malformed} malformed)`,
-    ],
-    ["events applied (the guard's count)", String(verdict.applied)],
-    [
-      'duplicates skipped by the guard',
-      `${handlerCounts.duplicates} (${model.resends} producer resends, ${handlerCounts.duplicates - model.resends} redelivered after a crash)`,
-    ],
-    ['late events applied into gaps', String(handlerCounts.late)],
-    ['dead-lettered', `${deadLettered} (malformed records published: ${model.malformed})`],
-    ['open sequence gaps', String(verdict.openGaps)],
-    ['LOST', String(verdict.lost)],
-    ['DUPLICATED', String(verdict.duplicated)],
-    ['players whose score is wrong', String(verdict.wrongScores)],
-    ['running totals match the model', verdict.totalsMatch ? 'yes' : 'NO'],
-    ['handler kills sent / hit a batch', `${kills.length} / ${killsHit}`],
-    [
-      'invocations / function errors / retried batches',
-      `${pipeline.mapping.stats.invocations} / ${pipeline.mapping.stats.functionErrors} / ${pipeline.mapping.stats.rewinds}`,
-    ],
-    ['max consumer lag', `${maxLag} records`],
-    [
-      'produce-to-visible latency p50 / p99',
-      `${latency.p50} ms / ${latency.p99} ms (${latency.entries} stream entries)`,
-    ],
-    ['recovery after a crash (kill to next successful batch)', recoveryText(kills, successTimes)],
-    [
-      'replay of the last 10,000 stream entries',
-      `${replayMs.toFixed(1)} ms (${tail.length} entries)`,
-    ],
-    ['demo wall time', seconds(performance.now() - started)],
-  ];
-  if (flags.json) {
-    say(
-      `RESULT ${JSON.stringify({
-        unique: model.unique,
-        applied: verdict.applied,
-        lost: verdict.lost,
-        duplicated: verdict.duplicated,
-        killsSent: kills.length,
-        killsHit,
-        maxLag,
-        latencyP50Ms: latency.p50,
-        latencyP99Ms: latency.p99,
-        recoveryMs: kills.map(
-          (at) => (successTimes.find((t) => t.start >= at)?.end ?? Number.NaN) - at,
-        ),
-        replayMs,
-        wallMs: performance.now() - started,
-      })}`,
-    );
-  }
-  const width = Math.max(...rows.map(([k]) => k.length));
-  say('\nreport');
-  for (const [k, v] of rows) say(`  ${k.padEnd(width)}  ${v}`);
+/** Step: the report, printed; true when Redis holds exactly the unique events. */
+function report(
+  watch: Watch,
+  input: Omit<Parameters<typeof demoReport>[0], 'watch' | 'json' | 'kills'>,
+): boolean {
+  const { lines, ok } = demoReport({ ...input, watch, json: flags.json, kills: settings.kills });
+  for (const line of lines) say(line);
+  return ok;
+}
 
-  const ok =
-    verdict.ok && deadLettered === model.malformed && killsHit >= Math.min(1, settings.kills);
-  say(
-    ok
-      ? '\nOK: every event applied exactly once.'
-      : '\nFAILED: Redis does not hold exactly the unique events.',
-  );
+/**
+ * The demo, step by step: the servers (Redis first: it fails in seconds, before the slower
+ * broker start), the plan and its model, the pipeline with its crash, the events published, the
+ * wait until every partition is committed, then the measurements and the report.
+ */
+async function main(): Promise<number> {
+  const started = performance.now();
+  say('seqguard demo: Kafka -> event source mapping -> apply-events -> Redis, with a crash\n');
+
+  const run = randomBytes(3).toString('hex');
+  const topic = `seqguard-demo-${run}`;
+  const prefix = `demo${run}`;
+  const redis = await openRedis(prefix);
+  const kafka = await openKafka(topic);
+  say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);
+
+  const model = await modelOf(settings);
+  const watch = newWatch();
+  const pipeline = await startCrashingPipeline(watch, {
+    kafka,
+    redis,
+    topic,
+    run,
+    prefix,
+    records: model.records,
+  });
+  const progress = reportProgress(watch, pipeline, model.records);
+  const throwIfHalted = haltCheck(pipeline);
+  await publishAll(watch, pipeline, { kafka, topic, model, throwIfHalted });
+  await waitUntilCommitted(watch, pipeline, throwIfHalted);
+  clearInterval(progress);
+  await pipeline.stop();
+
+  const measured = await measure(redis.redis, model, prefix);
+  const ok = report(watch, {
+    started,
+    security: { kafka: kafka.security, redis: redis.security },
+    model,
+    stats: pipeline.mapping.stats,
+    measured,
+  });
   return ok ? 0 : 1;
 }
 
-function recoveryText(kills: number[], successes: { start: number; end: number }[]): string {
-  if (kills.length === 0) return 'no crash';
-  const times = kills.map((at) => {
-    const next = successes.find((t) => t.start >= at);
-    return next === undefined ? Number.NaN : next.end - at;
-  });
-  return times.map((t) => (Number.isNaN(t) ? 'never' : `${t} ms`)).join(', ');
-}
-
-try {
-  process.exitCode = await main();
-} catch (error) {
-  // After a signal the clients close under the running steps: their errors are expected.
-  if (!exit.interrupted()) {
-    // Errors of the local runtime explain themselves; anything else shows where it came from.
-    const known = error instanceof LocalRuntimeError;
-    console.error(
-      `\ndemo failed: ${known ? `${(error as Error).name}: ${(error as Error).message}` : ((error as Error).stack ?? error)}`,
-    );
-  }
-  process.exitCode = exit.interrupted() ? process.exitCode : 1;
-} finally {
-  if (!exit.interrupted()) await cleanUp();
-}
+await runMain('demo', cleanups, main);

@@ -15,6 +15,11 @@ export class KafkaBrokerError extends LocalRuntimeError {
   override name = 'KafkaBrokerError';
 }
 
+/** The port picked for the broker was taken by someone else before the broker could bind it. */
+export class PortTakenError extends KafkaBrokerError {
+  override name = 'PortTakenError';
+}
+
 export class RedisServerError extends LocalRuntimeError {
   override name = 'RedisServerError';
 }
@@ -43,4 +48,14 @@ export class SecretsServerError extends LocalRuntimeError {
 
 export class LocalStackError extends LocalRuntimeError {
   override name = 'LocalStackError';
+}
+
+/** The demo cannot reach a server, or its pipeline makes no progress. */
+export class DemoError extends LocalRuntimeError {
+  override name = 'DemoError';
+}
+
+/** A command line of the local runtime was not understood; the message says what is wrong. */
+export class UsageError extends LocalRuntimeError {
+  override name = 'UsageError';
 }

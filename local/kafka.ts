@@ -3,19 +3,12 @@
 //   node local/kafka.ts fetch   (only fills the jar cache, e.g. to warm CI)
 
 import { parseArgs } from 'node:util';
-import {
-  fetchKafkaJars,
-  type KafkaSecurity,
-  kafkaVersion,
-  startKafkaBroker,
-} from './kafka-broker.ts';
+import { UsageError } from './errors.ts';
+import { type KafkaSecurity, startKafkaBroker } from './kafka/broker.ts';
+import { fetchKafkaJars, kafkaVersion } from './kafka/jars.ts';
 
 const USAGE = `usage: node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
        node local/kafka.ts fetch`;
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

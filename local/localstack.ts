@@ -1,6 +1,6 @@
 /**
  * LocalStack 4.14.0 without Docker: its runtime (PyPI `localstack-core`, pinned in
- * tools/localstack-requirements.txt, installed by `tools/python-venv.sh localstack` into
+ * tools/python/localstack-requirements.txt, installed by `tools/python/venv.sh localstack` into
  * .tools/localstack-venv) in host mode, `python -m localstack.runtime.main`, on a free loopback
  * port, its files in a temp folder that goes with it. 4.14.0 is the last release that starts
  * without an auth token. What host mode can and cannot do (Lambda cannot run functions: that
@@ -52,18 +52,18 @@ export interface LocalStackOptions {
   startTimeoutSeconds?: number;
 }
 
-/** The LocalStack venv's bin folder, made or brought up to date by tools/python-venv.sh. */
+/** The LocalStack venv's bin folder, made or brought up to date by tools/python/venv.sh. */
 async function localStackBin(): Promise<string> {
   try {
     const { stdout } = await execFileAsync(
-      join(REPO_ROOT, 'tools', 'python-venv.sh'),
+      join(REPO_ROOT, 'tools', 'python', 'venv.sh'),
       ['localstack'],
       { timeout: 900_000 },
     );
     return stdout.trim();
   } catch (error) {
     throw new MissingPrerequisiteError(
-      `tools/python-venv.sh localstack could not install LocalStack ${LOCALSTACK_VERSION} (Python 3.12+ with venv, and PyPI, are needed): ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
+      `tools/python/venv.sh localstack could not install LocalStack ${LOCALSTACK_VERSION} (Python 3.12+ with venv, and PyPI, are needed): ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
       { cause: error },
     );
   }

@@ -12,7 +12,7 @@ import type { KafkaConnection } from '../functions/shared/kafka/connection.ts';
 import type { RedisClient } from '../functions/shared/redis/client.ts';
 import { decodeStreamEntry } from '../functions/shared/redis/layout.ts';
 import { LocalRuntimeError } from './errors.ts';
-import { type KafkaBroker, secureKafkaEnv } from './kafka-broker.ts';
+import { type KafkaBroker, secureKafkaEnv } from './kafka/broker.ts';
 import type { RedisAccess } from './redis-server.ts';
 import { startSecretsServer } from './secrets-server.ts';
 
@@ -56,6 +56,34 @@ export function cleanUpOnExit(name: string, cleanups: Cleanups): { interrupted()
     });
   }
   return { interrupted: () => interrupted };
+}
+
+/**
+ * Runs a command's `main()` as the process: its exit code, then stops what `cleanups` holds.
+ * Ctrl-C, SIGTERM and SIGHUP stop everything too (cleanUpOnExit); after one, the clients close
+ * under the running steps and their errors are expected, so none is printed. Any other error
+ * ends the run with exit 1: the local runtime's own errors by name and message (they explain
+ * themselves), anything else with its stack.
+ */
+export async function runMain(
+  name: string,
+  cleanups: Cleanups,
+  main: () => Promise<number>,
+): Promise<void> {
+  const exit = cleanUpOnExit(name, cleanups);
+  try {
+    process.exitCode = await main();
+  } catch (error) {
+    if (!exit.interrupted()) {
+      const known = error instanceof LocalRuntimeError;
+      console.error(
+        `\n${name} failed: ${known ? `${(error as Error).name}: ${(error as Error).message}` : ((error as Error).stack ?? error)}`,
+      );
+    }
+    process.exitCode = exit.interrupted() ? process.exitCode : 1;
+  } finally {
+    if (!exit.interrupted()) await cleanups.run();
+  }
 }
 
 /** An error's message with its causes, e.g. `Creating topics failed: … ECONNREFUSED …`. */

@@ -1,6 +1,6 @@
 /**
  * A local Secrets Manager API: moto's server (PyPI `moto[server]`, pinned in
- * tools/requirements.txt, installed by tools/python-venv.sh into .tools/venv) on a free loopback
+ * tools/python/requirements.txt, installed by tools/python/venv.sh into .tools/venv) on a free loopback
  * port. The functions read the Redis password from it through the real AWS SDK call, as they do
  * in AWS: the SDK is pointed at it by AWS_ENDPOINT_URL_SECRETS_MANAGER, the service-specific
  * endpoint variable (AWS SDKs and Tools reference guide, "Service-specific endpoints",
@@ -40,16 +40,16 @@ export interface SecretsServer {
   stop(): Promise<void>;
 }
 
-/** The venv's bin folder, made or brought up to date by tools/python-venv.sh. */
+/** The venv's bin folder, made or brought up to date by tools/python/venv.sh. */
 async function pythonTools(): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(join(REPO_ROOT, 'tools', 'python-venv.sh'), {
+    const { stdout } = await execFileAsync(join(REPO_ROOT, 'tools', 'python', 'venv.sh'), {
       timeout: 600_000,
     });
     return stdout.trim();
   } catch (error) {
     throw new MissingPrerequisiteError(
-      `tools/python-venv.sh could not install moto's server (python3 with venv and PyPI are needed): ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
+      `tools/python/venv.sh could not install moto's server (python3 with venv and PyPI are needed): ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
       { cause: error },
     );
   }

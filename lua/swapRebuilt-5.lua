@@ -2,7 +2,7 @@
 --[[
   Swaps a rebuilt state in for the live one, in one atomic execution.
 
-  rebuildState (functions/shared/redis/rebuild.ts) folded the shard's stream, up to and
+  rebuildState (tools/rebuild/rebuild.ts) folded the shard's stream, up to and
   including the entry lastId, into a fresh key. Events the guard applied since then are in the
   live key and in the stream after lastId, but not in the fresh key. In one execution, so that
   no event can slip in between:

@@ -18,14 +18,13 @@
  * `checkDrift`), so a batch applied during a check never looks like a loss.
  */
 import type { Admin } from '@platformatic/kafka';
-import type { SinkPorts } from '../apply-events/apply-records.ts';
-import { type ReplayResult, replay } from '../replay/replay.ts';
 import type { SinkConfig } from '../shared/config.ts';
 import { maxBigInt } from '../shared/events/int64.ts';
-import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
+import { type KafkaConnection, withAdmin } from '../shared/kafka/connection.ts';
 import { triggerGroups } from '../shared/kafka/consumer-groups.ts';
 import { committedOffsets, partitionRanges } from '../shared/kafka/offsets.ts';
 import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
+import { topicPartition } from '../shared/kafka/topic-partition.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
 import {
   inspectDeadLetters,
@@ -35,6 +34,8 @@ import {
   type StateCheck,
 } from '../shared/redis/inspect.ts';
 import { type LedgerEntry, readLedgers } from '../shared/redis/ledger.ts';
+import type { SinkPorts } from '../shared/sink/ports.ts';
+import { type ReplayResult, replay } from '../shared/sink/replay.ts';
 import type { AlarmName } from '../shared/thresholds.ts';
 import { type BehindReport, behindRanges, repairRange } from './lost-writes.ts';
 

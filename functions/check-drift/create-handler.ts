@@ -9,10 +9,11 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { createSinkPorts } from '../apply-events/create-handler.ts';
 import type { DriftConfig } from '../shared/config.ts';
+import { toPlainJson } from '../shared/json.ts';
 import type { KafkaConnection } from '../shared/kafka/connection.ts';
 import type { RedisClient } from '../shared/redis/client.ts';
+import { createSinkPorts } from '../shared/sink/redis-ports.ts';
 import { alarmMetrics, evaluateAlarms, type Thresholds } from '../shared/thresholds.ts';
 import { checkDrift, type DriftReport } from './check-drift.ts';
 
@@ -52,13 +53,6 @@ function publish(metrics: Metrics, report: DriftReport): void {
   }
 }
 
-/** The report as JSON: offsets are bigints. */
-export function reportJson(report: DriftReport): unknown {
-  return JSON.parse(
-    JSON.stringify(report, (_key, value) => (typeof value === 'bigint' ? value.toString() : value)),
-  );
-}
-
 export function createCheckDriftHandler({
   config,
   thresholds,
@@ -94,6 +88,6 @@ export function createCheckDriftHandler({
         firing,
         replayed: report.replay?.records ?? 0,
       });
-      return reportJson(report);
+      return toPlainJson(report);
     });
 }

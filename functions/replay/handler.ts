@@ -11,12 +11,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { createSinkPorts } from '../apply-events/create-handler.ts';
 import { loadDriftConfig } from '../shared/config.ts';
+import { toPlainJson } from '../shared/json.ts';
 import { lazyKafkaConnection } from '../shared/kafka/connection.ts';
 import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
 import { createRedisClient } from '../shared/redis/client.ts';
-import { parseReplayRequest, rangesOf, replay } from './replay.ts';
+import { createSinkPorts } from '../shared/sink/redis-ports.ts';
+import { parseReplayRequest, rangesOf, replay } from '../shared/sink/replay.ts';
 
 const config = loadDriftConfig(process.env);
 // Redis credentials come from Secrets Manager when SEQGUARD_REDIS_AUTH_SECRET_ARN is set.
@@ -43,9 +44,5 @@ export const handler = middy()
       failed: result.failed,
       summary: result.summary,
     });
-    return JSON.parse(
-      JSON.stringify({ ...result, resumeAt: Object.fromEntries(result.resumeAt) }, (_k, v) =>
-        typeof v === 'bigint' ? v.toString() : v,
-      ),
-    );
+    return toPlainJson({ ...result, resumeAt: Object.fromEntries(result.resumeAt) });
   });

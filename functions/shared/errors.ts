@@ -1,5 +1,8 @@
 /**
- * One base error for seqguard; each area has a subclass that sets `name` and passes `{ cause }`.
+ * The errors of seqguard's library code (functions/, and the operator tools in tools/): one base
+ * class, a subclass per kind of failure that sets `name` and passes `{ cause }` (Powertools'
+ * idempotency/src/errors.ts). The local runtime has its own base class (local/errors.ts).
+ * Programming errors (an argument no caller may pass) stay TypeError or RangeError.
  */
 export class SeqguardError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -57,5 +60,78 @@ export class RedisNotReplicatedError extends SeqguardError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'RedisNotReplicatedError';
+  }
+}
+
+// Redis credentials
+
+/** The secret could not be read, or does not hold Redis credentials. */
+export class RedisAuthSecretError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisAuthSecretError';
+  }
+}
+
+// Kafka
+
+/** An IAM token for MSK could not be made (no credentials, or the signer failed). */
+export class MskIamTokenError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'MskIamTokenError';
+  }
+}
+
+/**
+ * Kafka could not be read as asked: a topic that does not exist, or records that did not arrive
+ * within the read's deadline.
+ */
+export class KafkaReadError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KafkaReadError';
+  }
+}
+
+/** A replay request (from an invocation event or the CLI) that names no range to replay. */
+export class ReplayRequestError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ReplayRequestError';
+  }
+}
+
+// The producer
+
+/** The options do not describe a producer with the guarantees this module promises. */
+export class ProducerOptionsError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ProducerOptionsError';
+  }
+}
+
+/** Kafka did not confirm where it wrote the events. */
+export class PublishError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PublishError';
+  }
+}
+
+/** The next seq would not fit in an int64. */
+export class SequenceOverflowError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SequenceOverflowError';
+  }
+}
+
+/** The counter store failed (unreachable, or the key holds something else): no seq was handed out. */
+export class SequenceUnavailableError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SequenceUnavailableError';
   }
 }

@@ -13,7 +13,7 @@
  */
 import { isInt64, parseInt64 } from './events/int64.ts';
 import type { GuardedEvent, Mutation } from './events/types.ts';
-import { topicPartition } from './kafka/connection.ts';
+import { topicPartition } from './kafka/topic-partition.ts';
 import { cursorField } from './redis/keys.ts';
 import type { StreamEntry } from './redis/layout.ts';
 

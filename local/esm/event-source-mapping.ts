@@ -28,7 +28,8 @@ import {
   type KafkaConnection,
 } from '../../functions/shared/kafka/connection.ts';
 import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
-import { FunctionInitError } from '../errors.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
+import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 import type { InvokeOutcome } from './handler-process.ts';
 
 type Record = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -90,10 +91,6 @@ export interface EsmStats {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function partitionId(record: { topic: string; partition: number }): string {
-  return `${record.topic}-${record.partition}`;
-}
-
 /** The first offset of each partition that must be consumed again. */
 type Failures = Map<string, bigint>;
 
@@ -106,7 +103,7 @@ interface Failed {
 
 function failedFrom(failures: Failures, records: readonly Record[]): Failed {
   const failed = records.filter((r) => {
-    const from = failures.get(partitionId(r));
+    const from = failures.get(topicPartition(r));
     return from !== undefined && r.offset >= from;
   });
   return { failures, records: new Set(failed) };
@@ -119,7 +116,7 @@ function lowest(failures: Failures, partition: string, offset: bigint): void {
 
 function everyPartitionFrom(records: readonly Record[]): Failures {
   const failures: Failures = new Map();
-  for (const record of records) lowest(failures, partitionId(record), record.offset);
+  for (const record of records) lowest(failures, topicPartition(record), record.offset);
   return failures;
 }
 
@@ -132,7 +129,7 @@ function failuresOf(response: unknown, records: readonly Record[]): Failures | '
   const items = (response as { batchItemFailures?: unknown }).batchItemFailures;
   if (items === undefined || items === null) return new Map();
   if (!Array.isArray(items)) return 'invalid';
-  const known = new Set(records.map((r) => `${partitionId(r)}@${r.offset}`));
+  const known = new Set(records.map((r) => `${topicPartition(r)}@${r.offset}`));
   const failures: Failures = new Map();
   for (const item of items) {
     const id = (item as { itemIdentifier?: { partition?: unknown; offset?: unknown } })
@@ -191,7 +188,9 @@ export class EventSourceMapping {
         maximumRetryAttempts < 0 && options.onFailureTopic ? 10 : maximumRetryAttempts,
     };
     if (options.onFailureTopic && options.topics.includes(options.onFailureTopic)) {
-      throw new Error('the on-failure destination must not be one of the source topics');
+      throw new LocalRuntimeError(
+        'the on-failure destination must not be one of the source topics',
+      );
     }
     this.#identity = {
       eventSourceArn:
@@ -320,7 +319,7 @@ export class EventSourceMapping {
     let rewind = false;
     const commits = new Map<string, { record: Record; offset: bigint }>();
     for (const record of batch) {
-      const id = partitionId(record);
+      const id = topicPartition(record);
       const failedFrom = failures.get(id);
       if (failedFrom !== undefined && record.offset >= failedFrom) continue;
       commits.set(id, { record, offset: record.offset + 1n });
@@ -332,10 +331,10 @@ export class EventSourceMapping {
       if (this.#options.maximumRetryAttempts >= 0 && attempt > this.#options.maximumRetryAttempts) {
         this.#attempts.delete(key);
         await this.#discard(
-          records.filter((r) => partitionId(r) === id && failed.has(r)),
+          records.filter((r) => topicPartition(r) === id && failed.has(r)),
           'RetryAttemptsExhausted',
         );
-        const last = records.filter((r) => partitionId(r) === id).at(-1) as Record;
+        const last = records.filter((r) => topicPartition(r) === id).at(-1) as Record;
         commits.set(id, { record: last, offset: last.offset + 1n });
       } else {
         this.#options.onActivity?.({ kind: 'retrying', partition: id, offset, attempt });
@@ -409,7 +408,7 @@ export class EventSourceMapping {
     if (offsets.length === 0) return;
     await this.#consumer.commit({ offsets });
     for (const o of offsets) {
-      const id = partitionId(o);
+      const id = topicPartition(o);
       this.#committed.set(id, o.offset);
       this.#options.onActivity?.({ kind: 'committed', partition: id, offset: o.offset });
     }
@@ -433,14 +432,14 @@ export class EventSourceMapping {
           headers: new Map<Buffer, Buffer>([
             ...r.headerEntries,
             [Buffer.from('seqguard-failure-reason'), Buffer.from(reason)],
-            [Buffer.from('seqguard-source'), Buffer.from(`${partitionId(r)}@${r.offset}`)],
+            [Buffer.from('seqguard-source'), Buffer.from(`${topicPartition(r)}@${r.offset}`)],
           ]),
         })),
       });
     }
     const byPartition = new Map<string, bigint[]>();
     for (const r of records)
-      byPartition.set(partitionId(r), [...(byPartition.get(partitionId(r)) ?? []), r.offset]);
+      byPartition.set(topicPartition(r), [...(byPartition.get(topicPartition(r)) ?? []), r.offset]);
     for (const [partition, offsets] of byPartition) {
       this.#options.onActivity?.({ kind: 'discarded', partition, offsets, reason });
     }

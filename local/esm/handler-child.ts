@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { LocalRuntimeError } from '../errors.ts';
 
 interface Invocation {
   id: number;
@@ -17,7 +18,7 @@ interface Invocation {
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 const modulePath = process.env.SEQGUARD_HANDLER_MODULE;
-if (!modulePath) throw new Error('SEQGUARD_HANDLER_MODULE is not set');
+if (!modulePath) throw new LocalRuntimeError('SEQGUARD_HANDLER_MODULE is not set');
 
 const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'seqguard-local';
 

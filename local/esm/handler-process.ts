@@ -6,7 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { FunctionInitError } from '../errors.ts';
+import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 
 export type InvokeOutcome =
   | { kind: 'response'; response: unknown }
@@ -177,7 +177,8 @@ export class HandlerProcess {
 
   /** One invocation; a crash, a timeout or a thrown error is a function error, as in Lambda. */
   async invoke(event: unknown): Promise<InvokeOutcome> {
-    if (this.#pending) throw new Error('HandlerProcess serves one invocation at a time');
+    if (this.#pending)
+      throw new LocalRuntimeError('HandlerProcess serves one invocation at a time');
     const initError = await this.#start();
     if (initError) return initError;
     const child = this.#child as ChildProcess;

@@ -10,7 +10,8 @@
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html,
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
  *
- * The handler is configured by the listener's JAAS options, written by local/kafka-broker.ts:
+ * The handler is configured by the listener's JAAS options, written by
+ * local/kafka/msk-iam-listener.ts:
  *   listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=
  *     org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required
  *     accessKeyId="..." secretAccessKey="..." region="...";

@@ -8,7 +8,7 @@ import { copyFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import type { KafkaBroker } from '../kafka-broker.ts';
+import type { KafkaBroker } from '../kafka/broker.ts';
 import type { Pipeline } from '../pipeline.ts';
 import { type RedisCluster, type RedisServer, waitForClusterOk } from '../redis-server.ts';
 import type { TcpProxy } from '../tcp-proxy.ts';

@@ -23,7 +23,6 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Admin } from '@platformatic/kafka';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
@@ -34,13 +33,14 @@ import {
   shardKeys,
   stateKey,
 } from '../../functions/shared/redis/keys.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import { defaultThresholds } from '../../functions/shared/thresholds.ts';
+import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';
-import { DriftMonitor } from '../drift-monitor.ts';
 import { LocalRuntimeError } from '../errors.ts';
 import type { EsmActivity } from '../esm/event-source-mapping.ts';
-import { startKafkaBroker } from '../kafka-broker.ts';
+import { startKafkaBroker } from '../kafka/broker.ts';
 import { type Pipeline, startPipeline } from '../pipeline.ts';
 import {
   type RedisCluster,
@@ -50,10 +50,10 @@ import {
 } from '../redis-server.ts';
 import {
   Cleanups,
-  cleanUpOnExit,
   entryLatencies,
   histogramPercentile,
   kafkaClientsOf,
+  runMain,
   secureRedisAccess,
 } from '../run-support.ts';
 import { plaintextRequested } from '../security-mode.ts';
@@ -156,7 +156,6 @@ class SoakError extends LocalRuntimeError {
 }
 
 const cleanups = new Cleanups();
-const exit = cleanUpOnExit('soak', cleanups);
 const started = Date.now();
 const elapsed = () => Date.now() - started;
 const clock = (ms: number) => {
@@ -814,16 +813,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-try {
-  process.exitCode = await main();
-} catch (error) {
-  if (!exit.interrupted()) {
-    const known = error instanceof LocalRuntimeError;
-    console.error(
-      `\nsoak failed: ${known ? `${(error as Error).name}: ${(error as Error).message}` : ((error as Error).stack ?? error)}`,
-    );
-  }
-  process.exitCode = exit.interrupted() ? process.exitCode : 1;
-} finally {
-  if (!exit.interrupted()) await cleanups.run();
-}
+await runMain('soak', cleanups, main);

@@ -7,17 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import {
   type AlarmName,
   type AlarmState,
   thresholdsSchema,
 } from '../../functions/shared/thresholds.ts';
-import { DriftMonitor } from '../../local/drift-monitor.ts';
 import type { Pipeline, PipelineOptions } from '../../local/pipeline.ts';
 import type { RedisCluster, RedisServer } from '../../local/redis-server.ts';
+import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import {
   createTopic,
   produce,
@@ -195,7 +196,7 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
         const positions = records.map((r) => {
           const offset = ends.get(r.partition) ?? 0;
           ends.set(r.partition, offset + 1);
-          return `${topic}-${r.partition}@${offset}`;
+          return `${topicPartition({ topic, partition: r.partition })}@${offset}`;
         });
         setup.produced += records.length;
         return positions;
@@ -204,7 +205,9 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
         await waitFor(
           () =>
             [...ends].every(
-              ([p, end]) => current?.mapping.committed.get(`${topic}-${p}`) === BigInt(end),
+              ([p, end]) =>
+                current?.mapping.committed.get(topicPartition({ topic, partition: p })) ===
+                BigInt(end),
             ),
           'the sink to catch up',
           timeoutMs,

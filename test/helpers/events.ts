@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 
 /** A shard name no other test uses. */
 export function uniqueShard(label = 'test'): string {
@@ -81,7 +82,7 @@ export function mskRecord(spec: RecordSpec): MSKRecord {
 export function mskEvent(records: MSKRecord[]): MSKEvent {
   const grouped: MSKEvent['records'] = {};
   for (const record of records) {
-    const id = `${record.topic}-${record.partition}`;
+    const id = topicPartition(record);
     grouped[id] ??= [];
     grouped[id].push(record);
   }

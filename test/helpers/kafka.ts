@@ -19,7 +19,7 @@ import {
   type SecureKafkaListener,
   secureKafkaEnv,
   startKafkaBroker,
-} from '../../local/kafka-broker.ts';
+} from '../../local/kafka/broker.ts';
 import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
 
 /** How the suite's clients reach its broker: TLS and MSK IAM when the suite is secure. */

@@ -7,12 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import type { MSKRecord } from 'aws-lambda';
 import { expect, inject } from 'vitest';
-import {
-  applyRecords,
-  type BatchSummary,
-  type SinkPorts,
-} from '../../functions/apply-events/apply-records.ts';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import type {
   DriftCheckDependencies,
   DriftCheckOptions,
@@ -20,6 +14,9 @@ import type {
 import { loadSinkConfig, type SinkConfig } from '../../functions/shared/config.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { keyPatterns } from '../../functions/shared/redis/keys.ts';
+import { applyRecords, type BatchSummary } from '../../functions/shared/sink/apply-records.ts';
+import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
 import { mskEvent, mskRecord } from './events.ts';
 import { createTopic, produce, suiteKafka, uniqueTopic } from './kafka.ts';
 import { rawRedis, suiteTarget } from './redis.ts';

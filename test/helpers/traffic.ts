@@ -5,10 +5,10 @@
  * of the events with one, malformed records mixed in.
  */
 import { expect } from 'vitest';
-import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { type DriftSetup, seed, waitFor } from './drift.ts';
 import { suiteKafka, type TestRecord } from './kafka.ts';
 

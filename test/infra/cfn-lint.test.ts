@@ -1,7 +1,7 @@
 /**
- * cfn-lint (https://github.com/aws-cloudformation/cfn-lint), pinned in tools/requirements.txt,
+ * cfn-lint (https://github.com/aws-cloudformation/cfn-lint), pinned in tools/python/requirements.txt,
  * on every template of every configuration the suite synthesizes: a template it finds an error
- * in is one CloudFormation would refuse, or deploy wrong. tools/python-venv.sh creates the
+ * in is one CloudFormation would refuse, or deploy wrong. tools/python/venv.sh creates the
  * virtualenv (.tools/venv) on first use; it needs python3 with venv, and PyPI.
  */
 import { execFileSync } from 'node:child_process';
@@ -36,7 +36,7 @@ let cfnLint: string;
 const outdirs: string[] = [];
 
 beforeAll(() => {
-  const bin = execFileSync(join(repoRoot, 'tools', 'python-venv.sh'), {
+  const bin = execFileSync(join(repoRoot, 'tools', 'python', 'venv.sh'), {
     encoding: 'utf8',
     timeout: 300_000,
   }).trim();

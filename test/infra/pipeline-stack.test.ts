@@ -272,7 +272,7 @@ describe('network', () => {
         `out {Pipeline${f}SecurityGroup.GroupId} to {${group}.GroupId} ${port}`,
       ]);
     // apply-events reads the log too, to tell a hole in a partition's ledger from offsets that
-    // hold no record (functions/apply-events/apply-records.ts).
+    // hold no record (functions/shared/sink/apply-records.ts).
     const readers = ['ApplyEvents', 'CheckDrift', 'Replay'].flatMap((f) => [
       `in {KafkaSecurityGroup.GroupId} from {Pipeline${f}SecurityGroup.GroupId} tcp 9098`,
       `out {Pipeline${f}SecurityGroup.GroupId} to {KafkaSecurityGroup.GroupId} tcp 9098`,

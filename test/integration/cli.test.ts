@@ -20,7 +20,7 @@ const run = promisify(execFile);
 
 async function seqguard(env: Record<string, string>, ...args: string[]) {
   try {
-    const { stdout } = await run(process.execPath, ['local/seqguard.ts', ...args], {
+    const { stdout } = await run(process.execPath, ['tools/seqguard.ts', ...args], {
       env: { ...process.env, ...env },
       timeout: 60_000,
     });

@@ -23,9 +23,8 @@ import { HandlerProcess, type InvokeOutcome } from '../../local/esm/handler-proc
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { redisEnv, suiteRedis } from '../helpers/redis.ts';
 
-// KEYS, for the records and the clean-up, is the admin user's (the app user's access string
-// leaves it out, as the deployed one does).
-const { admin: raw } = suiteRedis();
+// KEYS is refused to the app user (access-string.ts, -@dangerous): the admin lists keys.
+const { raw, admin } = suiteRedis();
 const fresh = (label: string) => `${label}${randomBytes(4).toString('hex')}`;
 const sandboxes: HandlerProcess[] = [];
 const prefixes: string[] = [];
@@ -38,7 +37,8 @@ const helperModule = (name: string) =>
 
 /**
  * The function's environment: the suite's Redis as a function reaches it (in the secure shape,
- * TLS and the password from the Secrets Manager API), a key prefix of its own, quiet logs.
+ * the app user whose password its cold start reads from the Secrets Manager), a key prefix of
+ * its own, quiet logs.
  */
 function functionEnv(keyPrefix: string, extra: Record<string, string> = {}) {
   return {
@@ -105,7 +105,7 @@ interface IdempotencyRecord {
 
 /** Powertools' records under a prefix (its orphan locks left out). */
 async function idempotencyRecords(prefix: string): Promise<IdempotencyRecord[]> {
-  const keys = (await raw.keys(`${prefix}#*`)).filter((k) => !k.endsWith(':lock'));
+  const keys = (await admin.keys(`${prefix}#*`)).filter((k) => !k.endsWith(':lock'));
   const values = await Promise.all(keys.map((k) => raw.get(k)));
   return values.map((v) => JSON.parse(v as string) as IdempotencyRecord);
 }
@@ -119,8 +119,8 @@ const killed: InvokeOutcome = {
 afterAll(async () => {
   await Promise.all(sandboxes.map((s) => s.close()));
   for (const pattern of prefixes.flatMap((p) => [...keyPatterns(p), `${p}#*`])) {
-    const keys = await raw.keys(pattern);
-    if (keys.length > 0) await raw.del(...keys);
+    const keys = await admin.keys(pattern);
+    if (keys.length > 0) await admin.del(...keys);
   }
 });
 

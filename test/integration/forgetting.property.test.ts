@@ -11,14 +11,16 @@ import { randomBytes } from 'node:crypto';
 import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyRecords, type SinkPorts } from '../../functions/apply-events/apply-records.ts';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { behindRanges, repairRange } from '../../functions/check-drift/lost-writes.ts';
-import { compareDeadLetters, expectedState, verifyState } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { inspectDeadLetters, inspectShard } from '../../functions/shared/redis/inspect.ts';
 import { readLedgers } from '../../functions/shared/redis/ledger.ts';
+import { applyRecords } from '../../functions/shared/sink/apply-records.ts';
+import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
+import { compareDeadLetters, verifyState } from '../../tools/verify/compare.ts';
+import { expectedState } from '../../tools/verify/expected-state.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 
@@ -117,6 +119,7 @@ function crashable(ports: SinkPorts, budget: { left: number | undefined }): Sink
       spend();
       return ports.applyChunk(shard, events, expected);
     },
+    registerShard: async (shard) => ports.registerShard?.(shard),
     appendDeadLetters: async (letters, expected) => {
       spend();
       return ports.appendDeadLetters(letters, expected);

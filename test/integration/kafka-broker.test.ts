@@ -1,14 +1,11 @@
-// The local Kafka broker (local/kafka-broker.ts) is a real broker: records written to each
+// The local Kafka broker (local/kafka/broker.ts) is a real broker: records written to each
 // partition of a new topic come back from it, and stop() leaves no process or port behind.
 
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  type KafkaBroker,
-  randomClusterId,
-  runKafkaTool,
-  startKafkaBroker,
-} from '../../local/kafka-broker.ts';
+import { type KafkaBroker, startKafkaBroker } from '../../local/kafka/broker.ts';
+import { randomClusterId } from '../../local/kafka/broker-process.ts';
+import { runKafkaTool } from '../../local/kafka/kafka-tool.ts';
 import { canConnect } from '../../local/ports.ts';
 
 const TOPIC_COMMAND = 'org.apache.kafka.tools.TopicCommand';

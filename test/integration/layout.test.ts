@@ -11,7 +11,7 @@ import { streamEntryOf } from '../../functions/shared/guard-model.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
 import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { metaField, versionField } from '../../functions/shared/redis/layout.ts';
-import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
+import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';

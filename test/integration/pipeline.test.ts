@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import type { EsmActivity } from '../../local/esm/event-source-mapping.ts';
 import type { PipelineOptions } from '../../local/pipeline.ts';
@@ -76,8 +77,10 @@ function seedEvents(count: number): {
 
 function endOffsets(records: TestRecord[], topic: string): Map<string, bigint> {
   const ends = new Map<string, bigint>();
-  for (const r of records)
-    ends.set(`${topic}-${r.partition}`, (ends.get(`${topic}-${r.partition}`) ?? 0n) + 1n);
+  for (const r of records) {
+    const id = topicPartition({ topic, partition: r.partition });
+    ends.set(id, (ends.get(id) ?? 0n) + 1n);
+  }
   return ends;
 }
 

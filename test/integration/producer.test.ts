@@ -4,12 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, kOptions, type Message, stringDeserializer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProducerOptionsError } from '../../functions/shared/errors.ts';
 import { parseJsonExact } from '../../functions/shared/events/int64.ts';
 import { createAdmin, createConsumer } from '../../functions/shared/kafka/connection.ts';
 import {
   createProducer,
   type EventProducer,
-  ProducerOptionsError,
   type PublishedEvent,
   publishEvents,
 } from '../../functions/shared/kafka/producer.ts';

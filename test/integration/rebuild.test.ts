@@ -5,7 +5,7 @@ import { applyChunk, type GuardOptions } from '../../functions/shared/redis/appl
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import { rebuildKey, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
 import { metaField } from '../../functions/shared/redis/layout.ts';
-import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
+import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import {
   projectClient,

@@ -13,8 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { appAccessString, redisUserName } from '../../functions/shared/redis/access-string.ts';
 import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
-import { rebuildState } from '../../functions/shared/redis/rebuild.ts';
 import { type RedisAccess, type RedisServer, startRedisServer } from '../../local/redis-server.ts';
+import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';

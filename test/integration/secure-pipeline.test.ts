@@ -14,18 +14,19 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSinkPorts } from '../../functions/apply-events/create-handler.ts';
 import { checkDrift } from '../../functions/check-drift/check-drift.ts';
-import { replay } from '../../functions/replay/replay.ts';
-import { verifyFromTopic } from '../../functions/replay/verify.ts';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin, type KafkaConnection } from '../../functions/shared/kafka/connection.ts';
 import { createProducer, publishEvents } from '../../functions/shared/kafka/producer.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
-import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka-broker.ts';
+import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
+import { replay } from '../../functions/shared/sink/replay.ts';
+import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka/broker.ts';
 import { startPipeline } from '../../local/pipeline.ts';
+import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { useSecureKafka } from '../helpers/kafka.ts';
 import { appLogin, redisEnv, useSecureRedis } from '../helpers/redis.ts';
 
@@ -110,7 +111,10 @@ describe.each([
         await pipeline.sandbox.warmUp();
         const deadline = Date.now() + 90_000;
         while (
-          [...ends].some(([p, end]) => pipeline.mapping.committed.get(`${topic}-${p}`) !== end)
+          [...ends].some(
+            ([p, end]) =>
+              pipeline.mapping.committed.get(topicPartition({ topic, partition: p })) !== end,
+          )
         ) {
           if (Date.now() > deadline) throw new Error('the pipeline did not catch up');
           await new Promise((resolve) => setTimeout(resolve, 50));
@@ -138,7 +142,7 @@ describe.each([
       );
       const verified = await verifyFromTopic({ connection, redis, topics: [topic], sink });
       // The operator CLI, from the functions' environment alone.
-      const cli = await execFileAsync(process.execPath, ['local/seqguard.ts', 'verify'], {
+      const cli = await execFileAsync(process.execPath, ['tools/seqguard.ts', 'verify'], {
         env: { ...process.env, ...env, SEQGUARD_TOPICS: topic, SEQGUARD_CONSUMER_GROUP: groupId },
         timeout: 60_000,
       });

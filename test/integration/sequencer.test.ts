@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  redisSequenceSource,
-  SequenceUnavailableError,
-} from '../../functions/shared/kafka/sequencer.ts';
+import { SequenceUnavailableError } from '../../functions/shared/errors.ts';
+import { redisSequenceSource } from '../../functions/shared/kafka/sequencer.ts';
 import { producerSeqKey } from '../../functions/shared/redis/keys.ts';
 import { rawRedis, suiteTarget } from '../helpers/redis.ts';
 

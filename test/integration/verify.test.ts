@@ -8,8 +8,6 @@ import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyRecords, type SinkPorts } from '../../functions/apply-events/apply-records.ts';
-import { expectedState, verifyFromTopic, verifyState } from '../../functions/replay/verify.ts';
 import { loadSinkConfig, type SinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { type ConsumedRecord, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
@@ -17,6 +15,11 @@ import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
 import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { applyRecords } from '../../functions/shared/sink/apply-records.ts';
+import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
+import { verifyState } from '../../tools/verify/compare.ts';
+import { expectedState } from '../../tools/verify/expected-state.ts';
+import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import {
   createTopic,

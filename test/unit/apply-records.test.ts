@@ -3,11 +3,6 @@
  * dead-lettered or retried. The guard itself is proven against Redis in test/integration.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  type ApplyRecordsOptions,
-  applyRecords,
-  type SinkPorts,
-} from '../../functions/apply-events/apply-records.ts';
 import { RedisBehindError, RedisUnavailableError } from '../../functions/shared/errors.ts';
 import { mappingSchema } from '../../functions/shared/events/schema.ts';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
@@ -17,6 +12,11 @@ import type {
 } from '../../functions/shared/redis/apply-batch.ts';
 import type { DeadLetter } from '../../functions/shared/redis/dead-letter.ts';
 import type { LedgerAdvance, LedgerEntry } from '../../functions/shared/redis/ledger.ts';
+import {
+  type ApplyRecordsOptions,
+  applyRecords,
+} from '../../functions/shared/sink/apply-records.ts';
+import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 
 const options: ApplyRecordsOptions = {
@@ -157,6 +157,54 @@ describe('applyRecords()', () => {
       chunkSize: 10,
     });
     expect(summary).toMatchObject({ applied: 3, late: 1, gapsOpened: 1, duplicates: 1 });
+  });
+
+  it('enters a shard in the registry after each of its chunks, and fails the chunk when that fails', async () => {
+    // Prepare: the registry of shard 'lost' cannot be written.
+    const { sinkPorts, calls } = ports();
+    const steps: string[] = [];
+    const registering: SinkPorts = {
+      ...sinkPorts,
+      applyChunk: async (shard, events) => {
+        steps.push(`apply ${shard}`);
+        return sinkPorts.applyChunk(shard, events);
+      },
+      registerShard: async (shard) => {
+        steps.push(`register ${shard}`);
+        if (shard === 'lost') throw new RedisUnavailableError('registry unavailable');
+      },
+    };
+    const records = [
+      mskRecord({ partition: 0, offset: 1, value: event('kept', 1) }),
+      mskRecord({ partition: 0, offset: 2, value: event('kept', 2) }),
+      mskRecord({ partition: 0, offset: 3, value: event('kept', 3) }),
+      mskRecord({ partition: 1, offset: 1, value: event('lost', 1) }),
+      mskRecord({ partition: 1, offset: 2, value: event('lost', 2) }),
+      mskRecord({ partition: 1, offset: 3, value: event('lost', 3) }),
+    ];
+
+    // Act
+    const result = await applyRecords(mskEvent(records), registering, {
+      ...options,
+      shardConcurrency: 1,
+    });
+
+    // Assess: each chunk is followed by its registration; a failed one fails its chunk and
+    // every later chunk of the shard, as a failed chunk does.
+    expect(steps).toEqual([
+      'apply kept',
+      'register kept',
+      'apply kept',
+      'register kept',
+      'apply lost',
+      'register lost',
+    ]);
+    expect(calls.map((c) => c.shard)).toEqual(['kept', 'kept', 'lost']);
+    expect(result.response.batchItemFailures).toEqual(
+      [1, 2, 3].map((offset) => ({ itemIdentifier: { partition: 'events-1', offset } })),
+    );
+    expect(result.summary).toMatchObject({ applied: 3, retried: 3 });
+    expect(result.summary.errors[0]).toBeInstanceOf(RedisUnavailableError);
   });
 });
 

@@ -41,7 +41,7 @@ describe('npm run seqguard (the operator CLI)', () => {
     // Act
     const cli = spawn(
       process.execPath,
-      ['local/seqguard.ts', 'rebuild', '--shard', 'default', '--key', 'scores'],
+      ['tools/seqguard.ts', 'rebuild', '--shard', 'default', '--key', 'scores'],
       {
         env: {
           PATH: process.env.PATH,

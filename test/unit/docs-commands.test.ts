@@ -117,7 +117,7 @@ describe('commandProblems()', () => {
       'npm run seqguard -- replay --topic T --offset N',
     ]);
     expect(commandProblems('npm run seqguard -- replay --topic T --offset N')).toEqual([
-      'local/seqguard.ts: no option --offset',
+      'tools/seqguard.ts: no option --offset',
     ]);
   });
 });

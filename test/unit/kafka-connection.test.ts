@@ -13,13 +13,10 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { checkDrift } from '../../functions/check-drift/check-drift.ts';
-import { rangesOf, replay } from '../../functions/replay/replay.ts';
-import { verifyFromTopic } from '../../functions/replay/verify.ts';
-import {
-  type KafkaConnection,
-  topicPartition,
-  withAdmin,
-} from '../../functions/shared/kafka/connection.ts';
+import { type KafkaConnection, withAdmin } from '../../functions/shared/kafka/connection.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
+import { rangesOf, replay } from '../../functions/shared/sink/replay.ts';
+import { verifyFromTopic } from '../../tools/verify/verify.ts';
 
 /**
  * Listens on a fresh port, runs `work` against it and returns the first bytes it sent. The

@@ -3,10 +3,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { ConfigError } from '../../functions/shared/errors.ts';
+import { ConfigError, RedisAuthSecretError } from '../../functions/shared/errors.ts';
 import {
   parseRedisCredentials,
-  RedisAuthSecretError,
   readSecretString,
   withRedisAuthSecret,
 } from '../../functions/shared/redis/auth-secret.ts';

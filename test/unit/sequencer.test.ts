@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { SequenceOverflowError } from '../../functions/shared/errors.ts';
 import { INT64_MAX } from '../../functions/shared/events/int64.ts';
 import {
   inMemorySequenceSource,
-  SequenceOverflowError,
   stampEnvelope,
   stampSeedEvent,
 } from '../../functions/shared/kafka/sequencer.ts';

@@ -4,15 +4,15 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { compareDeadLetters } from '../../tools/verify/compare.ts';
 import {
-  compareDeadLetters,
   type ExpectedState,
   type ExpectedStateOptions,
   expectedState,
-  formatVerifyReport,
-  type VerifyResult,
-} from '../../functions/replay/verify.ts';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
+} from '../../tools/verify/expected-state.ts';
+import { formatVerifyReport } from '../../tools/verify/report.ts';
+import type { VerifyResult } from '../../tools/verify/verify.ts';
 import { mskRecord } from '../helpers/events.ts';
 
 const options: ExpectedStateOptions = {

@@ -4,6 +4,7 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import type { z } from 'zod';
+import { topicPartition } from '../kafka/topic-partition.ts';
 import { parseJsonExact } from './int64.ts';
 import {
   describeIssues,
@@ -99,7 +100,7 @@ function envelopeFromMapping(value: Record<string, unknown>, mapping: Mapping, r
     mapping.scope === '$key'
       ? (readKey(record) ?? undefined)
       : mapping.scope === '$topicPartition'
-        ? `${record.topic}-${record.partition}`
+        ? topicPartition(record)
         : value[mapping.scope];
   const target = value[mapping.target];
   const amount = value[mapping.value];

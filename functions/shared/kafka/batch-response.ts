@@ -4,7 +4,7 @@
  * https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
  */
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
-import { topicPartition } from './connection.ts';
+import { topicPartition } from './topic-partition.ts';
 
 export interface KafkaItemIdentifier {
   /** `<topic>-<partition>`, as the event names its record lists. */

@@ -4,9 +4,6 @@
  * every client TLS plus SASL/OAUTHBEARER: a client built anywhere else would open a plaintext
  * connection to MSK's IAM listener, which accepts only TLS
  * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html).
- *
- * The name of a partition, `<topic>-<partition>`, lives here too: the Lambda event keys its
- * record lists by it, and check-drift, replay and the batch response use the same string.
  */
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
@@ -28,14 +25,9 @@ export interface KafkaConnection {
   mskIam?: { region: string };
   /**
    * A CA certificate (PEM) trusted for the brokers' TLS on top of Node's bundled CAs, e.g. the
-   * local secure broker's (local/kafka-broker.ts). Given alone, it turns on TLS without SASL.
+   * local secure broker's (local/kafka/broker.ts). Given alone, it turns on TLS without SASL.
    */
   tlsCaPem?: string;
-}
-
-/** `<topic>-<partition>`, as the Lambda event names its record lists. */
-export function topicPartition(record: { topic: string; partition: number }): string {
-  return `${record.topic}-${record.partition}`;
 }
 
 /** The options every client built from a connection starts from. */

@@ -5,6 +5,7 @@
  * and a record without a key has no `key` field.
  */
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { topicPartition } from './topic-partition.ts';
 
 /** A record as the Kafka client read it. */
 export interface ConsumedRecord {
@@ -47,7 +48,7 @@ export function toMskEvent(
 ): MSKEvent {
   const grouped: MSKEvent['records'] = {};
   for (const record of records) {
-    const id = `${record.topic}-${record.partition}`;
+    const id = topicPartition(record);
     grouped[id] ??= [];
     grouped[id].push(toMskRecord(record));
   }

@@ -3,15 +3,7 @@
  * readers): TLS plus SASL/OAUTHBEARER with tokens from aws-msk-iam-sasl-signer-js.
  */
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
-import { SeqguardError } from '../errors.ts';
-
-/** An IAM token for MSK could not be made (no credentials, or the signer failed). */
-export class MskIamTokenError extends SeqguardError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'MskIamTokenError';
-  }
-}
+import { MskIamTokenError } from '../errors.ts';
 
 export interface MskIamTokenProviderOptions {
   region: string;

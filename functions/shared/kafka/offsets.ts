@@ -3,7 +3,8 @@
  * has committed, and which offset a timestamp falls on. Read with the admin API.
  */
 import type { Admin } from '@platformatic/kafka';
-import { topicPartition } from './connection.ts';
+import { KafkaReadError } from '../errors.ts';
+import { topicPartition } from './topic-partition.ts';
 
 export interface PartitionRange {
   topic: string;
@@ -23,7 +24,7 @@ async function partitionsOf(admin: Admin, topics: string[]): Promise<Map<string,
   const partitions = new Map<string, number[]>();
   for (const topic of topics) {
     const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
-    if (count === 0) throw new Error(`topic ${topic} does not exist`);
+    if (count === 0) throw new KafkaReadError(`topic ${topic} does not exist`);
     partitions.set(
       topic,
       Array.from({ length: count }, (_, i) => i),

@@ -13,7 +13,7 @@ import {
   type RetryDelayGetter,
   stringSerializer,
 } from '@platformatic/kafka';
-import { SeqguardError } from '../errors.ts';
+import { ProducerOptionsError, PublishError } from '../errors.ts';
 import { createKafkaProducer, type KafkaConnection } from './connection.ts';
 
 /** The producer createProducer() returns: string keys (scopes), values written as exact JSON. */
@@ -43,22 +43,6 @@ export const producerDefaults = {
   retryDelayMs: 100,
   retryDelayCapMs: 2_000,
 } as const;
-
-/** The options do not describe a producer with the guarantees this module promises. */
-export class ProducerOptionsError extends SeqguardError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ProducerOptionsError';
-  }
-}
-
-/** Kafka did not confirm where it wrote the events. */
-export class PublishError extends SeqguardError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'PublishError';
-  }
-}
 
 export function createProducer(options: CreateProducerOptions): EventProducer {
   const maxInflights = checkedMaxInflights(options.maxInflights);

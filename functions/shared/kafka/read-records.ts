@@ -5,8 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@platformatic/kafka';
-import { createConsumer, type KafkaConnection, topicPartition } from './connection.ts';
+import { KafkaReadError } from '../errors.ts';
+import { createConsumer, type KafkaConnection } from './connection.ts';
 import type { ConsumedRecord } from './msk-event.ts';
+import { topicPartition } from './topic-partition.ts';
 
 export interface RecordRange {
   topic: string;
@@ -55,7 +57,8 @@ export async function readRecords(
           idle = setTimeout(resolve, ms);
         };
         const overall = setTimeout(
-          () => reject(new Error(`reading records timed out after ${records.length} records`)),
+          () =>
+            reject(new KafkaReadError(`reading records timed out after ${records.length} records`)),
           options.timeoutMs ?? 30_000,
         );
         const finish = () => {

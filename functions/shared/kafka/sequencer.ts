@@ -7,7 +7,7 @@
  * concurrently may reach Kafka out of seq order; the guard still applies each once (the later
  * one as `appliedLate`), but send a scope's events one after another to keep its gap ledger empty.
  */
-import { SeqguardError } from '../errors.ts';
+import { SequenceOverflowError, SequenceUnavailableError } from '../errors.ts';
 import { INT64_MAX } from '../events/int64.ts';
 import type { MutationOp } from '../events/types.ts';
 import { defaultKeyPrefix, producerSeqKey } from '../redis/keys.ts';
@@ -19,22 +19,6 @@ export interface SequenceSource {
 
 /** The seq every scope starts at, as the sink's SEQGUARD_FIRST_SEQ defaults to. */
 export const defaultFirstSeq = 1n;
-
-/** The next seq would not fit in an int64. */
-export class SequenceOverflowError extends SeqguardError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'SequenceOverflowError';
-  }
-}
-
-/** The counter store failed (unreachable, or the key holds something else): no seq was handed out. */
-export class SequenceUnavailableError extends SeqguardError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'SequenceUnavailableError';
-  }
-}
 
 export interface InMemorySequenceOptions {
   /** The seq each scope starts at. */

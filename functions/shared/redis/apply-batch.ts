@@ -1,18 +1,13 @@
 /**
  * The wrapper of lua/applyBatch-6.lua: one call applies one chunk of one shard's events.
  */
-import {
-  RedisBehindError,
-  RedisLayoutError,
-  RedisNotReplicatedError,
-  RedisUnavailableError,
-} from '../errors.ts';
 import type { GuardedEvent } from '../events/types.ts';
 import { type GuardOutcome, guardOutcomes } from '../guard-model.ts';
-import { topicPartition } from '../kafka/connection.ts';
+import { topicPartition } from '../kafka/topic-partition.ts';
 import type { RedisClient } from './client.ts';
 import { cursorField, shardKeys, stateKey } from './keys.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
+import { redisCallError } from './script-error.ts';
 
 export interface GuardOptions {
   /** The seq a scope starts at: a first event above it opens a gap, below it is rejected. */
@@ -143,19 +138,11 @@ export async function applyChunk(
       c.applyBatch(allKeys.length, ...allKeys, ...argv),
     );
   } catch (error) {
-    if (error instanceof RedisNotReplicatedError) throw error;
-    const message = (error as Error).message ?? String(error);
-    if (message.includes('SEQGUARD_LAYOUT')) {
-      throw new RedisLayoutError(`shard "${shard}": ${message}`, { cause: error });
-    }
-    if (message.includes('SEQGUARD_BEHIND')) {
-      throw new RedisBehindError(
-        `shard "${shard}" holds less than was written to it (${behindText(message)}): its node lost writes; check-drift replays them`,
-        { cause: error },
-      );
-    }
-    throw new RedisUnavailableError(`shard "${shard}": applyBatch failed: ${message}`, {
-      cause: error,
+    throw redisCallError(error, {
+      subject: `shard "${shard}"`,
+      call: 'applyBatch',
+      behind: (reading) =>
+        `shard "${shard}" holds less than was written to it (${reading}): its node lost writes; check-drift replays them`,
     });
   }
   return statuses.map((status) => {
@@ -163,10 +150,4 @@ export async function applyChunk(
     if (outcome === undefined) throw new RangeError(`applyBatch returned unknown status ${status}`);
     return outcome;
   });
-}
-
-/** `SEQGUARD_BEHIND <tp> <held> <expected>` as words. */
-export function behindText(message: string): string {
-  const [, partition, held, expected] = /SEQGUARD_BEHIND (\S+) (\S+) (\S+)/.exec(message) ?? [];
-  return `${partition}: checkpoint ${held === '-' ? 'none' : held}, ledger ${expected}`;
 }

@@ -4,16 +4,8 @@
  * visible to anyone who may read the function's configuration. The secret is read once, at cold
  * start, and merged into the connection options.
  */
-import { ConfigError, SeqguardError } from '../errors.ts';
+import { ConfigError, RedisAuthSecretError, SeqguardError } from '../errors.ts';
 import type { RedisConnectionOptions } from './client.ts';
-
-/** The secret could not be read, or does not hold Redis credentials. */
-export class RedisAuthSecretError extends SeqguardError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'RedisAuthSecretError';
-  }
-}
 
 export interface RedisCredentials {
   /** An ElastiCache RBAC user; absent for the AUTH token of the default user. */

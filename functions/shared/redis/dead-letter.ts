@@ -3,17 +3,12 @@
  * the dead-letter stream, each once however often it is redelivered.
  */
 import type { MSKRecord } from 'aws-lambda';
-import {
-  RedisBehindError,
-  RedisLayoutError,
-  RedisNotReplicatedError,
-  RedisUnavailableError,
-} from '../errors.ts';
-import { topicPartition } from '../kafka/connection.ts';
-import { behindText, type ExpectedCheckpoints } from './apply-batch.ts';
+import { topicOf, topicPartition } from '../kafka/topic-partition.ts';
+import type { ExpectedCheckpoints } from './apply-batch.ts';
 import type { RedisClient } from './client.ts';
 import { deadLetterKeys } from './keys.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
+import { redisCallError } from './script-error.ts';
 
 export interface DeadLetter {
   /** The record exactly as the event carried it (base64 key and value, header bytes). */
@@ -49,15 +44,11 @@ export async function appendDeadLetters(
       c.deadLetter(keys.stream, keys.offsets, JSON.stringify(rows), JSON.stringify(expected)),
     );
   } catch (error) {
-    if (error instanceof RedisNotReplicatedError) throw error;
-    const message = (error as Error).message ?? String(error);
-    if (message.includes('SEQGUARD_LAYOUT')) throw new RedisLayoutError(message, { cause: error });
-    if (message.includes('SEQGUARD_BEHIND'))
-      throw new RedisBehindError(
-        `the dead letters hold less than was written (${behindText(message)}): their node lost writes; check-drift replays them`,
-        { cause: error },
-      );
-    throw new RedisUnavailableError(`deadLetter failed: ${message}`, { cause: error });
+    throw redisCallError(error, {
+      call: 'deadLetter',
+      behind: (reading) =>
+        `the dead letters hold less than was written (${reading}): their node lost writes; check-drift replays them`,
+    });
   }
   return statuses.map((status) =>
     Number(status) === 1 ? { kind: 'appended' } : { kind: 'alreadyThere' },
@@ -83,8 +74,7 @@ export async function deadLetterCounts(
     for (const [, fields] of page) {
       const tp = fields[fields.indexOf('tp') + 1] as string;
       const offset = fields[fields.indexOf('offset') + 1] as string;
-      // `<topic>-<partition>`: the topic is everything before the last '-'.
-      if (!wanted.has(tp.slice(0, tp.lastIndexOf('-')))) continue;
+      if (!wanted.has(topicOf(tp))) continue;
       const position = `${tp}@${offset}`;
       counts.set(position, (counts.get(position) ?? 0) + 1);
     }

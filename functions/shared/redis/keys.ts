@@ -10,7 +10,7 @@
  * The dead-letter stream has a tag of its own, `{<prefix>~dlq}`, that no shard can produce:
  * shard tags always hold a `:`.
  */
-import { topicPartition } from '../kafka/connection.ts';
+import { topicPartition } from '../kafka/topic-partition.ts';
 
 export const defaultKeyPrefix = 'sg';
 

@@ -3,10 +3,10 @@
  * sink handled of each topic-partition, to tell Redis losing acknowledged writes (or the trigger
  * giving up on a range) from Redis never having had them.
  */
-import { RedisLayoutError, RedisNotReplicatedError, RedisUnavailableError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
 import { partitionLedgerKey } from './keys.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
+import { redisCallError } from './script-error.ts';
 
 export interface LedgerEntry {
   /** Every record at or below this offset was handled, in one run from `start`. */
@@ -51,13 +51,6 @@ export function decodeLedger(fields: Record<string, string>): LedgerEntry {
   };
 }
 
-function unavailable(what: string, error: unknown): Error {
-  if (error instanceof RedisNotReplicatedError) return error;
-  const message = (error as Error).message ?? String(error);
-  if (message.includes('SEQGUARD_LAYOUT')) return new RedisLayoutError(message, { cause: error });
-  return new RedisUnavailableError(`${what} failed: ${message}`, { cause: error });
-}
-
 /** The ledgers of `partitions` (`<topic>-<partition>`); partitions never handled are absent. */
 export async function readLedgers(
   redis: RedisClient,
@@ -75,7 +68,7 @@ export async function readLedgers(
     });
     return entries;
   } catch (error) {
-    throw unavailable('reading the partition ledgers', error);
+    throw redisCallError(error, { call: 'reading the partition ledgers' });
   }
 }
 
@@ -142,6 +135,6 @@ export async function advanceLedger(
     }
     return Number(joined) === 1;
   } catch (error) {
-    throw unavailable(`advancing the ledger of ${partition}`, error);
+    throw redisCallError(error, { call: `advancing the ledger of ${partition}` });
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The sink's core: one Lambda event of Kafka records in, the guard's outcomes and the partial
- * batch response out. Plain data and two narrow ports, so it runs the same against Redis, the
- * local emulator, or a test double.
+ * batch response out. Plain data and narrow ports (ports.ts), so it runs the same against Redis
+ * (redis-ports.ts), the local emulator, or a test double.
  *
  * Per record: decode -> valid events grouped by state shard -> chunks through the guard, the
- * chunks of one shard in order, shards side by side. Invalid records and events the guard
+ * chunks of one shard in order, shards side by side; after each chunk, its shard is entered in
+ * the shard registry (the port's named second write). Invalid records and events the guard
  * rejects go to the dead-letter stream and count as processed. A chunk that fails fails its
  * events and every later chunk of its shard; each partition is then reported from its first
  * failed record on, and only records below that point are dead-lettered (the rest come again).
@@ -18,48 +19,17 @@
  * those checks and closes the ledger's hole.
  */
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
-import { RedisBehindError } from '../shared/errors.ts';
-import { type DecodeOptions, decodeRecord } from '../shared/events/decode.ts';
-import type { GuardedEvent } from '../shared/events/types.ts';
+import { RedisBehindError } from '../errors.ts';
+import { type DecodeOptions, decodeRecord } from '../events/decode.ts';
+import type { GuardedEvent } from '../events/types.ts';
 import {
   batchResponse,
   type KafkaBatchResponse,
   recordsByPartition,
-} from '../shared/kafka/batch-response.ts';
-import { chunk, type ExpectedCheckpoints, type GuardOutcome } from '../shared/redis/apply-batch.ts';
-import type { DeadLetter, DeadLetterOutcome } from '../shared/redis/dead-letter.ts';
-import type { LedgerAdvance, LedgerEntry } from '../shared/redis/ledger.ts';
-
-export interface SinkPorts {
-  applyChunk(
-    shard: string,
-    events: readonly GuardedEvent[],
-    expected?: ExpectedCheckpoints,
-  ): Promise<GuardOutcome[]>;
-  appendDeadLetters(
-    letters: readonly DeadLetter[],
-    expected?: ExpectedCheckpoints,
-  ): Promise<DeadLetterOutcome[]>;
-  /** The partition ledgers; without one, lost writes are not looked for. */
-  ledger?: LedgerPort;
-}
-
-export interface LedgerPort {
-  /** A partition's ledger; undefined for a partition never handled. */
-  read(partition: string): Promise<LedgerEntry | undefined>;
-  /** False when the range does not join the ledger's run. */
-  advance(partition: string, advance: LedgerAdvance): Promise<boolean>;
-  /**
-   * Whether the log holds any record of the partition in [from, to): offsets without records
-   * (transaction markers, compaction) are no hole. Absent when the sink cannot read Kafka; a
-   * gap in offsets is then taken for a hole.
-   */
-  hasRecords?(
-    partition: { topic: string; partition: number },
-    from: bigint,
-    to: bigint,
-  ): Promise<boolean>;
-}
+} from '../kafka/batch-response.ts';
+import { chunk, type ExpectedCheckpoints, type GuardOutcome } from '../redis/apply-batch.ts';
+import type { LedgerAdvance, LedgerEntry } from '../redis/ledger.ts';
+import type { LedgerPort, SinkPorts } from './ports.ts';
 
 export interface ApplyRecordsOptions {
   decode: DecodeOptions;
@@ -185,6 +155,7 @@ async function guardShard(
         part.map((item) => item.event as GuardedEvent),
         expectedOf(part, ledgers, (entry) => entry.shards.get(shard)),
       );
+      await ports.registerShard?.(shard);
       part.forEach((item, i) => {
         const outcome = outcomes[i] as GuardOutcome;
         item.fate =

@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # The project's Python tools in virtualenvs of their own (git-ignored), each pinned by its
 # requirements file:
-#   tools/python-venv.sh             .tools/venv            tools/requirements.txt (cfn-lint, moto's server)
-#   tools/python-venv.sh localstack  .tools/localstack-venv tools/localstack-requirements.txt
+#   tools/python/venv.sh             .tools/venv            tools/python/requirements.txt (cfn-lint, moto's server)
+#   tools/python/venv.sh localstack  .tools/localstack-venv tools/python/localstack-requirements.txt
 # LocalStack has its own venv because its moto fork and moto[server] install the same `moto`
 # package, and because it needs Python 3.12+ (found as python3.13/python3.12 on PATH, in pyenv's
 # versions, or given as SEQGUARD_LOCALSTACK_PYTHON).
 # Idempotent: does nothing when the venv already holds exactly those pins. Needs python3 with the
 # venv module (Debian: apt-get install python3-venv). Prints the venv's bin directory.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 case "${1:-}" in
   '')
     venv="$root/.tools/venv"
-    requirements="$root/tools/requirements.txt"
+    requirements="$root/tools/python/requirements.txt"
     ;;
   localstack)
     venv="$root/.tools/localstack-venv"
-    requirements="$root/tools/localstack-requirements.txt"
+    requirements="$root/tools/python/localstack-requirements.txt"
     ;;
   *)
     echo "usage: $0 [localstack]" >&2

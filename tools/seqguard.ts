@@ -11,17 +11,20 @@
  *   npm run seqguard -- verify
  */
 import { parseArgs } from 'node:util';
-import { createSinkPorts } from '../functions/apply-events/create-handler.ts';
-import { reportJson } from '../functions/check-drift/create-handler.ts';
-import { parseReplayRequest, rangesOf, replay } from '../functions/replay/replay.ts';
-import { formatVerifyReport, verifyFromTopic } from '../functions/replay/verify.ts';
 import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
+import { toPlainJson } from '../functions/shared/json.ts';
 import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
+import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
 import { withRedisAuthSecret } from '../functions/shared/redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
-import { rebuildState } from '../functions/shared/redis/rebuild.ts';
+import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
+import { parseReplayRequest, rangesOf, replay } from '../functions/shared/sink/replay.ts';
 import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
+import { UsageError } from './errors.ts';
+import { rebuildState } from './rebuild/rebuild.ts';
+import { formatVerifyReport } from './verify/report.ts';
+import { verifyFromTopic } from './verify/verify.ts';
 
 const usage = `usage: npm run seqguard -- <command> [flags]
   check                                   one drift check: metrics, alarms, repairs
@@ -48,10 +51,6 @@ const { values: flags, positionals } = parseArgs({
   },
 });
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 function environment(): Record<string, string | undefined> {
   const env = { ...process.env };
   env.SEQGUARD_KAFKA_BOOTSTRAP ??= env.KAFKA_BROKERS;
@@ -71,7 +70,7 @@ interface Context {
 }
 
 function json(value: unknown): string {
-  return JSON.stringify(reportJson(value as never), null, 2);
+  return JSON.stringify(toPlainJson(value), null, 2);
 }
 
 async function check(context: Context): Promise<number> {
@@ -205,7 +204,7 @@ async function replayCommand({ config, redis, kafka }: Context): Promise<number>
       return 1;
     }
     ranges = ranges.flatMap((range) => {
-      const next = result.resumeAt.get(`${range.topic}-${range.partition}`);
+      const next = result.resumeAt.get(topicPartition(range));
       return next === undefined ? [] : [{ ...range, from: next }];
     });
   }

@@ -6,13 +6,16 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { applyRecords, type BatchSummary, type SinkPorts } from '../apply-events/apply-records.ts';
-import type { SinkConfig } from '../shared/config.ts';
-import { maxBigInt } from '../shared/events/int64.ts';
-import { type KafkaConnection, topicPartition, withAdmin } from '../shared/kafka/connection.ts';
-import { toMskRecord } from '../shared/kafka/msk-event.ts';
-import { offsetsAtTime, partitionRanges } from '../shared/kafka/offsets.ts';
-import { type RecordRange, readRecords } from '../shared/kafka/read-records.ts';
+import type { SinkConfig } from '../config.ts';
+import { ReplayRequestError } from '../errors.ts';
+import { maxBigInt } from '../events/int64.ts';
+import { type KafkaConnection, withAdmin } from '../kafka/connection.ts';
+import { toMskRecord } from '../kafka/msk-event.ts';
+import { offsetsAtTime, partitionRanges } from '../kafka/offsets.ts';
+import { type RecordRange, readRecords } from '../kafka/read-records.ts';
+import { topicPartition } from '../kafka/topic-partition.ts';
+import { applyRecords, type BatchSummary } from './apply-records.ts';
+import type { SinkPorts } from './ports.ts';
 
 export type ReplayRequest =
   | { kind: 'range'; topic: string; partition: number; from: bigint; to?: bigint }
@@ -58,7 +61,7 @@ export function parseReplayRequest(event: unknown): {
 } {
   const parsed = replayEventSchema.safeParse(event);
   if (!parsed.success)
-    throw new RangeError(`not a replay request: ${z.prettifyError(parsed.error)}`);
+    throw new ReplayRequestError(`not a replay request: ${z.prettifyError(parsed.error)}`);
   return { request: toReplayRequest(parsed.data), limit: parsed.data.limit };
 }
 
@@ -82,7 +85,10 @@ export async function rangesOf(
     const partitions = await partitionRanges(admin, [request.topic]);
     if (request.kind === 'range') {
       const p = partitions.find((r) => r.partition === request.partition);
-      if (!p) throw new RangeError(`topic ${request.topic} has no partition ${request.partition}`);
+      if (!p)
+        throw new ReplayRequestError(
+          `topic ${request.topic} has no partition ${request.partition}`,
+        );
       const from = maxBigInt(request.from, p.earliest);
       const to = request.to === undefined || request.to > p.end ? p.end : request.to;
       return [{ topic: request.topic, partition: request.partition, from, to }];

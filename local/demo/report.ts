@@ -1,0 +1,154 @@
+/**
+ * The demo's report (local/demo.ts): what a run observed (the Watch its steps fill in) and
+ * measured, as the lines it ends with. Pure: lines out, printed by the demo.
+ */
+import type { EsmActivity, EsmStats } from '../esm/event-source-mapping.ts';
+import type { Model } from './plan.ts';
+import type { Verdict } from './verdict.ts';
+
+/** What the demo watches while the pipeline runs, filled in by its steps (local/demo.ts). */
+export interface Watch {
+  /** The function's own counts, from its structured log line per batch. */
+  handlerCounts: {
+    applied: number;
+    duplicates: number;
+    deadLettered: number;
+    late: number;
+    gapsOpened: number;
+  };
+  /** The function's last error, to say why a pipeline stalls. */
+  lastFunctionError: string;
+  activity: EsmActivity[];
+  /** When each successful invocation started and ended, to measure recovery after a crash. */
+  successTimes: { start: number; end: number }[];
+  /** When each kill that reached a busy sandbox was sent. */
+  kills: number[];
+  /** End offset per partition, as published. */
+  produced: Map<string, bigint>;
+  publishedRecords: number;
+  maxLag: number;
+}
+
+/** What the demo measured once the pipeline caught up (local/demo.ts, `measure`). */
+export interface Measurements {
+  verdict: Verdict;
+  deadLettered: number;
+  latency: { p50: number; p99: number; entries: number };
+  replayMs: number;
+  replayedEntries: number;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/**
+ * The report's lines: with `json`, first a line `RESULT {…}` with the measurements (for bench/),
+ * then the table, then the verdict; ok when Redis holds exactly the unique events, every
+ * malformed record is dead-lettered, and a kill hit a batch (when kills were asked for).
+ */
+export function demoReport({
+  watch,
+  started,
+  security,
+  model,
+  stats,
+  measured,
+  json,
+  kills: killsAsked,
+}: {
+  watch: Watch;
+  /** performance.now() when the demo started. */
+  started: number;
+  /** How the connections to Kafka and to Redis are secured. */
+  security: { kafka: string; redis: string };
+  model: Model;
+  stats: EsmStats;
+  measured: Measurements;
+  json: boolean;
+  /** The kills asked for (--kills). */
+  kills: number;
+}): { lines: string[]; ok: boolean } {
+  const lines: string[] = [];
+  const say = (line: string) => lines.push(line);
+  const { verdict, deadLettered, latency, replayMs, replayedEntries } = measured;
+  const { handlerCounts, kills, successTimes, maxLag } = watch;
+  const killsHit = watch.activity.filter(
+    (a) => a.kind === 'invoked' && a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''),
+  ).length;
+  const rows: [string, string][] = [
+    ['kafka: producer, event source mapping, function', security.kafka],
+    ['redis: function, demo', security.redis],
+    ['events produced (unique)', String(model.unique)],
+    [
+      'records published',
+      `${model.records} (${model.resends} producer resends, ${model.late} sent late, ${model.malformed} malformed)`,
+    ],
+    ["events applied (the guard's count)", String(verdict.applied)],
+    [
+      'duplicates skipped by the guard',
+      `${handlerCounts.duplicates} (${model.resends} producer resends, ${handlerCounts.duplicates - model.resends} redelivered after a crash)`,
+    ],
+    ['late events applied into gaps', String(handlerCounts.late)],
+    ['dead-lettered', `${deadLettered} (malformed records published: ${model.malformed})`],
+    ['open sequence gaps', String(verdict.openGaps)],
+    ['LOST', String(verdict.lost)],
+    ['DUPLICATED', String(verdict.duplicated)],
+    ['players whose score is wrong', String(verdict.wrongScores)],
+    ['running totals match the model', verdict.totalsMatch ? 'yes' : 'NO'],
+    ['handler kills sent / hit a batch', `${kills.length} / ${killsHit}`],
+    [
+      'invocations / function errors / retried batches',
+      `${stats.invocations} / ${stats.functionErrors} / ${stats.rewinds}`,
+    ],
+    ['max consumer lag', `${maxLag} records`],
+    [
+      'produce-to-visible latency p50 / p99',
+      `${latency.p50} ms / ${latency.p99} ms (${latency.entries} stream entries)`,
+    ],
+    ['recovery after a crash (kill to next successful batch)', recoveryText(kills, successTimes)],
+    [
+      'replay of the last 10,000 stream entries',
+      `${replayMs.toFixed(1)} ms (${replayedEntries} entries)`,
+    ],
+    ['demo wall time', seconds(performance.now() - started)],
+  ];
+  if (json) {
+    say(
+      `RESULT ${JSON.stringify({
+        unique: model.unique,
+        applied: verdict.applied,
+        lost: verdict.lost,
+        duplicated: verdict.duplicated,
+        killsSent: kills.length,
+        killsHit,
+        maxLag,
+        latencyP50Ms: latency.p50,
+        latencyP99Ms: latency.p99,
+        recoveryMs: kills.map(
+          (at) => (successTimes.find((t) => t.start >= at)?.end ?? Number.NaN) - at,
+        ),
+        replayMs,
+        wallMs: performance.now() - started,
+      })}`,
+    );
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  say('\nreport');
+  for (const [k, v] of rows) say(`  ${k.padEnd(width)}  ${v}`);
+
+  const ok = verdict.ok && deadLettered === model.malformed && killsHit >= Math.min(1, killsAsked);
+  say(
+    ok
+      ? '\nOK: every event applied exactly once.'
+      : '\nFAILED: Redis does not hold exactly the unique events.',
+  );
+  return { lines, ok };
+}
+
+function recoveryText(kills: number[], successes: { start: number; end: number }[]): string {
+  if (kills.length === 0) return 'no crash';
+  const times = kills.map((at) => {
+    const next = successes.find((t) => t.start >= at);
+    return next === undefined ? Number.NaN : next.end - at;
+  });
+  return times.map((t) => (Number.isNaN(t) ? 'never' : `${t} ms`)).join(', ');
+}
