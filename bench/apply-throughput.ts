@@ -1,8 +1,7 @@
 /**
- * Apply throughput of four designs on one local redis-server, with the same events: the seed
+ * Apply throughput of the designs on one local redis-server, with the same events: the seed
  * article's (a Lua check-and-set of the cursor, then separate ZINCRBY and XADD calls per event),
- * a per-record idempotency key like Powertools' (SET NX marker, mutation, SET done), Powertools'
- * idempotency utility itself (bench/powertools-idempotency.ts), seqguard's
+ * Powertools' idempotency utility (bench/powertools-idempotency.ts), seqguard's
  * guarded batch, and the same batch with the guard taken out (the ceiling for these writes).
  * When the server has a replica, seqguard's batch also runs with each chunk waiting for it
  * (SEQGUARD_REDIS_WAIT_REPLICAS=1), so the cost of WAIT shows as a ratio in the same run.
@@ -131,19 +130,6 @@ const seedDesign: Design = async (redis, events, calls) => {
   }
 };
 
-const idempotencyKeyDesign: Design = async (redis, events, calls) => {
-  for (const e of events) {
-    const key = `idempotency:${e.sequence?.scope}:${e.sequence?.seq}`;
-    const claimed = await timed(calls, () => redis.set(key, 'INPROGRESS', 'EX', 3600, 'NX'));
-    if (claimed !== 'OK') continue;
-    await timed(calls, () => redis.zincrby(board, e.mutation.value, e.mutation.target));
-    await timed(calls, () =>
-      redis.xadd(stream, '*', 'player', e.mutation.target, 'delta', e.mutation.value),
-    );
-    await timed(calls, () => redis.set(key, 'COMPLETE', 'EX', 3600));
-  }
-};
-
 const seqguardDesign: Design = async (redis, events, calls) => {
   for (const part of chunk(events, 500))
     await timed(calls, () => applyChunk(redis, shard, part, options));
@@ -255,7 +241,6 @@ export async function measureApplyThroughput(
   const slow = benchEvents(slowCount);
   const designs: [string, string, Design, GuardedEvent[], boolean][] = [
     ["seed article's design", 'Redis call', seedDesign, slow, true],
-    ['idempotency key per record', 'Redis call', idempotencyKeyDesign, slow, true],
     [powertoolsDesignName, 'Redis call', powertoolsDesign, slow, true],
     ['seqguard guarded batch', 'EVALSHA of 500', seqguardDesign, events, true],
     ...(withReplica

@@ -59,3 +59,13 @@ export class DemoError extends LocalRuntimeError {
 export class UsageError extends LocalRuntimeError {
   override name = 'UsageError';
 }
+
+/** The soak's run went wrong (a fault that did not take, a pipeline that stopped moving). */
+export class SoakError extends LocalRuntimeError {
+  override name = 'SoakError';
+}
+
+/** The soak's producer process failed, or died more often than a run allows. */
+export class ProducerProcessError extends LocalRuntimeError {
+  override name = 'ProducerProcessError';
+}

@@ -5,7 +5,9 @@
  * partition's offsets come in increasing order: an offset at or below the previous one of its
  * partition is a record dead-lettered again (or out of order), which is wrong either way.
  */
+import { topicOf } from '../../functions/shared/kafka/topic-partition.ts';
 import type { RedisClient } from '../../functions/shared/redis/client.ts';
+import { decodeDeadLetterEntry } from '../../functions/shared/redis/layout.ts';
 
 export interface DeadLetterCheck {
   entries: number;
@@ -36,15 +38,15 @@ export async function checkDeadLetters(
   for (;;) {
     const page = await redis.xrange(stream, from, '+', 'COUNT', pageSize);
     for (const [, fields] of page) {
-      const field = (name: string) => fields[fields.indexOf(name) + 1] as string;
-      const tp = field('tp');
-      if (tp.slice(0, tp.lastIndexOf('-')) !== topic) continue;
-      const offset = BigInt(field('offset'));
+      const letter = decodeDeadLetterEntry(fields);
+      const tp = letter.tp;
+      if (topicOf(tp) !== topic) continue;
+      const offset = BigInt(letter.offset);
       const previous = last.get(tp);
       if (previous !== undefined && offset <= previous) result.outOfOrder += 1;
       last.set(tp, offset);
       result.entries += 1;
-      const reason = reasonClass(field('reason'));
+      const reason = reasonClass(letter.reason);
       result.byReason.set(reason, (result.byReason.get(reason) ?? 0) + 1);
     }
     if (page.length < pageSize) return result;

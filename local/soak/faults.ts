@@ -3,11 +3,13 @@
  * returns what happened, in words for the report, and whether Redis lost acknowledged writes
  * (measured: the shard's `applied` count in meta before and after, not assumed from the kind).
  */
+
 import { readFileSync } from 'node:fs';
 import { copyFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { SoakError } from '../errors.ts';
 import type { KafkaBroker } from '../kafka/broker.ts';
 import type { Pipeline } from '../pipeline.ts';
 import { type RedisCluster, type RedisServer, waitForClusterOk } from '../redis-server.ts';
@@ -97,7 +99,7 @@ export async function takeSnapshot(ctx: FaultContext): Promise<string> {
   const deadline = Date.now() + 60_000;
   while ((await inode()) === before) {
     if (Date.now() > deadline)
-      throw new Error(`no snapshot of the node on ${node.port} within 60 s`);
+      throw new SoakError(`no snapshot of the node on ${node.port} within 60 s`);
     await sleep(100);
   }
   await copyFile(join(node.dir, 'dump.rdb'), join(node.dir, SNAPSHOT));

@@ -26,6 +26,7 @@ import type { Admin } from '@platformatic/kafka';
 import { loadSinkConfig } from '../../functions/shared/config.ts';
 import { createAdmin } from '../../functions/shared/kafka/connection.ts';
 import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
+import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
 import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import {
   cursorField,
@@ -38,7 +39,7 @@ import { defaultThresholds } from '../../functions/shared/thresholds.ts';
 import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';
-import { LocalRuntimeError } from '../errors.ts';
+import { SoakError } from '../errors.ts';
 import type { EsmActivity } from '../esm/event-source-mapping.ts';
 import { startKafkaBroker } from '../kafka/broker.ts';
 import { type Pipeline, startPipeline } from '../pipeline.ts';
@@ -150,10 +151,6 @@ if (flags.faults !== undefined) {
 }
 if (flags['sink-kills'] !== undefined) counts.sinkKill = numberFlag('sink-kills', 0, 0, 10_000);
 const secure = !flags.plaintext && !plaintextRequested();
-
-class SoakError extends LocalRuntimeError {
-  override name = 'SoakError';
-}
 
 const cleanups = new Cleanups();
 const started = Date.now();
@@ -514,7 +511,7 @@ async function main(): Promise<number> {
   const sampleRandom = seededRandom(settings.seed ^ 0x1234);
   const logEnds = async () => {
     const ranges = await partitionRanges(admin, [topic]);
-    return new Map(ranges.map((r) => [`${r.topic}-${r.partition}`, r.end]));
+    return new Map(ranges.map((r) => [topicPartition(r), r.end]));
   };
   const sample = async () => {
     const t = elapsed();

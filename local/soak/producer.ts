@@ -5,15 +5,11 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { LocalRuntimeError } from '../errors.ts';
+import { ProducerProcessError } from '../errors.ts';
 import type { FromProducer, ProducerChildSettings } from './producer-child.ts';
 import type { Draft } from './traffic.ts';
 
 const childEntry = fileURLToPath(new URL('./producer-child.ts', import.meta.url));
-
-export class ProducerProcessError extends LocalRuntimeError {
-  override name = 'ProducerProcessError';
-}
 
 /** Where a kill of the producer lands: while it draws seqs, or while it sends. */
 export type ProducerKillPhase = 'stamping' | 'sending';

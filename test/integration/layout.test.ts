@@ -9,10 +9,15 @@ import { describe, expect, it } from 'vitest';
 import type { GuardedEvent } from '../../functions/shared/events/types.ts';
 import { streamEntryOf } from '../../functions/shared/guard-model.ts';
 import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { metaField, versionField } from '../../functions/shared/redis/layout.ts';
+import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import {
+  decodeDeadLetterEntry,
+  metaField,
+  versionField,
+} from '../../functions/shared/redis/layout.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
-import { guardedEvent, uniqueShard } from '../helpers/events.ts';
+import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';
 
@@ -233,5 +238,32 @@ describe('rebuildState() on a stream that holds entries of format 1', () => {
     expect(result).toMatchObject({ kind: 'refused', reason: 'unfoldable' });
     expect(result.kind === 'refused' && result.message).toMatch(/not a seqguard stream entry/);
     expect(await raw.zscore(stateKey(shard, 'board'), 'ann')).toBe('5');
+  });
+});
+
+describe('the dead-letter entry deadLetter writes', () => {
+  it('reads back through the layout with every field the record carried', async () => {
+    // Prepare
+    const prefix = `dl${uniqueShard('layout')}`;
+    const record = {
+      ...mskRecord({ topic: 'orders', partition: 2, offset: 41, key: 'k1', value: 'not json' }),
+      headers: [{ trace: [104, 105] }],
+    };
+    // Act
+    await appendDeadLetters(redis, [{ record, reason: 'value is not JSON' }], prefix);
+    // Assess
+    const entries = await raw.xrange(deadLetterKeys(prefix).stream, '-', '+');
+    expect(entries).toHaveLength(1);
+    const fields = entries[0]?.[1] ?? [];
+    expect(decodeDeadLetterEntry(fields)).toEqual({
+      tp: 'orders-2',
+      offset: '41',
+      reason: 'value is not JSON',
+      key: record.key,
+      value: record.value,
+      headers: JSON.stringify(record.headers),
+      ts: String(record.timestamp),
+    });
+    expect(() => decodeDeadLetterEntry(fields.slice(2))).toThrow(/no field "tp"/);
   });
 });

@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   benchBegin,
   benchEnd,
-  expectedPerformanceDoc,
+  costBegin,
+  costEnd,
+  expectedPages,
   PerformanceDocError,
   renderBenchSection,
+  renderCostSection,
   withBenchSection,
+  withCostSection,
 } from '../../bench/performance-doc.ts';
 import { repositoryRoot } from '../helpers/markdown.ts';
 
@@ -19,6 +23,16 @@ const results = [
   '| design | events/s |',
   '| --- | ---: |',
   '| seqguard guarded batch | 100,000 |',
+  '',
+  '## Cost per million events on ElastiCache (from the apply measurements above)',
+  '',
+  '| design | $ per 1M events |',
+  '| --- | ---: |',
+  '| seqguard guarded batch | $0.0006 |',
+  '',
+  'Inputs: a price as of a date.',
+  '',
+  '## Handler throughput',
   '',
   'Total time: 9 s.',
   '',
@@ -76,9 +90,42 @@ describe('withBenchSection()', () => {
   });
 });
 
-describe('docs/performance.md', () => {
+describe('renderCostSection()', () => {
+  it('takes the cost table and its inputs, without the heading or the next section', () => {
+    // Act
+    const section = renderCostSection(results);
+    // Assess
+    const lines = section.split('\n');
+    expect(lines[0]).toBe(costBegin);
+    expect(lines.at(-1)).toBe(costEnd);
+    expect(section).toContain(
+      'From the last full run in `bench/results.md` (2 cores (test CPU), 1 GiB, Node v24.0.0',
+    );
+    expect(section).toContain('| seqguard guarded batch | $0.0006 |');
+    expect(section).toContain('Inputs: a price as of a date.');
+    expect(section).not.toContain('## Cost per million');
+    expect(section).not.toContain('Handler throughput');
+    expect(section).not.toContain('100,000');
+  });
+
+  it('refuses results without a cost section', () => {
+    expect(() => renderCostSection('# seqguard benchmarks\n\n## Apply throughput\n')).toThrow(
+      PerformanceDocError,
+    );
+  });
+
+  it("replaces only the README's cost part, and a second pass changes nothing", () => {
+    const readme = `# seqguard\n\nBefore.\n\n${costBegin}\nold\n${costEnd}\n\nAfter.\n`;
+    const fresh = withCostSection(readme, results);
+    expect(fresh).toBe(`# seqguard\n\nBefore.\n\n${renderCostSection(results)}\n\nAfter.\n`);
+    expect(withCostSection(fresh, results)).toBe(fresh);
+    expect(() => withCostSection('# seqguard\n', results)).toThrow(PerformanceDocError);
+  });
+});
+
+describe.each(['docs/performance.md', 'README.md'])('%s', (file) => {
   it('holds the tables of bench/results.md (run `npm run docs` after changing either)', async () => {
-    const { current, expected } = await expectedPerformanceDoc(repositoryRoot);
-    expect(current).toBe(expected);
+    const page = (await expectedPages(repositoryRoot)).find((p) => p.file === file);
+    expect(page?.current).toBe(page?.expected);
   });
 });

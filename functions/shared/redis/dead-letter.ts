@@ -7,6 +7,7 @@ import { topicOf, topicPartition } from '../kafka/topic-partition.ts';
 import type { ExpectedCheckpoints } from './apply-batch.ts';
 import type { RedisClient } from './client.ts';
 import { deadLetterKeys } from './keys.ts';
+import { decodeDeadLetterEntry } from './layout.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
 import { redisCallError } from './script-error.ts';
 
@@ -72,8 +73,7 @@ export async function deadLetterCounts(
   for (;;) {
     const page = await redis.xrange(stream, from, '+', 'COUNT', pageSize);
     for (const [, fields] of page) {
-      const tp = fields[fields.indexOf('tp') + 1] as string;
-      const offset = fields[fields.indexOf('offset') + 1] as string;
+      const { tp, offset } = decodeDeadLetterEntry(fields);
       if (!wanted.has(topicOf(tp))) continue;
       const position = `${tp}@${offset}`;
       counts.set(position, (counts.get(position) ?? 0) + 1);

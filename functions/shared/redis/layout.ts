@@ -9,7 +9,8 @@
  *   (the sum of their deltas);
  * - the versions hash fields of hsetIfNewer;
  * - the gap ledger members;
- * - scores as text (the one spelling of infinity).
+ * - scores as text (the one spelling of infinity);
+ * - the dead-letter stream's entries (written by lua/deadLetter-2.lua).
  */
 import type { Mutation, MutationOp } from '../events/types.ts';
 
@@ -211,6 +212,45 @@ export function entryMutation(entry: StreamEntry): Mutation {
     throw new TypeError(`a stream entry of ${op} has no version (key "${key}")`);
   }
   return { op, key, target, value, version: entry.version };
+}
+
+// ----------------------------------------------------------------------------------------------
+// Dead-letter stream entries
+
+/** A record that could not be applied, as the dead-letter stream holds it. */
+export interface DeadLetterEntry {
+  /** `<topic>-<partition>` (topicPartition()). */
+  tp: string;
+  /** The record's offset, a canonical decimal string. */
+  offset: string;
+  reason: string;
+  /** Key and value as the Lambda event carried them: base64, "" when absent. */
+  key: string;
+  value: string;
+  /** The record's headers as JSON, as the event carried them. */
+  headers: string;
+  /** The record's timestamp in ms, as text. */
+  ts: string;
+}
+
+const deadLetterFields = ['tp', 'offset', 'reason', 'key', 'value', 'headers', 'ts'] as const;
+
+/**
+ * The dead letter that the field-value pairs of a dead-letter stream entry (as XRANGE returns
+ * them) hold. Throws a TypeError when a field is missing.
+ */
+export function decodeDeadLetterEntry(fields: readonly string[]): DeadLetterEntry {
+  const entry: Partial<Record<(typeof deadLetterFields)[number], string>> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i] as (typeof deadLetterFields)[number];
+    if (deadLetterFields.includes(name)) entry[name] = fields[i + 1] as string;
+  }
+  for (const name of deadLetterFields) {
+    if (entry[name] === undefined) {
+      throw new TypeError(`not a dead-letter entry (no field "${name}"): ${fields.join(' ')}`);
+    }
+  }
+  return entry as DeadLetterEntry;
 }
 
 // ----------------------------------------------------------------------------------------------
