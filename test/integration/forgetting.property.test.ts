@@ -2,7 +2,7 @@
  * The guarantee when Redis forgets, as a property on a real Redis: the real sink core with its
  * partition ledger, fed as the event source mapping feeds it (batches from the committed
  * position, partial failures, crashes mid-batch), while Redis is rolled back to an earlier
- * snapshot or restarted empty, the trigger gives up on ranges and goes on, the drift check
+ * snapshot or restarted empty (between invocations, or under one between two of its writes), the trigger gives up on ranges and goes on, the drift check
  * repairs what it finds, and an operator replays given-up ranges later. Whatever the history,
  * once the drift check finds nothing behind and every record is committed, the state equals the
  * model of the unique events, and every malformed record is dead-lettered exactly once.
@@ -101,33 +101,61 @@ async function snapshot(prefix: string): Promise<Map<string, Buffer>> {
  */
 async function restore(prefix: string, dumps: Map<string, Buffer>, tag?: string): Promise<void> {
   const mine = (key: string) => tag === undefined || key.startsWith(tag);
-  const keys = (await raw.keys(`{${prefix}*`)).filter(mine);
-  if (keys.length > 0) await raw.del(...keys);
-  for (const [key, dump] of dumps) if (mine(key)) await raw.restore(key, 0, dump);
+  // In one script execution, as a node's restart is to its clients: a write of the sink running
+  // beside it (another shard's chunk) lands before or after the rollback, never inside it.
+  const restored = [...dumps].filter(([key]) => mine(key)).flat();
+  await raw.eval(
+    `for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+       if string.sub(key, 1, #ARGV[2]) == ARGV[2] then redis.call('DEL', key) end
+     end
+     for i = 3, #ARGV, 2 do redis.call('RESTORE', ARGV[i], 0, ARGV[i + 1], 'REPLACE') end`,
+    0,
+    `{${prefix}*`,
+    tag ?? `{${prefix}`,
+    ...restored,
+  );
 }
 
-/** Ports that die (as a SIGKILL would) after `budget` more writes; undefined: never. */
-function crashable(ports: SinkPorts, budget: { left: number | undefined }): SinkPorts {
-  const spend = () => {
+/**
+ * What happens when `left` more writes have been made: the ports die (as a SIGKILL would), or,
+ * with `forget`, Redis forgets (a restart or a rollback under the running invocation, between
+ * two of its writes: after the guard, before the ledger's advance, say) and the invocation goes
+ * on. undefined: nothing happens.
+ */
+interface Budget {
+  left: number | undefined;
+  forget?: () => Promise<void>;
+}
+
+/** Ports that spend `budget` on each write. */
+function crashable(ports: SinkPorts, budget: Budget): SinkPorts {
+  const spend = async () => {
     if (budget.left === undefined) return;
-    if (budget.left <= 0) throw new Error('crashed');
-    budget.left -= 1;
+    if (budget.left > 0) {
+      budget.left -= 1;
+      return;
+    }
+    const forget = budget.forget;
+    if (!forget) throw new Error('crashed');
+    budget.left = undefined;
+    budget.forget = undefined;
+    await forget();
   };
   const ledger = ports.ledger as NonNullable<SinkPorts['ledger']>;
   return {
     applyChunk: async (shard, events, expected) => {
-      spend();
+      await spend();
       return ports.applyChunk(shard, events, expected);
     },
     registerShard: async (shard) => ports.registerShard?.(shard),
     appendDeadLetters: async (letters, expected) => {
-      spend();
+      await spend();
       return ports.appendDeadLetters(letters, expected);
     },
     ledger: {
       read: (partition) => ledger.read(partition),
       advance: async (partition, advance) => {
-        spend();
+        await spend();
         return ledger.advance(partition, advance);
       },
     },
@@ -147,7 +175,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
           SEQGUARD_FIRST_SEQ: '0',
         });
         const log = buildLog(g);
-        const budget: { left: number | undefined } = { left: undefined };
+        const budget: Budget = { left: undefined };
         const ports = crashable(createSinkPorts(redis, config.guard), budget);
         const options = {
           decode: config.decode,
@@ -161,7 +189,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
         const slice = (p: number, from: number, to: number): MSKRecord[] =>
           (log[p] ?? []).slice(from, to);
         /** One invocation of the trigger: a batch from the committed positions. */
-        const deliver = async (crashAfter: number | undefined) => {
+        const deliver = async (crashAfter: number | undefined, forget?: () => Promise<void>) => {
           const batch = partitions.flatMap((p) =>
             slice(
               p,
@@ -171,6 +199,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
           );
           if (batch.length === 0) return;
           budget.left = crashAfter;
+          budget.forget = forget;
           try {
             const { response } = await applyRecords(mskEvent(batch), ports, options);
             budget.left = undefined;
@@ -188,6 +217,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
             // Crashed mid-batch: nothing is committed; the batch comes again.
           } finally {
             budget.left = undefined;
+            budget.forget = undefined;
           }
         };
         /** The drift check: what is behind, replayed as a repair. */
@@ -240,6 +270,22 @@ describe('the sink with its ledger, while Redis forgets', () => {
           return behind;
         };
 
+        /** A rollback of every key to a snapshot (the arguments of restore()). */
+        const rollbackOfAll = (): [string, Map<string, Buffer>] => [
+          prefix,
+          // Picked by index: fast-check may replay a picked object of another run when it shrinks.
+          snapshots[g(fc.nat, snapshots.length - 1)] as Map<string, Buffer>,
+        ];
+        /** One node of a cluster rolled back: a shard, the dead letters or a partition's ledger. */
+        const rollbackOfOneNode = (): Parameters<typeof restore> => {
+          const tags = [
+            ...shards.map((shard) => `{${prefix}:${shard}}`),
+            `{${prefix}~dlq}`,
+            ...partitions.map((p) => `{${prefix}~tp:${tp(p)}}`),
+          ];
+          return [...rollbackOfAll(), tags[g(fc.nat, tags.length - 1)]];
+        };
+
         // Act: a history of deliveries, crashes, snapshots, rollbacks, give-ups and repairs.
         const steps = g(fc.integer, { min: 3, max: 24 });
         for (let step = 0; step < steps; step++) {
@@ -251,6 +297,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
             'snapshot',
             'rollback',
             'rollback one node',
+            'forget mid-batch',
             'abandon',
             'repair',
             'replay',
@@ -258,24 +305,12 @@ describe('the sink with its ledger, while Redis forgets', () => {
           if (kind === 'deliver') await deliver(undefined);
           else if (kind === 'crash') await deliver(g(fc.integer, { min: 0, max: 3 }));
           else if (kind === 'snapshot') snapshots.push(await snapshot(prefix));
-          // Picked by index: fast-check may replay a picked object of another run when it shrinks.
-          else if (kind === 'rollback')
-            await restore(
-              prefix,
-              snapshots[g(fc.nat, snapshots.length - 1)] as Map<string, Buffer>,
-            );
-          else if (kind === 'rollback one node') {
-            // One node of a cluster: a shard, the dead letters or a partition's ledger.
-            const tags = [
-              ...shards.map((shard) => `{${prefix}:${shard}}`),
-              `{${prefix}~dlq}`,
-              ...partitions.map((p) => `{${prefix}~tp:${tp(p)}}`),
-            ];
-            await restore(
-              prefix,
-              snapshots[g(fc.nat, snapshots.length - 1)] as Map<string, Buffer>,
-              tags[g(fc.nat, tags.length - 1)],
-            );
+          else if (kind === 'rollback') await restore(...rollbackOfAll());
+          else if (kind === 'rollback one node') await restore(...rollbackOfOneNode());
+          else if (kind === 'forget mid-batch') {
+            // A node rolls back between two writes of one invocation, which then goes on.
+            const rollback = g(fc.boolean) ? rollbackOfOneNode() : rollbackOfAll();
+            await deliver(g(fc.integer, { min: 0, max: 3 }), () => restore(...rollback));
           } else if (kind === 'abandon') {
             const p = g(fc.constantFrom, ...partitions);
             const from = committed[p] as number;
@@ -319,4 +354,59 @@ describe('the sink with its ledger, while Redis forgets', () => {
       { numRuns: runs },
     );
   }, 600_000);
+
+  it('refuses the next chunk of a shard that lost an earlier chunk of the same invocation', async () => {
+    // Prepare: a fresh partition, four events without a seq for one shard, chunks of two; the
+    // node forgets everything after the first chunk, while the invocation runs.
+    const prefix = `f${randomBytes(4).toString('hex')}`;
+    const config = loadSinkConfig({
+      REDIS_URL: 'redis://unused',
+      SEQGUARD_KEY_PREFIX: prefix,
+      SEQGUARD_CHUNK_SIZE: '2',
+      SEQGUARD_FIRST_SEQ: '0',
+    });
+    const event = JSON.stringify({
+      shard: 's1',
+      type: 'zincrby',
+      data: { key: 'board', member: 'm1', delta: 1 },
+    });
+    const records = [0, 1, 2, 3].map((offset) => mskRecord({ partition: 0, offset, value: event }));
+    const ports = crashable(createSinkPorts(redis, config.guard), {
+      left: 1,
+      forget: () => restore(prefix, new Map()),
+    });
+    try {
+      // Act
+      const { response } = await applyRecords(mskEvent(records), ports, {
+        decode: config.decode,
+        chunkSize: config.chunkSize,
+        shardConcurrency: config.shardConcurrency,
+      });
+      // Assess: the second chunk is refused, so no checkpoint above the hole hides it: the drift
+      // check sees the shard behind what the ledger says the invocation wrote.
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+        { partition: tp(0), offset: 2 },
+        { partition: tp(0), offset: 3 },
+      ]);
+      const shard = await inspectShard(
+        redis,
+        { shard: 's1', registered: true },
+        { keyPrefix: prefix, maxStateEntries: 0 },
+      );
+      expect(shard.checkpoints.get(tp(0))).toBeUndefined();
+      const ledger = (await readLedgers(redis, [tp(0)], prefix)).get(tp(0));
+      const report = behindRanges(
+        { earliest: 0n, end: 4n, committed: 2n },
+        ledger,
+        new Map(),
+        undefined,
+      );
+      expect(report.ranges).toContainEqual(
+        expect.objectContaining({ from: 0n, to: 2n, why: 'shardBehind', shard: 's1' }),
+      );
+    } finally {
+      const keys = await raw.keys(`{${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+    }
+  });
 });

@@ -148,12 +148,22 @@ async function guardShard(
   // Refused partitions (a hole in their ledger) are failed already.
   const pending = items.filter((item) => item.fate.kind === 'pending');
   const chunks = chunk(pending, chunkSize);
+  // Per partition, the highest offset this invocation's chunks left in the shard's checkpoint.
+  // A later chunk must find it there: a node that lost it in between (a restart, a failover
+  // under the running invocation) would otherwise take the later chunk over the hole, and the
+  // checkpoint that chunk raises would hide the lost records from the drift check.
+  const written = new Map<string, bigint>();
   for (const [index, part] of chunks.entries()) {
     try {
+      const expected = { ...expectedOf(part, ledgers, (entry) => entry.shards.get(shard)) };
+      for (const [partition, offset] of written) {
+        const ledger = expected[partition];
+        if (ledger === undefined || BigInt(ledger) < offset) expected[partition] = String(offset);
+      }
       const outcomes = await ports.applyChunk(
         shard,
         part.map((item) => item.event as GuardedEvent),
-        expectedOf(part, ledgers, (entry) => entry.shards.get(shard)),
+        expected,
       );
       await ports.registerShard?.(shard);
       part.forEach((item, i) => {
@@ -162,6 +172,10 @@ async function guardShard(
           outcome.kind === 'rejected'
             ? { kind: 'deadLetter', reason: `guard: ${outcome.message}` }
             : { kind: 'guarded', outcome };
+        // The guard raises the checkpoint for every event it did not reject (lua/applyBatch-6.lua).
+        const offset = BigInt(item.record.offset);
+        if (outcome.kind !== 'rejected' && offset > (written.get(item.partition) ?? -1n))
+          written.set(item.partition, offset);
       });
     } catch (error) {
       errors.push(error as Error);
