@@ -68,6 +68,23 @@ type Fate =
   | { kind: 'deadLetter'; reason: string }
   | { kind: 'failed' };
 
+/**
+ * The fates every record of a batch has at some point, one object each: a batch of thousands
+ * of records allocates none of them per record.
+ */
+const pendingFate: Fate = { kind: 'pending' };
+const failedFate: Fate = { kind: 'failed' };
+const guardedFates = new WeakMap<GuardOutcome, Fate>();
+
+function guardedFate(outcome: GuardOutcome): Fate {
+  let fate = guardedFates.get(outcome);
+  if (fate === undefined) {
+    fate = { kind: 'guarded', outcome };
+    guardedFates.set(outcome, fate);
+  }
+  return fate;
+}
+
 interface Item {
   partition: string;
   record: MSKRecord;
@@ -97,7 +114,7 @@ function decodeAll(partitions: Map<string, MSKRecord[]>, options: DecodeOptions)
       const decoded = decodeRecord(record, options);
       items.push(
         decoded.kind === 'event'
-          ? { partition, record, event: decoded.event, fate: { kind: 'pending' } }
+          ? { partition, record, event: decoded.event, fate: pendingFate }
           : {
               partition,
               record,
@@ -161,11 +178,11 @@ async function guardShard(
         item.fate =
           outcome.kind === 'rejected'
             ? { kind: 'deadLetter', reason: `guard: ${outcome.message}` }
-            : { kind: 'guarded', outcome };
+            : guardedFate(outcome);
       });
     } catch (error) {
       errors.push(error as Error);
-      for (const later of chunks.slice(index).flat()) later.fate = { kind: 'failed' };
+      for (const later of chunks.slice(index).flat()) later.fate = failedFate;
       return;
     }
   }
@@ -189,15 +206,13 @@ async function deadLetterBelowFailures(
   ledgers: ReadonlyMap<string, LedgerEntry>,
 ) {
   const failedFrom = firstFailedOffsets(items);
-  const letters = items.filter((item) => {
-    if (item.fate.kind !== 'deadLetter') return false;
-    const first = failedFrom.get(item.partition);
-    return first === undefined || item.record.offset < first;
-  });
-  const sending = new Set(letters);
+  const letters: Item[] = [];
   for (const item of items) {
+    if (item.fate.kind !== 'deadLetter') continue;
+    const first = failedFrom.get(item.partition);
+    if (first === undefined || item.record.offset < first) letters.push(item);
     // At or after a failure of its partition: it comes again, and is dead-lettered then.
-    if (item.fate.kind === 'deadLetter' && !sending.has(item)) item.fate = { kind: 'failed' };
+    else item.fate = failedFate;
   }
   try {
     await ports.appendDeadLetters(
@@ -210,7 +225,7 @@ async function deadLetterBelowFailures(
     return letters.length;
   } catch (error) {
     errors.push(error as Error);
-    for (const item of letters) item.fate = { kind: 'failed' };
+    for (const item of letters) item.fate = failedFate;
     return 0;
   }
 }
@@ -275,7 +290,7 @@ async function refuseHoles(
         `${partition}: Kafka committed offsets ${holeFrom}..${batchStart - 1n} that Redis does not hold (lost writes, or records the trigger gave up on); the partition waits for check-drift to replay them`,
       ),
     );
-    for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+    for (const item of items) if (item.partition === partition) item.fate = failedFate;
   }
   return starts;
 }
@@ -312,17 +327,29 @@ function advances(
       ...readRunOf(ledgers.get(partition)),
     });
   }
+  // The highest offsets as the records' own numbers first, made bigints once per partition.
+  const highest = new Map<string, { shards: Map<string, number>; deadLettered: number }>();
   for (const item of items) {
-    const advance = result.get(item.partition) as LedgerAdvance;
-    const offset = BigInt(item.record.offset);
-    if (item.fate.kind === 'guarded' && item.event) {
-      const shards = advance.shards as Map<string, bigint>;
-      const current = shards.get(item.event.shard);
-      if (current === undefined || offset > current) shards.set(item.event.shard, offset);
-    } else if (item.fate.kind === 'deadLetter') {
-      if (advance.deadLettered === undefined || offset > advance.deadLettered)
-        advance.deadLettered = offset;
+    const kind = item.fate.kind;
+    if (kind !== 'guarded' && kind !== 'deadLetter') continue;
+    let marks = highest.get(item.partition);
+    if (marks === undefined) {
+      marks = { shards: new Map(), deadLettered: -1 };
+      highest.set(item.partition, marks);
     }
+    const offset = item.record.offset;
+    if (kind === 'guarded' && item.event) {
+      const current = marks.shards.get(item.event.shard);
+      if (current === undefined || offset > current) marks.shards.set(item.event.shard, offset);
+    } else if (kind === 'deadLetter' && offset > marks.deadLettered) {
+      marks.deadLettered = offset;
+    }
+  }
+  for (const [partition, marks] of highest) {
+    const advance = result.get(partition) as LedgerAdvance;
+    const shards = advance.shards as Map<string, bigint>;
+    for (const [shard, offset] of marks.shards) shards.set(shard, BigInt(offset));
+    if (marks.deadLettered >= 0) advance.deadLettered = BigInt(marks.deadLettered);
   }
   return result;
 }
@@ -353,14 +380,14 @@ export async function applyRecords(
         return;
       }
       errors.push(result.reason as Error);
-      for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+      for (const item of items) if (item.partition === partition) item.fate = failedFate;
     });
     try {
       starts = await refuseHoles(readable, items, ledger, ledgers, errors);
     } catch (error) {
       // Kafka could not say whether a hole holds records: nothing can be applied safely.
       errors.push(error as Error);
-      for (const item of items) item.fate = { kind: 'failed' };
+      for (const item of items) item.fate = failedFate;
     }
   }
 
@@ -392,7 +419,7 @@ export async function applyRecords(
         // Applied, but not recorded: delivered again, the records are duplicates and the
         // ledger moves then.
         errors.push(error as Error);
-        for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+        for (const item of items) if (item.partition === partition) item.fate = failedFate;
       }
     }
   }
