@@ -132,6 +132,7 @@ async function handlerPeaks(redisUrl: string): Promise<PeakMeasurement[]> {
     for (const mode of ['bare', 'handler'] as HandlerPath[]) {
       peaks.push(
         await benchScript<PeakMeasurement>([
+          '--expose-gc',
           'bench/handler-throughput.ts',
           'peak',
           redisUrl,

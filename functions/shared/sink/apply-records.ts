@@ -400,28 +400,23 @@ export async function applyRecords(
   const deadLettered = await deadLetterBelowFailures(items, ports, errors, ledgers);
 
   if (ledger && items.some((item) => item.fate.kind !== 'failed' || !live)) {
-    for (const [partition, advance] of advances(
-      partitions,
-      items,
-      starts,
-      options.repair,
-      ledgers,
-    )) {
-      if (
-        advance.to === undefined &&
-        advance.shards.size === 0 &&
-        advance.deadLettered === undefined
-      )
-        continue;
-      try {
-        await ledger.advance(partition, advance);
-      } catch (error) {
-        // Applied, but not recorded: delivered again, the records are duplicates and the
-        // ledger moves then.
-        errors.push(error as Error);
-        for (const item of items) if (item.partition === partition) item.fate = failedFate;
-      }
-    }
+    const moves = [...advances(partitions, items, starts, options.repair, ledgers)].filter(
+      ([, advance]) =>
+        advance.to !== undefined || advance.shards.size > 0 || advance.deadLettered !== undefined,
+    );
+    // Each partition's ledger on its own, all at once: one round trip for the batch, not one
+    // per partition.
+    const moved = await Promise.allSettled(
+      moves.map(async ([partition, advance]) => ledger.advance(partition, advance)),
+    );
+    moved.forEach((result, i) => {
+      if (result.status === 'fulfilled') return;
+      // Applied, but not recorded: delivered again, the records are duplicates and the
+      // ledger moves then.
+      const partition = (moves[i] as [string, LedgerAdvance])[0];
+      errors.push(result.reason as Error);
+      for (const item of items) if (item.partition === partition) item.fate = failedFate;
+    });
   }
 
   const response = batchResponse(partitions, firstFailedOffsets(items));
