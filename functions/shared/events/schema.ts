@@ -14,7 +14,7 @@
  * definitions below, each one check (its TypeBox schema) with the messages and the reading that
  * belong to it. The mapping, configuration read once at cold start, stays a zod schema.
  */
-import Type, { type TSchema } from 'typebox';
+import * as Type from 'typebox/type';
 import { Compile } from 'typebox/compile';
 import { z } from 'zod';
 import { INT64_MAX, INT64_MIN, toInt64String, toIntegerString, toUint63String } from './int64.ts';
@@ -47,7 +47,7 @@ export interface Issue {
  * them to that), `read` turns an accepted value into the text the guard stores.
  */
 interface Field {
-  schema: TSchema;
+  schema: Type.TSchema;
   issues(value: unknown): string[];
   read(value: unknown): string;
 }
@@ -248,7 +248,7 @@ type MutationType = keyof typeof dataOf;
 
 /** One object schema per mutation type, told apart by `type` before any is run. */
 function envelopeSchemaOf(type: MutationType) {
-  const properties: Record<string, TSchema> = {};
+  const properties: Record<string, Type.TSchema> = {};
   for (const [name, { field, nullable }] of Object.entries(header)) {
     properties[name] = Type.Optional(
       nullable ? Type.Union([field.schema, Type.Null()]) : field.schema,
