@@ -14,8 +14,9 @@
  * definitions below, each one check (its TypeBox schema) with the messages and the reading that
  * belong to it. The mapping, configuration read once at cold start, stays a zod schema.
  */
-import * as Type from 'typebox/type';
+
 import { Compile } from 'typebox/compile';
+import * as Type from 'typebox/type';
 import { z } from 'zod';
 import { INT64_MAX, INT64_MIN, toInt64String, toIntegerString, toUint63String } from './int64.ts';
 import { type Mutation, mutationOps } from './types.ts';

@@ -360,18 +360,23 @@ export async function applyRecords(
   options: ApplyRecordsOptions,
 ): Promise<BatchResult> {
   const partitions = recordsByPartition(event);
-  const items = decodeAll(partitions, options.decode);
-  const errors: Error[] = [];
   const ledger = ports.ledger;
   const live = options.repair === undefined;
+  // Each partition's ledger on its own: a ledger on an unavailable node fails its partition
+  // only, since nothing of it can be applied safely without it. Asked before the records are
+  // decoded, so that the round trip passes meanwhile.
+  const reading =
+    ledger && live
+      ? Promise.allSettled([...partitions.keys()].map(async (p) => ledger.read(p)))
+      : undefined;
+  const items = decodeAll(partitions, options.decode);
+  const errors: Error[] = [];
 
   const ledgers = new Map<string, LedgerEntry>();
   let starts = new Map<string, bigint>();
-  if (ledger && live) {
-    // Each partition on its own: a ledger on an unavailable node fails its partition only,
-    // since nothing of it can be applied safely without it.
+  if (ledger && reading) {
     const readable = new Map<string, MSKRecord[]>();
-    const read = await Promise.allSettled([...partitions.keys()].map((p) => ledger.read(p)));
+    const read = await reading;
     [...partitions].forEach(([partition, records], i) => {
       const result = read[i] as PromiseSettledResult<LedgerEntry | undefined>;
       if (result.status === 'fulfilled') {
