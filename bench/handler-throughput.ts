@@ -3,8 +3,8 @@
  * the bare apply of the same events already decoded.
  *
  * - `rates`: both paths in one process, in turns (the first one switches every round), each round
- *   on a fresh batch and fresh keys, after one small batch of each that warms the JIT (a warm
- *   Lambda has run its code before). Taken in pairs, the two rates of a round share the
+ *   on a fresh batch and fresh keys, after one batch of each, measured apart, that warms the JIT
+ *   (a warm Lambda has run its code before). Taken in pairs, the two rates of a round share the
  *   machine's load of the moment: their ratio moves less than either rate.
  * - `peak`: one path on a batch of the size that Lambda's payload limit allows, in a process of
  *   its own, for its peak RSS. The batch is read from a file and parsed, as Lambda's runtime
@@ -158,7 +158,7 @@ export async function measureRates(
   const redis = client(redisUrl);
   try {
     for (const mode of ['bare', 'handler'] as const)
-      await handle(redis, redisUrl, mskBatch(1_000), mode);
+      await handle(redis, redisUrl, mskBatch(records), mode);
     const result: HandlerRates = { records, rounds: [] };
     for (let round = 0; round < rounds; round++) {
       const order: HandlerPath[] = round % 2 === 0 ? ['bare', 'handler'] : ['handler', 'bare'];

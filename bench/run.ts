@@ -53,7 +53,7 @@ const sizes = quick
       slow: 20_000,
       rounds: 3,
       handler: 10_000,
-      handlerRounds: 9,
+      handlerRounds: 15,
       pipeline: 10_000,
       stream: [10_000, 1_000_000],
       replayRounds: 5,
