@@ -57,7 +57,7 @@ const wellFormed = 'must be well-formed Unicode (no lone surrogates)';
 const invalidInput = 'Invalid input';
 const maxSafe = Number.MAX_SAFE_INTEGER;
 
-/** The type zod named in "expected …, received …", which the dead-letter reasons kept. */
+/** The type a reason names in "expected …, received …" (zod's words, which the reasons keep). */
 function received(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
@@ -320,35 +320,45 @@ export interface Envelope {
 /** Reads an envelope that isEnvelope accepted. */
 export function readEnvelope(value: Record<string, unknown>): Envelope {
   const data = value.data as Record<string, unknown>;
-  const key = String(data.key);
   let mutation: Mutation;
   switch (value.type as MutationType) {
-    case 'zincrby':
-      mutation = { op: 'zincrby', key, target: String(data.member), value: String(data.delta) };
+    case 'zincrby': {
+      const { key, member, delta } = dataOf.zincrby;
+      mutation = {
+        op: 'zincrby',
+        key: key.read(data.key),
+        target: member.read(data.member),
+        value: delta.read(data.delta),
+      };
       break;
-    case 'hincrby':
+    }
+    case 'hincrby': {
+      const { key, field, delta } = dataOf.hincrby;
       mutation = {
         op: 'hincrby',
-        key,
-        target: String(data.field),
-        value: integerDelta.read(data.delta),
+        key: key.read(data.key),
+        target: field.read(data.field),
+        value: delta.read(data.delta),
       };
       break;
-    case 'hsetIfNewer':
+    }
+    case 'hsetIfNewer': {
+      const { key, field, value: scalar, version } = dataOf.hsetIfNewer;
       mutation = {
         op: 'hsetIfNewer',
-        key,
-        target: String(data.field),
-        value: String(data.value),
-        version: String(data.version),
+        key: key.read(data.key),
+        target: field.read(data.field),
+        value: scalar.read(data.value),
+        version: version.read(data.version),
       };
       break;
+    }
   }
   const { scope, seq, shard } = value;
   return {
-    scope: scope === undefined ? undefined : String(scope),
-    seq: seq === undefined || seq === null ? undefined : String(seq),
-    shard: shard === undefined ? undefined : String(shard),
+    scope: scope === undefined ? undefined : header.scope.field.read(scope),
+    seq: seq === undefined || seq === null ? undefined : header.seq.field.read(seq),
+    shard: shard === undefined ? undefined : header.shard.field.read(shard),
     mutation,
   };
 }
