@@ -1,24 +1,57 @@
 /**
  * Handler throughput: decode + validate + apply of one MSK batch through the sink's core, against
- * the bare apply of the same events already decoded. Each mode runs in a process of its own
- * (so its peak RSS is its own) and prints one JSON line:
+ * the bare apply of the same events already decoded.
  *
- *   node bench/handler-throughput.ts <redis-url> <records> handler|bare
+ * - `rates`: both paths in one process, in turns (the first one switches every round), each round
+ *   on a fresh batch and fresh keys, after one batch of each, measured apart, that warms the JIT
+ *   (a warm Lambda has run its code before). Taken in pairs, the two rates of a round share the
+ *   machine's load of the moment: their ratio moves less than either rate.
+ * - `peak`: one path on a batch of the size that Lambda's payload limit allows, in a process of
+ *   its own, for its peak RSS. The batch is read from a file and parsed, as Lambda's runtime
+ *   parses the payload it receives; a first one of the same size, measured apart, warms it.
+ *
+ * Each prints one JSON line:
+ *
+ *   node --expose-gc bench/handler-throughput.ts rates <redis-url> <records> <rounds>
+ *   node --expose-gc bench/handler-throughput.ts peak <redis-url> <payload-file> handler|bare
  */
 import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { MSKEvent } from 'aws-lambda';
-import { loadSinkConfig } from '../functions/shared/config.ts';
+import { loadSinkConfig, type SinkConfig } from '../functions/shared/config.ts';
 import { decodeRecord } from '../functions/shared/events/decode.ts';
 import type { GuardedEvent } from '../functions/shared/events/types.ts';
 import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
-import { createRedisClient } from '../functions/shared/redis/client.ts';
+import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { applyRecords } from '../functions/shared/sink/apply-records.ts';
 import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
 
-export interface HandlerMeasurement {
-  mode: 'handler' | 'bare';
+/**
+ * Lambda invokes a function with an MSK batch synchronously, and a synchronous invocation's
+ * payload is at most 6 MB: "Lambda passes all of the records in the batch to the function in a
+ * single call, up to the payload limit for synchronous invocation (6 MB)"
+ * (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-msk.html,
+ * BatchSize; the limit: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html,
+ * "Invocation payload"). Taken as 6 MiB, the larger reading.
+ */
+export const maxPayloadBytes = 6 * 1024 * 1024;
+
+export type HandlerPath = 'handler' | 'bare';
+
+export interface HandlerRates {
   records: number;
+  /** Per round, both paths' events/s. */
+  rounds: { bare: number; handler: number }[];
+}
+
+export interface PeakMeasurement {
+  mode: HandlerPath;
+  records: number;
+  payloadBytes: number;
   eventsPerSecond: number;
+  /** After the payload was read and parsed, before the batch was handled. */
+  rssBeforeMiB: number;
+  /** The process's peak (ru_maxrss). */
   peakRssMiB: number;
 }
 
@@ -54,54 +87,112 @@ export function mskBatch(count: number): MSKEvent {
   };
 }
 
-async function run(
-  redisUrl: string,
-  count: number,
-  mode: 'handler' | 'bare',
-): Promise<HandlerMeasurement> {
-  // A warm Lambda has run its code before: one small batch first, measured apart, warms the JIT.
-  await measureOnce(redisUrl, 1_000, mode);
-  return measureOnce(redisUrl, count, mode);
+/** Writes the largest batch of mskBatch's records whose JSON fits in `bytes`; its record count. */
+export async function writeMskPayload(file: string, bytes: number): Promise<number> {
+  const sample = 1_000;
+  let count = Math.floor((bytes / JSON.stringify(mskBatch(sample)).length) * sample);
+  let text = JSON.stringify(mskBatch(count));
+  // Records grow a little with their offsets: step down to what fits.
+  while (Buffer.byteLength(text) > bytes) {
+    count -= Math.max(1, Math.ceil(((Buffer.byteLength(text) - bytes) / text.length) * count));
+    text = JSON.stringify(mskBatch(count));
+  }
+  await writeFile(file, text);
+  return count;
 }
 
-async function measureOnce(
-  redisUrl: string,
-  count: number,
-  mode: 'handler' | 'bare',
-): Promise<HandlerMeasurement> {
-  const config = loadSinkConfig({
+function sinkConfig(redisUrl: string): SinkConfig {
+  return loadSinkConfig({
     REDIS_URL: redisUrl,
     SEQGUARD_FORMAT: 'mapped',
     SEQGUARD_KEY_PREFIX: `h${randomBytes(4).toString('hex')}`,
   });
-  const redis = createRedisClient({ ...config.redis, commandTimeoutMs: 60_000 });
-  const event = mskBatch(count);
-  try {
-    let seconds: number;
-    if (mode === 'handler') {
-      const started = performance.now();
-      const { summary } = await applyRecords(event, createSinkPorts(redis, config.guard), {
-        decode: config.decode,
-        chunkSize: config.chunkSize,
-        shardConcurrency: config.shardConcurrency,
-      });
-      seconds = (performance.now() - started) / 1000;
-      if (summary.applied !== count) throw new Error(`applied ${summary.applied} of ${count}`);
-    } else {
-      const events = Object.values(event.records)
-        .flat()
-        .map((r) => decodeRecord(r, config.decode))
-        .map((d) => (d.kind === 'event' ? d.event : undefined))
-        .filter((e): e is GuardedEvent => e !== undefined);
-      const started = performance.now();
-      for (const part of chunk(events, config.chunkSize))
-        await applyChunk(redis, 'default', part, config.guard);
-      seconds = (performance.now() - started) / 1000;
+}
+
+const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
+
+/** Applies one batch by `mode` on fresh keys; its events/s. */
+async function handle(
+  redis: RedisClient,
+  redisUrl: string,
+  event: MSKEvent,
+  mode: HandlerPath,
+): Promise<number> {
+  const config = sinkConfig(redisUrl);
+  const count = Object.values(event.records).reduce((n, records) => n + records.length, 0);
+  if (mode === 'handler') {
+    collectGarbage();
+    const started = performance.now();
+    const { summary } = await applyRecords(event, createSinkPorts(redis, config.guard), {
+      decode: config.decode,
+      chunkSize: config.chunkSize,
+      shardConcurrency: config.shardConcurrency,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (summary.applied !== count) throw new Error(`applied ${summary.applied} of ${count}`);
+    return count / seconds;
+  }
+  const events: GuardedEvent[] = [];
+  for (const records of Object.values(event.records)) {
+    for (const record of records) {
+      const decoded = decodeRecord(record, config.decode);
+      if (decoded.kind === 'event') events.push(decoded.event);
     }
+  }
+  collectGarbage();
+  const started = performance.now();
+  for (const part of chunk(events, config.chunkSize))
+    await applyChunk(redis, 'default', part, config.guard);
+  return count / ((performance.now() - started) / 1000);
+}
+
+function client(redisUrl: string): RedisClient {
+  return createRedisClient({ ...sinkConfig(redisUrl).redis, commandTimeoutMs: 60_000 });
+}
+
+export async function measureRates(
+  redisUrl: string,
+  records: number,
+  rounds: number,
+): Promise<HandlerRates> {
+  const redis = client(redisUrl);
+  try {
+    for (const mode of ['bare', 'handler'] as const)
+      await handle(redis, redisUrl, mskBatch(records), mode);
+    const result: HandlerRates = { records, rounds: [] };
+    for (let round = 0; round < rounds; round++) {
+      const order: HandlerPath[] = round % 2 === 0 ? ['bare', 'handler'] : ['handler', 'bare'];
+      const rates = { bare: 0, handler: 0 };
+      for (const mode of order)
+        rates[mode] = await handle(redis, redisUrl, mskBatch(records), mode);
+      result.rounds.push(rates);
+    }
+    return result;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function measurePeak(
+  redisUrl: string,
+  payloadFile: string,
+  mode: HandlerPath,
+): Promise<PeakMeasurement> {
+  const redis = client(redisUrl);
+  try {
+    const text = await readFile(payloadFile, 'utf8');
+    // A warm Lambda has handled batches of this size before: one first, measured apart.
+    await handle(redis, redisUrl, JSON.parse(text) as MSKEvent, mode);
+    const event = JSON.parse(text) as MSKEvent;
+    collectGarbage();
+    const rssBeforeMiB = process.memoryUsage().rss / 2 ** 20;
+    const eventsPerSecond = await handle(redis, redisUrl, event, mode);
     return {
       mode,
-      records: count,
-      eventsPerSecond: count / seconds,
+      records: Object.values(event.records).reduce((n, records) => n + records.length, 0),
+      payloadBytes: Buffer.byteLength(text),
+      eventsPerSecond,
+      rssBeforeMiB,
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
@@ -110,8 +201,10 @@ async function measureOnce(
 }
 
 if (import.meta.filename === process.argv[1]) {
-  const [redisUrl, records, mode] = process.argv.slice(2);
-  console.log(
-    JSON.stringify(await run(redisUrl as string, Number(records), mode as 'handler' | 'bare')),
-  );
+  const [command, redisUrl, arg, modeOrRounds] = process.argv.slice(2) as string[];
+  const result =
+    command === 'rates'
+      ? await measureRates(redisUrl as string, Number(arg), Number(modeOrRounds))
+      : await measurePeak(redisUrl as string, arg as string, modeOrRounds as HandlerPath);
+  console.log(JSON.stringify(result));
 }

@@ -8,8 +8,9 @@
  *   npm run bench [-- --quick]
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createRedisClient } from '../functions/shared/redis/client.ts';
 import { startKafkaBroker } from '../local/kafka/broker.ts';
@@ -20,7 +21,13 @@ import {
   waitDesignName,
 } from './apply-throughput.ts';
 import { costTable, designCosts } from './cost.ts';
-import type { HandlerMeasurement } from './handler-throughput.ts';
+import {
+  type HandlerPath,
+  type HandlerRates,
+  maxPayloadBytes,
+  type PeakMeasurement,
+  writeMskPayload,
+} from './handler-throughput.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
 import { powertoolsDesignName } from './powertools-idempotency.ts';
 import { measureReplayRebuild, replayWindow } from './replay-rebuild.ts';
@@ -35,7 +42,7 @@ const sizes = quick
       slow: 2_000,
       rounds: 1,
       handler: 2_000,
-      handlerRounds: 1,
+      handlerRounds: 3,
       pipeline: 2_000,
       stream: [10_000],
       replayRounds: 3,
@@ -46,20 +53,20 @@ const sizes = quick
       slow: 20_000,
       rounds: 3,
       handler: 10_000,
-      handlerRounds: 3,
+      handlerRounds: 15,
       pipeline: 10_000,
       stream: [10_000, 1_000_000],
       replayRounds: 5,
       rebuildRounds: 3,
     };
 
-/** The targets this run is held to (issue 14), each checked in the table "Targets". */
+/** The targets this run is held to (issues 14 and 15), each checked in the table "Targets". */
 const targets = {
   replayMs: 50,
   rebuild1MMs: 5_000,
   seedRatio: 30,
   ceilingRatio: 0.85,
-  handlerRatio: 0.7,
+  handlerRatio: 0.8,
 } as const;
 
 /** The peak rate the pipeline is sized for here; the steady test runs at 1.5 times it. */
@@ -98,15 +105,46 @@ function applyTable(rows: ApplyMeasurement[]): string {
   );
 }
 
-async function handlerRun(redisUrl: string, mode: 'handler' | 'bare'): Promise<HandlerMeasurement> {
-  const { stdout } = await run(
-    process.execPath,
-    ['bench/handler-throughput.ts', redisUrl, String(sizes.handler), mode],
-    {
-      timeout: 300_000,
-    },
-  );
-  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as HandlerMeasurement;
+/** The last line a bench script printed, as JSON. */
+async function benchScript<T>(args: string[]): Promise<T> {
+  const { stdout } = await run(process.execPath, args, { timeout: 300_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as T;
+}
+
+async function handlerRates(redisUrl: string): Promise<HandlerRates> {
+  return benchScript<HandlerRates>([
+    // Each timed batch starts from a collected heap, so one round's garbage is not the next's.
+    '--expose-gc',
+    'bench/handler-throughput.ts',
+    'rates',
+    redisUrl,
+    String(sizes.handler),
+    String(sizes.handlerRounds),
+  ]);
+}
+
+async function handlerPeaks(redisUrl: string): Promise<PeakMeasurement[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'seqguard-bench-'));
+  try {
+    const payload = join(dir, 'msk-event.json');
+    await writeMskPayload(payload, maxPayloadBytes);
+    const peaks: PeakMeasurement[] = [];
+    for (const mode of ['bare', 'handler'] as HandlerPath[]) {
+      peaks.push(
+        await benchScript<PeakMeasurement>([
+          '--expose-gc',
+          'bench/handler-throughput.ts',
+          'peak',
+          redisUrl,
+          payload,
+          mode,
+        ]),
+      );
+    }
+    return peaks;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 interface DemoResult {
@@ -194,35 +232,49 @@ async function main(): Promise<void> {
       ),
     );
 
-    const handlerRuns: HandlerMeasurement[] = [];
-    const bareRuns: HandlerMeasurement[] = [];
-    for (let round = 0; round < sizes.handlerRounds; round++) {
-      bareRuns.push(await handlerRun(redisUrl, 'bare'));
-      handlerRuns.push(await handlerRun(redisUrl, 'handler'));
-    }
-    const median = (runs: HandlerMeasurement[], pick: (m: HandlerMeasurement) => number) =>
-      percentile(runs.map(pick), 50);
-    const handlerRate = median(handlerRuns, (m) => m.eventsPerSecond);
-    const bareRate = median(bareRuns, (m) => m.eventsPerSecond);
+    const rates = await handlerRates(redisUrl);
+    const [bare6, handler6] = await handlerPeaks(redisUrl);
+    const ratesOf = (mode: HandlerPath) => rates.rounds.map((r) => r[mode]);
+    const handlerRate = percentile(ratesOf('handler'), 50);
+    const bareRate = percentile(ratesOf('bare'), 50);
+    // Each round's ratio, of two rates taken one after the other: their median.
+    const handlerRatio = percentile(
+      rates.rounds.map((r) => r.handler / r.bare),
+      50,
+    );
+    const mib = (m: PeakMeasurement) =>
+      `${fixed(m.peakRssMiB)} MiB (${fixed(m.rssBeforeMiB)} MiB before the batch)`;
     section(
-      `Handler throughput (one ${fixed(sizes.handler)}-record MSK batch; median of ${sizes.handlerRounds})`,
+      `Handler throughput (a ${fixed(sizes.handler)}-record MSK batch, both paths in one process, in turns: median of ${sizes.handlerRounds} rounds; and one batch of the 6 MB payload limit in a process of its own)`,
       markdownTable(
-        ['path', 'events/s', 'of bare apply', 'peak RSS'],
+        ['path', 'records', 'events/s', 'of bare apply', 'peak RSS'],
         [
           [
             'bare apply (events already decoded)',
+            fixed(rates.records),
             fixed(bareRate),
             '1.00x',
-            `${fixed(median(bareRuns, (m) => m.peakRssMiB))} MiB`,
+            'one process for both paths',
           ],
           [
             'handler core: decode + validate + apply',
+            fixed(rates.records),
             fixed(handlerRate),
-            `${fixed(handlerRate / bareRate, 2)}x (target >= ${targets.handlerRatio}x)`,
-            `${fixed(median(handlerRuns, (m) => m.peakRssMiB))} MiB`,
+            `${fixed(handlerRatio, 2)}x (target >= ${targets.handlerRatio}x)`,
+            'one process for both paths',
           ],
+          ...[bare6, handler6].map((m) => [
+            `${m?.mode === 'bare' ? 'bare apply' : 'handler core'}, one 6 MB batch (${fixed((m?.payloadBytes ?? 0) / 2 ** 20, 2)} MiB of JSON)`,
+            fixed(m?.records ?? Number.NaN),
+            fixed(m?.eventsPerSecond ?? Number.NaN),
+            m?.mode === 'bare'
+              ? '1.00x'
+              : `${fixed((handler6?.eventsPerSecond ?? Number.NaN) / (bare6?.eventsPerSecond ?? Number.NaN), 2)}x`,
+            m ? mib(m) : 'n/a',
+          ]),
         ],
-      ),
+      ) +
+        `\n\nThe "of bare apply" of the ${fixed(sizes.handler)}-record batch is the median of the rounds' own ratios. Lambda hands a function at most 6 MB of MSK records in one call (its synchronous payload limit); the 6 MB rows are one batch each, with the payload read and parsed as Lambda's runtime does, so their rates are single measurements.`,
     );
 
     const env = { KAFKA_BROKERS: kafka.bootstrap, REDIS_URL: redisUrl };
@@ -360,9 +412,9 @@ async function main(): Promise<void> {
       ],
       [
         'handler core / bare apply (events/s)',
-        `${fixed(handlerRate / bareRate, 2)}x`,
+        `${fixed(handlerRatio, 2)}x`,
         `>= ${targets.handlerRatio}x`,
-        met(handlerRate / bareRate >= targets.handlerRatio),
+        met(handlerRatio >= targets.handlerRatio),
       ],
     ];
     section(

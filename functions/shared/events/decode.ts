@@ -3,17 +3,18 @@
  * or to the reason it cannot be one. Pure: no I/O, no clock.
  */
 import type { MSKRecord } from 'aws-lambda';
-import type { z } from 'zod';
 import { topicPartition } from '../kafka/topic-partition.ts';
 import { parseJsonExact } from './int64.ts';
 import {
   describeIssues,
-  type Envelope,
-  envelopeSchema,
+  envelopeIssues,
+  type Issue,
+  isEnvelope,
   type Mapping,
-  scopeSchema,
+  readEnvelope,
+  scopeIssues,
 } from './schema.ts';
-import type { GuardedEvent, InvalidRecord, Mutation, RecordCoordinates } from './types.ts';
+import type { GuardedEvent, InvalidRecord, RecordCoordinates } from './types.ts';
 
 export interface DecodeOptions {
   format: 'envelope' | 'mapped';
@@ -30,7 +31,6 @@ export type Decoded =
   | { kind: 'invalid'; invalid: InvalidRecord };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function coordinatesOf(record: MSKRecord): RecordCoordinates {
   return {
@@ -44,10 +44,34 @@ export function coordinatesOf(record: MSKRecord): RecordCoordinates {
 /** Why a decode stops: the message becomes the dead-letter reason. */
 class Invalid extends Error {}
 
+/** The bytes a base64 text of this length and padding decodes to. */
+function decodedLength(encoded: string): number {
+  const padding = encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0;
+  return Math.floor((encoded.length * 3) / 4) - padding;
+}
+
+/**
+ * Base64 to text, strictly: the alphabet and padding of RFC 4648 section 4, and UTF-8. `atob`
+ * decodes straight into a one-byte string (no Buffer) and refuses any other character, but it
+ * skips ASCII whitespace and takes a text without its padding (HTML's forgiving-base64): a text
+ * whose length does not match what it decoded to held whitespace or wrong padding. An ASCII
+ * value, the usual case, is then its own text; any other is checked as UTF-8 (a leading BOM is
+ * dropped, as TextDecoder does).
+ */
 function decodeText(encoded: string, what: string): string {
-  if (!base64.test(encoded)) throw new Invalid(`${what} is not valid base64`);
+  let bytes: string;
   try {
-    return utf8.decode(Buffer.from(encoded, 'base64'));
+    bytes = atob(encoded);
+  } catch {
+    throw new Invalid(`${what} is not valid base64`);
+  }
+  if (encoded.length % 4 === 1 || bytes.length !== decodedLength(encoded)) {
+    throw new Invalid(`${what} is not valid base64`);
+  }
+  // One UTF-8 byte per character exactly when every byte is below 0x80.
+  if (Buffer.byteLength(bytes, 'utf8') === bytes.length) return bytes;
+  try {
+    return utf8.decode(Buffer.from(bytes, 'latin1'));
   } catch {
     throw new Invalid(`${what} is not UTF-8`);
   }
@@ -58,9 +82,7 @@ function readValue(record: MSKRecord, maxValueBytes: number): unknown {
   if (encoded === null || encoded === undefined)
     throw new Invalid('record has no value (tombstone)');
   // Checked on the base64 length, before anything is decoded.
-  const bytes =
-    Math.floor((encoded.length * 3) / 4) -
-    (encoded.endsWith('==') ? 2 : encoded.endsWith('=') ? 1 : 0);
+  const bytes = decodedLength(encoded);
   if (bytes > maxValueBytes) {
     throw new Invalid(`value is ${bytes} bytes, above the limit of ${maxValueBytes}`);
   }
@@ -82,12 +104,13 @@ function readKey(record: MSKRecord): string | null {
 function scopeOfKey(record: MSKRecord): string | null {
   const key = readKey(record);
   if (key === null) return null;
-  const parsed = scopeSchema.safeParse(key);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ['record key'] }));
-    throw new Invalid(`schema: ${describeIssues({ issues })}`);
+  const issues = scopeIssues(key);
+  if (issues.length > 0) {
+    throw new Invalid(
+      `schema: ${describeIssues(issues.map((message) => ({ path: ['record key'], message })))}`,
+    );
   }
-  return parsed.data;
+  return key;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -95,7 +118,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The mapped format's fields, renamed to an envelope so that one schema validates both. */
-function envelopeFromMapping(value: Record<string, unknown>, mapping: Mapping, record: MSKRecord) {
+function envelopeFromMapping(
+  value: Record<string, unknown>,
+  mapping: Mapping,
+  record: MSKRecord,
+): Record<string, unknown> {
   const scope =
     mapping.scope === '$key'
       ? (readKey(record) ?? undefined)
@@ -120,7 +147,7 @@ function envelopeFromMapping(value: Record<string, unknown>, mapping: Mapping, r
 }
 
 /** Issue paths of the mapped format, named by the user's own fields. */
-function describeMappedIssues(error: z.ZodError, mapping: Mapping): string {
+function describeMappedIssues(issues: readonly Issue[], mapping: Mapping): string {
   const names: Record<string, string | undefined> = {
     seq: mapping.seq,
     scope: mapping.scope,
@@ -131,40 +158,12 @@ function describeMappedIssues(error: z.ZodError, mapping: Mapping): string {
     'data.value': mapping.value,
     'data.version': mapping.version,
   };
-  return describeIssues({
-    ...error,
-    issues: error.issues.map((issue) => {
+  return describeIssues(
+    issues.map((issue) => {
       const renamed = names[issue.path.join('.')];
       return renamed === undefined ? issue : { ...issue, path: [renamed] };
     }),
-  });
-}
-
-function mutationOf(envelope: Envelope): Mutation {
-  switch (envelope.type) {
-    case 'zincrby':
-      return {
-        op: 'zincrby',
-        key: envelope.data.key,
-        target: envelope.data.member,
-        value: envelope.data.delta,
-      };
-    case 'hincrby':
-      return {
-        op: 'hincrby',
-        key: envelope.data.key,
-        target: envelope.data.field,
-        value: envelope.data.delta,
-      };
-    case 'hsetIfNewer':
-      return {
-        op: 'hsetIfNewer',
-        key: envelope.data.key,
-        target: envelope.data.field,
-        value: envelope.data.value,
-        version: envelope.data.version,
-      };
-  }
+  );
 }
 
 function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
@@ -172,15 +171,15 @@ function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
   if (!isObject(value)) throw new Invalid('value is not a JSON object');
   const candidate =
     options.format === 'mapped' ? envelopeFromMapping(value, options.mapping, record) : value;
-  const parsed = envelopeSchema.safeParse(candidate);
-  if (!parsed.success) {
+  if (!isEnvelope(candidate)) {
+    const issues = envelopeIssues(candidate);
     throw new Invalid(
-      `schema: ${options.format === 'mapped' ? describeMappedIssues(parsed.error, options.mapping) : describeIssues(parsed.error)}`,
+      `schema: ${options.format === 'mapped' ? describeMappedIssues(issues, options.mapping) : describeIssues(issues)}`,
     );
   }
-  const envelope = parsed.data;
+  const envelope = readEnvelope(candidate);
   let sequence: GuardedEvent['sequence'] = null;
-  if (envelope.seq !== undefined && envelope.seq !== null) {
+  if (envelope.seq !== undefined) {
     const scope = envelope.scope ?? scopeOfKey(record);
     if (scope === null)
       throw new Invalid('event has a seq but no scope, and the record has no key');
@@ -189,7 +188,7 @@ function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
   return {
     shard: envelope.shard ?? options.defaultShard,
     sequence,
-    mutation: mutationOf(envelope),
+    mutation: envelope.mutation,
     record: coordinatesOf(record),
   };
 }

@@ -20,11 +20,21 @@ export interface KafkaBatchResponse {
 export function recordsByPartition(event: Pick<MSKEvent, 'records'>): Map<string, MSKRecord[]> {
   const partitions = new Map<string, MSKRecord[]>();
   for (const records of Object.values(event.records ?? {})) {
+    // A list is one partition's: its id is made once, and again only where a record differs.
+    let last: MSKRecord | undefined;
+    let list: MSKRecord[] = [];
     for (const record of records) {
-      const id = topicPartition(record);
-      const list = partitions.get(id) ?? [];
+      if (
+        last === undefined ||
+        record.topic !== last.topic ||
+        record.partition !== last.partition
+      ) {
+        const id = topicPartition(record);
+        list = partitions.get(id) ?? [];
+        partitions.set(id, list);
+      }
       list.push(record);
-      partitions.set(id, list);
+      last = record;
     }
   }
   for (const list of partitions.values()) list.sort((a, b) => a.offset - b.offset);

@@ -68,6 +68,23 @@ type Fate =
   | { kind: 'deadLetter'; reason: string }
   | { kind: 'failed' };
 
+/**
+ * The fates every record of a batch has at some point, one object each: a batch of thousands
+ * of records allocates none of them per record.
+ */
+const pendingFate: Fate = { kind: 'pending' };
+const failedFate: Fate = { kind: 'failed' };
+const guardedFates = new WeakMap<GuardOutcome, Fate>();
+
+function guardedFate(outcome: GuardOutcome): Fate {
+  let fate = guardedFates.get(outcome);
+  if (fate === undefined) {
+    fate = { kind: 'guarded', outcome };
+    guardedFates.set(outcome, fate);
+  }
+  return fate;
+}
+
 interface Item {
   partition: string;
   record: MSKRecord;
@@ -97,7 +114,7 @@ function decodeAll(partitions: Map<string, MSKRecord[]>, options: DecodeOptions)
       const decoded = decodeRecord(record, options);
       items.push(
         decoded.kind === 'event'
-          ? { partition, record, event: decoded.event, fate: { kind: 'pending' } }
+          ? { partition, record, event: decoded.event, fate: pendingFate }
           : {
               partition,
               record,
@@ -152,13 +169,14 @@ async function guardShard(
   // A later chunk must find it there: a node that lost it in between (a restart, a failover
   // under the running invocation) would otherwise take the later chunk over the hole, and the
   // checkpoint that chunk raises would hide the lost records from the drift check.
-  const written = new Map<string, bigint>();
+  const written = new Map<string, number>();
   for (const [index, part] of chunks.entries()) {
     try {
       const expected = { ...expectedOf(part, ledgers, (entry) => entry.shards.get(shard)) };
       for (const [partition, offset] of written) {
         const ledger = expected[partition];
-        if (ledger === undefined || BigInt(ledger) < offset) expected[partition] = String(offset);
+        if (ledger === undefined || BigInt(ledger) < BigInt(offset))
+          expected[partition] = String(offset);
       }
       const outcomes = await ports.applyChunk(
         shard,
@@ -171,15 +189,15 @@ async function guardShard(
         item.fate =
           outcome.kind === 'rejected'
             ? { kind: 'deadLetter', reason: `guard: ${outcome.message}` }
-            : { kind: 'guarded', outcome };
+            : guardedFate(outcome);
         // The guard raises the checkpoint for every event it did not reject (lua/applyBatch-6.lua).
-        const offset = BigInt(item.record.offset);
-        if (outcome.kind !== 'rejected' && offset > (written.get(item.partition) ?? -1n))
+        const offset = item.record.offset;
+        if (outcome.kind !== 'rejected' && offset > (written.get(item.partition) ?? -1))
           written.set(item.partition, offset);
       });
     } catch (error) {
       errors.push(error as Error);
-      for (const later of chunks.slice(index).flat()) later.fate = { kind: 'failed' };
+      for (const later of chunks.slice(index).flat()) later.fate = failedFate;
       return;
     }
   }
@@ -203,15 +221,13 @@ async function deadLetterBelowFailures(
   ledgers: ReadonlyMap<string, LedgerEntry>,
 ) {
   const failedFrom = firstFailedOffsets(items);
-  const letters = items.filter((item) => {
-    if (item.fate.kind !== 'deadLetter') return false;
-    const first = failedFrom.get(item.partition);
-    return first === undefined || item.record.offset < first;
-  });
-  const sending = new Set(letters);
+  const letters: Item[] = [];
   for (const item of items) {
+    if (item.fate.kind !== 'deadLetter') continue;
+    const first = failedFrom.get(item.partition);
+    if (first === undefined || item.record.offset < first) letters.push(item);
     // At or after a failure of its partition: it comes again, and is dead-lettered then.
-    if (item.fate.kind === 'deadLetter' && !sending.has(item)) item.fate = { kind: 'failed' };
+    else item.fate = failedFate;
   }
   try {
     await ports.appendDeadLetters(
@@ -224,7 +240,7 @@ async function deadLetterBelowFailures(
     return letters.length;
   } catch (error) {
     errors.push(error as Error);
-    for (const item of letters) item.fate = { kind: 'failed' };
+    for (const item of letters) item.fate = failedFate;
     return 0;
   }
 }
@@ -289,7 +305,7 @@ async function refuseHoles(
         `${partition}: Kafka committed offsets ${holeFrom}..${batchStart - 1n} that Redis does not hold (lost writes, or records the trigger gave up on); the partition waits for check-drift to replay them`,
       ),
     );
-    for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+    for (const item of items) if (item.partition === partition) item.fate = failedFate;
   }
   return starts;
 }
@@ -326,17 +342,29 @@ function advances(
       ...readRunOf(ledgers.get(partition)),
     });
   }
+  // The highest offsets as the records' own numbers first, made bigints once per partition.
+  const highest = new Map<string, { shards: Map<string, number>; deadLettered: number }>();
   for (const item of items) {
-    const advance = result.get(item.partition) as LedgerAdvance;
-    const offset = BigInt(item.record.offset);
-    if (item.fate.kind === 'guarded' && item.event) {
-      const shards = advance.shards as Map<string, bigint>;
-      const current = shards.get(item.event.shard);
-      if (current === undefined || offset > current) shards.set(item.event.shard, offset);
-    } else if (item.fate.kind === 'deadLetter') {
-      if (advance.deadLettered === undefined || offset > advance.deadLettered)
-        advance.deadLettered = offset;
+    const kind = item.fate.kind;
+    if (kind !== 'guarded' && kind !== 'deadLetter') continue;
+    let marks = highest.get(item.partition);
+    if (marks === undefined) {
+      marks = { shards: new Map(), deadLettered: -1 };
+      highest.set(item.partition, marks);
     }
+    const offset = item.record.offset;
+    if (kind === 'guarded' && item.event) {
+      const current = marks.shards.get(item.event.shard);
+      if (current === undefined || offset > current) marks.shards.set(item.event.shard, offset);
+    } else if (kind === 'deadLetter' && offset > marks.deadLettered) {
+      marks.deadLettered = offset;
+    }
+  }
+  for (const [partition, marks] of highest) {
+    const advance = result.get(partition) as LedgerAdvance;
+    const shards = advance.shards as Map<string, bigint>;
+    for (const [shard, offset] of marks.shards) shards.set(shard, BigInt(offset));
+    if (marks.deadLettered >= 0) advance.deadLettered = BigInt(marks.deadLettered);
   }
   return result;
 }
@@ -347,18 +375,23 @@ export async function applyRecords(
   options: ApplyRecordsOptions,
 ): Promise<BatchResult> {
   const partitions = recordsByPartition(event);
-  const items = decodeAll(partitions, options.decode);
-  const errors: Error[] = [];
   const ledger = ports.ledger;
   const live = options.repair === undefined;
+  // Each partition's ledger on its own: a ledger on an unavailable node fails its partition
+  // only, since nothing of it can be applied safely without it. Asked before the records are
+  // decoded, so that the round trip passes meanwhile.
+  const reading =
+    ledger && live
+      ? Promise.allSettled([...partitions.keys()].map(async (p) => ledger.read(p)))
+      : undefined;
+  const items = decodeAll(partitions, options.decode);
+  const errors: Error[] = [];
 
   const ledgers = new Map<string, LedgerEntry>();
   let starts = new Map<string, bigint>();
-  if (ledger && live) {
-    // Each partition on its own: a ledger on an unavailable node fails its partition only,
-    // since nothing of it can be applied safely without it.
+  if (ledger && reading) {
     const readable = new Map<string, MSKRecord[]>();
-    const read = await Promise.allSettled([...partitions.keys()].map((p) => ledger.read(p)));
+    const read = await reading;
     [...partitions].forEach(([partition, records], i) => {
       const result = read[i] as PromiseSettledResult<LedgerEntry | undefined>;
       if (result.status === 'fulfilled') {
@@ -367,14 +400,14 @@ export async function applyRecords(
         return;
       }
       errors.push(result.reason as Error);
-      for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
+      for (const item of items) if (item.partition === partition) item.fate = failedFate;
     });
     try {
       starts = await refuseHoles(readable, items, ledger, ledgers, errors);
     } catch (error) {
       // Kafka could not say whether a hole holds records: nothing can be applied safely.
       errors.push(error as Error);
-      for (const item of items) item.fate = { kind: 'failed' };
+      for (const item of items) item.fate = failedFate;
     }
   }
 
@@ -387,28 +420,23 @@ export async function applyRecords(
   const deadLettered = await deadLetterBelowFailures(items, ports, errors, ledgers);
 
   if (ledger && items.some((item) => item.fate.kind !== 'failed' || !live)) {
-    for (const [partition, advance] of advances(
-      partitions,
-      items,
-      starts,
-      options.repair,
-      ledgers,
-    )) {
-      if (
-        advance.to === undefined &&
-        advance.shards.size === 0 &&
-        advance.deadLettered === undefined
-      )
-        continue;
-      try {
-        await ledger.advance(partition, advance);
-      } catch (error) {
-        // Applied, but not recorded: delivered again, the records are duplicates and the
-        // ledger moves then.
-        errors.push(error as Error);
-        for (const item of items) if (item.partition === partition) item.fate = { kind: 'failed' };
-      }
-    }
+    const moves = [...advances(partitions, items, starts, options.repair, ledgers)].filter(
+      ([, advance]) =>
+        advance.to !== undefined || advance.shards.size > 0 || advance.deadLettered !== undefined,
+    );
+    // Each partition's ledger on its own, all at once: one round trip for the batch, not one
+    // per partition.
+    const moved = await Promise.allSettled(
+      moves.map(async ([partition, advance]) => ledger.advance(partition, advance)),
+    );
+    moved.forEach((result, i) => {
+      if (result.status === 'fulfilled') return;
+      // Applied, but not recorded: delivered again, the records are duplicates and the
+      // ledger moves then.
+      const partition = (moves[i] as [string, LedgerAdvance])[0];
+      errors.push(result.reason as Error);
+      for (const item of items) if (item.partition === partition) item.fate = failedFate;
+    });
   }
 
   const response = batchResponse(partitions, firstFailedOffsets(items));
