@@ -7,7 +7,7 @@
  * buildLatencyPage() is pure: data in, HTML text out.
  */
 import { escapeHtml, scriptJson, uplotSources } from '../local/soak/report.ts';
-import type { LatencyPoint } from './latency-curve.ts';
+import { keepsUp, type LatencyPoint } from './latency-curve.ts';
 import { fixed } from './lib.ts';
 
 export interface LatencyPageData {
@@ -40,7 +40,7 @@ export function buildLatencyPage(data: LatencyPageData, assets = uplotSources())
       .map((v) => fixed(v))
       .join(' / '),
     p.saturated
-      ? `<span class="fail">no</span> (lag +${fixed(p.lagGrowthPerSecond)}/s)`
+      ? `<span class="fail">${escapeHtml(keepsUp(p))}</span>`
       : '<span class="pass">yes</span>',
     !p.drained
       ? 'not drained'

@@ -3,7 +3,9 @@
  * of rates and ratios (this machine is shared and noisy: absolute numbers move, ratios taken in
  * one run hold better). Starts its own redis-server and Kafka broker (or uses REDIS_URL and
  * KAFKA_BROKERS), prints the tables and writes them to bench/results.md (full run) or
- * .cache/bench-quick.md (--quick, a smoke run for CI whose numbers are not targets).
+ * .cache/bench-quick.md (--quick, a smoke run for CI whose numbers are not targets), and the
+ * plot of the latency curve to the companion page beside it (bench/results.html or
+ * .cache/bench-quick.html).
  *
  *   npm run bench [-- --quick]
  */
