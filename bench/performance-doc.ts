@@ -2,9 +2,9 @@
  * docs/performance.md shows the tables of the last full benchmark run, and they come from
  * bench/results.md (which `npm run bench` writes), never copied by hand: this puts the results
  * between the page's markers `<!-- bench:begin -->` and `<!-- bench:end -->`, their headings one
- * level down, and leaves the rest of the page (the prose that reads the tables) as it is. The
- * README's cost table comes from the same run, between `<!-- bench-cost:begin -->` and
- * `<!-- bench-cost:end -->`.
+ * level down, its relative links made to point from docs/, and leaves the rest of the page (the
+ * prose that reads the tables) as it is. The README's cost table comes from the same run,
+ * between `<!-- bench-cost:begin -->` and `<!-- bench-cost:end -->`.
  *
  * `npm run docs` runs it, and so does `npm run bench` after its run (package.json's `postbench`).
  * test/unit/performance-doc.test.ts fails when either page is out of date with bench/results.md.
@@ -33,6 +33,14 @@ export class PerformanceDocError extends Error {
 }
 
 /**
+ * A relative link of bench/results.md (to a file next to it, like its plot page results.html),
+ * made to point at the same file from docs/.
+ */
+function fromDocs(line: string): string {
+  return line.replace(/\]\((?![a-z][a-z0-9+.-]*:|\/|#)([^)\s]+)\)/gi, '](../bench/$1)');
+}
+
+/**
  * The part of the page generated from bench/results.md: the run's machine and time, then every
  * section of the results with its heading one level down (the page's own title stays the only
  * level-1 heading). The results' own title line is dropped.
@@ -47,7 +55,8 @@ export function renderBenchSection(results: string): string {
   let inFence = false;
   const body = lines.slice(1).map((line) => {
     if (line.startsWith('```')) inFence = !inFence;
-    return !inFence && /^#{1,5} /.test(line) ? `#${line}` : line;
+    if (inFence) return line;
+    return /^#{1,5} /.test(line) ? `#${line}` : fromDocs(line);
   });
   while (body[0] === '') body.shift();
   // The first paragraph names the machine and the time of the run.

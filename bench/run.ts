@@ -3,7 +3,9 @@
  * of rates and ratios (this machine is shared and noisy: absolute numbers move, ratios taken in
  * one run hold better). Starts its own redis-server and Kafka broker (or uses REDIS_URL and
  * KAFKA_BROKERS), prints the tables and writes them to bench/results.md (full run) or
- * .cache/bench-quick.md (--quick, a smoke run for CI whose numbers are not targets).
+ * .cache/bench-quick.md (--quick, a smoke run for CI whose numbers are not targets), and the
+ * plot of the latency curve to the companion page beside it (bench/results.html or
+ * .cache/bench-quick.html).
  *
  *   npm run bench [-- --quick]
  */
@@ -28,6 +30,17 @@ import {
   type PeakMeasurement,
   writeMskPayload,
 } from './handler-throughput.ts';
+import {
+  curveSetup,
+  defaultCurve,
+  type LatencyPoint,
+  latencyReferences,
+  latencyTable,
+  lowLatencyDocs,
+  measureLatencyCurve,
+  quickCurve,
+} from './latency-curve.ts';
+import { buildLatencyPage } from './latency-report.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
 import { powertoolsDesignName } from './powertools-idempotency.ts';
 import { measureReplayRebuild, replayWindow } from './replay-rebuild.ts';
@@ -67,6 +80,9 @@ const targets = {
   seedRatio: 30,
   ceilingRatio: 0.85,
   handlerRatio: 0.8,
+  /** Low-latency mode: p99 produce-to-visible at this rate (issue 15). */
+  lowLatencyP99Ms: 100,
+  lowLatencyRate: 3_000,
 } as const;
 
 /** The peak rate the pipeline is sized for here; the steady test runs at 1.5 times it. */
@@ -333,6 +349,38 @@ async function main(): Promise<void> {
         `\n\nThe seed claims 28 ms p99 and a lag under 500 during a 10,000-event burst; see docs/performance.md for how to read these.`,
     );
 
+    // The latency curve of low-latency mode, on the bench's own broker and Redis (plaintext);
+    // its plot goes to a page next to the results file.
+    const curveSettings = quick ? quickCurve : defaultCurve;
+    const curve: LatencyPoint[] = await measureLatencyCurve(
+      { bootstrap: kafka.bootstrap, redisUrl, redis, brokerPid: kafka.pid },
+      curveSettings,
+      (p) =>
+        say(
+          `  latency at ${fixed(p.offeredPerSecond)}/s: p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms${p.saturated ? ' (falls behind)' : ''}`,
+        ),
+    );
+    const page = quick ? '.cache/bench-quick.html' : 'bench/results.html';
+    await mkdir(quick ? '.cache' : 'bench', { recursive: true });
+    await writeFile(
+      page,
+      buildLatencyPage({
+        title: `seqguard benchmarks${quick ? ' (quick)' : ''}: latency against offered load, low-latency mode`,
+        run: `${machine}; ${new Date().toISOString()}`,
+        setup: curveSetup(curveSettings),
+        points: curve,
+        references: latencyReferences,
+      }),
+    );
+    const atGoal = curve.find((p) => p.offeredPerSecond === targets.lowLatencyRate);
+    section(
+      'Latency against offered load (low-latency mode: batching window 0)',
+      `${latencyTable(curve)}\n\n` +
+        `Plotted on the companion page [${page.split('/').at(-1)}](${page.split('/').at(-1)}). ${curveSetup(curveSettings)} ` +
+        `Each point publishes paced events (not bursts) at its offered rate; the curve stops at the first rate where the consumer lag keeps growing. ` +
+        `AWS documents under 100 ms end to end for a provisioned-mode trigger with a batching window of 0 (${lowLatencyDocs}); the seed article claims 28 ms p99.`,
+    );
+
     const streams = [];
     for (const entries of sizes.stream) {
       streams.push(
@@ -410,6 +458,19 @@ async function main(): Promise<void> {
         '',
         '',
       ],
+      atGoal
+        ? [
+            `low-latency mode: p99 produce-to-visible at ${fixed(targets.lowLatencyRate)} events/s`,
+            `${fixed(atGoal.p99Ms)} ms${atGoal.saturated ? ' (falls behind)' : ''}`,
+            `<= ${targets.lowLatencyP99Ms} ms`,
+            met(!atGoal.saturated && atGoal.p99Ms <= targets.lowLatencyP99Ms),
+          ]
+        : [
+            `low-latency mode at ${fixed(targets.lowLatencyRate)} events/s`,
+            'not reached (a lower rate fell behind)',
+            `<= ${targets.lowLatencyP99Ms} ms`,
+            'NOT MET',
+          ],
       [
         'handler core / bare apply (events/s)',
         `${fixed(handlerRatio, 2)}x`,
@@ -432,6 +493,7 @@ async function main(): Promise<void> {
     const wrong =
       apply.some((r) => !r.correct || r.idempotent === false) ||
       streams.some((m) => !m.correct) ||
+      curve.some((p) => p.drained && !p.correct) ||
       steady.lost + steady.duplicated + burst.lost + burst.duplicated > 0;
     if (wrong) {
       console.error('a design produced a wrong result: see the tables');

@@ -16,6 +16,13 @@ const logRetentionPeriods = [
   3653,
 ];
 
+/**
+ * Lambda developer guide, "Low latency processing for Kafka event sources": provisioned mode and
+ * MaximumBatchingWindowInSeconds 0 for consistent end-to-end latencies under 100 ms.
+ */
+export const lowLatencyGuide =
+  'https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html';
+
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name');
 
 /** Context values arrive as strings from `-c key=value` and as JSON from cdk.json. */
@@ -170,17 +177,46 @@ export const contextSchema = z.object({
   eventSource: json(
     z
       .object({
+        /**
+         * Low-latency mode: what AWS documents for end-to-end latencies under 100 ms (Lambda
+         * developer guide, "Low latency processing for Kafka event sources", lowLatencyGuide).
+         * The mapping is always in provisioned mode here; this sets the batching window to 0
+         * (required: the records at hand go to the function at once) and the maximum pollers to
+         * the minimum (recommended: poller autoscaling rebalances the consumer group, which adds
+         * latency). docs/performance.md, "Low-latency mode", has the measured curve.
+         */
+        lowLatency: flag(false),
         batchSize: integer(1, 10_000, 500),
-        maxBatchingWindowSeconds: integer(0, 300, 1),
+        /** 1 s by default; 0 in low-latency mode, where it must be 0. */
+        maxBatchingWindowSeconds: z.coerce.number().int().min(0).max(300).optional(),
         /** Bounded: after these the batch goes to the dead-letter topic. */
         retryAttempts: integer(0, 10_000, 10),
         /** Records older than this go to the dead-letter topic instead of the function. */
         maxRecordAgeSeconds: integer(60, 604_800, 86_400),
         minimumPollers: integer(1, 200, 1),
-        maximumPollers: integer(1, 2_000, 3),
+        /** 3 by default; minimumPollers in low-latency mode (no autoscaling). */
+        maximumPollers: z.coerce.number().int().min(1).max(2_000).optional(),
         startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
       })
       .strict()
+      .superRefine((es, ctx) => {
+        if (
+          es.lowLatency &&
+          es.maxBatchingWindowSeconds !== undefined &&
+          es.maxBatchingWindowSeconds !== 0
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['maxBatchingWindowSeconds'],
+            message: `must be 0 (or left out) with lowLatency: low-latency processing requires MaximumBatchingWindowInSeconds 0 (${lowLatencyGuide})`,
+          });
+        }
+      })
+      .transform((es) => ({
+        ...es,
+        maxBatchingWindowSeconds: es.maxBatchingWindowSeconds ?? (es.lowLatency ? 0 : 1),
+        maximumPollers: es.maximumPollers ?? (es.lowLatency ? es.minimumPollers : 3),
+      }))
       .prefault({}),
   ),
   /** Extra environment of the three functions: SEQGUARD_FORMAT, SEQGUARD_MAPPING, … */

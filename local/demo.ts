@@ -16,11 +16,13 @@
  *
  *   node local/demo.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
  *                      [--duplicate-rate 0.02] [--gap-rate 0.01] [--malformed-rate 0.002]
- *                      [--kills 1] [--batch-size 100] [--json]
+ *                      [--kills 1] [--batch-size 100] [--batch-window-ms 100] [--json]
  *
  * SEQGUARD_* and POWERTOOLS_* variables of the demo's environment reach the function and win
  * over the demo's own settings (for example SEQGUARD_STREAM_MAX_LEN or SEQGUARD_CHUNK_SIZE).
  * --json adds a line `RESULT {…}` with the measurements, for bench/
+ * --batch-window-ms 0 runs the trigger in low-latency mode (Lambda developer guide, "Low latency
+ * processing for Kafka event sources"): a batch goes to the function as soon as records arrive.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -61,6 +63,7 @@ const { values: flags } = parseArgs({
     'malformed-rate': { type: 'string', default: '0.002' },
     kills: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '100' },
+    'batch-window-ms': { type: 'string', default: '100' },
     json: { type: 'boolean', default: false },
     plaintext: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -70,7 +73,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(
     'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
-      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N] [--json]\n' +
+      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N]\n' +
+      '       [--batch-window-ms MS]   (0: low-latency mode, a batch goes as soon as records arrive) [--json]\n' +
       '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth; the fast path)',
   );
   process.exit(0);
@@ -95,6 +99,7 @@ const settings = {
   malformedRate: numberFlag('malformed-rate', 0, 1),
   kills: numberFlag('kills', 0, 100),
   batchSize: numberFlag('batch-size', 1, 10_000),
+  batchWindowMs: numberFlag('batch-window-ms', 0, 300_000),
 };
 
 /** Everything started, stopped in reverse order, once, on the way out or on Ctrl-C. */
@@ -313,7 +318,7 @@ async function startCrashingPipeline(
     topics: [topic],
     groupId: `seqguard-demo-${run}`,
     batchSize: settings.batchSize,
-    batchWindowMs: 100,
+    batchWindowMs: settings.batchWindowMs,
     retryBackoffMs: 100,
     functionEnv: functionEnv(redis, kafka, prefix),
     onFunctionOutput,

@@ -4,6 +4,7 @@
  * and the end-to-end tests.
  */
 import { fileURLToPath } from 'node:url';
+import type { MSKEvent } from 'aws-lambda';
 import {
   type EsmActivity,
   EventSourceMapping,
@@ -26,8 +27,11 @@ export interface PipelineOptions
   /** Receives each line of the function's stdout (its JSON logs) instead of showing it. */
   onFunctionOutput?: (line: string) => void;
   onActivity?(activity: EsmActivity): void;
-  /** Called around each invocation, e.g. to crash the sandbox while it runs. */
-  onInvoke?(sandbox: HandlerProcess, invocation: number): void;
+  /**
+   * Called as each invocation starts, with the event it carries: e.g. to crash the sandbox while
+   * it runs, or to time the records.
+   */
+  onInvoke?(sandbox: HandlerProcess, invocation: number, event: MSKEvent): void;
 }
 
 export interface Pipeline {
@@ -67,7 +71,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
     invoke: (event) => {
       invocation += 1;
       const outcome = sandbox.invoke(event);
-      onInvoke?.(sandbox, invocation);
+      onInvoke?.(sandbox, invocation, event);
       return outcome;
     },
   });

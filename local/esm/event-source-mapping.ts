@@ -5,7 +5,7 @@
  * - a consumer group polls the topics; batches close at `batchSize` records or when the
  *   batching window has passed since their first record;
  * - every batch becomes one MSK event for one invocation; offsets are committed only after the
- *   function returned;
+ *   function returned, and the next batch is sent while that commit is under way;
  * - partial batch responses (ReportBatchItemFailures) are honoured: each partition is committed
  *   up to its first failed record and consumed again from there;
  * - a function error (throw, crash, timeout) retries the batch, split in two first when
@@ -46,7 +46,13 @@ export interface EventSourceMappingOptions {
   groupId: string;
   /** Records per invocation at most (AWS default 100). */
   batchSize?: number;
-  /** How long a batch may wait for more records (AWS MaximumBatchingWindowInSeconds; 500 ms). */
+  /**
+   * How long a batch may wait for more records (AWS MaximumBatchingWindowInSeconds; 500 ms).
+   * 0 is the low-latency mode (Lambda developer guide, "Low latency processing for Kafka event
+   * sources", https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html): the
+   * records at hand go to the function at once, as many as arrived while the previous
+   * invocation ran, up to `batchSize`, without waiting to fill the batch.
+   */
   batchWindowMs?: number;
   /** Retries of a failed record or batch; -1 retries until the record expires. */
   maximumRetryAttempts?: number;
@@ -87,9 +93,17 @@ export interface EsmStats {
   partialFailures: number;
   recordsDiscarded: number;
   rewinds: number;
+  /** Fetch responses the consumer received: an idle mapping makes about two a second. */
+  fetches: number;
 }
 
+/** How long the broker may hold a fetch that finds no record (a long poll), in ms. */
+const idleFetchWaitMs = Number(process.env.XX_WAIT ?? 500);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The offset to commit of each partition (the next to read), with its last record. */
+type Commits = Map<string, { record: Record; offset: bigint }>;
 
 /** The first offset of each partition that must be consumed again. */
 type Failures = Map<string, bigint>;
@@ -151,6 +165,16 @@ export class EventSourceMapping {
   #destination: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
   readonly #committed = new Map<string, bigint>();
   readonly #attempts = new Map<string, number>();
+  /**
+   * The next batch does not wait for the previous one's commit (a round trip to the group
+   * coordinator, as long as a small invocation): commits go out one at a time, and what batches
+   * finish meanwhile is merged into the next one. Only a rewind and a restart of the poller wait
+   * for them.
+   */
+  #commits: Promise<void> = Promise.resolve();
+  #commitRunning = false;
+  readonly #toCommit: Commits = new Map();
+  #commitError: Error | undefined;
   #stopping = false;
   #wake: () => void = () => {};
   #loop: Promise<void> | undefined;
@@ -171,6 +195,7 @@ export class EventSourceMapping {
     partialFailures: 0,
     recordsDiscarded: 0,
     rewinds: 0,
+    fetches: 0,
   };
 
   constructor(options: EventSourceMappingOptions) {
@@ -242,7 +267,16 @@ export class EventSourceMapping {
           mode: 'committed',
           fallbackMode: this.#options.startingPosition === 'LATEST' ? 'latest' : 'earliest',
           autocommit: false,
-          maxWaitTime: Math.min(this.#options.batchWindowMs, 500),
+          // A long poll: the broker answers a fetch as soon as it holds minBytes (one byte, so
+          // one record) and otherwise after maxWaitTime (Kafka's fetch.min.bytes and
+          // fetch.max.wait.ms, https://kafka.apache.org/documentation/#consumerconfigs). Records
+          // therefore arrive as soon as they are written whatever the wait; the wait only bounds
+          // an idle poll. A wait of 0 would make an idle mapping fetch in a busy loop.
+          minBytes: 1,
+          maxWaitTime: idleFetchWaitMs,
+        });
+        stream.on('fetch', () => {
+          this.stats.fetches += 1;
         });
         this.#markReady();
         await this.#pump(stream);
@@ -259,6 +293,9 @@ export class EventSourceMapping {
         await sleep(this.#options.retryBackoffMs);
       } finally {
         await stream?.close().catch(() => {});
+        // Consumed again from the committed offsets: every commit made so far is in first.
+        await this.#commits;
+        this.#commitError = undefined;
       }
     }
   }
@@ -277,10 +314,14 @@ export class EventSourceMapping {
         };
       });
     stream.on('data', (record: Record) => {
-      if (queue.length === 0) firstArrival = Date.now();
+      const first = queue.length === 0;
+      if (first) firstArrival = Date.now();
       queue.push(record);
       if (queue.length >= this.#options.batchSize * 2) stream.pause();
-      if (queue.length >= this.#options.batchSize) this.#wake();
+      // The first record starts the batching window (with a window of 0 the batch goes at once);
+      // a full batch goes without waiting for the window's end. The records of one fetch arrive
+      // in one tick, before the woken loop runs, so they travel together.
+      if (first || queue.length >= this.#options.batchSize) this.#wake();
     });
     stream.on('error', (error: Error) => {
       streamError = error;
@@ -289,8 +330,9 @@ export class EventSourceMapping {
 
     while (!this.#stopping) {
       if (streamError) throw streamError;
+      if (this.#commitError) await this.#commitsSettled();
       if (queue.length === 0) {
-        await waitFor(1_000);
+        await waitFor(idleFetchWaitMs * 2);
         continue;
       }
       const windowLeft = firstArrival + this.#options.batchWindowMs - Date.now();
@@ -317,7 +359,7 @@ export class EventSourceMapping {
       records.length > 0 ? await this.#invoke(records) : failedFrom(new Map(), []);
 
     let rewind = false;
-    const commits = new Map<string, { record: Record; offset: bigint }>();
+    const commits: Commits = new Map();
     for (const record of batch) {
       const id = topicPartition(record);
       const failedFrom = failures.get(id);
@@ -341,9 +383,45 @@ export class EventSourceMapping {
         rewind = true;
       }
     }
-    await this.#commit(commits);
-    if (rewind) await sleep(this.#options.retryBackoffMs);
+    this.#commitInOrder(commits);
+    if (rewind) {
+      await this.#commitsSettled();
+      await sleep(this.#options.retryBackoffMs);
+    }
     return rewind;
+  }
+
+  /** Commits after the commits before it, without waiting for it. */
+  #commitInOrder(commits: Commits): void {
+    for (const [id, commit] of commits) {
+      const queued = this.#toCommit.get(id);
+      if (!queued || commit.offset > queued.offset) this.#toCommit.set(id, commit);
+    }
+    if (!this.#commitRunning) this.#commits = this.#sendCommits();
+  }
+
+  async #sendCommits(): Promise<void> {
+    this.#commitRunning = true;
+    try {
+      while (this.#toCommit.size > 0) {
+        const commits: Commits = new Map(this.#toCommit);
+        this.#toCommit.clear();
+        await this.#commit(commits).catch((error: Error) => {
+          this.#commitError ??= error;
+          this.#wake();
+        });
+      }
+    } finally {
+      this.#commitRunning = false;
+    }
+  }
+
+  /** Waits for the commits in flight; throws the first that failed (the poller restarts). */
+  async #commitsSettled(): Promise<void> {
+    await this.#commits;
+    const error = this.#commitError;
+    this.#commitError = undefined;
+    if (error) throw error;
   }
 
   #expired(batch: readonly Record[]): Record[] {
@@ -396,7 +474,7 @@ export class EventSourceMapping {
     return failedFrom(everyPartitionFrom(records), records);
   }
 
-  async #commit(commits: Map<string, { record: Record; offset: bigint }>): Promise<void> {
+  async #commit(commits: Commits): Promise<void> {
     const offsets = [...commits]
       .filter(([id, { offset }]) => offset > (this.#committed.get(id) ?? -1n))
       .map(([, { record, offset }]) => ({

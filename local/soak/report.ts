@@ -59,10 +59,11 @@ export interface ReportData {
   ok: boolean;
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** JSON that is safe inside a <script> element. */
-const scriptJson = (value: unknown) =>
+/** JSON that is safe inside a <script> element (the bench's latency page uses it too). */
+export const scriptJson = (value: unknown) =>
   JSON.stringify(value)
     .replace(/</g, '\\u003c')
     .replace(/\u2028|\u2029/g, '');

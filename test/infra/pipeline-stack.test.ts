@@ -133,6 +133,57 @@ describe('apply-events event source mapping', () => {
   });
 });
 
+// Lambda developer guide, "Low latency processing for Kafka event sources"
+// (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html): provisioned mode
+// and MaximumBatchingWindowInSeconds 0 are required; the same minimum and maximum pollers turn
+// off autoscaling, whose rebalances add latency.
+describe('low-latency mode (eventSource.lowLatency)', () => {
+  const lowLatency = synthAws({ eventSource: { lowLatency: true } }).pipeline;
+
+  it('sets the batching window to 0 and keeps provisioned mode, with a fixed number of pollers', () => {
+    const mappings = Object.values(lowLatency.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings).toHaveLength(1);
+    // Written out, not left to the default: a Kafka mapping's default window is 500 ms.
+    expect(mappings[0]?.Properties.MaximumBatchingWindowInSeconds).toBe(0);
+    expect(mappings[0]?.Properties.ProvisionedPollerConfig).toEqual({
+      MinimumPollers: 1,
+      MaximumPollers: 1,
+    });
+    expect(mappings[0]?.Properties).toMatchObject({
+      BatchSize: 500,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+    });
+  });
+
+  it('keeps the pollers asked for, and the default window elsewhere', () => {
+    synthAws({
+      eventSource: { lowLatency: true, minimumPollers: 4, maximumPollers: 6 },
+    }).pipeline.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumBatchingWindowInSeconds: 0,
+      ProvisionedPollerConfig: { MinimumPollers: 4, MaximumPollers: 6 },
+    });
+    synthAws({ eventSource: { minimumPollers: 2 } }).pipeline.hasResourceProperties(
+      'AWS::Lambda::EventSourceMapping',
+      {
+        MaximumBatchingWindowInSeconds: 1,
+        ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 3 },
+      },
+    );
+  });
+
+  it('refuses a batching window other than 0, naming the AWS page', () => {
+    expect(() =>
+      synthAws({ eventSource: { lowLatency: true, maxBatchingWindowSeconds: 1 } }),
+    ).toThrow(
+      /eventSource\.maxBatchingWindowSeconds: must be 0 .*https:\/\/docs\.aws\.amazon\.com\/lambda\/latest\/dg\/with-kafka-low-latency\.html/,
+    );
+    expect(() =>
+      synthAws({ eventSource: '{"lowLatency":"true","maxBatchingWindowSeconds":"0"}' }),
+    ).not.toThrow();
+  });
+});
+
 describe('IAM', () => {
   it('gives apply-events (and its event source mapping) exactly its topics, group and dead-letter topic', () => {
     expect(text.permissionsOf('PipelineApplyEventsRole')).toEqual(

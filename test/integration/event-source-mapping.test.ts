@@ -225,4 +225,54 @@ describe('EventSourceMapping', () => {
     expect(delivered(calls)).toEqual([`${topic}-0@0`, `${topic}-0@0`]);
     expect(mapping.stats.functionErrors).toBe(1);
   });
+
+  // Lambda developer guide, "Low latency processing for Kafka event sources"
+  // (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html): with
+  // MaximumBatchingWindowInSeconds 0 the records at hand are processed at once, without waiting
+  // to fill the batch.
+  it('with a batching window of 0, invokes for a lone record at once and polls an idle topic without a busy loop', async () => {
+    // Prepare
+    const topic = uniqueTopic('esm-low-latency');
+    await createTopic(topic, 1);
+    const calls: { records: number; latencyMs: number }[] = [];
+    const mapping = new EventSourceMapping({
+      bootstrapBrokers: [bootstrap()],
+      security: suiteKafkaSecurity(),
+      groupId: `esm-${topic}`,
+      topics: [topic],
+      batchSize: 100,
+      batchWindowMs: 0,
+      invoke: async (event) => {
+        const records = Object.values(event.records).flat();
+        const produced = Math.min(...records.map((r) => r.timestamp));
+        calls.push({ records: records.length, latencyMs: Date.now() - produced });
+        return ok;
+      },
+    });
+    mapping.start();
+    try {
+      await mapping.ready;
+      // Act: the topic stays empty for 1.5 s, then gets one record every 300 ms.
+      const fetchesBefore = mapping.stats.fetches;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const idleFetches = mapping.stats.fetches - fetchesBefore;
+      for (let i = 0; i < 5; i++) {
+        await produce(topic, [{ partition: 0, value: `lone-${i}` }]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      const deadline = Date.now() + 10_000;
+      while (calls.length < 5 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // Assess: a long poll answers about twice a second while idle (a fetch wait of 0 would
+      // answer thousands of times); each record went alone, well before any batching window or
+      // idle poll would have ended.
+      expect(idleFetches).toBeLessThanOrEqual(8);
+      expect(calls.map((c) => c.records)).toEqual([1, 1, 1, 1, 1]);
+      const latencies = calls.map((c) => c.latencyMs).sort((a, b) => a - b);
+      expect(latencies[2]).toBeLessThan(150);
+    } finally {
+      await mapping.stop();
+    }
+  });
 });

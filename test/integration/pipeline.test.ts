@@ -193,6 +193,17 @@ describe('the local pipeline', () => {
     expect(late).toHaveLength(0);
   });
 
+  it('applies every event once in low-latency mode (a batching window of 0)', async () => {
+    // Prepare
+    const { topic, records, expected, unique, prefix } = await setUp('low-latency', 600);
+    // Act
+    const { pipeline } = await runPipeline(topic, records, prefix, { batchWindowMs: 0 });
+    // Assess
+    expect(sorted(await leaderboard(prefix))).toEqual(sorted(expected));
+    expect(await redis.xlen(shardKeys('default', prefix).stream)).toBe(unique);
+    expect(pipeline.mapping.stats.recordsDelivered).toBe(records.length);
+  });
+
   it('retries through a Redis outage without losing or repeating an event', async () => {
     const { topic, records, expected, unique, prefix } = await setUp('outage', 800);
     let frozen = false;

@@ -20,7 +20,7 @@ import {
   stampEnvelope,
   stampSeedEvent,
 } from '../../functions/shared/kafka/sequencer.ts';
-import { suiteKafka } from '../helpers/kafka.ts';
+import { readAll, suiteKafka } from '../helpers/kafka.ts';
 
 const PARTITIONS = 3;
 const WALLETS = ['wallet-1', 'wallet-2', 'wallet-3', 'wallet-4'];
@@ -89,6 +89,33 @@ describe('createProducer() and publishEvents()', () => {
     expect(producer.producerEpoch).toBeGreaterThanOrEqual(0);
     expect(producer[kOptions]).toMatchObject({ idempotent: true, acks: -1, maxInflights: 1 });
     expect(producer[kOptions].retries).toBe(8);
+  });
+});
+
+describe('publishEvents() record timestamps', () => {
+  it("stamps a record with its event's timestamp when it has one, else with the send time", async () => {
+    // Prepare
+    const stamped = `producer-ts-${randomUUID()}`;
+    await admin.createTopics({ topics: [stamped], partitions: 1, replicas: 1 });
+    const producer = createProducer(suiteKafka('seqguard-test-timestamps'));
+    const due = Date.now() - 60_000;
+    try {
+      // Act
+      const before = Date.now();
+      await publishEvents(producer, stamped, [
+        { scope: 'held', value: { n: 1 }, timestamp: due },
+        { scope: 'held', value: { n: 2 } },
+      ]);
+      const after = Date.now();
+      // Assess
+      const [held, now] = await readAll(stamped, 2);
+      expect(held?.timestamp).toBe(BigInt(due));
+      expect(Number(now?.timestamp)).toBeGreaterThanOrEqual(before);
+      expect(Number(now?.timestamp)).toBeLessThanOrEqual(after);
+    } finally {
+      await producer.close();
+      await admin.deleteTopics({ topics: [stamped] });
+    }
   });
 });
 

@@ -58,6 +58,20 @@ describe('renderBenchSection()', () => {
     expect(section).toContain('Total time: 9 s.');
   });
 
+  it('makes the links of bench/results.md to files beside it point there from docs/', () => {
+    // Prepare
+    const withPlot = results.replace(
+      'Total time',
+      'Plotted on [results.html](results.html), after [Lambda](https://docs.aws.amazon.com/lambda/) and [above](#apply-throughput).\n\nTotal time',
+    );
+    // Act
+    const section = renderBenchSection(withPlot);
+    // Assess
+    expect(section).toContain(
+      'Plotted on [results.html](../bench/results.html), after [Lambda](https://docs.aws.amazon.com/lambda/) and [above](#apply-throughput).',
+    );
+  });
+
   it('refuses results without their title line', () => {
     expect(() => renderBenchSection('## Apply throughput\n')).toThrow(PerformanceDocError);
   });

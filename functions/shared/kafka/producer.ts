@@ -106,6 +106,12 @@ function serializeJsonValue(value?: unknown): Buffer | undefined {
 export interface OutgoingEvent {
   scope: string;
   value: unknown;
+  /**
+   * The record's timestamp (CreateTime), ms since the epoch: when the event happened, for a
+   * caller that holds events back to send them together (a linger). Default: when the request is
+   * built.
+   */
+  timestamp?: number;
 }
 
 /** Where Kafka wrote an event. */
@@ -134,6 +140,7 @@ export async function publishEvents(
     key: event.scope,
     value: event.value,
     partition: partitionOf(event.scope, partitions),
+    ...(event.timestamp === undefined ? {} : { timestamp: BigInt(event.timestamp) }),
   }));
   const result = await producer.send({ messages });
   const baseOffsets = new Map<number, bigint>();
