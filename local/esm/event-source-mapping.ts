@@ -98,7 +98,7 @@ export interface EsmStats {
 }
 
 /** How long the broker may hold a fetch that finds no record (a long poll), in ms. */
-const idleFetchWaitMs = Number(process.env.XX_WAIT ?? 500);
+const idleFetchWaitMs = 500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
