@@ -73,7 +73,12 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/^\s+LOST\s+0$/m);
     expect(stdout).toMatch(/^\s+DUPLICATED\s+0$/m);
     expect(stdout).toMatch(/^\s+running totals match the model\s+yes$/m);
-    expect(stdout).toMatch(/^\s+handler kills sent \/ hit a batch\s+1 \/ 1$/m);
+    // One kill hit a batch, as asked; one sent while an invocation was ending may have landed
+    // after it and hit nothing, and then the demo sent another.
+    const [, sent, hit] =
+      /^\s+handler kills sent \/ hit a batch\s+(\d+) \/ (\d+)$/m.exec(stdout) ?? [];
+    expect(Number(hit)).toBe(1);
+    expect(Number(sent)).toBeGreaterThanOrEqual(1);
     expect(stdout).toContain('OK: every event applied exactly once.');
     expect(code).toBe(0);
   }, 150_000);
