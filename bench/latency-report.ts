@@ -6,7 +6,7 @@
  *
  * buildLatencyPage() is pure: data in, HTML text out.
  */
-import { escapeHtml, scriptJson, uplotSources } from '../local/soak/report.ts';
+import { errorBoxThenUplot, escapeHtml, scriptJson, uplotSources } from '../local/soak/report.ts';
 import { keepsUp, type LatencyPoint } from './latency-curve.ts';
 import { fixed } from './lib.ts';
 
@@ -112,15 +112,7 @@ th { background: #f4f4f4; text-align: left; }
     .map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>
 <p>linger + produce: from when the event was due (its record timestamp) to the broker's acknowledgement (acks=all); wait for invocation: from there to the start of the invocation that carried it (fetch, and the queue behind the invocation running); invocation to visible: from there to the guard's write (the process hop, decoding, the Lua call).</p>
-<pre id="errors" hidden></pre>
-<script>
-window.addEventListener('error', (e) => {
-  const el = document.getElementById('errors');
-  el.hidden = false;
-  el.textContent += 'error: ' + e.message + '\\n';
-});
-</script>
-<script>${assets.js}</script>
+${errorBoxThenUplot(assets.js)}
 <script>
 const data = ${scriptJson(payload)};
 const x = data.points.map((p) => p.rate);

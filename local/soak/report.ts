@@ -70,6 +70,22 @@ export const scriptJson = (value: unknown) =>
 
 let uplotAssets: { js: string; css: string } | undefined;
 
+/**
+ * A page's error box, and the script that shows every script error in it (the Chromium tests
+ * read it), then uPlot: the page's own chart script comes after.
+ */
+export function errorBoxThenUplot(uplotJs: string): string {
+  return `<pre id="errors" hidden></pre>
+<script>
+window.addEventListener('error', (e) => {
+  const el = document.getElementById('errors');
+  el.hidden = false;
+  el.textContent += 'error: ' + e.message + '\\n';
+});
+</script>
+<script>${uplotJs}</script>`;
+}
+
 /** uPlot's browser build and stylesheet, read once from node_modules. */
 export function uplotSources(): { js: string; css: string } {
   if (!uplotAssets) {
@@ -170,15 +186,7 @@ ${table(faultRows, ['at', 'until', 'fault', 'what happened'])}
 ${alarmRows.length ? table(alarmRows, ['at', 'alarm', 'to', 'value']) : '<p>none</p>'}
 <h2>Summary</h2>
 ${table(summaryRows, ['', ''])}
-<pre id="errors" hidden></pre>
-<script>
-window.addEventListener('error', (e) => {
-  const el = document.getElementById('errors');
-  el.hidden = false;
-  el.textContent += 'error: ' + e.message + '\\n';
-});
-</script>
-<script>${assets.js}</script>
+${errorBoxThenUplot(assets.js)}
 <script>
 const data = ${scriptJson(payload)};
 const s = data.series;

@@ -3,42 +3,17 @@
  * `chromium`, which .ci/run installs) loads the file, runs its scripts, and the DOM it dumps must
  * hold its uPlot charts, each drawn on its canvas, and no script error.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildLatencyPage } from '../../bench/latency-report.ts';
+import { dumpDom } from '../helpers/chromium.ts';
 import { sampleLatencyPage } from '../helpers/latency-page.ts';
 
-const execFileAsync = promisify(execFile);
 let dir: string;
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-async function dumpDom(file: string): Promise<string> {
-  const { stdout } = await execFileAsync(
-    'chromium',
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      `--user-data-dir=${join(dir, 'profile')}`,
-      '--virtual-time-budget=5000',
-      '--dump-dom',
-      pathToFileURL(file).href,
-    ],
-    { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-  ).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT')
-      throw new Error('chromium is not on PATH; install it with: apt-get install chromium');
-    throw error;
-  });
-  return stdout;
-}
 
 describe('the latency page in headless Chromium', () => {
   it('renders its four charts, each on a canvas, with no script error', async () => {
@@ -47,7 +22,7 @@ describe('the latency page in headless Chromium', () => {
     const file = join(dir, 'results.html');
     await writeFile(file, buildLatencyPage(sampleLatencyPage()));
     // Act
-    const dom = await dumpDom(file);
+    const dom = await dumpDom(file, dir);
     // Assess
     expect(dom).toContain('data-charts-rendered="4"');
     expect(dom.match(/<div class="uplot/g)).toHaveLength(4);
