@@ -162,18 +162,30 @@ function crashable(ports: SinkPorts, budget: Budget): SinkPorts {
   };
 }
 
+/** A sink on a fresh key prefix: chunks of two, seqs from 0. */
+function freshSink() {
+  const prefix = `f${randomBytes(4).toString('hex')}`;
+  const config = loadSinkConfig({
+    REDIS_URL: 'redis://unused',
+    SEQGUARD_KEY_PREFIX: prefix,
+    SEQGUARD_CHUNK_SIZE: '2',
+    SEQGUARD_FIRST_SEQ: '0',
+  });
+  return { prefix, config };
+}
+
+/** Every key of the prefix, deleted. */
+async function wipe(prefix: string): Promise<void> {
+  const keys = await raw.keys(`{${prefix}*`);
+  if (keys.length > 0) await raw.del(...keys);
+}
+
 describe('the sink with its ledger, while Redis forgets', () => {
   it('ends equal to the model of the unique events, dead letters included, whatever the history', async () => {
     await fc.assert(
       fc.asyncProperty(fc.gen(), async (g) => {
         // Prepare: the log, and a sink on a fresh prefix.
-        const prefix = `f${randomBytes(4).toString('hex')}`;
-        const config = loadSinkConfig({
-          REDIS_URL: 'redis://unused',
-          SEQGUARD_KEY_PREFIX: prefix,
-          SEQGUARD_CHUNK_SIZE: '2',
-          SEQGUARD_FIRST_SEQ: '0',
-        });
+        const { prefix, config } = freshSink();
         const log = buildLog(g);
         const budget: Budget = { left: undefined };
         const ports = crashable(createSinkPorts(redis, config.guard), budget);
@@ -347,8 +359,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
             ),
           ).toEqual([]);
         } finally {
-          const keys = await raw.keys(`{${prefix}*`);
-          if (keys.length > 0) await raw.del(...keys);
+          await wipe(prefix);
         }
       }),
       { numRuns: runs },
@@ -358,13 +369,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
   it('refuses the next chunk of a shard that lost an earlier chunk of the same invocation', async () => {
     // Prepare: a fresh partition, four events without a seq for one shard, chunks of two; the
     // node forgets everything after the first chunk, while the invocation runs.
-    const prefix = `f${randomBytes(4).toString('hex')}`;
-    const config = loadSinkConfig({
-      REDIS_URL: 'redis://unused',
-      SEQGUARD_KEY_PREFIX: prefix,
-      SEQGUARD_CHUNK_SIZE: '2',
-      SEQGUARD_FIRST_SEQ: '0',
-    });
+    const { prefix, config } = freshSink();
     const event = JSON.stringify({
       shard: 's1',
       type: 'zincrby',
@@ -405,8 +410,7 @@ describe('the sink with its ledger, while Redis forgets', () => {
         expect.objectContaining({ from: 0n, to: 2n, why: 'shardBehind', shard: 's1' }),
       );
     } finally {
-      const keys = await raw.keys(`{${prefix}*`);
-      if (keys.length > 0) await raw.del(...keys);
+      await wipe(prefix);
     }
   });
 });
