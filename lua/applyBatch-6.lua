@@ -52,11 +52,14 @@
     ARGV[6] JSON object "<topic>-<partition>" -> the lowest checkpoint KEYS[3] must hold (the
             partition ledger's record of what was written here); "{}" or absent for none
             (a repair, which fills in what was lost)
+    ARGV[7] JSON array, one element per state name: the sum of the chunk's deltas of that state
+            as exact decimal text when all of them are integers, else false; absent: all false
+            (includes/runningTotals.lua)
 
   Output:
-    an array with one status per event, in order:
-       1 APPLIED    2 APPLIED_LATE    3 GAP_OPENED    0 DUPLICATE
-      -1 REJECTED_BELOW_FIRST_SEQ  -2 REJECTED_WRONG_TYPE  -3 REJECTED_MUTATION_FAILED
+    a string with one letter per event, in order:
+      A APPLIED  L APPLIED_LATE  G GAP_OPENED  D DUPLICATE
+      B REJECTED_BELOW_FIRST_SEQ  W REJECTED_WRONG_TYPE  M REJECTED_MUTATION_FAILED
     or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when a bookkeeping
     key has the wrong type, or "SEQGUARD_BEHIND <topic>-<partition> <held|-> <expected>"
     (nothing written) when the shard holds a lower checkpoint than ARGV[6] expects: this node
@@ -65,6 +68,9 @@
 
 local APPLIED, APPLIED_LATE, GAP_OPENED, DUPLICATE = 1, 2, 3, 0
 local REJECTED_BELOW_FIRST_SEQ = -1
+-- The reply's letter of each status.
+local STATUS_LETTERS = { [1] = 'A', [2] = 'L', [3] = 'G', [0] = 'D', [-1] = 'B', [-2] = 'W',
+  [-3] = 'M' }
 
 --- @include "includes/seqArithmetic"
 --- @include "includes/layout"
@@ -81,26 +87,21 @@ local streamMaxLen = ARGV[2]
 local streamMaxAgeMs = tonumber(ARGV[3])
 local names = cjson.decode(ARGV[4])
 local events = cjson.decode(ARGV[5])
+local eventCount = #events
 
 checkLayout({ [cursorsKey] = 'hash', [gapsKey] = 'zset', [offsetsKey] = 'hash',
   [streamKey] = 'stream', [metaKey] = 'hash', [versionsKey] = 'hash' })
 if ARGV[6] and ARGV[6] ~= '{}' then
   checkNotBehind(offsetsKey, cjson.decode(ARGV[6]))
 end
+startTotals(names, ARGV[7] and cjson.decode(ARGV[7]) or {}, eventCount)
 
--- Cursors and checkpoints are read once and written back once per chunk.
-local cursors, cursorsChanged = {}, {}
+-- Cursors and checkpoints are read once and written back once per chunk. A cursor below 10^15
+-- is also kept as a Lua number (exact), so that the common question, "is seq the cursor + 1?",
+-- is one subtraction (seqCompareNext without the calls).
+local cursors, cursorsRead, cursorNumbers, byOffset = {}, {}, {}, {}
 local checkpoints = {}
 local appliedCount = 0
-
-local function cursorOf(field)
-  local c = cursors[field]
-  if c == nil then
-    c = redis.call('HGET', cursorsKey, field) or false
-    cursors[field] = c
-  end
-  return c or nil
-end
 
 local function raiseCheckpoint(topicPartition, offset)
   local current = checkpoints[topicPartition]
@@ -113,22 +114,40 @@ local function raiseCheckpoint(topicPartition, offset)
   checkpoints[topicPartition] = current
 end
 
+-- HSET of field-value pairs (a flat list), a bounded number per call.
+local function hsetPairs(key, flat)
+  for first = 1, #flat, 1000 do
+    redis.call('HSET', key, unpack(flat, first, math.min(first + 999, #flat)))
+  end
+end
+
+-- The hot path, kept inline: a Lua function call costs as much as the work done here.
 local statuses = {}
-for i, e in ipairs(events) do
+for i = 1, eventCount do
+  local e = events[i]
   local field, seq = e[1], e[2]
-  -- Hot path, kept inline: a Lua function call costs as much as the work here.
   local cursor = cursors[field]
   if cursor == nil then
-    cursor = cursorOf(field)
-  else
-    cursor = cursor or nil
+    cursor = redis.call('HGET', cursorsKey, field) or false
+    cursors[field], cursorsRead[field] = cursor, cursor
+    cursorNumbers[field] = cursor and #cursor < 16 and tonumber(cursor)
+    byOffset[field] = string.byte(field, 1) == 111 -- 'o'
   end
-  local status, gapFirst, gapHit, gapFirstPadded, gapLastPadded, prefix
+  local status, seqNumber, gapFirst, gapHit, gapFirstPadded, gapLastPadded, prefix
 
-  if string.byte(field, 1) == 111 then -- 'o': guarded by offset
+  if byOffset[field] then
     status = (cursor and seqCompare(seq, cursor) <= 0) and DUPLICATE or APPLIED
   else
-    local order = cursor and seqCompareNext(seq, cursor) or seqCompare(seq, firstSeq)
+    local order
+    local cursorNumber = cursorNumbers[field]
+    seqNumber = #seq < 16 and tonumber(seq)
+    if cursorNumber and seqNumber then
+      order = seqNumber - cursorNumber - 1
+    elseif cursor then
+      order = seqCompareNext(seq, cursor)
+    else
+      order = seqCompare(seq, firstSeq)
+    end
     if order == 0 then
       status = APPLIED
     elseif order > 0 then
@@ -142,10 +161,11 @@ for i, e in ipairs(events) do
     end
   end
 
+  local stateIndex, op, value = e[6], e[5], e[8]
+  local delta = op ~= 'hsetIfNewer' and value or nil
   if status > 0 then
-    local stateIndex = e[6]
     local name = names[stateIndex]
-    local rejected = mutateState(e[5], KEYS[6 + stateIndex], versionsKey, name, e[7], e[8], e[9])
+    local rejected = mutateState(op, KEYS[6 + stateIndex], versionsKey, name, e[7], value, e[9])
     if rejected then
       status = rejected
     else
@@ -157,14 +177,16 @@ for i, e in ipairs(events) do
         if status == GAP_OPENED then
           gapOpen(gapsKey, gapPrefix(field), gapFirst, seqDecrement(seq))
         end
-        cursors[field] = seq
-        cursorsChanged[field] = true
+        cursors[field], cursorNumbers[field] = seq, seqNumber
       end
-      addToTotals(metaKey, name, e[5] ~= 'hsetIfNewer' and e[8] or nil)
+      totalsApplied(stateIndex, delta)
       redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
-        streamEntryValue(field, seq, e[3], e[4], e[5], name, e[7], e[8], e[10], e[9], late))
+        streamEntryValue(field, seq, e[3], e[4], op, name, e[7], value, e[10], e[9], late))
       appliedCount = appliedCount + 1
     end
+  end
+  if status <= 0 then
+    totalsNotApplied(stateIndex, delta)
   end
 
   if status >= 0 then
@@ -176,15 +198,23 @@ for i, e in ipairs(events) do
       checkpoints[tp] = offset
     end
   end
-  statuses[i] = status
+  statuses[i] = STATUS_LETTERS[status]
 end
 
-for field in pairs(cursorsChanged) do
-  redis.call('HSET', cursorsKey, field, cursors[field])
+local changed = {}
+for field, cursor in pairs(cursors) do
+  if cursor ~= cursorsRead[field] then
+    changed[#changed + 1] = field
+    changed[#changed + 1] = cursor
+  end
 end
+hsetPairs(cursorsKey, changed)
+changed = {}
 for topicPartition, offset in pairs(checkpoints) do
-  redis.call('HSET', offsetsKey, topicPartition, offset)
+  changed[#changed + 1] = topicPartition
+  changed[#changed + 1] = offset
 end
+hsetPairs(offsetsKey, changed)
 flushTotals(metaKey)
 if appliedCount > 0 then
   if streamMaxLen ~= '0' then
@@ -199,4 +229,4 @@ if appliedCount > 0 then
   end
 end
 
-return statuses
+return table.concat(statuses)

@@ -2,53 +2,89 @@
   The running totals of a chunk, kept in Lua and written to the meta hash once at its end:
   per state name the number of applied events (metaCountField) and the sum of their deltas
   (metaSumField), which the drift check compares with the state. One HINCRBY / HINCRBYFLOAT per
-  name and chunk instead of two commands per event.
+  name and chunk instead of two commands per event. Totals are kept per state index (1-based
+  into the chunk's names).
 
-  Sums are added as doubles while that is exact for integers (below 2^52); a delta beyond that,
-  or a sum about to pass it, goes to Redis on its own, where HINCRBYFLOAT keeps a long double.
+  The sum of a state comes one of two ways:
+  - given: the caller sent the exact sum of the chunk's deltas of that state (decimal text, when
+    every one of them is an integer; functions/shared/redis/apply-batch.ts). The script starts
+    from it and takes off the deltas of the events it did not apply (duplicates, rejections),
+    so an applied event costs one count;
+  - added here, for the other states: each applied delta.
+  In Lua, deltas are added as doubles, exact for integers while the sum stays below 2^52:
+  startTotals sets `totalsSmall` = 2^52 / (events in the chunk), and a delta below it in size
+  cannot take the chunk's sum past 2^52. A larger delta goes to Redis as its text, where
+  HINCRBYFLOAT keeps a long double. Nothing is written for a state none of whose events applied.
 ]]
 
 --- @include "includes/layout"
 
-local totalsCount, totalsSum = {}, {}
 local TOTALS_EXACT_LIMIT = 4503599627370496 -- 2^52
+local totalsNames, totalsCount, totalsSum, totalsGiven, totalsLarge = {}, {}, {}, {}, {}
+local totalsSmall = 0
 
-local function flushSum(metaKey, name)
-  local sum = totalsSum[name]
-  if sum and sum ~= 0 then
-    redis.call('HINCRBYFLOAT', metaKey, metaSumField(name), string.format('%.17g', sum))
+-- Starts the totals of a chunk of `eventCount` events of the states `names`; givenSums[i] is the
+-- given sum of state i, or false.
+local function startTotals(names, givenSums, eventCount)
+  totalsNames = names
+  for i = 1, #names do
+    totalsCount[i], totalsSum[i], totalsLarge[i] = 0, 0, {}
+    totalsGiven[i] = type(givenSums[i]) == 'string' and givenSums[i]
   end
-  totalsSum[name] = nil
+  totalsSmall = TOTALS_EXACT_LIMIT / math.max(eventCount, 1)
 end
 
--- Counts one applied event of `name`; delta is the event's delta text, or nil (hsetIfNewer).
-local function addToTotals(metaKey, name, delta)
-  totalsCount[name] = (totalsCount[name] or 0) + 1
-  if not delta then
-    return
-  end
+-- Adds the delta text, or its negation (sign -1), to the sum of state `index`.
+local function addToSum(index, delta, sign)
   local d = tonumber(delta)
-  local sum = (totalsSum[name] or 0) + d
-  if sum < TOTALS_EXACT_LIMIT and sum > -TOTALS_EXACT_LIMIT
-    and d < TOTALS_EXACT_LIMIT and d > -TOTALS_EXACT_LIMIT then
-    totalsSum[name] = sum
-    return
+  if d and d < totalsSmall and d > -totalsSmall then
+    totalsSum[index] = totalsSum[index] + sign * d
+  elseif sign > 0 then
+    table.insert(totalsLarge[index], delta)
+  elseif string.byte(delta, 1) == 45 then -- '-'
+    table.insert(totalsLarge[index], string.sub(delta, 2))
+  else
+    table.insert(totalsLarge[index], '-' .. delta)
   end
-  if d >= TOTALS_EXACT_LIMIT or d <= -TOTALS_EXACT_LIMIT then
-    redis.call('HINCRBYFLOAT', metaKey, metaSumField(name), delta)
-    return
+end
+
+-- An event of state `index` was applied; delta is its delta text, or nil (hsetIfNewer).
+local function totalsApplied(index, delta)
+  totalsCount[index] = totalsCount[index] + 1
+  if delta and not totalsGiven[index] then
+    addToSum(index, delta, 1)
   end
-  flushSum(metaKey, name)
-  totalsSum[name] = d
+end
+
+-- An event of state `index` was not applied (a duplicate or a rejection).
+local function totalsNotApplied(index, delta)
+  if delta and totalsGiven[index] then
+    addToSum(index, delta, -1)
+  end
 end
 
 -- Writes the chunk's totals, and the applied count of the shard.
 local function flushTotals(metaKey)
   local applied = 0
-  for name, count in pairs(totalsCount) do
-    redis.call('HINCRBY', metaKey, metaCountField(name), count)
-    flushSum(metaKey, name)
-    applied = applied + count
+  for i = 1, #totalsNames do
+    local count = totalsCount[i]
+    if count > 0 then
+      local name = totalsNames[i]
+      local sumField = metaSumField(name)
+      redis.call('HINCRBY', metaKey, metaCountField(name), count)
+      local given = totalsGiven[i]
+      if given and given ~= '0' then
+        redis.call('HINCRBYFLOAT', metaKey, sumField, given)
+      end
+      for _, delta in ipairs(totalsLarge[i]) do
+        redis.call('HINCRBYFLOAT', metaKey, sumField, delta)
+      end
+      local sum = totalsSum[i]
+      if sum ~= 0 then
+        redis.call('HINCRBYFLOAT', metaKey, sumField, string.format('%.17g', sum))
+      end
+      applied = applied + count
+    end
   end
   if applied > 0 then
     redis.call('HINCRBY', metaKey, META_APPLIED, applied)

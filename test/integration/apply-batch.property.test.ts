@@ -56,8 +56,11 @@ function produceEvents(g: Gen, base: bigint): { produced: Produced[]; delivered:
   const mutation = (): Mutation => {
     const op = g(fc.constantFrom, 'zincrby', 'hincrby', 'hsetIfNewer');
     const target = g(fc.constantFrom, ...members);
-    if (op === 'zincrby')
-      return { op, key: 'board', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
+    if (op === 'zincrby') {
+      // Halves too: a state with a delta that is not an integer is summed by the script itself.
+      const value = g(fc.integer, { min: -10, max: 40 }) / 2;
+      return { op, key: 'board', target, value: String(value) };
+    }
     if (op === 'hincrby')
       return { op, key: 'coins', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
     version += g(fc.integer, { min: 1, max: 3 });

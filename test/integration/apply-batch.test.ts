@@ -216,6 +216,70 @@ describe('applyChunk()', () => {
     ]);
   });
 
+  it('takes the events it did not apply off the sum the chunk arrives with', async () => {
+    // Prepare: the client sends each state's sum of integer deltas over the whole chunk; a
+    // duplicate, an event below firstSeq and a rejected one must come off it, however large.
+    const shard = uniqueShard();
+    const counter = (scope: string, seq: number, value: string, key = 'coins') =>
+      guardedEvent({
+        shard,
+        scope,
+        seq,
+        offset: seq,
+        mutation: { op: 'hincrby', key, target: 'alice', value },
+      });
+    await raw.set(stateKey(shard, 'broken'), 'a string');
+    await kinds(shard, [counter('a', 1, '-9007199254740993'), counter('b', 1, '5')]);
+    // Act
+    const outcomes = await kinds(shard, [
+      counter('a', 1, '-9007199254740993'), // duplicate, beyond 2^53
+      counter('b', 2, '7'),
+      counter('d', 0, '100'), // below firstSeq, in a scope with no cursor
+      counter('c', 1, '3', 'broken'), // wrong type: its state holds a string
+      counter('c', 2, '4', 'broken'),
+    ]);
+    const allDuplicates = await kinds(shard, [counter('b', 1, '5'), counter('b', 2, '7')]);
+    // Assess
+    expect(outcomes).toEqual(['duplicate', 'applied', 'rejected', 'rejected', 'rejected']);
+    expect(allDuplicates).toEqual(['duplicate', 'duplicate']);
+    expect(await raw.hgetall(shardKeys(shard).meta)).toEqual({
+      'n:coins': '3',
+      'sum:coins': '-9007199254740981',
+      applied: '3',
+    });
+  });
+
+  it('adds deltas that are not integers, or too large to sum exactly, one by one', async () => {
+    // Prepare: a fraction, and two deltas whose sizes add up to 2^63.
+    const shard = uniqueShard();
+    const event = (scope: string, seq: number, op: 'zincrby' | 'hincrby', value: string) =>
+      guardedEvent({
+        shard,
+        scope,
+        seq,
+        offset: seq,
+        mutation: { op, key: op === 'zincrby' ? 'board' : 'coins', target: scope, value },
+      });
+    const chunk = [
+      event('a', 1, 'zincrby', '2'),
+      event('a', 2, 'zincrby', '0.25'),
+      event('b', 1, 'hincrby', '4611686018427387904'),
+      event('c', 1, 'hincrby', '4611686018427387904'),
+    ];
+    // Act
+    const first = await kinds(shard, chunk);
+    const again = await kinds(shard, [...chunk, event('a', 3, 'zincrby', '1.5')]);
+    // Assess
+    expect(first).toEqual(['applied', 'applied', 'applied', 'applied']);
+    expect(again).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'applied']);
+    expect(await raw.hgetall(shardKeys(shard).meta)).toMatchObject({
+      'n:board': '3',
+      'sum:board': '3.75',
+      'n:coins': '2',
+      'sum:coins': '9223372036854775808',
+    });
+  });
+
   it('appends one stream entry per applied event with its coordinates', async () => {
     const shard = uniqueShard();
     await kinds(shard, [

@@ -26,16 +26,16 @@ export interface GuardOptions {
 
 export type { GuardOutcome, RejectionReason } from '../guard-model.ts';
 
-/** applyBatch-6.lua's status codes. */
-const outcomeByStatus = new Map<number, GuardOutcome>([
-  [1, guardOutcomes.applied],
-  [2, guardOutcomes.appliedLate],
-  [3, guardOutcomes.gapOpened],
-  [0, guardOutcomes.duplicate],
-  [-1, guardOutcomes.rejected.belowFirstSeq],
-  [-2, guardOutcomes.rejected.wrongType],
-  [-3, guardOutcomes.rejected.mutationFailed],
-]);
+/** applyBatch-6.lua's reply: one letter per event. */
+const outcomeByLetter: Readonly<Record<string, GuardOutcome>> = {
+  A: guardOutcomes.applied,
+  L: guardOutcomes.appliedLate,
+  G: guardOutcomes.gapOpened,
+  D: guardOutcomes.duplicate,
+  B: guardOutcomes.rejected.belowFirstSeq,
+  W: guardOutcomes.rejected.wrongType,
+  M: guardOutcomes.rejected.mutationFailed,
+};
 
 /**
  * ElastiCache rejects a command with more than 3,999 arguments, and Redis serves nobody else
@@ -56,6 +56,37 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  * applied: what the partition ledger recorded as written to it. Empty for a repair.
  */
 export type ExpectedCheckpoints = Readonly<Record<string, string>>;
+
+const integerText = /^-?\d+$/;
+/** Integers below this in size are exact in HINCRBYFLOAT's long double (64-bit mantissa). */
+const exactSumLimit = 2n ** 63n;
+
+/**
+ * Per state name, the exact sum of the chunk's deltas of that state as decimal text, or false
+ * when one of them is not an integer, or their sizes add up to 2^63 or more. The guard starts
+ * its running totals from it and takes off the events it did not apply
+ * (lua/includes/runningTotals.lua), so an applied event costs it no arithmetic.
+ */
+function deltaSums(names: readonly string[], events: readonly GuardedEvent[]): (string | false)[] {
+  const sums = names.map(() => 0n);
+  const sizes = names.map(() => 0n);
+  const exact = names.map(() => true);
+  const indexOfName = new Map(names.map((name, i) => [name, i]));
+  for (const { mutation } of events) {
+    if (mutation.op === 'hsetIfNewer') continue;
+    const i = indexOfName.get(mutation.key) as number;
+    if (!exact[i]) continue;
+    if (!integerText.test(mutation.value)) {
+      exact[i] = false;
+      continue;
+    }
+    const delta = BigInt(mutation.value);
+    sums[i] = (sums[i] as bigint) + delta;
+    sizes[i] = (sizes[i] as bigint) + (delta < 0n ? -delta : delta);
+    if ((sizes[i] as bigint) >= exactSumLimit) exact[i] = false;
+  }
+  return sums.map((sum, i) => (exact[i] ? sum.toString() : false));
+}
 
 /**
  * The KEYS and ARGV of one applyBatch call. Exported for the benchmark's unguarded ceiling
@@ -107,6 +138,7 @@ export function applyBatchArguments(
     JSON.stringify(names),
     JSON.stringify(rows),
     JSON.stringify(expected),
+    JSON.stringify(deltaSums(names, events)),
   ];
   return { allKeys, argv };
 }
@@ -132,9 +164,9 @@ export async function applyChunk(
     throw new RangeError(`a chunk holds at most ${maxChunkEvents} events, got ${events.length}`);
   }
   const { allKeys, argv } = applyBatchArguments(shard, events, options, expected);
-  let statuses: number[];
+  let letters: string;
   try {
-    statuses = await writeAcknowledged(redis, options.replicaWait, (c) =>
+    letters = await writeAcknowledged(redis, options.replicaWait, (c) =>
       c.applyBatch(allKeys.length, ...allKeys, ...argv),
     );
   } catch (error) {
@@ -145,9 +177,17 @@ export async function applyChunk(
         `shard "${shard}" holds less than was written to it (${reading}): its node lost writes; check-drift replays them`,
     });
   }
-  return statuses.map((status) => {
-    const outcome = outcomeByStatus.get(Number(status));
-    if (outcome === undefined) throw new RangeError(`applyBatch returned unknown status ${status}`);
-    return outcome;
-  });
+  if (letters.length !== events.length) {
+    throw new RangeError(
+      `applyBatch returned ${letters.length} outcomes for ${events.length} events`,
+    );
+  }
+  const outcomes: GuardOutcome[] = new Array(events.length);
+  for (let i = 0; i < letters.length; i++) {
+    const outcome = outcomeByLetter[letters[i] as string];
+    if (outcome === undefined)
+      throw new RangeError(`applyBatch returned unknown status ${letters[i]}`);
+    outcomes[i] = outcome;
+  }
+  return outcomes;
 }

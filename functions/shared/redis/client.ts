@@ -9,7 +9,7 @@ import * as scripts from './lua-scripts.generated.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    applyBatch(numKeys: number, ...keysAndArgs: string[]): Result<number[], Context>;
+    applyBatch(numKeys: number, ...keysAndArgs: string[]): Result<string, Context>;
     deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
     swapRebuilt(...keysAndArgs: string[]): Result<unknown[], Context>;
     advanceLedger(...keysAndArgs: string[]): Result<number, Context>;
