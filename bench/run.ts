@@ -64,7 +64,7 @@ const sizes = quick
   : {
       apply: 200_000,
       slow: 20_000,
-      rounds: 3,
+      rounds: 5,
       handler: 10_000,
       handlerRounds: 15,
       pipeline: 10_000,
