@@ -25,6 +25,7 @@ import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
 import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
 import { applyRecords } from '../functions/shared/sink/apply-records.ts';
 import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
+import { collectGarbage } from './lib.ts';
 
 /**
  * Lambda invokes a function with an MSK batch synchronously, and a synchronous invocation's
@@ -108,8 +109,6 @@ function sinkConfig(redisUrl: string): SinkConfig {
     SEQGUARD_KEY_PREFIX: `h${randomBytes(4).toString('hex')}`,
   });
 }
-
-const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
 
 /** Applies one batch by `mode` on fresh keys; its events/s. */
 async function handle(

@@ -50,3 +50,9 @@ export const fixed = (n: number, digits = 0) =>
   Number.isFinite(n)
     ? n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
     : 'n/a';
+
+/**
+ * A full garbage collection, when node runs with --expose-gc (npm run bench does): called
+ * before a measurement, so that no design pays for the garbage of the one before it.
+ */
+export const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
