@@ -66,7 +66,8 @@ function commandProblems(command: string): string[] {
       continue;
     }
     if (run[2] === undefined) continue;
-    const program = /^node (\S+\.ts)/.exec(body)?.[1];
+    // node, its own flags (--expose-gc), then the program.
+    const program = /^node (?:--[\w-]+ )*(\S+\.ts)/.exec(body)?.[1];
     if (!program) {
       problems.push(`npm run ${script} -- …: "${body}" is not one of the project's programs`);
       continue;
@@ -110,6 +111,8 @@ describe('commandProblems()', () => {
     expect(commandProblems('npm run demo -- --events 10 --no-such-flag 1')).toEqual([
       'local/demo.ts: no option --no-such-flag',
     ]);
+    // A script that runs node with flags of its own (bench: --expose-gc) is still checked.
+    expect(commandProblems('npm run bench -- --nope')).toEqual(['bench/run.ts: no option --nope']);
     expect(commandProblems('npx node local/kafka.ts start --topic t [--nope]')).toEqual([
       'local/kafka.ts: no option --nope',
     ]);
