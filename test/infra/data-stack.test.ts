@@ -100,7 +100,7 @@ describe('ElastiCache', () => {
     data.hasResourceProperties('AWS::ElastiCache::User', {
       UserName: 'seqguard',
       AccessString:
-        'on ~{sg:* ~{sg~* -@all +@read +@write +@scripting +@transaction +@connection -@dangerous +info +time +cluster|info +cluster|slots +cluster|shards',
+        'on ~{sg:* ~{sg~* -@all +@read +@write +@scripting +@transaction +@connection -@dangerous -script|flush -script|kill -script|debug -function -fcall -fcall_ro +info +time +cluster|info +cluster|slots +cluster|shards',
       AuthenticationMode: {
         Type: 'password',
         Passwords: [Match.objectLike({ 'Fn::Join': Match.anyValue() })],

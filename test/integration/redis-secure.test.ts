@@ -234,7 +234,7 @@ describe("the app user's access string", () => {
     }
   });
 
-  it('refuses commands outside it (FLUSHALL, KEYS, CONFIG, CLIENT KILL, SHUTDOWN, ACL), and the data stays', async () => {
+  it('refuses commands outside it (FLUSHALL, KEYS, CONFIG, CLIENT KILL, SHUTDOWN, ACL, SCRIPT FLUSH, FUNCTION), and the data stays', async () => {
     // Prepare
     const key = stateKey('vault', 'balances', prefix);
     await app.hset(key, 'alice', '100');
@@ -249,6 +249,16 @@ describe("the app user's access string", () => {
         ['BGSAVE'],
         ['SHUTDOWN', 'NOSAVE'],
         ['ACL', 'SETUSER', redisUserName, '+@all'],
+        ['SCRIPT', 'FLUSH'],
+        ['SCRIPT', 'KILL'],
+        ['SCRIPT', 'DEBUG', 'YES'],
+        [
+          'FUNCTION',
+          'LOAD',
+          "#!lua name=kept\nredis.register_function('f', function() return 1 end)",
+        ],
+        ['FUNCTION', 'FLUSH'],
+        ['FCALL', 'f', '0'],
       ].map(([command, ...args]) =>
         app.call(command as string, ...args).then(
           () => `${command} ran`,
@@ -259,6 +269,7 @@ describe("the app user's access string", () => {
     // Assess
     for (const refusal of refusals) expect(refusal).toMatch(/^NOPERM/);
     expect(await app.hget(key, 'alice')).toBe('100');
+    expect(await admin.call('FUNCTION', 'LIST')).toEqual([]);
     expect(await admin.config('GET', 'maxmemory-policy')).toEqual([
       'maxmemory-policy',
       'noeviction',

@@ -26,8 +26,14 @@ export const anyKeyPrefix = '*';
  * @transaction), the connection handshake (WAIT is in @connection too), INFO and CLUSTER
  * INFO/SLOTS/SHARDS (ioredis' ready check and slot map).
  * `-@dangerous` takes back what those categories hold that no function needs (FLUSHALL, KEYS,
- * SORT, MIGRATE, RESTORE, …). Access string syntax: ElastiCache guide, "Role-Based Access
- * Control (RBAC)", "Specifying Permissions Using an Access String"
+ * SORT, MIGRATE, RESTORE, …), and the rules after it what @scripting holds beyond running
+ * scripts (ioredis sends a script's text with EVAL once per connection, then EVALSHA): SCRIPT
+ * FLUSH, KILL and DEBUG, and Redis functions (FUNCTION LOAD would keep code in the server, in its
+ * snapshots and on its replicas; FCALL would run it). A rule
+ * `-<command>|<subcommand>` takes back one subcommand (Redis ACL, "Allow/block subcommands":
+ * https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#allowblock-subcommands).
+ * Access string syntax: ElastiCache guide, "Role-Based Access Control (RBAC)", "Specifying
+ * Permissions Using an Access String"
  * (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html); the categories
  * and their commands: https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/#command-categories
  */
@@ -42,6 +48,12 @@ export function appAccessString(keyPrefix: string): string {
     '+@transaction',
     '+@connection',
     '-@dangerous',
+    '-script|flush',
+    '-script|kill',
+    '-script|debug',
+    '-function',
+    '-fcall',
+    '-fcall_ro',
     '+info',
     '+time',
     '+cluster|info',
