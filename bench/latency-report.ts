@@ -6,7 +6,13 @@
  *
  * buildLatencyPage() is pure: data in, HTML text out.
  */
-import { errorBoxThenUplot, escapeHtml, scriptJson, uplotSources } from '../local/soak/report.ts';
+import {
+  errorBoxThenUplot,
+  escapeHtml,
+  pageHead,
+  scriptJson,
+  uplotSources,
+} from '../local/soak/report.ts';
 import { keepsUp, type LatencyPoint } from './latency-curve.ts';
 import { fixed } from './lib.ts';
 
@@ -80,22 +86,7 @@ export function buildLatencyPage(data: LatencyPageData, assets = uplotSources())
     })),
     references: data.references,
   };
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${escapeHtml(data.title)}</title>
-<style>${assets.css}</style>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1180px; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0; }
-td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; text-align: left; }
-.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 700; }
-.chart { margin: 12px 0 20px; }
-</style>
-</head>
+  return `${pageHead(data.title, assets.css, 'body { max-width: 1180px; }\ntd { text-align: right; }')}
 <body data-charts-rendered="0">
 <h1>${escapeHtml(data.title)}</h1>
 <p>${escapeHtml(data.run)}</p>

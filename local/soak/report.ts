@@ -71,6 +71,30 @@ export const scriptJson = (value: unknown) =>
 let uplotAssets: { js: string; css: string } | undefined;
 
 /**
+ * The start of one of the project's HTML pages, to its <body>: the title, uPlot's stylesheet,
+ * the styles both pages share, then the page's own `css` (the bench's latency page uses it too).
+ */
+export function pageHead(title: string, uplotCss: string, css: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<style>${uplotCss}</style>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; margin: 8px 0; }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 700; }
+.chart { margin: 12px 0 20px; }
+${css}
+</style>
+</head>`;
+}
+
+/**
  * A page's error box, and the script that shows every script error in it (the Chromium tests
  * read it), then uPlot: the page's own chart script comes after.
  */
@@ -154,24 +178,12 @@ export function buildReport(data: ReportData, assets = uplotSources()): string {
     alarms: data.alarms,
     colours: faultColours,
   };
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${escapeHtml(data.title)}</title>
-<style>${assets.css}</style>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0; }
-td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 700; }
-.verdict { font-size: 18px; font-weight: 700; }
-.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }
-.chart { margin: 12px 0 20px; }
-</style>
-</head>
+  return `${pageHead(
+    data.title,
+    assets.css,
+    `.verdict { font-size: 18px; font-weight: 700; }
+.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }`,
+  )}
 <body data-charts-rendered="0">
 <h1>${escapeHtml(data.title)}</h1>
 <p>Started ${escapeHtml(data.startedAt)}. <span class="verdict ${data.ok ? 'pass' : 'fail'}">${data.ok ? 'OK: every event applied exactly once.' : 'FAILED'}</span></p>
