@@ -9,17 +9,20 @@
  * idempotent designs a second pass of the same events must change nothing.
  */
 import { fileURLToPath } from 'node:url';
-import type { GuardedEvent } from '../functions/shared/events/types.ts';
-import { emptyShardModel, guardEvent } from '../functions/shared/guard-model.ts';
 import {
   applyBatchArguments,
   applyChunk,
   chunk,
+  emptyShardModel,
+  type GuardedEvent,
   type GuardOptions,
-} from '../functions/shared/redis/apply-batch.ts';
-import type { RedisClient } from '../functions/shared/redis/client.ts';
-import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
-import { parseScore } from '../functions/shared/redis/layout.ts';
+  guardEvent,
+  parseScore,
+  type RedisClient,
+  shardKeys,
+  stateKey,
+} from '../core/index.ts';
+
 import { resolveIncludes } from '../lua/resolve-includes.ts';
 import { type EventWork, medianWork, workPerEvent } from './cost.ts';
 import { collectGarbage, percentile, redisCpuSeconds, redisWork } from './lib.ts';

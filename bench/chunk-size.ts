@@ -7,9 +7,8 @@
  *   node bench/chunk-size.ts [--events N]
  */
 import { parseArgs } from 'node:util';
-import type { GuardedEvent } from '../functions/shared/events/types.ts';
-import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
-import { createRedisClient } from '../functions/shared/redis/client.ts';
+import { applyChunk, chunk, createRedisClient, type GuardedEvent } from '../core/index.ts';
+
 import { startRedisServer } from '../local/redis-server.ts';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '100000' } } });

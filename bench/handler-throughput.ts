@@ -18,13 +18,19 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { MSKEvent } from 'aws-lambda';
-import { loadSinkConfig, type SinkConfig } from '../functions/shared/config.ts';
-import { decodeRecord } from '../functions/shared/events/decode.ts';
-import type { GuardedEvent } from '../functions/shared/events/types.ts';
-import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
-import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
-import { applyRecords } from '../functions/shared/sink/apply-records.ts';
-import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
+import {
+  applyChunk,
+  applyRecords,
+  chunk,
+  createRedisClient,
+  createSinkPorts,
+  decodeRecord,
+  type GuardedEvent,
+  loadSinkConfig,
+  type RedisClient,
+  type SinkConfig,
+} from '../core/index.ts';
+
 import { collectGarbage } from './lib.ts';
 
 /**

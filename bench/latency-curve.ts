@@ -27,16 +27,16 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createAdmin } from '../functions/shared/kafka/connection.ts';
 import {
-  createProducer,
-  type OutgoingEvent,
-  publishEvents,
-} from '../functions/shared/kafka/producer.ts';
-import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
-import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
-import { shardKeys } from '../functions/shared/redis/keys.ts';
-import { decodeStreamEntry } from '../functions/shared/redis/layout.ts';
+  createAdmin,
+  createRedisClient,
+  decodeStreamEntry,
+  type RedisClient,
+  shardKeys,
+  topicPartition,
+} from '../core/index.ts';
+import { createProducer, type OutgoingEvent, publishEvents } from '../core/producer/index.ts';
+
 import { bursts, demoStateName, modelOf, type TrafficSettings } from '../local/demo/plan.ts';
 import { checkAgainstModel } from '../local/demo/verdict.ts';
 import { startKafkaBroker } from '../local/kafka/broker.ts';

@@ -1,5 +1,5 @@
 /** Measuring helpers shared by the benchmarks: percentiles, Redis CPU, tables. */
-import type { RedisClient } from '../functions/shared/redis/client.ts';
+import type { RedisClient } from '../core/index.ts';
 
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;

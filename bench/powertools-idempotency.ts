@@ -19,10 +19,14 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
 import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
-import type { GuardedEvent, Mutation } from '../functions/shared/events/types.ts';
-import type { KafkaBatchResponse } from '../functions/shared/kafka/batch-response.ts';
-import type { RedisClient } from '../functions/shared/redis/client.ts';
-import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
+import {
+  type GuardedEvent,
+  type KafkaBatchResponse,
+  type Mutation,
+  type RedisClient,
+  shardKeys,
+  stateKey,
+} from '../core/index.ts';
 
 /** What the peer applies: an event's id (its idempotency key), its shard and its mutation. */
 export interface PeerEvent {

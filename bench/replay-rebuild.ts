@@ -1,20 +1,24 @@
 /**
  * Reading the delta stream back: the seed article's warm-up window (the last 10,000 entries,
- * which it claims to replay in under 200 ms) decoded (functions/shared/redis/layout.ts) and
+ * which it claims to replay in under 200 ms) decoded (core/layout/codecs.ts) and
  * folded, oldest first, into a fresh read model (the guard's model of the state), and a full
  * rebuild of a leaderboard from its stream (tools/rebuild/rebuild.ts), at two stream
  * sizes. Each is timed several times on the same stream; the tables take the median.
  */
 import { randomBytes } from 'node:crypto';
 import {
+  applyChunk,
   applyMutation,
+  chunk,
+  decodeStreamEntry,
   emptyStateModel,
+  entryMutation,
+  type RedisClient,
   type StateModel,
-} from '../functions/shared/guard-model.ts';
-import { applyChunk, chunk } from '../functions/shared/redis/apply-batch.ts';
-import type { RedisClient } from '../functions/shared/redis/client.ts';
-import { shardKeys, stateKey } from '../functions/shared/redis/keys.ts';
-import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
+  shardKeys,
+  stateKey,
+} from '../core/index.ts';
+
 import { rebuildState } from '../tools/rebuild/rebuild.ts';
 import { benchEvents } from './apply-throughput.ts';
 

@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { createRedisClient } from '../functions/shared/redis/client.ts';
+import { createRedisClient } from '../core/index.ts';
 import { startKafkaBroker } from '../local/kafka/broker.ts';
 import { startRedisServer } from '../local/redis-server.ts';
 import {

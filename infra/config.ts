@@ -1,14 +1,14 @@
 /**
  * The deployment's settings, from CDK context (`cdk.json`, `-c key=value`, or
  * `cdk.context.json`), validated once with every problem named. Alarm thresholds are not here:
- * they come from `functions/shared/thresholds.ts`, the one definition the alarms share with the
+ * they come from `core/config/thresholds.ts`, the one definition the alarms share with the
  * local runtime, overridden by the `thresholds` context value exactly as SEQGUARD_THRESHOLDS
  * overrides them for the functions.
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { ConfigError } from '../functions/shared/errors.ts';
-import { loadThresholds, type Thresholds } from '../functions/shared/thresholds.ts';
+import { ConfigError, loadThresholds, type Thresholds } from '../core/index.ts';
+
 import { mskClusterArnPattern, mskIamPort } from './constructs/msk-access.ts';
 
 const logRetentionPeriods = [
@@ -221,7 +221,7 @@ export const contextSchema = z.object({
   ),
   /** Extra environment of the three functions: SEQGUARD_FORMAT, SEQGUARD_MAPPING, … */
   sinkEnvironment: json(z.record(z.string().regex(/^SEQGUARD_[A-Z_]+$/), z.string())).prefault({}),
-  /** JSON overrides of functions/shared/thresholds.ts, e.g. {"timeLagSeconds": 60}. */
+  /** JSON overrides of core/config/thresholds.ts, e.g. {"timeLagSeconds": 60}. */
   thresholds: json(z.record(z.string(), z.number())).prefault({}),
   /** Minutes an alarm's metric must breach before it pages (all of them, consecutively). */
   alarmMinutes: integer(1, 60, 3),
@@ -276,6 +276,9 @@ export interface SeqguardConfig extends SeqguardContext {
   thresholdValues: Thresholds;
 }
 
+/** The settings as a user writes them: every key optional, defaults as documented. */
+export type SeqguardSettings = z.input<typeof contextSchema>;
+
 /** Every key of the schema, read from the construct tree's context. */
 export function loadConfig(node: Node): SeqguardConfig {
   const raw: Record<string, unknown> = {};
@@ -283,23 +286,35 @@ export function loadConfig(node: Node): SeqguardConfig {
     const value = node.tryGetContext(key);
     if (value !== undefined) raw[key] = value;
   }
-  const parsed = contextSchema.safeParse(raw);
+  return resolveConfig(raw, 'CDK context');
+}
+
+/**
+ * The settings (cdk.json's context, or an object a user's app passes to the constructs), checked,
+ * with the defaults filled in; every problem is named in one ConfigError.
+ */
+export function resolveConfig(
+  settings: SeqguardSettings | Record<string, unknown> = {},
+  source = 'seqguard settings',
+): SeqguardConfig {
+  const parsed = contextSchema.safeParse(settings);
+  const invalid = (problems: string) => new ConfigError(`invalid ${source}:\n  ${problems}`);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid CDK context:\n  ${problems.join('\n  ')}`);
+    throw invalid(problems.join('\n  '));
   }
   const config = parsed.data;
   if (config.eventSource.minimumPollers > config.eventSource.maximumPollers) {
-    throw new ConfigError('invalid CDK context:\n  eventSource: minimumPollers > maximumPollers');
+    throw invalid('eventSource: minimumPollers > maximumPollers');
   }
   const existing = config.existing;
   if (existing && existing.subnetIds.length % existing.availabilityZones.length !== 0) {
-    throw new ConfigError(
-      'invalid CDK context:\n  existing.subnetIds: one subnet per zone of existing.availabilityZones (or a multiple), in the same order',
+    throw invalid(
+      'existing.subnetIds: one subnet per zone of existing.availabilityZones (or a multiple), in the same order',
     );
   }
   if (config.topics.includes(config.deadLetterTopic)) {
-    throw new ConfigError('invalid CDK context:\n  deadLetterTopic: must not be a consumed topic');
+    throw invalid('deadLetterTopic: must not be a consumed topic');
   }
   return {
     ...config,

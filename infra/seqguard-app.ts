@@ -5,10 +5,13 @@
  */
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfig, type SeqguardConfig } from './config.ts';
-import { DataStack } from './stacks/data-stack.ts';
-import { LocalStackStack } from './stacks/localstack-stack.ts';
-import { PipelineStack } from './stacks/pipeline-stack.ts';
+import {
+  DataStack,
+  LocalStackStack,
+  loadConfig,
+  PipelineStack,
+  type SeqguardConfig,
+} from './index.ts';
 
 export type SeqguardStacks =
   | { stage: 'aws'; config: SeqguardConfig; data: DataStack; pipeline: PipelineStack }
@@ -49,7 +52,6 @@ export function defineStacks(
     // and cache.
     const pipeline = new PipelineStack(app, `${config.prefix}-pipeline`, {
       config,
-      clusters: { existing: config.existing },
       env,
       description: `${description} (functions, triggers, alarms; your own clusters)`,
     });
@@ -62,7 +64,7 @@ export function defineStacks(
   });
   const pipeline = new PipelineStack(app, `${config.prefix}-pipeline`, {
     config,
-    clusters: { data },
+    data,
     env,
     description: `${description} (functions, triggers, alarms)`,
   });

@@ -26,13 +26,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { applyMutation, emptyStateModel } from '../functions/shared/guard-model.ts';
-import { createAdmin } from '../functions/shared/kafka/connection.ts';
-import { createProducer, publishEvents } from '../functions/shared/kafka/producer.ts';
-import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
-import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
-import { deadLetterKeys, shardKeys } from '../functions/shared/redis/keys.ts';
-import { decodeStreamEntry, entryMutation } from '../functions/shared/redis/layout.ts';
+import {
+  applyMutation,
+  createAdmin,
+  createRedisClient,
+  deadLetterKeys,
+  decodeStreamEntry,
+  emptyStateModel,
+  entryMutation,
+  type RedisClient,
+  shardKeys,
+  topicPartition,
+} from '../core/index.ts';
+
+import { createProducer, publishEvents } from '../core/producer/index.ts';
+
 import { bursts, demoStateName, type Model, modelOf } from './demo/plan.ts';
 import { demoReport, type Measurements, type Watch } from './demo/report.ts';
 import { checkAgainstModel } from './demo/verdict.ts';

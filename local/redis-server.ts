@@ -5,7 +5,7 @@
  *
  * `secure: true` gives them ElastiCache's shape (in-transit encryption with RBAC): TLS only, no
  * plaintext port; the app user with a password and the deployed user's access string (its key
- * prefix and command categories, functions/shared/redis/access-string.ts), an admin user for
+ * prefix and command categories, core/layout/access-string.ts), an admin user for
  * replication, cluster creation and server management; the `default` user switched off, so a
  * client without credentials is refused. The nodes of a cluster, and a replica and its master, talk TLS
  * to each other too. Redis: https://redis.io/docs/latest/operate/oss_and_stack/management/security/encryption/
@@ -20,11 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
-import {
-  anyKeyPrefix,
-  appAccessString,
-  redisUserName,
-} from '../functions/shared/redis/access-string.ts';
+import { anyKeyPrefix, appAccessString, redisUserName } from '../core/index.ts';
 import { MissingPrerequisiteError, RedisServerError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { freePort } from './ports.ts';

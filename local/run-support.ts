@@ -8,9 +8,8 @@
  * - errors explained with their causes, deadlines, and produce-to-visible latency read from the
  *   delta stream in pages.
  */
-import type { KafkaConnection } from '../functions/shared/kafka/connection.ts';
-import type { RedisClient } from '../functions/shared/redis/client.ts';
-import { decodeStreamEntry } from '../functions/shared/redis/layout.ts';
+import { decodeStreamEntry, type KafkaConnection, type RedisClient } from '../core/index.ts';
+
 import { LocalRuntimeError } from './errors.ts';
 import { type KafkaBroker, secureKafkaEnv } from './kafka/broker.ts';
 import type { RedisAccess } from './redis-server.ts';

@@ -12,7 +12,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { RedisCredentials } from '../functions/shared/redis/auth-secret.ts';
+import type { RedisCredentials } from '../core/index.ts';
 import { MissingPrerequisiteError, SecretsServerError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { canConnect, freePort } from './ports.ts';

@@ -1,7 +1,7 @@
 /**
  * Turns every `lua/<camelVerbNoun>-<numKeys>.lua` into a string module, resolving its
  * `--- @include "includes/<fn>"` lines (resolve-includes.ts), so that no function reads a file
- * at run time: `functions/shared/redis/lua-scripts.generated.ts`.
+ * at run time: `core/redis/lua-scripts.generated.ts`.
  *
  * Run by `npm run lua` (and before tests, type checks and bundling).
  */
@@ -9,7 +9,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { luaDir, resolveIncludes } from './resolve-includes.ts';
 
-const outFile = join(luaDir, '..', 'functions', 'shared', 'redis', 'lua-scripts.generated.ts');
+const outFile = join(luaDir, '..', 'core', 'redis', 'lua-scripts.generated.ts');
 const scriptName = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
 
 async function bundle(): Promise<void> {

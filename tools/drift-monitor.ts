@@ -3,18 +3,16 @@
  * as the CloudWatch alarms, reporting each state change (OK -> ALARM -> OK) as it happens.
  */
 import {
+  type AlarmName,
+  type AlarmState,
+  alarmMetrics,
   checkDrift,
   type DriftCheckDependencies,
   type DriftCheckOptions,
   type DriftReport,
-} from '../functions/check-drift/check-drift.ts';
-import {
-  type AlarmName,
-  type AlarmState,
-  alarmMetrics,
   evaluateAlarms,
   type Thresholds,
-} from '../functions/shared/thresholds.ts';
+} from '../core/index.ts';
 
 export interface AlarmTransition {
   at: number;

@@ -1,9 +1,9 @@
 /**
  * Errors of the operator tools (tools/). What they do in Redis and Kafka fails with the library's
- * own errors (functions/shared/errors.ts), since they run the same code; their base class is the
+ * own errors (core/errors.ts), since they run the same code; their base class is the
  * same, and what is the tools' own is here.
  */
-import { SeqguardError } from '../functions/shared/errors.ts';
+import { SeqguardError } from '../core/index.ts';
 
 /** The command line was not understood: the CLI prints the message and its usage, and exits 2. */
 export class UsageError extends SeqguardError {

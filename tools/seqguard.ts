@@ -11,15 +11,24 @@
  *   npm run seqguard -- verify
  */
 import { parseArgs } from 'node:util';
-import { type DriftConfig, loadDriftConfig } from '../functions/shared/config.ts';
-import { toPlainJson } from '../functions/shared/json.ts';
-import { lazyKafkaConnection } from '../functions/shared/kafka/connection.ts';
-import { topicPartition } from '../functions/shared/kafka/topic-partition.ts';
-import { withRedisAuthSecret } from '../functions/shared/redis/auth-secret.ts';
-import { createRedisClient, type RedisClient } from '../functions/shared/redis/client.ts';
-import { createSinkPorts } from '../functions/shared/sink/redis-ports.ts';
-import { parseReplayRequest, rangesOf, replay } from '../functions/shared/sink/replay.ts';
-import { alarmMetrics, evaluateAlarms, loadThresholds } from '../functions/shared/thresholds.ts';
+import {
+  alarmMetrics,
+  createRedisClient,
+  createSinkPorts,
+  type DriftConfig,
+  evaluateAlarms,
+  lazyKafkaConnection,
+  loadDriftConfig,
+  loadThresholds,
+  parseReplayRequest,
+  type RedisClient,
+  rangesOf,
+  replay,
+  toPlainJson,
+  topicPartition,
+  withRedisAuthSecret,
+} from '../core/index.ts';
+
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
 import { UsageError } from './errors.ts';
 import { rebuildState } from './rebuild/rebuild.ts';

@@ -1,7 +1,7 @@
 /**
  * The apply-events Lambda handler, composed: middy with Powertools Logger and Metrics (EMF)
- * around the sink core (functions/shared/sink/apply-records.ts), its ports bound to one Redis
- * client (functions/shared/sink/redis-ports.ts).
+ * around the sink core (core/sink/apply-records.ts), its ports bound to one Redis
+ * client (core/sink/redis-ports.ts).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -9,12 +9,16 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { MSKEvent } from 'aws-lambda';
-import type { SinkConfig } from '../shared/config.ts';
-import type { KafkaBatchResponse } from '../shared/kafka/batch-response.ts';
-import { type KafkaConnection, lazyKafkaConnection } from '../shared/kafka/connection.ts';
-import type { RedisClient } from '../shared/redis/client.ts';
-import { applyRecords, type BatchSummary } from '../shared/sink/apply-records.ts';
-import { createSinkPorts } from '../shared/sink/redis-ports.ts';
+import {
+  applyRecords,
+  type BatchSummary,
+  createSinkPorts,
+  type KafkaBatchResponse,
+  type KafkaConnection,
+  lazyKafkaConnection,
+  type RedisClient,
+  type SinkConfig,
+} from '../../core/index.ts';
 
 export interface ApplyEventsDependencies {
   config: SinkConfig;

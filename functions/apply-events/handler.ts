@@ -4,9 +4,8 @@
  * from Secrets Manager when SEQGUARD_REDIS_AUTH_SECRET_ARN is set; the Redis client is reused
  * across invocations.
  */
-import { loadSinkConfig } from '../shared/config.ts';
-import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
-import { createRedisClient } from '../shared/redis/client.ts';
+import { createRedisClient, loadSinkConfig, withRedisAuthSecret } from '../../core/index.ts';
+
 import { createApplyEventsHandler } from './create-handler.ts';
 
 const config = loadSinkConfig(process.env);

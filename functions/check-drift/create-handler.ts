@@ -9,13 +9,18 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { DriftConfig } from '../shared/config.ts';
-import { toPlainJson } from '../shared/json.ts';
-import type { KafkaConnection } from '../shared/kafka/connection.ts';
-import type { RedisClient } from '../shared/redis/client.ts';
-import { createSinkPorts } from '../shared/sink/redis-ports.ts';
-import { alarmMetrics, evaluateAlarms, type Thresholds } from '../shared/thresholds.ts';
-import { checkDrift, type DriftReport } from './check-drift.ts';
+import {
+  alarmMetrics,
+  checkDrift,
+  createSinkPorts,
+  type DriftConfig,
+  type DriftReport,
+  evaluateAlarms,
+  type KafkaConnection,
+  type RedisClient,
+  type Thresholds,
+  toPlainJson,
+} from '../../core/index.ts';
 
 export interface CheckDriftDependencies {
   config: DriftConfig;

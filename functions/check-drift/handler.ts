@@ -2,11 +2,14 @@
  * Entry of the check-drift Lambda (EventBridge Scheduler, every minute). Configuration is read
  * and checked once, at cold start, with the Redis credentials from Secrets Manager if configured.
  */
-import { loadDriftConfig } from '../shared/config.ts';
-import { lazyKafkaConnection } from '../shared/kafka/connection.ts';
-import { withRedisAuthSecret } from '../shared/redis/auth-secret.ts';
-import { createRedisClient } from '../shared/redis/client.ts';
-import { loadThresholds } from '../shared/thresholds.ts';
+import {
+  createRedisClient,
+  lazyKafkaConnection,
+  loadDriftConfig,
+  loadThresholds,
+  withRedisAuthSecret,
+} from '../../core/index.ts';
+
 import { createCheckDriftHandler } from './create-handler.ts';
 
 const config = loadDriftConfig(process.env);

@@ -1,6 +1,6 @@
 /**
  * Alarms that page, and a dashboard of the same metrics. Every drift alarm is built from
- * `functions/shared/thresholds.ts` (`alarmMetrics` and the thresholds), the definition the
+ * `core/config/thresholds.ts` (`alarmMetrics` and the thresholds), the definition the
  * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
  * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
  */
@@ -13,11 +13,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import {
-  type AlarmName,
-  alarmMetrics,
-  type Thresholds,
-} from '../../functions/shared/thresholds.ts';
+import { type AlarmName, alarmMetrics, type Thresholds } from '../../core/index.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
 
 /** The namespace and `service` dimension values the handlers' Powertools Metrics use. */

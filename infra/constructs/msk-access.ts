@@ -12,7 +12,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IDependable } from 'constructs';
-import { triggerGroups } from '../../functions/shared/kafka/consumer-groups.ts';
+import { triggerGroups } from '../../core/index.ts';
 import { acknowledge } from '../nag.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
 
@@ -212,7 +212,7 @@ export class MskAccess {
     });
     fn.allowNetworkInterfaces(this.props.pollerSecurityGroups, this.props.pollerSubnetIds);
     // One mapping per topic (a Kafka mapping takes one topic), each with a group of its own:
-    // functions/shared/kafka/consumer-groups.ts.
+    // core/kafka/consumer-groups.ts.
     return groups.map(({ topic, groupId }, i) => {
       const mapping = new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
         target: fn.function,
@@ -286,7 +286,7 @@ export class MskAccess {
     );
     acknowledge(
       fn.role,
-      `The record reader (functions/shared/kafka/read-records.ts) consumes with a random group id per read (${readerGroupPattern}) and commits nothing; it never joins the event source mapping's group.`,
+      `The record reader (core/kafka/read-records.ts) consumes with a random group id per read (${readerGroupPattern}) and commits nothing; it never joins the event source mapping's group.`,
       `AwsSolutions-IAM5[Resource::${readerGroups}]`,
     );
     fn.connections.allowTo(this.props.brokers, ec2.Port.tcp(mskIamPort), 'Kafka (IAM/TLS)');

@@ -10,7 +10,7 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { appAccessString, redisUserName } from '../../functions/shared/redis/access-string.ts';
+import { appAccessString, redisUserName } from '../../core/index.ts';
 import { acknowledge } from '../nag.ts';
 import { bindRedisClient } from './redis-client.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';

@@ -1,11 +1,16 @@
 /**
  * The house function: every seqguard Lambda is one of these, so runtime, architecture, log
  * retention, source maps, bundling and the execution role are decided once. Bundling runs
- * esbuild locally (a devDependency), never Docker, and inlines the Lua scripts as text from
- * `functions/shared/redis/lua-scripts.generated.ts` (written by `npm run lua`).
+ * esbuild locally (a devDependency here, a peer dependency of the package), never Docker, and
+ * inlines the Lua scripts as text from `core/redis/lua-scripts.generated.ts` (written by
+ * `npm run lua`).
+ *
+ * The same file runs in two places: from this repository's TypeScript source, and compiled in the
+ * package users install (`seqguard/cdk`, built by tools/pack.ts). Either way the entries sit at
+ * the same place relative to this file, with this file's extension.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -16,8 +21,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag.ts';
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const luaModule = join(repoRoot, 'functions', 'shared', 'redis', 'lua-scripts.generated.ts');
+const thisFile = fileURLToPath(import.meta.url);
+/** The repository, or the installed package's root. */
+const packageRoot = join(dirname(thisFile), '..', '..');
+/** `.ts` from this repository's source, `.js` in the installed package. */
+const sourceExtension = extname(thisFile);
+const fromSource = sourceExtension === '.ts';
+const luaModule = join(packageRoot, 'core', 'redis', `lua-scripts.generated${sourceExtension}`);
 
 /** The three Lambda entries, `functions/<name>/handler.ts`. */
 export type SeqguardFunctionName = 'apply-events' | 'check-drift' | 'replay';
@@ -87,10 +97,13 @@ export class SeqguardFunction extends Construct {
     this.function = new NodejsFunction(this, 'Function', {
       functionName,
       description: props.description,
-      entry: join(repoRoot, 'functions', props.name, 'handler.ts'),
+      entry: join(packageRoot, 'functions', props.name, `handler${sourceExtension}`),
       handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      // From source, this repository is the project; in a user's project, CDK finds the project
+      // from its lock file, above the installed package.
+      ...(fromSource
+        ? { projectRoot: packageRoot, depsLockFilePath: join(packageRoot, 'package-lock.json') }
+        : {}),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize,

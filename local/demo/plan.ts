@@ -7,14 +7,14 @@
  * Nothing here grows with the number of events: the bursts are generated as they are published,
  * and the model keeps one entry per player (its score and cursor in the guard's model).
  */
-import { emptyShardModel, guard, type ShardModel } from '../../functions/shared/guard-model.ts';
-import type { OutgoingEvent } from '../../functions/shared/kafka/producer.ts';
+import { cursorField, emptyShardModel, guard, type ShardModel } from '../../core/index.ts';
 import {
   defaultFirstSeq,
   inMemorySequenceSource,
+  type OutgoingEvent,
   stampSeedEvent,
-} from '../../functions/shared/kafka/sequencer.ts';
-import { cursorField } from '../../functions/shared/redis/keys.ts';
+} from '../../core/producer/index.ts';
+
 import { seededRandom } from '../seeded-random.ts';
 
 export interface TrafficSettings {
@@ -33,7 +33,7 @@ export const demoStateName = 'leaderboard';
 /** What Redis must hold once every record was handled: the effect of each unique event, once. */
 export interface Model {
   /**
-   * The guard's model of the shard (functions/shared/guard-model.ts), fed each unique event once,
+   * The guard's model of the shard (core/guard/model.ts), fed each unique event once,
    * in order: the leaderboard, each player's cursor (the scope is the player), the totals.
    */
   shard: ShardModel;

@@ -12,12 +12,18 @@
  * - the running totals (`n:` and `sum:` in meta) against the model.
  * Open gaps the caller expects (seqs a producer drew and never sent, which no event can fill)
  * are told apart from lost events: each must match one expected range exactly.
- * The model is the guard's (functions/shared/guard-model.ts) fed each unique event once.
+ * The model is the guard's (core/guard/model.ts) fed each unique event once.
  */
-import type { ModelScore } from '../../functions/shared/guard-model.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { decodeGapMember, metaField, parseScore } from '../../functions/shared/redis/layout.ts';
+import {
+  decodeGapMember,
+  type ModelScore,
+  metaField,
+  parseScore,
+  type RedisClient,
+  shardKeys,
+  stateKey,
+} from '../../core/index.ts';
+
 import type { Model } from './plan.ts';
 
 export interface Verdict {

@@ -25,10 +25,12 @@ import type { MSKEvent } from 'aws-lambda';
 import {
   createConsumer,
   createKafkaProducer,
+  type EventSourceIdentity,
   type KafkaConnection,
-} from '../../functions/shared/kafka/connection.ts';
-import { type EventSourceIdentity, toMskEvent } from '../../functions/shared/kafka/msk-event.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
+  toMskEvent,
+  topicPartition,
+} from '../../core/index.ts';
+
 import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 import type { InvokeOutcome } from './handler-process.ts';
 

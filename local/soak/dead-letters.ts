@@ -5,9 +5,7 @@
  * partition's offsets come in increasing order: an offset at or below the previous one of its
  * partition is a record dead-lettered again (or out of order), which is wrong either way.
  */
-import { topicOf } from '../../functions/shared/kafka/topic-partition.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { decodeDeadLetterEntry } from '../../functions/shared/redis/layout.ts';
+import { decodeDeadLetterEntry, type RedisClient, topicOf } from '../../core/index.ts';
 
 export interface DeadLetterCheck {
   entries: number;

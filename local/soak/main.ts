@@ -23,19 +23,21 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Admin } from '@platformatic/kafka';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { createAdmin } from '../../functions/shared/kafka/connection.ts';
-import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
 import {
+  createAdmin,
+  createRedisClient,
+  createSinkPorts,
   cursorField,
   deadLetterKeys,
+  defaultThresholds,
+  loadSinkConfig,
+  partitionRanges,
+  type RedisClient,
   shardKeys,
   stateKey,
-} from '../../functions/shared/redis/keys.ts';
-import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
-import { defaultThresholds } from '../../functions/shared/thresholds.ts';
+  topicPartition,
+} from '../../core/index.ts';
+
 import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import { demoStateName } from '../demo/plan.ts';
 import { checkAgainstModel } from '../demo/verdict.ts';

@@ -4,7 +4,7 @@
  * verdict), the malformed records by kind, and the seqs a killed producer drew and never sent.
  * One entry per player and per such range: bounded whatever the number of events.
  */
-import { cursorField } from '../../functions/shared/redis/keys.ts';
+import { cursorField } from '../../core/index.ts';
 import { addUniqueEvent, demoStateName, emptyModel, type Model } from '../demo/plan.ts';
 import type { Stamps } from './producer.ts';
 import type { Draft, MalformedKind } from './traffic.ts';

@@ -22,21 +22,22 @@ import type { Admin, Producer } from '@platformatic/kafka';
 import {
   createAdmin,
   createKafkaProducer,
+  createRedisClient,
   type KafkaConnection,
-} from '../../functions/shared/kafka/connection.ts';
-import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
+  partitionRanges,
+  producerOutboxKey,
+  producerSeqKey,
+  type RedisConnectionOptions,
+} from '../../core/index.ts';
+
 import {
   createProducer,
   type EventProducer,
   partitionOf,
   publishEvents,
-} from '../../functions/shared/kafka/producer.ts';
-import { redisSequenceSource } from '../../functions/shared/kafka/sequencer.ts';
-import {
-  createRedisClient,
-  type RedisConnectionOptions,
-} from '../../functions/shared/redis/client.ts';
-import { producerOutboxKey, producerSeqKey } from '../../functions/shared/redis/keys.ts';
+  redisSequenceSource,
+} from '../../core/producer/index.ts';
+
 import { type Draft, type EventDraft, envelopeOf } from './traffic.ts';
 
 export interface ProducerChildSettings {

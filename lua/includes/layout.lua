@@ -1,6 +1,6 @@
 --[[
   The data layout inside a shard's keys, in one place: how the guard encodes its stream entries,
-  meta fields, version fields and gap members. functions/shared/redis/layout.ts reads and writes
+  meta fields, version fields and gap members. core/layout/codecs.ts reads and writes
   the same formats (keep the two in step).
 
   Stream entry, format 2: one field, STREAM_ENTRY_FIELD, whose value is

@@ -7,7 +7,7 @@
 
   The sum of a state comes one of two ways:
   - given: the caller sent the exact sum of the chunk's deltas of that state (decimal text, when
-    every one of them is an integer; functions/shared/redis/apply-batch.ts). The script starts
+    every one of them is an integer; core/redis/apply-batch.ts). The script starts
     from it and takes off the deltas of the events it did not apply (duplicates, rejections),
     so an applied event costs one count;
   - added here, for the other states: each applied delta.

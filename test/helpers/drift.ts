@@ -7,15 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
-import {
-  type AlarmName,
-  type AlarmState,
-  thresholdsSchema,
-} from '../../functions/shared/thresholds.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { type AlarmName, type AlarmState, thresholdsSchema } from '../../core/config/thresholds.ts';
+import { topicPartition } from '../../core/events/topic-partition.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
+import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import type { Pipeline, PipelineOptions } from '../../local/pipeline.ts';
 import type { RedisCluster, RedisServer } from '../../local/redis-server.ts';
 import { DriftMonitor } from '../../tools/drift-monitor.ts';

@@ -1,8 +1,8 @@
 /** Builders of domain events and MSK records for tests. */
 import { randomUUID } from 'node:crypto';
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
-import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
+import { topicPartition } from '../../core/events/topic-partition.ts';
+import type { GuardedEvent, Mutation } from '../../core/events/types.ts';
 
 /** A shard name no other test uses. */
 export function uniqueShard(label = 'test'): string {

@@ -4,7 +4,7 @@
  * test's word (it restarts the broker meanwhile), closes the admin and ends. How long it then
  * takes to exit is what the test measures: nothing of the client may keep it running.
  */
-import { createAdmin, type KafkaConnection } from '../../functions/shared/kafka/connection.ts';
+import { createAdmin, type KafkaConnection } from '../../core/kafka/connection.ts';
 
 const connection = JSON.parse(process.env.SEQGUARD_TEST_KAFKA as string) as KafkaConnection;
 const admin = createAdmin(connection);

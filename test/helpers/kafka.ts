@@ -1,6 +1,6 @@
 /**
  * Topics and records on the test broker, through the project's one connection module
- * (functions/shared/kafka/connection.ts), in the suite's security shape (global-setup.ts): the
+ * (core/kafka/connection.ts), in the suite's security shape (global-setup.ts): the
  * broker's SASL_SSL listener with MSK IAM tokens (signed with the credentials
  * test/helpers/worker-env.ts puts in each worker's environment), or plaintext under
  * SEQGUARD_PLAINTEXT=1.
@@ -13,7 +13,7 @@ import {
   createConsumer,
   createKafkaProducer,
   type KafkaConnection,
-} from '../../functions/shared/kafka/connection.ts';
+} from '../../core/kafka/connection.ts';
 import {
   type KafkaBroker,
   type SecureKafkaListener,

@@ -1,6 +1,6 @@
 import type { MSKEvent } from 'aws-lambda';
 import type { Cluster, Redis } from 'ioredis';
-import { partitionLedgerKey } from '../../functions/shared/redis/keys.ts';
+import { partitionLedgerKey } from '../../core/layout/keys.ts';
 
 /**
  * The MSK event fixtures stand for partitions mid-stream (offsets 22, 40, 100, …): as in a

@@ -9,9 +9,9 @@
  *                                event's effect, before Powertools marks its record COMPLETED
  */
 import { createPowertoolsSink, powertoolsMskHandler } from '../../bench/powertools-idempotency.ts';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { withRedisAuthSecret } from '../../functions/shared/redis/auth-secret.ts';
-import { createRedisClient } from '../../functions/shared/redis/client.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { withRedisAuthSecret } from '../../core/redis/auth-secret.ts';
+import { createRedisClient } from '../../core/redis/client.ts';
 
 const config = loadSinkConfig(process.env);
 const redis = createRedisClient(await withRedisAuthSecret(config.redis));

@@ -9,12 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { readSecretString, withRedisAuthSecret } from '../../functions/shared/redis/auth-secret.ts';
+import { readSecretString, withRedisAuthSecret } from '../../core/redis/auth-secret.ts';
 import {
   createRedisClient,
   type RedisClient,
   type RedisConnectionOptions,
-} from '../../functions/shared/redis/client.ts';
+} from '../../core/redis/client.ts';
 import {
   type RedisAccess,
   type RedisCluster,

@@ -4,10 +4,11 @@
  * when the guard's EVALSHA has replied, with TEST_CRASH_AFTER_APPLY_BATCH=1: the chunk is applied
  * and nothing after it happens (no shard registry, no ledger advance, no batch response).
  */
+
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { withRedisAuthSecret } from '../../core/redis/auth-secret.ts';
+import { createRedisClient } from '../../core/redis/client.ts';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { withRedisAuthSecret } from '../../functions/shared/redis/auth-secret.ts';
-import { createRedisClient } from '../../functions/shared/redis/client.ts';
 
 const config = loadSinkConfig(process.env);
 const redis = createRedisClient(await withRedisAuthSecret(config.redis));

@@ -7,16 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { MSKRecord } from 'aws-lambda';
 import { expect, inject } from 'vitest';
-import type {
-  DriftCheckDependencies,
-  DriftCheckOptions,
-} from '../../functions/check-drift/check-drift.ts';
-import { loadSinkConfig, type SinkConfig } from '../../functions/shared/config.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { keyPatterns } from '../../functions/shared/redis/keys.ts';
-import { applyRecords, type BatchSummary } from '../../functions/shared/sink/apply-records.ts';
-import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
-import { createSinkPorts } from '../../functions/shared/sink/redis-ports.ts';
+import { loadSinkConfig, type SinkConfig } from '../../core/config/config.ts';
+import type { DriftCheckDependencies, DriftCheckOptions } from '../../core/drift/check-drift.ts';
+import { keyPatterns } from '../../core/layout/keys.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
+import { applyRecords, type BatchSummary } from '../../core/sink/apply-records.ts';
+import type { SinkPorts } from '../../core/sink/ports.ts';
+import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import { mskEvent, mskRecord } from './events.ts';
 import { createTopic, produce, suiteKafka, uniqueTopic } from './kafka.ts';
 import { rawRedis, suiteTarget } from './redis.ts';

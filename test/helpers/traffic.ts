@@ -5,9 +5,9 @@
  * of the events with one, malformed records mixed in.
  */
 import { expect } from 'vitest';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
-import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { stateKey } from '../../core/layout/keys.ts';
+import { deadLetterCounts } from '../../core/redis/dead-letter.ts';
 import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { type DriftSetup, seed, waitFor } from './drift.ts';
 import { suiteKafka, type TestRecord } from './kafka.ts';

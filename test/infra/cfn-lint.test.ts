@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../infra/constructs/seqguard-function.ts';
 import { existingClusters, synthApp } from '../helpers/cdk.ts';
+import { repoRoot } from '../helpers/repo-root.ts';
 
 /** Rules left out, each with its reason. Nothing else is ignored, warnings included. */
 const ignoredRules: Record<string, string> = {

@@ -4,11 +4,7 @@
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import {
-  type AlarmName,
-  alarmMetrics,
-  defaultThresholds,
-} from '../../functions/shared/thresholds.ts';
+import { type AlarmName, alarmMetrics, defaultThresholds } from '../../core/config/thresholds.ts';
 import { synthApp, testEnv } from '../helpers/cdk.ts';
 import { TemplateText } from '../helpers/template.ts';
 
@@ -323,7 +319,7 @@ describe('network', () => {
         `out {Pipeline${f}SecurityGroup.GroupId} to {${group}.GroupId} ${port}`,
       ]);
     // apply-events reads the log too, to tell a hole in a partition's ledger from offsets that
-    // hold no record (functions/shared/sink/apply-records.ts).
+    // hold no record (core/sink/apply-records.ts).
     const readers = ['ApplyEvents', 'CheckDrift', 'Replay'].flatMap((f) => [
       `in {KafkaSecurityGroup.GroupId} from {Pipeline${f}SecurityGroup.GroupId} tcp 9098`,
       `out {Pipeline${f}SecurityGroup.GroupId} to {KafkaSecurityGroup.GroupId} tcp 9098`,

@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../infra/constructs/seqguard-function.ts';
 import { existingClusters, synthApp } from '../helpers/cdk.ts';
+import { repoRoot } from '../helpers/repo-root.ts';
 
 interface PlanRow {
   stack: string;

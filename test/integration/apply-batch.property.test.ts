@@ -3,23 +3,23 @@
  * late events, seqs that never arrive, events without a seq) and however the event source
  * delivers it (redeliveries from any earlier point, batches split anywhere), the shard ends equal
  * to a model computed from the unique events alone: the guard's model
- * (functions/shared/guard-model.ts) fed each unique event once. On the way, the Lua and the same
+ * (core/guard/model.ts) fed each unique event once. On the way, the Lua and the same
  * model fed the same deliveries agree on every event's outcome.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maxBigInt } from '../../functions/shared/events/int64.ts';
-import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
+import { maxBigInt } from '../../core/events/int64.ts';
+import type { GuardedEvent, Mutation } from '../../core/events/types.ts';
 import {
   emptyShardModel,
   type GuardOutcome,
   guardEvent,
   isApplied,
   type ShardModel,
-} from '../../functions/shared/guard-model.ts';
-import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { encodeGapMember, metaField } from '../../functions/shared/redis/layout.ts';
+} from '../../core/guard/model.ts';
+import { encodeGapMember, metaField } from '../../core/layout/codecs.ts';
+import { shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
 import { uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';

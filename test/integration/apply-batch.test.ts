@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RedisLayoutError, RedisUnavailableError } from '../../functions/shared/errors.ts';
-import type { GuardedEvent } from '../../functions/shared/events/types.ts';
-import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { createRedisClient } from '../../functions/shared/redis/client.ts';
-import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { RedisLayoutError, RedisUnavailableError } from '../../core/errors.ts';
+import type { GuardedEvent } from '../../core/events/types.ts';
+import { shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
+import { createRedisClient } from '../../core/redis/client.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';

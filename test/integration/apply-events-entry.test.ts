@@ -3,8 +3,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../../functions/shared/errors.ts';
-import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { stateKey } from '../../core/layout/keys.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
 import { rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';

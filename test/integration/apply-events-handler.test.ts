@@ -7,15 +7,10 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { deadLetterKeys, partitionLedgerKey, shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { createRedisClient, type RedisClient } from '../../core/redis/client.ts';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { createRedisClient, type RedisClient } from '../../functions/shared/redis/client.ts';
-import {
-  deadLetterKeys,
-  partitionLedgerKey,
-  shardKeys,
-  stateKey,
-} from '../../functions/shared/redis/keys.ts';
 import { type RedisCluster, type RedisServer, waitForClusterOk } from '../../local/redis-server.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';

@@ -6,12 +6,8 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import {
-  checkDrift,
-  type DriftReads,
-  redisDriftReads,
-} from '../../functions/check-drift/check-drift.ts';
-import { shardKeys } from '../../functions/shared/redis/keys.ts';
+import { checkDrift, type DriftReads, redisDriftReads } from '../../core/drift/check-drift.ts';
+import { shardKeys } from '../../core/layout/keys.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { partitionOf, type SinkBench, sinkBench } from '../helpers/sink-bench.ts';
 

@@ -4,10 +4,10 @@
  * On the suite's Redis and Kafka, through the real sink core and its Redis ports.
  */
 import { describe, expect, it } from 'vitest';
-import { checkDrift, type DriftReport } from '../../functions/check-drift/check-drift.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { advanceLedger, readLedgers } from '../../functions/shared/redis/ledger.ts';
-import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
+import { checkDrift, type DriftReport } from '../../core/drift/check-drift.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { advanceLedger, readLedgers } from '../../core/redis/ledger.ts';
+import type { SinkPorts } from '../../core/sink/ports.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { partitionOf, type SinkBench, sinkBench } from '../helpers/sink-bench.ts';
 

@@ -4,10 +4,10 @@
  */
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
+import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
 import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
 import { projectClient, rawCluster, suiteTarget } from '../helpers/redis.ts';
 

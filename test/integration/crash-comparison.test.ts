@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { keyPatterns, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { keyPatterns, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { HandlerProcess, type InvokeOutcome } from '../../local/esm/handler-process.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { redisEnv, suiteRedis } from '../helpers/redis.ts';

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { GuardedEvent } from '../../functions/shared/events/types.ts';
-import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
-import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import type { GuardedEvent } from '../../core/events/types.ts';
+import { shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { applyChunk } from '../../core/redis/apply-batch.ts';
 import { addUniqueEvent, emptyModel, type Model } from '../../local/demo/plan.ts';
 import { checkAgainstModel } from '../../local/demo/verdict.ts';
 import { suiteRedis } from '../helpers/redis.ts';

@@ -5,8 +5,8 @@
  * printed; they are measured with a 250 ms check interval.
  */
 import { describe, expect, it } from 'vitest';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { stateKey } from '../../core/layout/keys.ts';
 import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { alarmIn, detection, events, seed, useDriftBench, waitFor } from '../helpers/drift.ts';
 import { suiteKafka } from '../helpers/kafka.ts';

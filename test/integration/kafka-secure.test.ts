@@ -2,7 +2,7 @@
  * The local broker started with `security: 'msk-iam'` authenticates like Amazon MSK's IAM
  * listener: TLS only, then SASL/OAUTHBEARER with a SigV4-presigned `kafka-cluster:Connect` URL
  * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html). Every kind
- * of client the project builds connects through functions/shared/kafka/connection.ts with the
+ * of client the project builds connects through core/kafka/connection.ts with the
  * token aws-msk-iam-sasl-signer-js signs from the standard AWS variables, and each way of
  * getting it wrong is refused, quickly, with the reason the broker's validator gives.
  *
@@ -20,9 +20,9 @@ import {
   kafkaClientOptions,
   lazyKafkaConnection,
   withAdmin,
-} from '../../functions/shared/kafka/connection.ts';
-import { committedOffsets, partitionRanges } from '../../functions/shared/kafka/offsets.ts';
-import { readRecords } from '../../functions/shared/kafka/read-records.ts';
+} from '../../core/kafka/connection.ts';
+import { committedOffsets, partitionRanges } from '../../core/kafka/offsets.ts';
+import { readRecords } from '../../core/kafka/read-records.ts';
 import {
   type KafkaBroker,
   type SecureKafkaListener,

@@ -1,21 +1,17 @@
 /**
  * The data layout on a real Redis: what lua/includes/layout.lua writes is what
- * functions/shared/redis/layout.ts reads (stream entries, meta and version fields), and the
+ * core/layout/codecs.ts reads (stream entries, meta and version fields), and the
  * entries the guard wrote before the compact format (format 1, ten fields or more) are still
  * read, by the TypeScript fold of a rebuild and by the Lua swap alike.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GuardedEvent } from '../../functions/shared/events/types.ts';
-import { streamEntryOf } from '../../functions/shared/guard-model.ts';
-import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import {
-  decodeDeadLetterEntry,
-  metaField,
-  versionField,
-} from '../../functions/shared/redis/layout.ts';
+import type { GuardedEvent } from '../../core/events/types.ts';
+import { streamEntryOf } from '../../core/guard/model.ts';
+import { decodeDeadLetterEntry, metaField, versionField } from '../../core/layout/codecs.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
+import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';

@@ -5,12 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { RedisBehindError } from '../../functions/shared/errors.ts';
-import type { GuardedEvent } from '../../functions/shared/events/types.ts';
-import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
-import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
-import { partitionLedgerKey, shardKeys } from '../../functions/shared/redis/keys.ts';
-import { advanceLedger, readLedgers } from '../../functions/shared/redis/ledger.ts';
+import { RedisBehindError } from '../../core/errors.ts';
+import type { GuardedEvent } from '../../core/events/types.ts';
+import { partitionLedgerKey, shardKeys } from '../../core/layout/keys.ts';
+import { applyChunk } from '../../core/redis/apply-batch.ts';
+import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
+import { advanceLedger, readLedgers } from '../../core/redis/ledger.ts';
 import { mskRecord } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 

@@ -44,12 +44,12 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { MSKEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { withRedisAuthSecret } from '../../functions/shared/redis/auth-secret.ts';
-import { alarmMetrics } from '../../functions/shared/thresholds.ts';
-import { repoRoot } from '../../infra/constructs/seqguard-function.ts';
+import { alarmMetrics } from '../../core/config/thresholds.ts';
+import { withRedisAuthSecret } from '../../core/redis/auth-secret.ts';
 import { lambdaInvoker } from '../../local/esm/lambda-invoker.ts';
 import { type LocalStack, startLocalStack } from '../../local/localstack.ts';
 import { removeFunctions } from '../helpers/localstack-assembly.ts';
+import { repoRoot } from '../helpers/repo-root.ts';
 import { zipWithHandler } from '../helpers/zip.ts';
 
 const execFileAsync = promisify(execFile);

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
+import { topicPartition } from '../../core/events/topic-partition.ts';
+import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import type { EsmActivity } from '../../local/esm/event-source-mapping.ts';
 import type { PipelineOptions } from '../../local/pipeline.ts';
 import type { RedisServer } from '../../local/redis-server.ts';

@@ -4,22 +4,22 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, kOptions, type Message, stringDeserializer } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProducerOptionsError } from '../../functions/shared/errors.ts';
-import { parseJsonExact } from '../../functions/shared/events/int64.ts';
-import { createAdmin, createConsumer } from '../../functions/shared/kafka/connection.ts';
+import { ProducerOptionsError } from '../../core/errors.ts';
+import { parseJsonExact } from '../../core/events/int64.ts';
+import { createAdmin, createConsumer } from '../../core/kafka/connection.ts';
 import {
   createProducer,
   type EventProducer,
   type PublishedEvent,
   publishEvents,
-} from '../../functions/shared/kafka/producer.ts';
+} from '../../core/producer/producer.ts';
 import {
   inMemorySequenceSource,
   type SequenceSource,
   type StampedEvent,
   stampEnvelope,
   stampSeedEvent,
-} from '../../functions/shared/kafka/sequencer.ts';
+} from '../../core/producer/sequencer.ts';
 import { readAll, suiteKafka } from '../helpers/kafka.ts';
 
 const PARTITIONS = 3;

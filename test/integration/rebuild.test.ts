@@ -1,10 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GuardedEvent, Mutation } from '../../functions/shared/events/types.ts';
-import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { rebuildKey, shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { metaField } from '../../functions/shared/redis/layout.ts';
+import type { GuardedEvent, Mutation } from '../../core/events/types.ts';
+import { metaField } from '../../core/layout/codecs.ts';
+import { rebuildKey, shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent, uniqueShard } from '../helpers/events.ts';
 import {

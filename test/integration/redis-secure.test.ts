@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { appAccessString, redisUserName } from '../../functions/shared/redis/access-string.ts';
-import { applyChunk } from '../../functions/shared/redis/apply-batch.ts';
-import { stateKey } from '../../functions/shared/redis/keys.ts';
+import { appAccessString, redisUserName } from '../../core/layout/access-string.ts';
+import { stateKey } from '../../core/layout/keys.ts';
+import { applyChunk } from '../../core/redis/apply-batch.ts';
 import { type RedisAccess, type RedisServer, startRedisServer } from '../../local/redis-server.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent } from '../helpers/events.ts';
@@ -189,7 +189,7 @@ describe.each(topologies)('a secure local Redis: %s', (_name, target) => {
 
 /**
  * The app user of a secure server has the deployed user's access string for its key prefix
- * (functions/shared/redis/access-string.ts, which the CDK stack gives the ElastiCache user):
+ * (core/layout/access-string.ts, which the CDK stack gives the ElastiCache user):
  * the functions' commands on their own keys, nothing else. ElastiCache guide, "Role-Based Access
  * Control (RBAC)", "Specifying Permissions Using an Access String"
  * (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html); the categories:

@@ -7,13 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisNotReplicatedError } from '../../functions/shared/errors.ts';
-import type { GuardedEvent } from '../../functions/shared/events/types.ts';
-import { applyChunk, type GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { appendDeadLetters } from '../../functions/shared/redis/dead-letter.ts';
-import { shardKeys } from '../../functions/shared/redis/keys.ts';
-import { advanceLedger } from '../../functions/shared/redis/ledger.ts';
+import { RedisNotReplicatedError } from '../../core/errors.ts';
+import type { GuardedEvent } from '../../core/events/types.ts';
+import { shardKeys } from '../../core/layout/keys.ts';
+import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
+import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
+import { advanceLedger } from '../../core/redis/ledger.ts';
 import type { RedisServer } from '../../local/redis-server.ts';
 import { projectClient, rawRedis, startTestRedisServer, targetOf } from '../helpers/redis.ts';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SequenceUnavailableError } from '../../functions/shared/errors.ts';
-import { redisSequenceSource } from '../../functions/shared/kafka/sequencer.ts';
-import { producerSeqKey } from '../../functions/shared/redis/keys.ts';
+import { SequenceUnavailableError } from '../../core/errors.ts';
+import { producerSeqKey } from '../../core/layout/keys.ts';
+import { redisSequenceSource } from '../../core/producer/sequencer.ts';
 import { rawRedis, suiteTarget } from '../helpers/redis.ts';
 
 let redis: Redis;

@@ -3,20 +3,18 @@
  * dead-lettered or retried. The guard itself is proven against Redis in test/integration.
  */
 import { describe, expect, it } from 'vitest';
-import { RedisBehindError, RedisUnavailableError } from '../../functions/shared/errors.ts';
-import { mappingSchema } from '../../functions/shared/events/schema.ts';
-import type { GuardedEvent } from '../../functions/shared/events/types.ts';
+import { RedisBehindError, RedisUnavailableError } from '../../core/errors.ts';
+import { mappingSchema } from '../../core/events/schema.ts';
+import type { GuardedEvent } from '../../core/events/types.ts';
+import type { GuardOutcome } from '../../core/guard/model.ts';
+import { type ApplyRecordsOptions, applyRecords } from '../../core/sink/apply-records.ts';
 import type {
+  DeadLetter,
   ExpectedCheckpoints,
-  GuardOutcome,
-} from '../../functions/shared/redis/apply-batch.ts';
-import type { DeadLetter } from '../../functions/shared/redis/dead-letter.ts';
-import type { LedgerAdvance, LedgerEntry } from '../../functions/shared/redis/ledger.ts';
-import {
-  type ApplyRecordsOptions,
-  applyRecords,
-} from '../../functions/shared/sink/apply-records.ts';
-import type { SinkPorts } from '../../functions/shared/sink/ports.ts';
+  LedgerAdvance,
+  LedgerEntry,
+  SinkPorts,
+} from '../../core/sink/ports.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 
 const options: ApplyRecordsOptions = {

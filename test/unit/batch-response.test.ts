@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchResponse, recordsByPartition } from '../../functions/shared/kafka/batch-response.ts';
+import { batchResponse, recordsByPartition } from '../../core/sink/batch-response.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 
 describe('recordsByPartition()', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { ConfigError } from '../../functions/shared/errors.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { ConfigError } from '../../core/errors.ts';
 
 describe('loadSinkConfig()', () => {
   it('reads a Kafka location with MSK IAM and a CA file, for the local secure broker', () => {

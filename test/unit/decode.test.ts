@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DecodeOptions, decodeRecord } from '../../functions/shared/events/decode.ts';
-import { limits, mappingSchema } from '../../functions/shared/events/schema.ts';
+import { type DecodeOptions, decodeRecord } from '../../core/events/decode.ts';
+import { limits, mappingSchema } from '../../core/events/schema.ts';
 import { mskRecord } from '../helpers/events.ts';
 
 const envelope: DecodeOptions = {

@@ -1,18 +1,18 @@
 /**
  * The envelope's compiled check (isEnvelope) and its explanation (envelopeIssues) are two readings
- * of the same field definitions (functions/shared/events/schema.ts): they must agree on every
+ * of the same field definitions (core/events/schema.ts): they must agree on every
  * value, or a record would be refused with no reason, or a reason given for a record accepted.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DecodeOptions, decodeRecord } from '../../functions/shared/events/decode.ts';
+import { type DecodeOptions, decodeRecord } from '../../core/events/decode.ts';
 import {
   envelopeIssues,
   isEnvelope,
   limits,
   mappingSchema,
   readEnvelope,
-} from '../../functions/shared/events/schema.ts';
+} from '../../core/events/schema.ts';
 import { mskRecord } from '../helpers/events.ts';
 
 const runs = Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 2_000);

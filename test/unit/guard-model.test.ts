@@ -1,10 +1,10 @@
 /**
- * The pure model of the guard and the mutations (functions/shared/guard-model.ts), rule by rule.
+ * The pure model of the guard and the mutations (core/guard/model.ts), rule by rule.
  * Its agreement with the Lua itself is checked event by event in
  * test/integration/apply-batch.property.test.ts; verify's use of it in test/unit/verify.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { Mutation } from '../../functions/shared/events/types.ts';
+import type { Mutation } from '../../core/events/types.ts';
 import {
   applyMutation,
   emptyShardModel,
@@ -15,7 +15,7 @@ import {
   guardOutcomes,
   isApplied,
   streamEntryOf,
-} from '../../functions/shared/guard-model.ts';
+} from '../../core/guard/model.ts';
 import { guardedEvent } from '../helpers/events.ts';
 
 const zincrby = (target: string, value: string): Mutation => ({

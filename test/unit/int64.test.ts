@@ -8,7 +8,7 @@ import {
   toInt64String,
   toIntegerString,
   toUint63String,
-} from '../../functions/shared/events/int64.ts';
+} from '../../core/events/int64.ts';
 
 describe('toUint63String()', () => {
   it('accepts non-negative int64 values in every form and returns canonical digits', () => {

@@ -1,5 +1,5 @@
 /**
- * Every Kafka client of check-drift, replay and verify is built by functions/shared/kafka/
+ * Every Kafka client of check-drift, replay and verify is built by core/kafka/
  * connection.ts, so a connection with MSK IAM options opens TLS (with SNI) to the broker, never
  * plaintext. MSK's IAM listener (port 9098) accepts TLS only: "Amazon MSK IAM access control
  * requires TLS encryption between clients and brokers" (Amazon MSK Developer Guide, "IAM access
@@ -12,10 +12,10 @@
  */
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { checkDrift } from '../../functions/check-drift/check-drift.ts';
-import { type KafkaConnection, withAdmin } from '../../functions/shared/kafka/connection.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
-import { rangesOf, replay } from '../../functions/shared/sink/replay.ts';
+import { checkDrift } from '../../core/drift/check-drift.ts';
+import { topicPartition } from '../../core/events/topic-partition.ts';
+import { type KafkaConnection, withAdmin } from '../../core/kafka/connection.ts';
+import { rangesOf, replay } from '../../core/sink/replay.ts';
 import { verifyFromTopic } from '../../tools/verify/verify.ts';
 
 /**

@@ -13,7 +13,7 @@ import {
   shardKeys,
   shardRegistryKey,
   stateKey,
-} from '../../functions/shared/redis/keys.ts';
+} from '../../core/layout/keys.ts';
 
 /** The hash tag Redis Cluster hashes: between the first `{` and the next `}`. */
 function hashTag(key: string): string {

@@ -1,5 +1,5 @@
 /**
- * The codecs of the data layout (functions/shared/redis/layout.ts). That the Lua writes what
+ * The codecs of the data layout (core/layout/codecs.ts). That the Lua writes what
  * these read is test/integration/layout.test.ts.
  */
 import fc from 'fast-check';
@@ -17,7 +17,7 @@ import {
   type StreamEntry,
   scoreText,
   versionField,
-} from '../../functions/shared/redis/layout.ts';
+} from '../../core/layout/codecs.ts';
 
 const entry: StreamEntry = {
   scope: 's:scope-a',

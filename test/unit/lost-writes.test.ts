@@ -3,8 +3,8 @@
  * checkpoints the shards and the dead letters hold.
  */
 import { describe, expect, it } from 'vitest';
-import { behindRanges, repairRange } from '../../functions/check-drift/lost-writes.ts';
-import type { LedgerEntry } from '../../functions/shared/redis/ledger.ts';
+import { behindRanges, repairRange } from '../../core/drift/lost-writes.ts';
+import type { LedgerEntry } from '../../core/sink/ports.ts';
 
 const positions = { earliest: 0n, end: 100n, committed: 100n };
 const ledger = (entry: Partial<LedgerEntry>): LedgerEntry => ({

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MskIamTokenError } from '../../functions/shared/errors.ts';
-import { createMskIamTokenProvider } from '../../functions/shared/kafka/msk-iam.ts';
+import { MskIamTokenError } from '../../core/errors.ts';
+import { createMskIamTokenProvider } from '../../core/kafka/msk-iam.ts';
 
 /** The presigned URL a token carries: MSK IAM tokens are base64url-encoded URLs. */
 function presignedUrl(token: string): URL {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonExact } from '../../functions/shared/events/int64.ts';
-import { isEnvelope, readEnvelope } from '../../functions/shared/events/schema.ts';
-import { toExactJson } from '../../functions/shared/kafka/producer.ts';
+import { parseJsonExact } from '../../core/events/int64.ts';
+import { isEnvelope, readEnvelope } from '../../core/events/schema.ts';
+import { toExactJson } from '../../core/producer/producer.ts';
 
 describe('toExactJson()', () => {
   it('writes bigints as exact JSON integers that the sink schema reads back', () => {

@@ -2,14 +2,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
-import { ConfigError, RedisAuthSecretError } from '../../functions/shared/errors.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
+import { ConfigError, RedisAuthSecretError } from '../../core/errors.ts';
 import {
   parseRedisCredentials,
   readSecretString,
   withRedisAuthSecret,
-} from '../../functions/shared/redis/auth-secret.ts';
-import { createRedisClient } from '../../functions/shared/redis/client.ts';
+} from '../../core/redis/auth-secret.ts';
+import { createRedisClient } from '../../core/redis/client.ts';
 
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:seqguard/redis-AbCdEf';
 const tlsOptions = {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../functions/shared/errors.ts';
-import { createRedisClient } from '../../functions/shared/redis/client.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { createRedisClient } from '../../core/redis/client.ts';
 
 // Not a real certificate: these tests look at the options, they never connect.
 const caPem = '-----BEGIN CERTIFICATE-----\nnot-checked-here\n-----END CERTIFICATE-----\n';

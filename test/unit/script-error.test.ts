@@ -11,8 +11,8 @@ import {
   RedisLayoutError,
   RedisNotReplicatedError,
   RedisUnavailableError,
-} from '../../functions/shared/errors.ts';
-import { parseScriptError, redisCallError } from '../../functions/shared/redis/script-error.ts';
+} from '../../core/errors.ts';
+import { parseScriptError, redisCallError } from '../../core/redis/script-error.ts';
 
 const suffix = ' script: 5f1c0e2a, on @user_script:42.';
 const layout = new ReplyError(`SEQGUARD_LAYOUT {sg:board}:cursors holds a string${suffix}`);

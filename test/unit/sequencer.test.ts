@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SequenceOverflowError } from '../../functions/shared/errors.ts';
-import { INT64_MAX } from '../../functions/shared/events/int64.ts';
+import { SequenceOverflowError } from '../../core/errors.ts';
+import { INT64_MAX } from '../../core/events/int64.ts';
 import {
   inMemorySequenceSource,
   stampEnvelope,
   stampSeedEvent,
-} from '../../functions/shared/kafka/sequencer.ts';
+} from '../../core/producer/sequencer.ts';
 
 describe('inMemorySequenceSource()', () => {
   it('counts each scope on its own from 1', async () => {

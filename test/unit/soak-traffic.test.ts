@@ -1,8 +1,8 @@
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { decodeRecord } from '../../functions/shared/events/decode.ts';
-import { mappingSchema } from '../../functions/shared/events/schema.ts';
-import { toExactJson } from '../../functions/shared/kafka/producer.ts';
+import { decodeRecord } from '../../core/events/decode.ts';
+import { mappingSchema } from '../../core/events/schema.ts';
+import { toExactJson } from '../../core/producer/producer.ts';
 import { seededRandom } from '../../local/seeded-random.ts';
 import { SoakModel } from '../../local/soak/model.ts';
 import {

@@ -4,7 +4,7 @@
  */
 import type { MSKRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { loadSinkConfig } from '../../functions/shared/config.ts';
+import { loadSinkConfig } from '../../core/config/config.ts';
 import { compareDeadLetters } from '../../tools/verify/compare.ts';
 import {
   type ExpectedState,

@@ -2,8 +2,8 @@
  * The diff of a rebuild: which targets (members or fields) of the live state the fold would
  * change, to count the drift a rebuild repairs.
  */
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { parseScore } from '../../functions/shared/redis/layout.ts';
+import { parseScore, type RedisClient } from '../../core/index.ts';
+
 import { type Fold, folded } from './fold.ts';
 
 /**

@@ -1,20 +1,18 @@
 /**
  * The fold of a rebuild: the state the stream entries of one name make, read from the whole
  * stream in pages and applied in stream order with the guard model's own mutations
- * (functions/shared/guard-model.ts), as the guard applied them to the state.
+ * (core/guard/model.ts), as the guard applied them to the state.
  */
 import {
   applyMutation,
-  emptyStateModel,
-  type ModelValue,
-  type StateModel,
-} from '../../functions/shared/guard-model.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import {
   decodeStreamEntry,
+  emptyStateModel,
   entryMutation,
+  type ModelValue,
+  type RedisClient,
+  type StateModel,
   type StreamEntry,
-} from '../../functions/shared/redis/layout.ts';
+} from '../../core/index.ts';
 
 /** The state the stream entries of one name make, folded in stream order. */
 export interface Fold {

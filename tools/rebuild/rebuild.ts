@@ -11,15 +11,16 @@
  * trimmed, it refuses, and the repair is a replay from Kafka.
  */
 import { randomUUID } from 'node:crypto';
-import { RedisUnavailableError } from '../../functions/shared/errors.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
 import {
+  metaField,
+  type RedisClient,
+  RedisUnavailableError,
   rebuildKey,
   rebuildVersionsKey,
   shardKeys,
   stateKey,
-} from '../../functions/shared/redis/keys.ts';
-import { metaField } from '../../functions/shared/redis/layout.ts';
+} from '../../core/index.ts';
+
 import { driftedTargets } from './diff.ts';
 import { foldStream, targetCount } from './fold.ts';
 import { type RefusalReason, swapRebuilt } from './swap-rebuilt.ts';

@@ -3,8 +3,7 @@
  * events the guard applied since the fold in the same atomic execution, or refuses and leaves the
  * live key as it was.
  */
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { redisCallError } from '../../functions/shared/redis/script-error.ts';
+import { type RedisClient, redisCallError } from '../../core/index.ts';
 
 /** Why a rebuild is refused; the script's refusals and the fold's own ('unfoldable'). */
 export type RefusalReason =

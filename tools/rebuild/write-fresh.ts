@@ -3,9 +3,13 @@
  * and the versions it kept into a fresh versions hash, each batch with a safety TTL so that a
  * rebuild that dies leaves nothing behind for long.
  */
-import { RedisUnavailableError } from '../../functions/shared/errors.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { scoreText, versionField } from '../../functions/shared/redis/layout.ts';
+import {
+  type RedisClient,
+  RedisUnavailableError,
+  scoreText,
+  versionField,
+} from '../../core/index.ts';
+
 import { type Fold, folded } from './fold.ts';
 
 /** A rebuild that dies leaves its fresh keys behind; they expire instead of piling up. */

@@ -3,9 +3,15 @@
  * the records that must be dead letters against the dead-letter stream. Differences come as
  * data, sorted by place; report.ts words them.
  */
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { shardKeys, stateKey } from '../../functions/shared/redis/keys.ts';
-import { metaStateNames, parseScore, scoreText } from '../../functions/shared/redis/layout.ts';
+import {
+  metaStateNames,
+  parseScore,
+  type RedisClient,
+  scoreText,
+  shardKeys,
+  stateKey,
+} from '../../core/index.ts';
+
 import type { ExpectedKey, ExpectedScore, ExpectedState } from './expected-state.ts';
 
 export interface StateDifference {

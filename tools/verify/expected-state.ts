@@ -1,6 +1,6 @@
 /**
  * The expected state: records in, the state the sink must have written out, by the model of
- * lua/applyBatch-6.lua's sequence guard and mutations (functions/shared/guard-model.ts). Pure.
+ * lua/applyBatch-6.lua's sequence guard and mutations (core/guard/model.ts). Pure.
  *
  * The model assumes Redis started empty and the sink saw every record from offset 0. Across
  * partitions it takes the order it is given (verifyFromTopic: partition after partition), while
@@ -10,15 +10,16 @@
  * sums differ by rounding alone, which the comparison (compare.ts) tolerates.
  */
 import type { MSKRecord } from 'aws-lambda';
-import { type DecodeOptions, decodeRecord } from '../../functions/shared/events/decode.ts';
 import {
+  type DecodeOptions,
+  decodeRecord,
   emptyShardModel,
   guardEvent,
   type ModelScore,
   type ModelValue,
   type ShardModel,
-} from '../../functions/shared/guard-model.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
+  topicPartition,
+} from '../../core/index.ts';
 
 export interface ExpectedStateOptions {
   decode: DecodeOptions;

@@ -4,21 +4,25 @@
  * agree with Redis exactly; this is that checker, for operators.
  *
  * - expected-state.ts, expectedState(): pure. Records in, expected state out, by the model of
- *   lua/applyBatch-6.lua's sequence guard and mutations (functions/shared/guard-model.ts).
+ *   lua/applyBatch-6.lua's sequence guard and mutations (core/guard/model.ts).
  * - compare.ts, verifyState() and compareDeadLetters(): reads the state keys of the expected
  *   shards and the dead-letter stream, and compares.
  * - verify.ts (here), verifyFromTopic(): reads whole partitions from Kafka, then both of the above.
  * - report.ts, formatVerifyReport(): the result as terminal lines.
  */
-import type { SinkConfig } from '../../functions/shared/config.ts';
-import { type KafkaConnection, withAdmin } from '../../functions/shared/kafka/connection.ts';
-import { toMskRecord } from '../../functions/shared/kafka/msk-event.ts';
-import { partitionRanges } from '../../functions/shared/kafka/offsets.ts';
-import { readRecords } from '../../functions/shared/kafka/read-records.ts';
-import { topicPartition } from '../../functions/shared/kafka/topic-partition.ts';
-import type { GuardOptions } from '../../functions/shared/redis/apply-batch.ts';
-import type { RedisClient } from '../../functions/shared/redis/client.ts';
-import { deadLetterCounts } from '../../functions/shared/redis/dead-letter.ts';
+import {
+  deadLetterCounts,
+  type GuardOptions,
+  type KafkaConnection,
+  partitionRanges,
+  type RedisClient,
+  readRecords,
+  type SinkConfig,
+  toMskRecord,
+  topicPartition,
+  withAdmin,
+} from '../../core/index.ts';
+
 import { compareDeadLetters, type StateDifference, verifyState } from './compare.ts';
 import { expectedState } from './expected-state.ts';
 

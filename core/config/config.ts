@@ -1,0 +1,265 @@
+/**
+ * Configuration of the sink, from environment variables, validated once at cold start.
+ * Every problem is reported at once, by variable name, in one ConfigError.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import type { DecodeOptions } from '../events/decode.ts';
+import { toUint63String } from '../events/int64.ts';
+import { mappingSchema } from '../events/schema.ts';
+import { maxChunkEvents } from '../guard/chunks.ts';
+import type { KafkaLocation } from '../kafka/connection.ts';
+import { defaultKeyPrefix } from '../layout/keys.ts';
+import type { GuardOptions } from '../redis/apply-batch.ts';
+import type { RedisConnectionOptions } from '../redis/client.ts';
+
+export interface SinkConfig {
+  redis: RedisConnectionOptions;
+  decode: DecodeOptions;
+  guard: GuardOptions;
+  /** Events per applyBatch execution. */
+  chunkSize: number;
+  /** Shards applied at the same time (chunks of one shard always run in order). */
+  shardConcurrency: number;
+  /**
+   * Where the sink reads Kafka to tell a hole in a partition's ledger from offsets that hold no
+   * record (transaction markers, compaction); undefined when not configured.
+   */
+  kafka: KafkaLocation | undefined;
+}
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const mappingFromJson = z
+  .string()
+  .default('{}')
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not JSON: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(mappingSchema);
+
+/** MSK IAM tokens are signed for a region: SEQGUARD_KAFKA_MSK_IAM=true needs one to sign for. */
+function hasMskIamRegion(e: {
+  SEQGUARD_KAFKA_MSK_IAM?: string | undefined;
+  SEQGUARD_MSK_CLUSTER_ARN?: string | undefined;
+  AWS_REGION?: string | undefined;
+}): boolean {
+  const on = e.SEQGUARD_KAFKA_MSK_IAM === 'true' || e.SEQGUARD_KAFKA_MSK_IAM === '1';
+  return !on || Boolean(e.SEQGUARD_MSK_CLUSTER_ARN || e.AWS_REGION);
+}
+
+const mskIamRegionIssue = {
+  message: 'MSK IAM needs AWS_REGION (or SEQGUARD_MSK_CLUSTER_ARN) to sign its tokens for',
+  path: ['SEQGUARD_KAFKA_MSK_IAM'],
+};
+
+const environmentSchema = z
+  .object({
+    REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
+    SEQGUARD_REDIS_CLUSTER: boolean,
+    SEQGUARD_REDIS_AUTH_SECRET_ARN: z
+      .string()
+      .regex(
+        /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+$/,
+        'a Secrets Manager secret ARN',
+      )
+      .optional(),
+    SEQGUARD_REDIS_CA_FILE: z.string().min(1).optional(),
+    SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
+    SEQGUARD_REDIS_WAIT_REPLICAS: integer(0, 5, 0),
+    SEQGUARD_REDIS_WAIT_TIMEOUT_MS: integer(1, 60_000, 500),
+    SEQGUARD_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
+      .default(defaultKeyPrefix),
+    SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default('envelope'),
+    SEQGUARD_MAPPING: mappingFromJson,
+    SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default('default'),
+    SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, 64 * 1024),
+    SEQGUARD_FIRST_SEQ: z
+      .string()
+      .default('1')
+      .refine((v) => toUint63String(v) === v, 'must be an integer from 0 to 2^63-1, digits only'),
+    SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, 1_000_000),
+    SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(0, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
+    SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, 500),
+    SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, 8),
+    SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
+    SEQGUARD_MSK_CLUSTER_ARN: z
+      .string()
+      .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
+      .optional(),
+    SEQGUARD_KAFKA_MSK_IAM: z.enum(['true', 'false', '1', '0']).optional(),
+    SEQGUARD_KAFKA_CA_FILE: z.string().min(1).optional(),
+    AWS_REGION: z.string().optional(),
+  })
+  .refine((e) => !e.SEQGUARD_REDIS_CA_FILE || e.REDIS_URL.startsWith('rediss:'), {
+    message: 'needs a rediss:// (TLS) REDIS_URL',
+    path: ['SEQGUARD_REDIS_CA_FILE'],
+  })
+  // WAIT blocks on the node while the command timeout runs in the client: a wait as long as the
+  // timeout would be cut off as "unavailable" instead of reported as not replicated.
+  .refine(
+    (e) =>
+      e.SEQGUARD_REDIS_WAIT_REPLICAS === 0 ||
+      e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS < e.SEQGUARD_REDIS_TIMEOUT_MS,
+    {
+      message: 'must be below SEQGUARD_REDIS_TIMEOUT_MS',
+      path: ['SEQGUARD_REDIS_WAIT_TIMEOUT_MS'],
+    },
+  )
+  .refine(hasMskIamRegion, mskIamRegionIssue);
+
+/**
+ * Kafka's location from SEQGUARD_KAFKA_BOOTSTRAP or SEQGUARD_MSK_CLUSTER_ARN, if either is set.
+ * MSK IAM is on with a cluster ARN, or with SEQGUARD_KAFKA_MSK_IAM=true (in AWS_REGION) for
+ * bootstrap brokers such as the local secure broker, whose CA SEQGUARD_KAFKA_CA_FILE names.
+ */
+function kafkaLocation(e: {
+  SEQGUARD_KAFKA_BOOTSTRAP?: string | undefined;
+  SEQGUARD_MSK_CLUSTER_ARN?: string | undefined;
+  SEQGUARD_KAFKA_MSK_IAM?: string | undefined;
+  SEQGUARD_KAFKA_CA_FILE?: string | undefined;
+  AWS_REGION?: string | undefined;
+}): KafkaLocation | undefined {
+  if (!e.SEQGUARD_KAFKA_BOOTSTRAP && !e.SEQGUARD_MSK_CLUSTER_ARN) return undefined;
+  const arnRegion = e.SEQGUARD_MSK_CLUSTER_ARN?.split(':')[3];
+  const mskIam =
+    e.SEQGUARD_KAFKA_MSK_IAM === undefined
+      ? e.SEQGUARD_MSK_CLUSTER_ARN !== undefined
+      : e.SEQGUARD_KAFKA_MSK_IAM === 'true' || e.SEQGUARD_KAFKA_MSK_IAM === '1';
+  return {
+    bootstrapBrokers: e.SEQGUARD_KAFKA_BOOTSTRAP?.split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+    mskClusterArn: e.SEQGUARD_MSK_CLUSTER_ARN,
+    mskIamRegion: mskIam ? (arnRegion ?? e.AWS_REGION) : undefined,
+    tlsCaFile: e.SEQGUARD_KAFKA_CA_FILE,
+  };
+}
+
+export function loadSinkConfig(env: Record<string, string | undefined>): SinkConfig {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const path = issue.path.map(String);
+      return `${path[0]}${path.length > 1 ? ` (${path.slice(1).join('.')})` : ''}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    redis: {
+      url: e.REDIS_URL,
+      cluster: e.SEQGUARD_REDIS_CLUSTER,
+      commandTimeoutMs: e.SEQGUARD_REDIS_TIMEOUT_MS,
+      ...(e.SEQGUARD_REDIS_AUTH_SECRET_ARN
+        ? { authSecretArn: e.SEQGUARD_REDIS_AUTH_SECRET_ARN }
+        : {}),
+      ...(e.SEQGUARD_REDIS_CA_FILE ? { tlsCaFile: e.SEQGUARD_REDIS_CA_FILE } : {}),
+    },
+    decode: {
+      format: e.SEQGUARD_FORMAT,
+      mapping: e.SEQGUARD_MAPPING,
+      defaultShard: e.SEQGUARD_DEFAULT_SHARD,
+      maxValueBytes: e.SEQGUARD_MAX_VALUE_BYTES,
+    },
+    guard: {
+      firstSeq: e.SEQGUARD_FIRST_SEQ,
+      streamMaxLen: e.SEQGUARD_STREAM_MAX_LEN,
+      streamMaxAgeMs: e.SEQGUARD_STREAM_MAX_AGE_SECONDS * 1000,
+      keyPrefix: e.SEQGUARD_KEY_PREFIX,
+      replicaWait: {
+        replicas: e.SEQGUARD_REDIS_WAIT_REPLICAS,
+        timeoutMs: e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS,
+      },
+    },
+    chunkSize: e.SEQGUARD_CHUNK_SIZE,
+    shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
+    kafka: kafkaLocation(e),
+  };
+}
+
+export interface DriftConfig {
+  sink: SinkConfig;
+  kafka: KafkaLocation;
+  topics: string[];
+  /** The event source mapping's consumer group, whose committed offsets are compared. */
+  consumerGroup: string;
+  /** Replay what Redis lost (commit ahead of applied) as soon as it is seen. */
+  autoReplay: boolean;
+  /** Records one run replays at most. */
+  replayLimit: number;
+  /** State keys with more entries are not summed (reported as such). */
+  maxStateEntries: number;
+}
+
+const driftEnvironmentSchema = z
+  .object({
+    SEQGUARD_TOPICS: z
+      .string()
+      .min(1, 'name the topics the sink consumes, comma-separated')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ),
+    SEQGUARD_CONSUMER_GROUP: z.string().min(1, "the event source mapping's consumer group id"),
+    // Where Kafka is (SEQGUARD_KAFKA_BOOTSTRAP, SEQGUARD_MSK_CLUSTER_ARN, with MSK IAM and the
+    // CA) is the sink's setting, parsed and checked with it; here it is required.
+    SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
+    SEQGUARD_MSK_CLUSTER_ARN: z.string().optional(),
+    SEQGUARD_AUTO_REPLAY: z
+      .enum(['true', 'false', '1', '0'])
+      .default('true')
+      .transform((v) => v === 'true' || v === '1'),
+    SEQGUARD_REPLAY_LIMIT: integer(1, 1_000_000, 10_000),
+    SEQGUARD_MAX_STATE_ENTRIES: integer(0, 100_000_000, 1_000_000),
+  })
+  .refine((e) => e.SEQGUARD_KAFKA_BOOTSTRAP || e.SEQGUARD_MSK_CLUSTER_ARN, {
+    message: 'set SEQGUARD_KAFKA_BOOTSTRAP (host:port,…) or SEQGUARD_MSK_CLUSTER_ARN',
+    path: ['SEQGUARD_KAFKA_BOOTSTRAP'],
+  });
+
+export function loadDriftConfig(env: Record<string, string | undefined>): DriftConfig {
+  let sink: SinkConfig | undefined;
+  const problems: string[] = [];
+  try {
+    sink = loadSinkConfig(env);
+  } catch (error) {
+    problems.push((error as Error).message.replace(/^invalid configuration:\n {2}/, ''));
+  }
+  const parsed = driftEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    problems.push(
+      ...parsed.error.issues.map(
+        (issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`,
+      ),
+    );
+  }
+  if (problems.length > 0 || !sink || !parsed.success) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    sink,
+    kafka: sink.kafka as KafkaLocation,
+    topics: e.SEQGUARD_TOPICS,
+    consumerGroup: e.SEQGUARD_CONSUMER_GROUP,
+    autoReplay: e.SEQGUARD_AUTO_REPLAY,
+    replayLimit: e.SEQGUARD_REPLAY_LIMIT,
+    maxStateEntries: e.SEQGUARD_MAX_STATE_ENTRIES,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * `seqguard`: the public entry of the core. Everything outside `core/` (the Lambda functions,
+ * the operator tools, the local runtime, the benchmarks, the CDK constructs, and users) imports
+ * the core from here or from `seqguard/producer` (core/producer/index.ts); docs/api.md lists
+ * each export, and a test holds that list to this file.
+ *
+ * The sections follow the core's folders: the guard (a pure model of the Lua sequence guard),
+ * events (the contract and its decoding), layout (Redis keys and the codecs of what they hold),
+ * the sink (apply an MSK batch through narrow ports, replay a range), drift (the scheduled
+ * check), and the adapters: Redis (one wrapper per script) and Kafka.
+ */
+
+// The configuration contract of the functions, and the alarm thresholds.
+export {
+  type DriftConfig,
+  loadDriftConfig,
+  loadSinkConfig,
+  type SinkConfig,
+} from './config/config.ts';
+export {
+  type AlarmName,
+  type AlarmState,
+  alarmMetrics,
+  defaultThresholds,
+  evaluateAlarms,
+  loadThresholds,
+  type Thresholds,
+} from './config/thresholds.ts';
+
+// Drift: what the scheduled check measures and repairs.
+export {
+  checkDrift,
+  type DriftCheckDependencies,
+  type DriftCheckOptions,
+  type DriftReport,
+  type PartitionDrift,
+} from './drift/check-drift.ts';
+
+// Errors: one base class, a subclass per failure.
+export {
+  ConfigError,
+  KafkaReadError,
+  MskIamTokenError,
+  ProducerOptionsError,
+  PublishError,
+  RedisAuthSecretError,
+  RedisBehindError,
+  RedisLayoutError,
+  RedisNotReplicatedError,
+  RedisUnavailableError,
+  ReplayRequestError,
+  SeqguardError,
+  SequenceOverflowError,
+  SequenceUnavailableError,
+} from './errors.ts';
+
+// Events: the contract, its decoding from MSK records, and exact int64 text.
+export { type Decoded, type DecodeOptions, decodeRecord } from './events/decode.ts';
+export { INT64_MAX, INT64_MIN, parseInt64, parseJsonExact } from './events/int64.ts';
+export { type Mapping, mappingSchema } from './events/schema.ts';
+export { topicOf, topicPartition } from './events/topic-partition.ts';
+export {
+  type GuardedEvent,
+  type InvalidRecord,
+  type Mutation,
+  type MutationOp,
+  mutationOps,
+  type RecordCoordinates,
+} from './events/types.ts';
+
+// The guard: how a shard's events are cut into script calls, and its pure model.
+export { chunk, maxChunkEvents } from './guard/chunks.ts';
+export {
+  applyMutation,
+  emptyShardModel,
+  emptyStateModel,
+  type GuardOutcome,
+  guard,
+  guardEvent,
+  isApplied,
+  type ModelScore,
+  type ModelValue,
+  type RejectionReason,
+  type ShardModel,
+  type StateModel,
+} from './guard/model.ts';
+export { toPlainJson } from './json.ts';
+export {
+  createAdmin,
+  createConsumer,
+  createKafkaProducer,
+  type KafkaConnection,
+  lazyKafkaConnection,
+  withAdmin,
+} from './kafka/connection.ts';
+export { triggerGroupId, triggerGroups } from './kafka/consumer-groups.ts';
+export {
+  type ConsumedRecord,
+  type EventSourceIdentity,
+  toMskEvent,
+  toMskRecord,
+} from './kafka/msk-event.ts';
+export { type PartitionRange, partitionRanges } from './kafka/offsets.ts';
+export { type RecordRange, readRecords } from './kafka/read-records.ts';
+// Layout: the one module that builds keys, the app user's ACL, the codecs of stored formats.
+export { anyKeyPrefix, appAccessString, redisUserName } from './layout/access-string.ts';
+export {
+  type DeadLetterEntry,
+  decodeDeadLetterEntry,
+  decodeGapMember,
+  decodeStreamEntry,
+  entryMutation,
+  type GapRange,
+  metaField,
+  metaStateNames,
+  parseScore,
+  type StreamEntry,
+  scoreText,
+  versionField,
+} from './layout/codecs.ts';
+export {
+  cursorField,
+  type DeadLetterKeys,
+  deadLetterKeys,
+  defaultKeyPrefix,
+  producerOutboxKey,
+  producerSeqKey,
+  rebuildKey,
+  rebuildVersionsKey,
+  type ShardKeys,
+  shardKeys,
+  stateKey,
+} from './layout/keys.ts';
+// Redis: the client, the guard's and the dead letters' script wrappers, credentials.
+export { applyBatchArguments, applyChunk, type GuardOptions } from './redis/apply-batch.ts';
+export { type RedisCredentials, withRedisAuthSecret } from './redis/auth-secret.ts';
+export {
+  createRedisClient,
+  type RedisClient,
+  type RedisConnectionOptions,
+} from './redis/client.ts';
+export { deadLetterCounts } from './redis/dead-letter.ts';
+export { redisCallError } from './redis/script-error.ts';
+// The sink: apply an MSK batch through its ports, their Redis adapter, replay a range.
+export {
+  type ApplyRecordsOptions,
+  applyRecords,
+  type BatchResult,
+  type BatchSummary,
+} from './sink/apply-records.ts';
+// Kafka: connections (plaintext, SASL/SCRAM or MSK IAM), offsets, reads, MSK events.
+export type { KafkaBatchResponse, KafkaItemIdentifier } from './sink/batch-response.ts';
+export type {
+  DeadLetter,
+  DeadLetterOutcome,
+  ExpectedCheckpoints,
+  LedgerAdvance,
+  LedgerEntry,
+  LedgerPort,
+  SinkPorts,
+} from './sink/ports.ts';
+export { createSinkPorts } from './sink/redis-ports.ts';
+export {
+  parseReplayRequest,
+  type ReplayRequest,
+  type ReplayResult,
+  rangesOf,
+  replay,
+} from './sink/replay.ts';
