@@ -21,7 +21,7 @@ import { RedisCache } from './redis-cache.ts';
  * resource of the stack is kept, except the deploy-time lookup of the bootstrap brokers
  * (a custom resource and its provider function), which nothing kept depends on.
  */
-class RetainData implements IAspect {
+export class RetainData implements IAspect {
   visit(node: IConstruct): void {
     if (!(node instanceof CfnResource)) return;
     const path = node.node.path;

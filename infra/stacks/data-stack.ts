@@ -4,14 +4,14 @@
  * a change to code or alarms never touches the data, and protected from deletion unless
  * `retainData` is off.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { SeqguardConfig } from '../config.ts';
 import type { KafkaCluster } from '../constructs/kafka-cluster.ts';
 import type { Network } from '../constructs/network.ts';
 import type { RedisCache } from '../constructs/redis-cache.ts';
-import { SeqguardData, tokenZones } from '../constructs/seqguard-data.ts';
+import { RetainData, SeqguardData, tokenZones } from '../constructs/seqguard-data.ts';
 
 export interface DataStackProps extends StackProps {
   config: SeqguardConfig;
@@ -35,6 +35,9 @@ export class DataStack extends Stack {
       availabilityZones: this.zones,
     });
     ({ network: this.network, kafka: this.kafka, redis: this.redis, key: this.key } = this.data);
+    // The whole stack is kept, the stack-level singletons the data uses included (the VPC's
+    // default security group restriction).
+    if (props.config.retainData) Aspects.of(this).add(new RetainData());
   }
 
   /**

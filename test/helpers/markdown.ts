@@ -125,3 +125,17 @@ export function headingAnchors(markdown: string): Set<string> {
   }
   return anchors;
 }
+
+/**
+ * The fenced blocks marked by a comment on the line just above them (`<!-- example:app.ts -->`),
+ * by the marker's first capture.
+ */
+export function codeBlocksAfter(markdown: string, marker: RegExp): Map<string, string> {
+  const lines = markdown.replace(/\r\n/g, '\n').split('\n');
+  const marked = new Map<string, string>();
+  for (const block of splitFences(markdown).blocks) {
+    const name = marker.exec(lines[block.line - 2] ?? '')?.[1];
+    if (name !== undefined) marked.set(name, `${block.lines.join('\n')}\n`);
+  }
+  return marked;
+}
