@@ -10,13 +10,19 @@
  * check), and the adapters: Redis (one wrapper per script) and Kafka.
  */
 
-// The configuration contract of the functions, and the alarm thresholds.
 export {
   type DriftConfig,
   loadDriftConfig,
   loadSinkConfig,
   type SinkConfig,
 } from './config/config.ts';
+// The configuration contract of the functions (one table of variables), and the alarm thresholds.
+export {
+  defaultOf,
+  type EnvironmentVariable,
+  environmentVariableNames,
+  environmentVariables,
+} from './config/environment.ts';
 export {
   type AlarmName,
   type AlarmState,
@@ -26,6 +32,7 @@ export {
   loadThresholds,
   type Thresholds,
 } from './config/thresholds.ts';
+export { triggerDefaults } from './config/trigger.ts';
 
 // Drift: what the scheduled check measures and repairs.
 export {

@@ -7,7 +7,13 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { ConfigError, loadThresholds, type Thresholds } from '../core/index.ts';
+import {
+  ConfigError,
+  environmentVariableNames,
+  loadThresholds,
+  type Thresholds,
+  triggerDefaults,
+} from '../core/index.ts';
 
 import { mskClusterArnPattern, mskIamPort } from './constructs/msk-access.ts';
 
@@ -112,6 +118,9 @@ const existingSchema = z
   })
   .strict();
 
+/** What `sinkEnvironment` may set: the functions' own variables (the stack sets REDIS_URL). */
+const sinkVariables = environmentVariableNames.filter((name) => name.startsWith('SEQGUARD_'));
+
 export const contextSchema = z.object({
   /**
    * Prefix of every stack and resource name. It starts the ElastiCache ids (`<prefix>-state`,
@@ -186,17 +195,19 @@ export const contextSchema = z.object({
          * latency). docs/performance.md, "Low-latency mode", has the measured curve.
          */
         lowLatency: flag(false),
-        batchSize: integer(1, 10_000, 500),
+        batchSize: integer(1, 10_000, triggerDefaults.batchSize),
         /** 1 s by default; 0 in low-latency mode, where it must be 0. */
         maxBatchingWindowSeconds: z.coerce.number().int().min(0).max(300).optional(),
         /** Bounded: after these the batch goes to the dead-letter topic. */
-        retryAttempts: integer(0, 10_000, 10),
+        retryAttempts: integer(0, 10_000, triggerDefaults.retryAttempts),
         /** Records older than this go to the dead-letter topic instead of the function. */
-        maxRecordAgeSeconds: integer(60, 604_800, 86_400),
-        minimumPollers: integer(1, 200, 1),
+        maxRecordAgeSeconds: integer(60, 604_800, triggerDefaults.maxRecordAgeSeconds),
+        minimumPollers: integer(1, 200, triggerDefaults.minimumPollers),
         /** 3 by default; minimumPollers in low-latency mode (no autoscaling). */
         maximumPollers: z.coerce.number().int().min(1).max(2_000).optional(),
-        startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
+        startingPosition: z
+          .enum(['TRIM_HORIZON', 'LATEST'])
+          .default(triggerDefaults.startingPosition),
       })
       .strict()
       .superRefine((es, ctx) => {
@@ -214,13 +225,23 @@ export const contextSchema = z.object({
       })
       .transform((es) => ({
         ...es,
-        maxBatchingWindowSeconds: es.maxBatchingWindowSeconds ?? (es.lowLatency ? 0 : 1),
-        maximumPollers: es.maximumPollers ?? (es.lowLatency ? es.minimumPollers : 3),
+        maxBatchingWindowSeconds:
+          es.maxBatchingWindowSeconds ??
+          (es.lowLatency ? 0 : triggerDefaults.maxBatchingWindowSeconds),
+        maximumPollers:
+          es.maximumPollers ?? (es.lowLatency ? es.minimumPollers : triggerDefaults.maximumPollers),
       }))
       .prefault({}),
   ),
   /** Extra environment of the three functions: SEQGUARD_FORMAT, SEQGUARD_MAPPING, … */
-  sinkEnvironment: json(z.record(z.string().regex(/^SEQGUARD_[A-Z_]+$/), z.string())).prefault({}),
+  sinkEnvironment: json(
+    z.partialRecord(z.enum(sinkVariables), z.string(), {
+      error: (issue) =>
+        issue.code === 'invalid_key'
+          ? `not one of the functions' variables (docs/configuration.md): ${String(issue.input)}`
+          : undefined,
+    }),
+  ).prefault({}),
   /** JSON overrides of core/config/thresholds.ts, e.g. {"timeLagSeconds": 60}. */
   thresholds: json(z.record(z.string(), z.number())).prefault({}),
   /** Minutes an alarm's metric must breach before it pages (all of them, consecutively). */

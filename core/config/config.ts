@@ -9,9 +9,9 @@ import { toUint63String } from '../events/int64.ts';
 import { mappingSchema } from '../events/schema.ts';
 import { maxChunkEvents } from '../guard/chunks.ts';
 import type { KafkaLocation } from '../kafka/connection.ts';
-import { defaultKeyPrefix } from '../layout/keys.ts';
 import type { GuardOptions } from '../redis/apply-batch.ts';
 import type { RedisConnectionOptions } from '../redis/client.ts';
+import { defaultOf } from './environment.ts';
 
 export interface SinkConfig {
   redis: RedisConnectionOptions;
@@ -33,12 +33,12 @@ const integer = (min: number, max: number, fallback: number) =>
 
 const boolean = z
   .enum(['true', 'false', '1', '0'])
-  .default('false')
+  .default(String(defaultOf('SEQGUARD_REDIS_CLUSTER')) as 'false')
   .transform((v) => v === 'true' || v === '1');
 
 const mappingFromJson = z
   .string()
-  .default('{}')
+  .default(defaultOf('SEQGUARD_MAPPING'))
   .transform((text, ctx) => {
     try {
       return JSON.parse(text) as unknown;
@@ -76,25 +76,29 @@ const environmentSchema = z
       )
       .optional(),
     SEQGUARD_REDIS_CA_FILE: z.string().min(1).optional(),
-    SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, 2_000),
-    SEQGUARD_REDIS_WAIT_REPLICAS: integer(0, 5, 0),
-    SEQGUARD_REDIS_WAIT_TIMEOUT_MS: integer(1, 60_000, 500),
+    SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, defaultOf('SEQGUARD_REDIS_TIMEOUT_MS')),
+    SEQGUARD_REDIS_WAIT_REPLICAS: integer(0, 5, defaultOf('SEQGUARD_REDIS_WAIT_REPLICAS')),
+    SEQGUARD_REDIS_WAIT_TIMEOUT_MS: integer(1, 60_000, defaultOf('SEQGUARD_REDIS_WAIT_TIMEOUT_MS')),
     SEQGUARD_KEY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
-      .default(defaultKeyPrefix),
-    SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default('envelope'),
+      .default(defaultOf('SEQGUARD_KEY_PREFIX')),
+    SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default(defaultOf('SEQGUARD_FORMAT')),
     SEQGUARD_MAPPING: mappingFromJson,
-    SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default('default'),
-    SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, 64 * 1024),
+    SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default(defaultOf('SEQGUARD_DEFAULT_SHARD')),
+    SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, defaultOf('SEQGUARD_MAX_VALUE_BYTES')),
     SEQGUARD_FIRST_SEQ: z
       .string()
-      .default('1')
+      .default(defaultOf('SEQGUARD_FIRST_SEQ'))
       .refine((v) => toUint63String(v) === v, 'must be an integer from 0 to 2^63-1, digits only'),
-    SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, 1_000_000),
-    SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(0, 10 * 365 * 24 * 3600, 7 * 24 * 3600),
-    SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, 500),
-    SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, 8),
+    SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, defaultOf('SEQGUARD_STREAM_MAX_LEN')),
+    SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(
+      0,
+      10 * 365 * 24 * 3600,
+      defaultOf('SEQGUARD_STREAM_MAX_AGE_SECONDS'),
+    ),
+    SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, defaultOf('SEQGUARD_CHUNK_SIZE')),
+    SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, defaultOf('SEQGUARD_SHARD_CONCURRENCY')),
     SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
     SEQGUARD_MSK_CLUSTER_ARN: z
       .string()
@@ -223,10 +227,10 @@ const driftEnvironmentSchema = z
     SEQGUARD_MSK_CLUSTER_ARN: z.string().optional(),
     SEQGUARD_AUTO_REPLAY: z
       .enum(['true', 'false', '1', '0'])
-      .default('true')
+      .default(String(defaultOf('SEQGUARD_AUTO_REPLAY')) as 'true')
       .transform((v) => v === 'true' || v === '1'),
-    SEQGUARD_REPLAY_LIMIT: integer(1, 1_000_000, 10_000),
-    SEQGUARD_MAX_STATE_ENTRIES: integer(0, 100_000_000, 1_000_000),
+    SEQGUARD_REPLAY_LIMIT: integer(1, 1_000_000, defaultOf('SEQGUARD_REPLAY_LIMIT')),
+    SEQGUARD_MAX_STATE_ENTRIES: integer(0, 100_000_000, defaultOf('SEQGUARD_MAX_STATE_ENTRIES')),
   })
   .refine((e) => e.SEQGUARD_KAFKA_BOOTSTRAP || e.SEQGUARD_MSK_CLUSTER_ARN, {
     message: 'set SEQGUARD_KAFKA_BOOTSTRAP (host:port,…) or SEQGUARD_MSK_CLUSTER_ARN',

@@ -19,6 +19,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { EnvironmentVariable } from '../../core/index.ts';
 import { acknowledge } from '../nag.ts';
 
 const thisFile = fileURLToPath(import.meta.url);
@@ -43,7 +44,7 @@ export interface SeqguardFunctionProps {
   retainLogs: boolean;
   /** Private subnets to attach to; omitted for the LocalStack stage. */
   vpc?: ec2.IVpc;
-  environment?: Record<string, string>;
+  environment?: Partial<Record<EnvironmentVariable, string>>;
 }
 
 export class SeqguardFunction extends Construct {
@@ -208,8 +209,8 @@ export class SeqguardFunction extends Construct {
     );
   }
 
-  /** Sets one environment variable of the function. */
-  addEnvironment(name: string, value: string): void {
+  /** Sets one of the functions' environment variables (core/config/environment.ts). */
+  addEnvironment(name: EnvironmentVariable, value: string): void {
     this.function.addEnvironment(name, value);
   }
 
