@@ -42,6 +42,7 @@ export {
   type DriftReport,
   type PartitionDrift,
 } from './drift/check-drift.ts';
+export { type DriftConnections, openDriftConnections } from './drift/connect.ts';
 
 // Errors: one base class, a subclass per failure.
 export {

@@ -13,20 +13,16 @@
 import { parseArgs } from 'node:util';
 import {
   alarmMetrics,
-  createRedisClient,
   createSinkPorts,
-  type DriftConfig,
+  type DriftConnections,
   evaluateAlarms,
-  lazyKafkaConnection,
-  loadDriftConfig,
   loadThresholds,
+  openDriftConnections,
   parseReplayRequest,
-  type RedisClient,
   rangesOf,
   replay,
   toPlainJson,
   topicPartition,
-  withRedisAuthSecret,
 } from '../core/index.ts';
 
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
@@ -72,11 +68,7 @@ function required(name: keyof typeof flags): string {
   return value;
 }
 
-interface Context {
-  config: DriftConfig;
-  redis: RedisClient;
-  kafka: ReturnType<typeof lazyKafkaConnection>;
-}
+type Context = DriftConnections;
 
 function json(value: unknown): string {
   return JSON.stringify(toPlainJson(value), null, 2);
@@ -137,11 +129,9 @@ async function main(): Promise<number> {
     console.error(usage);
     return 2;
   }
-  const config = loadDriftConfig(environment());
   // The functions' environment, the Redis secret included (as their handlers do at cold start).
-  const redis = createRedisClient(await withRedisAuthSecret(config.sink.redis));
-  const kafka = lazyKafkaConnection(config.kafka, 'seqguard-cli');
-  const context: Context = { config, redis, kafka };
+  const context: Context = await openDriftConnections(environment(), 'seqguard-cli');
+  const { redis } = context;
   try {
     switch (command) {
       case 'check':
