@@ -26,6 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
   createAdmin,
@@ -170,8 +171,6 @@ async function cpuSecondsOf(pid: number | undefined): Promise<number> {
 /** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on Linux's common builds. */
 const clockTicksPerSecond = 100;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The slope of a least-squares line through (t seconds, value) points. */
 function slope(points: [number, number][]): number {
   const n = points.length;
@@ -192,12 +191,68 @@ const share = (values: number[]): Share => ({
   p99: percentile(values, 99),
 });
 
+type PointSettings = Omit<LatencyCurveSettings, 'rates' | 'stopWhenSaturated'>;
+
 /** One point of the curve: its own topic, group, key prefix and handler process. */
 export async function measureLatencyPoint(
   services: Services,
   rate: number,
-  settings: Omit<LatencyCurveSettings, 'rates' | 'stopWhenSaturated'>,
+  settings: PointSettings,
 ): Promise<LatencyPoint> {
+  const point = await setUpPoint(services, rate, settings);
+  try {
+    await point.pipeline.sandbox.warmUp();
+    await point.pipeline.mapping.ready;
+    const cpuOf = await cpuMeter(services, point.pipeline);
+    const cpuBefore = await cpuOf();
+    const sending = await publishAtRate(point, settings);
+    const drain = await waitForDrain(point, sending.lagSamples);
+    const cpuAfter = await cpuOf();
+    const drained = lagOf(point) === 0;
+    const latencies = await readLatencies(services.redis, point, sending.measuredFrom);
+    const verdict = await checkAgainstModel(services.redis, point.model, {
+      shard: 'game',
+      stateName: demoStateName,
+      keyPrefix: point.prefix,
+    });
+    return reportPoint(point, {
+      sending,
+      drain,
+      drained,
+      latencies,
+      exact: verdict.ok,
+      cpuBefore,
+      cpuAfter,
+    });
+  } finally {
+    await tearDownPoint(services, point);
+  }
+}
+
+/** A point's run: its topic, traffic, pipeline and producer, and what it saw of each record. */
+interface PointRun {
+  rate: number;
+  topic: string;
+  /** The key prefix of the run's handler, so its keys are its own. */
+  prefix: string;
+  traffic: TrafficSettings;
+  model: Awaited<ReturnType<typeof modelOf>>;
+  pipeline: ReturnType<typeof startPipeline>;
+  producer: ReturnType<typeof createProducer>;
+  /** When the invocation carrying each record started, by `<tp>@<offset>`. */
+  invokedAt: Map<string, number>;
+  /** When the broker acknowledged each record, by `<tp>@<offset>`. */
+  ackedAt: Map<string, number>;
+  /** The next offset of each partition as produced so far, by `<tp>`. */
+  produced: Map<string, bigint>;
+}
+
+/** The point's topic, its traffic and model, the pipeline (handler process) and a producer. */
+async function setUpPoint(
+  services: Services,
+  rate: number,
+  settings: PointSettings,
+): Promise<PointRun> {
   const run = randomBytes(3).toString('hex');
   const topic = `seqguard-latency-${rate}-${run}`;
   const prefix = `lat${run}`;
@@ -219,7 +274,6 @@ export async function measureLatencyPoint(
   };
   const model = await modelOf(traffic);
 
-  /** When the invocation carrying each record started, by `<tp>@<offset>`. */
   const invokedAt = new Map<string, number>();
   const pipeline = startPipeline({
     bootstrap: services.bootstrap,
@@ -241,169 +295,232 @@ export async function measureLatencyPoint(
     },
   });
   const producer = createProducer(connection);
+  return {
+    rate,
+    topic,
+    prefix,
+    traffic,
+    model,
+    pipeline,
+    producer,
+    invokedAt,
+    ackedAt: new Map(),
+    produced: new Map(),
+  };
+}
+
+/** The records produced that the mapping has not committed yet. */
+function lagOf(point: PointRun): number {
+  let lag = 0n;
+  for (const [id, end] of point.produced)
+    lag += end - (point.pipeline.mapping.committed.get(id) ?? 0n);
+  return Number(lag);
+}
+
+/** CPU seconds each process has used so far. */
+type CpuSeconds = Record<keyof CpuShares, number>;
+
+/** Reads the CPU seconds each process of the point has used so far. */
+async function cpuMeter(
+  services: Services,
+  pipeline: PointRun['pipeline'],
+): Promise<() => Promise<CpuSeconds>> {
+  const redisPid = Number(
+    /process_id:(\d+)/.exec(await services.redis.info('server'))?.[1] ?? Number.NaN,
+  );
+  const pids = {
+    producerAndEmulator: process.pid,
+    handler: pipeline.sandbox.pid,
+    redis: Number.isFinite(redisPid) ? redisPid : undefined,
+    broker: services.brokerPid,
+  };
+  return async () => ({
+    producerAndEmulator: await cpuSecondsOf(pids.producerAndEmulator),
+    handler: await cpuSecondsOf(pids.handler),
+    redis: await cpuSecondsOf(pids.redis),
+    broker: await cpuSecondsOf(pids.broker),
+  });
+}
+
+interface Sending {
+  /** The consumer lag every 100 ms while sending: (seconds since the start, records). */
+  lagSamples: [number, number][];
+  /** Date.now() once the warm-up's events were sent: events stamped from then on are measured. */
+  measuredFrom: number;
+  sendSeconds: number;
+}
+
+/**
+ * Paced, not bursty: event i is due at i / rate, stamped with that time, and sent with the
+ * others due within the producer's linger (so the linger counts in the latency).
+ */
+async function publishAtRate(point: PointRun, settings: PointSettings): Promise<Sending> {
+  const { rate, traffic, topic } = point;
+  const lagSamples: [number, number][] = [];
+  const started = performance.now();
+  const sampler = setInterval(() => {
+    lagSamples.push([(performance.now() - started) / 1000, lagOf(point)]);
+  }, 100);
+
+  const events: OutgoingEvent[] = [];
+  const source = bursts(traffic)[Symbol.asyncIterator]();
+  const startedAt = Date.now();
+  let sent = 0;
+  let measuredFrom = 0;
   try {
-    await pipeline.sandbox.warmUp();
-    await pipeline.mapping.ready;
-
-    const produced = new Map<string, bigint>();
-    const ackedAt = new Map<string, number>();
-    const lagOf = () => {
-      let lag = 0n;
-      for (const [id, end] of produced) lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
-      return Number(lag);
-    };
-    const lagSamples: [number, number][] = [];
-    const redisPid = Number(
-      /process_id:(\d+)/.exec(await services.redis.info('server'))?.[1] ?? Number.NaN,
-    );
-    const pids = {
-      producerAndEmulator: process.pid,
-      handler: pipeline.sandbox.pid,
-      redis: Number.isFinite(redisPid) ? redisPid : undefined,
-      broker: services.brokerPid,
-    };
-    const cpuOf = async () => ({
-      producerAndEmulator: await cpuSecondsOf(pids.producerAndEmulator),
-      handler: await cpuSecondsOf(pids.handler),
-      redis: await cpuSecondsOf(pids.redis),
-      broker: await cpuSecondsOf(pids.broker),
-    });
-    const cpuBefore = await cpuOf();
-    const started = performance.now();
-    const sampler = setInterval(() => {
-      lagSamples.push([(performance.now() - started) / 1000, lagOf()]);
-    }, 100);
-
-    // Paced, not bursty: event i is due at i / rate, stamped with that time, and sent with the
-    // others due within the producer's linger (so the linger counts in the latency).
-    const events: OutgoingEvent[] = [];
-    const source = bursts(traffic)[Symbol.asyncIterator]();
-    const startedAt = Date.now();
-    let sent = 0;
-    let measuredFrom = 0;
-    let sendSeconds = 0;
-    try {
-      while (sent < traffic.events) {
-        const elapsed = (performance.now() - started) / 1000;
-        const due = Math.min(traffic.events, Math.floor(rate * elapsed)) - sent;
-        if (due <= 0) {
-          await sleep(settings.lingerMs);
-          continue;
-        }
-        while (events.length < due) {
-          const next = await source.next();
-          if (next.done) break;
-          events.push(...next.value);
-        }
-        const batch = events
-          .splice(0, due)
-          .map((e, i) => ({ ...e, timestamp: Math.floor(startedAt + ((sent + i) / rate) * 1000) }));
-        const written = await publishEvents(producer, topic, batch);
-        const acked = Date.now();
-        for (const w of written) {
-          const id = topicPartition({ topic, partition: w.partition });
-          ackedAt.set(`${id}@${w.offset}`, acked);
-          if ((produced.get(id) ?? 0n) < w.offset + 1n) produced.set(id, w.offset + 1n);
-        }
-        if (
-          sent < rate * settings.warmUpSeconds &&
-          sent + batch.length >= rate * settings.warmUpSeconds
-        )
-          measuredFrom = Date.now();
-        sent += batch.length;
+    while (sent < traffic.events) {
+      const elapsed = (performance.now() - started) / 1000;
+      const due = Math.min(traffic.events, Math.floor(rate * elapsed)) - sent;
+      if (due <= 0) {
+        await sleep(settings.lingerMs);
+        continue;
       }
-      sendSeconds = (performance.now() - started) / 1000;
-    } finally {
-      clearInterval(sampler);
-    }
-
-    const sendEnded = performance.now();
-    const drainDeadline = Date.now() + 60_000;
-    let maxLag = Math.max(0, ...lagSamples.map(([, lag]) => lag));
-    while (lagOf() > 0 && Date.now() < drainDeadline) {
-      maxLag = Math.max(maxLag, lagOf());
-      await sleep(5);
-    }
-    const drainMs = performance.now() - sendEnded;
-    const cpuAfter = await cpuOf();
-    const perThousand = (key: keyof CpuShares) =>
-      ((cpuAfter[key] - cpuBefore[key]) * 1e6) / traffic.events;
-    const drained = lagOf() === 0;
-
-    const latencies: number[] = [];
-    const producing: number[] = [];
-    const waiting: number[] = [];
-    const invoking: number[] = [];
-    const stream = shardKeys('game', prefix).stream;
-    let from = '-';
-    for (;;) {
-      const page = await services.redis.xrange(stream, from, '+', 'COUNT', 5_000);
-      for (const [id, fields] of page) {
-        const entry = decodeStreamEntry(fields);
-        const ts = Number(entry.ts);
-        if (ts < measuredFrom) continue;
-        const visible = Number(id.split('-')[0]);
-        latencies.push(visible - ts);
-        const key = `${entry.tp}@${entry.offset}`;
-        const acked = ackedAt.get(key);
-        const invoked = invokedAt.get(key);
-        if (acked !== undefined && invoked !== undefined) {
-          producing.push(acked - ts);
-          waiting.push(invoked - acked);
-          invoking.push(visible - invoked);
-        }
+      while (events.length < due) {
+        const next = await source.next();
+        if (next.done) break;
+        events.push(...next.value);
       }
-      if (page.length < 5_000) break;
-      from = `(${(page.at(-1) as [string, string[]])[0]}`;
-    }
-    const verdict = await checkAgainstModel(services.redis, model, {
-      shard: 'game',
-      stateName: demoStateName,
-      keyPrefix: prefix,
-    });
-    const secondHalf = lagSamples.filter(([t]) => t >= sendSeconds / 2);
-    const lagGrowthPerSecond = slope(secondHalf);
-    const sentPerSecond = traffic.events / sendSeconds;
-    const stats = pipeline.mapping.stats;
-    return {
-      offeredPerSecond: rate,
-      sentPerSecond,
-      events: latencies.length,
-      p50Ms: percentile(latencies, 50),
-      p90Ms: percentile(latencies, 90),
-      p99Ms: percentile(latencies, 99),
-      maxMs: latencies.length
-        ? latencies.reduce((most, l) => Math.max(most, l), Number.NEGATIVE_INFINITY)
-        : Number.NaN,
-      maxLag,
-      lagGrowthPerSecond,
-      drainMs,
-      invocations: stats.invocations,
-      recordsPerInvocation: stats.recordsDelivered / Math.max(1, stats.invocations),
-      saturated: !drained || lagGrowthPerSecond > 0.05 * rate || sentPerSecond < 0.95 * rate,
-      drained,
-      correct: drained && verdict.ok,
-      produce: share(producing),
-      waitForInvocation: share(waiting),
-      invocationToVisible: share(invoking),
-      cpu: {
-        producerAndEmulator: perThousand('producerAndEmulator'),
-        handler: perThousand('handler'),
-        redis: perThousand('redis'),
-        broker: perThousand('broker'),
-      },
-    };
-  } finally {
-    await producer.close().catch(() => {});
-    await pipeline.stop();
-    await services.redis
-      .eval(
-        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end",
-        0,
-        `*${prefix}*`,
+      const batch = events
+        .splice(0, due)
+        .map((e, i) => ({ ...e, timestamp: Math.floor(startedAt + ((sent + i) / rate) * 1000) }));
+      const written = await publishEvents(point.producer, topic, batch);
+      const acked = Date.now();
+      for (const w of written) {
+        const id = topicPartition({ topic, partition: w.partition });
+        point.ackedAt.set(`${id}@${w.offset}`, acked);
+        if ((point.produced.get(id) ?? 0n) < w.offset + 1n) point.produced.set(id, w.offset + 1n);
+      }
+      if (
+        sent < rate * settings.warmUpSeconds &&
+        sent + batch.length >= rate * settings.warmUpSeconds
       )
-      .catch(() => {});
+        measuredFrom = Date.now();
+      sent += batch.length;
+    }
+    return { lagSamples, measuredFrom, sendSeconds: (performance.now() - started) / 1000 };
+  } finally {
+    clearInterval(sampler);
   }
+}
+
+/** Waits up to a minute for every partition to be committed to its end. */
+async function waitForDrain(
+  point: PointRun,
+  lagSamples: [number, number][],
+): Promise<{ maxLag: number; drainMs: number }> {
+  const sendEnded = performance.now();
+  const drainDeadline = Date.now() + 60_000;
+  let maxLag = Math.max(0, ...lagSamples.map(([, lag]) => lag));
+  while (lagOf(point) > 0 && Date.now() < drainDeadline) {
+    maxLag = Math.max(maxLag, lagOf(point));
+    await sleep(5);
+  }
+  return { maxLag, drainMs: performance.now() - sendEnded };
+}
+
+/** Per measured event, in ms: produce to visible, and the three parts of the way. */
+interface Latencies {
+  latencies: number[];
+  producing: number[];
+  waiting: number[];
+  invoking: number[];
+}
+
+/** Each measured event's latency, from its stream entry: Redis' clock minus its timestamp. */
+async function readLatencies(
+  redis: RedisClient,
+  point: PointRun,
+  measuredFrom: number,
+): Promise<Latencies> {
+  const measured: Latencies = { latencies: [], producing: [], waiting: [], invoking: [] };
+  const stream = shardKeys('game', point.prefix).stream;
+  let from = '-';
+  for (;;) {
+    const page = await redis.xrange(stream, from, '+', 'COUNT', 5_000);
+    for (const [id, fields] of page) {
+      const entry = decodeStreamEntry(fields);
+      const ts = Number(entry.ts);
+      if (ts < measuredFrom) continue;
+      const visible = Number(id.split('-')[0]);
+      measured.latencies.push(visible - ts);
+      const key = `${entry.tp}@${entry.offset}`;
+      const acked = point.ackedAt.get(key);
+      const invoked = point.invokedAt.get(key);
+      if (acked !== undefined && invoked !== undefined) {
+        measured.producing.push(acked - ts);
+        measured.waiting.push(invoked - acked);
+        measured.invoking.push(visible - invoked);
+      }
+    }
+    if (page.length < 5_000) break;
+    from = `(${(page.at(-1) as [string, string[]])[0]}`;
+  }
+  return measured;
+}
+
+/** The point as the curve's tables and page show it. */
+function reportPoint(
+  point: PointRun,
+  measured: {
+    sending: Sending;
+    drain: { maxLag: number; drainMs: number };
+    drained: boolean;
+    latencies: Latencies;
+    exact: boolean;
+    cpuBefore: CpuSeconds;
+    cpuAfter: CpuSeconds;
+  },
+): LatencyPoint {
+  const { rate, traffic } = point;
+  const { sending, drained, cpuBefore, cpuAfter } = measured;
+  const { latencies, producing, waiting, invoking } = measured.latencies;
+  const perThousand = (key: keyof CpuShares) =>
+    ((cpuAfter[key] - cpuBefore[key]) * 1e6) / traffic.events;
+  const secondHalf = sending.lagSamples.filter(([t]) => t >= sending.sendSeconds / 2);
+  const lagGrowthPerSecond = slope(secondHalf);
+  const sentPerSecond = traffic.events / sending.sendSeconds;
+  const stats = point.pipeline.mapping.stats;
+  return {
+    offeredPerSecond: rate,
+    sentPerSecond,
+    events: latencies.length,
+    p50Ms: percentile(latencies, 50),
+    p90Ms: percentile(latencies, 90),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies.length
+      ? latencies.reduce((most, l) => Math.max(most, l), Number.NEGATIVE_INFINITY)
+      : Number.NaN,
+    maxLag: measured.drain.maxLag,
+    lagGrowthPerSecond,
+    drainMs: measured.drain.drainMs,
+    invocations: stats.invocations,
+    recordsPerInvocation: stats.recordsDelivered / Math.max(1, stats.invocations),
+    saturated: !drained || lagGrowthPerSecond > 0.05 * rate || sentPerSecond < 0.95 * rate,
+    drained,
+    correct: drained && measured.exact,
+    produce: share(producing),
+    waitForInvocation: share(waiting),
+    invocationToVisible: share(invoking),
+    cpu: {
+      producerAndEmulator: perThousand('producerAndEmulator'),
+      handler: perThousand('handler'),
+      redis: perThousand('redis'),
+      broker: perThousand('broker'),
+    },
+  };
+}
+
+/** Stops the point's producer and pipeline, and removes its keys. */
+async function tearDownPoint(services: Services, point: PointRun): Promise<void> {
+  await point.producer.close().catch(() => {});
+  await point.pipeline.stop();
+  await services.redis
+    .eval(
+      "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end",
+      0,
+      `*${point.prefix}*`,
+    )
+    .catch(() => {});
 }
 
 const warmUpRate = 2_000;

@@ -29,8 +29,51 @@ export interface LatencyPageData {
 
 /** The page, with uPlot and the data inlined. */
 export function buildLatencyPage(data: LatencyPageData, assets = uplotSources()): string {
+  return `${pageHead(data.title, assets.css, 'body { max-width: 1180px; }\ntd { text-align: right; }')}
+<body data-charts-rendered="0">
+<h1>${escapeHtml(data.title)}</h1>
+<p>${escapeHtml(data.run)}</p>
+<p>${escapeHtml(data.setup)}</p>
+<h2>Produce-to-visible latency against offered load</h2>
+<p>Each point is a run of its own at a steady offered rate. Dashed lines: ${data.references
+    .map((r) => `${escapeHtml(r.label)} (${fixed(r.ms)} ms)`)
+    .join(
+      '; ',
+    )}. Shaded: the rates where the pipeline did not keep up (its consumer lag grew while events were offered).</p>
+<div id="charts"></div>
+<h2>The points</h2>
+${pointsTable(data.points)}
+<p>linger + produce: from when the event was due (its record timestamp) to the broker's acknowledgement (acks=all); wait for invocation: from there to the start of the invocation that carried it (fetch, and the queue behind the invocation running); invocation to visible: from there to the guard's write (the process hop, decoding, the Lua call).</p>
+${errorBoxThenUplot(assets.js)}
+<script>
+const data = ${scriptJson(chartData(data))};
+${drawCharts}</script>
+</body>
+</html>
+`;
+}
+
+const pointColumns = [
+  'offered events/s',
+  'sent events/s',
+  'events measured',
+  'p50',
+  'p99',
+  'max',
+  'max consumer lag',
+  'records per invocation',
+  'linger + produce p50 / p99',
+  'wait for invocation p50 / p99',
+  'invocation to visible p50 / p99',
+  'CPU ms per 1,000 events: producer + emulator / handler / Redis / broker',
+  'keeps up',
+  'exact',
+];
+
+/** The points as an HTML table, one row each, in the columns of `pointColumns`. */
+function pointsTable(points: LatencyPoint[]): string {
   const ms = (n: number) => `${fixed(n)} ms`;
-  const rows = data.points.map((p) => [
+  const rows = points.map((p) => [
     fixed(p.offeredPerSecond),
     fixed(p.sentPerSecond),
     fixed(p.events),
@@ -54,23 +97,14 @@ export function buildLatencyPage(data: LatencyPageData, assets = uplotSources())
         ? '<span class="pass">yes</span>'
         : '<span class="fail">NO</span>',
   ]);
-  const head = [
-    'offered events/s',
-    'sent events/s',
-    'events measured',
-    'p50',
-    'p99',
-    'max',
-    'max consumer lag',
-    'records per invocation',
-    'linger + produce p50 / p99',
-    'wait for invocation p50 / p99',
-    'invocation to visible p50 / p99',
-    'CPU ms per 1,000 events: producer + emulator / handler / Redis / broker',
-    'keeps up',
-    'exact',
-  ];
-  const payload = {
+  return `<table><thead><tr>${pointColumns.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+/** What the page's script plots: per point, the values of its charts; and the reference lines. */
+function chartData(data: LatencyPageData) {
+  return {
     points: data.points.map((p) => ({
       rate: p.offeredPerSecond,
       p50: p.p50Ms,
@@ -86,27 +120,14 @@ export function buildLatencyPage(data: LatencyPageData, assets = uplotSources())
     })),
     references: data.references,
   };
-  return `${pageHead(data.title, assets.css, 'body { max-width: 1180px; }\ntd { text-align: right; }')}
-<body data-charts-rendered="0">
-<h1>${escapeHtml(data.title)}</h1>
-<p>${escapeHtml(data.run)}</p>
-<p>${escapeHtml(data.setup)}</p>
-<h2>Produce-to-visible latency against offered load</h2>
-<p>Each point is a run of its own at a steady offered rate. Dashed lines: ${data.references
-    .map((r) => `${escapeHtml(r.label)} (${fixed(r.ms)} ms)`)
-    .join(
-      '; ',
-    )}. Shaded: the rates where the pipeline did not keep up (its consumer lag grew while events were offered).</p>
-<div id="charts"></div>
-<h2>The points</h2>
-<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>
-<p>linger + produce: from when the event was due (its record timestamp) to the broker's acknowledgement (acks=all); wait for invocation: from there to the start of the invocation that carried it (fetch, and the queue behind the invocation running); invocation to visible: from there to the guard's write (the process hop, decoding, the Lua call).</p>
-${errorBoxThenUplot(assets.js)}
-<script>
-const data = ${scriptJson(payload)};
-const x = data.points.map((p) => p.rate);
+}
+
+/**
+ * The page's script after `const data = …`: the four uPlot charts against offered rate, with
+ * the reference lines and the saturated rates marked. It sets `data-charts-rendered` on the
+ * body for the Chromium test.
+ */
+const drawCharts = `const x = data.points.map((p) => p.rate);
 const firstSaturated = data.points.find((p) => p.saturated);
 /** Dashed lines at the reference latencies, and the rates where the pipeline fell behind shaded. */
 function marks(withReferences) {
@@ -183,8 +204,4 @@ for (const chart of charts) {
   rendered += 1;
 }
 document.body.dataset.chartsRendered = String(rendered);
-</script>
-</body>
-</html>
 `;
-}

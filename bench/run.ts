@@ -13,8 +13,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
-import { createRedisClient } from '../core/index.ts';
+import { createRedisClient, type RedisClient } from '../core/index.ts';
 import { startKafkaBroker } from '../local/kafka/broker.ts';
 import { startRedisServer } from '../local/redis-server.ts';
 import {
@@ -187,16 +188,49 @@ async function demo(env: Record<string, string>, args: string[]): Promise<DemoRe
 }
 
 /** Whether the server has a replica in sync (waits a while for one that is starting). */
-async function replicaOnline(redis: ReturnType<typeof createRedisClient>): Promise<boolean> {
+async function replicaOnline(redis: RedisClient): Promise<boolean> {
   for (let attempt = 0; attempt < 100; attempt++) {
     if (/slave0:.*state=online/.test(await redis.info('replication'))) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   return false;
 }
 
+/** The servers a run measures against, started here unless REDIS_URL names one. */
+interface BenchServers {
+  server: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+  replica: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+  redisUrl: string;
+  redis: RedisClient;
+  withReplica: boolean;
+  /**
+   * Started after the apply measurements, which do not use it: a JVM that has just started
+   * compiles and collects in the background, on the same 2 cores.
+   */
+  kafka?: Awaited<ReturnType<typeof startKafkaBroker>>;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const servers = await setUp();
+  try {
+    const machine = await describeMachine(servers.redis);
+    reportHeading(machine);
+    const apply = await runApply(servers);
+    const handlerRatio = await runHandler(servers.redisUrl);
+    servers.kafka = await startKafkaBroker();
+    const pipeline = await runPipeline(servers.kafka.bootstrap, servers.redisUrl);
+    const curve = await runLatencyCurve(servers, servers.kafka, machine);
+    const streams = await runReplayRebuild(servers.redis);
+    reportTargets(apply, streams, curve, handlerRatio);
+    await writeResults(started);
+    verify(apply, streams, curve, pipeline);
+  } finally {
+    await tearDown(servers);
+  }
+}
+
+async function setUp(): Promise<BenchServers> {
   const server = process.env.REDIS_URL ? undefined : await startRedisServer();
   const redisUrl = process.env.REDIS_URL ?? (server?.url as string);
   const redis = createRedisClient({ url: redisUrl, cluster: false, commandTimeoutMs: 120_000 });
@@ -206,310 +240,373 @@ async function main(): Promise<void> {
     ? await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(server.port)] })
     : undefined;
   const withReplica = await replicaOnline(redis);
-  // Started after the apply measurements, which do not use it: a JVM that has just started
-  // compiles and collects in the background, on the same 2 cores.
-  let kafka: Awaited<ReturnType<typeof startKafkaBroker>> | undefined;
-  try {
-    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${(await redis.info('server')).match(/redis_version:(\S+)/)?.[1] ? `Redis ${(await redis.info('server')).match(/redis_version:(\S+)/)?.[1]}` : 'Redis'}`;
-    say(
-      `# seqguard benchmarks${quick ? ' (quick: a smoke run, its numbers are not targets)' : ''}\n\n${machine}; ${new Date().toISOString()}`,
-    );
-    out.push(
-      `# seqguard benchmarks${quick ? ' (quick)' : ''}\n\n${machine}; ${new Date().toISOString()}\n`,
-    );
+  return { server, replica, redisUrl, redis, withReplica };
+}
 
-    const apply = await measureApplyThroughput(
-      redis,
-      sizes.apply,
-      sizes.slow,
-      sizes.rounds,
-      sizes.slowRounds,
-      withReplica,
-    );
-    const guarded = apply.find((r) => r.design === 'seqguard guarded batch') as ApplyMeasurement;
-    const designNamed = (design: string) => apply.find((r) => r.design === design);
-    const ratio = (design: string) =>
-      guarded.eventsPerSecond / (designNamed(design)?.eventsPerSecond ?? Number.NaN);
-    const cpuRatio = (design: string) =>
+async function tearDown(servers: BenchServers): Promise<void> {
+  servers.redis.disconnect();
+  await servers.kafka?.stop();
+  await servers.replica?.dispose();
+  await servers.server?.dispose();
+}
+
+/** The machine and the Redis version, as the results' first line names them. */
+async function describeMachine(redis: RedisClient): Promise<string> {
+  const version = (await redis.info('server')).match(/redis_version:(\S+)/)?.[1];
+  return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${version ? `Redis ${version}` : 'Redis'}`;
+}
+
+function reportHeading(machine: string): void {
+  say(
+    `# seqguard benchmarks${quick ? ' (quick: a smoke run, its numbers are not targets)' : ''}\n\n${machine}; ${new Date().toISOString()}`,
+  );
+  out.push(
+    `# seqguard benchmarks${quick ? ' (quick)' : ''}\n\n${machine}; ${new Date().toISOString()}\n`,
+  );
+}
+
+/** The guarded batch's rate over a design's, and a design's Redis CPU per event over the guard's. */
+function applyRatios(apply: ApplyMeasurement[]) {
+  const guarded = apply.find((r) => r.design === 'seqguard guarded batch') as ApplyMeasurement;
+  const designNamed = (design: string) => apply.find((r) => r.design === design);
+  return {
+    ratio: (design: string) =>
+      guarded.eventsPerSecond / (designNamed(design)?.eventsPerSecond ?? Number.NaN),
+    cpuRatio: (design: string) =>
       (designNamed(design)?.redisCpuSecondsPerMillion ?? Number.NaN) /
-      guarded.redisCpuSecondsPerMillion;
-    section(
-      `Apply throughput (one local redis-server; median of ${sizes.rounds} rounds taken in turns, ${sizes.slowRounds} for the per-event designs)`,
-      `${applyTable(apply)}\n\nThe unguarded batches are bench/unguarded-batch.lua, called with the guard's own arguments and writing the same stream entry (lua/includes/layout.lua). ` +
-        `seqguard / Powertools idempotency: ${fixed(ratio(powertoolsDesignName), 1)}x. ` +
-        (withReplica
-          ? `Waiting for one replica (WAIT 1 after each chunk) keeps ${fixed(1 / ratio(waitDesignName), 2)}x of seqguard's rate; the server has one replica (\`--replicaof\`, same machine), which every design's writes also go to.`
-          : 'The server has no replica: the cost of WAIT was not measured.'),
-    );
+      guarded.redisCpuSecondsPerMillion,
+  };
+}
 
-    section(
-      'Cost per million events on ElastiCache (from the apply measurements above)',
-      costTable(
-        designCosts(apply, [
-          'seqguard guarded batch',
-          powertoolsDesignName,
-          "seed article's design",
+/** The apply designs side by side, and what each costs on ElastiCache. */
+async function runApply(servers: BenchServers): Promise<ApplyMeasurement[]> {
+  const apply = await measureApplyThroughput(
+    servers.redis,
+    sizes.apply,
+    sizes.slow,
+    sizes.rounds,
+    sizes.slowRounds,
+    servers.withReplica,
+  );
+  const { ratio } = applyRatios(apply);
+  section(
+    `Apply throughput (one local redis-server; median of ${sizes.rounds} rounds taken in turns, ${sizes.slowRounds} for the per-event designs)`,
+    `${applyTable(apply)}\n\nThe unguarded batches are bench/unguarded-batch.lua, called with the guard's own arguments and writing the same stream entry (lua/includes/layout.lua). ` +
+      `seqguard / Powertools idempotency: ${fixed(ratio(powertoolsDesignName), 1)}x. ` +
+      (servers.withReplica
+        ? `Waiting for one replica (WAIT 1 after each chunk) keeps ${fixed(1 / ratio(waitDesignName), 2)}x of seqguard's rate; the server has one replica (\`--replicaof\`, same machine), which every design's writes also go to.`
+        : 'The server has no replica: the cost of WAIT was not measured.'),
+  );
+
+  section(
+    'Cost per million events on ElastiCache (from the apply measurements above)',
+    costTable(
+      designCosts(apply, ['seqguard guarded batch', powertoolsDesignName, "seed article's design"]),
+    ),
+  );
+  return apply;
+}
+
+/** The handler core against bare apply; returns the median of the rounds' ratios. */
+async function runHandler(redisUrl: string): Promise<number> {
+  const rates = await handlerRates(redisUrl);
+  const [bare6, handler6] = await handlerPeaks(redisUrl);
+  const ratesOf = (mode: HandlerPath) => rates.rounds.map((r) => r[mode]);
+  const handlerRate = percentile(ratesOf('handler'), 50);
+  const bareRate = percentile(ratesOf('bare'), 50);
+  // Each round's ratio, of two rates taken one after the other: their median.
+  const handlerRatio = percentile(
+    rates.rounds.map((r) => r.handler / r.bare),
+    50,
+  );
+  const mib = (m: PeakMeasurement) =>
+    `${fixed(m.peakRssMiB)} MiB (${fixed(m.rssBeforeMiB)} MiB before the batch)`;
+  section(
+    `Handler throughput (a ${fixed(sizes.handler)}-record MSK batch, both paths in one process, in turns: median of ${sizes.handlerRounds} rounds; and one batch of the 6 MB payload limit in a process of its own)`,
+    markdownTable(
+      ['path', 'records', 'events/s', 'of bare apply', 'peak RSS'],
+      [
+        [
+          'bare apply (events already decoded)',
+          fixed(rates.records),
+          fixed(bareRate),
+          '1.00x',
+          'one process for both paths',
+        ],
+        [
+          'handler core: decode + validate + apply',
+          fixed(rates.records),
+          fixed(handlerRate),
+          `${fixed(handlerRatio, 2)}x (target >= ${targets.handlerRatio}x)`,
+          'one process for both paths',
+        ],
+        ...[bare6, handler6].map((m) => [
+          `${m?.mode === 'bare' ? 'bare apply' : 'handler core'}, one 6 MB batch (${fixed((m?.payloadBytes ?? 0) / 2 ** 20, 2)} MiB of JSON)`,
+          fixed(m?.records ?? Number.NaN),
+          fixed(m?.eventsPerSecond ?? Number.NaN),
+          m?.mode === 'bare'
+            ? '1.00x'
+            : `${fixed((handler6?.eventsPerSecond ?? Number.NaN) / (bare6?.eventsPerSecond ?? Number.NaN), 2)}x`,
+          m ? mib(m) : 'n/a',
         ]),
-      ),
-    );
+      ],
+    ) +
+      `\n\nThe "of bare apply" of the ${fixed(sizes.handler)}-record batch is the median of the rounds' own ratios. Lambda hands a function at most 6 MB of MSK records in one call (its synchronous payload limit); the 6 MB rows are one batch each, with the payload read and parsed as Lambda's runtime does, so their rates are single measurements.`,
+  );
+  return handlerRatio;
+}
 
-    const rates = await handlerRates(redisUrl);
-    const [bare6, handler6] = await handlerPeaks(redisUrl);
-    const ratesOf = (mode: HandlerPath) => rates.rounds.map((r) => r[mode]);
-    const handlerRate = percentile(ratesOf('handler'), 50);
-    const bareRate = percentile(ratesOf('bare'), 50);
-    // Each round's ratio, of two rates taken one after the other: their median.
-    const handlerRatio = percentile(
-      rates.rounds.map((r) => r.handler / r.bare),
-      50,
-    );
-    const mib = (m: PeakMeasurement) =>
-      `${fixed(m.peakRssMiB)} MiB (${fixed(m.rssBeforeMiB)} MiB before the batch)`;
-    section(
-      `Handler throughput (a ${fixed(sizes.handler)}-record MSK batch, both paths in one process, in turns: median of ${sizes.handlerRounds} rounds; and one batch of the 6 MB payload limit in a process of its own)`,
-      markdownTable(
-        ['path', 'records', 'events/s', 'of bare apply', 'peak RSS'],
-        [
-          [
-            'bare apply (events already decoded)',
-            fixed(rates.records),
-            fixed(bareRate),
-            '1.00x',
-            'one process for both paths',
-          ],
-          [
-            'handler core: decode + validate + apply',
-            fixed(rates.records),
-            fixed(handlerRate),
-            `${fixed(handlerRatio, 2)}x (target >= ${targets.handlerRatio}x)`,
-            'one process for both paths',
-          ],
-          ...[bare6, handler6].map((m) => [
-            `${m?.mode === 'bare' ? 'bare apply' : 'handler core'}, one 6 MB batch (${fixed((m?.payloadBytes ?? 0) / 2 ** 20, 2)} MiB of JSON)`,
-            fixed(m?.records ?? Number.NaN),
-            fixed(m?.eventsPerSecond ?? Number.NaN),
-            m?.mode === 'bare'
-              ? '1.00x'
-              : `${fixed((handler6?.eventsPerSecond ?? Number.NaN) / (bare6?.eventsPerSecond ?? Number.NaN), 2)}x`,
-            m ? mib(m) : 'n/a',
-          ]),
-        ],
-      ) +
-        `\n\nThe "of bare apply" of the ${fixed(sizes.handler)}-record batch is the median of the rounds' own ratios. Lambda hands a function at most 6 MB of MSK records in one call (its synchronous payload limit); the 6 MB rows are one batch each, with the payload read and parsed as Lambda's runtime does, so their rates are single measurements.`,
-    );
+interface PipelineRuns {
+  steady: DemoResult;
+  secured: DemoResult;
+  burst: DemoResult;
+}
 
-    kafka = await startKafkaBroker();
-    const env = { KAFKA_BROKERS: kafka.bootstrap, REDIS_URL: redisUrl };
-    const rate = statedPeakPerSecond * 1.5;
-    const steadyArgs = ['--events', String(sizes.pipeline), '--rate', String(rate), '--kills', '1'];
-    const steady = await demo(env, steadyArgs);
-    // The same steady run in production's security shape, with servers of the demo's own: Kafka
-    // over SASL_SSL with MSK IAM tokens, Redis over TLS as an ACL user (docs/local-runtime.md, "The demo").
-    const secured = await demo({ KAFKA_BROKERS: '', REDIS_URL: '' }, steadyArgs);
-    const burst = await demo(env, [
-      '--events',
-      String(sizes.pipeline),
-      '--rate',
-      '1000000',
-      '--kills',
-      '0',
-    ]);
-    section(
-      'Pipeline (local Kafka broker, event source mapping emulator, handler in its own process)',
-      markdownTable(
-        [
-          'run',
-          'events',
-          'lost / duplicated',
-          'p50 / p99 produce-to-visible',
-          'max consumer lag',
-          'recovery after SIGKILL',
-        ],
-        [
-          [
-            `steady at 1.5 x ${fixed(statedPeakPerSecond)}/s = ${fixed(rate)}/s, one crash`,
-            fixed(steady.unique),
-            `${steady.lost} / ${steady.duplicated}`,
-            `${steady.latencyP50Ms} / ${steady.latencyP99Ms} ms`,
-            fixed(steady.maxLag),
-            steady.recoveryMs.map((ms) => `${fixed(ms)} ms`).join(', '),
-          ],
-          [
-            `the same, secured: Kafka SASL_SSL + MSK IAM, Redis TLS + ACL user`,
-            fixed(secured.unique),
-            `${secured.lost} / ${secured.duplicated}`,
-            `${secured.latencyP50Ms} / ${secured.latencyP99Ms} ms`,
-            fixed(secured.maxLag),
-            secured.recoveryMs.map((ms) => `${fixed(ms)} ms`).join(', '),
-          ],
-          [
-            'burst: every event published at once',
-            fixed(burst.unique),
-            `${burst.lost} / ${burst.duplicated}`,
-            `${burst.latencyP50Ms} / ${burst.latencyP99Ms} ms`,
-            fixed(burst.maxLag),
-            'no crash',
-          ],
-        ],
-      ) +
-        `\n\nThe seed claims 28 ms p99 and a lag under 500 during a 10,000-event burst; see docs/performance.md for how to read these.`,
-    );
-
-    // The latency curve of low-latency mode, on the bench's own broker and Redis (plaintext);
-    // its plot goes to a page next to the results file.
-    const curveSettings = quick ? quickCurve : defaultCurve;
-    const curve: LatencyPoint[] = await measureLatencyCurve(
-      { bootstrap: kafka.bootstrap, redisUrl, redis, brokerPid: kafka.pid },
-      curveSettings,
-      (p) =>
-        say(
-          `  latency at ${fixed(p.offeredPerSecond)}/s: p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms${p.saturated ? ' (falls behind)' : ''}`,
+/** The demo's pipeline: steady with a crash, the same secured, and a burst. */
+async function runPipeline(bootstrap: string, redisUrl: string): Promise<PipelineRuns> {
+  const env = { KAFKA_BROKERS: bootstrap, REDIS_URL: redisUrl };
+  const rate = statedPeakPerSecond * 1.5;
+  const steadyArgs = ['--events', String(sizes.pipeline), '--rate', String(rate), '--kills', '1'];
+  const steady = await demo(env, steadyArgs);
+  // The same steady run in production's security shape, with servers of the demo's own: Kafka
+  // over SASL_SSL with MSK IAM tokens, Redis over TLS as an ACL user (docs/local-runtime.md, "The demo").
+  const secured = await demo({ KAFKA_BROKERS: '', REDIS_URL: '' }, steadyArgs);
+  const burst = await demo(env, [
+    '--events',
+    String(sizes.pipeline),
+    '--rate',
+    '1000000',
+    '--kills',
+    '0',
+  ]);
+  const row = (run: string, result: DemoResult, recovery: string) => [
+    run,
+    fixed(result.unique),
+    `${result.lost} / ${result.duplicated}`,
+    `${result.latencyP50Ms} / ${result.latencyP99Ms} ms`,
+    fixed(result.maxLag),
+    recovery,
+  ];
+  const recoveries = (result: DemoResult) =>
+    result.recoveryMs.map((ms) => `${fixed(ms)} ms`).join(', ');
+  section(
+    'Pipeline (local Kafka broker, event source mapping emulator, handler in its own process)',
+    markdownTable(
+      [
+        'run',
+        'events',
+        'lost / duplicated',
+        'p50 / p99 produce-to-visible',
+        'max consumer lag',
+        'recovery after SIGKILL',
+      ],
+      [
+        row(
+          `steady at 1.5 x ${fixed(statedPeakPerSecond)}/s = ${fixed(rate)}/s, one crash`,
+          steady,
+          recoveries(steady),
         ),
-    );
-    const page = quick ? '.cache/bench-quick.html' : 'bench/results.html';
-    await mkdir(quick ? '.cache' : 'bench', { recursive: true });
-    await writeFile(
-      page,
-      buildLatencyPage({
-        title: `seqguard benchmarks${quick ? ' (quick)' : ''}: latency against offered load, low-latency mode`,
-        run: `${machine}; ${new Date().toISOString()}`,
-        setup: curveSetup(curveSettings),
-        points: curve,
-        references: latencyReferences,
+        row(
+          `the same, secured: Kafka SASL_SSL + MSK IAM, Redis TLS + ACL user`,
+          secured,
+          recoveries(secured),
+        ),
+        row('burst: every event published at once', burst, 'no crash'),
+      ],
+    ) +
+      `\n\nThe seed claims 28 ms p99 and a lag under 500 during a 10,000-event burst; see docs/performance.md for how to read these.`,
+  );
+  return { steady, secured, burst };
+}
+
+/**
+ * The latency curve of low-latency mode, on the bench's own broker and Redis (plaintext); its
+ * plot goes to a page next to the results file.
+ */
+async function runLatencyCurve(
+  servers: BenchServers,
+  kafka: Awaited<ReturnType<typeof startKafkaBroker>>,
+  machine: string,
+): Promise<LatencyPoint[]> {
+  const curveSettings = quick ? quickCurve : defaultCurve;
+  const curve: LatencyPoint[] = await measureLatencyCurve(
+    {
+      bootstrap: kafka.bootstrap,
+      redisUrl: servers.redisUrl,
+      redis: servers.redis,
+      brokerPid: kafka.pid,
+    },
+    curveSettings,
+    (p) =>
+      say(
+        `  latency at ${fixed(p.offeredPerSecond)}/s: p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms${p.saturated ? ' (falls behind)' : ''}`,
+      ),
+  );
+  const page = quick ? '.cache/bench-quick.html' : 'bench/results.html';
+  await mkdir(quick ? '.cache' : 'bench', { recursive: true });
+  await writeFile(
+    page,
+    buildLatencyPage({
+      title: `seqguard benchmarks${quick ? ' (quick)' : ''}: latency against offered load, low-latency mode`,
+      run: `${machine}; ${new Date().toISOString()}`,
+      setup: curveSetup(curveSettings),
+      points: curve,
+      references: latencyReferences,
+    }),
+  );
+  section(
+    'Latency against offered load (low-latency mode: batching window 0)',
+    `${latencyTable(curve)}\n\n` +
+      `Plotted on the companion page [${page.split('/').at(-1)}](${page.split('/').at(-1)}). ${curveSetup(curveSettings)} ` +
+      `Each point publishes paced events (not bursts) at its offered rate; the curve stops at the first rate where the consumer lag keeps growing. ` +
+      `AWS documents under 100 ms end to end for a provisioned-mode trigger with a batching window of 0 (${lowLatencyDocs}); the seed article claims 28 ms p99.`,
+  );
+  return curve;
+}
+
+type StreamMeasurement = Awaited<ReturnType<typeof measureReplayRebuild>>;
+
+/** Replay and rebuild from the delta stream, at each stream size. */
+async function runReplayRebuild(redis: RedisClient): Promise<StreamMeasurement[]> {
+  const streams: StreamMeasurement[] = [];
+  for (const entries of sizes.stream) {
+    streams.push(
+      await measureReplayRebuild(redis, entries, {
+        replay: sizes.replayRounds,
+        rebuild: sizes.rebuildRounds,
       }),
     );
-    const atGoal = curve.find((p) => p.offeredPerSecond === targets.lowLatencyRate);
-    section(
-      'Latency against offered load (low-latency mode: batching window 0)',
-      `${latencyTable(curve)}\n\n` +
-        `Plotted on the companion page [${page.split('/').at(-1)}](${page.split('/').at(-1)}). ${curveSetup(curveSettings)} ` +
-        `Each point publishes paced events (not bursts) at its offered rate; the curve stops at the first rate where the consumer lag keeps growing. ` +
-        `AWS documents under 100 ms end to end for a provisioned-mode trigger with a batching window of 0 (${lowLatencyDocs}); the seed article claims 28 ms p99.`,
-    );
+  }
+  const spread = (values: number[], digits: number) =>
+    values.length > 1
+      ? ` (${fixed(Math.min(...values), digits)} to ${fixed(Math.max(...values), digits)})`
+      : '';
+  section(
+    `Replay and rebuild from the delta stream (median of ${sizes.replayRounds} replays and ${sizes.rebuildRounds} rebuilds, on the same stream)`,
+    markdownTable(
+      [
+        'stream entries',
+        `fold the last ${fixed(replayWindow)} entries into a fresh model`,
+        'rebuild a leaderboard from the whole stream',
+        'correct',
+      ],
+      streams.map((m) => [
+        fixed(m.streamEntries),
+        `${fixed(percentile(m.tailReplayMs, 50), 1)} ms${spread(m.tailReplayMs, 1)}`,
+        `${fixed(percentile(m.rebuildMs, 50))} ms${spread(m.rebuildMs, 0)} (${m.rebuildOutcome})`,
+        m.correct ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+  return streams;
+}
 
-    const streams = [];
-    for (const entries of sizes.stream) {
-      streams.push(
-        await measureReplayRebuild(redis, entries, {
-          replay: sizes.replayRounds,
-          rebuild: sizes.rebuildRounds,
-        }),
-      );
-    }
-    const spread = (values: number[], digits: number) =>
-      values.length > 1
-        ? ` (${fixed(Math.min(...values), digits)} to ${fixed(Math.max(...values), digits)})`
-        : '';
-    section(
-      `Replay and rebuild from the delta stream (median of ${sizes.replayRounds} replays and ${sizes.rebuildRounds} rebuilds, on the same stream)`,
-      markdownTable(
-        [
-          'stream entries',
-          `fold the last ${fixed(replayWindow)} entries into a fresh model`,
-          'rebuild a leaderboard from the whole stream',
-          'correct',
+/** The targets, each from this run: rates and ratios of one run, medians of repeated rounds. */
+function reportTargets(
+  apply: ApplyMeasurement[],
+  streams: StreamMeasurement[],
+  curve: LatencyPoint[],
+  handlerRatio: number,
+): void {
+  const { ratio, cpuRatio } = applyRatios(apply);
+  const replayMs = percentile(
+    streams.flatMap((m) => m.tailReplayMs),
+    50,
+  );
+  const rebuild1M = streams.find((m) => m.streamEntries === 1_000_000);
+  const atGoal = curve.find((p) => p.offeredPerSecond === targets.lowLatencyRate);
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT MET');
+  const rows: string[][] = [
+    [
+      `replay: fold the last ${fixed(replayWindow)} stream entries (median of all replays)`,
+      `${fixed(replayMs, 1)} ms`,
+      `<= ${targets.replayMs} ms`,
+      met(replayMs <= targets.replayMs),
+    ],
+    rebuild1M
+      ? [
+          'rebuild a leaderboard from 1,000,000 stream entries (median)',
+          `${fixed(percentile(rebuild1M.rebuildMs, 50) / 1000, 2)} s`,
+          `<= ${targets.rebuild1MMs / 1000} s`,
+          met(percentile(rebuild1M.rebuildMs, 50) <= targets.rebuild1MMs),
+        ]
+      : ['rebuild from 1,000,000 stream entries', 'not measured (quick run)', '', ''],
+    [
+      "guarded apply / the seed article's design (events/s)",
+      `${fixed(ratio("seed article's design"), 1)}x`,
+      `>= ${targets.seedRatio}x`,
+      met(ratio("seed article's design") >= targets.seedRatio),
+    ],
+    [
+      'guarded apply / unguarded ceiling, writes only (events/s)',
+      `${fixed(ratio('batch without guard (writes only)'), 2)}x`,
+      `>= ${targets.ceilingRatio}x`,
+      met(ratio('batch without guard (writes only)') >= targets.ceilingRatio),
+    ],
+    [
+      'guarded apply / unguarded ceiling, writes + totals (events/s)',
+      `${fixed(ratio('batch without guard (writes + totals)'), 2)}x`,
+      '',
+      '',
+    ],
+    [
+      'the same by Redis CPU per event: writes only / writes + totals',
+      `${fixed(cpuRatio('batch without guard (writes only)'), 2)}x / ${fixed(cpuRatio('batch without guard (writes + totals)'), 2)}x`,
+      '',
+      '',
+    ],
+    atGoal
+      ? [
+          `low-latency mode: p99 produce-to-visible at ${fixed(targets.lowLatencyRate)} events/s`,
+          `${fixed(atGoal.p99Ms)} ms${atGoal.saturated ? ' (falls behind)' : ''}`,
+          `<= ${targets.lowLatencyP99Ms} ms`,
+          met(!atGoal.saturated && atGoal.p99Ms <= targets.lowLatencyP99Ms),
+        ]
+      : [
+          `low-latency mode at ${fixed(targets.lowLatencyRate)} events/s`,
+          'not reached (a lower rate fell behind)',
+          `<= ${targets.lowLatencyP99Ms} ms`,
+          'NOT MET',
         ],
-        streams.map((m) => [
-          fixed(m.streamEntries),
-          `${fixed(percentile(m.tailReplayMs, 50), 1)} ms${spread(m.tailReplayMs, 1)}`,
-          `${fixed(percentile(m.rebuildMs, 50))} ms${spread(m.rebuildMs, 0)} (${m.rebuildOutcome})`,
-          m.correct ? 'yes' : 'NO',
-        ]),
-      ),
-    );
+    [
+      'handler core / bare apply (events/s)',
+      `${fixed(handlerRatio, 2)}x`,
+      `>= ${targets.handlerRatio}x`,
+      met(handlerRatio >= targets.handlerRatio),
+    ],
+  ];
+  section(
+    'Targets',
+    `${markdownTable(['measure', 'this run', 'target', ''], rows)}\n\nRatios are taken within this run (the machine is shared: absolute rates move between runs, ratios less).`,
+  );
+}
 
-    // The targets, each from this run: rates and ratios of one run, medians of repeated rounds.
-    const replayMs = percentile(
-      streams.flatMap((m) => m.tailReplayMs),
-      50,
-    );
-    const rebuild1M = streams.find((m) => m.streamEntries === 1_000_000);
-    const met = (ok: boolean) => (ok ? 'met' : 'NOT MET');
-    const rows: string[][] = [
-      [
-        `replay: fold the last ${fixed(replayWindow)} stream entries (median of all replays)`,
-        `${fixed(replayMs, 1)} ms`,
-        `<= ${targets.replayMs} ms`,
-        met(replayMs <= targets.replayMs),
-      ],
-      rebuild1M
-        ? [
-            'rebuild a leaderboard from 1,000,000 stream entries (median)',
-            `${fixed(percentile(rebuild1M.rebuildMs, 50) / 1000, 2)} s`,
-            `<= ${targets.rebuild1MMs / 1000} s`,
-            met(percentile(rebuild1M.rebuildMs, 50) <= targets.rebuild1MMs),
-          ]
-        : ['rebuild from 1,000,000 stream entries', 'not measured (quick run)', '', ''],
-      [
-        "guarded apply / the seed article's design (events/s)",
-        `${fixed(ratio("seed article's design"), 1)}x`,
-        `>= ${targets.seedRatio}x`,
-        met(ratio("seed article's design") >= targets.seedRatio),
-      ],
-      [
-        'guarded apply / unguarded ceiling, writes only (events/s)',
-        `${fixed(ratio('batch without guard (writes only)'), 2)}x`,
-        `>= ${targets.ceilingRatio}x`,
-        met(ratio('batch without guard (writes only)') >= targets.ceilingRatio),
-      ],
-      [
-        'guarded apply / unguarded ceiling, writes + totals (events/s)',
-        `${fixed(ratio('batch without guard (writes + totals)'), 2)}x`,
-        '',
-        '',
-      ],
-      [
-        'the same by Redis CPU per event: writes only / writes + totals',
-        `${fixed(cpuRatio('batch without guard (writes only)'), 2)}x / ${fixed(cpuRatio('batch without guard (writes + totals)'), 2)}x`,
-        '',
-        '',
-      ],
-      atGoal
-        ? [
-            `low-latency mode: p99 produce-to-visible at ${fixed(targets.lowLatencyRate)} events/s`,
-            `${fixed(atGoal.p99Ms)} ms${atGoal.saturated ? ' (falls behind)' : ''}`,
-            `<= ${targets.lowLatencyP99Ms} ms`,
-            met(!atGoal.saturated && atGoal.p99Ms <= targets.lowLatencyP99Ms),
-          ]
-        : [
-            `low-latency mode at ${fixed(targets.lowLatencyRate)} events/s`,
-            'not reached (a lower rate fell behind)',
-            `<= ${targets.lowLatencyP99Ms} ms`,
-            'NOT MET',
-          ],
-      [
-        'handler core / bare apply (events/s)',
-        `${fixed(handlerRatio, 2)}x`,
-        `>= ${targets.handlerRatio}x`,
-        met(handlerRatio >= targets.handlerRatio),
-      ],
-    ];
-    section(
-      'Targets',
-      `${markdownTable(['measure', 'this run', 'target', ''], rows)}\n\nRatios are taken within this run (the machine is shared: absolute rates move between runs, ratios less).`,
-    );
+/** The tables to bench/results.md (or .cache/bench-quick.md), with the run's total time. */
+async function writeResults(started: number): Promise<void> {
+  const file = quick ? '.cache/bench-quick.md' : 'bench/results.md';
+  await mkdir(quick ? '.cache' : 'bench', { recursive: true });
+  await writeFile(
+    file,
+    `${out.join('\n')}\nTotal time: ${fixed((performance.now() - started) / 1000)} s.\n`,
+  );
+  say(`\nwritten to ${file}; total time ${fixed((performance.now() - started) / 1000)} s`);
+}
 
-    const file = quick ? '.cache/bench-quick.md' : 'bench/results.md';
-    await mkdir(quick ? '.cache' : 'bench', { recursive: true });
-    await writeFile(
-      file,
-      `${out.join('\n')}\nTotal time: ${fixed((performance.now() - started) / 1000)} s.\n`,
-    );
-    say(`\nwritten to ${file}; total time ${fixed((performance.now() - started) / 1000)} s`);
-    const wrong =
-      apply.some((r) => !r.correct || r.idempotent === false) ||
-      streams.some((m) => !m.correct) ||
-      curve.some((p) => p.drained && !p.correct) ||
-      steady.lost + steady.duplicated + burst.lost + burst.duplicated > 0;
-    if (wrong) {
-      console.error('a design produced a wrong result: see the tables');
-      process.exitCode = 1;
-    }
-  } finally {
-    redis.disconnect();
-    await kafka?.stop();
-    await replica?.dispose();
-    await server?.dispose();
+/** Fails the run when any design produced a wrong result. */
+function verify(
+  apply: ApplyMeasurement[],
+  streams: StreamMeasurement[],
+  curve: LatencyPoint[],
+  { steady, burst }: PipelineRuns,
+): void {
+  const wrong =
+    apply.some((r) => !r.correct || r.idempotent === false) ||
+    streams.some((m) => !m.correct) ||
+    curve.some((p) => p.drained && !p.correct) ||
+    steady.lost + steady.duplicated + burst.lost + burst.duplicated > 0;
+  if (wrong) {
+    console.error('a design produced a wrong result: see the tables');
+    process.exitCode = 1;
   }
 }
 

@@ -15,7 +15,7 @@
  * still hold later offsets does not show as commit-ahead; it shows as a vanished shard.
  *
  * It runs while the sink writes: Redis is read against the order of the sink's writes (see
- * `checkDrift`), so a batch applied during a check never looks like a loss.
+ * `readRedis`), so a batch applied during a check never looks like a loss.
  */
 import type { Admin } from '@platformatic/kafka';
 import type { SinkConfig } from '../config/config.ts';
@@ -24,7 +24,7 @@ import { maxBigInt } from '../events/int64.ts';
 import { topicPartition } from '../events/topic-partition.ts';
 import { type KafkaConnection, withAdmin } from '../kafka/connection.ts';
 import { triggerGroups } from '../kafka/consumer-groups.ts';
-import { committedOffsets, partitionRanges } from '../kafka/offsets.ts';
+import { committedOffsets, type PartitionRange, partitionRanges } from '../kafka/offsets.ts';
 import { type RecordRange, readRecords } from '../kafka/read-records.ts';
 import type { RedisClient } from '../redis/client.ts';
 import {
@@ -51,7 +51,7 @@ export interface DriftCheckDependencies {
 
 /**
  * What the drift check reads of Redis, as three reads that `checkDrift` makes one after another
- * while the sink goes on writing (see there for why their order matters).
+ * while the sink goes on writing (see `readRedis` for why their order matters).
  */
 export interface DriftReads {
   /** The ledgers of these partitions (`<topic>-<partition>`); partitions never handled are absent. */
@@ -214,128 +214,47 @@ function addPass(total: ReplayResult, pass: ReplayResult): ReplayResult {
   };
 }
 
+/** Where every partition's log starts and ends, and what the trigger groups committed. */
+interface KafkaPositions {
+  ranges: PartitionRange[];
+  committed: Map<string, bigint>;
+}
+
+/** What Redis holds, read in the order `readRedis` gives. */
+interface RedisHoldings {
+  ledgers: Map<string, LedgerEntry>;
+  shards: ShardSnapshot[];
+  deadLetters: { depth: number; checkpoints: Map<string, bigint> };
+  /** The applied checkpoint of each partition: its highest offset in any shard or dead letter. */
+  applied: Map<string, bigint>;
+}
+
+/**
+ * One check, in phases: Kafka's positions, then what Redis holds (in that order, see
+ * `readRedis`), each partition measured against both, the alarms' values, the repair with
+ * auto-replay on, and the report.
+ */
 export async function checkDrift(
   deps: DriftCheckDependencies,
   options: DriftCheckOptions,
 ): Promise<DriftReport> {
   const now = deps.now ?? Date.now;
   const started = performance.now();
-  const keyPrefix = deps.sink.guard.keyPrefix;
-  const [ranges, committed] = await withAdmin(deps.kafka, async (admin) =>
-    Promise.all([
-      partitionRanges(admin, options.topics),
-      committedByTriggers(admin, options.consumerGroup, options.topics),
-    ]),
-  );
-  // The reads go against the order of the sink's writes. The sink writes a batch to the shards
-  // (checkpoints raised in the guard's script, the shard registered) and the dead letters
-  // first, then advances the partition's ledger, and only then does the trigger commit. So
-  // Kafka's commits are read first, then the ledgers, then the shards and the dead letters:
-  // whatever a ledger read says was written to a shard was written before that read, and
-  // checkpoints only grow, so a later read of the shard holds at least as much. A batch applied
-  // between two reads then only makes a later read hold more (more applied, nothing behind).
-  // Read the other way round, the ledger would be ahead of a shard read before the batch, a
-  // false RedisBehindKafka and a needless repair under live traffic.
-  // A node that loses writes between the reads: a shard's node, after the ledger read, shows as
-  // behind it in this very check (a real loss); the ledger's node, after its read, shows at the
-  // next check, against Kafka's commits (committedPastLedger, ledgerLost); both on one node
-  // (a single Redis) lose the shard's writes too, so the check reports what was really lost.
-  // A check therefore reports behind only what some node lost (or the trigger gave up on);
-  // repairs replay through the guard, so replaying what a node still holds is harmless anyway.
-  const reads = deps.reads ?? redisDriftReads(deps.redis, keyPrefix, options.maxStateEntries);
-  const ledgers = await reads.ledgers(ranges.map(topicPartition));
-  const shards = await reads.shards();
-  const deadLetters = await reads.deadLetters();
-  const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
-
-  const partitions: PartitionDrift[] = ranges.map((range) => {
-    const id = topicPartition(range);
-    const groupNext = committed.get(id);
-    const checkpoint = applied.get(id);
-    const appliedNext = checkpoint === undefined ? undefined : checkpoint + 1n;
-    const appliedFrom = maxBigInt(appliedNext ?? range.earliest, range.earliest);
-    return {
-      partition: id,
-      topic: range.topic,
-      index: range.partition,
-      earliest: range.earliest,
-      end: range.end,
-      committed: groupNext,
-      appliedNext,
-      consumerLag: Number(range.end - maxBigInt(groupNext ?? range.earliest, range.earliest)),
-      appliedLag: Number(maxBigInt(range.end - appliedFrom, 0n)),
-      timeLagSeconds: 0,
-      commitAhead: groupNext === undefined ? 0 : Number(maxBigInt(groupNext - appliedFrom, 0n)),
-      behind: behindRanges(
-        { earliest: range.earliest, end: range.end, committed: groupNext },
-        ledgers.get(id),
-        new Map(
-          shards.flatMap((s) => {
-            const held = s.checkpoints.get(id);
-            return held === undefined ? [] : [[s.shard, held] as const];
-          }),
-        ),
-        deadLetters.checkpoints.get(id),
-      ),
-    };
-  });
-  const timestamps = await oldestUnapplied(
-    deps.kafka,
-    partitions.filter((p) => p.appliedLag > 0),
-  );
-  for (const p of partitions) {
-    const ts = timestamps.get(p.partition);
-    if (ts !== undefined) p.timeLagSeconds = Math.max(0, (now() - ts) / 1000);
-  }
-
-  const stateChecks = shards.flatMap((s) =>
+  const kafka = await readKafka(deps.kafka, options);
+  const redis = await readRedis(deps, options, kafka.ranges);
+  const partitions = kafka.ranges.map((range) => partitionDrift(range, kafka.committed, redis));
+  await measureTimeLag(deps.kafka, partitions, now);
+  const stateChecks = redis.shards.flatMap((s) =>
     s.states.map((check) => ({ ...check, shard: s.shard })),
   );
-  const sum = (pick: (p: PartitionDrift) => number) =>
-    partitions.reduce((total, p) => total + pick(p), 0);
-  const values: Record<AlarmName, number> = {
-    consumerLagRecords: sum((p) => p.consumerLag),
-    appliedLagRecords: sum((p) => p.appliedLag),
-    timeLagSeconds: Math.max(0, ...partitions.map((p) => p.timeLagSeconds)),
-    commitAheadRecords: sum((p) => p.commitAhead),
-    redisBehindRecords: sum((p) => p.behind.records + p.behind.beyondRetention),
-    openGaps: shards.reduce((total, s) => total + s.openGaps, 0),
-    deadLetters: deadLetters.depth,
-    stateDriftKeys: stateChecks.filter((c) => c.kind === 'drift').length,
-    vanishedShards: shards.filter((s) => s.registered && !s.present).length,
-  };
-
-  // The repair: one replay per partition from the first offset Redis lacks, as a repair (the
-  // sink's checks would refuse it), which also closes the ledger's hole.
-  let replayed: ReplayResult | undefined;
-  const lost = partitions.flatMap((p) => {
-    const range = repairRange(p.behind, p);
-    return range ? [{ topic: p.topic, partition: p.index, ...range }] : [];
-  });
-  if (options.autoReplay && lost.length > 0) {
-    replayed = await repair(deps, lost, options, started);
-  }
-  // A partition never handled whose log no longer starts at 0 and whose group has committed
-  // nothing past its start: the run begins at the log start. (A sink that can read Kafka sees
-  // this itself; one that cannot waits for this before it applies a batch past offset 0.)
-  if (options.autoReplay && deps.ports.ledger) {
-    for (const p of partitions) {
-      const fresh = !ledgers.has(p.partition) && p.earliest > 0n;
-      if (fresh && (p.committed === undefined || p.committed <= p.earliest))
-        await deps.ports.ledger.advance(p.partition, {
-          from: p.earliest,
-          to: p.earliest - 1n,
-          shards: new Map(),
-          deadLettered: undefined,
-        });
-    }
-  }
-
+  const values = alarmValues(partitions, redis, stateChecks);
+  const replayed = await repairLostWrites(deps, partitions, options, started);
+  await startFreshRuns(deps, partitions, redis.ledgers, options);
   return {
     checkedAt: new Date(now()).toISOString(),
     partitions,
     values,
-    shards: shards.map(({ shard, present, registered, openGaps }) => ({
+    shards: redis.shards.map(({ shard, present, registered, openGaps }) => ({
       shard,
       present,
       registered,
@@ -344,4 +263,164 @@ export async function checkDrift(
     stateChecks,
     replay: replayed,
   };
+}
+
+async function readKafka(
+  kafka: KafkaConnection,
+  options: DriftCheckOptions,
+): Promise<KafkaPositions> {
+  const [ranges, committed] = await withAdmin(kafka, async (admin) =>
+    Promise.all([
+      partitionRanges(admin, options.topics),
+      committedByTriggers(admin, options.consumerGroup, options.topics),
+    ]),
+  );
+  return { ranges, committed };
+}
+
+/**
+ * Reads Redis after Kafka's commits, against the order of the sink's writes. The sink writes a
+ * batch to the shards (checkpoints raised in the guard's script, the shard registered) and the
+ * dead letters first, then advances the partition's ledger, and only then does the trigger
+ * commit. So Kafka's commits are read first, then the ledgers, then the shards and the dead
+ * letters: whatever a ledger read says was written to a shard was written before that read, and
+ * checkpoints only grow, so a later read of the shard holds at least as much. A batch applied
+ * between two reads then only makes a later read hold more (more applied, nothing behind).
+ * Read the other way round, the ledger would be ahead of a shard read before the batch, a
+ * false RedisBehindKafka and a needless repair under live traffic.
+ * A node that loses writes between the reads: a shard's node, after the ledger read, shows as
+ * behind it in this very check (a real loss); the ledger's node, after its read, shows at the
+ * next check, against Kafka's commits (committedPastLedger, ledgerLost); both on one node
+ * (a single Redis) lose the shard's writes too, so the check reports what was really lost.
+ * A check therefore reports behind only what some node lost (or the trigger gave up on);
+ * repairs replay through the guard, so replaying what a node still holds is harmless anyway.
+ */
+async function readRedis(
+  deps: DriftCheckDependencies,
+  options: DriftCheckOptions,
+  ranges: PartitionRange[],
+): Promise<RedisHoldings> {
+  const keyPrefix = deps.sink.guard.keyPrefix;
+  const reads = deps.reads ?? redisDriftReads(deps.redis, keyPrefix, options.maxStateEntries);
+  const ledgers = await reads.ledgers(ranges.map(topicPartition));
+  const shards = await reads.shards();
+  const deadLetters = await reads.deadLetters();
+  const applied = appliedCheckpoints(shards, deadLetters.checkpoints);
+  return { ledgers, shards, deadLetters, applied };
+}
+
+/** One partition's lags and what Redis holds less than was handled (time lag comes later). */
+function partitionDrift(
+  range: PartitionRange,
+  committed: Map<string, bigint>,
+  redis: RedisHoldings,
+): PartitionDrift {
+  const id = topicPartition(range);
+  const groupNext = committed.get(id);
+  const checkpoint = redis.applied.get(id);
+  const appliedNext = checkpoint === undefined ? undefined : checkpoint + 1n;
+  const appliedFrom = maxBigInt(appliedNext ?? range.earliest, range.earliest);
+  return {
+    partition: id,
+    topic: range.topic,
+    index: range.partition,
+    earliest: range.earliest,
+    end: range.end,
+    committed: groupNext,
+    appliedNext,
+    consumerLag: Number(range.end - maxBigInt(groupNext ?? range.earliest, range.earliest)),
+    appliedLag: Number(maxBigInt(range.end - appliedFrom, 0n)),
+    timeLagSeconds: 0,
+    commitAhead: groupNext === undefined ? 0 : Number(maxBigInt(groupNext - appliedFrom, 0n)),
+    behind: behindRanges(
+      { earliest: range.earliest, end: range.end, committed: groupNext },
+      redis.ledgers.get(id),
+      new Map(
+        redis.shards.flatMap((s) => {
+          const held = s.checkpoints.get(id);
+          return held === undefined ? [] : [[s.shard, held] as const];
+        }),
+      ),
+      redis.deadLetters.checkpoints.get(id),
+    ),
+  };
+}
+
+/** Sets each lagging partition's time lag: the age of its oldest record not applied. */
+async function measureTimeLag(
+  kafka: KafkaConnection,
+  partitions: PartitionDrift[],
+  now: () => number,
+): Promise<void> {
+  const timestamps = await oldestUnapplied(
+    kafka,
+    partitions.filter((p) => p.appliedLag > 0),
+  );
+  for (const p of partitions) {
+    const ts = timestamps.get(p.partition);
+    if (ts !== undefined) p.timeLagSeconds = Math.max(0, (now() - ts) / 1000);
+  }
+}
+
+/** The value of each alarm's metric, over every partition and shard. */
+function alarmValues(
+  partitions: PartitionDrift[],
+  redis: RedisHoldings,
+  stateChecks: StateCheck[],
+): Record<AlarmName, number> {
+  const sum = (pick: (p: PartitionDrift) => number) =>
+    partitions.reduce((total, p) => total + pick(p), 0);
+  return {
+    consumerLagRecords: sum((p) => p.consumerLag),
+    appliedLagRecords: sum((p) => p.appliedLag),
+    timeLagSeconds: Math.max(0, ...partitions.map((p) => p.timeLagSeconds)),
+    commitAheadRecords: sum((p) => p.commitAhead),
+    redisBehindRecords: sum((p) => p.behind.records + p.behind.beyondRetention),
+    openGaps: redis.shards.reduce((total, s) => total + s.openGaps, 0),
+    deadLetters: redis.deadLetters.depth,
+    stateDriftKeys: stateChecks.filter((c) => c.kind === 'drift').length,
+    vanishedShards: redis.shards.filter((s) => s.registered && !s.present).length,
+  };
+}
+
+/**
+ * The repair, with auto-replay on: one replay per partition from the first offset Redis lacks,
+ * as a repair (the sink's checks would refuse it), which also closes the ledger's hole.
+ */
+async function repairLostWrites(
+  deps: DriftCheckDependencies,
+  partitions: PartitionDrift[],
+  options: DriftCheckOptions,
+  started: number,
+): Promise<ReplayResult | undefined> {
+  const lost = partitions.flatMap((p) => {
+    const range = repairRange(p.behind, p);
+    return range ? [{ topic: p.topic, partition: p.index, ...range }] : [];
+  });
+  if (!options.autoReplay || lost.length === 0) return undefined;
+  return repair(deps, lost, options, started);
+}
+
+/**
+ * A partition never handled whose log no longer starts at 0 and whose group has committed
+ * nothing past its start: the run begins at the log start. (A sink that can read Kafka sees
+ * this itself; one that cannot waits for this before it applies a batch past offset 0.)
+ */
+async function startFreshRuns(
+  deps: DriftCheckDependencies,
+  partitions: PartitionDrift[],
+  ledgers: Map<string, LedgerEntry>,
+  options: DriftCheckOptions,
+): Promise<void> {
+  if (!options.autoReplay || !deps.ports.ledger) return;
+  for (const p of partitions) {
+    const fresh = !ledgers.has(p.partition) && p.earliest > 0n;
+    if (fresh && (p.committed === undefined || p.committed <= p.earliest))
+      await deps.ports.ledger.advance(p.partition, {
+        from: p.earliest,
+        to: p.earliest - 1n,
+        shards: new Map(),
+        deadLettered: undefined,
+      });
+  }
 }

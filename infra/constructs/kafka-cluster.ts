@@ -53,18 +53,40 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
     this.mode = props.mode;
     this.clusterName = props.clusterName;
     const subnets = props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED });
-
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
-      description: `${props.clusterName}: brokers, and the event source mapping pollers`,
-      allowAllOutbound: false,
-    });
+    this.securityGroup = this.brokerSecurityGroup(props);
     this.connections = new ec2.Connections({
       securityGroups: [this.securityGroup],
       defaultPort: ec2.Port.tcp(mskIamPort),
     });
-    // Lambda's pollers run with the cluster's security group: they reach the brokers through
-    // this self-reference, and Lambda and STS through the endpoints.
+    this.openPollerPaths(props.pollerEndpoints);
+    this.clusterArn =
+      props.mode === 'provisioned'
+        ? this.provisionedCluster(props, subnets)
+        : this.serverlessCluster(props, subnets);
+    this.bootstrapBrokers = this.lookUpBootstrapBrokers(props.clusterName);
+    this.access = new MskAccess({
+      clusterArn: this.clusterArn,
+      clusterName: this.clusterName,
+      bootstrapBrokers: this.bootstrapBrokers,
+      brokers: this,
+      pollerSecurityGroups: [this.securityGroup],
+      topicResources: this.topicResources,
+    });
+  }
+
+  private brokerSecurityGroup(props: KafkaClusterProps): ec2.SecurityGroup {
+    return new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `${props.clusterName}: brokers, and the event source mapping pollers`,
+      allowAllOutbound: false,
+    });
+  }
+
+  /**
+   * Lambda's pollers run with the cluster's security group: they reach the brokers through its
+   * self-reference, and Lambda and STS through the endpoints.
+   */
+  private openPollerPaths(pollerEndpoints: ec2.IConnectable[]): void {
     this.securityGroup.addIngressRule(
       this.securityGroup,
       ec2.Port.tcp(mskIamPort),
@@ -75,93 +97,102 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
       ec2.Port.tcp(mskIamPort),
       'event source mapping pollers to brokers (IAM/TLS)',
     );
-    for (const endpoint of props.pollerEndpoints) {
+    for (const endpoint of pollerEndpoints) {
       endpoint.connections.allowFrom(this.securityGroup, ec2.Port.tcp(443), 'ESM pollers (HTTPS)');
     }
+  }
 
-    if (props.mode === 'provisioned') {
-      const brokerLogs = new logs.LogGroup(this, 'BrokerLogs', {
-        retention: props.logRetentionDays as logs.RetentionDays,
-        removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  /** Provisioned brokers, their configuration and logs, and the topics; returns the cluster ARN. */
+  private provisionedCluster(props: KafkaClusterProps, subnets: ec2.SelectedSubnets): string {
+    const removal = props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const brokerLogs = new logs.LogGroup(this, 'BrokerLogs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: removal,
+    });
+    const brokers = subnets.subnetIds.length * props.brokersPerAz;
+    const replication = Math.min(3, brokers);
+    const configuration = new msk.CfnConfiguration(this, 'Configuration', {
+      name: `${props.clusterName}-config`,
+      kafkaVersionsList: [props.kafkaVersion],
+      serverProperties: [
+        'auto.create.topics.enable=false',
+        `default.replication.factor=${replication}`,
+        `min.insync.replicas=${Math.max(1, replication - 1)}`,
+        'unclean.leader.election.enable=false',
+      ].join('\n'),
+    });
+    const cluster = new msk.CfnCluster(this, 'Cluster', {
+      clusterName: props.clusterName,
+      kafkaVersion: props.kafkaVersion,
+      numberOfBrokerNodes: brokers,
+      brokerNodeGroupInfo: {
+        instanceType: props.brokerInstanceType,
+        clientSubnets: subnets.subnetIds,
+        securityGroups: [this.securityGroup.securityGroupId],
+        storageInfo: { ebsStorageInfo: { volumeSize: props.volumeGiB } },
+        connectivityInfo: { publicAccess: { type: 'DISABLED' } },
+      },
+      clientAuthentication: {
+        sasl: { iam: { enabled: true } },
+        unauthenticated: { enabled: false },
+      },
+      encryptionInfo: {
+        encryptionAtRest: { dataVolumeKmsKeyId: props.key.keyArn },
+        encryptionInTransit: { clientBroker: 'TLS', inCluster: true },
+      },
+      configurationInfo: {
+        arn: configuration.attrArn,
+        revision: configuration.attrLatestRevisionRevision,
+      },
+      loggingInfo: {
+        brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
+      },
+      enhancedMonitoring: 'DEFAULT',
+    });
+    cluster.applyRemovalPolicy(removal);
+    for (const topic of props.topics) {
+      const resource = new msk.CfnTopic(this, `Topic-${topic.name}`, {
+        clusterArn: cluster.attrArn,
+        topicName: topic.name,
+        partitionCount: topic.partitions,
+        replicationFactor: replication,
       });
-      const brokers = subnets.subnetIds.length * props.brokersPerAz;
-      const replication = Math.min(3, brokers);
-      const configuration = new msk.CfnConfiguration(this, 'Configuration', {
-        name: `${props.clusterName}-config`,
-        kafkaVersionsList: [props.kafkaVersion],
-        serverProperties: [
-          'auto.create.topics.enable=false',
-          `default.replication.factor=${replication}`,
-          `min.insync.replicas=${Math.max(1, replication - 1)}`,
-          'unclean.leader.election.enable=false',
-        ].join('\n'),
-      });
-      const cluster = new msk.CfnCluster(this, 'Cluster', {
-        clusterName: props.clusterName,
-        kafkaVersion: props.kafkaVersion,
-        numberOfBrokerNodes: brokers,
-        brokerNodeGroupInfo: {
-          instanceType: props.brokerInstanceType,
-          clientSubnets: subnets.subnetIds,
-          securityGroups: [this.securityGroup.securityGroupId],
-          storageInfo: { ebsStorageInfo: { volumeSize: props.volumeGiB } },
-          connectivityInfo: { publicAccess: { type: 'DISABLED' } },
-        },
-        clientAuthentication: {
-          sasl: { iam: { enabled: true } },
-          unauthenticated: { enabled: false },
-        },
-        encryptionInfo: {
-          encryptionAtRest: { dataVolumeKmsKeyId: props.key.keyArn },
-          encryptionInTransit: { clientBroker: 'TLS', inCluster: true },
-        },
-        configurationInfo: {
-          arn: configuration.attrArn,
-          revision: configuration.attrLatestRevisionRevision,
-        },
-        loggingInfo: {
-          brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } },
-        },
-        enhancedMonitoring: 'DEFAULT',
-      });
-      cluster.applyRemovalPolicy(props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
-      this.clusterArn = cluster.attrArn;
-      for (const topic of props.topics) {
-        const resource = new msk.CfnTopic(this, `Topic-${topic.name}`, {
-          clusterArn: this.clusterArn,
-          topicName: topic.name,
-          partitionCount: topic.partitions,
-          replicationFactor: replication,
-        });
-        resource.applyRemovalPolicy(props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
-        this.topicResources.push(resource);
-      }
-    } else {
-      const cluster = new msk.CfnServerlessCluster(this, 'Cluster', {
-        clusterName: props.clusterName,
-        clientAuthentication: { sasl: { iam: { enabled: true } } },
-        vpcConfigs: [
-          { subnetIds: subnets.subnetIds, securityGroups: [this.securityGroup.securityGroupId] },
-        ],
-      });
-      cluster.applyRemovalPolicy(props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
-      this.clusterArn = cluster.attrArn;
+      resource.applyRemovalPolicy(removal);
+      this.topicResources.push(resource);
     }
+    return cluster.attrArn;
+  }
 
-    // The bootstrap brokers are no attribute of AWS::MSK::Cluster: one GetBootstrapBrokers call
-    // at deploy time, so the functions need neither the kafka API nor its endpoint at run time.
+  /** MSK Serverless (its topics are created by clients); returns the cluster ARN. */
+  private serverlessCluster(props: KafkaClusterProps, subnets: ec2.SelectedSubnets): string {
+    const cluster = new msk.CfnServerlessCluster(this, 'Cluster', {
+      clusterName: props.clusterName,
+      clientAuthentication: { sasl: { iam: { enabled: true } } },
+      vpcConfigs: [
+        { subnetIds: subnets.subnetIds, securityGroups: [this.securityGroup.securityGroupId] },
+      ],
+    });
+    cluster.applyRemovalPolicy(props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+    return cluster.attrArn;
+  }
+
+  /**
+   * The bootstrap brokers are no attribute of AWS::MSK::Cluster: one GetBootstrapBrokers call at
+   * deploy time, so the functions need neither the kafka API nor its endpoint at run time.
+   */
+  private lookUpBootstrapBrokers(clusterName: string): string {
     const lookup = new cr.AwsCustomResource(this, 'BootstrapBrokers', {
       onUpdate: {
         service: 'Kafka',
         action: 'getBootstrapBrokers',
         parameters: { ClusterArn: this.clusterArn },
-        physicalResourceId: cr.PhysicalResourceId.of(`${props.clusterName}-bootstrap-brokers`),
+        physicalResourceId: cr.PhysicalResourceId.of(`${clusterName}-bootstrap-brokers`),
         outputPaths: ['BootstrapBrokerStringSaslIam'],
       },
       policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.clusterArn] }),
       installLatestAwsSdk: false,
     });
-    this.bootstrapBrokers = lookup.getResponseField('BootstrapBrokerStringSaslIam');
+    const bootstrapBrokers = lookup.getResponseField('BootstrapBrokerStringSaslIam');
     // The provider function is a stack-wide singleton of aws-cdk-lib.
     const provider = Stack.of(this).node.tryFindChild(awsCustomResourceProviderId);
     if (provider) {
@@ -171,13 +202,6 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       );
     }
-    this.access = new MskAccess({
-      clusterArn: this.clusterArn,
-      clusterName: this.clusterName,
-      bootstrapBrokers: this.bootstrapBrokers,
-      brokers: this,
-      pollerSecurityGroups: [this.securityGroup],
-      topicResources: this.topicResources,
-    });
+    return bootstrapBrokers;
   }
 }

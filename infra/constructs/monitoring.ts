@@ -81,15 +81,30 @@ export class Monitoring extends Construct {
   readonly topic: sns.Topic;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
+  private readonly pageTo: actions.SnsAction;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const stack = Stack.of(this);
+    this.topic = this.alarmTopic(props.prefix);
+    this.subscribe(props.paging, props.prefix);
+    this.warnIfNobodyIsPaged(props.paging);
+    this.pageTo = new actions.SnsAction(this.topic);
+    this.watchDrift(props);
+    const offsetLag = this.watchOffsetLag(props);
+    this.watchFunctions(props);
+    if (props.data) this.watchData(props.data, props.prefix);
+    this.dashboard = this.buildDashboard(props, offsetLag);
+  }
 
-    // Alarm notifications are encrypted at rest with a key CloudWatch may use, from this
-    // account only (an AWS managed key would not let CloudWatch publish).
+  /**
+   * The topic every alarm and recovery goes to. Alarm notifications are encrypted at rest with a
+   * key CloudWatch may use, from this account only (an AWS managed key would not let CloudWatch
+   * publish).
+   */
+  private alarmTopic(prefix: string): sns.Topic {
+    const account = Stack.of(this).account;
     const key = new kms.Key(this, 'TopicKey', {
-      description: `${props.prefix}: encrypts the alarm topic`,
+      description: `${prefix}: encrypts the alarm topic`,
       enableKeyRotation: true,
       // It encrypts notifications in flight only, nothing kept: it goes with the stack (after
       // KMS's waiting period), whatever retainData says.
@@ -102,44 +117,50 @@ export class Monitoring extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
       }),
     );
-    this.topic = new sns.Topic(this, 'AlarmTopic', {
-      topicName: `${props.prefix}-alarms`,
-      displayName: `${props.prefix} alarms`,
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      topicName: `${prefix}-alarms`,
+      displayName: `${prefix} alarms`,
       masterKey: key,
       enforceSSL: true,
     });
-    this.topic.addToResourcePolicy(
+    topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsOnly',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
       }),
     );
-    this.subscribe(props.paging, props.prefix);
-    if (!props.paging.pagerDutyUrl && props.paging.emails.length === 0 && !props.paging.slack) {
+    return topic;
+  }
+
+  private warnIfNobodyIsPaged(paging: PagingTargets): void {
+    if (!paging.pagerDutyUrl && paging.emails.length === 0 && !paging.slack) {
       Annotations.of(this).addWarningV2(
         'seqguard:paging-nobody',
         'NOBODY IS PAGED: the alarms go to an SNS topic without subscribers. Set the `paging` context (pagerDutyUrl, emails or slack) before you rely on this deployment (docs/deploying.md).',
       );
     }
+  }
 
-    const pageTo = new actions.SnsAction(this.topic);
-    const add = (alarm: cloudwatch.Alarm) => {
-      // OK actions too: PagerDuty resolves the incident, Slack and e-mail say it recovered.
-      alarm.addAlarmAction(pageTo);
-      alarm.addOkAction(pageTo);
-      this.alarms.push(alarm);
-      return alarm;
-    };
+  /** Makes `alarm` page, and keeps it for the dashboard's alarm status. */
+  private page(alarm: cloudwatch.Alarm): cloudwatch.Alarm {
+    // OK actions too: PagerDuty resolves the incident, Slack and e-mail say it recovered.
+    alarm.addAlarmAction(this.pageTo);
+    alarm.addOkAction(this.pageTo);
+    this.alarms.push(alarm);
+    return alarm;
+  }
 
+  /** One alarm per drift metric, and one for a drift check that stopped reporting. */
+  private watchDrift(props: MonitoringProps): void {
     for (const name of Object.keys(alarmMetrics) as AlarmName[]) {
       const minutes = pagesAtOnce.has(name) ? 1 : props.alarmMinutes;
-      add(
+      this.page(
         new cloudwatch.Alarm(this, `Drift-${alarmMetrics[name]}`, {
           alarmName: `${props.prefix}-${alarmMetrics[name]}`,
           alarmDescription: `${alarmMetrics[name]} >= ${props.thresholds[name]} (thresholds.ts: ${name}), for ${minutes} min. Runbook: docs/operations.md, "Drift checks and repair".`,
@@ -155,7 +176,7 @@ export class Monitoring extends Construct {
       );
     }
 
-    add(
+    this.page(
       new cloudwatch.Alarm(this, 'DriftCheckSilent', {
         alarmName: `${props.prefix}-DriftCheckSilent`,
         alarmDescription:
@@ -170,9 +191,13 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }),
     );
+  }
 
-    // The event source mapping's own view of the lag (AWS/Lambda OffsetLag, per function),
-    // against the same threshold as the drift check's ConsumerLag.
+  /**
+   * The event source mapping's own view of the lag (AWS/Lambda OffsetLag, per function), against
+   * the same threshold as the drift check's ConsumerLag. Returns the metric for the dashboard.
+   */
+  private watchOffsetLag(props: MonitoringProps): cloudwatch.Metric {
     const offsetLag = new cloudwatch.Metric({
       namespace: 'AWS/Lambda',
       metricName: 'OffsetLag',
@@ -180,7 +205,7 @@ export class Monitoring extends Construct {
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.minutes(1),
     });
-    add(
+    this.page(
       new cloudwatch.Alarm(this, 'EsmOffsetLag', {
         alarmName: `${props.prefix}-EsmOffsetLag`,
         alarmDescription: `The event source mapping is ${props.thresholds.consumerLagRecords} or more records behind (OffsetLag).`,
@@ -194,7 +219,11 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
+    return offsetLag;
+  }
 
+  /** Errors and throttles of each function, then runs near their timeout. */
+  private watchFunctions(props: MonitoringProps): void {
     const functions: [string, SeqguardFunction, number][] = [
       ['ApplyEvents', props.applyEvents, props.alarmMinutes],
       ['CheckDrift', props.checkDrift, props.alarmMinutes],
@@ -210,7 +239,7 @@ export class Monitoring extends Construct {
         // No invocations, no errors.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       };
-      add(
+      this.page(
         new cloudwatch.Alarm(this, `${name}Errors`, {
           ...common,
           alarmName: `${props.prefix}-${name}-Errors`,
@@ -221,7 +250,7 @@ export class Monitoring extends Construct {
           }),
         }),
       );
-      add(
+      this.page(
         new cloudwatch.Alarm(this, `${name}Throttles`, {
           ...common,
           alarmName: `${props.prefix}-${name}-Throttles`,
@@ -238,7 +267,7 @@ export class Monitoring extends Construct {
       // A run near its timeout is about to be killed mid-batch: the guard keeps that safe, but
       // the batch is retried and the lag grows.
       const timeoutMs = fn.function.timeout?.toMilliseconds() ?? 3_000;
-      add(
+      this.page(
         new cloudwatch.Alarm(this, `${name}NearTimeout`, {
           alarmName: `${props.prefix}-${name}-NearTimeout`,
           alarmDescription: `${fn.function.functionName} ran for 80% or more of its ${timeoutMs / 1000} s timeout.`,
@@ -253,9 +282,6 @@ export class Monitoring extends Construct {
         }),
       );
     }
-    if (props.data) this.watchData(props.data, props.prefix, add);
-
-    this.dashboard = this.buildDashboard(props, offsetLag);
   }
 
   /**
@@ -265,13 +291,9 @@ export class Monitoring extends Construct {
    * MSK broker disk use, per broker
    * (https://docs.aws.amazon.com/msk/latest/developerguide/metrics-details.html).
    */
-  private watchData(
-    data: WatchedData,
-    prefix: string,
-    add: (alarm: cloudwatch.Alarm) => cloudwatch.Alarm,
-  ): void {
+  private watchData(data: WatchedData, prefix: string): void {
     const alarm = (id: string, description: string, metric: cloudwatch.Metric, threshold: number) =>
-      add(
+      this.page(
         new cloudwatch.Alarm(this, id, {
           alarmName: `${prefix}-${id}`,
           alarmDescription: description,

@@ -46,6 +46,20 @@ export interface RedisCacheProps {
 export const rotationReason =
   'Not rotated automatically yet. ElastiCache supports rotating RBAC user passwords with a Secrets Manager rotation function (ElastiCache guide, "Automatically rotating passwords for users"), but that function needs the ElastiCache API reachable from this VPC (which has no NAT and no ElastiCache endpoint), and the functions read the secret once per cold start, so a rotation that replaces the password at once would fail their reconnects until they restart. Until rotation is wired with a two-password overlap, rotate by hand (docs/deploying.md, "Rotating the Redis password"): add a second password to the user, update the secret, let the functions cold-start, remove the old password.';
 
+/** Where the cache goes and who may use it: what both kinds of cache are built with. */
+interface CachePlacement {
+  users: elasticache.CfnUserGroup;
+  port: number;
+  subnets: ec2.SelectedSubnets;
+  removal: RemovalPolicy;
+}
+
+/** The configuration endpoint clients connect to, as deploy-time tokens. */
+interface CacheEndpoint {
+  address: string;
+  port: string;
+}
+
 export class RedisCache extends Construct implements ec2.IConnectable {
   readonly connections: ec2.Connections;
   readonly securityGroup: ec2.SecurityGroup;
@@ -87,8 +101,19 @@ export class RedisCache extends Construct implements ec2.IConnectable {
       securityGroups: [this.securityGroup],
       defaultPort: ec2.Port.tcp(port),
     });
+    this.secret = this.appUserSecret(props, removal);
+    const users = this.userGroup(props, removal);
+    const endpoint =
+      props.mode === 'cluster'
+        ? this.replicationGroup(props, { users, port, subnets, removal })
+        : this.serverlessCache(props, { users, port, subnets, removal });
+    this.endpointAddress = endpoint.address;
+    this.endpointPort = endpoint.port;
+  }
 
-    this.secret = new secretsmanager.Secret(this, 'AuthSecret', {
+  /** The app user's `{"username", "password"}`, generated into Secrets Manager. */
+  private appUserSecret(props: RedisCacheProps, removal: RemovalPolicy): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'AuthSecret', {
       description: `Redis RBAC user of ${props.name}`,
       encryptionKey: props.key,
       removalPolicy: removal,
@@ -100,8 +125,12 @@ export class RedisCache extends Construct implements ec2.IConnectable {
         passwordLength: 64,
       },
     });
-    acknowledge(this.secret, rotationReason, 'AwsSolutions-SMG4');
+    acknowledge(secret, rotationReason, 'AwsSolutions-SMG4');
+    return secret;
+  }
 
+  /** The RBAC user group: the app user, and a `default` user that is switched off. */
+  private userGroup(props: RedisCacheProps, removal: RemovalPolicy): elasticache.CfnUserGroup {
     const app = new elasticache.CfnUser(this, 'AppUser', {
       engine: props.engine,
       userId: `${props.name}-app`,
@@ -144,80 +173,86 @@ export class RedisCache extends Construct implements ec2.IConnectable {
     });
     users.addResourceDependency(app);
     users.addResourceDependency(disabledDefault);
+    return users;
+  }
 
-    if (props.mode === 'cluster') {
-      const major = props.engineVersion.split('.')[0];
-      const parameters = new elasticache.CfnParameterGroup(this, 'Parameters', {
-        cacheParameterGroupFamily: `${props.engine}${major}`,
-        description: `${props.name}: cluster mode, and no eviction of the guard's cursors`,
-        properties: {
-          'cluster-enabled': 'yes',
-          // An evicted cursor would let a redelivered event apply twice.
-          'maxmemory-policy': 'noeviction',
-        },
-      });
-      const subnetGroup = new elasticache.CfnSubnetGroup(this, 'Subnets', {
-        description: `${props.name}: private subnets`,
-        subnetIds: subnets.subnetIds,
-      });
-      const group = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
-        replicationGroupId: props.name,
-        replicationGroupDescription: `seqguard state (${props.engine} ${props.engineVersion}, cluster mode)`,
-        engine: props.engine,
-        engineVersion: props.engineVersion,
-        cacheNodeType: props.nodeType,
-        clusterMode: 'enabled',
-        cacheParameterGroupName: parameters.ref,
-        numNodeGroups: props.shards,
-        replicasPerNodeGroup: props.replicasPerShard,
-        automaticFailoverEnabled: true,
-        multiAzEnabled: true,
-        transitEncryptionEnabled: true,
-        transitEncryptionMode: 'required',
-        atRestEncryptionEnabled: true,
-        kmsKeyId: props.key.keyArn,
-        userGroupIds: [users.userGroupId],
-        cacheSubnetGroupName: subnetGroup.ref,
-        securityGroupIds: [this.securityGroup.securityGroupId],
-        port,
-        snapshotRetentionLimit: 7,
-        autoMinorVersionUpgrade: true,
-      });
-      group.addResourceDependency(users);
-      group.applyRemovalPolicy(removal);
-      this.endpointAddress = group.attrConfigurationEndPointAddress;
-      this.endpointPort = group.attrConfigurationEndPointPort;
-      acknowledge(
-        group,
-        'cdk-nag looks for an AUTH token; this group authenticates with ElastiCache RBAC instead (stronger): a user group whose only enabled user has a 64-character password from Secrets Manager, and the default user switched off.',
-        'AwsSolutions-AEC6',
-      );
-      acknowledge(
-        group,
-        'A non-default port is obscurity, not a control: access is limited by security group (bound functions only), TLS is required, and the only enabled user needs the password in Secrets Manager. The port is configurable (redis.port).',
-        'AwsSolutions-AEC5',
-      );
-    } else {
-      const cache = new elasticache.CfnServerlessCache(this, 'ServerlessCache', {
-        serverlessCacheName: props.name,
-        description: `seqguard state (${props.engine} serverless)`,
-        engine: props.engine,
-        majorEngineVersion: props.engineVersion.split('.')[0],
-        kmsKeyId: props.key.keyArn,
-        userGroupId: users.userGroupId,
-        securityGroupIds: [this.securityGroup.securityGroupId],
-        subnetIds: subnets.subnetIds,
-        snapshotRetentionLimit: 7,
-        cacheUsageLimits: {
-          dataStorage: { maximum: props.serverlessMaxDataGiB, unit: 'GB' },
-          ecpuPerSecond: { maximum: props.serverlessMaxEcpuPerSecond },
-        },
-      });
-      cache.addResourceDependency(users);
-      cache.applyRemovalPolicy(removal);
-      this.endpointAddress = cache.attrEndpointAddress;
-      this.endpointPort = cache.attrEndpointPort;
-    }
+  /** Node-based, in cluster mode, with no eviction of the guard's cursors. */
+  private replicationGroup(props: RedisCacheProps, placement: CachePlacement): CacheEndpoint {
+    const major = props.engineVersion.split('.')[0];
+    const parameters = new elasticache.CfnParameterGroup(this, 'Parameters', {
+      cacheParameterGroupFamily: `${props.engine}${major}`,
+      description: `${props.name}: cluster mode, and no eviction of the guard's cursors`,
+      properties: {
+        'cluster-enabled': 'yes',
+        // An evicted cursor would let a redelivered event apply twice.
+        'maxmemory-policy': 'noeviction',
+      },
+    });
+    const subnetGroup = new elasticache.CfnSubnetGroup(this, 'Subnets', {
+      description: `${props.name}: private subnets`,
+      subnetIds: placement.subnets.subnetIds,
+    });
+    const group = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
+      replicationGroupId: props.name,
+      replicationGroupDescription: `seqguard state (${props.engine} ${props.engineVersion}, cluster mode)`,
+      engine: props.engine,
+      engineVersion: props.engineVersion,
+      cacheNodeType: props.nodeType,
+      clusterMode: 'enabled',
+      cacheParameterGroupName: parameters.ref,
+      numNodeGroups: props.shards,
+      replicasPerNodeGroup: props.replicasPerShard,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: 'required',
+      atRestEncryptionEnabled: true,
+      kmsKeyId: props.key.keyArn,
+      userGroupIds: [placement.users.userGroupId],
+      cacheSubnetGroupName: subnetGroup.ref,
+      securityGroupIds: [this.securityGroup.securityGroupId],
+      port: placement.port,
+      snapshotRetentionLimit: 7,
+      autoMinorVersionUpgrade: true,
+    });
+    group.addResourceDependency(placement.users);
+    group.applyRemovalPolicy(placement.removal);
+    acknowledge(
+      group,
+      'cdk-nag looks for an AUTH token; this group authenticates with ElastiCache RBAC instead (stronger): a user group whose only enabled user has a 64-character password from Secrets Manager, and the default user switched off.',
+      'AwsSolutions-AEC6',
+    );
+    acknowledge(
+      group,
+      'A non-default port is obscurity, not a control: access is limited by security group (bound functions only), TLS is required, and the only enabled user needs the password in Secrets Manager. The port is configurable (redis.port).',
+      'AwsSolutions-AEC5',
+    );
+    return {
+      address: group.attrConfigurationEndPointAddress,
+      port: group.attrConfigurationEndPointPort,
+    };
+  }
+
+  /** ElastiCache Serverless: always cluster mode, within its usage limits. */
+  private serverlessCache(props: RedisCacheProps, placement: CachePlacement): CacheEndpoint {
+    const cache = new elasticache.CfnServerlessCache(this, 'ServerlessCache', {
+      serverlessCacheName: props.name,
+      description: `seqguard state (${props.engine} serverless)`,
+      engine: props.engine,
+      majorEngineVersion: props.engineVersion.split('.')[0],
+      kmsKeyId: props.key.keyArn,
+      userGroupId: placement.users.userGroupId,
+      securityGroupIds: [this.securityGroup.securityGroupId],
+      subnetIds: placement.subnets.subnetIds,
+      snapshotRetentionLimit: 7,
+      cacheUsageLimits: {
+        dataStorage: { maximum: props.serverlessMaxDataGiB, unit: 'GB' },
+        ecpuPerSecond: { maximum: props.serverlessMaxEcpuPerSecond },
+      },
+    });
+    cache.addResourceDependency(placement.users);
+    cache.applyRemovalPolicy(placement.removal);
+    return { address: cache.attrEndpointAddress, port: cache.attrEndpointPort };
   }
 
   /** The `rediss://` URL of the cluster's configuration endpoint (no credentials in it). */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { type AlarmName, type AlarmState, thresholdsSchema } from '../../core/config/thresholds.ts';
 import { topicPartition } from '../../core/events/topic-partition.ts';
@@ -55,16 +55,19 @@ export function events(players: number, perPlayer: number, firstSeq = 1): TestRe
   return records;
 }
 
+/** Waits until `check` holds, checking every 25 ms; returns the time it took. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 30_000,
 ): Promise<number> {
   const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeout: timeoutMs, interval: 25 },
+  );
   return Date.now() - started;
 }
 

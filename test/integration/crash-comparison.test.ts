@@ -15,6 +15,7 @@
  *   a duplicate: applied once.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -168,7 +169,7 @@ describe('a crash after the effect, before the function records it', () => {
     expect(await scores(shard, keyPrefix)).toEqual({ 'p-1': 5, 'p-2': 3, 'p-3': 7 });
 
     // Act: the batch is retried after the in-progress expiry
-    await new Promise((resolve) => setTimeout(resolve, expiry - Date.now() + 100));
+    await sleep(expiry - Date.now() + 100);
     const late = await retrying.invoke(event);
 
     // Assess: e1 and e2 are COMPLETED and skipped; e3's effect is applied a second time
@@ -204,7 +205,7 @@ describe('a crash after the effect, before the function records it', () => {
 
     // Act: the batch is redelivered at once, and again after the wait Powertools needed
     const redelivered = await retrying.invoke(event);
-    await new Promise((resolve) => setTimeout(resolve, functionTimeoutMs + 100));
+    await sleep(functionTimeoutMs + 100);
     const again = await retrying.invoke(event);
 
     // Assess: every event is a duplicate to the guard; applied once

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { canConnect } from '../../local/ports.ts';
 import { suiteTarget, urlWithLogin } from '../helpers/redis.ts';
 
@@ -207,10 +207,12 @@ describe('npm run demo', () => {
         stdout += chunk.toString();
       });
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      const deadline = Date.now() + 90_000;
-      while (!/published \d+\//.test(stdout) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await vi.waitFor(
+        () => {
+          if (!/published \d+\//.test(stdout)) throw new Error('the demo has not published yet');
+        },
+        { timeout: 90_000, interval: 100 },
+      );
       const redisPort = Number(
         /redis +rediss?:\/\/127\.0\.0\.1:(\d+) \(started here\)/.exec(stdout)?.[1],
       );

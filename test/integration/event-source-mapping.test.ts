@@ -3,8 +3,9 @@
  * answers the tests choose: batching, commits, partial batch responses, retries, bisection, the
  * record age limit and the on-failure destination.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MSKEvent } from 'aws-lambda';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import {
   type EsmActivity,
   EventSourceMapping,
@@ -58,14 +59,15 @@ async function runMapping(
     },
   });
   mapping.start();
-  const deadline = Date.now() + timeoutMs;
   try {
-    while (!done(calls, mapping)) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${calls.length} invocations`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await vi.waitFor(
+      () => {
+        if (!done(calls, mapping)) throw new Error(`timed out after ${calls.length} invocations`);
+      },
+      { timeout: timeoutMs, interval: 25 },
+    );
     // Commits follow the invocation: let the last one land.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   } finally {
     await mapping.stop();
   }
@@ -254,16 +256,15 @@ describe('EventSourceMapping', () => {
       await mapping.ready;
       // Act: the topic stays empty for 1.5 s, then gets one record every 300 ms.
       const fetchesBefore = mapping.stats.fetches;
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await sleep(1_500);
       const idleFetches = mapping.stats.fetches - fetchesBefore;
       for (let i = 0; i < 5; i++) {
         await produce(topic, [{ partition: 0, value: `lone-${i}` }]);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await sleep(300);
       }
-      const deadline = Date.now() + 10_000;
-      while (calls.length < 5 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await expect
+        .poll(() => calls.length, { timeout: 10_000, interval: 25 })
+        .toBeGreaterThanOrEqual(5);
       // Assess: a long poll answers about twice a second while idle (a fetch wait of 0 would
       // answer thousands of times); each record went alone, well before any batching window or
       // idle poll would have ended.

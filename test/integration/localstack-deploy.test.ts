@@ -100,13 +100,17 @@ async function waitFor<T>(
   seconds: number,
   probe: () => Promise<T | undefined>,
 ): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolveWait) => setTimeout(resolveWait, 1000));
-  }
-  throw new Error(`timed out after ${seconds} s waiting for ${what}\n${localStack.logTail()}`);
+  return vi.waitFor(
+    async () => {
+      const value = await probe();
+      if (value === undefined)
+        throw new Error(
+          `timed out after ${seconds} s waiting for ${what}\n${localStack.logTail()}`,
+        );
+      return value;
+    },
+    { timeout: seconds * 1000, interval: 1000 },
+  );
 }
 
 beforeAll(async () => {

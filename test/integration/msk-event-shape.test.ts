@@ -4,7 +4,7 @@
  * test/events/aws-msk-documentation-example.json): same fields, same types, same encodings.
  */
 import type { MSKEvent } from 'aws-lambda';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { EventSourceMapping } from '../../local/esm/event-source-mapping.ts';
 import { createTopic, produce, suiteKafkaSecurity, uniqueTopic } from '../helpers/kafka.ts';
 import { loadEvent } from '../helpers/lambda.ts';
@@ -34,14 +34,16 @@ async function captureEvent(topic: string): Promise<MSKEvent> {
   });
   mapping.start();
   try {
-    const deadline = Date.now() + 20_000;
-    while (!captured && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    return await vi.waitFor(
+      () => {
+        if (!captured) throw new Error('no event was delivered');
+        return captured;
+      },
+      { timeout: 20_000, interval: 25 },
+    );
   } finally {
     await mapping.stop();
   }
-  if (!captured) throw new Error('no event was delivered');
-  return captured;
 }
 
 describe('the emulator MSK event', () => {

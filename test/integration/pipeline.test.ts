@@ -84,14 +84,6 @@ function endOffsets(records: TestRecord[], topic: string): Map<string, bigint> {
   return ends;
 }
 
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Runs the pipeline over `records` until every partition is committed to its end. */
 async function runPipeline(
   topic: string,
@@ -121,10 +113,13 @@ async function runPipeline(
   });
   try {
     const ends = endOffsets(records, topic);
-    await waitUntil(
-      () => [...ends].every(([id, end]) => pipeline.mapping.committed.get(id) === end),
-      'the pipeline to catch up',
-    );
+    await expect
+      .poll(() => [...ends].every(([id, end]) => pipeline.mapping.committed.get(id) === end), {
+        timeout: 60_000,
+        interval: 50,
+        message: 'the pipeline to catch up',
+      })
+      .toBe(true);
   } finally {
     await pipeline.stop();
   }

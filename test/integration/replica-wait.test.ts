@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisNotReplicatedError } from '../../core/errors.ts';
 import type { GuardedEvent } from '../../core/events/types.ts';
 import { shardKeys } from '../../core/layout/keys.ts';
@@ -31,11 +31,13 @@ beforeAll(async () => {
   });
   redis = projectClient(await targetOf(primary), { commandTimeoutMs: 2_000 });
   replicaClient = rawRedis(await targetOf(replica));
-  const started = Date.now();
-  while (!/slave0:.*state=online/.test(await redis.info('replication'))) {
-    if (Date.now() - started > 20_000) throw new Error('the replica did not sync');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await vi.waitFor(
+    async () => {
+      if (!/slave0:.*state=online/.test(await redis.info('replication')))
+        throw new Error('the replica did not sync');
+    },
+    { timeout: 20_000, interval: 50 },
+  );
 });
 
 afterAll(async () => {

@@ -109,16 +109,16 @@ describe.each([
       });
       try {
         await pipeline.sandbox.warmUp();
-        const deadline = Date.now() + 90_000;
-        while (
-          [...ends].some(
-            ([p, end]) =>
-              pipeline.mapping.committed.get(topicPartition({ topic, partition: p })) !== end,
-          )
-        ) {
-          if (Date.now() > deadline) throw new Error('the pipeline did not catch up');
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await vi.waitFor(
+          () => {
+            const behind = [...ends].some(
+              ([p, end]) =>
+                pipeline.mapping.committed.get(topicPartition({ topic, partition: p })) !== end,
+            );
+            if (behind) throw new Error('the pipeline did not catch up');
+          },
+          { timeout: 90_000, interval: 50 },
+        );
       } finally {
         await pipeline.stop();
       }

@@ -2,6 +2,7 @@
  * The local Lambda sandbox: one child process serving invocations, killed and cold-started
  * again like Lambda's, with timeouts and errors as function errors.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FunctionInitError } from '../../local/errors.ts';
@@ -79,7 +80,7 @@ describe('HandlerProcess', () => {
   it('reports a kill during the cold start as a function error, not an init error', async () => {
     const s = sandbox();
     const outcome = s.invoke({ value: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(s.kill()).toBe(true);
     expect(await outcome).toMatchObject({ kind: 'functionError', errorType: 'Runtime.ExitError' });
     expect(await s.invoke({ value: 2 })).toMatchObject({ kind: 'response' });
