@@ -73,7 +73,11 @@ function required(versions: Record<string, string>, name: string): string {
 }
 
 function run(command: string, args: string[], cwd = repoRoot): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 export function pack(): string {
