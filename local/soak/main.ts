@@ -39,18 +39,18 @@ import {
 } from '../../core/index.ts';
 
 import { DriftMonitor } from '../../tools/drift-monitor.ts';
-import { demoStateName } from '../demo/plan.ts';
-import { checkAgainstModel } from '../demo/verdict.ts';
-import { SoakError } from '../errors.ts';
-import type { EsmActivity } from '../esm/event-source-mapping.ts';
-import { startKafkaBroker } from '../kafka/broker.ts';
-import { type Pipeline, startPipeline } from '../pipeline.ts';
+import { SoakError } from '../emulators/errors.ts';
+import { startKafkaBroker } from '../emulators/kafka/broker.ts';
+import type { EsmActivity } from '../emulators/lambda/event-source-mapping.ts';
+import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
 import {
   type RedisCluster,
   type RedisServer,
   startRedisCluster,
   startRedisServer,
-} from '../redis-server.ts';
+} from '../emulators/redis/server.ts';
+import { plaintextRequested } from '../emulators/security-mode.ts';
+import { startTcpProxy, type TcpProxy } from '../emulators/tcp-proxy.ts';
 import {
   Cleanups,
   entryLatencies,
@@ -58,10 +58,10 @@ import {
   kafkaClientsOf,
   runMain,
   secureRedisAccess,
-} from '../run-support.ts';
-import { plaintextRequested } from '../security-mode.ts';
-import { seededRandom } from '../seeded-random.ts';
-import { startTcpProxy, type TcpProxy } from '../tcp-proxy.ts';
+} from '../scenario/run-support.ts';
+import { seededRandom } from '../scenario/seeded-random.ts';
+import { demoStateName } from '../scenario/traffic-model.ts';
+import { checkAgainstModel } from '../scenario/verdict.ts';
 import { checkDeadLetters } from './dead-letters.ts';
 import { type FaultContext, runFault, takeSnapshot } from './faults.ts';
 import { SoakModel } from './model.ts';

@@ -23,12 +23,12 @@ import {
   type RedisServerOptions,
   startRedisCluster,
   startRedisServer,
-} from '../../local/redis-server.ts';
+} from '../../local/emulators/redis/server.ts';
 import {
   createRedisAuthSecret,
   type SecretsServer,
   startSecretsServer,
-} from '../../local/secrets-server.ts';
+} from '../../local/emulators/secrets-server.ts';
 
 /** Whether the suites run in production's security shape (the default) or plaintext. */
 export function suiteIsSecure(): boolean {

@@ -15,7 +15,7 @@ import { loadSinkConfig } from '../../core/config/config.ts';
 import { stateKey } from '../../core/layout/keys.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import { replay } from '../../core/sink/replay.ts';
-import { type RedisServer, waitForClusterOk } from '../../local/redis-server.ts';
+import { type RedisServer, waitForClusterOk } from '../../local/emulators/redis/server.ts';
 import { type DriftSetup, useDriftBench, waitFor } from '../helpers/drift.ts';
 import { createTopic, suiteKafka } from '../helpers/kafka.ts';
 import { nodeClient, startTestRedisCluster } from '../helpers/redis.ts';

@@ -1,6 +1,6 @@
 /**
  * Where the local Kafka broker's files are: its Maven project, log4j settings and MSK IAM
- * validator source beside this file (local/kafka/), and what it makes once, in .cache/.
+ * validator source beside this file (local/emulators/kafka/), and what it makes once, in .cache/.
  */
 import { join, resolve } from 'node:path';
 
@@ -10,4 +10,4 @@ export const BROKER_LOG4J_FILE = join(KAFKA_PROJECT_DIR, 'broker-log4j2.properti
 export const TOOLS_LOG4J_FILE = join(KAFKA_PROJECT_DIR, 'tools-log4j2.properties');
 export const VALIDATOR_SOURCE = join(KAFKA_PROJECT_DIR, 'MskIamValidator.java');
 /** The repository's cache: the jars (kafka/), the validator's classes, the broker's key store. */
-export const CACHE_DIR = resolve(KAFKA_PROJECT_DIR, '..', '..', '.cache');
+export const CACHE_DIR = resolve(KAFKA_PROJECT_DIR, '..', '..', '..', '.cache');

@@ -11,7 +11,7 @@
  * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
  *
  * The handler is configured by the listener's JAAS options, written by
- * local/kafka/msk-iam-listener.ts:
+ * local/emulators/kafka/msk-iam-listener.ts:
  *   listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=
  *     org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required
  *     accessKeyId="..." secretAccessKey="..." region="...";

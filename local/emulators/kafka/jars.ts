@@ -1,6 +1,6 @@
 /**
  * The jar cache: the broker jars of the pinned Kafka version, fetched once by Maven from Maven
- * Central through local/kafka/pom.xml into .cache/kafka/<version>/libs, and the lock that lets
+ * Central through local/emulators/kafka/pom.xml into .cache/kafka/<version>/libs, and the lock that lets
  * parallel first calls (test files starting together) wait for one fetch.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { checkMaven } from './prerequisites.ts';
 
 const FETCH_TIMEOUT_MS = 10 * 60_000;
 
-/** The pinned Kafka version, read from local/kafka/pom.xml so it is written in one place only. */
+/** The pinned Kafka version, read from local/emulators/kafka/pom.xml so it is written in one place only. */
 export async function kafkaVersion(): Promise<string> {
   const pom = await readFile(POM_FILE, 'utf8');
   const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1]?.trim();

@@ -12,13 +12,13 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { RedisCredentials } from '../core/index.ts';
+import type { RedisCredentials } from '../../core/index.ts';
 import { MissingPrerequisiteError, SecretsServerError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { canConnect, freePort } from './ports.ts';
 
 const execFileAsync = promisify(execFile);
-const REPO_ROOT = resolve(import.meta.dirname, '..');
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** Any region works: secrets are kept per region, and the ARN names the one to ask. */
 const REGION = 'us-east-1';

@@ -29,7 +29,7 @@ import {
   type KafkaConnection,
   toMskEvent,
   topicPartition,
-} from '../../core/index.ts';
+} from '../../../core/index.ts';
 
 import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 import type { InvokeOutcome } from './handler-process.ts';

@@ -1,8 +1,8 @@
 /**
  * What `security: 'msk-iam'` adds to a broker: a SASL_SSL listener like Amazon MSK's IAM one
  * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html), with TLS from
- * the local runtime's certificate (local/tls-certificates.ts) and SASL/OAUTHBEARER tokens checked
- * by local/kafka/MskIamValidator.java, compiled once per source into .cache/kafka-validator.
+ * the local runtime's certificate (local/emulators/tls-certificates.ts) and SASL/OAUTHBEARER tokens checked
+ * by local/emulators/kafka/MskIamValidator.java, compiled once per source into .cache/kafka-validator.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -102,7 +102,7 @@ interface TlsMaterial {
 }
 
 /**
- * The local runtime's one CA and server certificate (local/tls-certificates.ts, shared with the
+ * The local runtime's one CA and server certificate (local/emulators/tls-certificates.ts, shared with the
  * secure Redis), as the PEM key store Kafka reads (KIP-651): key, certificate, CA in one file,
  * written aside and renamed into place so brokers that start together never read half a file.
  */
@@ -125,7 +125,7 @@ async function ensureTlsMaterial(): Promise<TlsMaterial> {
 }
 
 /**
- * Compiles local/kafka/MskIamValidator.java against the cached Kafka jars into
+ * Compiles local/emulators/kafka/MskIamValidator.java against the cached Kafka jars into
  * `.cache/kafka-validator/<hash>`, keyed by the source and the jars, and returns that classes
  * folder. Like the jar cache: one lock for concurrent first calls, an atomic rename at the end.
  */

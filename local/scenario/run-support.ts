@@ -8,12 +8,12 @@
  * - errors explained with their causes, deadlines, and produce-to-visible latency read from the
  *   delta stream in pages.
  */
-import { decodeStreamEntry, type KafkaConnection, type RedisClient } from '../core/index.ts';
+import { decodeStreamEntry, type KafkaConnection, type RedisClient } from '../../core/index.ts';
 
-import { LocalRuntimeError } from './errors.ts';
-import { type KafkaBroker, secureKafkaEnv } from './kafka/broker.ts';
-import type { RedisAccess } from './redis-server.ts';
-import { startSecretsServer } from './secrets-server.ts';
+import { LocalRuntimeError } from '../emulators/errors.ts';
+import { type KafkaBroker, secureKafkaEnv } from '../emulators/kafka/broker.ts';
+import type { RedisAccess } from '../emulators/redis/server.ts';
+import { startSecretsServer } from '../emulators/secrets-server.ts';
 
 /** Everything a run started, stopped in reverse order, once. */
 export class Cleanups {

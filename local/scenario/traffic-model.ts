@@ -15,7 +15,7 @@ import {
   stampSeedEvent,
 } from '../../core/producer/index.ts';
 
-import { seededRandom } from '../seeded-random.ts';
+import { seededRandom } from './seeded-random.ts';
 
 export interface TrafficSettings {
   events: number;

@@ -13,7 +13,7 @@
  * only resolves with public DNS. Configuration reference:
  * https://docs.localstack.cloud/references/configuration/
  *
- * `npx node local/localstack.ts` starts one and prints the exports a shell needs, until Ctrl-C.
+ * `npx node local/emulators/localstack.ts` starts one and prints the exports a shell needs, until Ctrl-C.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { guardAgainstOrphan } from './orphan-guard.ts';
 import { freePort } from './ports.ts';
 
 const execFileAsync = promisify(execFile);
-const REPO_ROOT = resolve(import.meta.dirname, '..');
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
 export const LOCALSTACK_VERSION = '4.14.0';
 /** LocalStack's default region and its account for any access key that is not 12 digits. */

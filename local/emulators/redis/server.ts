@@ -20,11 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
-import { anyKeyPrefix, appAccessString, redisUserName } from '../core/index.ts';
-import { MissingPrerequisiteError, RedisServerError } from './errors.ts';
-import { guardAgainstOrphan } from './orphan-guard.ts';
-import { freePort } from './ports.ts';
-import { localCertificates } from './tls-certificates.ts';
+import { anyKeyPrefix, appAccessString, redisUserName } from '../../../core/index.ts';
+import { MissingPrerequisiteError, RedisServerError } from '../errors.ts';
+import { guardAgainstOrphan } from '../orphan-guard.ts';
+import { freePort } from '../ports.ts';
+import { localCertificates } from '../tls-certificates.ts';
 
 const execFileAsync = promisify(execFile);
 

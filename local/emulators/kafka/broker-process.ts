@@ -1,7 +1,7 @@
 /**
  * The local broker's process and its watchdog: a JVM launched on free ports (retried when a port
  * is taken before the JVM binds it), waited for until it serves, guarded against outliving the
- * Node process that started it (local/orphan-guard.ts), and restarted (SIGKILL, then the same
+ * Node process that started it (local/emulators/orphan-guard.ts), and restarted (SIGKILL, then the same
  * ports and data) or stopped on demand.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -14,7 +14,7 @@
  * started or reached or the function cannot start; fails when the pipeline makes no progress.
  * Stops everything it started on every way out: the end, an error, Ctrl-C, SIGTERM, SIGHUP.
  *
- *   node local/demo.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
+ *   node local/demo/main.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
  *                      [--duplicate-rate 0.02] [--gap-rate 0.01] [--malformed-rate 0.002]
  *                      [--kills 1] [--batch-size 100] [--batch-window-ms 100] [--json]
  *
@@ -37,17 +37,14 @@ import {
   type RedisClient,
   shardKeys,
   topicPartition,
-} from '../core/index.ts';
+} from '../../core/index.ts';
 
-import { createProducer, publishEvents } from '../core/producer/index.ts';
-
-import { bursts, demoStateName, type Model, modelOf } from './demo/plan.ts';
-import { demoReport, type Measurements, type Watch } from './demo/report.ts';
-import { checkAgainstModel } from './demo/verdict.ts';
-import { DemoError } from './errors.ts';
-import { startKafkaBroker } from './kafka/broker.ts';
-import { type Pipeline, startPipeline } from './pipeline.ts';
-import { startRedisServer } from './redis-server.ts';
+import { createProducer, publishEvents } from '../../core/producer/index.ts';
+import { DemoError } from '../emulators/errors.ts';
+import { startKafkaBroker } from '../emulators/kafka/broker.ts';
+import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
+import { startRedisServer } from '../emulators/redis/server.ts';
+import { plaintextRequested } from '../emulators/security-mode.ts';
 import {
   Cleanups,
   explain,
@@ -57,8 +54,10 @@ import {
   secureRedisAccess,
   streamLatency,
   within as withinDeadline,
-} from './run-support.ts';
-import { plaintextRequested } from './security-mode.ts';
+} from '../scenario/run-support.ts';
+import { bursts, demoStateName, type Model, modelOf } from '../scenario/traffic-model.ts';
+import { checkAgainstModel } from '../scenario/verdict.ts';
+import { demoReport, type Measurements, type Watch } from './report.ts';
 
 const { values: flags } = parseArgs({
   options: {

@@ -9,11 +9,11 @@ import {
   type EsmActivity,
   EventSourceMapping,
   type EventSourceMappingOptions,
-} from './esm/event-source-mapping.ts';
-import { HandlerProcess } from './esm/handler-process.ts';
+} from './lambda/event-source-mapping.ts';
+import { HandlerProcess } from './lambda/handler-process.ts';
 
 const applyEventsModule = fileURLToPath(
-  new URL('../functions/apply-events/handler.ts', import.meta.url),
+  new URL('../../functions/apply-events/handler.ts', import.meta.url),
 );
 
 export interface PipelineOptions

@@ -25,7 +25,7 @@ export function serverProperties(settings: {
     protocols.push('SASL_SSL:SASL_SSL');
   }
   return `${[
-    '# Single combined KRaft node written by local/kafka/server-properties.ts.',
+    '# Single combined KRaft node written by local/emulators/kafka/server-properties.ts.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=${controller}`,

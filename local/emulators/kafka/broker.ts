@@ -1,11 +1,11 @@
 /**
  * A real Apache Kafka broker (single KRaft node) for local runs and tests, without Docker: the
- * broker jars come from Maven Central through local/kafka/pom.xml and run on the machine's Java.
+ * broker jars come from Maven Central through local/emulators/kafka/pom.xml and run on the machine's Java.
  * With KAFKA_BROKERS set nothing is started and the handle points at those brokers instead.
  *
  * With `security: 'msk-iam'` the broker also listens like Amazon MSK's IAM listener: SASL_SSL,
- * TLS with the local runtime's certificate (local/tls-certificates.ts, .cache/tls), and
- * SASL/OAUTHBEARER whose tokens are checked by local/kafka/MskIamValidator.java, compiled once
+ * TLS with the local runtime's certificate (local/emulators/tls-certificates.ts, .cache/tls), and
+ * SASL/OAUTHBEARER whose tokens are checked by local/emulators/kafka/MskIamValidator.java, compiled once
  * per source (.cache/kafka-validator). Its plaintext listener stays for the broker's own tools.
  *
  * This file is the API; the jobs behind it, one file each: the process and its watchdog

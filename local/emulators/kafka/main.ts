@@ -1,14 +1,14 @@
 // Command line for the local Kafka broker:
-//   node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
-//   node local/kafka.ts fetch   (only fills the jar cache, e.g. to warm CI)
+//   node local/emulators/kafka/main.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
+//   node local/emulators/kafka/main.ts fetch   (only fills the jar cache, e.g. to warm CI)
 
 import { parseArgs } from 'node:util';
-import { UsageError } from './errors.ts';
-import { type KafkaSecurity, startKafkaBroker } from './kafka/broker.ts';
-import { fetchKafkaJars, kafkaVersion } from './kafka/jars.ts';
+import { UsageError } from '../errors.ts';
+import { type KafkaSecurity, startKafkaBroker } from './broker.ts';
+import { fetchKafkaJars, kafkaVersion } from './jars.ts';
 
-const USAGE = `usage: node local/kafka.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
-       node local/kafka.ts fetch`;
+const USAGE = `usage: node local/emulators/kafka/main.ts start [--partitions N] [--topic NAME ...] [--log-dir DIR] [--msk-iam]
+       node local/emulators/kafka/main.ts fetch`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -24,7 +24,7 @@ import {
   stateKey,
 } from '../../core/index.ts';
 
-import type { Model } from './plan.ts';
+import type { Model } from './traffic-model.ts';
 
 export interface Verdict {
   /** Events the guard counted as applied (meta `applied`). */

@@ -13,7 +13,7 @@ import { LocalRuntimeError, MissingPrerequisiteError } from './errors.ts';
 
 const execFileAsync = promisify(execFile);
 
-const REPO_ROOT = resolve(import.meta.dirname, '..');
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const TLS_DIR = join(REPO_ROOT, '.cache', 'tls');
 /** A new name when what the files hold changes, so an old cache is not reused by mistake. */
 const CERTIFICATES_DIR = join(TLS_DIR, 'local-ca-v1');
