@@ -19,6 +19,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { LocalStackError, MissingPrerequisiteError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
@@ -177,7 +178,7 @@ async function waitForHealth(endpoint: string, timeoutSeconds: number): Promise<
     } catch (error) {
       last = (error as Error).message;
     }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+    await sleep(250);
   }
   throw new LocalStackError(
     `LocalStack ${LOCALSTACK_VERSION} did not become healthy at ${endpoint} in ${timeoutSeconds} s (${last})`,

@@ -11,6 +11,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { RedisCredentials } from '../../core/index.ts';
 import { MissingPrerequisiteError, SecretsServerError } from './errors.ts';
@@ -109,7 +110,7 @@ export async function startSecretsServer(): Promise<SecretsServer> {
         while (!(await canConnect(port))) {
           if (Date.now() > deadline)
             throw new SecretsServerError(`timed out waiting for moto_server on port ${port}`);
-          await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+          await sleep(100);
         }
       })(),
       exited,

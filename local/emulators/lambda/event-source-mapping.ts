@@ -20,6 +20,7 @@
  * locally such a failure (an import error, bad configuration) would fail every invocation the
  * same way, so it is surfaced at once (`halted`) instead of being retried forever.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import {
@@ -101,8 +102,6 @@ export interface EsmStats {
 
 /** How long the broker may hold a fetch that finds no record (a long poll), in ms. */
 const idleFetchWaitMs = 500;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The offset to commit of each partition (the next to read), with its last record. */
 type Commits = Map<string, { record: Record; offset: bigint }>;

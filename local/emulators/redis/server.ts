@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import { anyKeyPrefix, appAccessString, redisUserName } from '../../../core/index.ts';
@@ -195,7 +196,7 @@ async function waitUntil(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !signal?.aborted) {
     if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   if (signal?.aborted) return;
   throw new RedisServerError(`timed out waiting for ${what}`);
