@@ -25,6 +25,7 @@
  * processing for Kafka event sources"): a batch goes to the function as soon as records arrive.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
   applyMutation,
@@ -40,11 +41,11 @@ import {
 } from '../../core/index.ts';
 
 import { createProducer, publishEvents } from '../../core/producer/index.ts';
-import { DemoError } from '../emulators/errors.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
 import { startRedisServer } from '../emulators/redis/server.ts';
 import { plaintextRequested } from '../emulators/security-mode.ts';
+import { DemoError } from '../scenario/errors.ts';
 import {
   Cleanups,
   explain,
@@ -418,7 +419,7 @@ async function publishAll(
     watch.publishedRecords += burst.length;
     watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
     const rest = interval - (performance.now() - tick);
-    if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+    if (rest > 0) await sleep(rest);
   }
 }
 
@@ -447,7 +448,7 @@ async function waitUntilCommitted(
       );
     }
     watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Errors of the local runtime (`local/`): one base class, a subclass per kind of failure, each
- * with a message that says what to install or set.
+ * with a message that says what to install or set. The scenarios' own (the demo's, the soak's)
+ * are in local/scenario/errors.ts.
  */
 export class LocalRuntimeError extends Error {
   override name = 'LocalRuntimeError';
@@ -50,22 +51,7 @@ export class LocalStackError extends LocalRuntimeError {
   override name = 'LocalStackError';
 }
 
-/** The demo cannot reach a server, or its pipeline makes no progress. */
-export class DemoError extends LocalRuntimeError {
-  override name = 'DemoError';
-}
-
 /** A command line of the local runtime was not understood; the message says what is wrong. */
 export class UsageError extends LocalRuntimeError {
   override name = 'UsageError';
-}
-
-/** The soak's run went wrong (a fault that did not take, a pipeline that stopped moving). */
-export class SoakError extends LocalRuntimeError {
-  override name = 'SoakError';
-}
-
-/** The soak's producer process failed, or died more often than a run allows. */
-export class ProducerProcessError extends LocalRuntimeError {
-  override name = 'ProducerProcessError';
 }

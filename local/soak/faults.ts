@@ -9,7 +9,6 @@ import { copyFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { SoakError } from '../emulators/errors.ts';
 import type { KafkaBroker } from '../emulators/kafka/broker.ts';
 import type { Pipeline } from '../emulators/pipeline.ts';
 import {
@@ -18,6 +17,7 @@ import {
   waitForClusterOk,
 } from '../emulators/redis/server.ts';
 import type { TcpProxy } from '../emulators/tcp-proxy.ts';
+import { SoakError } from '../scenario/errors.ts';
 import type { ScheduledFault } from './schedule.ts';
 
 export interface FaultContext {

@@ -39,7 +39,6 @@ import {
 } from '../../core/index.ts';
 
 import { DriftMonitor } from '../../tools/drift-monitor.ts';
-import { SoakError } from '../emulators/errors.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import type { EsmActivity } from '../emulators/lambda/event-source-mapping.ts';
 import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
@@ -51,6 +50,7 @@ import {
 } from '../emulators/redis/server.ts';
 import { plaintextRequested } from '../emulators/security-mode.ts';
 import { startTcpProxy, type TcpProxy } from '../emulators/tcp-proxy.ts';
+import { SoakError } from '../scenario/errors.ts';
 import {
   Cleanups,
   entryLatencies,

@@ -10,8 +10,13 @@
  *
  * buildReport() is pure: data in, HTML text out.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import {
+  errorBoxThenUplot,
+  escapeHtml,
+  pageHead,
+  scriptJson,
+  uplotSources,
+} from '../scenario/html-page.ts';
 
 export interface SeriesPoint {
   /** ms since the run started. */
@@ -57,70 +62,6 @@ export interface ReportData {
   faults: FaultMark[];
   alarms: AlarmMark[];
   ok: boolean;
-}
-
-export const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** JSON that is safe inside a <script> element (the bench's latency page uses it too). */
-export const scriptJson = (value: unknown) =>
-  JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/\u2028|\u2029/g, '');
-
-let uplotAssets: { js: string; css: string } | undefined;
-
-/**
- * The start of one of the project's HTML pages, to its <body>: the title, uPlot's stylesheet,
- * the styles both pages share, then the page's own `css` (the bench's latency page uses it too).
- */
-export function pageHead(title: string, uplotCss: string, css: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${escapeHtml(title)}</title>
-<style>${uplotCss}</style>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0; }
-td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 700; }
-.chart { margin: 12px 0 20px; }
-${css}
-</style>
-</head>`;
-}
-
-/**
- * A page's error box, and the script that shows every script error in it (the Chromium tests
- * read it), then uPlot: the page's own chart script comes after.
- */
-export function errorBoxThenUplot(uplotJs: string): string {
-  return `<pre id="errors" hidden></pre>
-<script>
-window.addEventListener('error', (e) => {
-  const el = document.getElementById('errors');
-  el.hidden = false;
-  el.textContent += 'error: ' + e.message + '\\n';
-});
-</script>
-<script>${uplotJs}</script>`;
-}
-
-/** uPlot's browser build and stylesheet, read once from node_modules. */
-export function uplotSources(): { js: string; css: string } {
-  if (!uplotAssets) {
-    const require = createRequire(import.meta.url);
-    const dist = (file: string) => require.resolve(`uplot/dist/${file}`);
-    uplotAssets = {
-      js: readFileSync(dist('uPlot.iife.min.js'), 'utf8'),
-      css: readFileSync(dist('uPlot.min.css'), 'utf8'),
-    };
-  }
-  return uplotAssets;
 }
 
 /** Colour of each fault kind's marks (the legend below the plots repeats them). */
