@@ -12,7 +12,7 @@ import { decodeStreamEntry, type KafkaConnection, type RedisClient } from '../..
 
 import { LocalRuntimeError } from '../emulators/errors.ts';
 import { type KafkaBroker, secureKafkaEnv } from '../emulators/kafka/broker.ts';
-import type { RedisAccess } from '../emulators/redis/server.ts';
+import type { RedisAccess } from '../emulators/redis/access.ts';
 import { startSecretsServer } from '../emulators/secrets-server.ts';
 
 /** Everything a run started, stopped in reverse order, once. */

@@ -11,11 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { KafkaBroker } from '../emulators/kafka/broker.ts';
 import type { Pipeline } from '../emulators/pipeline.ts';
-import {
-  type RedisCluster,
-  type RedisServer,
-  waitForClusterOk,
-} from '../emulators/redis/server.ts';
+import { type RedisCluster, waitForClusterOk } from '../emulators/redis/cluster.ts';
+import type { RedisServer } from '../emulators/redis/server.ts';
 import type { TcpProxy } from '../emulators/tcp-proxy.ts';
 import { SoakError } from '../scenario/errors.ts';
 import type { ScheduledFault } from './schedule.ts';

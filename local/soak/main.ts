@@ -42,12 +42,8 @@ import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import type { EsmActivity } from '../emulators/lambda/event-source-mapping.ts';
 import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
-import {
-  type RedisCluster,
-  type RedisServer,
-  startRedisCluster,
-  startRedisServer,
-} from '../emulators/redis/server.ts';
+import { type RedisCluster, startRedisCluster } from '../emulators/redis/cluster.ts';
+import { type RedisServer, startRedisServer } from '../emulators/redis/server.ts';
 import { plaintextRequested } from '../emulators/security-mode.ts';
 import { startTcpProxy, type TcpProxy } from '../emulators/tcp-proxy.ts';
 import { SoakError } from '../scenario/errors.ts';

@@ -15,13 +15,15 @@ import {
   type RedisClient,
   type RedisConnectionOptions,
 } from '../../core/redis/client.ts';
+import type { RedisAccess } from '../../local/emulators/redis/access.ts';
 import {
-  type RedisAccess,
   type RedisCluster,
   type RedisClusterOptions,
+  startRedisCluster,
+} from '../../local/emulators/redis/cluster.ts';
+import {
   type RedisServer,
   type RedisServerOptions,
-  startRedisCluster,
   startRedisServer,
 } from '../../local/emulators/redis/server.ts';
 import {

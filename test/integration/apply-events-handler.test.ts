@@ -11,11 +11,8 @@ import { loadSinkConfig } from '../../core/config/config.ts';
 import { deadLetterKeys, partitionLedgerKey, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { createRedisClient, type RedisClient } from '../../core/redis/client.ts';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
-import {
-  type RedisCluster,
-  type RedisServer,
-  waitForClusterOk,
-} from '../../local/emulators/redis/server.ts';
+import { type RedisCluster, waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
+import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
