@@ -44,18 +44,15 @@ import { createProducer, publishEvents } from '../../core/producer/index.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
 import { startRedisServer } from '../emulators/redis/server.ts';
-import { plaintextRequested } from '../emulators/security-mode.ts';
+import { exitOnHelp, numberFlag, secureRequested } from '../scenario/cli-flags.ts';
 import { DemoError } from '../scenario/errors.ts';
+import { explain, runMain, within as withinDeadline } from '../scenario/run.ts';
 import {
-  Cleanups,
-  explain,
   type KafkaClients,
   kafkaClientsOf,
-  runMain,
   secureRedisAccess,
-  streamLatency,
-  within as withinDeadline,
-} from '../scenario/run-support.ts';
+} from '../scenario/secured-clients.ts';
+import { streamLatency } from '../scenario/stream-latency.ts';
 import { bursts, demoStateName, type Model, modelOf } from '../scenario/traffic-model.ts';
 import { checkAgainstModel } from '../scenario/verdict.ts';
 import { demoReport, type Measurements, type Watch } from './report.ts';
@@ -78,40 +75,29 @@ const { values: flags } = parseArgs({
   },
 });
 
-if (flags.help) {
-  console.log(
-    'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
-      '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N]\n' +
-      '       [--batch-window-ms MS]   (0: low-latency mode, a batch goes as soon as records arrive) [--json]\n' +
-      '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth; the fast path)',
-  );
-  process.exit(0);
-}
-
-function numberFlag(name: keyof typeof flags, min: number, max: number): number {
-  const value = Number(flags[name]);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    console.error(`--${name} must be a number from ${min} to ${max}, got ${flags[name]}`);
-    process.exit(2);
-  }
-  return value;
-}
+exitOnHelp(
+  flags.help,
+  'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
+    '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N]\n' +
+    '       [--batch-window-ms MS]   (0: low-latency mode, a batch goes as soon as records arrive) [--json]\n' +
+    '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth; the fast path)',
+);
 
 const settings = {
-  events: numberFlag('events', 1, 10_000_000),
-  partitions: numberFlag('partitions', 1, 64),
-  players: numberFlag('players', 1, 1_000_000),
-  rate: numberFlag('rate', 1, 1_000_000),
-  duplicateRate: numberFlag('duplicate-rate', 0, 1),
-  gapRate: numberFlag('gap-rate', 0, 1),
-  malformedRate: numberFlag('malformed-rate', 0, 1),
-  kills: numberFlag('kills', 0, 100),
-  batchSize: numberFlag('batch-size', 1, 10_000),
-  batchWindowMs: numberFlag('batch-window-ms', 0, 300_000),
+  events: numberFlag(flags, 'events', { min: 1, max: 10_000_000 }),
+  partitions: numberFlag(flags, 'partitions', { min: 1, max: 64 }),
+  players: numberFlag(flags, 'players', { min: 1, max: 1_000_000 }),
+  rate: numberFlag(flags, 'rate', { min: 1, max: 1_000_000 }),
+  duplicateRate: numberFlag(flags, 'duplicate-rate', { min: 0, max: 1 }),
+  gapRate: numberFlag(flags, 'gap-rate', { min: 0, max: 1 }),
+  malformedRate: numberFlag(flags, 'malformed-rate', { min: 0, max: 1 }),
+  kills: numberFlag(flags, 'kills', { min: 0, max: 100 }),
+  batchSize: numberFlag(flags, 'batch-size', { min: 1, max: 10_000 }),
+  batchWindowMs: numberFlag(flags, 'batch-window-ms', { min: 0, max: 300_000 }),
 };
 
-/** Everything started, stopped in reverse order, once, on the way out or on Ctrl-C. */
-const cleanups = new Cleanups();
+/** Everything started, disposed in reverse order, once, on the way out or on Ctrl-C. */
+const resources = new AsyncDisposableStack();
 
 const say = (line: string) => console.log(line);
 
@@ -147,12 +133,8 @@ function functionEnv(
 const within = <T>(ms: number, message: string, work: Promise<T>) =>
   withinDeadline(ms, message, work, (m) => new DemoError(m));
 
-/**
- * The production shape by default, as in AWS: Kafka over SASL_SSL with MSK IAM tokens the broker
- * checks, Redis over TLS as an ACL user whose password the function reads from the Secrets
- * Manager API. `--plaintext` (or SEQGUARD_PLAINTEXT=1) is the fast path.
- */
-const secure = !flags.plaintext && !plaintextRequested();
+/** The production shape by default, as in AWS; `--plaintext` is the fast path. */
+const secure = secureRequested(flags.plaintext);
 
 interface OpenRedis {
   url: string;
@@ -170,10 +152,10 @@ interface OpenRedis {
 async function openRedis(keyPrefix: string): Promise<OpenRedis> {
   const external = process.env.REDIS_URL || undefined;
   const server = external ? undefined : await startRedisServer({ secure, keyPrefix });
-  if (server) cleanups.push(() => server.dispose());
+  if (server) resources.defer(() => server.dispose());
   const url = external ?? (server?.url as string);
   const access = server?.access;
-  const secured = access ? await secureRedisAccess(access, cleanups) : undefined;
+  const secured = access ? await secureRedisAccess(access, resources) : undefined;
   const functionEnv = secured?.functionEnv ?? {};
   const security =
     secured?.security ??
@@ -194,7 +176,7 @@ async function openRedis(keyPrefix: string): Promise<OpenRedis> {
       lastError = error;
     },
   });
-  cleanups.push(async () => redis.disconnect());
+  resources.defer(async () => redis.disconnect());
   await within(
     5_000,
     `Redis at ${url} did not answer within 5 s${lastError ? ` (${lastError.message})` : ''}; ` +
@@ -213,7 +195,7 @@ async function openRedis(keyPrefix: string): Promise<OpenRedis> {
 async function openKafka(topic: string): Promise<KafkaClients> {
   const external = Boolean(process.env.KAFKA_BROKERS);
   const kafka = await startKafkaBroker({ security: secure && !external ? 'msk-iam' : 'plaintext' });
-  cleanups.push(() => kafka.stop());
+  resources.defer(() => kafka.stop());
   const { connection, functionEnv, security } = kafkaClientsOf(
     kafka,
     external
@@ -224,7 +206,7 @@ async function openKafka(topic: string): Promise<KafkaClients> {
     { clientId: 'seqguard-demo', ...connection },
     { retries: 1, timeout: 5_000 },
   );
-  cleanups.push(() => admin.close());
+  resources.defer(() => admin.close());
   const address = connection.bootstrapBrokers.join(',');
   await within(
     15_000,
@@ -363,7 +345,7 @@ async function startCrashingPipeline(
       }
     },
   });
-  cleanups.push(() => pipeline.stop());
+  resources.defer(() => pipeline.stop());
   const halted = pipeline.mapping.halted.then((error) => {
     throw error;
   });
@@ -386,7 +368,7 @@ function reportProgress(watch: Watch, pipeline: Pipeline, records: number): Node
         `  kills ${watch.kills.length}  applied ${watch.handlerCounts.applied}`,
     );
   }, 1_000);
-  cleanups.push(async () => clearInterval(progress));
+  resources.defer(async () => clearInterval(progress));
   return progress;
 }
 
@@ -402,7 +384,7 @@ async function publishAll(
   }: { kafka: KafkaClients; topic: string; model: Model; throwIfHalted: () => void },
 ): Promise<void> {
   const producer = createProducer({ clientId: 'seqguard-demo', ...kafka.connection });
-  cleanups.push(() => producer.close());
+  resources.defer(() => producer.close());
   say(
     `publishing ${model.records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
   );
@@ -531,4 +513,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-await runMain('demo', cleanups, main);
+await runMain('demo', resources, main);

@@ -47,15 +47,10 @@ import { type RedisServer, startRedisServer } from '../emulators/redis/server.ts
 import { plaintextRequested } from '../emulators/security-mode.ts';
 import { startTcpProxy, type TcpProxy } from '../emulators/tcp-proxy.ts';
 import { SoakError } from '../scenario/errors.ts';
-import {
-  Cleanups,
-  entryLatencies,
-  histogramPercentile,
-  kafkaClientsOf,
-  runMain,
-  secureRedisAccess,
-} from '../scenario/run-support.ts';
+import { runMain } from '../scenario/run.ts';
+import { kafkaClientsOf, secureRedisAccess } from '../scenario/secured-clients.ts';
 import { seededRandom } from '../scenario/seeded-random.ts';
+import { entryLatencies, histogramPercentile } from '../scenario/stream-latency.ts';
 import { demoStateName } from '../scenario/traffic-model.ts';
 import { checkAgainstModel } from '../scenario/verdict.ts';
 import { checkDeadLetters } from './dead-letters.ts';
@@ -150,7 +145,7 @@ if (flags.faults !== undefined) {
 if (flags['sink-kills'] !== undefined) counts.sinkKill = numberFlag('sink-kills', 0, 0, 10_000);
 const secure = !flags.plaintext && !plaintextRequested();
 
-const cleanups = new Cleanups();
+const resources = new AsyncDisposableStack();
 const started = Date.now();
 const elapsed = () => Date.now() - started;
 const clock = (ms: number) => {
@@ -196,7 +191,7 @@ async function main(): Promise<number> {
   if (topology === 'single') {
     server = await startRedisServer({ secure, args: aof });
     const s = server;
-    cleanups.push(() => s.dispose());
+    resources.defer(() => s.dispose());
   } else {
     cluster = await startRedisCluster(3, {
       replicasPerMaster: 1,
@@ -211,19 +206,19 @@ async function main(): Promise<number> {
       ],
     });
     const c = cluster;
-    cleanups.push(() => c.dispose());
+    resources.defer(() => c.dispose());
   }
   const access = server?.access ?? cluster?.access;
   const counterServer = await startRedisServer({ secure, args: aof });
-  cleanups.push(() => counterServer.dispose());
+  resources.defer(() => counterServer.dispose());
   const broker = await startKafkaBroker({ security: secure ? 'msk-iam' : 'plaintext' });
-  cleanups.push(() => broker.stop());
+  resources.defer(() => broker.stop());
   const kafka = kafkaClientsOf(broker, 'plaintext, no authentication (--plaintext)');
-  const secured = access ? await secureRedisAccess(access, cleanups) : undefined;
+  const secured = access ? await secureRedisAccess(access, resources) : undefined;
   const redisSecurity = secured?.security ?? 'plaintext, no authentication (--plaintext)';
 
   const admin: Admin = createAdmin({ clientId: 'seqguard-soak', ...kafka.connection });
-  cleanups.push(() => admin.close());
+  resources.defer(() => admin.close());
   await admin.createTopics({ topics: [topic], partitions: settings.partitions, replicas: 1 });
 
   // The sink reaches a single Redis through the proxy (latency, dropped connections).
@@ -232,7 +227,7 @@ async function main(): Promise<number> {
   if (server) {
     proxy = await startTcpProxy({ targetPort: server.port, onClientChunk: (b) => onSinkChunk(b) });
     const p = proxy;
-    cleanups.push(() => p.close());
+    resources.defer(() => p.close());
   }
   const redisUrl = (server ? server.url : (cluster as RedisCluster).url) as string;
   const sinkUrl = proxy ? redisUrl.replace(`:${server?.port}`, `:${proxy.port}`) : redisUrl;
@@ -258,7 +253,7 @@ async function main(): Promise<number> {
       ...secured?.clientOptions,
       onError: () => {},
     });
-    cleanups.push(async () => client.disconnect());
+    resources.defer(async () => client.disconnect());
     return client;
   };
   const redis = clientOf(10_000);
@@ -346,7 +341,7 @@ async function main(): Promise<number> {
       setTimeout(() => sandbox.busy && killSink(fault), Math.random() * median);
     },
   });
-  cleanups.push(() => pipeline.stop());
+  resources.defer(() => pipeline.stop());
   let halted: Error | undefined;
   void pipeline.mapping.halted.then((error) => {
     halted = error;
@@ -391,7 +386,7 @@ async function main(): Promise<number> {
   });
   const replays = { runs: 0, records: 0, applied: 0 };
   monitor.start();
-  cleanups.push(() => monitor.stop());
+  resources.defer(() => monitor.stop());
 
   // The producer, in its own process, with durable seq counters.
   const soakModel = new SoakModel();
@@ -416,7 +411,7 @@ async function main(): Promise<number> {
     },
     (stamps) => soakModel.add(currentDrafts, stamps),
   );
-  cleanups.push(() => producer.stop());
+  resources.defer(() => producer.stop());
 
   // Faults, at their points of the traffic: serial ones one after another.
   const faultMarks: FaultMark[] = [];
@@ -612,7 +607,7 @@ async function main(): Promise<number> {
       sampling = false;
     });
   }, 1_000);
-  cleanups.push(async () => clearInterval(sampler));
+  resources.defer(async () => clearInterval(sampler));
 
   // Publish, paced, firing the faults as their points come.
   say(`publishing ${n(settings.events)} events`);
@@ -808,4 +803,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-await runMain('soak', cleanups, main);
+await runMain('soak', resources, main);
