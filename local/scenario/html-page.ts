@@ -56,6 +56,43 @@ window.addEventListener('error', (e) => {
 <script>${uplotJs}</script>`;
 }
 
+/**
+ * A uPlot axis `size` that fits a value axis to its widest label, for a page's chart script.
+ * uPlot's default is a fixed 50 px, which cuts the left of a label wider than that ("0,000" for
+ * 10,000). As uPlot's own demos/axis-autosize.html does: the widest label in the axis font, plus
+ * the ticks and the gap, and a few pixels so that no label touches the edge; past the first
+ * sizing pass it keeps the size, so the passes converge.
+ */
+export const fitAxisToLabels = `function fitAxisToLabels(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  u.ctx.font = axis.font[0];
+  const widest = Math.max(0, ...(values || []).map((v) => u.ctx.measureText(String(v)).width));
+  return Math.ceil(axis.ticks.size + axis.gap + widest / devicePixelRatio) + 4;
+}`;
+
+/**
+ * A uPlot plugin for `count` charts stacked on one time axis, for a page's chart script: once
+ * every one has drawn, their value axes all take the width of the widest, so that their plots
+ * start at the same x and a time is at the same place on each. The new size is set after uPlot's
+ * drawing, not during it (a size set in its ready hook would not be drawn); setSize with the same
+ * size lays the axes out again.
+ */
+export const alignedValueAxes = `function alignedValueAxes(count) {
+  const drawn = [];
+  return { hooks: { ready: [(u) => {
+    drawn.push(u);
+    if (drawn.length < count) return;
+    queueMicrotask(() => {
+      const widest = Math.max(...drawn.map((p) => p.axes[1]._size));
+      for (const p of drawn) {
+        p.axes[1].size = () => widest;
+        p.setSize({ width: p.width, height: p.height });
+      }
+    });
+  }] } };
+}`;
+
 let uplotAssets: { js: string; css: string } | undefined;
 
 /** uPlot's browser build and stylesheet, read once from node_modules. */

@@ -11,8 +11,10 @@
  * buildReport() is pure: data in, HTML text out.
  */
 import {
+  alignedValueAxes,
   errorBoxThenUplot,
   escapeHtml,
+  fitAxisToLabels,
   pageHead,
   scriptJson,
   uplotSources,
@@ -93,6 +95,76 @@ const clock = (ms: number) => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
 
+/** The page's script: the four charts over time, drawn by uPlot, the faults marked on each. */
+function chartScript(payload: unknown): string {
+  return `const data = ${scriptJson(payload)};
+const s = data.series;
+const t = s.map((p) => p.t / 1000);
+function faultMarks() {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const ctx = u.ctx;
+        const top = u.bbox.top, height = u.bbox.height;
+        ctx.save();
+        for (const f of data.faults) {
+          const x = u.valToPos(f.at / 1000, 'x', true);
+          const colour = data.colours[f.kind] || '#999';
+          if (f.endAt !== undefined && f.endAt !== null) {
+            const x2 = u.valToPos(f.endAt / 1000, 'x', true);
+            ctx.globalAlpha = 0.12;
+            ctx.fillStyle = colour;
+            ctx.fillRect(x, top, Math.max(1, x2 - x), height);
+          }
+          ctx.globalAlpha = 0.8;
+          ctx.strokeStyle = colour;
+          ctx.lineWidth = 1;
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+        }
+        ctx.restore();
+      }],
+    },
+  };
+}
+${fitAxisToLabels}
+${alignedValueAxes}
+const axisTime = { values: (u, vals) => vals.map((v) => Math.floor(v / 60) + ':' + String(Math.round(v % 60)).padStart(2, '0')) };
+const charts = [
+  { title: 'Throughput (events/s)', series: [
+    { label: 'applied by the function', stroke: '#1f77b4', values: s.map((p) => p.appliedPerSecond) },
+    { label: 'published', stroke: '#aaaaaa', values: s.map((p) => p.publishedPerSecond) } ] },
+  { title: 'Consumer lag (records)', series: [
+    { label: 'consumer lag', stroke: '#ff7f0e', values: s.map((p) => p.consumerLag) } ] },
+  { title: 'Produce-to-visible latency (ms)', series: [
+    { label: 'p50', stroke: '#2ca02c', values: s.map((p) => p.p50Ms) },
+    { label: 'p99', stroke: '#d62728', values: s.map((p) => p.p99Ms) } ] },
+  { title: 'Alarms in ALARM', series: [
+    { label: 'alarms firing', stroke: '#9467bd', values: s.map((p) => p.alarmsFiring) } ] },
+];
+const aligned = alignedValueAxes(charts.length);
+let rendered = 0;
+for (const chart of charts) {
+  const el = document.createElement('div');
+  el.className = 'chart';
+  document.getElementById('charts').appendChild(el);
+  new uPlot({
+    title: chart.title,
+    width: 1100,
+    height: 240,
+    scales: { x: { time: false } },
+    axes: [axisTime, { size: fitAxisToLabels }],
+    series: [{ label: 'time' }, ...chart.series.map((c) => ({ label: c.label, stroke: c.stroke, width: 1.5, spanGaps: false }))],
+    plugins: [faultMarks(), aligned],
+  }, [t, ...chart.series.map((c) => c.values)], el);
+  rendered += 1;
+}
+document.body.dataset.chartsRendered = String(rendered);
+`;
+}
+
 /** The page, with uPlot and the data inlined. */
 export function buildReport(data: ReportData, assets = uplotSources()): string {
   const verdictRows = data.verdict.map(([k, v, pass]) => [
@@ -141,69 +213,7 @@ ${alarmRows.length ? table(alarmRows, ['at', 'alarm', 'to', 'value']) : '<p>none
 ${table(summaryRows, ['', ''])}
 ${errorBoxThenUplot(assets.js)}
 <script>
-const data = ${scriptJson(payload)};
-const s = data.series;
-const t = s.map((p) => p.t / 1000);
-function faultMarks() {
-  return {
-    hooks: {
-      draw: [(u) => {
-        const ctx = u.ctx;
-        const top = u.bbox.top, height = u.bbox.height;
-        ctx.save();
-        for (const f of data.faults) {
-          const x = u.valToPos(f.at / 1000, 'x', true);
-          const colour = data.colours[f.kind] || '#999';
-          if (f.endAt !== undefined && f.endAt !== null) {
-            const x2 = u.valToPos(f.endAt / 1000, 'x', true);
-            ctx.globalAlpha = 0.12;
-            ctx.fillStyle = colour;
-            ctx.fillRect(x, top, Math.max(1, x2 - x), height);
-          }
-          ctx.globalAlpha = 0.8;
-          ctx.strokeStyle = colour;
-          ctx.lineWidth = 1;
-          ctx.beginPath();
-          ctx.moveTo(x, top);
-          ctx.lineTo(x, top + height);
-          ctx.stroke();
-        }
-        ctx.restore();
-      }],
-    },
-  };
-}
-const axisTime = { values: (u, vals) => vals.map((v) => Math.floor(v / 60) + ':' + String(Math.round(v % 60)).padStart(2, '0')) };
-const charts = [
-  { title: 'Throughput (events/s)', series: [
-    { label: 'applied by the function', stroke: '#1f77b4', values: s.map((p) => p.appliedPerSecond) },
-    { label: 'published', stroke: '#aaaaaa', values: s.map((p) => p.publishedPerSecond) } ] },
-  { title: 'Consumer lag (records)', series: [
-    { label: 'consumer lag', stroke: '#ff7f0e', values: s.map((p) => p.consumerLag) } ] },
-  { title: 'Produce-to-visible latency (ms)', series: [
-    { label: 'p50', stroke: '#2ca02c', values: s.map((p) => p.p50Ms) },
-    { label: 'p99', stroke: '#d62728', values: s.map((p) => p.p99Ms) } ] },
-  { title: 'Alarms in ALARM', series: [
-    { label: 'alarms firing', stroke: '#9467bd', values: s.map((p) => p.alarmsFiring) } ] },
-];
-let rendered = 0;
-for (const chart of charts) {
-  const el = document.createElement('div');
-  el.className = 'chart';
-  document.getElementById('charts').appendChild(el);
-  new uPlot({
-    title: chart.title,
-    width: 1100,
-    height: 240,
-    scales: { x: { time: false } },
-    axes: [axisTime, {}],
-    series: [{ label: 'time' }, ...chart.series.map((c) => ({ label: c.label, stroke: c.stroke, width: 1.5, spanGaps: false }))],
-    plugins: [faultMarks()],
-  }, [t, ...chart.series.map((c) => c.values)], el);
-  rendered += 1;
-}
-document.body.dataset.chartsRendered = String(rendered);
-</script>
+${chartScript(payload)}</script>
 </body>
 </html>
 `;
