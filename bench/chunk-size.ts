@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { applyChunk, chunk, createRedisClient, type GuardedEvent } from '../core/index.ts';
 
-import { startRedisServer } from '../local/redis-server.ts';
+import { startRedisServer } from '../local/emulators/redis/server.ts';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '100000' } } });
 const total = Number(values.events);

@@ -37,12 +37,16 @@ import {
   topicPartition,
 } from '../core/index.ts';
 import { createProducer, type OutgoingEvent, publishEvents } from '../core/producer/index.ts';
-
-import { bursts, demoStateName, modelOf, type TrafficSettings } from '../local/demo/plan.ts';
-import { checkAgainstModel } from '../local/demo/verdict.ts';
-import { startKafkaBroker } from '../local/kafka/broker.ts';
-import { startPipeline } from '../local/pipeline.ts';
-import { startRedisServer } from '../local/redis-server.ts';
+import { startKafkaBroker } from '../local/emulators/kafka/broker.ts';
+import { startPipeline } from '../local/emulators/pipeline.ts';
+import { startRedisServer } from '../local/emulators/redis/server.ts';
+import {
+  bursts,
+  demoStateName,
+  modelOf,
+  type TrafficSettings,
+} from '../local/scenario/traffic-model.ts';
+import { checkAgainstModel } from '../local/scenario/verdict.ts';
 import { buildLatencyPage } from './latency-report.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
 

@@ -12,7 +12,7 @@ import {
   pageHead,
   scriptJson,
   uplotSources,
-} from '../local/soak/report.ts';
+} from '../local/scenario/html-page.ts';
 import { keepsUp, type LatencyPoint } from './latency-curve.ts';
 import { fixed } from './lib.ts';
 

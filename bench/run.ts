@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { createRedisClient, type RedisClient } from '../core/index.ts';
-import { startKafkaBroker } from '../local/kafka/broker.ts';
-import { startRedisServer } from '../local/redis-server.ts';
+import { startKafkaBroker } from '../local/emulators/kafka/broker.ts';
+import { startRedisServer } from '../local/emulators/redis/server.ts';
 import {
   type ApplyMeasurement,
   measureApplyThroughput,
@@ -178,7 +178,7 @@ interface DemoResult {
 }
 
 async function demo(env: Record<string, string>, args: string[]): Promise<DemoResult> {
-  const { stdout } = await run(process.execPath, ['local/demo.ts', '--json', ...args], {
+  const { stdout } = await run(process.execPath, ['local/demo/main.ts', '--json', ...args], {
     env: { ...process.env, ...env },
     timeout: 600_000,
   });

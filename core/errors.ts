@@ -1,7 +1,7 @@
 /**
  * The errors of seqguard's library code (functions/, and the operator tools in tools/): one base
  * class, a subclass per kind of failure that sets `name` and passes `{ cause }` (Powertools'
- * idempotency/src/errors.ts). The local runtime has its own base class (local/errors.ts).
+ * idempotency/src/errors.ts). The local runtime has its own base class (local/emulators/errors.ts).
  * Programming errors (an argument no caller may pass) stay TypeError or RangeError.
  */
 export class SeqguardError extends Error {

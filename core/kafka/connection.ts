@@ -25,7 +25,7 @@ export interface KafkaConnection {
   mskIam?: { region: string };
   /**
    * A CA certificate (PEM) trusted for the brokers' TLS on top of Node's bundled CAs, e.g. the
-   * local secure broker's (local/kafka/broker.ts). Given alone, it turns on TLS without SASL.
+   * local secure broker's (local/emulators/kafka/broker.ts). Given alone, it turns on TLS without SASL.
    */
   tlsCaPem?: string;
 }

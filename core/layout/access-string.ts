@@ -1,8 +1,8 @@
 /**
  * The Redis ACL user the functions connect as, and what it may do: one home for the deployed
  * ElastiCache RBAC user (infra/constructs/redis-cache.ts) and the local runtime's secure Redis
- * (local/redis-server.ts), so that every local run and test proves the functions work under the
- * very access string AWS enforces.
+ * (local/emulators/redis/access.ts), so that every local run and test proves the functions work
+ * under the very access string AWS enforces.
  */
 import { keyPatterns } from './keys.ts';
 

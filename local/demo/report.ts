@@ -1,12 +1,12 @@
 /**
- * The demo's report (local/demo.ts): what a run observed (the Watch its steps fill in) and
+ * The demo's report (local/demo/main.ts): what a run observed (the Watch its steps fill in) and
  * measured, as the lines it ends with. Pure: lines out, printed by the demo.
  */
-import type { EsmActivity, EsmStats } from '../esm/event-source-mapping.ts';
-import type { Model } from './plan.ts';
-import type { Verdict } from './verdict.ts';
+import type { EsmActivity, EsmStats } from '../emulators/lambda/event-source-mapping.ts';
+import type { Model } from '../scenario/traffic-model.ts';
+import type { Verdict } from '../scenario/verdict.ts';
 
-/** What the demo watches while the pipeline runs, filled in by its steps (local/demo.ts). */
+/** What the demo watches while the pipeline runs, filled in by its steps (local/demo/main.ts). */
 export interface Watch {
   /** The function's own counts, from its structured log line per batch. */
   handlerCounts: {
@@ -29,7 +29,7 @@ export interface Watch {
   maxLag: number;
 }
 
-/** What the demo measured once the pipeline caught up (local/demo.ts, `measure`). */
+/** What the demo measured once the pipeline caught up (local/demo/main.ts, `measure`). */
 export interface Measurements {
   verdict: Verdict;
   deadLettered: number;

@@ -9,11 +9,12 @@ import { copyFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { SoakError } from '../errors.ts';
-import type { KafkaBroker } from '../kafka/broker.ts';
-import type { Pipeline } from '../pipeline.ts';
-import { type RedisCluster, type RedisServer, waitForClusterOk } from '../redis-server.ts';
-import type { TcpProxy } from '../tcp-proxy.ts';
+import type { KafkaBroker } from '../emulators/kafka/broker.ts';
+import type { Pipeline } from '../emulators/pipeline.ts';
+import { type RedisCluster, waitForClusterOk } from '../emulators/redis/cluster.ts';
+import type { RedisServer } from '../emulators/redis/server.ts';
+import type { TcpProxy } from '../emulators/tcp-proxy.ts';
+import { SoakError } from '../scenario/errors.ts';
 import type { ScheduledFault } from './schedule.ts';
 
 export interface FaultContext {

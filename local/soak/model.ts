@@ -5,7 +5,12 @@
  * One entry per player and per such range: bounded whatever the number of events.
  */
 import { cursorField } from '../../core/index.ts';
-import { addUniqueEvent, demoStateName, emptyModel, type Model } from '../demo/plan.ts';
+import {
+  addUniqueEvent,
+  demoStateName,
+  emptyModel,
+  type Model,
+} from '../scenario/traffic-model.ts';
 import type { Stamps } from './producer.ts';
 import type { Draft, MalformedKind } from './traffic.ts';
 

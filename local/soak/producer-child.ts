@@ -18,6 +18,7 @@
  *   env SOAK_PRODUCER (JSON: topic, kafka, counters, keyPrefix); IPC in {burst, drafts};
  *   IPC out {ready}, {stamped, seqs, skipped}, {acked}, {fatal}
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Producer } from '@platformatic/kafka';
 import {
   createAdmin,
@@ -72,7 +73,6 @@ const send = (message: FromProducer) => process.send?.(message);
 const debug = process.env.SOAK_DEBUG
   ? (...a: unknown[]) => console.error('[producer]', ...a)
   : () => {};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const counters = createRedisClient({ ...settings.counters, onError: () => {} });
 const sequences = redisSequenceSource(counters, { keyPrefix: settings.keyPrefix });

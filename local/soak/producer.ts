@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ProducerProcessError } from '../errors.ts';
+import { ProducerProcessError } from '../scenario/errors.ts';
 import type { FromProducer, ProducerChildSettings } from './producer-child.ts';
 import type { Draft } from './traffic.ts';
 

@@ -10,8 +10,15 @@
  *
  * buildReport() is pure: data in, HTML text out.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import {
+  alignedValueAxes,
+  errorBoxThenUplot,
+  escapeHtml,
+  fitAxisToLabels,
+  pageHead,
+  scriptJson,
+  uplotSources,
+} from '../scenario/html-page.ts';
 
 export interface SeriesPoint {
   /** ms since the run started. */
@@ -59,70 +66,6 @@ export interface ReportData {
   ok: boolean;
 }
 
-export const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** JSON that is safe inside a <script> element (the bench's latency page uses it too). */
-export const scriptJson = (value: unknown) =>
-  JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/\u2028|\u2029/g, '');
-
-let uplotAssets: { js: string; css: string } | undefined;
-
-/**
- * The start of one of the project's HTML pages, to its <body>: the title, uPlot's stylesheet,
- * the styles both pages share, then the page's own `css` (the bench's latency page uses it too).
- */
-export function pageHead(title: string, uplotCss: string, css: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${escapeHtml(title)}</title>
-<style>${uplotCss}</style>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0; }
-td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 700; }
-.chart { margin: 12px 0 20px; }
-${css}
-</style>
-</head>`;
-}
-
-/**
- * A page's error box, and the script that shows every script error in it (the Chromium tests
- * read it), then uPlot: the page's own chart script comes after.
- */
-export function errorBoxThenUplot(uplotJs: string): string {
-  return `<pre id="errors" hidden></pre>
-<script>
-window.addEventListener('error', (e) => {
-  const el = document.getElementById('errors');
-  el.hidden = false;
-  el.textContent += 'error: ' + e.message + '\\n';
-});
-</script>
-<script>${uplotJs}</script>`;
-}
-
-/** uPlot's browser build and stylesheet, read once from node_modules. */
-export function uplotSources(): { js: string; css: string } {
-  if (!uplotAssets) {
-    const require = createRequire(import.meta.url);
-    const dist = (file: string) => require.resolve(`uplot/dist/${file}`);
-    uplotAssets = {
-      js: readFileSync(dist('uPlot.iife.min.js'), 'utf8'),
-      css: readFileSync(dist('uPlot.min.css'), 'utf8'),
-    };
-  }
-  return uplotAssets;
-}
-
 /** Colour of each fault kind's marks (the legend below the plots repeats them). */
 export const faultColours: Record<string, string> = {
   sinkKill: '#d62728',
@@ -151,6 +94,76 @@ const clock = (ms: number) => {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
+
+/** The page's script: the four charts over time, drawn by uPlot, the faults marked on each. */
+function chartScript(payload: unknown): string {
+  return `const data = ${scriptJson(payload)};
+const s = data.series;
+const t = s.map((p) => p.t / 1000);
+function faultMarks() {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const ctx = u.ctx;
+        const top = u.bbox.top, height = u.bbox.height;
+        ctx.save();
+        for (const f of data.faults) {
+          const x = u.valToPos(f.at / 1000, 'x', true);
+          const colour = data.colours[f.kind] || '#999';
+          if (f.endAt !== undefined && f.endAt !== null) {
+            const x2 = u.valToPos(f.endAt / 1000, 'x', true);
+            ctx.globalAlpha = 0.12;
+            ctx.fillStyle = colour;
+            ctx.fillRect(x, top, Math.max(1, x2 - x), height);
+          }
+          ctx.globalAlpha = 0.8;
+          ctx.strokeStyle = colour;
+          ctx.lineWidth = 1;
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+        }
+        ctx.restore();
+      }],
+    },
+  };
+}
+${fitAxisToLabels}
+${alignedValueAxes}
+const axisTime = { values: (u, vals) => vals.map((v) => Math.floor(v / 60) + ':' + String(Math.round(v % 60)).padStart(2, '0')) };
+const charts = [
+  { title: 'Throughput (events/s)', series: [
+    { label: 'applied by the function', stroke: '#1f77b4', values: s.map((p) => p.appliedPerSecond) },
+    { label: 'published', stroke: '#aaaaaa', values: s.map((p) => p.publishedPerSecond) } ] },
+  { title: 'Consumer lag (records)', series: [
+    { label: 'consumer lag', stroke: '#ff7f0e', values: s.map((p) => p.consumerLag) } ] },
+  { title: 'Produce-to-visible latency (ms)', series: [
+    { label: 'p50', stroke: '#2ca02c', values: s.map((p) => p.p50Ms) },
+    { label: 'p99', stroke: '#d62728', values: s.map((p) => p.p99Ms) } ] },
+  { title: 'Alarms in ALARM', series: [
+    { label: 'alarms firing', stroke: '#9467bd', values: s.map((p) => p.alarmsFiring) } ] },
+];
+const aligned = alignedValueAxes(charts.length);
+let rendered = 0;
+for (const chart of charts) {
+  const el = document.createElement('div');
+  el.className = 'chart';
+  document.getElementById('charts').appendChild(el);
+  new uPlot({
+    title: chart.title,
+    width: 1100,
+    height: 240,
+    scales: { x: { time: false } },
+    axes: [axisTime, { size: fitAxisToLabels }],
+    series: [{ label: 'time' }, ...chart.series.map((c) => ({ label: c.label, stroke: c.stroke, width: 1.5, spanGaps: false }))],
+    plugins: [faultMarks(), aligned],
+  }, [t, ...chart.series.map((c) => c.values)], el);
+  rendered += 1;
+}
+document.body.dataset.chartsRendered = String(rendered);
+`;
+}
 
 /** The page, with uPlot and the data inlined. */
 export function buildReport(data: ReportData, assets = uplotSources()): string {
@@ -200,69 +213,7 @@ ${alarmRows.length ? table(alarmRows, ['at', 'alarm', 'to', 'value']) : '<p>none
 ${table(summaryRows, ['', ''])}
 ${errorBoxThenUplot(assets.js)}
 <script>
-const data = ${scriptJson(payload)};
-const s = data.series;
-const t = s.map((p) => p.t / 1000);
-function faultMarks() {
-  return {
-    hooks: {
-      draw: [(u) => {
-        const ctx = u.ctx;
-        const top = u.bbox.top, height = u.bbox.height;
-        ctx.save();
-        for (const f of data.faults) {
-          const x = u.valToPos(f.at / 1000, 'x', true);
-          const colour = data.colours[f.kind] || '#999';
-          if (f.endAt !== undefined && f.endAt !== null) {
-            const x2 = u.valToPos(f.endAt / 1000, 'x', true);
-            ctx.globalAlpha = 0.12;
-            ctx.fillStyle = colour;
-            ctx.fillRect(x, top, Math.max(1, x2 - x), height);
-          }
-          ctx.globalAlpha = 0.8;
-          ctx.strokeStyle = colour;
-          ctx.lineWidth = 1;
-          ctx.beginPath();
-          ctx.moveTo(x, top);
-          ctx.lineTo(x, top + height);
-          ctx.stroke();
-        }
-        ctx.restore();
-      }],
-    },
-  };
-}
-const axisTime = { values: (u, vals) => vals.map((v) => Math.floor(v / 60) + ':' + String(Math.round(v % 60)).padStart(2, '0')) };
-const charts = [
-  { title: 'Throughput (events/s)', series: [
-    { label: 'applied by the function', stroke: '#1f77b4', values: s.map((p) => p.appliedPerSecond) },
-    { label: 'published', stroke: '#aaaaaa', values: s.map((p) => p.publishedPerSecond) } ] },
-  { title: 'Consumer lag (records)', series: [
-    { label: 'consumer lag', stroke: '#ff7f0e', values: s.map((p) => p.consumerLag) } ] },
-  { title: 'Produce-to-visible latency (ms)', series: [
-    { label: 'p50', stroke: '#2ca02c', values: s.map((p) => p.p50Ms) },
-    { label: 'p99', stroke: '#d62728', values: s.map((p) => p.p99Ms) } ] },
-  { title: 'Alarms in ALARM', series: [
-    { label: 'alarms firing', stroke: '#9467bd', values: s.map((p) => p.alarmsFiring) } ] },
-];
-let rendered = 0;
-for (const chart of charts) {
-  const el = document.createElement('div');
-  el.className = 'chart';
-  document.getElementById('charts').appendChild(el);
-  new uPlot({
-    title: chart.title,
-    width: 1100,
-    height: 240,
-    scales: { x: { time: false } },
-    axes: [axisTime, {}],
-    series: [{ label: 'time' }, ...chart.series.map((c) => ({ label: c.label, stroke: c.stroke, width: 1.5, spanGaps: false }))],
-    plugins: [faultMarks()],
-  }, [t, ...chart.series.map((c) => c.values)], el);
-  rendered += 1;
-}
-document.body.dataset.chartsRendered = String(rendered);
-</script>
+${chartScript(payload)}</script>
 </body>
 </html>
 `;

@@ -4,7 +4,7 @@
  * Pure: no I/O, no clock. Points are counted in events published, not in seconds, so a slow
  * machine shifts the faults in time but not against the traffic.
  */
-import { randomInt, seededRandom } from '../seeded-random.ts';
+import { randomInt, seededRandom } from '../scenario/seeded-random.ts';
 
 /** Every kind of fault the soak makes, and what the report calls it. */
 export const faultKinds = {

@@ -6,8 +6,9 @@
  * grows with the number of events. Seqs are not drawn here: the producer process stamps them
  * from its durable counters (producer-child.ts).
  */
-import { demoStateName } from '../demo/plan.ts';
-import { seededRandom } from '../seeded-random.ts';
+
+import { seededRandom } from '../scenario/seeded-random.ts';
+import { demoStateName } from '../scenario/traffic-model.ts';
 
 export interface SoakTrafficSettings {
   seed: number;

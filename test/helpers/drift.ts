@@ -12,8 +12,9 @@ import { type AlarmName, type AlarmState, thresholdsSchema } from '../../core/co
 import { topicPartition } from '../../core/events/topic-partition.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
-import type { Pipeline, PipelineOptions } from '../../local/pipeline.ts';
-import type { RedisCluster, RedisServer } from '../../local/redis-server.ts';
+import type { Pipeline, PipelineOptions } from '../../local/emulators/pipeline.ts';
+import type { RedisCluster } from '../../local/emulators/redis/cluster.ts';
+import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { DriftMonitor } from '../../tools/drift-monitor.ts';
 import {
   createTopic,

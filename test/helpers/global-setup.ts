@@ -15,10 +15,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { type SecureKafkaListener, startKafkaBroker } from '../../local/kafka/broker.ts';
-import { type RedisAccess, startRedisCluster, startRedisServer } from '../../local/redis-server.ts';
-import { type SecretsServer, startSecretsServer } from '../../local/secrets-server.ts';
-import { plaintextRequested } from '../../local/security-mode.ts';
+import { type SecureKafkaListener, startKafkaBroker } from '../../local/emulators/kafka/broker.ts';
+import type { RedisAccess } from '../../local/emulators/redis/access.ts';
+import { startRedisCluster } from '../../local/emulators/redis/cluster.ts';
+import { startRedisServer } from '../../local/emulators/redis/server.ts';
+import { type SecretsServer, startSecretsServer } from '../../local/emulators/secrets-server.ts';
+import { plaintextRequested } from '../../local/emulators/security-mode.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

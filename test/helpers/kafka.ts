@@ -19,8 +19,12 @@ import {
   type SecureKafkaListener,
   secureKafkaEnv,
   startKafkaBroker,
-} from '../../local/kafka/broker.ts';
-import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.ts';
+} from '../../local/emulators/kafka/broker.ts';
+import {
+  type Pipeline,
+  type PipelineOptions,
+  startPipeline,
+} from '../../local/emulators/pipeline.ts';
 
 /** How the suite's clients reach its broker: TLS and MSK IAM when the suite is secure. */
 export function suiteKafkaSecurity(): Pick<KafkaConnection, 'mskIam' | 'tlsCaPem'> {

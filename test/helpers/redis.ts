@@ -15,20 +15,22 @@ import {
   type RedisClient,
   type RedisConnectionOptions,
 } from '../../core/redis/client.ts';
+import type { RedisAccess } from '../../local/emulators/redis/access.ts';
 import {
-  type RedisAccess,
   type RedisCluster,
   type RedisClusterOptions,
+  startRedisCluster,
+} from '../../local/emulators/redis/cluster.ts';
+import {
   type RedisServer,
   type RedisServerOptions,
-  startRedisCluster,
   startRedisServer,
-} from '../../local/redis-server.ts';
+} from '../../local/emulators/redis/server.ts';
 import {
   createRedisAuthSecret,
   type SecretsServer,
   startSecretsServer,
-} from '../../local/secrets-server.ts';
+} from '../../local/emulators/secrets-server.ts';
 
 /** Whether the suites run in production's security shape (the default) or plaintext. */
 export function suiteIsSecure(): boolean {

@@ -1,4 +1,7 @@
-/** A soak report's data for tests: two minutes of points, faults of several kinds, alarms. */
+/**
+ * A soak report's data for tests: two minutes of points (with a broker restart's backlog),
+ * faults of several kinds, alarms.
+ */
 import type { ReportData } from '../../local/soak/report.ts';
 
 export function sampleReport(): ReportData {
@@ -15,9 +18,11 @@ export function sampleReport(): ReportData {
       t: i * 1000,
       appliedPerSecond: 900 + (i % 7) * 20,
       publishedPerSecond: 1000,
-      consumerLag: i === 50 ? null : (i * 37) % 900,
+      // The broker restart (70 s to 85 s) holds records back: lag and p99 reach five digits, as
+      // in a real soak, so the axes must show labels like 10,000 in full.
+      consumerLag: i === 50 ? null : i >= 70 && i < 85 ? 1_500 * (i - 69) : (i * 37) % 900,
       p50Ms: 40 + (i % 5),
-      p99Ms: i === 60 ? null : 300 + (i % 11) * 10,
+      p99Ms: i === 60 ? null : i >= 75 && i < 88 ? 1_000 * (i - 74) : 300 + (i % 11) * 10,
       alarmsFiring: i > 40 && i < 55 ? 2 : 0,
     })),
     faults: [

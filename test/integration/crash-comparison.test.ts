@@ -1,6 +1,6 @@
 /**
  * The failure Powertools idempotency leaves open and seqguard closes, on the suite's real
- * redis-server, each function in its own Lambda sandbox (local/esm/handler-process.ts): the
+ * redis-server, each function in its own Lambda sandbox (local/emulators/lambda/handler-process.ts): the
  * function dies after an event's effect reached Redis and before it could record that it did.
  *
  * - Powertools (bench/powertools-idempotency.ts, the real package): the effect ran, the record
@@ -20,7 +20,10 @@ import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { keyPatterns, shardKeys, stateKey } from '../../core/layout/keys.ts';
-import { HandlerProcess, type InvokeOutcome } from '../../local/esm/handler-process.ts';
+import {
+  HandlerProcess,
+  type InvokeOutcome,
+} from '../../local/emulators/lambda/handler-process.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { redisEnv, suiteRedis } from '../helpers/redis.ts';
 

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { GuardedEvent } from '../../core/events/types.ts';
 import { shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk } from '../../core/redis/apply-batch.ts';
-import { addUniqueEvent, emptyModel, type Model } from '../../local/demo/plan.ts';
-import { checkAgainstModel } from '../../local/demo/verdict.ts';
+import { addUniqueEvent, emptyModel, type Model } from '../../local/scenario/traffic-model.ts';
+import { checkAgainstModel } from '../../local/scenario/verdict.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 
 const { redis, raw } = suiteRedis();

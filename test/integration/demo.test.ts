@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { canConnect } from '../../local/ports.ts';
+import { canConnect } from '../../local/emulators/ports.ts';
 import { suiteTarget, urlWithLogin } from '../helpers/redis.ts';
 
 const execFileAsync = promisify(execFile);
@@ -45,10 +45,14 @@ function suiteServers(): Record<string, string> {
 async function demo(args: string[], env: Record<string, string | undefined>, timeoutMs = 120_000) {
   const started = Date.now();
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, ['local/demo.ts', ...args], {
-      env: { ...process.env, ...env },
-      timeout: timeoutMs,
-    });
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      ['local/demo/main.ts', ...args],
+      {
+        env: { ...process.env, ...env },
+        timeout: timeoutMs,
+      },
+    );
     return { code: 0, stdout, stderr, ms: Date.now() - started };
   } catch (error) {
     const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
@@ -199,7 +203,7 @@ describe('npm run demo', () => {
       };
       const child: ChildProcess = spawn(
         process.execPath,
-        ['local/demo.ts', '--events', '200000', '--rate', '2000'],
+        ['local/demo/main.ts', '--events', '200000', '--rate', '2000'],
         { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stdout = '';

@@ -10,8 +10,8 @@ import {
   type EsmActivity,
   EventSourceMapping,
   type EventSourceMappingOptions,
-} from '../../local/esm/event-source-mapping.ts';
-import type { InvokeOutcome } from '../../local/esm/handler-process.ts';
+} from '../../local/emulators/lambda/event-source-mapping.ts';
+import type { InvokeOutcome } from '../../local/emulators/lambda/handler-process.ts';
 import {
   createTopic,
   produce,

@@ -1,12 +1,12 @@
-// The local Kafka broker (local/kafka/broker.ts) is a real broker: records written to each
+// The local Kafka broker (local/emulators/kafka/broker.ts) is a real broker: records written to each
 // partition of a new topic come back from it, and stop() leaves no process or port behind.
 
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type KafkaBroker, startKafkaBroker } from '../../local/kafka/broker.ts';
-import { randomClusterId } from '../../local/kafka/broker-process.ts';
-import { runKafkaTool } from '../../local/kafka/kafka-tool.ts';
-import { canConnect } from '../../local/ports.ts';
+import { type KafkaBroker, startKafkaBroker } from '../../local/emulators/kafka/broker.ts';
+import { randomClusterId } from '../../local/emulators/kafka/broker-process.ts';
+import { runKafkaTool } from '../../local/emulators/kafka/kafka-tool.ts';
+import { canConnect } from '../../local/emulators/ports.ts';
 
 const TOPIC_COMMAND = 'org.apache.kafka.tools.TopicCommand';
 const CONSOLE_PRODUCER = 'org.apache.kafka.tools.ConsoleProducer';

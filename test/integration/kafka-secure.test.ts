@@ -27,7 +27,7 @@ import {
   type KafkaBroker,
   type SecureKafkaListener,
   startKafkaBroker,
-} from '../../local/kafka/broker.ts';
+} from '../../local/emulators/kafka/broker.ts';
 import { createTopic, plaintextKafka, produce, useSecureKafka } from '../helpers/kafka.ts';
 
 /** A refusal must come back this fast: no client may retry a refused login until it times out. */

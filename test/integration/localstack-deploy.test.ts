@@ -1,6 +1,6 @@
 /**
  * The LocalStack stage deployed for real: LocalStack 4.14.0 in host mode, no Docker
- * (local/localstack.ts), and `cdklocal deploy -c stage=localstack` with the project's aws-cdk CLI.
+ * (local/emulators/localstack.ts), and `cdklocal deploy -c stage=localstack` with the project's aws-cdk CLI.
  * What host mode cannot do is asserted too, so that this file notices when it changes:
  * CreateFunction leaves every function Failed (it first downloads LocalStack's Lambda runtime
  * init from GitHub, then needs Docker), so CloudFormation cannot create AWS::Lambda::Function and
@@ -46,8 +46,8 @@ import type { MSKEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { alarmMetrics } from '../../core/config/thresholds.ts';
 import { withRedisAuthSecret } from '../../core/redis/auth-secret.ts';
-import { lambdaInvoker } from '../../local/esm/lambda-invoker.ts';
-import { type LocalStack, startLocalStack } from '../../local/localstack.ts';
+import { lambdaInvoker } from '../../local/emulators/lambda/lambda-invoker.ts';
+import { type LocalStack, startLocalStack } from '../../local/emulators/localstack.ts';
 import { removeFunctions } from '../helpers/localstack-assembly.ts';
 import { repoRoot } from '../helpers/repo-root.ts';
 import { zipWithHandler } from '../helpers/zip.ts';

@@ -5,7 +5,7 @@
  */
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, inject, it, vi } from 'vitest';
-import { EventSourceMapping } from '../../local/esm/event-source-mapping.ts';
+import { EventSourceMapping } from '../../local/emulators/lambda/event-source-mapping.ts';
 import { createTopic, produce, suiteKafkaSecurity, uniqueTopic } from '../helpers/kafka.ts';
 import { loadEvent } from '../helpers/lambda.ts';
 

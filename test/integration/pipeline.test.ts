@@ -8,9 +8,9 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicPartition } from '../../core/events/topic-partition.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
-import type { EsmActivity } from '../../local/esm/event-source-mapping.ts';
-import type { PipelineOptions } from '../../local/pipeline.ts';
-import type { RedisServer } from '../../local/redis-server.ts';
+import type { EsmActivity } from '../../local/emulators/lambda/event-source-mapping.ts';
+import type { PipelineOptions } from '../../local/emulators/pipeline.ts';
+import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import {
   createTopic,
   produce,

@@ -13,7 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { appAccessString, redisUserName } from '../../core/layout/access-string.ts';
 import { stateKey } from '../../core/layout/keys.ts';
 import { applyChunk } from '../../core/redis/apply-batch.ts';
-import { type RedisAccess, type RedisServer, startRedisServer } from '../../local/redis-server.ts';
+import type { RedisAccess } from '../../local/emulators/redis/access.ts';
+import { type RedisServer, startRedisServer } from '../../local/emulators/redis/server.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
 import { guardedEvent } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';

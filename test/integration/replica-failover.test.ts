@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { stateKey } from '../../core/layout/keys.ts';
-import type { RedisServer } from '../../local/redis-server.ts';
+import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { alarmIn, useDriftBench, waitFor } from '../helpers/drift.ts';
 import { nodeClient, startTestRedisCluster } from '../helpers/redis.ts';
 import { expectExact, Traffic } from '../helpers/traffic.ts';

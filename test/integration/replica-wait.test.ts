@@ -14,7 +14,7 @@ import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
 import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
 import { advanceLedger } from '../../core/redis/ledger.ts';
-import type { RedisServer } from '../../local/redis-server.ts';
+import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { projectClient, rawRedis, startTestRedisServer, targetOf } from '../helpers/redis.ts';
 
 let primary: RedisServer;

@@ -24,8 +24,8 @@ import { createRedisClient, type RedisClient } from '../../core/redis/client.ts'
 import { deadLetterCounts } from '../../core/redis/dead-letter.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import { replay } from '../../core/sink/replay.ts';
-import { type SecureKafkaListener, secureKafkaEnv } from '../../local/kafka/broker.ts';
-import { startPipeline } from '../../local/pipeline.ts';
+import { type SecureKafkaListener, secureKafkaEnv } from '../../local/emulators/kafka/broker.ts';
+import { startPipeline } from '../../local/emulators/pipeline.ts';
 import { verifyFromTopic } from '../../tools/verify/verify.ts';
 import { useSecureKafka } from '../helpers/kafka.ts';
 import { appLogin, redisEnv, useSecureRedis } from '../helpers/redis.ts';

@@ -152,3 +152,41 @@ describe('functions/', () => {
     }
   });
 });
+
+describe('local/', () => {
+  const localEdges = edgesFrom(['local']);
+  const scenarioParts = /^local\/(scenario|demo|soak)\//;
+
+  it('keeps the emulators apart from the scenarios that run on them', () => {
+    expect(localEdges.some(({ from }) => from.startsWith('local/emulators/'))).toBe(true);
+    const upward = localEdges.filter(
+      ({ from, to }) => from.startsWith('local/emulators/') && scenarioParts.test(to),
+    );
+    expect(upward).toEqual([]);
+  });
+
+  it('has what the scenarios share import neither the demo nor the soak', () => {
+    const upward = localEdges.filter(
+      ({ from, to }) => from.startsWith('local/scenario/') && /^local\/(demo|soak)\//.test(to),
+    );
+    expect(upward).toEqual([]);
+  });
+
+  it('lends the benchmarks and the tools only the emulators and the shared parts', () => {
+    const imports = edgesFrom(['bench', 'tools']).filter(({ to }) => to.startsWith('local/'));
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter(({ to }) => /^local\/(demo|soak)\//.test(to))).toEqual([]);
+  });
+
+  it('has no file and folder of one name side by side', () => {
+    const entries = readdirSync(join(repoRoot, 'local'), { recursive: true, withFileTypes: true });
+    const folders = new Set(
+      entries.filter((e) => e.isDirectory()).map((e) => repoPath(join(e.parentPath, e.name))),
+    );
+    const twins = entries
+      .filter((e) => e.isFile())
+      .map((e) => repoPath(join(e.parentPath, e.name)))
+      .filter((file) => folders.has(file.replace(/\.[^./]+$/, '')));
+    expect(twins).toEqual([]);
+  });
+});

@@ -109,13 +109,13 @@ describe('commandProblems()', () => {
       'npm run no-such-script: package.json has no script "no-such-script"',
     ]);
     expect(commandProblems('npm run demo -- --events 10 --no-such-flag 1')).toEqual([
-      'local/demo.ts: no option --no-such-flag',
+      'local/demo/main.ts: no option --no-such-flag',
     ]);
     // A script that runs node with flags of its own (bench: --expose-gc) is still checked.
     expect(commandProblems('npm run bench -- --nope')).toEqual(['bench/run.ts: no option --nope']);
-    expect(commandProblems('npx node local/kafka.ts start --topic t [--nope]')).toEqual([
-      'local/kafka.ts: no option --nope',
-    ]);
+    expect(
+      commandProblems('npx node local/emulators/kafka/main.ts start --topic t [--nope]'),
+    ).toEqual(['local/emulators/kafka/main.ts: no option --nope']);
     expect(quotedCommands('`replay --topic T --offset N`').map((c) => c.text)).toEqual([
       'npm run seqguard -- replay --topic T --offset N',
     ]);

@@ -5,8 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FunctionInitError } from '../../local/errors.ts';
-import { HandlerProcess } from '../../local/esm/handler-process.ts';
+import { FunctionInitError } from '../../local/emulators/errors.ts';
+import { HandlerProcess } from '../../local/emulators/lambda/handler-process.ts';
 
 const echo = fileURLToPath(new URL('../helpers/echo-handler.ts', import.meta.url));
 const broken = fileURLToPath(new URL('../helpers/broken-handler.ts', import.meta.url));

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { MSKEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lambdaInvoker } from '../../local/esm/lambda-invoker.ts';
+import { lambdaInvoker } from '../../local/emulators/lambda/lambda-invoker.ts';
 
 const event: MSKEvent = {
   eventSource: 'aws:kafka',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildLatencyPage } from '../../bench/latency-report.ts';
-import { uplotSources } from '../../local/soak/report.ts';
+import { uplotSources } from '../../local/scenario/html-page.ts';
 import { sampleLatencyPage } from '../helpers/latency-page.ts';
 
 describe('buildLatencyPage()', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildReport, uplotSources } from '../../local/soak/report.ts';
+import { uplotSources } from '../../local/scenario/html-page.ts';
+import { buildReport } from '../../local/soak/report.ts';
 import { sampleReport } from '../helpers/soak-report.ts';
 
 describe('buildReport()', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../core/events/decode.ts';
 import { mappingSchema } from '../../core/events/schema.ts';
 import { toExactJson } from '../../core/producer/producer.ts';
-import { seededRandom } from '../../local/seeded-random.ts';
+import { seededRandom } from '../../local/scenario/seeded-random.ts';
 import { SoakModel } from '../../local/soak/model.ts';
 import {
   type EventDraft,

@@ -1,0 +1,516 @@
+/**
+ * `npm run demo`: the whole pipeline on real parts, with a crash in the middle, then a check
+ * that Redis holds exactly the effects of the unique events.
+ *
+ * Starts a redis-server and a Kafka broker (or uses REDIS_URL / KAFKA_BROKERS), publishes
+ * events in the seed article's format {sequence_id, player_id, delta} through the hardened
+ * producer at a steady rate (with producer resends, late events and malformed records mixed in),
+ * runs the real apply-events handler through the event source mapping emulator, SIGKILLs the
+ * handler mid-batch, waits until every partition is committed, and checks the leaderboard, the
+ * cursors, the gaps and the running totals against a model of the unique events. Exits non-zero
+ * on any loss or duplicate.
+ *
+ * Fails within seconds, with the reason and what to install or set, when a server cannot be
+ * started or reached or the function cannot start; fails when the pipeline makes no progress.
+ * Stops everything it started on every way out: the end, an error, Ctrl-C, SIGTERM, SIGHUP.
+ *
+ *   node local/demo/main.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
+ *                      [--duplicate-rate 0.02] [--gap-rate 0.01] [--malformed-rate 0.002]
+ *                      [--kills 1] [--batch-size 100] [--batch-window-ms 100] [--json]
+ *
+ * SEQGUARD_* and POWERTOOLS_* variables of the demo's environment reach the function and win
+ * over the demo's own settings (for example SEQGUARD_STREAM_MAX_LEN or SEQGUARD_CHUNK_SIZE).
+ * --json adds a line `RESULT {…}` with the measurements, for bench/
+ * --batch-window-ms 0 runs the trigger in low-latency mode (Lambda developer guide, "Low latency
+ * processing for Kafka event sources"): a batch goes to the function as soon as records arrive.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import {
+  applyMutation,
+  createAdmin,
+  createRedisClient,
+  deadLetterKeys,
+  decodeStreamEntry,
+  emptyStateModel,
+  entryMutation,
+  type RedisClient,
+  shardKeys,
+  topicPartition,
+} from '../../core/index.ts';
+
+import { createProducer, publishEvents } from '../../core/producer/index.ts';
+import { startKafkaBroker } from '../emulators/kafka/broker.ts';
+import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
+import { startRedisServer } from '../emulators/redis/server.ts';
+import { exitOnHelp, numberFlag, secureRequested } from '../scenario/cli-flags.ts';
+import { DemoError } from '../scenario/errors.ts';
+import { explain, runMain, within as withinDeadline } from '../scenario/run.ts';
+import {
+  type KafkaClients,
+  kafkaClientsOf,
+  secureRedisAccess,
+} from '../scenario/secured-clients.ts';
+import { streamLatency } from '../scenario/stream-latency.ts';
+import { bursts, demoStateName, type Model, modelOf } from '../scenario/traffic-model.ts';
+import { checkAgainstModel } from '../scenario/verdict.ts';
+import { demoReport, type Measurements, type Watch } from './report.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string', default: '10000' },
+    partitions: { type: 'string', default: '3' },
+    players: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '2500' },
+    'duplicate-rate': { type: 'string', default: '0.02' },
+    'gap-rate': { type: 'string', default: '0.01' },
+    'malformed-rate': { type: 'string', default: '0.002' },
+    kills: { type: 'string', default: '1' },
+    'batch-size': { type: 'string', default: '100' },
+    'batch-window-ms': { type: 'string', default: '100' },
+    json: { type: 'boolean', default: false },
+    plaintext: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+exitOnHelp(
+  flags.help,
+  'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
+    '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N]\n' +
+    '       [--batch-window-ms MS]   (0: low-latency mode, a batch goes as soon as records arrive) [--json]\n' +
+    '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth; the fast path)',
+);
+
+const settings = {
+  events: numberFlag(flags, 'events', { min: 1, max: 10_000_000 }),
+  partitions: numberFlag(flags, 'partitions', { min: 1, max: 64 }),
+  players: numberFlag(flags, 'players', { min: 1, max: 1_000_000 }),
+  rate: numberFlag(flags, 'rate', { min: 1, max: 1_000_000 }),
+  duplicateRate: numberFlag(flags, 'duplicate-rate', { min: 0, max: 1 }),
+  gapRate: numberFlag(flags, 'gap-rate', { min: 0, max: 1 }),
+  malformedRate: numberFlag(flags, 'malformed-rate', { min: 0, max: 1 }),
+  kills: numberFlag(flags, 'kills', { min: 0, max: 100 }),
+  batchSize: numberFlag(flags, 'batch-size', { min: 1, max: 10_000 }),
+  batchWindowMs: numberFlag(flags, 'batch-window-ms', { min: 0, max: 300_000 }),
+};
+
+/** Everything started, disposed in reverse order, once, on the way out or on Ctrl-C. */
+const resources = new AsyncDisposableStack();
+
+const say = (line: string) => console.log(line);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** The function's settings: the demo's own, then the caller's SEQGUARD_* and POWERTOOLS_*. */
+function functionEnv(
+  redis: OpenRedis,
+  kafka: KafkaClients,
+  prefix: string,
+): Record<string, string> {
+  const passed = Object.entries(process.env).filter(
+    ([name, value]) => /^(SEQGUARD|POWERTOOLS)_/.test(name) && value !== undefined,
+  ) as [string, string][];
+  return {
+    REDIS_URL: redis.url,
+    ...redis.functionEnv,
+    ...kafka.functionEnv,
+    SEQGUARD_FORMAT: 'mapped',
+    SEQGUARD_KEY_PREFIX: prefix,
+    SEQGUARD_DEFAULT_SHARD: 'game',
+    // Small chunks: a batch is several script executions, so a crash can fall between them.
+    SEQGUARD_CHUNK_SIZE: '20',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    ...Object.fromEntries(passed),
+  };
+}
+
+/** Rejects after `ms` with a DemoError, unless `work` settles first. */
+const within = <T>(ms: number, message: string, work: Promise<T>) =>
+  withinDeadline(ms, message, work, (m) => new DemoError(m));
+
+/** The production shape by default, as in AWS; `--plaintext` is the fast path. */
+const secure = secureRequested(flags.plaintext);
+
+interface OpenRedis {
+  url: string;
+  redis: RedisClient;
+  /** What the function needs besides REDIS_URL: the secret's ARN and the CA, when secure. */
+  functionEnv: Record<string, string>;
+  /** How the connections to Redis are secured, for the report. */
+  security: string;
+}
+
+/**
+ * A redis-server started here, or the one REDIS_URL names, checked to answer within 5 s. The
+ * server started here gives its app user the deployed access string for the demo's key prefix.
+ */
+async function openRedis(keyPrefix: string): Promise<OpenRedis> {
+  const external = process.env.REDIS_URL || undefined;
+  const server = external ? undefined : await startRedisServer({ secure, keyPrefix });
+  if (server) resources.defer(() => server.dispose());
+  const url = external ?? (server?.url as string);
+  const access = server?.access;
+  const secured = access ? await secureRedisAccess(access, resources) : undefined;
+  const functionEnv = secured?.functionEnv ?? {};
+  const security =
+    secured?.security ??
+    (external
+      ? 'as REDIS_URL says (the demo adds no credentials)'
+      : 'plaintext, no authentication (--plaintext)');
+  let lastError: Error | undefined;
+  const redis = createRedisClient({
+    url,
+    cluster: false,
+    commandTimeoutMs: 5_000,
+    ...secured?.clientOptions,
+    // A REDIS_URL with a private CA's certificate: the CA the function is given too.
+    ...(external && process.env.SEQGUARD_REDIS_CA_FILE
+      ? { tlsCaFile: process.env.SEQGUARD_REDIS_CA_FILE }
+      : {}),
+    onError: (error) => {
+      lastError = error;
+    },
+  });
+  resources.defer(async () => redis.disconnect());
+  await within(
+    5_000,
+    `Redis at ${url} did not answer within 5 s${lastError ? ` (${lastError.message})` : ''}; ` +
+      'unset REDIS_URL to let the demo start its own redis-server, or point it at a running Redis',
+    redis.ping(),
+  ).catch((error: Error) => {
+    throw new DemoError(
+      `cannot reach Redis at ${url}${server ? '' : ' (REDIS_URL)'}: ${explain(lastError ?? error)}`,
+    );
+  });
+  say(`redis   ${url}${server ? ' (started here)' : ' (REDIS_URL)'}`);
+  return { url, redis, functionEnv, security };
+}
+
+/** A broker started here, or the one KAFKA_BROKERS names; makes the demo's topic. */
+async function openKafka(topic: string): Promise<KafkaClients> {
+  const external = Boolean(process.env.KAFKA_BROKERS);
+  const kafka = await startKafkaBroker({ security: secure && !external ? 'msk-iam' : 'plaintext' });
+  resources.defer(() => kafka.stop());
+  const { connection, functionEnv, security } = kafkaClientsOf(
+    kafka,
+    external
+      ? 'plaintext (KAFKA_BROKERS names plaintext brokers)'
+      : 'plaintext, no authentication (--plaintext)',
+  );
+  const admin = createAdmin(
+    { clientId: 'seqguard-demo', ...connection },
+    { retries: 1, timeout: 5_000 },
+  );
+  resources.defer(() => admin.close());
+  const address = connection.bootstrapBrokers.join(',');
+  await within(
+    15_000,
+    `Kafka at ${address} did not answer within 15 s`,
+    admin.createTopics({ topics: [topic], partitions: settings.partitions, replicas: 1 }),
+  ).catch((error: Error) => {
+    throw new DemoError(
+      `cannot create the demo topic on Kafka at ${address}${external ? ' (KAFKA_BROKERS)' : ''}: ${explain(error)}`,
+    );
+  });
+  say(`kafka   ${address}${external ? ' (KAFKA_BROKERS)' : ' (started here)'}`);
+  return { connection, functionEnv, security };
+}
+
+function newWatch(): Watch {
+  return {
+    handlerCounts: { applied: 0, duplicates: 0, deadLettered: 0, late: 0, gapsOpened: 0 },
+    lastFunctionError: '',
+    activity: [],
+    successTimes: [],
+    kills: [],
+    produced: new Map(),
+    publishedRecords: 0,
+    maxLag: 0,
+  };
+}
+
+/** Records the pipeline has yet to commit, over every partition published to. */
+function committedLag(watch: Watch, pipeline: Pipeline): number {
+  let lag = 0n;
+  for (const [id, end] of watch.produced) lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
+  return Number(lag);
+}
+
+/**
+ * A check that throws the event source mapping's halt (a function that cannot start) once it
+ * happened, for the steps that wait on the pipeline.
+ */
+function haltCheck(pipeline: Pipeline): () => void {
+  let haltedError: Error | undefined;
+  pipeline.mapping.halted.then((error) => {
+    haltedError = error;
+  });
+  return () => {
+    if (haltedError) throw haltedError;
+  };
+}
+
+/**
+ * Step: the real apply-events handler behind the event source mapping emulator, with the crash:
+ * half way through an invocation (by the median so far), once a share of the events is out, so
+ * that the batch dies with some of its chunks applied. Resolves once the function's cold start
+ * is done; a function that cannot start stops the demo here, with its own error.
+ */
+async function startCrashingPipeline(
+  watch: Watch,
+  {
+    kafka,
+    redis,
+    topic,
+    run,
+    prefix,
+    records,
+  }: {
+    kafka: KafkaClients;
+    redis: OpenRedis;
+    topic: string;
+    run: string;
+    prefix: string;
+    records: number;
+  },
+): Promise<Pipeline> {
+  const onFunctionOutput = (line: string) => {
+    if (line.includes('"level":"ERROR"')) watch.lastFunctionError = line;
+    if (!line.includes('"batch applied"')) return;
+    const entry = JSON.parse(line) as Record<string, number>;
+    for (const key of Object.keys(watch.handlerCounts) as (keyof Watch['handlerCounts'])[]) {
+      watch.handlerCounts[key] += entry[key] ?? 0;
+    }
+  };
+  let killsLeft = settings.kills;
+  let killInFlight = false;
+  const medianInvocationMs = (): number => {
+    const durations = watch.activity
+      .flatMap((a) => (a.kind === 'invoked' && a.outcome === 'success' ? [a.durationMs] : []))
+      .sort((a, b) => a - b);
+    return percentile(durations, 50) || 10;
+  };
+  const pipeline = startPipeline({
+    bootstrap: kafka.connection.bootstrapBrokers.join(','),
+    ...(kafka.connection.mskIam
+      ? {
+          security: {
+            mskIam: kafka.connection.mskIam,
+            tlsCaPem: kafka.connection.tlsCaPem as string,
+          },
+        }
+      : {}),
+    topics: [topic],
+    groupId: `seqguard-demo-${run}`,
+    batchSize: settings.batchSize,
+    batchWindowMs: settings.batchWindowMs,
+    retryBackoffMs: 100,
+    functionEnv: functionEnv(redis, kafka, prefix),
+    onFunctionOutput,
+    onActivity: (a) => {
+      watch.activity.push(a);
+      if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
+        watch.lastFunctionError = a.detail;
+      if (a.kind === 'pollerError')
+        watch.lastFunctionError = `the poller failed: ${a.error.message}`;
+      // Recovery is measured to the end of the first good batch that started after the crash.
+      if (a.kind === 'invoked' && a.outcome === 'success')
+        watch.successTimes.push({ end: Date.now(), start: Date.now() - a.durationMs });
+      // A kill that reached the sandbox just after its invocation ended hit no batch: the next
+      // invocation gets another one.
+      if (a.kind === 'invoked' && killInFlight) {
+        killInFlight = false;
+        if (!(a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''))) killsLeft += 1;
+      }
+    },
+    onInvoke: (sandbox) => {
+      // A kill is sent only while an invocation runs; whether it hit one is read from the
+      // invocation's outcome.
+      const due =
+        watch.publishedRecords >=
+        (records * (settings.kills - killsLeft + 1)) / (settings.kills + 1);
+      if (killsLeft > 0 && due) {
+        killsLeft -= 1;
+        setTimeout(() => {
+          if (sandbox.busy && sandbox.kill('SIGKILL')) {
+            watch.kills.push(Date.now());
+            killInFlight = true;
+          } else killsLeft += 1;
+        }, medianInvocationMs() / 2);
+      }
+    },
+  });
+  resources.defer(() => pipeline.stop());
+  const halted = pipeline.mapping.halted.then((error) => {
+    throw error;
+  });
+  halted.catch(() => {});
+  // The function's cold start (loading its modules) happens before the first event, as it
+  // would for a deployed function that has served traffic before.
+  await Promise.race([pipeline.sandbox.warmUp(), halted]);
+  await Promise.race([pipeline.mapping.ready, halted]);
+  say(`function started: cold start done, handler process ${pipeline.sandbox.pid}`);
+  return pipeline;
+}
+
+/** Step: a line a second on how far publishing and the pipeline are; the caller stops it. */
+function reportProgress(watch: Watch, pipeline: Pipeline, records: number): NodeJS.Timeout {
+  const progress = setInterval(() => {
+    const lag = committedLag(watch, pipeline);
+    watch.maxLag = Math.max(watch.maxLag, lag);
+    say(
+      `  published ${watch.publishedRecords}/${records}  committed lag ${lag}  invocations ${pipeline.mapping.stats.invocations}` +
+        `  kills ${watch.kills.length}  applied ${watch.handlerCounts.applied}`,
+    );
+  }, 1_000);
+  resources.defer(async () => clearInterval(progress));
+  return progress;
+}
+
+/** Step: every record of the plan, through the hardened producer, in bursts every 100 ms. */
+async function publishAll(
+  watch: Watch,
+  pipeline: Pipeline,
+  {
+    kafka,
+    topic,
+    model,
+    throwIfHalted,
+  }: { kafka: KafkaClients; topic: string; model: Model; throwIfHalted: () => void },
+): Promise<void> {
+  const producer = createProducer({ clientId: 'seqguard-demo', ...kafka.connection });
+  resources.defer(() => producer.close());
+  say(
+    `publishing ${model.records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
+  );
+  const interval = 100;
+  for await (const burst of bursts(settings)) {
+    throwIfHalted();
+    const tick = performance.now();
+    const written = await publishEvents(producer, topic, burst);
+    for (const w of written) {
+      const id = topicPartition({ topic, partition: w.partition });
+      const end = w.offset + 1n;
+      if ((watch.produced.get(id) ?? 0n) < end) watch.produced.set(id, end);
+    }
+    watch.publishedRecords += burst.length;
+    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
+    const rest = interval - (performance.now() - tick);
+    if (rest > 0) await sleep(rest);
+  }
+}
+
+/**
+ * Step: caught up when every partition is committed to its end. No commit for STALL_MS while
+ * records wait means the pipeline is stuck: say why, with the function's last error.
+ */
+async function waitUntilCommitted(
+  watch: Watch,
+  pipeline: Pipeline,
+  throwIfHalted: () => void,
+): Promise<void> {
+  const STALL_MS = 30_000;
+  let lastCommitted = '';
+  let lastMove = Date.now();
+  while ([...watch.produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
+    throwIfHalted();
+    const committed = [...pipeline.mapping.committed.values()].join(',');
+    if (committed !== lastCommitted) {
+      lastCommitted = committed;
+      lastMove = Date.now();
+    } else if (Date.now() - lastMove > STALL_MS) {
+      throw new DemoError(
+        `the pipeline made no progress for ${STALL_MS / 1000} s with ${committedLag(watch, pipeline)} records waiting; ` +
+          `the function's last error: ${watch.lastFunctionError || 'none reported'}`,
+      );
+    }
+    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
+    await sleep(50);
+  }
+}
+
+/**
+ * Step: the verdict, from the state itself against the model of the unique events; the dead
+ * letters; the produce-to-visible latency; and a replay of the last 10,000 stream entries,
+ * folded oldest first into a fresh read model (the guard's model of the state).
+ */
+async function measure(redis: RedisClient, model: Model, prefix: string): Promise<Measurements> {
+  const verdict = await checkAgainstModel(redis, model, {
+    shard: 'game',
+    stateName: demoStateName,
+    keyPrefix: prefix,
+  });
+  const deadLettered = await redis.xlen(deadLetterKeys(prefix).stream);
+  const keys = shardKeys('game', prefix);
+  const latency = await streamLatency(redis, keys.stream);
+
+  const replayStarted = performance.now();
+  const tail = await redis.xrevrange(keys.stream, '+', '-', 'COUNT', 10_000);
+  const replayed = emptyStateModel();
+  for (let i = tail.length - 1; i >= 0; i--) {
+    applyMutation(replayed, entryMutation(decodeStreamEntry((tail[i] as [string, string[]])[1])));
+  }
+  const replayMs = performance.now() - replayStarted;
+  return { verdict, deadLettered, latency, replayMs, replayedEntries: tail.length };
+}
+
+/** Step: the report, printed; true when Redis holds exactly the unique events. */
+function report(
+  watch: Watch,
+  input: Omit<Parameters<typeof demoReport>[0], 'watch' | 'json' | 'kills'>,
+): boolean {
+  const { lines, ok } = demoReport({ ...input, watch, json: flags.json, kills: settings.kills });
+  for (const line of lines) say(line);
+  return ok;
+}
+
+/**
+ * The demo, step by step: the servers (Redis first: it fails in seconds, before the slower
+ * broker start), the plan and its model, the pipeline with its crash, the events published, the
+ * wait until every partition is committed, then the measurements and the report.
+ */
+async function main(): Promise<number> {
+  const started = performance.now();
+  say('seqguard demo: Kafka -> event source mapping -> apply-events -> Redis, with a crash\n');
+
+  const run = randomBytes(3).toString('hex');
+  const topic = `seqguard-demo-${run}`;
+  const prefix = `demo${run}`;
+  const redis = await openRedis(prefix);
+  const kafka = await openKafka(topic);
+  say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);
+
+  const model = await modelOf(settings);
+  const watch = newWatch();
+  const pipeline = await startCrashingPipeline(watch, {
+    kafka,
+    redis,
+    topic,
+    run,
+    prefix,
+    records: model.records,
+  });
+  const progress = reportProgress(watch, pipeline, model.records);
+  const throwIfHalted = haltCheck(pipeline);
+  await publishAll(watch, pipeline, { kafka, topic, model, throwIfHalted });
+  await waitUntilCommitted(watch, pipeline, throwIfHalted);
+  clearInterval(progress);
+  await pipeline.stop();
+
+  const measured = await measure(redis.redis, model, prefix);
+  const ok = report(watch, {
+    started,
+    security: { kafka: kafka.security, redis: redis.security },
+    model,
+    stats: pipeline.mapping.stats,
+    measured,
+  });
+  return ok ? 0 : 1;
+}
+
+await runMain('demo', resources, main);

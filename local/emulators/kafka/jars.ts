@@ -1,0 +1,165 @@
+/**
+ * The jar cache: the broker jars of the pinned Kafka version, fetched once by Maven from Maven
+ * Central through local/emulators/kafka/pom.xml into .cache/kafka/<version>/libs, and the lock that lets
+ * parallel first calls (test files starting together) wait for one fetch.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KafkaBrokerError } from '../errors.ts';
+import { runCommand, tailLines } from './commands.ts';
+import { CACHE_DIR, POM_FILE } from './paths.ts';
+import { checkMaven } from './prerequisites.ts';
+
+const FETCH_TIMEOUT_MS = 10 * 60_000;
+
+/** The pinned Kafka version, read from local/emulators/kafka/pom.xml so it is written in one place only. */
+export async function kafkaVersion(): Promise<string> {
+  const pom = await readFile(POM_FILE, 'utf8');
+  const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1]?.trim();
+  if (!version) {
+    throw new KafkaBrokerError(`no <kafka.version> property in ${POM_FILE}`);
+  }
+  return version;
+}
+
+/**
+ * Makes sure the broker jars are in `.cache/kafka/<version>/libs` and returns that folder. The
+ * first call runs Maven; later calls only look. Concurrent first calls (parallel test files) wait
+ * on one lock, and the folder only appears, complete, through an atomic rename.
+ */
+export async function fetchKafkaJars(): Promise<string> {
+  const version = await kafkaVersion();
+  const versionDir = join(CACHE_DIR, 'kafka', version);
+  const libsDir = join(versionDir, 'libs');
+  const pomHash = await hashOfPom();
+  const isFetched = () => hasJars(libsDir, version, pomHash);
+  if (await isFetched()) {
+    return libsDir;
+  }
+  await mkdir(versionDir, { recursive: true });
+  const release = await acquireLock(join(versionDir, 'fetch.lock'), isFetched);
+  if (release === undefined) {
+    return libsDir;
+  }
+  try {
+    if (!(await isFetched())) {
+      await downloadJars(versionDir, libsDir, version, pomHash);
+    }
+  } finally {
+    await release();
+  }
+  return libsDir;
+}
+
+/** The cached jars, and any classes folder besides, as a JVM class path. */
+export function classPath(libsDir: string, extraClasses?: string): string[] {
+  const entries = [join(libsDir, '*'), ...(extraClasses ? [extraClasses] : [])];
+  return ['-cp', entries.join(':')];
+}
+
+async function hashOfPom(): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(POM_FILE))
+    .digest('hex');
+}
+
+/** The marker holds the pom's hash, so editing the pom (e.g. a new dependency) refetches. */
+async function hasJars(libsDir: string, version: string, pomHash: string): Promise<boolean> {
+  const marker = await readFile(join(libsDir, '.pom-sha256'), 'utf8').catch(() => '');
+  if (marker.trim() !== pomHash) {
+    return false;
+  }
+  const files = await readdir(libsDir).catch(() => [] as string[]);
+  return (
+    files.includes(`kafka_2.13-${version}.jar`) && files.includes(`kafka-tools-${version}.jar`)
+  );
+}
+
+async function downloadJars(
+  versionDir: string,
+  libsDir: string,
+  version: string,
+  pomHash: string,
+): Promise<void> {
+  await checkMaven();
+  const staging = join(versionDir, `libs.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const result = await runCommand(
+      'mvn',
+      ['-q', '-B', '-f', POM_FILE, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`],
+      { timeoutMs: FETCH_TIMEOUT_MS },
+    );
+    if (result.code !== 0) {
+      throw new KafkaBrokerError(
+        `mvn could not fetch the Kafka ${version} jars (exit ${result.code ?? 'timeout'}):\n${tailLines(result.stdout + result.stderr)}`,
+      );
+    }
+    await writeFile(join(staging, '.pom-sha256'), `${pomHash}\n`, 'utf8');
+    // A stale folder (older pom) is only replaced under the lock, so nobody else is renaming.
+    await rm(libsDir, { recursive: true, force: true });
+    await rename(staging, libsDir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Takes a lock dir holding the owner's pid. Resolves with a release function, or with undefined
+ * when `isDone` turns true while waiting (another process did the work). A lock whose owner has
+ * died is taken over.
+ */
+export async function acquireLock(
+  lockDir: string,
+  isDone: () => Promise<boolean>,
+): Promise<(() => Promise<void>) | undefined> {
+  const deadline = Date.now() + FETCH_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      await writeFile(join(lockDir, 'pid'), String(process.pid), 'utf8');
+      return () => rm(lockDir, { recursive: true, force: true });
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) {
+        throw error;
+      }
+    }
+    if (await isDone()) {
+      return undefined;
+    }
+    if (await isStaleLock(lockDir)) {
+      await rm(lockDir, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new KafkaBrokerError(
+        `waited ${FETCH_TIMEOUT_MS / 1000} s for ${lockDir}; remove it if no fetch is running`,
+      );
+    }
+    await sleep(500);
+  }
+}
+
+async function isStaleLock(lockDir: string): Promise<boolean> {
+  const pid = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''));
+  if (pid > 0) {
+    return !isProcessAlive(pid);
+  }
+  // No pid yet: the owner is between mkdir and writeFile, unless it died right there.
+  const info = await stat(lockDir).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > 30_000;
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrno(error, 'EPERM');
+  }
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
