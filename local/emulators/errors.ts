@@ -4,33 +4,27 @@
  * are in local/scenario/errors.ts.
  */
 export class LocalRuntimeError extends Error {
-  override name = 'LocalRuntimeError';
+  /** Each subclass's own name, as its class is called (local/ is never minified). */
+  override get name(): string {
+    return this.constructor.name;
+  }
 }
 
 /** A tool the local runtime runs is missing or too old; the message names what to install. */
-export class MissingPrerequisiteError extends LocalRuntimeError {
-  override name = 'MissingPrerequisiteError';
-}
+export class MissingPrerequisiteError extends LocalRuntimeError {}
 
-export class KafkaBrokerError extends LocalRuntimeError {
-  override name = 'KafkaBrokerError';
-}
+export class KafkaBrokerError extends LocalRuntimeError {}
 
 /** The port picked for the broker was taken by someone else before the broker could bind it. */
-export class PortTakenError extends KafkaBrokerError {
-  override name = 'PortTakenError';
-}
+export class PortTakenError extends KafkaBrokerError {}
 
-export class RedisServerError extends LocalRuntimeError {
-  override name = 'RedisServerError';
-}
+export class RedisServerError extends LocalRuntimeError {}
 
 /**
  * The function's cold start failed (an import error, bad configuration, an unreadable secret):
  * every invocation would fail the same way, so the local runtime stops instead of retrying.
  */
 export class FunctionInitError extends LocalRuntimeError {
-  override name = 'FunctionInitError';
   readonly errorType: string;
   readonly errorMessage: string;
 
@@ -43,15 +37,9 @@ export class FunctionInitError extends LocalRuntimeError {
   }
 }
 
-export class SecretsServerError extends LocalRuntimeError {
-  override name = 'SecretsServerError';
-}
+export class SecretsServerError extends LocalRuntimeError {}
 
-export class LocalStackError extends LocalRuntimeError {
-  override name = 'LocalStackError';
-}
+export class LocalStackError extends LocalRuntimeError {}
 
 /** A command line of the local runtime was not understood; the message says what is wrong. */
-export class UsageError extends LocalRuntimeError {
-  override name = 'UsageError';
-}
+export class UsageError extends LocalRuntimeError {}

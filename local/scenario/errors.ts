@@ -5,16 +5,10 @@
 import { LocalRuntimeError } from '../emulators/errors.ts';
 
 /** The demo cannot reach a server, or its pipeline makes no progress. */
-export class DemoError extends LocalRuntimeError {
-  override name = 'DemoError';
-}
+export class DemoError extends LocalRuntimeError {}
 
 /** The soak's run went wrong (a fault that did not take, a pipeline that stopped moving). */
-export class SoakError extends LocalRuntimeError {
-  override name = 'SoakError';
-}
+export class SoakError extends LocalRuntimeError {}
 
 /** The soak's producer process failed, or died more often than a run allows. */
-export class ProducerProcessError extends LocalRuntimeError {
-  override name = 'ProducerProcessError';
-}
+export class ProducerProcessError extends LocalRuntimeError {}

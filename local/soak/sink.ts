@@ -5,6 +5,7 @@
  * way, or after the guard and before the batch response) and armed again until one hits a batch.
  */
 
+import { triggerDefaults } from '../../core/index.ts';
 import type { EsmActivity } from '../emulators/lambda/event-source-mapping.ts';
 import type { HandlerProcess } from '../emulators/lambda/handler-process.ts';
 import { type Pipeline, type PipelineOptions, startPipeline } from '../emulators/pipeline.ts';
@@ -26,7 +27,9 @@ export function pipelineOptionsOf(
     bootstrap: kafka.connection.bootstrapBrokers.join(','),
     ...(security ? { security } : {}),
     topics: [topic],
-    batchSize: 500,
+    // The deployed trigger's batch size; a shorter window than its 1 s, so a run of minutes
+    // sees many invocations for the faults to hit.
+    batchSize: triggerDefaults.batchSize,
     batchWindowMs: 100,
     retryBackoffMs: 200,
     functionEnv,

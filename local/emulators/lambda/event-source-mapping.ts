@@ -202,6 +202,10 @@ export class EventSourceMapping {
   constructor(options: EventSourceMappingOptions) {
     const maximumRetryAttempts = options.maximumRetryAttempts ?? -1;
     this.#options = {
+      // An event source mapping's own defaults, for an emulator created without them: Lambda API
+      // reference, CreateEventSourceMapping, BatchSize (100 for Amazon MSK) and
+      // MaximumBatchingWindowInSeconds (500 ms for Kafka). The deployed trigger sets its own
+      // (core/config/trigger.ts); the demo and the soak say which they use.
       batchSize: 100,
       batchWindowMs: 500,
       maximumRecordAgeMs: -1,
