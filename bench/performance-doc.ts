@@ -7,7 +7,7 @@
  * between `<!-- bench-cost:begin -->` and `<!-- bench-cost:end -->`.
  *
  * `npm run docs` runs it, and so does `npm run bench` after its run (package.json's `postbench`).
- * test/unit/performance-doc.test.ts fails when either page is out of date with bench/results.md.
+ * test/unit/bench/performance-doc.test.ts fails when either page is out of date with bench/results.md.
  *
  *   npm run docs
  */

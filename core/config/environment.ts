@@ -2,7 +2,7 @@
  * The functions' environment variables: every name once, with its default where it has one.
  * The functions read them (config.ts, thresholds.ts), the CDK constructs set them (infra/), the
  * local runtime and the operator CLI set or read them; all by these names, typed, so a misspelt
- * name does not compile. docs/configuration.md documents each; test/unit/environment.test.ts holds
+ * name does not compile. docs/configuration.md documents each; test/unit/config/environment.test.ts holds
  * the page to this table.
  */
 import { defaultKeyPrefix } from '../layout/keys.ts';

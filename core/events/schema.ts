@@ -44,7 +44,7 @@ export interface Issue {
 
 /**
  * One field of the contract: `schema` is what the compiled check runs, `issues` says why a value
- * fails it (empty exactly when the schema accepts the value: test/unit/event-schema.test.ts holds
+ * fails it (empty exactly when the schema accepts the value: test/unit/events/event-schema.test.ts holds
  * them to that), `read` turns an accepted value into the text the guard stores.
  */
 interface Field {

@@ -19,8 +19,8 @@ export function lambdaContext(functionName = 'seqguard-apply-events'): Context {
   };
 }
 
-/** A fixture from test/events, as a fresh copy. */
+/** A fixture from test/fixtures/events, as a fresh copy. */
 export async function loadEvent(name: string): Promise<MSKEvent> {
-  const url = new URL(`../events/${name}.json`, import.meta.url);
+  const url = new URL(`../fixtures/events/${name}.json`, import.meta.url);
   return JSON.parse(await readFile(url, 'utf8')) as MSKEvent;
 }

@@ -1,5 +1,5 @@
 /**
- * The apply-events handler, driven by MSK event fixtures (test/events) against a real Redis.
+ * The apply-events handler, driven by MSK event fixtures (test/fixtures/events) against a real Redis.
  */
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';

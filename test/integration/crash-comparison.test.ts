@@ -36,8 +36,8 @@ const prefixes: string[] = [];
 /** The function's timeout: Powertools' in-progress expiry is this after an invocation starts. */
 const functionTimeoutMs = 5_000;
 
-const helperModule = (name: string) =>
-  fileURLToPath(new URL(`../helpers/${name}.ts`, import.meta.url));
+const fixtureHandler = (name: string) =>
+  fileURLToPath(new URL(`../fixtures/handlers/${name}.ts`, import.meta.url));
 
 /**
  * The function's environment: the suite's Redis as a function reaches it (in the secure shape,
@@ -57,7 +57,7 @@ function functionEnv(keyPrefix: string, extra: Record<string, string> = {}) {
 
 async function sandbox(name: string, env: Record<string, string>): Promise<HandlerProcess> {
   const handlerProcess = new HandlerProcess({
-    module: helperModule(name),
+    module: fixtureHandler(name),
     env,
     timeoutMs: functionTimeoutMs,
     stdio: 'ignore',

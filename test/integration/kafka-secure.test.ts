@@ -376,7 +376,7 @@ describe('a client of the secure broker', () => {
       mskIam: { region: own.credentials.region },
       tlsCaPem: own.caPem,
     };
-    const child = fork(new URL('../helpers/kafka-client-exit.ts', import.meta.url), {
+    const child = fork(new URL('../fixtures/kafka-client-exit.ts', import.meta.url), {
       env: {
         ...process.env,
         AWS_ACCESS_KEY_ID: own.credentials.accessKeyId,

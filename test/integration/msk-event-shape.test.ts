@@ -1,7 +1,7 @@
 /**
  * The emulator's MSK event against the example event in AWS's documentation
  * (https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html, kept in
- * test/events/aws-msk-documentation-example.json): same fields, same types, same encodings.
+ * test/fixtures/events/aws-msk-documentation-example.json): same fields, same types, same encodings.
  */
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, inject, it, vi } from 'vitest';

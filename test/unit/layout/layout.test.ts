@@ -1,0 +1,195 @@
+/**
+ * The codecs of the data layout (core/layout/codecs.ts). That the Lua writes what
+ * these read is test/integration/layout.test.ts.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeGapMember,
+  decodeStreamEntry,
+  encodeGapMember,
+  encodeStreamEntry,
+  entryMutation,
+  metaField,
+  metaStateNames,
+  parseMetaField,
+  parseScore,
+  type StreamEntry,
+  scoreText,
+  versionField,
+} from '../../../core/layout/codecs.ts';
+
+const entry: StreamEntry = {
+  scope: 's:scope-a',
+  seq: '7',
+  tp: 'events-0',
+  offset: '40',
+  op: 'zincrby',
+  key: 'leaderboard',
+  target: 'player-1',
+  value: '2.5',
+  ts: '1700000000000',
+  version: undefined,
+  late: false,
+};
+
+/** Well-formed text of any code points, separators of the format included. */
+const text = fc
+  .string({
+    unit: fc.oneof(
+      fc.constantFrom(',', ':', 'é', '😀', '\u0000'),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    ),
+  })
+  .filter((s) => s.isWellFormed());
+
+describe('encodeStreamEntry() and decodeStreamEntry()', () => {
+  it('write one field, and read back every part of it', () => {
+    // Act
+    const fields = encodeStreamEntry(entry);
+    // Assess
+    expect(fields).toEqual([
+      'v2',
+      '9,11,8,7,events-0,40,1700000000000,zincrby,,:s:scope-aleaderboardplayer-12.5',
+    ]);
+    expect(decodeStreamEntry(fields)).toEqual(entry);
+  });
+
+  it('round-trip any texts, separators and characters beyond ASCII included', () => {
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        text,
+        text,
+        fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n - 1n })),
+        fc.boolean(),
+        (scope, key, target, value, version, late) => {
+          const written: StreamEntry = {
+            ...entry,
+            scope: `s:${scope}`,
+            key,
+            target,
+            value,
+            op: version === null ? 'hincrby' : 'hsetIfNewer',
+            version: version === null ? undefined : version.toString(),
+            late,
+          };
+          expect(decodeStreamEntry(encodeStreamEntry(written))).toEqual(written);
+        },
+      ),
+    );
+  });
+
+  it('reads an entry of format 1 (ten fields or more), as the guard wrote them before', () => {
+    // Prepare: as XRANGE returns an entry written by the previous applyBatch.
+    const old = [
+      ...['scope', 's:scope-a', 'seq', '7', 'tp', 'events-0', 'offset', '40'],
+      ...['op', 'hsetIfNewer', 'key', 'profile', 'target', 'name', 'value', 'Ann'],
+      ...['ts', '1700000000000', 'version', '9', 'late', '1'],
+    ];
+    // Act
+    const decoded = decodeStreamEntry(old);
+    // Assess
+    expect(decoded).toEqual({
+      ...entry,
+      op: 'hsetIfNewer',
+      key: 'profile',
+      target: 'name',
+      value: 'Ann',
+      version: '9',
+      late: true,
+    });
+    expect(decodeStreamEntry(old.slice(0, 20))).toMatchObject({ version: '9', late: false });
+  });
+
+  it('refuses what is not a seqguard entry', () => {
+    for (const fields of [
+      ['old', '1'],
+      ['v2', 'no header'],
+      ['v2', '9,11,8,7,events-0,40,1,zincrby,:s:scope-aleaderboardplayer-12'],
+      ['v2', '99,11,8,7,events-0,40,1,zincrby,,:s:scope-a'],
+      ['v2', '9,11,8,7,events-0,40,1,zadd,,:s:scope-aleaderboardplayer-12'],
+      ['v2', '9,11,8,7,events-0,40,1,zincrby,,x:s:scope-aleaderboardplayer-12'],
+      ['scope', 's:a', 'seq', '1'],
+    ]) {
+      expect(() => decodeStreamEntry(fields), JSON.stringify(fields)).toThrow(TypeError);
+    }
+  });
+});
+
+describe('entryMutation()', () => {
+  it('gives the mutation an entry records, with its version for hsetIfNewer', () => {
+    expect(entryMutation(entry)).toEqual({
+      op: 'zincrby',
+      key: 'leaderboard',
+      target: 'player-1',
+      value: '2.5',
+    });
+    expect(entryMutation({ ...entry, op: 'hsetIfNewer', version: '3' })).toMatchObject({
+      version: '3',
+    });
+    expect(() => entryMutation({ ...entry, op: 'hsetIfNewer' })).toThrow(TypeError);
+  });
+});
+
+describe('metaField and parseMetaField()', () => {
+  it('name the running totals, and read the names back', () => {
+    expect([metaField.applied, metaField.count('a:b'), metaField.sum('a:b')]).toEqual([
+      'applied',
+      'n:a:b',
+      'sum:a:b',
+    ]);
+    expect(parseMetaField('n:a:b')).toEqual({ kind: 'count', name: 'a:b' });
+    expect(parseMetaField('sum:')).toEqual({ kind: 'sum', name: '' });
+    expect(parseMetaField('applied')).toEqual({ kind: 'applied' });
+    expect(parseMetaField('other')).toBeUndefined();
+    expect(metaStateNames(['applied', 'n:x', 'sum:x', 'n:y'], 'count')).toEqual(['x', 'y']);
+    expect(metaStateNames(['applied', 'n:x', 'sum:x', 'n:y'], 'sum')).toEqual(['x']);
+  });
+});
+
+describe('versionField()', () => {
+  it('keeps (name, target) pairs apart by the byte length of the name', () => {
+    expect(versionField('profile', 'name')).toBe('0007profilename');
+    expect(versionField('é', 'x')).toBe('0002éx');
+    expect(versionField('ab', 'c')).not.toBe(versionField('a', 'bc'));
+  });
+});
+
+describe('decodeGapMember() and encodeGapMember()', () => {
+  it('reads the field and the range of a gap ledger member', () => {
+    const member = `0009s:player-${'0'.repeat(19)}2${'0'.repeat(19)}7`;
+    expect(decodeGapMember(member)).toEqual({ field: 's:player-', first: 2n, last: 7n });
+    expect(encodeGapMember({ field: 's:player-', first: 2n, last: 7n })).toBe(member);
+  });
+
+  it('reads seqs above 2^53 exactly and fields with any bytes', () => {
+    const field = 's:{a}:é';
+    const bytes = Buffer.byteLength(field);
+    const member = Buffer.concat([
+      Buffer.from(`${String(bytes).padStart(4, '0')}${field}`),
+      Buffer.from('09223372036854775000'),
+      Buffer.from('09223372036854775806'),
+    ]);
+    const gap = { field, first: 9223372036854775000n, last: 9223372036854775806n };
+    expect(decodeGapMember(member)).toEqual(gap);
+    expect(encodeGapMember(gap)).toBe(member.toString('utf8'));
+  });
+
+  it('refuses bytes that are not a gap member', () => {
+    expect(() => decodeGapMember('0004s:ab12')).toThrow(TypeError);
+  });
+});
+
+describe('scoreText() and parseScore()', () => {
+  it('spell infinity as Redis prints it, and read both spellings ZADD takes', () => {
+    expect(scoreText(Number.POSITIVE_INFINITY)).toBe('inf');
+    expect(scoreText(Number.NEGATIVE_INFINITY)).toBe('-inf');
+    expect(scoreText(0.30000000000000004)).toBe('0.30000000000000004');
+    expect(parseScore('inf')).toBe(Number.POSITIVE_INFINITY);
+    expect(parseScore('+inf')).toBe(Number.POSITIVE_INFINITY);
+    expect(parseScore('-inf')).toBe(Number.NEGATIVE_INFINITY);
+    expect(parseScore('1.5')).toBe(1.5);
+  });
+});
