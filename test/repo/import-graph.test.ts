@@ -138,6 +138,14 @@ describe('the import graph', () => {
     expect(imports.some(({ to }) => to === 'core/index.ts')).toBe(true);
     expect(imports.filter(({ to }) => /^(tools|local|bench|test)\//.test(to))).toEqual([]);
   });
+
+  it("has infra/'s app use the constructs as a user would: through seqguard/cdk's entry only", () => {
+    const app = ['infra/app.ts', 'infra/seqguard-app.ts'];
+    const imports = edgesFrom(['infra']).filter(({ from }) => app.includes(from));
+    expect(imports.map(({ to }) => to)).toContain('infra/index.ts');
+    const around = imports.filter(({ to }) => !app.includes(to) && to !== 'infra/index.ts');
+    expect(around).toEqual([]);
+  });
 });
 
 describe('functions/', () => {
