@@ -2,8 +2,10 @@
  * Builds the package users install, `npm run pack`: the core (`seqguard`), the producer
  * (`seqguard/producer`) and the CDK constructs with the Lambda entries they bundle
  * (`seqguard/cdk`), compiled to JavaScript with type declarations (tsconfig.build.json), the Lua
- * bundle inside, and a package.json of its own: this repository's has the scripts, the dev tools
- * and the Node 24 binary that its own scripts run on, none of which a user's project should get.
+ * bundle inside, and a package.json of its own: this repository's names the entries as their
+ * TypeScript source (`exports`, which also lets the repository import itself as `seqguard`), and
+ * has the scripts, the dev tools and the Node 24 binary that its own scripts run on, none of which
+ * a user's project should get.
  *
  *   npm run pack            -> .cache/package/ and .cache/seqguard-<version>.tgz
  *
@@ -17,25 +19,33 @@ const repoRoot = join(import.meta.dirname, '..');
 const cacheDir = join(repoRoot, '.cache');
 const packageDir = join(cacheDir, 'package');
 
+/** What `cdk synth` with the constructs needs in the user's project; a core user needs none. */
+const cdkPeers = ['aws-cdk-lib', 'constructs', 'cdk-nag', 'esbuild'] as const;
+
 interface Manifest {
   name: string;
   version: string;
   description: string;
   license: string;
   engines: Record<string, string>;
+  /** The public entries, as this repository's source: `./core/index.ts`. */
+  exports: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 }
 
-/** What `cdk synth` with the constructs needs in the user's project; a core user needs none. */
-const cdkPeers = ['aws-cdk-lib', 'constructs', 'cdk-nag', 'esbuild'] as const;
+const repoManifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
 
-/** The public entries: the subpath, and the compiled module it names. */
-export const packageEntries = {
-  '.': 'core/index',
-  './producer': 'core/producer/index',
-  './cdk': 'infra/index',
-} as const;
+/**
+ * The public entries, from this repository's `exports`: each subpath, and its module without
+ * the extension (`core/index`), which the package holds compiled (`core/index.js`, `.d.ts`).
+ */
+export const packageEntries: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(repoManifest.exports).map(([subpath, source]) => [
+    subpath,
+    source.replace(/^\.\//, '').replace(/\.ts$/, ''),
+  ]),
+);
 
 function manifestOf(repo: Manifest) {
   const exports: Record<string, unknown> = {};
@@ -81,7 +91,7 @@ function run(command: string, args: string[], cwd = repoRoot): string {
 }
 
 export function pack(): string {
-  const repo = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
+  const repo = repoManifest;
   rmSync(packageDir, { recursive: true, force: true });
   run(process.execPath, [join(repoRoot, 'lua', 'bundle.ts')]);
   run(process.execPath, [
