@@ -61,9 +61,8 @@ export function benchEvents(count: number, scopes = 16, players = 10_000): Guard
     sequence: { scope: `scope-${i % scopes}`, seq: String(Math.floor(i / scopes) + 1) },
     mutation: {
       op: 'zincrby',
-      key: 'leaderboard',
-      target: `player-${(i * 7919) % players}`,
-      value: String((i % 5) + 1),
+      keys: ['leaderboard'],
+      args: [`player-${(i * 7919) % players}`, String((i % 5) + 1)],
     },
     record: {
       topic: 'bench',
@@ -126,10 +125,9 @@ const seedDesign: Design = async (redis, events, calls) => {
       ),
     );
     if (fresh !== 1) continue;
-    await timed(calls, () => redis.zincrby(board, e.mutation.value, e.mutation.target));
-    await timed(calls, () =>
-      redis.xadd(stream, '*', 'player', e.mutation.target, 'delta', e.mutation.value),
-    );
+    const [member = '', delta = ''] = e.mutation.args;
+    await timed(calls, () => redis.zincrby(board, delta, member));
+    await timed(calls, () => redis.xadd(stream, '*', 'player', member, 'delta', delta));
   }
 };
 

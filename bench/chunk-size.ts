@@ -7,7 +7,13 @@
  *   node bench/chunk-size.ts [--events N]
  */
 import { parseArgs } from 'node:util';
-import { applyChunk, chunk, createRedisClient, type GuardedEvent } from '../core/index.ts';
+import {
+  applyChunk,
+  chunk,
+  createRedisClient,
+  defaultMutations,
+  type GuardedEvent,
+} from '../core/index.ts';
 
 import { startRedisServer } from '../local/emulators/redis/server.ts';
 
@@ -21,7 +27,11 @@ function events(shard: string): GuardedEvent[] {
   return Array.from({ length: total }, (_, i) => ({
     shard,
     sequence: { scope: `scope-${i % scopes}`, seq: String(Math.floor(i / scopes) + 1) },
-    mutation: { op: 'zincrby', key: 'board', target: `player-${(i * 7919) % players}`, value: '1' },
+    mutation: defaultMutations.mutation('zincrby', {
+      key: 'board',
+      member: `player-${(i * 7919) % players}`,
+      delta: '1',
+    }),
     record: {
       topic: 'bench',
       partition: i % scopes,

@@ -72,12 +72,12 @@ export async function applyEffect(
   run: RequestRunner = untimed,
 ): Promise<string> {
   const { shard, mutation } = event;
-  const key = stateKey(shard, mutation.key, keyPrefix);
+  const key = stateKey(shard, mutation.keys[0] as string, keyPrefix);
+  const [target = '', delta = ''] = mutation.args;
   let value: string;
-  if (mutation.op === 'zincrby')
-    value = await run(() => redis.zincrby(key, mutation.value, mutation.target));
+  if (mutation.op === 'zincrby') value = await run(() => redis.zincrby(key, delta, target));
   else if (mutation.op === 'hincrby')
-    value = String(await run(() => redis.hincrby(key, mutation.target, mutation.value)));
+    value = String(await run(() => redis.hincrby(key, target, delta)));
   else throw new TypeError(`the peer applies increments only, not ${mutation.op}`);
   await run(() =>
     redis.xadd(
@@ -86,9 +86,9 @@ export async function applyEffect(
       'id',
       event.id,
       'target',
-      mutation.target,
+      target,
       'value',
-      mutation.value,
+      delta,
     ),
   );
   return value;
@@ -151,9 +151,11 @@ export function peerEventFromRecord(record: MSKRecord, defaultShard = 'default')
     shard: value.shard ?? defaultShard,
     mutation: {
       op,
-      key: value.data.key,
-      target: String(op === 'zincrby' ? value.data.member : value.data.field),
-      value: String(value.data.delta),
+      keys: [value.data.key],
+      args: [
+        String(op === 'zincrby' ? value.data.member : value.data.field),
+        String(value.data.delta),
+      ],
     },
   };
 }

@@ -135,3 +135,15 @@ export class SequenceUnavailableError extends SeqguardError {
     this.name = 'SequenceUnavailableError';
   }
 }
+
+/**
+ * A mutation definition that cannot be registered (core/mutations): two of one name, a Lua body
+ * without its contract header, no model, a schema that does not match the Lua's arguments, a key
+ * outside the shard. The message names the mutation and what is wrong.
+ */
+export class MutationDefinitionError extends SeqguardError {
+  constructor(mutation: string, problem: string, options?: ErrorOptions) {
+    super(`mutation "${mutation}": ${problem}`, options);
+    this.name = 'MutationDefinitionError';
+  }
+}

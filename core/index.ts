@@ -11,6 +11,7 @@
  */
 
 export {
+  type ConfigCode,
   type DriftConfig,
   loadDriftConfig,
   loadSinkConfig,
@@ -49,6 +50,7 @@ export {
   ConfigError,
   KafkaReadError,
   MskIamTokenError,
+  MutationDefinitionError,
   ProducerOptionsError,
   PublishError,
   RedisAuthSecretError,
@@ -64,30 +66,32 @@ export {
 
 // Events: the contract, its decoding from MSK records, and exact int64 text.
 export { type Decoded, type DecodeOptions, decodeRecord } from './events/decode.ts';
+// Mutations: define your own, register them with the built-ins, and the model's state helpers.
+export { type Field, fields, limits } from './events/fields.ts';
 export { INT64_MAX, INT64_MIN, parseInt64, parseJsonExact } from './events/int64.ts';
 export { type Mapping, mappingSchema } from './events/schema.ts';
 export { topicOf, topicPartition } from './events/topic-partition.ts';
-export {
-  type GuardedEvent,
-  type InvalidRecord,
-  type Mutation,
-  type MutationOp,
-  mutationOps,
-  type RecordCoordinates,
+export type {
+  GuardedEvent,
+  InvalidRecord,
+  Mutation,
+  RecordCoordinates,
 } from './events/types.ts';
-
 // The guard: how a shard's events are cut into script calls, and its pure model.
 export { chunk, maxChunkEvents } from './guard/chunks.ts';
 export {
   applyMutation,
+  applyRecorded,
   emptyShardModel,
   emptyStateModel,
   type GuardOutcome,
   guard,
   guardEvent,
   isApplied,
+  isRecorded,
   type ModelScore,
   type ModelValue,
+  type MutationStep,
   type RejectionReason,
   type ShardModel,
   type StateModel,
@@ -134,18 +138,41 @@ export {
   producerOutboxKey,
   producerSeqKey,
   rebuildKey,
+  rebuildScratchPrefix,
   rebuildVersionsKey,
   type ShardKeys,
   shardKeys,
   stateKey,
 } from './layout/keys.ts';
+export { builtinMutations, defaultMutations } from './mutations/builtins/index.ts';
+export {
+  defineMutation,
+  type MutationData,
+  type MutationDefinition,
+  type MutationModel,
+} from './mutations/define.ts';
+export {
+  createMutationRegistry,
+  type MutationRegistry,
+  type RegisteredMutation,
+} from './mutations/registry.ts';
+export {
+  counterOf,
+  dropIfEmpty,
+  ensureState,
+  type MutationRejection,
+  setCounter,
+  stateOf,
+} from './mutations/state.ts';
 // Redis: the client, the guard's and the dead letters' script wrappers, credentials.
 export { applyBatchArguments, applyChunk, type GuardOptions } from './redis/apply-batch.ts';
 export { type RedisCredentials, withRedisAuthSecret } from './redis/auth-secret.ts';
 export {
   createRedisClient,
+  defineScript,
   type RedisClient,
   type RedisConnectionOptions,
+  type RegisteredScript,
 } from './redis/client.ts';
 export { deadLetterCounts } from './redis/dead-letter.ts';
 export { redisCallError } from './redis/script-error.ts';

@@ -16,13 +16,17 @@
            seq >  c + 1                  -> GAP_OPENED: applied, c+1..seq-1 recorded open
            seq <= c, inside an open gap  -> APPLIED_LATE: applied, the gap shrinks
            seq <= c, otherwise           -> DUPLICATE
-    2. An event to apply mutates its state key (zincrby | hincrby | hsetIfNewer). If Redis
-       refuses the command (wrong type, not a number), the event is REJECTED_* and leaves no
-       trace: no cursor move, no gap change, no stream entry, no totals.
-    3. An applied event moves the cursor (late ones do not), appends its delta to the stream,
+    2. An event to apply runs its registered mutation (core/mutations: the bodies and their
+       dispatch, MUTATIONS, are put in at the `--- @mutations` line by the registry). First its
+       refuse function, if it has one: a business reason (insufficient funds) makes the event
+       REFUSED, final: it consumes its seq like an applied event (cursor, gap), its stream entry
+       records the reason, and the state and the running totals do not move. Else its apply
+       function: if Redis refuses a command (wrong type, not a number), the event is REJECTED_*
+       and leaves no trace: no cursor move, no gap change, no stream entry, no totals.
+    3. An applied event moves the cursor (late ones do not), appends its entry to the stream,
        and adds to the running totals in meta.
-    4. APPLIED*, GAP_OPENED and DUPLICATE events raise the topic-partition's checkpoint to
-       their offset.
+    4. APPLIED*, GAP_OPENED, REFUSED and DUPLICATE events raise the topic-partition's
+       checkpoint to their offset.
   At the end the stream is trimmed once per chunk, by length (MAXLEN ~) and by age (MINID ~,
   server clock), and the running totals are written (includes/runningTotals.lua). All keys share the shard's hash tag, so the script runs on one
   node and one slot. The script is declared with a shebang: Redis then checks the keys it
@@ -44,38 +48,40 @@
     ARGV[3] streamMaxAgeMs  entries older than this are trimmed; "0" = keep
     ARGV[4] JSON array of state names; name i is the state key KEYS[6 + i]
     ARGV[5] JSON array of events, each an array:
-              [cursorField, seq, topicPartition, offset, op, stateIndex, target, value,
-               version, timestamp]
-            op is "zincrby" | "hincrby" | "hsetIfNewer"; stateIndex is 1-based into ARGV[4];
-            target is the member or field; value the delta or the value to set; version is
-            "" unless op is hsetIfNewer; timestamp is the record's (ms, decimal string).
+              [cursorField, seq, topicPartition, offset, timestamp, op, stateIndex…, arg…,
+               sum…]
+            op names a registered mutation; one stateIndex (1-based into ARGV[4]) per key of
+            the mutation, then its args, then per key what an applied event adds to that key's
+            running sum (decimal text, or false); timestamp is the record's (ms, decimal text).
     ARGV[6] JSON object "<topic>-<partition>" -> the lowest checkpoint KEYS[3] must hold (the
             partition ledger's record of what was written here); "{}" or absent for none
             (a repair, which fills in what was lost)
-    ARGV[7] JSON array, one element per state name: the sum of the chunk's deltas of that state
+    ARGV[7] JSON array, one element per state name: the sum of the chunk's sums of that state
             as exact decimal text when all of them are integers, else false; absent: all false
             (includes/runningTotals.lua)
 
   Output:
     a string with one letter per event, in order:
-      A APPLIED  L APPLIED_LATE  G GAP_OPENED  D DUPLICATE
+      A APPLIED  L APPLIED_LATE  G GAP_OPENED  D DUPLICATE  R REFUSED
       B REJECTED_BELOW_FIRST_SEQ  W REJECTED_WRONG_TYPE  M REJECTED_MUTATION_FAILED
+    then, when some event was REFUSED, a newline and their reasons in order, one a line
     or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when a bookkeeping
     key has the wrong type, or "SEQGUARD_BEHIND <topic>-<partition> <held|-> <expected>"
     (nothing written) when the shard holds a lower checkpoint than ARGV[6] expects: this node
     lost writes (includes/checkNotBehind.lua).
 ]]
 
-local APPLIED, APPLIED_LATE, GAP_OPENED, DUPLICATE = 1, 2, 3, 0
+local APPLIED, APPLIED_LATE, GAP_OPENED, REFUSED, DUPLICATE = 1, 2, 3, 4, 0
 local REJECTED_BELOW_FIRST_SEQ = -1
 -- The reply's letter of each status.
-local STATUS_LETTERS = { [1] = 'A', [2] = 'L', [3] = 'G', [0] = 'D', [-1] = 'B', [-2] = 'W',
-  [-3] = 'M' }
+local STATUS_LETTERS = { [1] = 'A', [2] = 'L', [3] = 'G', [4] = 'R', [0] = 'D', [-1] = 'B',
+  [-2] = 'W', [-3] = 'M' }
 
 --- @include "includes/seqArithmetic"
 --- @include "includes/layout"
 --- @include "includes/gapLedger"
---- @include "includes/stateMutation"
+--- @include "includes/mutationRejection"
+--- @include "includes/int64Text"
 --- @include "includes/runningTotals"
 --- @include "includes/checkLayout"
 --- @include "includes/checkNotBehind"
@@ -95,6 +101,16 @@ if ARGV[6] and ARGV[6] ~= '{}' then
   checkNotBehind(offsetsKey, cjson.decode(ARGV[6]))
 end
 startTotals(names, ARGV[7] and cjson.decode(ARGV[7]) or {}, eventCount)
+
+--- @mutations
+
+-- What a mutation sees of the chunk: the Redis key of each state index, the state name of each
+-- key, and the versions hash.
+local ctx = { keys = {}, nameOf = {}, versions = versionsKey }
+for i = 1, #names do
+  ctx.keys[i] = KEYS[6 + i]
+  ctx.nameOf[KEYS[6 + i]] = names[i]
+end
 
 -- Cursors and checkpoints are read once and written back once per chunk. A cursor below 10^15
 -- is also kept as a Lua number (exact), so that the common question, "is seq the cursor + 1?",
@@ -122,7 +138,7 @@ local function hsetPairs(key, flat)
 end
 
 -- The hot path, kept inline: a Lua function call costs as much as the work done here.
-local statuses = {}
+local statuses, reasons = {}, {}
 for i = 1, eventCount do
   local e = events[i]
   local field, seq = e[1], e[2]
@@ -161,11 +177,12 @@ for i = 1, eventCount do
     end
   end
 
-  local stateIndex, op, value = e[6], e[5], e[8]
-  local delta = op ~= 'hsetIfNewer' and value or nil
+  local mutation = MUTATIONS[e[6]]
+  local keyCount, argCount = mutation.keys, mutation.args
+  local refused
   if status > 0 then
-    local name = names[stateIndex]
-    local rejected = mutateState(op, KEYS[6 + stateIndex], versionsKey, name, e[7], value, e[9])
+    refused = mutation.refuse and mutation.refuse(ctx, e)
+    local rejected = not refused and mutation.apply(ctx, e)
     if rejected then
       status = rejected
     else
@@ -179,14 +196,19 @@ for i = 1, eventCount do
         end
         cursors[field], cursorNumbers[field] = seq, seqNumber
       end
-      totalsApplied(stateIndex, delta)
+      if refused then
+        status = REFUSED
+        reasons[#reasons + 1] = refused
+      else
+        totalsApplied(e, keyCount, argCount)
+      end
       redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
-        streamEntryValue(field, seq, e[3], e[4], op, name, e[7], value, e[10], e[9], late))
+        streamEntryValue(e, names, keyCount, argCount, late, refused or ''))
       appliedCount = appliedCount + 1
     end
   end
-  if status <= 0 then
-    totalsNotApplied(stateIndex, delta)
+  if status <= 0 or refused then
+    totalsNotApplied(e, keyCount, argCount)
   end
 
   if status >= 0 then
@@ -229,4 +251,7 @@ if appliedCount > 0 then
   end
 end
 
+if #reasons > 0 then
+  return table.concat(statuses) .. '\n' .. table.concat(reasons, '\n')
+end
 return table.concat(statuses)

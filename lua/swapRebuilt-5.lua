@@ -6,18 +6,19 @@
   including the entry lastId, into a fresh key. Events the guard applied since then are in the
   live key and in the stream after lastId, but not in the fresh key. In one execution, so that
   no event can slip in between:
-    1. Reads the stream entries after lastId whose key is the state name (the tail). An entry
-       the guard did not write (neither format of includes/layout.lua) refuses the rebuild.
+    1. Reads the stream entries after lastId that the guard applied to the state name (the
+       tail; refused entries changed nothing and are left out). An entry the guard did not
+       write (no format of includes/layout.lua) refuses the rebuild.
     2. Checks that the stream held every applied event of the name: the entries folded plus the
        tail must equal meta n:<name>. Fewer means the stream was trimmed (by length or age) and
        the state cannot be rebuilt from it; more means the running totals were reset. Either way
        nothing is swapped. A name with no recorded event is never rebuilt into an empty state
        over a live key that exists: its bookkeeping is more likely lost than its state wrong.
-    3. Applies the tail to the fresh key in stream order with the guard's own mutations
-       (includes/stateMutation.lua, as lua/applyBatch-6.lua): ZINCRBY, HINCRBY, or HSET when the
-       version is above the one the fold kept for the field in the fresh versions hash. A
-       mutation Redis refuses (the entries mix a sorted set and a hash under one name) refuses
-       the rebuild.
+    3. Applies the tail to the fresh key in stream order with the guard's own mutations (the
+       registered apply functions, put in at `--- @mutations` as in lua/applyBatch-6.lua),
+       without judging refusals again: they were applied. The other keys an entry touches (the
+       far side of a transfer) are scratch keys, ARGV[5] .. name, deleted at the end. A
+       mutation Redis refuses (the entries mix types under one name) refuses the rebuild.
     4. Compares the fresh and the live value of every target the tail touched. The caller
        compares all other targets itself, against the state it folded: no pipeline event
        touched them since lastId, so that comparison needs no atomicity with the swap.
@@ -38,6 +39,7 @@
     ARGV[2] lastId          the last stream id the fold read; "0-0" when it read none
     ARGV[3] foldedEntries   number of entries of the name at or before lastId
     ARGV[4] foldedTargets   number of targets written to the fresh key (0: it must not exist)
+    ARGV[5] scratchPrefix   the prefix of the scratch keys (in the shard's hash slot)
 
   Output:
     { status, tailEntries, appliedEvents, stateTargets, touched }
@@ -58,23 +60,41 @@ local SWAPPED, DELETED = 1, 2
 local REFUSED_STREAM_TRIMMED, REFUSED_STREAM_AHEAD_OF_META = -1, -2
 local REFUSED_UNFOLDABLE, REFUSED_FRESH_MISSING, REFUSED_NOTHING_RECORDED = -3, -4, -5
 
+--- @include "includes/seqArithmetic"
 --- @include "includes/layout"
---- @include "includes/stateMutation"
+--- @include "includes/mutationRejection"
+--- @include "includes/int64Text"
 --- @include "includes/checkLayout"
+
+--- @mutations
 
 local streamKey, metaKey, liveKey, freshKey, freshVersionsKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local name, lastId = ARGV[1], ARGV[2]
 local foldedEntries, foldedTargets = tonumber(ARGV[3]), tonumber(ARGV[4])
+local scratchPrefix = ARGV[5]
 
 checkLayout({ [streamKey] = 'stream', [metaKey] = 'hash' })
+
+-- Whether an entry the guard applied touched the name.
+local function touches(entry)
+  if entry.refused then
+    return false
+  end
+  for _, key in ipairs(entry.keys) do
+    if key == name then
+      return true
+    end
+  end
+  return false
+end
 
 local tail, undecodable = {}, false
 for _, entry in ipairs(redis.call('XRANGE', streamKey, '(' .. lastId, '+')) do
   local fields = decodeStreamEntry(entry[2])
   if not fields then
     undecodable = true
-  elseif fields.key == name then
+  elseif touches(fields) then
     tail[#tail + 1] = fields
   end
 end
@@ -82,8 +102,19 @@ end
 local recorded = redis.call('HGET', metaKey, metaCountField(name))
 local appliedEvents = tonumber(recorded or '0')
 
+-- The keys the tail's mutations write: the fresh key for the name, a scratch key for any other.
+local ctx = { keys = { freshKey }, nameOf = { [freshKey] = name }, versions = freshVersionsKey }
+local indexOf, scratchKeys = { [name] = 1 }, {}
+
+local function unlinkScratch()
+  if #scratchKeys > 0 then
+    redis.call('UNLINK', unpack(scratchKeys))
+  end
+end
+
 local function refuse(status)
   redis.call('UNLINK', freshKey, freshVersionsKey)
+  unlinkScratch()
   return { status, #tail, appliedEvents, 0, {} }
 end
 
@@ -105,16 +136,41 @@ if undecodable then
   return refuse(REFUSED_UNFOLDABLE)
 end
 
+-- The row of an entry as applyBatch-6.lua builds it: [_, _, _, _, _, op, key indexes…, args…].
+local function rowOf(entry)
+  local row = { '', '', '', '', '', entry.op }
+  for _, key in ipairs(entry.keys) do
+    local index = indexOf[key]
+    if not index then
+      index = #ctx.keys + 1
+      local scratch = scratchPrefix .. key
+      ctx.keys[index], ctx.nameOf[scratch], indexOf[key] = scratch, key, index
+      scratchKeys[#scratchKeys + 1] = scratch
+    end
+    row[#row + 1] = index
+  end
+  for _, arg in ipairs(entry.args) do
+    row[#row + 1] = arg
+  end
+  return row
+end
+
 local touched, touchedOrder = {}, {}
 for _, e in ipairs(tail) do
-  if mutateState(e.op, freshKey, freshVersionsKey, name, e.target, e.value, e.version) then
+  local mutation = MUTATIONS[e.op]
+  if not mutation or #e.keys ~= mutation.keys or #e.args ~= mutation.args
+    or mutation.apply(ctx, rowOf(e)) then
     return refuse(REFUSED_UNFOLDABLE)
   end
-  if not touched[e.target] then
-    touched[e.target] = true
-    touchedOrder[#touchedOrder + 1] = e.target
+  for j, key in ipairs(e.keys) do
+    local target = e.args[mutation.targets[j]]
+    if key == name and not touched[target] then
+      touched[target] = true
+      touchedOrder[#touchedOrder + 1] = target
+    end
   end
 end
+unlinkScratch()
 
 local freshType = redis.call('TYPE', freshKey)['ok']
 local liveType = redis.call('TYPE', liveKey)['ok']
@@ -126,6 +182,9 @@ for _, target in ipairs(touchedOrder) do
     if freshType == 'zset' then
       rebuilt = redis.call('ZSCORE', freshKey, target)
       current = redis.call('ZSCORE', liveKey, target)
+    elseif freshType == 'set' then
+      rebuilt = redis.call('SISMEMBER', freshKey, target)
+      current = redis.call('SISMEMBER', liveKey, target)
     else
       rebuilt = redis.call('HGET', freshKey, target)
       current = redis.call('HGET', liveKey, target)
@@ -145,6 +204,8 @@ end
 local stateTargets
 if freshType == 'zset' then
   stateTargets = redis.call('ZCARD', freshKey)
+elseif freshType == 'set' then
+  stateTargets = redis.call('SCARD', freshKey)
 else
   stateTargets = redis.call('HLEN', freshKey)
 end

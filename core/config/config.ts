@@ -9,6 +9,7 @@ import { toUint63String } from '../events/int64.ts';
 import { mappingSchema } from '../events/schema.ts';
 import { maxChunkEvents } from '../guard/chunks.ts';
 import type { KafkaLocation } from '../kafka/connection.ts';
+import type { MutationRegistry } from '../mutations/registry.ts';
 import type { GuardOptions } from '../redis/apply-batch.ts';
 import type { RedisConnectionOptions } from '../redis/client.ts';
 import { defaultOf } from './environment.ts';
@@ -153,7 +154,23 @@ function kafkaLocation(e: {
   };
 }
 
-export function loadSinkConfig(env: Record<string, string | undefined>): SinkConfig {
+/** What the environment cannot carry: code. */
+export interface ConfigCode {
+  /**
+   * The registered mutations (core/mutations): the built-in ones when absent. A handler with
+   * mutations of its own passes `createMutationRegistry([...builtinMutations, ...its own])`.
+   */
+  mutations?: MutationRegistry;
+}
+
+/**
+ * The sink's configuration from `env`, with `code.mutations` set on both the decoder and the
+ * guard, so that the two always share one registry.
+ */
+export function loadSinkConfig(
+  env: Record<string, string | undefined>,
+  code: ConfigCode = {},
+): SinkConfig {
   const parsed = environmentSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -178,6 +195,7 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
       mapping: e.SEQGUARD_MAPPING,
       defaultShard: e.SEQGUARD_DEFAULT_SHARD,
       maxValueBytes: e.SEQGUARD_MAX_VALUE_BYTES,
+      ...(code.mutations ? { mutations: code.mutations } : {}),
     },
     guard: {
       firstSeq: e.SEQGUARD_FIRST_SEQ,
@@ -188,6 +206,7 @@ export function loadSinkConfig(env: Record<string, string | undefined>): SinkCon
         replicas: e.SEQGUARD_REDIS_WAIT_REPLICAS,
         timeoutMs: e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS,
       },
+      ...(code.mutations ? { mutations: code.mutations } : {}),
     },
     chunkSize: e.SEQGUARD_CHUNK_SIZE,
     shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
@@ -237,11 +256,14 @@ const driftEnvironmentSchema = z
     path: ['SEQGUARD_KAFKA_BOOTSTRAP'],
   });
 
-export function loadDriftConfig(env: Record<string, string | undefined>): DriftConfig {
+export function loadDriftConfig(
+  env: Record<string, string | undefined>,
+  code: ConfigCode = {},
+): DriftConfig {
   let sink: SinkConfig | undefined;
   const problems: string[] = [];
   try {
-    sink = loadSinkConfig(env);
+    sink = loadSinkConfig(env, code);
   } catch (error) {
     problems.push((error as Error).message.replace(/^invalid configuration:\n {2}/, ''));
   }

@@ -3,6 +3,8 @@
  * or to the reason it cannot be one. Pure: no I/O, no clock.
  */
 import type { MSKRecord } from 'aws-lambda';
+import { defaultMutations } from '../mutations/builtins/index.ts';
+import type { MutationRegistry, RegisteredMutation } from '../mutations/registry.ts';
 import { parseJsonExact } from './int64.ts';
 import {
   describeIssues,
@@ -24,6 +26,8 @@ export interface DecodeOptions {
   defaultShard: string;
   /** Larger values are dead-lettered unread. */
   maxValueBytes: number;
+  /** The registered mutations an event's `type` may name; the built-in ones when absent. */
+  mutations?: MutationRegistry;
 }
 
 export type Decoded =
@@ -117,10 +121,38 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Which record field holds each data field of a mutation in the mapped format: the mapping's
+ * `fields` first; then `target` for the member or field of its first key, `value` for its first
+ * other argument, `version` for a field named so; else the data field's own name. Key fields
+ * take the mapping's `key`, a constant.
+ */
+function mappedFields(registered: RegisteredMutation, mapping: Mapping): Map<string, string> {
+  const { definition } = registered;
+  const targets = new Set(Object.values(definition.targets) as string[]);
+  const target = (definition.targets as Record<string, string>)[definition.keys[0] as string];
+  const value = definition.args.find((field) => !targets.has(field));
+  const names = new Map<string, string>();
+  for (const field of definition.args) {
+    const named =
+      mapping.fields?.[field] ??
+      (field === target
+        ? mapping.target
+        : field === value
+          ? mapping.value
+          : field === 'version'
+            ? mapping.version
+            : undefined);
+    names.set(field, named ?? field);
+  }
+  return names;
+}
+
 /** The mapped format's fields, renamed to an envelope so that one schema validates both. */
 function envelopeFromMapping(
   value: Record<string, unknown>,
   mapping: Mapping,
+  registered: RegisteredMutation | undefined,
   record: MSKRecord,
 ): Record<string, unknown> {
   const scope =
@@ -129,14 +161,14 @@ function envelopeFromMapping(
       : mapping.scope === '$topicPartition'
         ? topicPartition(record)
         : value[mapping.scope];
-  const target = value[mapping.target];
-  const amount = value[mapping.value];
-  const data =
-    mapping.op === 'zincrby'
-      ? { key: mapping.key, member: target, delta: amount }
-      : mapping.op === 'hincrby'
-        ? { key: mapping.key, field: target, delta: amount }
-        : { key: mapping.key, field: target, value: amount, version: value[mapping.version ?? ''] };
+  const data: Record<string, unknown> = {};
+  if (registered !== undefined) {
+    for (const field of registered.definition.keys) {
+      const named = mapping.fields?.[field];
+      data[field] = named === undefined ? mapping.key : value[named];
+    }
+    for (const [field, name] of mappedFields(registered, mapping)) data[field] = value[name];
+  }
   return {
     seq: value[mapping.seq],
     scope,
@@ -147,17 +179,23 @@ function envelopeFromMapping(
 }
 
 /** Issue paths of the mapped format, named by the user's own fields. */
-function describeMappedIssues(issues: readonly Issue[], mapping: Mapping): string {
+function describeMappedIssues(
+  issues: readonly Issue[],
+  mapping: Mapping,
+  registered: RegisteredMutation | undefined,
+): string {
   const names: Record<string, string | undefined> = {
     seq: mapping.seq,
     scope: mapping.scope,
     shard: mapping.shard,
-    'data.member': mapping.target,
-    'data.field': mapping.target,
-    'data.delta': mapping.value,
-    'data.value': mapping.value,
-    'data.version': mapping.version,
   };
+  if (registered !== undefined) {
+    for (const [field, name] of mappedFields(registered, mapping)) names[`data.${field}`] = name;
+    for (const field of registered.definition.keys) {
+      const named = mapping.fields?.[field];
+      if (named !== undefined) names[`data.${field}`] = named;
+    }
+  }
   return describeIssues(
     issues.map((issue) => {
       const renamed = names[issue.path.join('.')];
@@ -169,15 +207,19 @@ function describeMappedIssues(issues: readonly Issue[], mapping: Mapping): strin
 function toEvent(record: MSKRecord, options: DecodeOptions): GuardedEvent {
   const value = readValue(record, options.maxValueBytes);
   if (!isObject(value)) throw new Invalid('value is not a JSON object');
+  const mutations = options.mutations ?? defaultMutations;
+  const mapped = options.format === 'mapped' ? mutations.get(options.mapping.op) : undefined;
   const candidate =
-    options.format === 'mapped' ? envelopeFromMapping(value, options.mapping, record) : value;
-  if (!isEnvelope(candidate)) {
-    const issues = envelopeIssues(candidate);
-    throw new Invalid(
-      `schema: ${options.format === 'mapped' ? describeMappedIssues(issues, options.mapping) : describeIssues(issues)}`,
-    );
+    options.format === 'mapped'
+      ? envelopeFromMapping(value, options.mapping, mapped, record)
+      : value;
+  const describe = (issues: Issue[]) =>
+    `schema: ${options.format === 'mapped' ? describeMappedIssues(issues, options.mapping, mapped) : describeIssues(issues)}`;
+  if (!isEnvelope(candidate, mutations)) {
+    throw new Invalid(describe(envelopeIssues(candidate, mutations)));
   }
-  const envelope = readEnvelope(candidate);
+  const envelope = readEnvelope(candidate, mutations);
+  if (!('mutation' in envelope)) throw new Invalid(describe([envelope]));
   let sequence: GuardedEvent['sequence'] = null;
   if (envelope.seq !== undefined) {
     const scope = envelope.scope ?? scopeOfKey(record);

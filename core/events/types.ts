@@ -9,15 +9,18 @@ export interface RecordCoordinates {
   timestamp: number;
 }
 
-/** The state mutations an event may carry; the Lua guard knows exactly these. */
-export type Mutation =
-  | { op: 'zincrby'; key: string; target: string; value: string }
-  | { op: 'hincrby'; key: string; target: string; value: string }
-  | { op: 'hsetIfNewer'; key: string; target: string; value: string; version: string };
-
-export type MutationOp = Mutation['op'];
-
-export const mutationOps = ['zincrby', 'hincrby', 'hsetIfNewer'] as const satisfies MutationOp[];
+/**
+ * The state change an event carries: a registered mutation (core/mutations) by name, the state
+ * names it touches in its definition's key order, and its arguments as canonical text in its
+ * definition's argument order. `MutationRegistry` reads one from an event's data; the guard's
+ * script hands the same keys and arguments to the mutation's Lua.
+ */
+export interface Mutation {
+  op: string;
+  /** State names of the event's shard (each one the key `stateKey(shard, name)`). */
+  keys: readonly string[];
+  args: readonly string[];
+}
 
 /** A decoded, valid event, ready for the guard. */
 export interface GuardedEvent {

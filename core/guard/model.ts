@@ -1,35 +1,53 @@
 /**
- * The sequence guard and the state mutations of lua/applyBatch-6.lua, as a pure model: plain
- * data in, plain data out, no Redis. It is the one statement in TypeScript of what the guard
- * does, for everything that must agree with the Lua: verify (the expected state of a topic),
- * rebuild (folding the stream), the demo's verdict, the benchmarks' checks and the tests, which
- * also check it against the Lua itself (test/integration/apply-batch.property.test.ts).
+ * The sequence guard of lua/applyBatch-6.lua, with the registered mutations' models, as a pure
+ * model: plain data in, plain data out, no Redis. It is the one statement in TypeScript of what
+ * the guard does, for everything that must agree with the Lua: verify (the expected state of a
+ * topic), rebuild (folding the stream), the demo's verdict, the benchmarks' checks and the tests,
+ * which also check it against the Lua itself (test/integration/apply-batch.property.test.ts).
  *
- * - applyMutation(): step 2, a mutation as Redis runs it (includes/stateMutation.lua), with
- *   Redis's refusals: another type, a counter leaving int64, a stored value that is not an
- *   integer, a score delta that underflows or a score that becomes NaN.
+ * - applyMutation(): step 2, a mutation as the guard runs it: its model's refuse, then its
+ *   apply, with Redis's refusals (another type, a counter leaving int64, a score that is not a
+ *   number); applyRecorded(): the apply alone, for an event the stream says was applied.
  * - guard(): steps 1 to 4 for one event: the verdict against the cursor and the gaps, the
  *   mutation, the cursor and gap moves, the running totals and the checkpoint.
  */
-import { isInt64, parseInt64 } from '../events/int64.ts';
 import { topicPartition } from '../events/topic-partition.ts';
 import type { GuardedEvent, Mutation } from '../events/types.ts';
 import type { StreamEntry } from '../layout/codecs.ts';
 import { cursorField } from '../layout/keys.ts';
+import { defaultMutations } from '../mutations/builtins/index.ts';
+import { type MutationRegistry, mutationData, sumsOf } from '../mutations/registry.ts';
+import {
+  emptyStateModel,
+  type ModelScore,
+  type ModelValue,
+  type MutationRejection,
+  type StateModel,
+} from '../mutations/state.ts';
+
+export {
+  emptyStateModel,
+  type ModelScore,
+  type ModelValue,
+  type MutationRejection,
+  type StateModel,
+};
 
 // ----------------------------------------------------------------------------------------------
 // Outcomes
 
-export type RejectionReason = 'belowFirstSeq' | 'wrongType' | 'mutationFailed';
+export type RejectionReason = 'belowFirstSeq' | MutationRejection;
 
 export type GuardOutcome =
   | { kind: 'applied' }
   | { kind: 'appliedLate' }
   | { kind: 'gapOpened' }
   | { kind: 'duplicate' }
+  /** A business refusal (its mutation's `refusals`): final, the seq consumed, nothing changed. */
+  | { kind: 'refused'; reason: string }
   | { kind: 'rejected'; reason: RejectionReason; message: string };
 
-/** Every outcome the guard has, one object each (compare with toEqual, or by kind). */
+/** Every outcome the guard has but refusals, one object each (compare with toEqual, or by kind). */
 export const guardOutcomes = {
   applied: { kind: 'applied' },
   appliedLate: { kind: 'appliedLate' },
@@ -53,153 +71,58 @@ export const guardOutcomes = {
     },
   },
 } as const satisfies {
-  [K in Exclude<GuardOutcome['kind'], 'rejected'>]: GuardOutcome;
+  [K in Exclude<GuardOutcome['kind'], 'rejected' | 'refused'>]: GuardOutcome;
 } & { rejected: Record<RejectionReason, GuardOutcome> };
 
+/** The outcome of an event refused for `reason`. */
+export function refusedOutcome(reason: string): GuardOutcome {
+  return { kind: 'refused', reason };
+}
+
 // ----------------------------------------------------------------------------------------------
-// State and mutations
+// Mutations
 
-/** A leaderboard member's score, with what bounds the float error of its sum. */
-export interface ModelScore {
-  score: number;
-  /** Sum of the absolute deltas: the scale of the rounding error a different order may give. */
-  magnitude: number;
-  /** Every delta was an integer and every partial sum safe: any order gives this exact score. */
-  exact: boolean;
-}
+/** What step 2 made of a mutation. */
+export type MutationStep =
+  | { kind: 'applied' }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'rejected'; reason: MutationRejection };
 
-/** A state key's contents: a sorted set, or a hash of counters (bigint) and fields (string). */
-export type ModelValue =
-  | { type: 'zset'; members: Map<string, ModelScore> }
-  | { type: 'hash'; fields: Map<string, bigint | string> };
-
-/** What the mutations of one shard touch: its state keys and its versions hash. */
-export interface StateModel {
-  /** state name -> contents (absent: the key does not exist). */
-  state: Map<string, ModelValue>;
-  /** state name -> field -> the version that last set it (hsetIfNewer). */
-  versions: Map<string, Map<string, bigint>>;
-}
-
-export function emptyStateModel(): StateModel {
-  return { state: new Map(), versions: new Map() };
-}
-
-/** Why Redis refuses a mutation, as the guard reports it. */
-export type MutationRejection = Exclude<RejectionReason, 'belowFirstSeq'>;
-
-/**
- * ZINCRBY parses the delta with strtod and refuses a result that underflowed to zero
- * (Redis util.c string2d, ERANGE), while JavaScript quietly reads "1e-400" as 0.
- */
-function underflowsToZero(text: string, delta: number): boolean {
-  return delta === 0 && /[1-9]/.test(text.split(/[eE]/)[0] ?? '');
-}
-
-function zincrby(
-  model: StateModel,
-  existing: ModelValue | undefined,
-  name: string,
-  member: string,
-  text: string,
-): MutationRejection | undefined {
-  if (existing !== undefined && existing.type !== 'zset') return 'wrongType';
-  const delta = Number(text);
-  // Overflow ("1e400") is refused by strtod as underflow is; a delta is never NaN or infinite.
-  if (!Number.isFinite(delta) || underflowsToZero(text, delta)) return 'mutationFailed';
-  const before = existing?.members.get(member);
-  if (before === undefined) {
-    const members = existing?.members ?? new Map<string, ModelScore>();
-    members.set(member, {
-      score: 0 + delta,
-      magnitude: Math.abs(delta),
-      exact: Number.isInteger(delta) && Math.abs(delta) <= Number.MAX_SAFE_INTEGER,
-    });
-    if (existing === undefined) model.state.set(name, { type: 'zset', members });
-    return undefined;
-  }
-  const score = before.score + delta;
-  if (Number.isNaN(score)) return 'mutationFailed'; // inf + -inf: Redis refuses it
-  before.score = score;
-  before.magnitude += Math.abs(delta);
-  before.exact =
-    before.exact && Number.isInteger(delta) && before.magnitude <= Number.MAX_SAFE_INTEGER;
-  return undefined;
-}
-
-function hashOf(model: StateModel, existing: ModelValue | undefined, name: string) {
-  if (existing !== undefined) return (existing as Extract<ModelValue, { type: 'hash' }>).fields;
-  const fields = new Map<string, bigint | string>();
-  model.state.set(name, { type: 'hash', fields });
-  return fields;
-}
-
-function hincrby(
-  model: StateModel,
-  existing: ModelValue | undefined,
-  name: string,
-  field: string,
-  text: string,
-): MutationRejection | undefined {
-  if (existing !== undefined && existing.type !== 'hash') return 'wrongType';
-  const delta = parseInt64(text);
-  const stored = existing?.fields.get(field) ?? 0n;
-  const current = typeof stored === 'bigint' ? stored : parseInt64(stored);
-  if (delta === undefined || current === undefined) return 'mutationFailed';
-  const sum = current + delta;
-  if (!isInt64(sum)) return 'mutationFailed';
-  hashOf(model, existing, name).set(field, sum);
-  return undefined;
-}
-
-function hsetIfNewer(
-  model: StateModel,
-  existing: ModelValue | undefined,
-  name: string,
-  field: string,
-  value: string,
-  versionText: string,
-): MutationRejection | undefined {
-  const version = parseInt64(versionText);
-  if (version === undefined) return 'mutationFailed';
-  // The version is looked at before the key: a stale one is a no-op, whatever the key holds.
-  const versions = model.versions.get(name);
-  const current = versions?.get(field);
-  if (current !== undefined && version <= current) return undefined;
-  if (existing !== undefined && existing.type !== 'hash') return 'wrongType';
-  hashOf(model, existing, name).set(field, value);
-  if (versions === undefined) model.versions.set(name, new Map([[field, version]]));
-  else versions.set(field, version);
-  return undefined;
+function registeredOf(mutations: MutationRegistry, op: string) {
+  const registered = mutations.get(op);
+  if (registered === undefined) throw new TypeError(`"${op}" is not a registered mutation`);
+  return registered;
 }
 
 /**
- * Step 2 of applyBatch-6.lua: the mutation as Redis runs it (includes/stateMutation.lua).
- * Returns undefined when applied (a stale hsetIfNewer is applied as a no-op), or why Redis
- * refuses it; a refused mutation changes nothing.
+ * Step 2 of applyBatch-6.lua: the mutation's refuse, then its apply, as the guard runs them. A
+ * refused or rejected mutation changes nothing.
  */
 export function applyMutation(
   model: StateModel,
   mutation: Mutation,
+  mutations: MutationRegistry = defaultMutations,
+): MutationStep {
+  const registered = registeredOf(mutations, mutation.op);
+  const data = mutationData(registered, mutation);
+  const reason = registered.definition.model.refuse?.(model, data);
+  if (reason !== undefined) return { kind: 'refused', reason };
+  const rejection = registered.definition.model.apply(model, data);
+  return rejection === undefined ? { kind: 'applied' } : { kind: 'rejected', reason: rejection };
+}
+
+/**
+ * The apply alone, for a mutation the guard applied (a stream entry without a refusal): a
+ * rebuild folds it without judging it again, since the state it was judged on may be only partly
+ * in the fold (the far side of a transfer). Returns why Redis would refuse it, or undefined.
+ */
+export function applyRecorded(
+  model: StateModel,
+  mutation: Mutation,
+  mutations: MutationRegistry = defaultMutations,
 ): MutationRejection | undefined {
-  const existing = model.state.get(mutation.key);
-  switch (mutation.op) {
-    case 'zincrby':
-      return zincrby(model, existing, mutation.key, mutation.target, mutation.value);
-    case 'hincrby':
-      return hincrby(model, existing, mutation.key, mutation.target, mutation.value);
-    case 'hsetIfNewer':
-      return hsetIfNewer(
-        model,
-        existing,
-        mutation.key,
-        mutation.target,
-        mutation.value,
-        mutation.version,
-      );
-    default:
-      return 'mutationFailed';
-  }
+  const registered = registeredOf(mutations, mutation.op);
+  return registered.definition.model.apply(model, mutationData(registered, mutation));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -321,31 +244,44 @@ function advance(
   cursor.value = seq;
 }
 
-function addToTotals(shard: ShardModel, mutation: Mutation) {
-  let totals = shard.totals.get(mutation.key);
-  if (totals === undefined) {
-    totals = { count: 0, sum: 0 };
-    shard.totals.set(mutation.key, totals);
-  }
-  totals.count += 1;
-  if (mutation.op !== 'hsetIfNewer') totals.sum += Number(mutation.value);
+/** The running totals of an applied event: a count per state it touched, its sums. */
+function addToTotals(shard: ShardModel, mutation: Mutation, mutations: MutationRegistry) {
+  const sums = sumsOf(registeredOf(mutations, mutation.op), mutation);
+  mutation.keys.forEach((name, i) => {
+    let totals = shard.totals.get(name);
+    if (totals === undefined) {
+      totals = { count: 0, sum: 0 };
+      shard.totals.set(name, totals);
+    }
+    if (mutation.keys.indexOf(name) === i) totals.count += 1;
+    const sum = sums[i];
+    if (sum !== false && sum !== undefined) totals.sum += Number(sum);
+  });
   shard.applied += 1;
 }
 
 /**
  * One event through the guard of its shard, as applyBatch-6.lua takes it: the verdict, the
- * mutation (a refused one leaves no trace: no cursor move, no totals), the cursor or gap move,
- * the running totals, and the checkpoint, raised for every event that is not rejected.
- * `firstSeq` is the seq a scope without a cursor starts at.
+ * mutation (a rejected one leaves no trace: no cursor move, no totals; a refused one consumes
+ * its seq and moves nothing else), the cursor or gap move, the running totals, and the
+ * checkpoint, raised for every event that is not rejected. `firstSeq` is the seq a scope
+ * without a cursor starts at.
  */
-export function guard(shard: ShardModel, step: GuardStep, firstSeq: bigint): GuardOutcome {
+export function guard(
+  shard: ShardModel,
+  step: GuardStep,
+  firstSeq: bigint,
+  mutations: MutationRegistry = defaultMutations,
+): GuardOutcome {
   const { verdict, gapIndex } = judge(shard.cursors.get(step.field), step, firstSeq);
   if (verdict === 'belowFirstSeq') return guardOutcomes.rejected.belowFirstSeq;
+  let outcome: GuardOutcome = guardOutcomes[verdict];
   if (verdict !== 'duplicate') {
-    const rejection = applyMutation(shard, step.mutation);
-    if (rejection !== undefined) return guardOutcomes.rejected[rejection];
+    const result = applyMutation(shard, step.mutation, mutations);
+    if (result.kind === 'rejected') return guardOutcomes.rejected[result.reason];
     advance(shard, step, verdict, gapIndex, firstSeq);
-    addToTotals(shard, step.mutation);
+    if (result.kind === 'refused') outcome = refusedOutcome(result.reason);
+    else addToTotals(shard, step.mutation, mutations);
   }
   const { position } = step;
   if (position !== undefined) {
@@ -354,22 +290,32 @@ export function guard(shard: ShardModel, step: GuardStep, firstSeq: bigint): Gua
       shard.checkpoints.set(position.tp, position.offset);
     }
   }
-  return guardOutcomes[verdict];
+  return outcome;
 }
 
 /** guard() for a decoded event. */
-export function guardEvent(shard: ShardModel, event: GuardedEvent, firstSeq: bigint): GuardOutcome {
-  return guard(shard, guardStepOf(event), firstSeq);
+export function guardEvent(
+  shard: ShardModel,
+  event: GuardedEvent,
+  firstSeq: bigint,
+  mutations: MutationRegistry = defaultMutations,
+): GuardOutcome {
+  return guard(shard, guardStepOf(event), firstSeq, mutations);
 }
 
-/** Applied, in any way: the outcomes that append a stream entry and count in the totals. */
+/** Applied, in any way: the outcomes that count in the totals. */
 export function isApplied(outcome: GuardOutcome): boolean {
   return (
     outcome.kind === 'applied' || outcome.kind === 'appliedLate' || outcome.kind === 'gapOpened'
   );
 }
 
-/** The stream entry the guard appends for an applied event. */
+/** Whether the guard appends a stream entry for the outcome: applied, or refused. */
+export function isRecorded(outcome: GuardOutcome): boolean {
+  return isApplied(outcome) || outcome.kind === 'refused';
+}
+
+/** The stream entry the guard appends for an applied or refused event. */
 export function streamEntryOf(event: GuardedEvent, outcome: GuardOutcome): StreamEntry {
   const { sequence, record, mutation } = event;
   return {
@@ -377,12 +323,11 @@ export function streamEntryOf(event: GuardedEvent, outcome: GuardOutcome): Strea
     seq: sequence?.seq ?? record.offset,
     tp: topicPartition(record),
     offset: record.offset,
-    op: mutation.op,
-    key: mutation.key,
-    target: mutation.target,
-    value: mutation.value,
     ts: String(record.timestamp),
-    version: mutation.op === 'hsetIfNewer' ? mutation.version : undefined,
+    op: mutation.op,
+    keys: [...mutation.keys],
+    args: [...mutation.args],
     late: outcome.kind === 'appliedLate',
+    refused: outcome.kind === 'refused' ? outcome.reason : undefined,
   };
 }

@@ -3,8 +3,8 @@
  * codec for each, so no reader or writer spells a field or a format by hand. The Lua side writes
  * the same formats in one include, lua/includes/layout.lua.
  *
- * - the stream entry of an applied event (format 2, one field; format 1, ten to twelve fields,
- *   is still read);
+ * - the stream entry of an applied or refused event (format 3, one field "v3"; formats 2 and 1,
+ *   written before, are still read);
  * - the meta hash fields: `applied`, `n:<name>` (events applied to a state) and `sum:<name>`
  *   (the sum of their deltas);
  * - the versions hash fields of hsetIfNewer;
@@ -12,12 +12,12 @@
  * - scores as text (the one spelling of infinity);
  * - the dead-letter stream's entries (written by lua/deadLetter-2.lua).
  */
-import type { Mutation, MutationOp } from '../events/types.ts';
+import type { Mutation } from '../events/types.ts';
 
 // ----------------------------------------------------------------------------------------------
 // Stream entries
 
-/** One applied event, as its stream entry holds it. */
+/** One event the guard applied or refused, as its stream entry holds it. */
 export interface StreamEntry {
   /** The cursor field that guarded the event: `s:<scope>`, or `o:<topic>-<partition>`. */
   scope: string;
@@ -26,67 +26,66 @@ export interface StreamEntry {
   /** `<topic>-<partition>` of its record. */
   tp: string;
   offset: string;
-  op: MutationOp;
-  /** The state name (stateKey's name). */
-  key: string;
-  /** The member (zincrby) or field (hincrby, hsetIfNewer). */
-  target: string;
-  /** The delta, or the value set (hsetIfNewer). */
-  value: string;
   /** The record's timestamp, ms since the epoch, as decimal text. */
   ts: string;
-  /** hsetIfNewer only: the version it carried (undefined for the other ops). */
-  version?: string | undefined;
+  /** The registered mutation. */
+  op: string;
+  /** The state names it touched, in its definition's key order. */
+  keys: string[];
+  /** Its arguments, in its definition's order. */
+  args: string[];
   /** Applied late, into an open gap (its cursor did not move). */
   late: boolean;
+  /** The reason it was refused (nothing changed); undefined when it was applied. */
+  refused?: string | undefined;
 }
 
 /**
- * The field name of a format-2 entry. The name is the format: an entry of another format has
- * other field names (format 1 starts with `scope`), so every reader can tell them apart.
+ * The field name of a format-3 entry. The name is the format: an entry of another format has
+ * other field names (format 2 `v2`, format 1 starts with `scope`), so every reader can tell them
+ * apart, and entries written before a format change stay readable.
  */
-export const streamEntryField = 'v2';
+export const streamEntryField = 'v3';
+
+/** A word: an op or a refusal reason (core/mutations checks both at registration). */
+const word = /^[A-Za-z][A-Za-z0-9]*$/;
 
 /**
- * The value of a format-2 entry: a header of ASCII fields separated by `,`, a `:`, then the
+ * The value of a format-3 entry: a header of ASCII fields separated by `,`, a `:`, then the
  * free-form texts one after the other:
  *
- *   <scope bytes>,<key bytes>,<target bytes>,<seq>,<tp>,<offset>,<ts>,<op>,<version>,<late>:
- *   <scope><key><target><value>
+ *   <seq>,<tp>,<offset>,<ts>,<op>,<late>,<refused>,<key count>,<scope bytes>,<bytes of each key>,
+ *   <bytes of each arg>:<scope><keys…><args…>
  *
- * The lengths are in UTF-8 bytes (Lua's `#`); the value takes the rest. `version` is empty
- * unless op is hsetIfNewer, `late` is `1` or empty. `tp` needs no length: Kafka topic names hold
- * only `[a-zA-Z0-9._-]`. One field instead of ten makes a reader parse three reply strings per
- * entry instead of twenty-one (replay reads 10,000 of them at once).
+ * The lengths are in UTF-8 bytes (Lua's `#`). `late` is `1` or empty, `refused` the reason or
+ * empty. `tp` needs no length: Kafka topic names hold only `[a-zA-Z0-9._-]`. One field instead of
+ * one per part makes a reader parse three reply strings per entry (replay reads 10,000 at once).
  */
 export function encodeStreamEntry(entry: StreamEntry): [typeof streamEntryField, string] {
+  if (!word.test(entry.op) || (entry.refused !== undefined && !word.test(entry.refused))) {
+    throw new TypeError(`not a stream entry's op or reason: ${entry.op} ${entry.refused ?? ''}`);
+  }
+  const texts = [entry.scope, ...entry.keys, ...entry.args];
   const header = [
-    Buffer.byteLength(entry.scope),
-    Buffer.byteLength(entry.key),
-    Buffer.byteLength(entry.target),
     entry.seq,
     entry.tp,
     entry.offset,
     entry.ts,
     entry.op,
-    entry.version ?? '',
     entry.late ? '1' : '',
+    entry.refused ?? '',
+    entry.keys.length,
+    ...texts.map((text) => Buffer.byteLength(text)),
   ].join(',');
-  return [streamEntryField, `${header}:${entry.scope}${entry.key}${entry.target}${entry.value}`];
+  return [streamEntryField, `${header}:${texts.join('')}`];
 }
 
-const ops: ReadonlySet<string> = new Set<MutationOp>(['zincrby', 'hincrby', 'hsetIfNewer']);
 /** A character beyond ASCII, which takes more than one UTF-8 byte. */
 const nonAscii = /[\u0080-\uffff]/;
 
 function notAnEntry(fields: readonly string[], why: string): TypeError {
   const shown = JSON.stringify(fields.slice(0, 4)).slice(0, 200);
   return new TypeError(`not a seqguard stream entry (${why}): ${shown}`);
-}
-
-function opOf(text: string | undefined, fields: readonly string[]): MutationOp {
-  if (text === undefined || !ops.has(text)) throw notAnEntry(fields, `unknown op "${text}"`);
-  return text as MutationOp;
 }
 
 /** The digits of text[from, to) as a number, or -1 when they are not a length. */
@@ -102,36 +101,116 @@ function lengthAt(text: string, from: number, to: number): number {
 }
 
 /**
- * Format 2, parsed by hand: this runs once per entry of a replay or a rebuild (10,000 to
- * millions of times), where split() and a regular expression per field cost more than the rest.
+ * Format 3, parsed by hand: this runs once per entry of a replay or a rebuild (10,000 to
+ * millions of times), where a regular expression per field costs more than the rest.
+ */
+function decodeFormat3(text: string, fields: readonly string[]): StreamEntry {
+  const colon = text.indexOf(':');
+  if (colon < 0) throw notAnEntry(fields, 'it has no header');
+  const header = text.slice(0, colon).split(',');
+  const keyCount = lengthAt(header[7] ?? '', 0, (header[7] ?? '').length);
+  if (header.length < 9 || keyCount < 0 || keyCount > header.length - 9) {
+    throw notAnEntry(fields, 'its header does not fit it');
+  }
+  const [seq, tp, offset, ts, op, late, refused] = header as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (!word.test(op)) throw notAnEntry(fields, `unknown op "${op}"`);
+  // ASCII: byte lengths are string lengths; otherwise the texts are cut from the UTF-8 bytes.
+  const bytes = nonAscii.test(text) ? Buffer.from(text, 'utf8') : undefined;
+  const total = bytes === undefined ? text.length : bytes.length;
+  const texts: string[] = [];
+  let at = colon + 1;
+  for (let i = 8; i < header.length; i++) {
+    const length = lengthAt(header[i] as string, 0, (header[i] as string).length);
+    if (length < 0 || at + length > total) throw notAnEntry(fields, 'its header does not fit it');
+    texts.push(bytes ? bytes.toString('utf8', at, at + length) : text.slice(at, at + length));
+    at += length;
+  }
+  if (at !== total || (late !== '' && late !== '1')) {
+    throw notAnEntry(fields, 'its header does not fit it');
+  }
+  return {
+    scope: texts[0] as string,
+    seq,
+    tp,
+    offset,
+    ts,
+    op,
+    keys: texts.slice(1, 1 + keyCount),
+    args: texts.slice(1 + keyCount),
+    late: late === '1',
+    refused: refused === '' ? undefined : refused,
+  };
+}
+
+/** Formats 2 and 1 held one key, and args target, value and an hsetIfNewer's version. */
+function oneKeyEntry(parts: {
+  scope: string;
+  seq: string;
+  tp: string;
+  offset: string;
+  ts: string;
+  op: string;
+  key: string;
+  target: string;
+  value: string;
+  version: string | undefined;
+  late: boolean;
+}): StreamEntry {
+  const args = [parts.target, parts.value];
+  if (parts.op === 'hsetIfNewer' && parts.version !== undefined) args.push(parts.version);
+  return {
+    scope: parts.scope,
+    seq: parts.seq,
+    tp: parts.tp,
+    offset: parts.offset,
+    ts: parts.ts,
+    op: parts.op,
+    keys: [parts.key],
+    args,
+    late: parts.late,
+  };
+}
+
+const formerOps: ReadonlySet<string> = new Set(['zincrby', 'hincrby', 'hsetIfNewer']);
+
+/**
+ * Format 2: `<scope bytes>,<key bytes>,<target bytes>,<seq>,<tp>,<offset>,<ts>,<op>,<version>,
+ * <late>:<scope><key><target><value>`, the value taking the rest.
  */
 function decodeFormat2(text: string, fields: readonly string[]): StreamEntry {
-  // The ten header fields end at commas c[0..8] and the colon.
-  const c0 = text.indexOf(',');
-  const c1 = text.indexOf(',', c0 + 1);
-  const c2 = text.indexOf(',', c1 + 1);
-  const c3 = text.indexOf(',', c2 + 1);
-  const c4 = text.indexOf(',', c3 + 1);
-  const c5 = text.indexOf(',', c4 + 1);
-  const c6 = text.indexOf(',', c5 + 1);
-  const c7 = text.indexOf(',', c6 + 1);
-  const c8 = text.indexOf(',', c7 + 1);
-  const colon = text.indexOf(':', c8 + 1);
-  if (c0 < 0 || c1 < 0 || c2 < 0 || c3 < 0 || c4 < 0 || c5 < 0 || c6 < 0 || c7 < 0 || c8 < 0) {
-    throw notAnEntry(fields, 'its header does not have 10 fields');
-  }
-  const scopeBytes = lengthAt(text, 0, c0);
-  const keyBytes = lengthAt(text, c0 + 1, c1);
-  const targetBytes = lengthAt(text, c1 + 1, c2);
+  const colon = text.indexOf(':');
+  const header = colon < 0 ? [] : text.slice(0, colon).split(',');
+  if (header.length !== 10) throw notAnEntry(fields, 'its header does not have 10 fields');
+  const [scopeText, keyText, targetText, seq, tp, offset, ts, op, version, late] = header as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const scopeBytes = lengthAt(scopeText, 0, scopeText.length);
+  const keyBytes = lengthAt(keyText, 0, keyText.length);
+  const targetBytes = lengthAt(targetText, 0, targetText.length);
+  const bytes = nonAscii.test(text) ? Buffer.from(text, 'utf8') : undefined;
   const start = colon + 1;
   const keyStart = start + scopeBytes;
   const targetStart = keyStart + keyBytes;
   const valueStart = targetStart + targetBytes;
-  // ASCII: byte lengths are string lengths; otherwise the texts are cut from the UTF-8 bytes.
-  const bytes = nonAscii.test(text) ? Buffer.from(text, 'utf8') : undefined;
   if (
-    // The last header field, late, is empty or "1".
-    !(colon === c8 + 1 || (colon === c8 + 2 && text.charCodeAt(c8 + 1) === 49)) ||
+    (late !== '' && late !== '1') ||
     scopeBytes < 0 ||
     keyBytes < 0 ||
     targetBytes < 0 ||
@@ -139,32 +218,29 @@ function decodeFormat2(text: string, fields: readonly string[]): StreamEntry {
   ) {
     throw notAnEntry(fields, 'its header does not fit it');
   }
-  const op = text.slice(c6 + 1, c7);
-  if (op !== 'zincrby' && op !== 'hincrby' && op !== 'hsetIfNewer') {
-    throw notAnEntry(fields, `unknown op "${op}"`);
-  }
-  return {
-    scope: bytes ? bytes.toString('utf8', start, keyStart) : text.slice(start, keyStart),
-    seq: text.slice(c2 + 1, c3),
-    tp: text.slice(c3 + 1, c4),
-    offset: text.slice(c4 + 1, c5),
+  if (!formerOps.has(op)) throw notAnEntry(fields, `unknown op "${op}"`);
+  const cut = (from: number, to?: number) =>
+    bytes ? bytes.toString('utf8', from, to) : text.slice(from, to);
+  return oneKeyEntry({
+    scope: cut(start, keyStart),
+    seq,
+    tp,
+    offset,
+    ts,
     op,
-    key: bytes ? bytes.toString('utf8', keyStart, targetStart) : text.slice(keyStart, targetStart),
-    target: bytes
-      ? bytes.toString('utf8', targetStart, valueStart)
-      : text.slice(targetStart, valueStart),
-    value: bytes ? bytes.toString('utf8', valueStart) : text.slice(valueStart),
-    ts: text.slice(c5 + 1, c6),
-    version: c8 === c7 + 1 ? undefined : text.slice(c7 + 1, c8),
-    late: colon === c8 + 2,
-  };
+    key: cut(keyStart, targetStart),
+    target: cut(targetStart, valueStart),
+    value: cut(valueStart),
+    version: version === '' ? undefined : version,
+    late: late === '1',
+  });
 }
 
 /** Format 1: `scope seq tp offset op key target value ts [version v] [late 1]`, field by field. */
 function decodeFormat1(fields: readonly string[]): StreamEntry {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
-  const { scope, seq, tp, offset, key, target, value, ts, version } = f;
+  const { scope, seq, tp, offset, op, key, target, value, ts, version } = f;
   if (
     scope === undefined ||
     seq === undefined ||
@@ -177,41 +253,38 @@ function decodeFormat1(fields: readonly string[]): StreamEntry {
   ) {
     throw notAnEntry(fields, 'a field is missing');
   }
-  return {
+  if (op === undefined || !formerOps.has(op)) throw notAnEntry(fields, `unknown op "${op}"`);
+  return oneKeyEntry({
     scope,
     seq,
     tp,
     offset,
-    op: opOf(f.op, fields),
+    ts,
+    op,
     key,
     target,
     value,
-    ts,
     version,
     late: f.late === '1',
-  };
+  });
 }
 
 /**
- * The entry that the field-value pairs of a stream entry (as XRANGE returns them) hold, in either
+ * The entry that the field-value pairs of a stream entry (as XRANGE returns them) hold, in any
  * format. Throws a TypeError when they are not a seqguard entry.
  */
 export function decodeStreamEntry(fields: readonly string[]): StreamEntry {
   if (fields.length === 2 && fields[0] === streamEntryField) {
-    return decodeFormat2(fields[1] as string, fields);
+    return decodeFormat3(fields[1] as string, fields);
   }
+  if (fields.length === 2 && fields[0] === 'v2') return decodeFormat2(fields[1] as string, fields);
   if (fields[0] === 'scope') return decodeFormat1(fields);
   throw notAnEntry(fields, 'unknown format');
 }
 
-/** The mutation a stream entry records. Throws a TypeError for an hsetIfNewer without a version. */
+/** The mutation a stream entry records. */
 export function entryMutation(entry: StreamEntry): Mutation {
-  const { op, key, target, value } = entry;
-  if (op !== 'hsetIfNewer') return { op, key, target, value };
-  if (entry.version === undefined) {
-    throw new TypeError(`a stream entry of ${op} has no version (key "${key}")`);
-  }
-  return { op, key, target, value, version: entry.version };
+  return { op: entry.op, keys: entry.keys, args: entry.args };
 }
 
 // ----------------------------------------------------------------------------------------------

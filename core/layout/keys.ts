@@ -122,6 +122,19 @@ export function rebuildVersionsKey(
 }
 
 /**
+ * The prefix of a rebuild swap's scratch keys: the other keys its tail's entries touch (the far
+ * side of a transfer) are written here and deleted in the same execution. Same hash tag.
+ */
+export function rebuildScratchPrefix(
+  shard: string,
+  name: string,
+  token: string,
+  prefix = defaultKeyPrefix,
+): string {
+  return `${shardTag(shard, prefix)}:rebuild-scratch:${encode(name)}:${encode(token)}:`;
+}
+
+/**
  * The set of every shard the sink has written to. It lives apart from the shards, so the drift
  * check can tell a shard whose keys vanished (a node that lost its data) from one never written.
  */

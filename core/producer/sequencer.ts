@@ -9,7 +9,7 @@
  */
 import { SequenceOverflowError, SequenceUnavailableError } from '../errors.ts';
 import { INT64_MAX } from '../events/int64.ts';
-import type { MutationOp } from '../events/types.ts';
+
 import { defaultKeyPrefix, producerSeqKey } from '../layout/keys.ts';
 
 /** Hands out the seqs of each scope: first, first + 1, first + 2, … Seqs are int64. */
@@ -113,7 +113,8 @@ export interface StampedEvent<Value> {
 /** An envelope event before its seq is known (docs/event-format.md). */
 export interface EnvelopeDraft {
   scope: string;
-  type: MutationOp;
+  /** A registered mutation's name (core/mutations). */
+  type: string;
   data: Record<string, unknown>;
   shard?: string;
   id?: string;

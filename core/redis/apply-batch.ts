@@ -5,10 +5,13 @@
 import { topicPartition } from '../events/topic-partition.ts';
 import type { GuardedEvent } from '../events/types.ts';
 import { maxChunkEvents } from '../guard/chunks.ts';
-import { type GuardOutcome, guardOutcomes } from '../guard/model.ts';
+import { type GuardOutcome, guardOutcomes, refusedOutcome } from '../guard/model.ts';
 import { cursorField, shardKeys, stateKey } from '../layout/keys.ts';
+import { defaultMutations } from '../mutations/builtins/index.ts';
+import { type MutationRegistry, type RegisteredMutation, sumsOf } from '../mutations/registry.ts';
 import type { ExpectedCheckpoints } from '../sink/ports.ts';
 import type { RedisClient } from './client.ts';
+import { defineScript } from './client.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
 import { redisCallError } from './script-error.ts';
 
@@ -25,9 +28,11 @@ export interface GuardOptions {
    * and the sink's dead letters and ledger advances); absent or 0 replicas: no wait.
    */
   replicaWait?: ReplicaWait;
+  /** The registered mutations the events carry; the built-in ones when absent. */
+  mutations?: MutationRegistry;
 }
 
-/** applyBatch-6.lua's reply: one letter per event. */
+/** applyBatch-6.lua's reply: one letter per event (R, a refusal, takes its reason in order). */
 const outcomeByLetter: Readonly<Record<string, GuardOutcome>> = {
   A: guardOutcomes.applied,
   L: guardOutcomes.appliedLate,
@@ -43,30 +48,41 @@ const integerText = /^-?\d+$/;
 const exactSumLimit = 2n ** 63n;
 
 /**
- * Per state name, the exact sum of the chunk's deltas of that state as decimal text, or false
- * when one of them is not an integer, or their sizes add up to 2^63 or more. The guard starts
+ * Per state name, the exact sum of what the chunk's events add to it as decimal text, or false
+ * when one of those is not an integer, or their sizes add up to 2^63 or more. The guard starts
  * its running totals from it and takes off the events it did not apply
  * (lua/includes/runningTotals.lua), so an applied event costs it no arithmetic.
  */
-function deltaSums(names: readonly string[], events: readonly GuardedEvent[]): (string | false)[] {
+function givenSums(
+  names: readonly string[],
+  rows: readonly { index: number[]; sums: (string | false)[] }[],
+) {
   const sums = names.map(() => 0n);
   const sizes = names.map(() => 0n);
   const exact = names.map(() => true);
-  const indexOfName = new Map(names.map((name, i) => [name, i]));
-  for (const { mutation } of events) {
-    if (mutation.op === 'hsetIfNewer') continue;
-    const i = indexOfName.get(mutation.key) as number;
-    if (!exact[i]) continue;
-    if (!integerText.test(mutation.value)) {
-      exact[i] = false;
-      continue;
-    }
-    const delta = BigInt(mutation.value);
-    sums[i] = (sums[i] as bigint) + delta;
-    sizes[i] = (sizes[i] as bigint) + (delta < 0n ? -delta : delta);
-    if ((sizes[i] as bigint) >= exactSumLimit) exact[i] = false;
+  for (const row of rows) {
+    row.sums.forEach((text, j) => {
+      const i = (row.index[j] as number) - 1; // state indexes are 1-based (Lua)
+      if (text === false || !exact[i]) return;
+      if (!integerText.test(text)) {
+        exact[i] = false;
+        return;
+      }
+      const delta = BigInt(text);
+      sums[i] = (sums[i] as bigint) + delta;
+      sizes[i] = (sizes[i] as bigint) + (delta < 0n ? -delta : delta);
+      if ((sizes[i] as bigint) >= exactSumLimit) exact[i] = false;
+    });
   }
   return sums.map((sum, i) => (exact[i] ? sum.toString() : false));
+}
+
+function registeredOf(mutations: MutationRegistry, op: string): RegisteredMutation {
+  const registered = mutations.get(op);
+  if (registered === undefined) {
+    throw new TypeError(`"${op}" is not a registered mutation of this guard's registry`);
+  }
+  return registered;
 }
 
 /**
@@ -79,27 +95,39 @@ export function applyBatchArguments(
   options: GuardOptions,
   expected: ExpectedCheckpoints,
 ) {
+  const mutations = options.mutations ?? defaultMutations;
   const names: string[] = [];
   const indexOfName = new Map<string, number>();
-  const rows = events.map((event) => {
-    const { mutation, record, sequence } = event;
-    let index = indexOfName.get(mutation.key);
+  const indexOf = (name: string) => {
+    let index = indexOfName.get(name);
     if (index === undefined) {
-      names.push(mutation.key);
+      names.push(name);
       index = names.length;
-      indexOfName.set(mutation.key, index);
+      indexOfName.set(name, index);
     }
+    return index;
+  };
+  const parts = events.map((event) => {
+    const { mutation } = event;
+    const registered = registeredOf(mutations, mutation.op);
+    return {
+      index: mutation.keys.map(indexOf),
+      sums: sumsOf(registered, mutation),
+    };
+  });
+  const rows = events.map((event, i) => {
+    const { mutation, record, sequence } = event;
+    const { index, sums } = parts[i] as (typeof parts)[number];
     return [
       cursorField(sequence, record),
       sequence?.seq ?? record.offset,
       topicPartition(record),
       record.offset,
-      mutation.op,
-      index,
-      mutation.target,
-      mutation.value,
-      mutation.op === 'hsetIfNewer' ? mutation.version : '',
       String(record.timestamp),
+      mutation.op,
+      ...index,
+      ...mutation.args,
+      ...sums,
     ];
   });
   const keys = shardKeys(shard, options.keyPrefix);
@@ -119,9 +147,33 @@ export function applyBatchArguments(
     JSON.stringify(names),
     JSON.stringify(rows),
     JSON.stringify(expected),
-    JSON.stringify(deltaSums(names, events)),
+    JSON.stringify(givenSums(names, parts)),
   ];
   return { allKeys, argv };
+}
+
+/** The outcomes of a reply: a letter per event, then the reasons of the refused ones. */
+function outcomesOf(reply: string, count: number): GuardOutcome[] {
+  const [letters = '', ...reasons] = reply.split('\n');
+  if (letters.length !== count) {
+    throw new RangeError(`applyBatch returned ${letters.length} outcomes for ${count} events`);
+  }
+  const outcomes: GuardOutcome[] = new Array(count);
+  let refused = 0;
+  for (let i = 0; i < letters.length; i++) {
+    const letter = letters[i] as string;
+    if (letter === 'R') {
+      const reason = reasons[refused++];
+      if (reason === undefined)
+        throw new RangeError('applyBatch returned a refusal without its reason');
+      outcomes[i] = refusedOutcome(reason);
+      continue;
+    }
+    const outcome = outcomeByLetter[letter];
+    if (outcome === undefined) throw new RangeError(`applyBatch returned unknown status ${letter}`);
+    outcomes[i] = outcome;
+  }
+  return outcomes;
 }
 
 /**
@@ -145,10 +197,11 @@ export async function applyChunk(
     throw new RangeError(`a chunk holds at most ${maxChunkEvents} events, got ${events.length}`);
   }
   const { allKeys, argv } = applyBatchArguments(shard, events, options, expected);
-  let letters: string;
+  const script = defineScript(redis, (options.mutations ?? defaultMutations).applyBatch);
+  let reply: string;
   try {
-    letters = await writeAcknowledged(redis, options.replicaWait, (c) =>
-      c.applyBatch(allKeys.length, ...allKeys, ...argv),
+    reply = await writeAcknowledged(redis, options.replicaWait, (c) =>
+      script(c, allKeys.length, ...allKeys, ...argv),
     );
   } catch (error) {
     throw redisCallError(error, {
@@ -158,17 +211,5 @@ export async function applyChunk(
         `shard "${shard}" holds less than was written to it (${reading}): its node lost writes; check-drift replays them`,
     });
   }
-  if (letters.length !== events.length) {
-    throw new RangeError(
-      `applyBatch returned ${letters.length} outcomes for ${events.length} events`,
-    );
-  }
-  const outcomes: GuardOutcome[] = new Array(events.length);
-  for (let i = 0; i < letters.length; i++) {
-    const outcome = outcomeByLetter[letters[i] as string];
-    if (outcome === undefined)
-      throw new RangeError(`applyBatch returned unknown status ${letters[i]}`);
-    outcomes[i] = outcome;
-  }
-  return outcomes;
+  return outcomesOf(reply, events.length);
 }

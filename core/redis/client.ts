@@ -9,9 +9,7 @@ import * as scripts from './lua-scripts.generated.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    applyBatch(numKeys: number, ...keysAndArgs: string[]): Result<string, Context>;
     deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
-    swapRebuilt(...keysAndArgs: string[]): Result<unknown[], Context>;
     advanceLedger(...keysAndArgs: string[]): Result<number, Context>;
   }
 }
@@ -52,8 +50,6 @@ export interface RedisConnectionOptions {
 
 function prepare(client: RedisClient, onError: (error: Error) => void = () => {}): RedisClient {
   client.on('error', onError);
-  // applyBatch takes a variable number of state keys, so its key count is passed per call.
-  client.defineCommand(scripts.applyBatch.name, { lua: scripts.applyBatch.lua });
   client.defineCommand(scripts.deadLetter.name, {
     lua: scripts.deadLetter.lua,
     numberOfKeys: scripts.deadLetter.numberOfKeys,
@@ -62,11 +58,37 @@ function prepare(client: RedisClient, onError: (error: Error) => void = () => {}
     lua: scripts.advanceLedger.lua,
     numberOfKeys: scripts.advanceLedger.numberOfKeys,
   });
-  client.defineCommand(scripts.swapRebuilt.name, {
-    lua: scripts.swapRebuilt.lua,
-    numberOfKeys: scripts.swapRebuilt.numberOfKeys,
-  });
   return client;
+}
+
+/** A script whose text depends on the registered mutations (core/mutations/registry.ts). */
+export interface RegisteredScript {
+  /** The command name, one per text: a client may serve several registries. */
+  name: string;
+  lua: string;
+  /** Absent: the key count is passed per call (applyBatch's state keys vary). */
+  numberOfKeys?: number;
+}
+
+/**
+ * Defines a registry's script on the client the first time it is used (EVALSHA, falling back to
+ * EVAL on NOSCRIPT), and returns its call, for the client or a pipeline of it.
+ */
+export function defineScript(
+  client: RedisClient,
+  script: RegisteredScript,
+): (commander: unknown, ...args: (string | number)[]) => Promise<never> {
+  const commands = client as unknown as Record<string, unknown>;
+  if (typeof commands[script.name] !== 'function') {
+    client.defineCommand(script.name, {
+      lua: script.lua,
+      ...(script.numberOfKeys === undefined ? {} : { numberOfKeys: script.numberOfKeys }),
+    });
+  }
+  return (commander, ...args) =>
+    (commander as Record<string, (...a: unknown[]) => Promise<never>>)[script.name]?.(
+      ...args,
+    ) as Promise<never>;
 }
 
 /** Node's TLS options for a rediss:// URL: the CA file's certificates, if one is given. */

@@ -52,6 +52,11 @@ export interface BatchSummary {
   late: number;
   gapsOpened: number;
   duplicates: number;
+  /**
+   * Events their mutation refused for a business reason (insufficient funds): final, each in the
+   * delta stream with its reason, none in the state. Not applied, not dead-lettered.
+   */
+  refused: number;
   /** Records now in the dead-letter stream (appended now, or found there from a redelivery). */
   deadLettered: number;
   /** Records named in the response, to be delivered again. */
@@ -260,6 +265,7 @@ function summarize(
     late: 0,
     gapsOpened: 0,
     duplicates: 0,
+    refused: 0,
     deadLettered,
     retried,
     errors,
@@ -268,6 +274,7 @@ function summarize(
     if (fate.kind !== 'guarded') continue;
     const kind = fate.outcome.kind;
     if (kind === 'duplicate') summary.duplicates += 1;
+    else if (kind === 'refused') summary.refused += 1;
     else summary.applied += 1;
     if (kind === 'appliedLate') summary.late += 1;
     if (kind === 'gapOpened') summary.gapsOpened += 1;

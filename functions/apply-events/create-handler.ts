@@ -33,6 +33,7 @@ function publish(metrics: Metrics, summary: BatchSummary, durationMs: number) {
   metrics.addMetric('EventsAppliedLate', MetricUnit.Count, summary.late);
   metrics.addMetric('GapsOpened', MetricUnit.Count, summary.gapsOpened);
   metrics.addMetric('EventsDuplicate', MetricUnit.Count, summary.duplicates);
+  metrics.addMetric('EventsRefused', MetricUnit.Count, summary.refused);
   metrics.addMetric('RecordsDeadLettered', MetricUnit.Count, summary.deadLettered);
   metrics.addMetric('RecordsRetried', MetricUnit.Count, summary.retried);
   metrics.addMetric('BatchDuration', MetricUnit.Milliseconds, durationMs);

@@ -7,7 +7,13 @@
  * Nothing here grows with the number of events: the bursts are generated as they are published,
  * and the model keeps one entry per player (its score and cursor in the guard's model).
  */
-import { cursorField, emptyShardModel, guard, type ShardModel } from '../../core/index.ts';
+import {
+  cursorField,
+  defaultMutations,
+  emptyShardModel,
+  guard,
+  type ShardModel,
+} from '../../core/index.ts';
 import {
   defaultFirstSeq,
   inMemorySequenceSource,
@@ -56,7 +62,11 @@ export function addUniqueEvent(model: Model, player: string, seq: bigint, delta:
       field: cursorField({ scope: player }, { topic: '', partition: 0 }),
       seq,
       byOffset: false,
-      mutation: { op: 'zincrby', key: demoStateName, target: player, value: String(delta) },
+      mutation: defaultMutations.mutation('zincrby', {
+        key: demoStateName,
+        member: player,
+        delta: String(delta),
+      }),
     },
     defaultFirstSeq,
   );

@@ -3,45 +3,102 @@
   meta fields, version fields and gap members. core/layout/codecs.ts reads and writes
   the same formats (keep the two in step).
 
-  Stream entry, format 2: one field, STREAM_ENTRY_FIELD, whose value is
-    <scope bytes>,<key bytes>,<target bytes>,<seq>,<tp>,<offset>,<ts>,<op>,<version>,<late>:
-    <scope><key><target><value>
-  (lengths in bytes; the value takes the rest; version empty unless op is hsetIfNewer; late "1"
-  or empty; tp needs no length, Kafka topic names hold only [a-zA-Z0-9._-]). Format 1, written
-  before, has the fields scope seq tp offset op key target value ts [version] [late]: readers
-  take both.
+  Stream entry, format 3: one field, STREAM_ENTRY_FIELD ("v3"), whose value is
+    <seq>,<tp>,<offset>,<ts>,<op>,<late>,<refused>,<key count>,<scope bytes>,<bytes of each key>,
+    <bytes of each arg>:<scope><keys…><args…>
+  (lengths in bytes; late "1" or empty; refused the refusal's reason, or empty when applied; tp
+  needs no length, Kafka topic names hold only [a-zA-Z0-9._-]; op and reasons are words). Keys are
+  the state names the mutation touched, args its arguments, as the registry orders them.
+  Formats 2 ("v2": <scope bytes>,<key bytes>,<target bytes>,<seq>,<tp>,<offset>,<ts>,<op>,
+  <version>,<late>:<scope><key><target><value>) and 1 (fields scope seq tp offset op key target
+  value ts [version] [late]), written before, are still read: their key is the one key, their
+  args target, value and, for hsetIfNewer, version.
   Meta hash: META_APPLIED (events applied to the shard), n:<name> (to a state), sum:<name>.
   Versions hash: versionField(name, target).
   Gap ledger member: gapPrefix(cursorField) .. first .. last, each seq padded to 20 digits.
 ]]
 
-local STREAM_ENTRY_FIELD = 'v2'
+local STREAM_ENTRY_FIELD = 'v3'
 local META_APPLIED = 'applied'
 
--- "<byte length>," of a text, kept for the texts that repeat within a chunk (scopes, names).
-local lengthPrefixes = {}
-local function lengthPrefix(text)
-  local prefix = lengthPrefixes[text]
-  if not prefix then
-    prefix = #text .. ','
-    lengthPrefixes[text] = prefix
+-- The value of the stream entry of an event row e (lua/applyBatch-6.lua: [field, seq, tp, offset,
+-- ts, op, key indexes…, args…]) with keyCount keys and argCount args; names[i] is the state name
+-- of key index i. late is '1' or ''; refused a reason or ''.
+local function streamEntryValue(e, names, keyCount, argCount, late, refused)
+  local scope = e[1]
+  local header = e[2] .. ',' .. e[3] .. ',' .. e[4] .. ',' .. e[5] .. ',' .. e[6] .. ',' .. late
+    .. ',' .. refused .. ',' .. keyCount .. ',' .. #scope
+  local body = scope
+  for j = 7, 6 + keyCount do
+    local name = names[e[j]]
+    header = header .. ',' .. #name
+    body = body .. name
   end
-  return prefix
+  for j = 7 + keyCount, 6 + keyCount + argCount do
+    local arg = e[j]
+    header = header .. ',' .. #arg
+    body = body .. arg
+  end
+  return header .. ':' .. body
 end
 
--- The value of an applied event's stream entry. version is '' unless op is hsetIfNewer; late is
--- '1' or ''.
-local function streamEntryValue(scope, seq, tp, offset, op, key, target, value, ts, version, late)
-  return lengthPrefix(scope) .. lengthPrefix(key) .. #target .. ',' .. seq .. ',' .. tp .. ','
-    .. offset .. ',' .. ts .. ',' .. op .. ',' .. version .. ',' .. late .. ':' .. scope .. key
-    .. target .. value
+-- A format 3 entry's value as a table (see decodeStreamEntry), or nil.
+local function decodeFormat3(text)
+  local colon = string.find(text, ':', 1, true)
+  if not colon then
+    return nil
+  end
+  local parts = {}
+  for part in string.gmatch(string.sub(text, 1, colon - 1) .. ',', '([^,]*),') do
+    parts[#parts + 1] = part
+  end
+  local keyCount = tonumber(parts[8] or '')
+  if #parts < 9 or not keyCount or keyCount > #parts - 9 then
+    return nil
+  end
+  local texts, at = {}, colon + 1
+  for j = 9, #parts do
+    local length = tonumber(parts[j])
+    if not length then
+      return nil
+    end
+    texts[#texts + 1] = string.sub(text, at, at + length - 1)
+    at = at + length
+  end
+  if at ~= #text + 1 then
+    return nil
+  end
+  local entry = { seq = parts[1], tp = parts[2], offset = parts[3], ts = parts[4], op = parts[5],
+    late = parts[6] == '1', refused = parts[7] ~= '' and parts[7] or nil, scope = texts[1],
+    keys = {}, args = {} }
+  for j = 1, keyCount do
+    entry.keys[j] = texts[1 + j]
+  end
+  for j = keyCount + 2, #texts do
+    entry.args[#entry.args + 1] = texts[j]
+  end
+  return entry
+end
+
+-- A format 2 or 1 entry (one key; args target, value and an hsetIfNewer's version) in the shape
+-- of format 3.
+local function fromOneKeyEntry(scope, seq, tp, offset, ts, op, key, target, value, version, late)
+  local args = { target, value }
+  if op == 'hsetIfNewer' then
+    args[3] = version -- absent: the entry has too few args, and no reader can apply it
+  end
+  return { scope = scope, seq = seq, tp = tp, offset = offset, ts = ts, op = op, late = late,
+    keys = { key }, args = args }
 end
 
 -- The fields of a stream entry (the flat array XRANGE returns) as a table with scope, seq, tp,
--- offset, op, key, target, value, ts, version (nil unless set) and late (boolean), in either
--- format; nil when it is not an entry the guard writes.
+-- offset, ts, op, keys, args, late (boolean) and refused (a reason, or nil), in any of the
+-- three formats; nil when it is not an entry the guard writes.
 local function decodeStreamEntry(flat)
-  if flat[1] == STREAM_ENTRY_FIELD and #flat == 2 then
+  if #flat == 2 and flat[1] == STREAM_ENTRY_FIELD then
+    return decodeFormat3(flat[2])
+  end
+  if #flat == 2 and flat[1] == 'v2' then
     local text = flat[2]
     local colon = string.find(text, ':', 1, true)
     if not colon then
@@ -59,22 +116,19 @@ local function decodeStreamEntry(flat)
     if valueStart > #text + 1 then
       return nil
     end
-    return {
-      scope = string.sub(text, colon + 1, keyStart - 1), seq = seq, tp = tp, offset = offset,
-      ts = ts, op = op, version = version ~= '' and version or nil, late = late == '1',
-      key = string.sub(text, keyStart, targetStart - 1),
-      target = string.sub(text, targetStart, valueStart - 1), value = string.sub(text, valueStart),
-    }
+    return fromOneKeyEntry(string.sub(text, colon + 1, keyStart - 1), seq, tp, offset, ts, op,
+      string.sub(text, keyStart, targetStart - 1), string.sub(text, targetStart, valueStart - 1),
+      string.sub(text, valueStart), version ~= '' and version or nil, late == '1')
   end
   if flat[1] ~= 'scope' then
     return nil
   end
-  local entry = {}
+  local f = {}
   for i = 1, #flat, 2 do
-    entry[flat[i]] = flat[i + 1]
+    f[flat[i]] = flat[i + 1]
   end
-  entry.late = entry.late == '1'
-  return entry
+  return fromOneKeyEntry(f.scope, f.seq, f.tp, f.offset, f.ts, f.op, f.key, f.target, f.value,
+    f.version, f.late == '1')
 end
 
 local function metaCountField(name)

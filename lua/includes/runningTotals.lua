@@ -1,7 +1,9 @@
 --[[
   The running totals of a chunk, kept in Lua and written to the meta hash once at its end:
-  per state name the number of applied events (metaCountField) and the sum of their deltas
-  (metaSumField), which the drift check compares with the state. One HINCRBY / HINCRBYFLOAT per
+  per state name the number of applied events that touched it (metaCountField) and the sum of
+  what they added to it (metaSumField), which the drift check compares with the state. An event
+  row (lua/applyBatch-6.lua) carries, after its keys and args, one sum per key: decimal text, or
+  false for a key whose sum its mutation does not move (a value set, a set member). One HINCRBY / HINCRBYFLOAT per
   name and chunk instead of two commands per event. Totals are kept per state index (1-based
   into the chunk's names).
 
@@ -48,18 +50,34 @@ local function addToSum(index, delta, sign)
   end
 end
 
--- An event of state `index` was applied; delta is its delta text, or nil (hsetIfNewer).
-local function totalsApplied(index, delta)
-  totalsCount[index] = totalsCount[index] + 1
-  if delta and not totalsGiven[index] then
-    addToSum(index, delta, 1)
+-- The event row e (keyCount keys, argCount args) was applied: each state it touched counts it
+-- once (a transfer within one key touches it once), and each key's sum moves.
+local function totalsApplied(e, keyCount, argCount)
+  for j = 1, keyCount do
+    local index = e[6 + j]
+    local repeated = false
+    for earlier = 1, j - 1 do
+      repeated = repeated or e[6 + earlier] == index
+    end
+    if not repeated then
+      totalsCount[index] = totalsCount[index] + 1
+    end
+    local delta = e[6 + keyCount + argCount + j]
+    if delta and not totalsGiven[index] then
+      addToSum(index, delta, 1)
+    end
   end
 end
 
--- An event of state `index` was not applied (a duplicate or a rejection).
-local function totalsNotApplied(index, delta)
-  if delta and totalsGiven[index] then
-    addToSum(index, delta, -1)
+-- The event row e was not applied (a duplicate, a refusal or a rejection): a given sum, which
+-- counted it, takes it off again.
+local function totalsNotApplied(e, keyCount, argCount)
+  for j = 1, keyCount do
+    local index = e[6 + j]
+    local delta = e[6 + keyCount + argCount + j]
+    if delta and totalsGiven[index] then
+      addToSum(index, delta, -1)
+    end
   end
 end
 

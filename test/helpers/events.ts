@@ -3,6 +3,15 @@ import { randomUUID } from 'node:crypto';
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { topicPartition } from '../../core/events/topic-partition.ts';
 import type { GuardedEvent, Mutation } from '../../core/events/types.ts';
+import { defaultMutations } from '../../core/mutations/builtins/index.ts';
+
+/**
+ * A built-in mutation from its event data ({key, member, delta}), checked as the decoder checks
+ * it: `mutation('zincrby', { key: 'board', member: 'p', delta: 2 })`.
+ */
+export function mutation(op: string, data: Record<string, unknown>): Mutation {
+  return defaultMutations.mutation(op, data);
+}
 
 /** A shard name no other test uses. */
 export function uniqueShard(label = 'test'): string {
@@ -25,12 +34,8 @@ export function guardedEvent(spec: EventSpec): GuardedEvent {
   return {
     shard: spec.shard,
     sequence: seq === null ? null : { scope: spec.scope ?? 'scope-a', seq: String(seq) },
-    mutation: spec.mutation ?? {
-      op: 'zincrby',
-      key: 'leaderboard',
-      target: 'player-1',
-      value: '1',
-    },
+    mutation:
+      spec.mutation ?? mutation('zincrby', { key: 'leaderboard', member: 'player-1', delta: 1 }),
     record: {
       topic: spec.topic ?? 'events',
       partition: spec.partition ?? 0,

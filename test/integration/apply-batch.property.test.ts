@@ -20,7 +20,7 @@ import {
 import { encodeGapMember, metaField } from '../../core/layout/codecs.ts';
 import { shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
-import { uniqueShard } from '../helpers/events.ts';
+import { mutation, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';
 
@@ -53,23 +53,37 @@ function produceEvents(g: Gen, base: bigint): { produced: Produced[]; delivered:
   const scopes = g(fc.integer, { min: 1, max: 3 });
   let id = 0;
   let version = 0;
-  const mutation = (): Mutation => {
+  const nextMutation = (): Mutation => {
     const op = g(fc.constantFrom, 'zincrby', 'hincrby', 'hsetIfNewer');
     const target = g(fc.constantFrom, ...members);
     if (op === 'zincrby') {
       // Halves too: a state with a delta that is not an integer is summed by the script itself.
       const value = g(fc.integer, { min: -10, max: 40 }) / 2;
-      return { op, key: 'board', target, value: String(value) };
+      return mutation(op, { key: 'board', member: target, delta: String(value) });
     }
     if (op === 'hincrby')
-      return { op, key: 'coins', target, value: String(g(fc.integer, { min: -5, max: 20 })) };
+      return mutation(op, {
+        key: 'coins',
+        field: target,
+        delta: g(fc.integer, { min: -5, max: 20 }),
+      });
     version += g(fc.integer, { min: 1, max: 3 });
-    return { op, key: 'profile', target, value: `v${id}`, version: String(BigInt(version) + base) };
+    return mutation(op, {
+      key: 'profile',
+      field: target,
+      value: `v${id}`,
+      version: String(BigInt(version) + base),
+    });
   };
   for (let s = 0; s < scopes; s++) {
     const count = g(fc.integer, { min: 1, max: 12 });
     for (let i = 0; i < count; i++) {
-      const event = { id: id++, scope: `scope-${s}`, seq: base + BigInt(i), mutation: mutation() };
+      const event = {
+        id: id++,
+        scope: `scope-${s}`,
+        seq: base + BigInt(i),
+        mutation: nextMutation(),
+      };
       produced.push(event);
       // Some seqs never reach the topic: their gaps must stay open.
       if (!g(fc.boolean) || g(fc.boolean) || g(fc.boolean)) delivered.push(event);
@@ -77,7 +91,7 @@ function produceEvents(g: Gen, base: bigint): { produced: Produced[]; delivered:
   }
   const withoutSeq = g(fc.integer, { min: 0, max: 4 });
   for (let i = 0; i < withoutSeq; i++) {
-    const event = { id: id++, scope: null, seq: null, mutation: mutation() };
+    const event = { id: id++, scope: null, seq: null, mutation: nextMutation() };
     produced.push(event);
     delivered.push(event);
   }
@@ -209,7 +223,7 @@ function expectedShard(shard: string, produced: Produced[], log: LogRecord[], ba
   for (const [id, { produced: p, record }] of unique) {
     outcomes.push(guardEvent(model, toGuarded(shard, record), base));
     stream.push(
-      `${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${p.mutation.target}|${p.mutation.value}`,
+      `${id.startsWith('o:') ? `o:t-${record.partition}:${record.offset}` : `s:${p.scope}:${p.seq}`}|${p.mutation.args.join('|')}`,
     );
     const field = p.seq === null ? `o:t-${record.partition}` : `s:${p.scope}`;
     const position = p.seq ?? record.offset;
@@ -277,7 +291,7 @@ async function readShard(shard: string) {
   const profile = await raw.hgetall(stateKey(shard, 'profile'));
   const stream = (await streamEntries(raw, keys.stream)).map((e) => {
     const position = e.scope.startsWith('o:') ? `${e.scope}:${e.offset}` : `${e.scope}:${e.seq}`;
-    return `${position}|${e.target}|${e.value}`;
+    return `${position}|${e.args.join('|')}`;
   });
   return {
     board,

@@ -4,7 +4,7 @@ import type { GuardedEvent } from '../../core/events/types.ts';
 import { shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
 import { createRedisClient } from '../../core/redis/client.ts';
-import { guardedEvent, uniqueShard } from '../helpers/events.ts';
+import { guardedEvent, mutation, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';
 
@@ -32,7 +32,7 @@ const seqEvent = (
     scope,
     seq,
     offset,
-    mutation: { op: 'zincrby', key: 'leaderboard', target: 'player-1', value: delta },
+    mutation: mutation('zincrby', { key: 'leaderboard', member: 'player-1', delta: delta }),
   });
 
 const score = (shard: string) => raw.zscore(stateKey(shard, 'leaderboard'), 'player-1');
@@ -165,7 +165,7 @@ describe('applyChunk()', () => {
         shard,
         seq,
         offset: seq,
-        mutation: { op: 'hincrby', key: 'coins', target: 'alice', value: delta },
+        mutation: mutation('hincrby', { key: 'coins', field: 'alice', delta: delta }),
       });
     const hset = (seq: number, value: string, version: string) =>
       guardedEvent({
@@ -173,7 +173,12 @@ describe('applyChunk()', () => {
         scope: 'profile',
         seq,
         offset: 100 + seq,
-        mutation: { op: 'hsetIfNewer', key: 'profile', target: 'name', value, version },
+        mutation: mutation('hsetIfNewer', {
+          key: 'profile',
+          field: 'name',
+          value: value,
+          version: version,
+        }),
       });
     await kinds(shard, [hincr(1, '10'), hincr(2, '-3'), hincr(2, '-3')]);
     await kinds(shard, [hset(1, 'old', '5'), hset(3, 'newest', '9'), hset(2, 'middle', '7')]);
@@ -198,7 +203,7 @@ describe('applyChunk()', () => {
         scope: key,
         seq,
         offset: seq,
-        mutation: { op: 'hincrby', key, target: 'alice', value: delta },
+        mutation: mutation('hincrby', { key, field: 'alice', delta: delta }),
       });
     // Act
     await kinds(shard, [
@@ -226,7 +231,7 @@ describe('applyChunk()', () => {
         scope,
         seq,
         offset: seq,
-        mutation: { op: 'hincrby', key, target: 'alice', value },
+        mutation: mutation('hincrby', { key, field: 'alice', delta: value }),
       });
     await raw.set(stateKey(shard, 'broken'), 'a string');
     await kinds(shard, [counter('a', 1, '-9007199254740993'), counter('b', 1, '5')]);
@@ -258,7 +263,10 @@ describe('applyChunk()', () => {
         scope,
         seq,
         offset: seq,
-        mutation: { op, key: op === 'zincrby' ? 'board' : 'coins', target: scope, value },
+        mutation:
+          op === 'zincrby'
+            ? mutation(op, { key: 'board', member: scope, delta: value })
+            : mutation(op, { key: 'coins', field: scope, delta: value }),
       });
     const chunk = [
       event('a', 1, 'zincrby', '2'),
@@ -347,7 +355,7 @@ describe('applyChunk()', () => {
       shard,
       seq: 1,
       offset: 1,
-      mutation: { op: 'hincrby', key: 'coins', target: 'alice', value: '1' },
+      mutation: mutation('hincrby', { key: 'coins', field: 'alice', delta: '1' }),
     });
     expect(await applyChunk(redis, shard, [counter], options)).toEqual([
       expect.objectContaining({ kind: 'rejected', reason: 'mutationFailed' }),

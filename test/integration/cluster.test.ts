@@ -8,7 +8,7 @@ import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
 import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
-import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
+import { guardedEvent, mskRecord, mutation, uniqueShard } from '../helpers/events.ts';
 import { projectClient, rawCluster, suiteTarget } from '../helpers/redis.ts';
 
 const options: GuardOptions = {
@@ -68,7 +68,7 @@ describe('applyChunk() on a Redis Cluster', () => {
         shard,
         seq,
         offset: seq,
-        mutation: { op: 'zincrby', key: 'board', target: 'p', value: '2' },
+        mutation: mutation('zincrby', { key: 'board', member: 'p', delta: '2' }),
       });
 
     for (const shard of shards) {
@@ -106,7 +106,7 @@ describe('applyChunk() on a Redis Cluster', () => {
           shard,
           seq: 1,
           offset: 0,
-          mutation: { op: 'hincrby', key: 'a}{b', target: 'f', value: '3' },
+          mutation: mutation('hincrby', { key: 'a}{b', field: 'f', delta: '3' }),
         }),
       ],
       options,

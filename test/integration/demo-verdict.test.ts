@@ -3,6 +3,7 @@
  * gaps, running totals) and must catch an event lost, an event applied twice and an open gap,
  * with the delta stream gone entirely.
  */
+
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { GuardedEvent } from '../../core/events/types.ts';
@@ -10,6 +11,7 @@ import { shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk } from '../../core/redis/apply-batch.ts';
 import { addUniqueEvent, emptyModel, type Model } from '../../local/scenario/traffic-model.ts';
 import { checkAgainstModel } from '../../local/scenario/verdict.ts';
+import { mutation } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 
 const { redis, raw } = suiteRedis();
@@ -31,7 +33,7 @@ function guarded({ player, seq }: { player: string; seq: number }, offset: numbe
   return {
     shard,
     sequence: { scope: player, seq: String(seq) },
-    mutation: { op: 'zincrby', key: 'leaderboard', target: player, value: String(seq) },
+    mutation: mutation('zincrby', { key: 'leaderboard', member: player, delta: String(seq) }),
     record: { topic: 't', partition: 0, offset: String(offset), timestamp: Date.now() },
   };
 }

@@ -13,7 +13,7 @@ import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
 import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
-import { guardedEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
+import { guardedEvent, mskRecord, mutation, uniqueShard } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';
 
@@ -53,14 +53,19 @@ describe('the stream entry, meta and version fields applyBatch writes', () => {
               scope,
               seq: 2,
               offset: 10,
-              mutation: { op: 'hsetIfNewer', key, target, value, version: version.toString() },
+              mutation: mutation('hsetIfNewer', {
+                key,
+                field: target,
+                value: value,
+                version: version.toString(),
+              }),
             }),
             guardedEvent({
               shard,
               scope,
               seq: 1,
               offset: 11,
-              mutation: { op: 'hincrby', key: `${key}+`, target, value: '-3' },
+              mutation: mutation('hincrby', { key: `${key}+`, field: target, delta: '-3' }),
             }),
             guardedEvent({ shard, seq: null, offset: 12, timestamp: 5 }),
           ];
@@ -149,8 +154,8 @@ describe('rebuildState() on a stream that holds entries of format 1', () => {
       redis,
       shard,
       [
-        next(1, { op: 'zincrby', key: 'board', target: 'ann', value: '2' }),
-        next(2, { op: 'zincrby', key: 'board', target: 'bob', value: '1' }),
+        next(1, mutation('zincrby', { key: 'board', member: 'ann', delta: '2' })),
+        next(2, mutation('zincrby', { key: 'board', member: 'bob', delta: '1' })),
       ],
       options,
     );

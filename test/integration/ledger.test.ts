@@ -11,7 +11,7 @@ import { partitionLedgerKey, shardKeys } from '../../core/layout/keys.ts';
 import { applyChunk } from '../../core/redis/apply-batch.ts';
 import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
 import { advanceLedger, readLedgers } from '../../core/redis/ledger.ts';
-import { mskRecord } from '../helpers/events.ts';
+import { mskRecord, mutation } from '../helpers/events.ts';
 import { suiteRedis } from '../helpers/redis.ts';
 
 const { redis, raw } = suiteRedis();
@@ -176,7 +176,7 @@ describe('the checks against the ledger', () => {
   const event = (offset: number): GuardedEvent => ({
     shard: 'a',
     sequence: null,
-    mutation: { op: 'hincrby', key: 'c', target: 'f', value: '1' },
+    mutation: mutation('hincrby', { key: 'c', field: 'f', delta: '1' }),
     record: { topic: 'events', partition: 0, offset: String(offset), timestamp: 1 },
   });
   const guard = (keyPrefix: string) => ({

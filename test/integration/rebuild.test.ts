@@ -6,7 +6,7 @@ import { rebuildKey, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
-import { guardedEvent, uniqueShard } from '../helpers/events.ts';
+import { guardedEvent, mutation, uniqueShard } from '../helpers/events.ts';
 import {
   projectClient,
   rawCluster as rawClusterOf,
@@ -27,11 +27,13 @@ function eventsOf(shard: string) {
     guardedEvent({ shard, seq: null, offset: offset++, mutation });
   return {
     zincrby: (target: string, value: string) =>
-      next({ op: 'zincrby', key: 'leaderboard', target, value }),
+      next(mutation('zincrby', { key: 'leaderboard', member: target, delta: value })),
     hincrby: (target: string, value: string) =>
-      next({ op: 'hincrby', key: 'coins', target, value }),
+      next(mutation('hincrby', { key: 'coins', field: target, delta: value })),
     hsetIfNewer: (target: string, value: string, version: string) =>
-      next({ op: 'hsetIfNewer', key: 'profile', target, value, version }),
+      next(
+        mutation('hsetIfNewer', { key: 'profile', field: target, value: value, version: version }),
+      ),
   };
 }
 

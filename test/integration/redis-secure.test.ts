@@ -16,7 +16,7 @@ import { applyChunk } from '../../core/redis/apply-batch.ts';
 import type { RedisAccess } from '../../local/emulators/redis/access.ts';
 import { type RedisServer, startRedisServer } from '../../local/emulators/redis/server.ts';
 import { rebuildState } from '../../tools/rebuild/rebuild.ts';
-import { guardedEvent } from '../helpers/events.ts';
+import { guardedEvent, mutation } from '../helpers/events.ts';
 import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
 import { projectClient, type RedisTarget, rawRedis, useSecureRedis } from '../helpers/redis.ts';
@@ -299,7 +299,7 @@ describe("the app user's access string", () => {
         shard: 'vault',
         seq,
         offset,
-        mutation: { op: 'hincrby', key: 'coins', target: 'bob', value: '5' },
+        mutation: mutation('hincrby', { key: 'coins', field: 'bob', delta: '5' }),
       });
     try {
       // Act
@@ -345,7 +345,7 @@ describe("the app user's access string", () => {
             shard: 'vault',
             seq: 1,
             offset: 0,
-            mutation: { op: 'hincrby', key: 'coins', target: 'carol', value: '7' },
+            mutation: mutation('hincrby', { key: 'coins', field: 'carol', delta: '7' }),
           }),
         ],
         options,

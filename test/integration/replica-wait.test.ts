@@ -4,6 +4,7 @@
  * and a write no replica acknowledged in time fails with RedisNotReplicatedError.
  * WAIT: https://redis.io/docs/latest/commands/wait/
  */
+
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -15,6 +16,7 @@ import type { RedisClient } from '../../core/redis/client.ts';
 import { appendDeadLetters } from '../../core/redis/dead-letter.ts';
 import { advanceLedger } from '../../core/redis/ledger.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
+import { mutation } from '../helpers/events.ts';
 import { projectClient, rawRedis, startTestRedisServer, targetOf } from '../helpers/redis.ts';
 
 let primary: RedisServer;
@@ -63,7 +65,7 @@ function options(): GuardOptions {
 const event = (seq: number): GuardedEvent => ({
   shard: 'board',
   sequence: { scope: 'alice', seq: String(seq) },
-  mutation: { op: 'zincrby', key: 'leaderboard', target: 'alice', value: '1' },
+  mutation: mutation('zincrby', { key: 'leaderboard', member: 'alice', delta: '1' }),
   record: { topic: 't', partition: 0, offset: String(seq), timestamp: 1_700_000_000_000 },
 });
 

@@ -19,13 +19,17 @@ export async function driftedTargets(
   const seen = new Set<string>();
   const value = folded(fold);
   const liveType = await redis.type(live);
-  if (liveType === 'zset' || liveType === 'hash') {
+  if (liveType === 'zset' || liveType === 'hash' || liveType === 'set') {
     let cursor = '0';
     do {
-      const [next, flat] =
+      const [next, scanned] =
         liveType === 'zset'
           ? await redis.zscan(live, cursor, 'COUNT', 1_000)
-          : await redis.hscan(live, cursor, 'COUNT', 1_000);
+          : liveType === 'hash'
+            ? await redis.hscan(live, cursor, 'COUNT', 1_000)
+            : await redis.sscan(live, cursor, 'COUNT', 1_000);
+      // A set's members come alone: pair each with an empty value.
+      const flat = liveType === 'set' ? scanned.flatMap((member) => [member, '']) : scanned;
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const target = flat[i] as string;
         const text = flat[i + 1] as string;
@@ -36,14 +40,16 @@ export async function driftedTargets(
             ? value.members.get(target)?.score === parseScore(text)
             : value?.type === 'hash' && liveType === 'hash'
               ? value.fields.has(target) && String(value.fields.get(target)) === text
-              : false;
+              : value?.type === 'set' && liveType === 'set'
+                ? value.members.has(target)
+                : false;
         if (!same) drifted.add(target);
       }
       cursor = next;
     } while (cursor !== '0');
   }
   const targets =
-    value === undefined ? [] : value.type === 'zset' ? value.members.keys() : value.fields.keys();
+    value === undefined ? [] : value.type === 'hash' ? value.fields.keys() : value.members.keys();
   for (const target of targets) if (!seen.has(target)) drifted.add(target);
   return drifted;
 }

@@ -1,14 +1,17 @@
 /**
  * The fold of a rebuild: the state the stream entries of one name make, read from the whole
- * stream in pages and applied in stream order with the guard model's own mutations
- * (core/guard/model.ts), as the guard applied them to the state.
+ * stream in pages and applied in stream order with the registered mutations' own models
+ * (core/mutations), as the guard applied them to the state. Refused entries changed nothing and
+ * are left out; applied ones are applied without being judged again (applyRecorded).
  */
 import {
-  applyMutation,
+  applyRecorded,
   decodeStreamEntry,
+  defaultMutations,
   emptyStateModel,
   entryMutation,
   type ModelValue,
+  type MutationRegistry,
   type RedisClient,
   type StateModel,
   type StreamEntry,
@@ -25,17 +28,33 @@ export interface Fold {
 }
 
 /**
- * Applies one entry to the fold as the guard applied it to the state (the guard model's
- * applyMutation): ZINCRBY adds doubles from 0 in the same order (so the result is the same
- * double), HINCRBY adds int64 exactly, and hsetIfNewer sets the field only when its version is
- * above the highest seen (a stale version was appended to the stream too, but changed nothing).
- * Returns why it cannot, or undefined.
+ * Applies one entry to the fold as the guard applied it to the state (the mutation's model):
+ * ZINCRBY adds doubles from 0 in the same order (so the result is the same double), HINCRBY adds
+ * int64 exactly, hsetIfNewer sets the field only when its version is above the highest seen (a
+ * stale version was appended to the stream too, but changed nothing). Returns why it cannot, or
+ * undefined.
  */
-function foldEntry(fold: Fold, entry: StreamEntry): string | undefined {
-  const rejection = applyMutation(fold.model, entryMutation(entry));
-  if (rejection === 'wrongType') return 'the entries mix sorted-set and hash operations';
-  if (rejection !== undefined) return `Redis refuses its ${entry.op} of "${entry.value}"`;
+function foldEntry(
+  fold: Fold,
+  entry: StreamEntry,
+  mutations: MutationRegistry,
+): string | undefined {
+  const registered = mutations.get(entry.op);
+  if (registered === undefined) return `"${entry.op}" is not a registered mutation`;
+  const { keys, args } = registered.definition;
+  if (entry.keys.length !== keys.length || entry.args.length !== args.length) {
+    return `its ${entry.op} has ${entry.keys.length} keys and ${entry.args.length} args, not ${keys.length} and ${args.length}`;
+  }
+  const rejection = applyRecorded(fold.model, entryMutation(entry), mutations);
+  if (rejection === 'wrongType') return 'the entries mix Redis types under one name';
+  if (rejection !== undefined)
+    return `Redis refuses its ${entry.op} of ${JSON.stringify(entry.args)}`;
   return undefined;
+}
+
+/** Whether the guard applied the entry to state `name`. */
+export function appliedTo(entry: StreamEntry, name: string): boolean {
+  return entry.refused === undefined && entry.keys.includes(name);
 }
 
 /** Reads the whole stream in pages and folds the entries of `name`. */
@@ -44,6 +63,7 @@ export async function foldStream(
   streamKey: string,
   name: string,
   pageSize: number,
+  mutations: MutationRegistry = defaultMutations,
 ): Promise<{ fold: Fold; problem?: string }> {
   const fold: Fold = { name, model: emptyStateModel(), entries: 0, lastId: '0-0' };
   const read = (after: string) => redis.xrange(streamKey, `(${after}`, '+', 'COUNT', pageSize);
@@ -58,11 +78,11 @@ export async function foldStream(
       let problem: string | undefined;
       try {
         const entry = decodeStreamEntry(flat);
-        if (entry.key !== name) continue;
+        if (!appliedTo(entry, name)) continue;
         fold.entries++;
-        problem = foldEntry(fold, entry);
+        problem = foldEntry(fold, entry, mutations);
       } catch (error) {
-        // Not an entry the guard writes, or an hsetIfNewer without its version.
+        // Not an entry the guard writes.
         problem = (error as Error).message;
       }
       if (problem !== undefined) {
@@ -84,5 +104,5 @@ export function folded(fold: Fold): ModelValue | undefined {
 export function targetCount(fold: Fold): number {
   const value = folded(fold);
   if (value === undefined) return 0;
-  return value.type === 'zset' ? value.members.size : value.fields.size;
+  return value.type === 'hash' ? value.fields.size : value.members.size;
 }

@@ -12,10 +12,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  defaultMutations,
+  type MutationRegistry,
   metaField,
   type RedisClient,
   RedisUnavailableError,
   rebuildKey,
+  rebuildScratchPrefix,
   rebuildVersionsKey,
   shardKeys,
   stateKey,
@@ -40,6 +43,8 @@ export interface RebuildOptions {
    * here to show that events applied while a rebuild runs are not lost.
    */
   beforeSwap?: () => Promise<void>;
+  /** The registered mutations the stream's entries carry; the built-in ones when absent. */
+  mutations?: MutationRegistry;
 }
 
 export type RebuildOutcome =
@@ -152,7 +157,7 @@ export async function rebuildState(
       (await onRedis('reading meta', () => redis.hget(meta, metaField.count(name)))) ?? 0,
     );
     const { fold, problem } = await onRedis('reading the stream', () =>
-      foldStream(redis, stream, name, pageSize),
+      foldStream(redis, stream, name, pageSize, options.mutations ?? defaultMutations),
     );
     if (problem !== undefined) return refused('unfoldable', fold.entries, appliedBefore, problem);
     if (fold.entries < appliedBefore) {
@@ -175,7 +180,9 @@ export async function rebuildState(
         lastId: fold.lastId,
         foldedEntries: fold.entries,
         foldedTargets: targetCount(fold),
+        scratchPrefix: rebuildScratchPrefix(shard, name, token, keyPrefix),
       },
+      options.mutations ?? defaultMutations,
     );
     if (swap.kind === 'refused') {
       return refused(swap.reason, fold.entries + swap.tailEntries, swap.appliedEvents);

@@ -3,7 +3,13 @@
  * events the guard applied since the fold in the same atomic execution, or refuses and leaves the
  * live key as it was.
  */
-import { type RedisClient, redisCallError } from '../../core/index.ts';
+import {
+  defaultMutations,
+  defineScript,
+  type MutationRegistry,
+  type RedisClient,
+  redisCallError,
+} from '../../core/index.ts';
 
 /** Why a rebuild is refused; the script's refusals and the fold's own ('unfoldable'). */
 export type RefusalReason =
@@ -41,11 +47,21 @@ const refusalByStatus = new Map<number, RefusalReason>([
 export async function swapRebuilt(
   redis: RedisClient,
   keys: { stream: string; meta: string; live: string; fresh: string; freshVersions: string },
-  args: { name: string; lastId: string; foldedEntries: number; foldedTargets: number },
+  args: {
+    name: string;
+    lastId: string;
+    foldedEntries: number;
+    foldedTargets: number;
+    /** Where the tail's other keys are written for a moment (keys.ts rebuildScratchPrefix). */
+    scratchPrefix: string;
+  },
+  mutations: MutationRegistry = defaultMutations,
 ): Promise<SwapReply> {
   let reply: unknown[];
+  const script = defineScript(redis, mutations.swapRebuilt);
   try {
-    reply = await redis.swapRebuilt(
+    reply = await script(
+      redis,
       keys.stream,
       keys.meta,
       keys.live,
@@ -55,6 +71,7 @@ export async function swapRebuilt(
       args.lastId,
       String(args.foldedEntries),
       String(args.foldedTargets),
+      args.scratchPrefix,
     );
   } catch (error) {
     throw redisCallError(error, { call: 'swapRebuilt' });

@@ -48,6 +48,18 @@ export async function writeFresh(
     }
     return;
   }
+  if (value?.type === 'set') {
+    const members = [...value.members];
+    for (let i = 0; i < members.length; i += batchSize) {
+      await execOrThrow(
+        redis
+          .multi()
+          .sadd(fresh, ...members.slice(i, i + batchSize))
+          .pexpire(fresh, freshKeyTtlMs),
+      );
+    }
+    return;
+  }
   if (value === undefined) return;
   const fields = [...value.fields];
   const versions = fold.model.versions.get(fold.name);
@@ -58,7 +70,7 @@ export async function writeFresh(
       .hset(fresh, ...batch.flatMap(([field, text]) => [field, String(text)]))
       .pexpire(fresh, freshKeyTtlMs);
     // In the guard's own encoding, so that the swap applies the tail's hsetIfNewer entries with
-    // the guard's own script include (lua/includes/mutateHsetIfNewer.lua).
+    // the guard's own body (lua/mutations/hsetIfNewer.lua).
     const batchVersions = batch.flatMap(([field]) => {
       const version = versions?.get(field);
       return version === undefined ? [] : [versionField(fold.name, field), String(version)];

@@ -54,6 +54,8 @@ async function readStateKey(
   } else if (type === 'hash') {
     for (const [field, value] of Object.entries(await redis.hgetall(key)))
       entries.set(field, value);
+  } else if (type === 'set') {
+    for (const member of await redis.smembers(key)) entries.set(member, member);
   }
   return { type, entries };
 }
@@ -97,13 +99,17 @@ function compareKey(
       if (text === undefined) add(field, 'missing', String(value), null);
       else if (text !== String(value)) add(field, 'value', String(value), text);
     }
+  } else if (expected?.type === 'set') {
+    for (const member of expected.members) {
+      if (!actual.entries.has(member)) add(member, 'missing', member, null);
+    }
   }
-  const known: ReadonlyMap<string, unknown> =
+  const known: { has(target: string): boolean } =
     expected === undefined
-      ? new Map()
-      : expected.type === 'zset'
-        ? expected.members
-        : expected.fields;
+      ? new Set()
+      : expected.type === 'hash'
+        ? expected.fields
+        : expected.members;
   for (const [target, text] of actual.entries) {
     if (!known.has(target)) add(target, 'extra', null, text);
   }

@@ -42,6 +42,8 @@ export interface ExpectedState {
   late: number;
   /** Events the guard skips: their (scope, seq), or their offset, was applied before. */
   duplicates: number;
+  /** Events their mutation refused (insufficient funds): in the stream, not in the state. */
+  refused: number;
   /** Records that do not decode: in the dead-letter stream, not in the state. */
   invalid: number;
   /**
@@ -73,7 +75,15 @@ export function expectedState(
 ): ExpectedState {
   const firstSeq = BigInt(options.firstSeq);
   const models = new Map<string, ShardModel>();
-  const counts = { records: 0, events: 0, late: 0, duplicates: 0, invalid: 0, rejected: 0 };
+  const counts = {
+    records: 0,
+    events: 0,
+    late: 0,
+    duplicates: 0,
+    refused: 0,
+    invalid: 0,
+    rejected: 0,
+  };
   const deadLetters: string[] = [];
   for (const record of records) {
     counts.records += 1;
@@ -84,9 +94,16 @@ export function expectedState(
       continue;
     }
     const event = decoded.event;
-    const outcome = guardEvent(shardModel(models, event.shard), event, firstSeq);
+    const outcome = guardEvent(
+      shardModel(models, event.shard),
+      event,
+      firstSeq,
+      options.decode.mutations,
+    );
     if (outcome.kind === 'duplicate') {
       counts.duplicates += 1;
+    } else if (outcome.kind === 'refused') {
+      counts.refused += 1;
     } else if (outcome.kind === 'rejected') {
       counts.rejected += 1;
       deadLetters.push(`${topicPartition(record)}@${record.offset}`);

@@ -39,7 +39,7 @@ function reportLines(result: VerifyResult): string[] {
       `note: ${count(result.missingOffsets)} offsets held no record (transaction markers, or compaction: compacted records are missing from the expected state)`,
     );
   }
-  const totals = `${count(result.records)} records in ${result.partitions} partitions: ${count(result.events)} events applied (${count(result.late)} late), ${count(result.duplicates)} duplicates, ${count(result.invalid)} invalid and ${count(result.rejected)} rejected (dead-lettered)`;
+  const totals = `${count(result.records)} records in ${result.partitions} partitions: ${count(result.events)} events applied (${count(result.late)} late), ${count(result.duplicates)} duplicates, ${count(result.refused)} refused, ${count(result.invalid)} invalid and ${count(result.rejected)} rejected (dead-lettered)`;
   lines.push(
     result.differences.length === 0
       ? `OK: Redis agrees with the topic; ${totals}`

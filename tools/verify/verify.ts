@@ -54,6 +54,8 @@ export interface VerifyResult {
   events: number;
   late: number;
   duplicates: number;
+  /** Events their mutation refused: in the stream with their reason, not in the state. */
+  refused: number;
   invalid: number;
   rejected: number;
   differences: StateDifference[];
@@ -66,7 +68,7 @@ export async function verifyFromTopic(options: VerifyFromTopicOptions): Promise<
   const firstOffsets = ranges
     .filter((r) => r.earliest > 0n)
     .map((r) => ({ topicPartition: topicPartition(r), earliest: r.earliest }));
-  const counts = { events: 0, late: 0, duplicates: 0, invalid: 0, rejected: 0 };
+  const counts = { events: 0, late: 0, duplicates: 0, refused: 0, invalid: 0, rejected: 0 };
   if (firstOffsets.length > 0) {
     return {
       complete: false,
@@ -104,6 +106,7 @@ export async function verifyFromTopic(options: VerifyFromTopicOptions): Promise<
     events: expected.events,
     late: expected.late,
     duplicates: expected.duplicates,
+    refused: expected.refused,
     invalid: expected.invalid,
     rejected: expected.rejected,
     differences,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type DecodeOptions, decodeRecord } from '../../../core/events/decode.ts';
 import { limits, mappingSchema } from '../../../core/events/schema.ts';
-import { mskRecord } from '../../helpers/events.ts';
+import { mskRecord, mutation } from '../../helpers/events.ts';
 
 const envelope: DecodeOptions = {
   format: 'envelope',
@@ -35,7 +35,7 @@ describe('decodeRecord() with the envelope format', () => {
       event: {
         shard: 'lb-eu',
         sequence: { scope: 'player-7', seq: '12' },
-        mutation: { op: 'zincrby', key: 'weekly', target: 'player-7', value: '2.5' },
+        mutation: mutation('zincrby', { key: 'weekly', member: 'player-7', delta: '2.5' }),
         record: { topic: 'orders', partition: 2, offset: '77', timestamp: 1_700_000_000_000 },
       },
     });
@@ -50,7 +50,7 @@ describe('decodeRecord() with the envelope format', () => {
     expect(decoded.kind === 'event' && decoded.event).toMatchObject({
       shard: 'default',
       sequence: { scope: 'k-1', seq: '3' },
-      mutation: { op: 'hincrby', value: '-4' },
+      mutation: { op: 'hincrby', args: ['f', '-4'] },
     });
   });
 
@@ -69,12 +69,12 @@ describe('decodeRecord() with the envelope format', () => {
     const decoded = decode(text);
     expect(decoded.kind === 'event' && decoded.event).toMatchObject({
       sequence: { seq: '9223372036854775807' },
-      mutation: { op: 'hsetIfNewer', value: 'true', version: '9007199254740993' },
+      mutation: { op: 'hsetIfNewer', args: ['f', 'true', '9007199254740993'] },
     });
     const counter = decode(
       '{"seq":1,"type":"hincrby","data":{"key":"c","field":"f","delta":-9007199254740993}}',
     );
-    expect(counter.kind === 'event' && counter.event.mutation.value).toBe('-9007199254740993');
+    expect(counter.kind === 'event' && counter.event.mutation.args[1]).toBe('-9007199254740993');
   });
 
   it('names each schema violation by its path', () => {
@@ -152,18 +152,18 @@ describe('decodeRecord() with integer identifiers', () => {
       shard: '-12345678901234567890',
       sequence: { scope: '12345678901234567890', seq: '1' },
       mutation: {
-        key: '7',
-        target: '123456789012345678901234567890123456789012345678901234567890',
+        keys: ['7'],
+        args: ['123456789012345678901234567890123456789012345678901234567890', '1'],
       },
     });
-    expect(hincrby.kind === 'event' && hincrby.event.mutation.target).toBe('-9007199254740993');
+    expect(hincrby.kind === 'event' && hincrby.event.mutation.args[0]).toBe('-9007199254740993');
   });
 
   it('takes the exact path for every identifier of 16 digits or more (2^53 has 16)', () => {
     for (const digits of ['1234567890123456', '9007199254740991', '9007199254740993']) {
       const decoded = decode(zincrbyText({ scope: digits, member: digits }));
       expect(decoded.kind === 'event' && decoded.event.sequence?.scope, digits).toBe(digits);
-      expect(decoded.kind === 'event' && decoded.event.mutation.target, digits).toBe(digits);
+      expect(decoded.kind === 'event' && decoded.event.mutation.args[0], digits).toBe(digits);
     }
   });
 
@@ -178,7 +178,7 @@ describe('decodeRecord() with integer identifiers', () => {
     for (const [written, text] of Object.entries(cases)) {
       const decoded = decode(zincrbyText({ scope: written, member: written }));
       expect(decoded.kind === 'event' && decoded.event.sequence?.scope, written).toBe(text);
-      expect(decoded.kind === 'event' && decoded.event.mutation.target, written).toBe(text);
+      expect(decoded.kind === 'event' && decoded.event.mutation.args[0], written).toBe(text);
     }
   });
 
@@ -200,9 +200,9 @@ describe('decodeRecord() with integer identifiers', () => {
     const number = decode(zincrbyText({ member: '42' }));
     const string = decode(zincrbyText({ member: '"42"' }));
     const padded = decode(zincrbyText({ member: '"007"' }));
-    expect(number.kind === 'event' && number.event.mutation.target).toBe('42');
-    expect(string.kind === 'event' && string.event.mutation.target).toBe('42');
-    expect(padded.kind === 'event' && padded.event.mutation.target).toBe('007');
+    expect(number.kind === 'event' && number.event.mutation.args[0]).toBe('42');
+    expect(string.kind === 'event' && string.event.mutation.args[0]).toBe('42');
+    expect(padded.kind === 'event' && padded.event.mutation.args[0]).toBe('007');
     expect(reasonOf(zincrbyText({ member: '007' }))).toMatch(/^value is not JSON: /);
   });
 
@@ -249,7 +249,7 @@ describe('decodeRecord() with the mapped format', () => {
     expect(decoded.kind === 'event' && decoded.event).toEqual({
       shard: 'default',
       sequence: { scope: 'p-9', seq: '5' },
-      mutation: { op: 'zincrby', key: 'leaderboard', target: 'p-9', value: '3' },
+      mutation: mutation('zincrby', { key: 'leaderboard', member: 'p-9', delta: '3' }),
       record: expect.objectContaining({ offset: '77' }),
     });
   });
@@ -272,7 +272,7 @@ describe('decodeRecord() with the mapped format', () => {
     expect(decoded.kind === 'event' && decoded.event).toMatchObject({
       shard: 't-1',
       sequence: { scope: 'acc-1', seq: '2' },
-      mutation: { op: 'hincrby', key: 'balances', target: 'acc-1', value: '250' },
+      mutation: mutation('hincrby', { key: 'balances', field: 'acc-1', delta: '250' }),
     });
   });
 
@@ -292,7 +292,11 @@ describe('decodeRecord() with the mapped format', () => {
     const decoded = decode(text, seed, '90071992547409931');
     expect(decoded.kind === 'event' && decoded.event).toMatchObject({
       sequence: { scope: '90071992547409931', seq: '1' },
-      mutation: { op: 'zincrby', key: 'leaderboard', target: '90071992547409931', value: '5' },
+      mutation: mutation('zincrby', {
+        key: 'leaderboard',
+        member: '90071992547409931',
+        delta: '5',
+      }),
     });
   });
 
@@ -303,7 +307,7 @@ describe('decodeRecord() with the mapped format', () => {
     expect(decoded.kind === 'event' && decoded.event).toMatchObject({
       shard: '44',
       sequence: { scope: '12345678901234567890', seq: '3' },
-      mutation: { target: '12345678901234567890' },
+      mutation: { args: ['12345678901234567890', '1'] },
     });
     expect(reasonOf('{"sequence_id": 3, "player_id": 2.5, "delta": 1}', { ...seed, mapping })).toBe(
       'schema: player_id: must be a string or an integer',

@@ -13,7 +13,8 @@ import {
   mappingSchema,
   readEnvelope,
 } from '../../../core/events/schema.ts';
-import { mskRecord } from '../../helpers/events.ts';
+import { defaultMutations } from '../../../core/mutations/builtins/index.ts';
+import { mskRecord, mutation } from '../../helpers/events.ts';
 
 const runs = Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 2_000);
 
@@ -93,13 +94,15 @@ const envelope = fc.record(
   { requiredKeys: ['type'] },
 );
 
-describe('isEnvelope() and envelopeIssues()', () => {
+describe('isEnvelope(, defaultMutations) and envelopeIssues(, defaultMutations)', () => {
   it('agree on every value: refused exactly when there is an issue to tell', () => {
     fc.assert(
       fc.property(envelope, (value) => {
-        const issues = envelopeIssues(value);
-        expect(isEnvelope(value), JSON.stringify(issues)).toBe(issues.length === 0);
-        if (issues.length === 0) expect(() => readEnvelope(value)).not.toThrow();
+        const issues = envelopeIssues(value, defaultMutations);
+        expect(isEnvelope(value, defaultMutations), JSON.stringify(issues)).toBe(
+          issues.length === 0,
+        );
+        if (issues.length === 0) expect(() => readEnvelope(value, defaultMutations)).not.toThrow();
       }),
       { numRuns: runs },
     );
@@ -114,14 +117,14 @@ describe('isEnvelope() and envelopeIssues()', () => {
       data: { key: 'coins', field: -0, delta: '-0' },
     };
     // Act
-    const accepted = isEnvelope(value);
+    const accepted = isEnvelope(value, defaultMutations);
     // Assess
     expect(accepted).toBe(true);
-    expect(readEnvelope(value)).toEqual({
+    expect(readEnvelope(value, defaultMutations)).toEqual({
       scope: '12345678901234567890',
       seq: '7',
       shard: undefined,
-      mutation: { op: 'hincrby', key: 'coins', target: '0', value: '0' },
+      mutation: mutation('hincrby', { key: 'coins', field: '0', delta: '0' }),
     });
   });
 
@@ -130,8 +133,8 @@ describe('isEnvelope() and envelopeIssues()', () => {
       type: 'zincrby',
       data: { key, member: 'm', delta: 1 },
     });
-    expect(isEnvelope(zincrby('😀'.repeat(limits.key / 2)))).toBe(true);
-    expect(envelopeIssues(zincrby(`x${'😀'.repeat(limits.key / 2)}`))).toEqual([
+    expect(isEnvelope(zincrby('😀'.repeat(limits.key / 2)), defaultMutations)).toBe(true);
+    expect(envelopeIssues(zincrby(`x${'😀'.repeat(limits.key / 2)}`), defaultMutations)).toEqual([
       {
         path: ['data', 'key'],
         message: `Too big: expected string to have <=${limits.key} characters`,
@@ -145,9 +148,11 @@ describe('isEnvelope() and envelopeIssues()', () => {
       type: 'zincrby',
       data: { key: 'k', member: 'm', delta: 1 },
     });
-    expect(isEnvelope(seq(9_223_372_036_854_775_807n))).toBe(true);
-    expect(isEnvelope(seq(9_223_372_036_854_775_808n))).toBe(false);
-    expect(envelopeIssues(seq(9_223_372_036_854_775_808n))[0]?.path).toEqual(['seq']);
+    expect(isEnvelope(seq(9_223_372_036_854_775_807n), defaultMutations)).toBe(true);
+    expect(isEnvelope(seq(9_223_372_036_854_775_808n), defaultMutations)).toBe(false);
+    expect(envelopeIssues(seq(9_223_372_036_854_775_808n), defaultMutations)[0]?.path).toEqual([
+      'seq',
+    ]);
   });
 });
 
@@ -187,8 +192,8 @@ describe('decodeRecord() on base64', () => {
     const encoded = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
     const decoded = decodeRecord(withValue(encoded.toString('base64')), options);
     expect(decoded.kind === 'event' && decoded.event.mutation).toMatchObject({
-      key: 'clé',
-      target: '😀',
+      keys: ['clé'],
+      args: ['😀', '1'],
     });
   });
 });

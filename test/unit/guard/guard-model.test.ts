@@ -20,22 +20,18 @@ import { guardedEvent } from '../../helpers/events.ts';
 
 const zincrby = (target: string, value: string): Mutation => ({
   op: 'zincrby',
-  key: 'board',
-  target,
-  value,
+  keys: ['board'],
+  args: [target, value],
 });
 const hincrby = (target: string, value: string, key = 'coins'): Mutation => ({
   op: 'hincrby',
-  key,
-  target,
-  value,
+  keys: [key],
+  args: [target, value],
 });
 const hset = (target: string, value: string, version: string, key = 'profile'): Mutation => ({
   op: 'hsetIfNewer',
-  key,
-  target,
-  value,
-  version,
+  keys: [key],
+  args: [target, value, version],
 });
 
 describe('applyMutation()', () => {
@@ -50,7 +46,7 @@ describe('applyMutation()', () => {
       applyMutation(model, hincrby('bob', '1')),
     ];
     // Assess
-    expect(results).toEqual([undefined, undefined, undefined, undefined]);
+    expect(results).toEqual(Array(4).fill({ kind: 'applied' }));
     expect(model.state.get('board')).toEqual({
       type: 'zset',
       members: new Map([
@@ -71,12 +67,12 @@ describe('applyMutation()', () => {
     applyMutation(model, hincrby('max', '9223372036854775807'));
     const before = structuredClone(model);
     // Act and assess
-    expect(applyMutation(model, hincrby('ann', '1', 'board'))).toBe('wrongType');
-    expect(applyMutation(model, zincrby('x', '1e-400'))).toBe('mutationFailed');
-    expect(applyMutation(model, zincrby('x', '1e400'))).toBe('mutationFailed');
-    expect(applyMutation(model, hincrby('max', '1'))).toBe('mutationFailed');
-    expect(applyMutation(model, hincrby('name', '1', 'profile'))).toBe('mutationFailed');
-    expect(applyMutation(model, hset('ann', 'x', '5', 'board'))).toBe('wrongType');
+    expect(applyMutation(model, hincrby('ann', '1', 'board'))).toEqual({ kind: 'rejected', reason: 'wrongType' });
+    expect(applyMutation(model, zincrby('x', '1e-400'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
+    expect(applyMutation(model, zincrby('x', '1e400'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
+    expect(applyMutation(model, hincrby('max', '1'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
+    expect(applyMutation(model, hincrby('name', '1', 'profile'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
+    expect(applyMutation(model, hset('ann', 'x', '5', 'board'))).toEqual({ kind: 'rejected', reason: 'wrongType' });
     expect(model).toEqual(before);
   });
 
@@ -89,8 +85,8 @@ describe('applyMutation()', () => {
     applyMutation(model, hset('name', 'bronze', '3'));
     model.state.set('profile', { type: 'zset', members: new Map() });
     // Assess: the version is looked at first, as the Lua does.
-    expect(applyMutation(model, hset('name', 'late', '4'))).toBeUndefined();
-    expect(applyMutation(model, hset('name', 'new', '6'))).toBe('wrongType');
+    expect(applyMutation(model, hset('name', 'late', '4'))).toEqual({ kind: 'applied' });
+    expect(applyMutation(model, hset('name', 'new', '6'))).toEqual({ kind: 'rejected', reason: 'wrongType' });
     expect(model.versions.get('profile')).toEqual(new Map([['name', 5n]]));
   });
 });
@@ -166,12 +162,15 @@ describe('streamEntryOf()', () => {
       tp: 'events-0',
       offset: '40',
       op: 'hsetIfNewer',
-      key: 'profile',
-      target: 'name',
-      value: 'Ann',
+      keys: ['profile'],
+      args: ['name', 'Ann', '9'],
       ts: '1700000000000',
-      version: '9',
       late: true,
+      refused: undefined,
+    });
+    expect(streamEntryOf(event, { kind: 'refused', reason: 'insufficient' })).toMatchObject({
+      late: false,
+      refused: 'insufficient',
     });
   });
 });

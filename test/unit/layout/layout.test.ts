@@ -24,13 +24,12 @@ const entry: StreamEntry = {
   seq: '7',
   tp: 'events-0',
   offset: '40',
-  op: 'zincrby',
-  key: 'leaderboard',
-  target: 'player-1',
-  value: '2.5',
   ts: '1700000000000',
-  version: undefined,
+  op: 'zincrby',
+  keys: ['leaderboard'],
+  args: ['player-1', '2.5'],
   late: false,
+  refused: undefined,
 };
 
 /** Well-formed text of any code points, separators of the format included. */
@@ -49,31 +48,46 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
     const fields = encodeStreamEntry(entry);
     // Assess
     expect(fields).toEqual([
-      'v2',
-      '9,11,8,7,events-0,40,1700000000000,zincrby,,:s:scope-aleaderboardplayer-12.5',
+      'v3',
+      '7,events-0,40,1700000000000,zincrby,,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5',
     ]);
     expect(decodeStreamEntry(fields)).toEqual(entry);
+  });
+
+  it('write a refusal with its reason, and a mutation of two keys', () => {
+    // Prepare: a transfer between two keys that was refused.
+    const refused: StreamEntry = {
+      ...entry,
+      op: 'transfer',
+      keys: ['wallets', 'escrow'],
+      args: ['alice', 'bob', '500', '0'],
+      refused: 'insufficient',
+    };
+    // Act
+    const fields = encodeStreamEntry(refused);
+    // Assess
+    expect(fields[1]).toBe(
+      '7,events-0,40,1700000000000,transfer,,insufficient,2,9,7,6,5,3,3,1:s:scope-awalletsescrowalicebob5000',
+    );
+    expect(decodeStreamEntry(fields)).toEqual(refused);
   });
 
   it('round-trip any texts, separators and characters beyond ASCII included', () => {
     fc.assert(
       fc.property(
         text,
-        text,
-        text,
-        text,
-        fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n - 1n })),
+        fc.array(text, { minLength: 1, maxLength: 3 }),
+        fc.array(text, { maxLength: 4 }),
         fc.boolean(),
-        (scope, key, target, value, version, late) => {
+        fc.option(fc.constantFrom('insufficient', 'capped')),
+        (scope, keys, args, late, refused) => {
           const written: StreamEntry = {
             ...entry,
             scope: `s:${scope}`,
-            key,
-            target,
-            value,
-            op: version === null ? 'hincrby' : 'hsetIfNewer',
-            version: version === null ? undefined : version.toString(),
+            keys,
+            args,
             late,
+            refused: refused ?? undefined,
           };
           expect(decodeStreamEntry(encodeStreamEntry(written))).toEqual(written);
         },
@@ -81,8 +95,30 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
     );
   });
 
-  it('reads an entry of format 1 (ten fields or more), as the guard wrote them before', () => {
+  it('reads an entry of format 2, as the guard wrote it before, in the shape of format 3', () => {
     // Prepare: as XRANGE returns an entry written by the previous applyBatch.
+    const old = ['v2', '9,7,4,7,events-0,40,1700000000000,hsetIfNewer,9,1:s:scope-aprofilenameAnn'];
+    // Act
+    const decoded = decodeStreamEntry(old);
+    // Assess
+    expect(decoded).toEqual({
+      ...entry,
+      op: 'hsetIfNewer',
+      keys: ['profile'],
+      args: ['name', 'Ann', '9'],
+      late: true,
+      refused: undefined,
+    });
+    expect(
+      decodeStreamEntry([
+        'v2',
+        '9,11,8,7,events-0,40,1700000000000,zincrby,,:s:scope-aleaderboardplayer-12.5',
+      ]),
+    ).toEqual({ ...entry, refused: undefined });
+  });
+
+  it('reads an entry of format 1 (ten fields or more), as the guard wrote them before', () => {
+    // Prepare: as XRANGE returns an entry written by the first applyBatch.
     const old = [
       ...['scope', 's:scope-a', 'seq', '7', 'tp', 'events-0', 'offset', '40'],
       ...['op', 'hsetIfNewer', 'key', 'profile', 'target', 'name', 'value', 'Ann'],
@@ -91,16 +127,16 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
     // Act
     const decoded = decodeStreamEntry(old);
     // Assess
-    expect(decoded).toEqual({
-      ...entry,
+    expect(decoded).toMatchObject({
       op: 'hsetIfNewer',
-      key: 'profile',
-      target: 'name',
-      value: 'Ann',
-      version: '9',
+      keys: ['profile'],
+      args: ['name', 'Ann', '9'],
       late: true,
     });
-    expect(decodeStreamEntry(old.slice(0, 20))).toMatchObject({ version: '9', late: false });
+    expect(decodeStreamEntry(old.slice(0, 20))).toMatchObject({
+      args: ['name', 'Ann', '9'],
+      late: false,
+    });
   });
 
   it('refuses what is not a seqguard entry', () => {
@@ -112,6 +148,12 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
       ['v2', '9,11,8,7,events-0,40,1,zadd,,:s:scope-aleaderboardplayer-12'],
       ['v2', '9,11,8,7,events-0,40,1,zincrby,,x:s:scope-aleaderboardplayer-12'],
       ['scope', 's:a', 'seq', '1'],
+      ['v3', 'no header'],
+      ['v3', '7,events-0,40,1,zincrby,,,1,9,11,8,3:s:scope-aleaderboardplayer-12'],
+      ['v3', '7,events-0,40,1,zincrby,,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5x'],
+      ['v3', '7,events-0,40,1,zincrby,,,4,9,11,8,3:s:scope-aleaderboardplayer-12.5'],
+      ['v3', '7,events-0,40,1,z-add,,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5'],
+      ['v3', '7,events-0,40,1,zincrby,2,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5'],
     ]) {
       expect(() => decodeStreamEntry(fields), JSON.stringify(fields)).toThrow(TypeError);
     }
@@ -119,17 +161,12 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
 });
 
 describe('entryMutation()', () => {
-  it('gives the mutation an entry records, with its version for hsetIfNewer', () => {
+  it('gives the mutation an entry records: its op, keys and args', () => {
     expect(entryMutation(entry)).toEqual({
       op: 'zincrby',
-      key: 'leaderboard',
-      target: 'player-1',
-      value: '2.5',
+      keys: ['leaderboard'],
+      args: ['player-1', '2.5'],
     });
-    expect(entryMutation({ ...entry, op: 'hsetIfNewer', version: '3' })).toMatchObject({
-      version: '3',
-    });
-    expect(() => entryMutation({ ...entry, op: 'hsetIfNewer' })).toThrow(TypeError);
   });
 });
 

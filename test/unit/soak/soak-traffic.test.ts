@@ -83,8 +83,8 @@ describe('the soak traffic', () => {
       expect(decoded.event.shard).toBe('game');
       expect(decoded.event.mutation).toMatchObject({
         op: 'zincrby',
-        key: 'leaderboard',
-        target: 'player-9',
+        keys: ['leaderboard'],
+        args: ['player-9', expect.any(String)],
       });
     }
   });

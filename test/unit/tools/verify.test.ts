@@ -67,7 +67,9 @@ function plain(state: ExpectedState) {
       (shards[shard] as Record<string, Record<string, unknown>>)[name] =
         key.type === 'zset'
           ? Object.fromEntries([...key.members].map(([m, s]) => [m, s.score]))
-          : Object.fromEntries(key.fields);
+          : key.type === 'hash'
+            ? Object.fromEntries(key.fields)
+            : Object.fromEntries([...key.members].map((m) => [m, true]));
     }
   }
   return shards;
@@ -238,6 +240,7 @@ describe('formatVerifyReport()', () => {
     partitions: 3,
     records: 1200,
     missingOffsets: 0,
+    refused: 0,
     events: 1000,
     late: 2,
     duplicates: 190,
@@ -270,7 +273,7 @@ describe('formatVerifyReport()', () => {
       'game board p-1: expected 15, Redis has 20',
       'game coins "w 1": expected 7, Redis has none',
       'game bag: expected a hash, Redis has a zset',
-      'DRIFT: 3 differences between Redis and the topic; 1,200 records in 3 partitions: 1,000 events applied (2 late), 190 duplicates, 10 invalid and 0 rejected (dead-lettered)',
+      'DRIFT: 3 differences between Redis and the topic; 1,200 records in 3 partitions: 1,000 events applied (2 late), 190 duplicates, 0 refused, 10 invalid and 0 rejected (dead-lettered)',
     ]);
   });
 
