@@ -67,12 +67,30 @@ describe('applyMutation()', () => {
     applyMutation(model, hincrby('max', '9223372036854775807'));
     const before = structuredClone(model);
     // Act and assess
-    expect(applyMutation(model, hincrby('ann', '1', 'board'))).toEqual({ kind: 'rejected', reason: 'wrongType' });
-    expect(applyMutation(model, zincrby('x', '1e-400'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
-    expect(applyMutation(model, zincrby('x', '1e400'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
-    expect(applyMutation(model, hincrby('max', '1'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
-    expect(applyMutation(model, hincrby('name', '1', 'profile'))).toEqual({ kind: 'rejected', reason: 'mutationFailed' });
-    expect(applyMutation(model, hset('ann', 'x', '5', 'board'))).toEqual({ kind: 'rejected', reason: 'wrongType' });
+    expect(applyMutation(model, hincrby('ann', '1', 'board'))).toEqual({
+      kind: 'rejected',
+      reason: 'wrongType',
+    });
+    expect(applyMutation(model, zincrby('x', '1e-400'))).toEqual({
+      kind: 'rejected',
+      reason: 'mutationFailed',
+    });
+    expect(applyMutation(model, zincrby('x', '1e400'))).toEqual({
+      kind: 'rejected',
+      reason: 'mutationFailed',
+    });
+    expect(applyMutation(model, hincrby('max', '1'))).toEqual({
+      kind: 'rejected',
+      reason: 'mutationFailed',
+    });
+    expect(applyMutation(model, hincrby('name', '1', 'profile'))).toEqual({
+      kind: 'rejected',
+      reason: 'mutationFailed',
+    });
+    expect(applyMutation(model, hset('ann', 'x', '5', 'board'))).toEqual({
+      kind: 'rejected',
+      reason: 'wrongType',
+    });
     expect(model).toEqual(before);
   });
 
@@ -86,7 +104,10 @@ describe('applyMutation()', () => {
     model.state.set('profile', { type: 'zset', members: new Map() });
     // Assess: the version is looked at first, as the Lua does.
     expect(applyMutation(model, hset('name', 'late', '4'))).toEqual({ kind: 'applied' });
-    expect(applyMutation(model, hset('name', 'new', '6'))).toEqual({ kind: 'rejected', reason: 'wrongType' });
+    expect(applyMutation(model, hset('name', 'new', '6'))).toEqual({
+      kind: 'rejected',
+      reason: 'wrongType',
+    });
     expect(model.versions.get('profile')).toEqual(new Map([['name', 5n]]));
   });
 });
