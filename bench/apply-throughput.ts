@@ -13,6 +13,7 @@ import {
   applyBatchArguments,
   applyChunk,
   chunk,
+  defaultMutations,
   emptyShardModel,
   type GuardedEvent,
   type GuardOptions,
@@ -44,8 +45,9 @@ export interface ApplyMeasurement {
   idempotent: boolean | 'not claimed';
 }
 
-const shard = 'bench';
-const options: GuardOptions = {
+export const shard = 'bench';
+/** The guard's options in every apply measurement. */
+export const benchOptions: GuardOptions = {
   firstSeq: '1',
   streamMaxLen: 10_000_000,
   streamMaxAgeMs: 0,
@@ -76,7 +78,7 @@ export function benchEvents(count: number, scopes = 16, players = 10_000): Guard
 /** The leaderboard the events must make: the guard's model, fed each event once. */
 function expectedBoard(events: GuardedEvent[]): Map<string, number> {
   const model = emptyShardModel();
-  for (const event of events) guardEvent(model, event, BigInt(options.firstSeq));
+  for (const event of events) guardEvent(model, event, BigInt(benchOptions.firstSeq));
   const board = model.state.get('leaderboard');
   return new Map(
     board?.type === 'zset' ? [...board.members].map(([member, { score }]) => [member, score]) : [],
@@ -102,9 +104,9 @@ if tonumber(ARGV[2]) > cursor then
 end
 return 0`;
 
-type Design = (redis: RedisClient, events: GuardedEvent[], calls: number[]) => Promise<void>;
+export type Design = (redis: RedisClient, events: GuardedEvent[], calls: number[]) => Promise<void>;
 
-const timed = async <T>(calls: number[], work: () => Promise<T>): Promise<T> => {
+export const timed = async <T>(calls: number[], work: () => Promise<T>): Promise<T> => {
   const started = performance.now();
   const result = await work();
   calls.push(performance.now() - started);
@@ -133,12 +135,12 @@ const seedDesign: Design = async (redis, events, calls) => {
 
 const seqguardDesign: Design = async (redis, events, calls) => {
   for (const part of chunk(events, 500))
-    await timed(calls, () => applyChunk(redis, shard, part, options));
+    await timed(calls, () => applyChunk(redis, shard, part, benchOptions));
 };
 
 /** Each chunk waits for one replica's acknowledgement, as SEQGUARD_REDIS_WAIT_REPLICAS=1 does. */
 const seqguardWaitDesign: Design = async (redis, events, calls) => {
-  const waiting = { ...options, replicaWait: { replicas: 1, timeoutMs: 10_000 } };
+  const waiting = { ...benchOptions, replicaWait: { replicas: 1, timeoutMs: 10_000 } };
   for (const part of chunk(events, 500))
     await timed(calls, () => applyChunk(redis, shard, part, waiting));
 };
@@ -147,17 +149,18 @@ const seqguardWaitDesign: Design = async (redis, events, calls) => {
 export const waitDesignName = 'seqguard guarded batch + WAIT 1';
 
 /**
- * The ceiling: bench/unguarded-batch.lua, called exactly as applyChunk calls the guard (the same
- * arguments, built by the same code, by EVALSHA), so that the difference is the guard alone.
+ * The ceiling: bench/unguarded-batch.lua with the built-in mutations put in by the registry, as
+ * they are in the guard, called exactly as applyChunk calls the guard (the same arguments, built
+ * by the same code, by EVALSHA), so that the difference is the guard alone.
  */
-async function unguardedDesign(redis: RedisClient, totals: boolean): Promise<Design> {
-  const lua = await resolveIncludes(
-    fileURLToPath(new URL('./unguarded-batch.lua', import.meta.url)),
+export async function unguardedDesign(redis: RedisClient, totals: boolean): Promise<Design> {
+  const lua = defaultMutations.withMutations(
+    await resolveIncludes(fileURLToPath(new URL('./unguarded-batch.lua', import.meta.url))),
   );
   const sha = (await redis.script('LOAD', lua)) as string;
   return async (client, events, calls) => {
     for (const part of chunk(events, 500)) {
-      const { allKeys, argv } = applyBatchArguments(shard, part, options, {});
+      const { allKeys, argv } = applyBatchArguments(shard, part, benchOptions, {});
       await timed(calls, () =>
         client.evalsha(sha, allKeys.length, ...allKeys, ...argv, totals ? 'totals' : 'none'),
       );

@@ -43,6 +43,11 @@ import {
 } from './latency-curve.ts';
 import { buildLatencyPage } from './latency-report.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
+import {
+  type MutationMeasurement,
+  measureMutationThroughput,
+  mutationTable,
+} from './mutation-throughput.ts';
 import { powertoolsDesignName } from './powertools-idempotency.ts';
 import { measureReplayRebuild, replayWindow } from './replay-rebuild.ts';
 
@@ -56,6 +61,8 @@ const sizes = quick
       slow: 2_000,
       rounds: 1,
       slowRounds: 1,
+      mutation: 5_000,
+      mutationRounds: 1,
       handler: 2_000,
       handlerRounds: 3,
       pipeline: 2_000,
@@ -68,6 +75,8 @@ const sizes = quick
       slow: 20_000,
       rounds: 15,
       slowRounds: 5,
+      mutation: 100_000,
+      mutationRounds: 9,
       handler: 10_000,
       handlerRounds: 15,
       pipeline: 10_000,
@@ -217,14 +226,15 @@ async function main(): Promise<void> {
     const machine = await describeMachine(servers.redis);
     reportHeading(machine);
     const apply = await runApply(servers);
+    const mutations = await runMutations(servers.redis, apply);
     const handlerRatio = await runHandler(servers.redisUrl);
     servers.kafka = await startKafkaBroker();
     const pipeline = await runPipeline(servers.kafka.bootstrap, servers.redisUrl);
     const curve = await runLatencyCurve(servers, servers.kafka, machine);
     const streams = await runReplayRebuild(servers.redis);
-    reportTargets(apply, streams, curve, handlerRatio);
+    reportTargets(apply, mutations, streams, curve, handlerRatio);
     await writeResults(started);
-    verify(apply, streams, curve, pipeline);
+    verify(apply, mutations, streams, curve, pipeline);
   } finally {
     await tearDown(servers);
   }
@@ -305,6 +315,29 @@ async function runApply(servers: BenchServers): Promise<ApplyMeasurement[]> {
     ),
   );
   return apply;
+}
+
+/** The seed article's design's rate, from the apply measurements. */
+const seedRate = (apply: ApplyMeasurement[]) =>
+  apply.find((r) => r.design === "seed article's design")?.eventsPerSecond ?? Number.NaN;
+
+/** Each built-in mutation, guarded, against its own unguarded ceiling. */
+async function runMutations(
+  redis: RedisClient,
+  apply: ApplyMeasurement[],
+): Promise<MutationMeasurement[]> {
+  const rows = await measureMutationThroughput(redis, sizes.mutation, sizes.mutationRounds);
+  const zincrby = rows.find((r) => r.mutation === 'zincrby');
+  section(
+    `Apply throughput per mutation (guarded batch against its own unguarded ceiling; median of ${sizes.mutationRounds} rounds)`,
+    `${mutationTable(rows, targets.ceilingRatio)}\n\n` +
+      `Each built-in mutation on events of its own (16 scopes in order, 10,000 targets; for debit and transfer, balances seeded through the guard before the clock starts, so that part of the payouts are refused "insufficient"). ` +
+      `The ceiling is bench/unguarded-batch.lua without totals, the same registered Lua body (refuse, then apply) and the same stream entry per event, with the guard's own arguments. ` +
+      `In each round a mutation's two designs run one right after the other from the same flushed and seeded state (which goes first alternates); "guarded / ceiling" is the median of the rounds' own ratios, with their range. ` +
+      `Correct: both designs left the state the guard's model computes, and the stream its entries. ` +
+      `zincrby guarded here / the seed article's design (above): ${fixed((zincrby?.guardedPerSecond ?? Number.NaN) / seedRate(apply), 1)}x.`,
+  );
+  return rows;
 }
 
 /** The handler core against bare apply; returns the median of the rounds' ratios. */
@@ -504,6 +537,7 @@ async function runReplayRebuild(redis: RedisClient): Promise<StreamMeasurement[]
 /** The targets, each from this run: rates and ratios of one run, medians of repeated rounds. */
 function reportTargets(
   apply: ApplyMeasurement[],
+  mutations: MutationMeasurement[],
   streams: StreamMeasurement[],
   curve: LatencyPoint[],
   handlerRatio: number,
@@ -515,7 +549,6 @@ function reportTargets(
   );
   const rebuild1M = streams.find((m) => m.streamEntries === 1_000_000);
   const atGoal = curve.find((p) => p.offeredPerSecond === targets.lowLatencyRate);
-  const met = (ok: boolean) => (ok ? 'met' : 'NOT MET');
   const rows: string[][] = [
     [
       `replay: fold the last ${fixed(replayWindow)} stream entries (median of all replays)`,
@@ -543,6 +576,7 @@ function reportTargets(
       `>= ${targets.ceilingRatio}x`,
       met(ratio('batch without guard (writes only)') >= targets.ceilingRatio),
     ],
+    ...mutationTargets(apply, mutations),
     [
       'guarded apply / unguarded ceiling, writes + totals (events/s)',
       `${fixed(ratio('batch without guard (writes + totals)'), 2)}x`,
@@ -581,6 +615,32 @@ function reportTargets(
   );
 }
 
+/** The per-mutation targets: every ratio to its ceiling, and zincrby's to the seed's design. */
+function mutationTargets(apply: ApplyMeasurement[], rows: MutationMeasurement[]): string[][] {
+  const lowest = rows.reduce<MutationMeasurement | undefined>(
+    (low, r) => (low === undefined || r.ratio < low.ratio ? r : low),
+    undefined,
+  );
+  const zincrby =
+    (rows.find((r) => r.mutation === 'zincrby')?.guardedPerSecond ?? Number.NaN) / seedRate(apply);
+  return [
+    [
+      "each built-in mutation: guarded / its unguarded ceiling (events/s, median of the rounds' ratios), the lowest",
+      lowest ? `${fixed(lowest.ratio, 2)}x (${lowest.mutation})` : 'n/a',
+      `>= ${targets.ceilingRatio}x`,
+      met(lowest !== undefined && rows.every((r) => r.ratio >= targets.ceilingRatio)),
+    ],
+    [
+      "zincrby per mutation: guarded / the seed article's design (events/s)",
+      `${fixed(zincrby, 1)}x`,
+      `>= ${targets.seedRatio}x`,
+      met(zincrby >= targets.seedRatio),
+    ],
+  ];
+}
+
+const met = (ok: boolean) => (ok ? 'met' : 'NOT MET');
+
 /** The tables to bench/results.md (or .cache/bench-quick.md), with the run's total time. */
 async function writeResults(started: number): Promise<void> {
   const file = quick ? '.cache/bench-quick.md' : 'bench/results.md';
@@ -595,12 +655,14 @@ async function writeResults(started: number): Promise<void> {
 /** Fails the run when any design produced a wrong result. */
 function verify(
   apply: ApplyMeasurement[],
+  mutations: MutationMeasurement[],
   streams: StreamMeasurement[],
   curve: LatencyPoint[],
   { steady, burst }: PipelineRuns,
 ): void {
   const wrong =
     apply.some((r) => !r.correct || r.idempotent === false) ||
+    mutations.some((r) => !r.correct) ||
     streams.some((m) => !m.correct) ||
     curve.some((p) => p.drained && !p.correct) ||
     steady.lost + steady.duplicated + burst.lost + burst.duplicated > 0;

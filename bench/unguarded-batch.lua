@@ -1,41 +1,79 @@
 --[[
   BENCHMARK ONLY: lua/applyBatch-6.lua with the sequence guard taken out, the ceiling for the
-  same writes. Same arguments; per event it mutates the state and appends the same stream entry
-  (includes/layout.lua), and with ARGV[8] = "totals" keeps the running totals as the guard does
-  (includes/runningTotals.lua); the stream is trimmed once per chunk. Nothing else: no cursor,
-  no gap ledger, no checkpoint, no layout check, no status per event. Not idempotent (a second
-  pass applies everything again). bench/apply-throughput.ts resolves the includes.
+  same writes. Same arguments, and the same registered mutations: the registry puts their bodies
+  and their dispatch (MUTATIONS) in at the `--- @mutations` line, as it does in the guard. Per
+  event, as the guard does for an event it applies: the mutation's refuse function (if it has
+  one), then, unless refused, its apply function; an event Redis refuses leaves no trace, any
+  other appends the same stream entry (includes/layout.lua, with the reason of a refused one).
+  With ARGV[8] = "totals" it also keeps the running totals as the guard does
+  (includes/runningTotals.lua). The stream is trimmed once per chunk, as the guard trims it.
+  Nothing else: no cursor, no gap ledger, no checkpoint, no layout check, no status per event.
+  Not idempotent (a second pass applies everything again). bench/apply-throughput.ts resolves
+  the includes and passes the text through the registry (withMutations).
 
-  KEYS and ARGV as in lua/applyBatch-6.lua (ARGV[1], ARGV[3] and ARGV[6] unused), plus ARGV[8].
+  KEYS and ARGV as in lua/applyBatch-6.lua (ARGV[1] and ARGV[6] unused), plus ARGV[8].
   Returns the number of events.
 ]]
 
+--- @include "includes/seqArithmetic"
 --- @include "includes/layout"
+--- @include "includes/mutationRejection"
+--- @include "includes/int64Text"
 --- @include "includes/runningTotals"
 
-local metaKey, streamKey = KEYS[5], KEYS[4]
+local streamKey, metaKey, versionsKey = KEYS[4], KEYS[5], KEYS[6]
+local streamMaxLen = ARGV[2]
+local streamMaxAgeMs = tonumber(ARGV[3])
 local names = cjson.decode(ARGV[4])
 local events = cjson.decode(ARGV[5])
+local eventCount = #events
 local totals = ARGV[8] == 'totals'
 if totals then
-  startTotals(names, cjson.decode(ARGV[7]), #events)
+  startTotals(names, ARGV[7] and cjson.decode(ARGV[7]) or {}, eventCount)
 end
 
-for _, e in ipairs(events) do
-  local stateKey, name = KEYS[6 + e[6]], names[e[6]]
-  if e[5] == 'zincrby' then
-    redis.call('ZINCRBY', stateKey, e[8], e[7])
-  else
-    redis.call('HINCRBY', stateKey, e[7], e[8])
-  end
-  if totals then
-    totalsApplied(e[6], e[8])
-  end
-  redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
-    streamEntryValue(e[1], e[2], e[3], e[4], e[5], name, e[7], e[8], e[10], e[9], ''))
+--- @mutations
+
+-- What a mutation sees of the chunk, built as the guard builds it.
+local ctx = { keys = {}, nameOf = {}, versions = versionsKey }
+for i = 1, #names do
+  ctx.keys[i] = KEYS[6 + i]
+  ctx.nameOf[KEYS[6 + i]] = names[i]
 end
+
+local written = 0
+for i = 1, eventCount do
+  local e = events[i]
+  local mutation = MUTATIONS[e[6]]
+  local keyCount, argCount = mutation.keys, mutation.args
+  local refused = mutation.refuse and mutation.refuse(ctx, e)
+  local rejected = not refused and mutation.apply(ctx, e)
+  if not rejected then
+    if totals and not refused then
+      totalsApplied(e, keyCount, argCount)
+    end
+    redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
+      streamEntryValue(e, names, keyCount, argCount, '', refused or ''))
+    written = written + 1
+  end
+  if totals and (rejected or refused) then
+    totalsNotApplied(e, keyCount, argCount)
+  end
+end
+
 if totals then
   flushTotals(metaKey)
 end
-redis.call('XTRIM', streamKey, 'MAXLEN', '~', ARGV[2])
-return #events
+if written > 0 then
+  if streamMaxLen ~= '0' then
+    redis.call('XTRIM', streamKey, 'MAXLEN', '~', streamMaxLen)
+  end
+  if streamMaxAgeMs and streamMaxAgeMs > 0 then
+    local now = redis.call('TIME')
+    local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - streamMaxAgeMs
+    if minMs > 0 then
+      redis.call('XTRIM', streamKey, 'MINID', '~', string.format('%d', minMs))
+    end
+  end
+end
+return eventCount
