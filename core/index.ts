@@ -160,6 +160,7 @@ export {
   counterOf,
   dropIfEmpty,
   ensureState,
+  isInt64,
   type MutationRejection,
   setCounter,
   stateOf,

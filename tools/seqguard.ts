@@ -9,10 +9,17 @@
  *   npm run seqguard -- replay --topic T --since 2026-11-27T05:00:00Z [--limit N]
  *   npm run seqguard -- rebuild --shard S --key NAME
  *   npm run seqguard -- verify
+ *
+ * With mutations of your own, `--mutations MODULE` names the module that exports them as
+ * `mutations` (a registry, docs/your-own-mutation.md), so every command decodes, applies, folds
+ * and verifies with them.
  */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   alarmMetrics,
+  type ConfigCode,
   createSinkPorts,
   type DriftConnections,
   evaluateAlarms,
@@ -38,7 +45,8 @@ const usage = `usage: npm run seqguard -- <command> [flags]
   replay --topic T --since ISO-TIME|MS [--limit N]
                                           apply a range of records again, through the guard
   rebuild --shard S --key NAME            recompute a state key from its stream, swap it in
-  verify                                  recompute the state from the topic, print differences`;
+  verify                                  recompute the state from the topic, print differences
+every command: [--mutations MODULE]       a module exporting your registry as \`mutations\``;
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -52,6 +60,7 @@ const { values: flags, positionals } = parseArgs({
     limit: { type: 'string' },
     shard: { type: 'string' },
     key: { type: 'string' },
+    mutations: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -60,6 +69,21 @@ function environment(): Record<string, string | undefined> {
   const env = { ...process.env };
   env.SEQGUARD_KAFKA_BOOTSTRAP ??= env.KAFKA_BROKERS;
   return env;
+}
+
+/** The registry a module exports as `mutations`, when --mutations names one. */
+async function configCode(): Promise<ConfigCode> {
+  if (flags.mutations === undefined) return {};
+  const module = (await import(pathToFileURL(resolve(flags.mutations)).href)) as {
+    mutations?: ConfigCode['mutations'];
+  };
+  const { mutations } = module;
+  if (mutations === undefined || typeof mutations.get !== 'function') {
+    throw new UsageError(
+      `--mutations ${flags.mutations}: the module exports no \`mutations\` (a createMutationRegistry() result)`,
+    );
+  }
+  return { mutations };
 }
 
 function required(name: keyof typeof flags): string {
@@ -130,7 +154,11 @@ async function main(): Promise<number> {
     return 2;
   }
   // The functions' environment, the Redis secret included (as their handlers do at cold start).
-  const context: Context = await openDriftConnections(environment(), 'seqguard-cli');
+  const context: Context = await openDriftConnections(
+    environment(),
+    'seqguard-cli',
+    await configCode(),
+  );
   const { redis } = context;
   try {
     switch (command) {
@@ -193,10 +221,10 @@ async function replayCommand({ config, redis, kafka }: Context): Promise<number>
       ranges,
       perRun ?? config.replayLimit,
     );
-    const { applied, duplicates, deadLettered } = result.summary;
+    const { applied, duplicates, refused, deadLettered } = result.summary;
     console.log(
-      `pass ${pass}: ${result.records} records, ${applied} applied, ${duplicates} already there, ` +
-        `${deadLettered} dead-lettered, ${result.failed} failed`,
+      `pass ${pass}: ${result.records} records, ${applied} applied, ${refused} refused, ` +
+        `${duplicates} already there, ${deadLettered} dead-lettered, ${result.failed} failed`,
     );
     if (result.errors.length > 0) {
       console.error(`errors: ${result.errors.join('; ')}`);
@@ -215,6 +243,7 @@ async function rebuildCommand({ config, redis }: Context): Promise<number> {
     shard: required('shard'),
     name: required('key'),
     keyPrefix: config.sink.guard.keyPrefix,
+    ...(config.sink.guard.mutations ? { mutations: config.sink.guard.mutations } : {}),
   });
   console.log(json(result));
   return result.kind === 'rebuilt' ? 0 : 1;

@@ -4,7 +4,7 @@
  * Secrets Manager when SEQGUARD_REDIS_AUTH_SECRET_ARN is set; and a lazy Kafka connection (MSK's
  * bootstrap brokers are looked up at first use).
  */
-import { type DriftConfig, loadDriftConfig } from '../config/config.ts';
+import { type ConfigCode, type DriftConfig, loadDriftConfig } from '../config/config.ts';
 import { type KafkaConnection, lazyKafkaConnection } from '../kafka/connection.ts';
 import { withRedisAuthSecret } from '../redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../redis/client.ts';
@@ -18,8 +18,9 @@ export interface DriftConnections {
 export async function openDriftConnections(
   env: Record<string, string | undefined>,
   clientId: string,
+  code: ConfigCode = {},
 ): Promise<DriftConnections> {
-  const config = loadDriftConfig(env);
+  const config = loadDriftConfig(env, code);
   return {
     config,
     redis: createRedisClient(await withRedisAuthSecret(config.sink.redis)),

@@ -5,10 +5,14 @@
  * Starts a redis-server and a Kafka broker (or uses REDIS_URL / KAFKA_BROKERS), publishes
  * events in the seed article's format {sequence_id, player_id, delta} through the hardened
  * producer at a steady rate (with producer resends, late events and malformed records mixed in),
- * runs the real apply-events handler through the event source mapping emulator, SIGKILLs the
- * handler mid-batch, waits until every partition is committed, and checks the leaderboard, the
- * cursors, the gaps and the running totals against a model of the unique events. Exits non-zero
- * on any loss or duplicate.
+ * and at --wallet-rate wallet events in the envelope format (coins won, debits, transfers between
+ * players, all in the ledger's one scope) to a second topic. The sink decodes one format per
+ * deployment, so each topic has its function: the real apply-events handler, configured for the
+ * seed format and for the envelope, each behind its own event source mapping. It SIGKILLs the
+ * leaderboard's handler mid-batch, waits until every partition is committed, and checks the
+ * leaderboard, the balances, the cursors, the gaps, the refusals and the running totals against
+ * a model of the unique events, which says which debits and transfers the guard refuses for want
+ * of coins. Exits non-zero on any loss or duplicate.
  *
  * Fails within seconds, with the reason and what to install or set, when a server cannot be
  * started or reached or the function cannot start; fails when the pipeline makes no progress.
@@ -16,7 +20,8 @@
  *
  *   node local/demo/main.ts [--events 10000] [--partitions 3] [--players 1000] [--rate 2500]
  *                      [--duplicate-rate 0.02] [--gap-rate 0.01] [--malformed-rate 0.002]
- *                      [--kills 1] [--batch-size 100] [--batch-window-ms 100] [--json]
+ *                      [--wallet-rate 0.05] [--kills 1] [--batch-size 100]
+ *                      [--batch-window-ms 100] [--json]
  *
  * SEQGUARD_* and POWERTOOLS_* variables of the demo's environment reach the function and win
  * over the demo's own settings (for example SEQGUARD_STREAM_MAX_LEN or SEQGUARD_CHUNK_SIZE).
@@ -28,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
-  applyMutation,
+  applyRecorded,
   createAdmin,
   createRedisClient,
   deadLetterKeys,
@@ -40,8 +45,9 @@ import {
   topicPartition,
 } from '../../core/index.ts';
 
-import { createProducer, publishEvents } from '../../core/producer/index.ts';
+import { createProducer, type OutgoingEvent, publishEvents } from '../../core/producer/index.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
+import type { EsmStats } from '../emulators/lambda/event-source-mapping.ts';
 import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
 import { startRedisServer } from '../emulators/redis/server.ts';
 import { exitOnHelp, numberFlag, secureRequested } from '../scenario/cli-flags.ts';
@@ -53,7 +59,14 @@ import {
   secureRedisAccess,
 } from '../scenario/secured-clients.ts';
 import { streamLatency } from '../scenario/stream-latency.ts';
-import { bursts, demoStateName, type Model, modelOf } from '../scenario/traffic-model.ts';
+import { streamOutcomes } from '../scenario/stream-outcomes.ts';
+import {
+  demoStateName,
+  type Model,
+  modelOf,
+  trafficBursts,
+  walletStateName,
+} from '../scenario/traffic-model.ts';
 import { checkAgainstModel } from '../scenario/verdict.ts';
 import { demoReport, type Measurements, type Watch } from './report.ts';
 
@@ -66,6 +79,7 @@ const { values: flags } = parseArgs({
     'duplicate-rate': { type: 'string', default: '0.02' },
     'gap-rate': { type: 'string', default: '0.01' },
     'malformed-rate': { type: 'string', default: '0.002' },
+    'wallet-rate': { type: 'string', default: '0.05' },
     kills: { type: 'string', default: '1' },
     // Smaller batches and window than the deployed trigger's (core/config/trigger.ts: 500, 1 s):
     // 10,000 events then make about a hundred invocations, so the crash lands inside one.
@@ -80,7 +94,8 @@ const { values: flags } = parseArgs({
 exitOnHelp(
   flags.help,
   'usage: npm run demo -- [--events N] [--partitions N] [--players N] [--rate events/s]\n' +
-    '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--kills N] [--batch-size N]\n' +
+    '       [--duplicate-rate R] [--gap-rate R] [--malformed-rate R] [--wallet-rate R]\n' +
+    '       [--kills N] [--batch-size N]\n' +
     '       [--batch-window-ms MS]   (0: low-latency mode, a batch goes as soon as records arrive) [--json]\n' +
     '       [--plaintext]   (or SEQGUARD_PLAINTEXT=1: no TLS, no auth; the fast path)',
 );
@@ -93,6 +108,7 @@ const settings = {
   duplicateRate: numberFlag(flags, 'duplicate-rate', { min: 0, max: 1 }),
   gapRate: numberFlag(flags, 'gap-rate', { min: 0, max: 1 }),
   malformedRate: numberFlag(flags, 'malformed-rate', { min: 0, max: 1 }),
+  walletRate: numberFlag(flags, 'wallet-rate', { min: 0, max: 1 }),
   kills: numberFlag(flags, 'kills', { min: 0, max: 100 }),
   batchSize: numberFlag(flags, 'batch-size', { min: 1, max: 10_000 }),
   batchWindowMs: numberFlag(flags, 'batch-window-ms', { min: 0, max: 300_000 }),
@@ -193,8 +209,8 @@ async function openRedis(keyPrefix: string): Promise<OpenRedis> {
   return { url, redis, functionEnv, security };
 }
 
-/** A broker started here, or the one KAFKA_BROKERS names; makes the demo's topic. */
-async function openKafka(topic: string): Promise<KafkaClients> {
+/** A broker started here, or the one KAFKA_BROKERS names; makes the demo's topics. */
+async function openKafka(topics: string[]): Promise<KafkaClients> {
   const external = Boolean(process.env.KAFKA_BROKERS);
   const kafka = await startKafkaBroker({ security: secure && !external ? 'msk-iam' : 'plaintext' });
   resources.defer(() => kafka.stop());
@@ -213,7 +229,7 @@ async function openKafka(topic: string): Promise<KafkaClients> {
   await within(
     15_000,
     `Kafka at ${address} did not answer within 15 s`,
-    admin.createTopics({ topics: [topic], partitions: settings.partitions, replicas: 1 }),
+    admin.createTopics({ topics, partitions: settings.partitions, replicas: 1 }),
   ).catch((error: Error) => {
     throw new DemoError(
       `cannot create the demo topic on Kafka at ${address}${external ? ' (KAFKA_BROKERS)' : ''}: ${explain(error)}`,
@@ -225,7 +241,14 @@ async function openKafka(topic: string): Promise<KafkaClients> {
 
 function newWatch(): Watch {
   return {
-    handlerCounts: { applied: 0, duplicates: 0, deadLettered: 0, late: 0, gapsOpened: 0 },
+    handlerCounts: {
+      applied: 0,
+      duplicates: 0,
+      refused: 0,
+      deadLettered: 0,
+      late: 0,
+      gapsOpened: 0,
+    },
     lastFunctionError: '',
     activity: [],
     successTimes: [],
@@ -236,52 +259,52 @@ function newWatch(): Watch {
   };
 }
 
-/** Records the pipeline has yet to commit, over every partition published to. */
-function committedLag(watch: Watch, pipeline: Pipeline): number {
+/**
+ * The demo's two functions, each behind its own event source mapping: the leaderboard's (the
+ * seed format, the one the demo crashes) and the wallet's (the envelope format).
+ */
+interface Pipelines {
+  leaderboard: Pipeline;
+  wallet: Pipeline;
+}
+
+const both = (pipelines: Pipelines) => [pipelines.leaderboard, pipelines.wallet];
+
+/** The next offset to read that the mappings committed for a topic-partition. */
+function committedOf(pipelines: Pipelines, id: string): bigint | undefined {
+  for (const pipeline of both(pipelines)) {
+    const committed = pipeline.mapping.committed.get(id);
+    if (committed !== undefined) return committed;
+  }
+  return undefined;
+}
+
+/** Records the pipelines have yet to commit, over every partition published to. */
+function committedLag(watch: Watch, pipelines: Pipelines): number {
   let lag = 0n;
-  for (const [id, end] of watch.produced) lag += end - (pipeline.mapping.committed.get(id) ?? 0n);
+  for (const [id, end] of watch.produced) lag += end - (committedOf(pipelines, id) ?? 0n);
   return Number(lag);
 }
 
 /**
- * A check that throws the event source mapping's halt (a function that cannot start) once it
- * happened, for the steps that wait on the pipeline.
+ * A check that throws an event source mapping's halt (a function that cannot start) once it
+ * happened, for the steps that wait on the pipelines.
  */
-function haltCheck(pipeline: Pipeline): () => void {
+function haltCheck(pipelines: Pipelines): () => void {
   let haltedError: Error | undefined;
-  pipeline.mapping.halted.then((error) => {
-    haltedError = error;
-  });
+  for (const pipeline of both(pipelines)) {
+    pipeline.mapping.halted.then((error) => {
+      haltedError ??= error;
+    });
+  }
   return () => {
     if (haltedError) throw haltedError;
   };
 }
 
-/**
- * Step: the real apply-events handler behind the event source mapping emulator, with the crash:
- * half way through an invocation (by the median so far), once a share of the events is out, so
- * that the batch dies with some of its chunks applied. Resolves once the function's cold start
- * is done; a function that cannot start stops the demo here, with its own error.
- */
-async function startCrashingPipeline(
-  watch: Watch,
-  {
-    kafka,
-    redis,
-    topic,
-    run,
-    prefix,
-    records,
-  }: {
-    kafka: KafkaClients;
-    redis: OpenRedis;
-    topic: string;
-    run: string;
-    prefix: string;
-    records: number;
-  },
-): Promise<Pipeline> {
-  const onFunctionOutput = (line: string) => {
+/** Adds a function's counts from its structured log line per batch; notes its errors. */
+function watchFunctionOutput(watch: Watch): (line: string) => void {
+  return (line) => {
     if (line.includes('"level":"ERROR"')) watch.lastFunctionError = line;
     if (!line.includes('"batch applied"')) return;
     const entry = JSON.parse(line) as Record<string, number>;
@@ -289,6 +312,46 @@ async function startCrashingPipeline(
       watch.handlerCounts[key] += entry[key] ?? 0;
     }
   };
+}
+
+/** Resolves once the pipeline's function finished its cold start; rejects if it cannot start. */
+async function started(pipeline: Pipeline): Promise<void> {
+  const halted = pipeline.mapping.halted.then((error) => {
+    throw error;
+  });
+  halted.catch(() => {});
+  // The function's cold start (loading its modules) happens before the first event, as it
+  // would for a deployed function that has served traffic before.
+  await Promise.race([pipeline.sandbox.warmUp(), halted]);
+  await Promise.race([pipeline.mapping.ready, halted]);
+}
+
+/**
+ * Step: the real apply-events handler twice, each behind the event source mapping emulator:
+ * for the leaderboard's topic (the seed format) with the crash, half way through an invocation
+ * (by the median so far), once a share of the events is out, so that the batch dies with some
+ * of its chunks applied; and for the wallet's topic (the envelope format). Resolves once both
+ * cold starts are done; a function that cannot start stops the demo here, with its own error.
+ */
+async function startPipelines(
+  watch: Watch,
+  {
+    kafka,
+    redis,
+    topics,
+    run,
+    prefix,
+    records,
+  }: {
+    kafka: KafkaClients;
+    redis: OpenRedis;
+    topics: { leaderboard: string; wallet: string };
+    run: string;
+    prefix: string;
+    records: number;
+  },
+): Promise<Pipelines> {
+  const onFunctionOutput = watchFunctionOutput(watch);
   let killsLeft = settings.kills;
   let killInFlight = false;
   const medianInvocationMs = (): number => {
@@ -297,7 +360,7 @@ async function startCrashingPipeline(
       .sort((a, b) => a - b);
     return percentile(durations, 50) || 10;
   };
-  const pipeline = startPipeline({
+  const common = {
     bootstrap: kafka.connection.bootstrapBrokers.join(','),
     ...(kafka.connection.mskIam
       ? {
@@ -307,13 +370,17 @@ async function startCrashingPipeline(
           },
         }
       : {}),
-    topics: [topic],
-    groupId: `seqguard-demo-${run}`,
     batchSize: settings.batchSize,
     batchWindowMs: settings.batchWindowMs,
     retryBackoffMs: 100,
-    functionEnv: functionEnv(redis, kafka, prefix),
     onFunctionOutput,
+  };
+  const env = functionEnv(redis, kafka, prefix);
+  const leaderboard = startPipeline({
+    ...common,
+    topics: [topics.leaderboard],
+    groupId: `seqguard-demo-${run}`,
+    functionEnv: env,
     onActivity: (a) => {
       watch.activity.push(a);
       if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
@@ -347,43 +414,64 @@ async function startCrashingPipeline(
       }
     },
   });
-  resources.defer(() => pipeline.stop());
-  const halted = pipeline.mapping.halted.then((error) => {
-    throw error;
+  resources.defer(() => leaderboard.stop());
+  // The wallet's topic carries envelopes, whatever format the leaderboard's function is given.
+  const wallet = startPipeline({
+    ...common,
+    topics: [topics.wallet],
+    groupId: `seqguard-demo-${run}-wallet`,
+    functionEnv: { ...env, SEQGUARD_FORMAT: 'envelope' },
+    onActivity: (a) => {
+      if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
+        watch.lastFunctionError = a.detail;
+      if (a.kind === 'pollerError')
+        watch.lastFunctionError = `the wallet's poller failed: ${a.error.message}`;
+    },
   });
-  halted.catch(() => {});
-  // The function's cold start (loading its modules) happens before the first event, as it
-  // would for a deployed function that has served traffic before.
-  await Promise.race([pipeline.sandbox.warmUp(), halted]);
-  await Promise.race([pipeline.mapping.ready, halted]);
-  say(`function started: cold start done, handler process ${pipeline.sandbox.pid}`);
-  return pipeline;
+  resources.defer(() => wallet.stop());
+  await Promise.all([started(leaderboard), started(wallet)]);
+  say(
+    `function started: cold start done, handler process ${leaderboard.sandbox.pid} (the leaderboard's, seed format)`,
+  );
+  say(
+    `function started: cold start done, handler process ${wallet.sandbox.pid} (the wallet's, envelope format)`,
+  );
+  return { leaderboard, wallet };
 }
 
-/** Step: a line a second on how far publishing and the pipeline are; the caller stops it. */
-function reportProgress(watch: Watch, pipeline: Pipeline, records: number): NodeJS.Timeout {
+/** Step: a line a second on how far publishing and the pipelines are; the caller stops it. */
+function reportProgress(watch: Watch, pipelines: Pipelines, records: number): NodeJS.Timeout {
   const progress = setInterval(() => {
-    const lag = committedLag(watch, pipeline);
+    const lag = committedLag(watch, pipelines);
     watch.maxLag = Math.max(watch.maxLag, lag);
+    const invocations = both(pipelines).reduce((n, p) => n + p.mapping.stats.invocations, 0);
     say(
-      `  published ${watch.publishedRecords}/${records}  committed lag ${lag}  invocations ${pipeline.mapping.stats.invocations}` +
-        `  kills ${watch.kills.length}  applied ${watch.handlerCounts.applied}`,
+      `  published ${watch.publishedRecords}/${records}  committed lag ${lag}  invocations ${invocations}` +
+        `  kills ${watch.kills.length}  applied ${watch.handlerCounts.applied}  refused ${watch.handlerCounts.refused}`,
     );
   }, 1_000);
   resources.defer(async () => clearInterval(progress));
   return progress;
 }
 
-/** Step: every record of the plan, through the hardened producer, in bursts every 100 ms. */
+/**
+ * Step: every record of the plan, through the hardened producer, in bursts every 100 ms: the
+ * leaderboard's to its topic, the wallet's to its own.
+ */
 async function publishAll(
   watch: Watch,
-  pipeline: Pipeline,
+  pipelines: Pipelines,
   {
     kafka,
-    topic,
+    topics,
     model,
     throwIfHalted,
-  }: { kafka: KafkaClients; topic: string; model: Model; throwIfHalted: () => void },
+  }: {
+    kafka: KafkaClients;
+    topics: { leaderboard: string; wallet: string };
+    model: Model;
+    throwIfHalted: () => void;
+  },
 ): Promise<void> {
   const producer = createProducer({ clientId: 'seqguard-demo', ...kafka.connection });
   resources.defer(() => producer.close());
@@ -391,17 +479,22 @@ async function publishAll(
     `publishing ${model.records} records (${model.unique} unique events) at about ${settings.rate} events/s`,
   );
   const interval = 100;
-  for await (const burst of bursts(settings)) {
-    throwIfHalted();
-    const tick = performance.now();
-    const written = await publishEvents(producer, topic, burst);
-    for (const w of written) {
+  const send = async (topic: string, events: OutgoingEvent[]) => {
+    for (const w of await publishEvents(producer, topic, events)) {
       const id = topicPartition({ topic, partition: w.partition });
       const end = w.offset + 1n;
       if ((watch.produced.get(id) ?? 0n) < end) watch.produced.set(id, end);
     }
-    watch.publishedRecords += burst.length;
-    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
+  };
+  for await (const burst of trafficBursts(settings)) {
+    throwIfHalted();
+    const tick = performance.now();
+    await Promise.all([
+      send(topics.leaderboard, burst.leaderboard),
+      send(topics.wallet, burst.wallet),
+    ]);
+    watch.publishedRecords += burst.leaderboard.length + burst.wallet.length;
+    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipelines));
     const rest = interval - (performance.now() - tick);
     if (rest > 0) await sleep(rest);
   }
@@ -409,56 +502,62 @@ async function publishAll(
 
 /**
  * Step: caught up when every partition is committed to its end. No commit for STALL_MS while
- * records wait means the pipeline is stuck: say why, with the function's last error.
+ * records wait means the pipelines are stuck: say why, with the functions' last error.
  */
 async function waitUntilCommitted(
   watch: Watch,
-  pipeline: Pipeline,
+  pipelines: Pipelines,
   throwIfHalted: () => void,
 ): Promise<void> {
   const STALL_MS = 30_000;
   let lastCommitted = '';
   let lastMove = Date.now();
-  while ([...watch.produced].some(([id, end]) => pipeline.mapping.committed.get(id) !== end)) {
+  while ([...watch.produced].some(([id, end]) => committedOf(pipelines, id) !== end)) {
     throwIfHalted();
-    const committed = [...pipeline.mapping.committed.values()].join(',');
+    const committed = both(pipelines)
+      .map((p) => [...p.mapping.committed.values()].join(','))
+      .join('/');
     if (committed !== lastCommitted) {
       lastCommitted = committed;
       lastMove = Date.now();
     } else if (Date.now() - lastMove > STALL_MS) {
       throw new DemoError(
-        `the pipeline made no progress for ${STALL_MS / 1000} s with ${committedLag(watch, pipeline)} records waiting; ` +
+        `the pipeline made no progress for ${STALL_MS / 1000} s with ${committedLag(watch, pipelines)} records waiting; ` +
           `the function's last error: ${watch.lastFunctionError || 'none reported'}`,
       );
     }
-    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipeline));
+    watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipelines));
     await sleep(50);
   }
 }
 
 /**
- * Step: the verdict, from the state itself against the model of the unique events; the dead
- * letters; the produce-to-visible latency; and a replay of the last 10,000 stream entries,
- * folded oldest first into a fresh read model (the guard's model of the state).
+ * Step: the verdict, from the state itself against the model of the unique events; what the
+ * delta stream says of each op (applied, refused); the dead letters; the produce-to-visible
+ * latency; and a replay of the last 10,000 stream entries, folded oldest first into a fresh read
+ * model (the guard's model of the state; a refused entry changed nothing, so it folds nothing).
  */
 async function measure(redis: RedisClient, model: Model, prefix: string): Promise<Measurements> {
   const verdict = await checkAgainstModel(redis, model, {
     shard: 'game',
     stateName: demoStateName,
+    stateNames: [walletStateName],
     keyPrefix: prefix,
   });
   const deadLettered = await redis.xlen(deadLetterKeys(prefix).stream);
   const keys = shardKeys('game', prefix);
+  const stream = await streamOutcomes(redis, keys.stream);
   const latency = await streamLatency(redis, keys.stream);
 
   const replayStarted = performance.now();
   const tail = await redis.xrevrange(keys.stream, '+', '-', 'COUNT', 10_000);
   const replayed = emptyStateModel();
   for (let i = tail.length - 1; i >= 0; i--) {
-    applyMutation(replayed, entryMutation(decodeStreamEntry((tail[i] as [string, string[]])[1])));
+    const entry = decodeStreamEntry((tail[i] as [string, string[]])[1]);
+    if (entry.refused === undefined) applyRecorded(replayed, entryMutation(entry));
   }
   const replayMs = performance.now() - replayStarted;
-  return { verdict, deadLettered, latency, replayMs, replayedEntries: tail.length };
+  return { verdict, stream, deadLettered, latency, replayMs, replayedEntries: tail.length };
 }
 
 /** Step: the report, printed; true when Redis holds exactly the unique events. */
@@ -471,9 +570,17 @@ function report(
   return ok;
 }
 
+/** The two mappings' counts, added. */
+function statsOf(pipelines: Pipelines): EsmStats {
+  const [a, b] = both(pipelines).map((p) => p.mapping.stats) as [EsmStats, EsmStats];
+  return Object.fromEntries(
+    Object.keys(a).map((k) => [k, a[k as keyof EsmStats] + b[k as keyof EsmStats]]),
+  ) as unknown as EsmStats;
+}
+
 /**
  * The demo, step by step: the servers (Redis first: it fails in seconds, before the slower
- * broker start), the plan and its model, the pipeline with its crash, the events published, the
+ * broker start), the plan and its model, the pipelines with the crash, the events published, the
  * wait until every partition is committed, then the measurements and the report.
  */
 async function main(): Promise<number> {
@@ -481,35 +588,39 @@ async function main(): Promise<number> {
   say('seqguard demo: Kafka -> event source mapping -> apply-events -> Redis, with a crash\n');
 
   const run = randomBytes(3).toString('hex');
-  const topic = `seqguard-demo-${run}`;
+  const topics = { leaderboard: `seqguard-demo-${run}`, wallet: `seqguard-demo-${run}-wallet` };
   const prefix = `demo${run}`;
   const redis = await openRedis(prefix);
-  const kafka = await openKafka(topic);
-  say(`topic   ${topic}, ${settings.partitions} partitions; Redis key prefix ${prefix}\n`);
+  const kafka = await openKafka([topics.leaderboard, topics.wallet]);
+  say(
+    `topics  ${topics.leaderboard} (the leaderboard, seed format), ${topics.wallet} (the wallets, envelope format), ` +
+      `${settings.partitions} partitions each; Redis key prefix ${prefix}\n`,
+  );
 
   const model = await modelOf(settings);
   const watch = newWatch();
-  const pipeline = await startCrashingPipeline(watch, {
+  const pipelines = await startPipelines(watch, {
     kafka,
     redis,
-    topic,
+    topics,
     run,
     prefix,
     records: model.records,
   });
-  const progress = reportProgress(watch, pipeline, model.records);
-  const throwIfHalted = haltCheck(pipeline);
-  await publishAll(watch, pipeline, { kafka, topic, model, throwIfHalted });
-  await waitUntilCommitted(watch, pipeline, throwIfHalted);
+  const progress = reportProgress(watch, pipelines, model.records);
+  const throwIfHalted = haltCheck(pipelines);
+  await publishAll(watch, pipelines, { kafka, topics, model, throwIfHalted });
+  await waitUntilCommitted(watch, pipelines, throwIfHalted);
   clearInterval(progress);
-  await pipeline.stop();
+  const stats = statsOf(pipelines);
+  await Promise.all(both(pipelines).map((p) => p.stop()));
 
   const measured = await measure(redis.redis, model, prefix);
   const ok = report(watch, {
     started,
     security: { kafka: kafka.security, redis: redis.security },
     model,
-    stats: pipeline.mapping.stats,
+    stats,
     measured,
   });
   return ok ? 0 : 1;

@@ -3,15 +3,17 @@
  * measured, as the lines it ends with. Pure: lines out, printed by the demo.
  */
 import type { EsmActivity, EsmStats } from '../emulators/lambda/event-source-mapping.ts';
-import type { Model } from '../scenario/traffic-model.ts';
+import type { StreamOutcomes } from '../scenario/stream-outcomes.ts';
+import { type Model, opCounts, refusedCount } from '../scenario/traffic-model.ts';
 import type { Verdict } from '../scenario/verdict.ts';
 
 /** What the demo watches while the pipeline runs, filled in by its steps (local/demo/main.ts). */
 export interface Watch {
-  /** The function's own counts, from its structured log line per batch. */
+  /** The functions' own counts, from their structured log line per batch. */
   handlerCounts: {
     applied: number;
     duplicates: number;
+    refused: number;
     deadLettered: number;
     late: number;
     gapsOpened: number;
@@ -32,6 +34,8 @@ export interface Watch {
 /** What the demo measured once the pipeline caught up (local/demo/main.ts, `measure`). */
 export interface Measurements {
   verdict: Verdict;
+  /** What the shard's delta stream records of each op. */
+  stream: StreamOutcomes;
   deadLettered: number;
   latency: { p50: number; p99: number; entries: number };
   replayMs: number;
@@ -40,10 +44,46 @@ export interface Measurements {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
+/** The wallet's figures the table shows, model against Redis: [row, op, refusal reason or none]. */
+const walletRows: [string, string, string | undefined][] = [
+  ['debits applied', 'debit', undefined],
+  ['debits refused (insufficient)', 'debit', 'insufficient'],
+  ['transfers applied', 'transfer', undefined],
+  ['transfers refused (insufficient)', 'transfer', 'insufficient'],
+];
+
+/**
+ * The wallet's rows, model / Redis: Redis's count from the delta stream, which speaks for every
+ * event while it holds them all (one entry per event applied or refused); `match` when it does
+ * and every figure agrees, or when it does not (the verdict, from the state, still decides).
+ */
+export function walletFigures(
+  model: Model,
+  stream: StreamOutcomes,
+): { rows: [string, string][]; whole: boolean; match: boolean } {
+  const whole = stream.entries === model.unique;
+  let match = true;
+  const rows = walletRows.map(([label, op, reason]): [string, string] => {
+    const count = (counts: { applied: number; refused: Map<string, number> } | undefined) =>
+      reason === undefined ? (counts?.applied ?? 0) : (counts?.refused.get(reason) ?? 0);
+    const expected = count(opCounts(model, op));
+    const held = count(stream.byOp.get(op));
+    if (whole && held !== expected) match = false;
+    return [
+      `${label}, model / Redis`,
+      whole
+        ? `${expected} / ${held}`
+        : `${expected} / ? (the stream keeps ${stream.entries} of ${model.unique} entries)`,
+    ];
+  });
+  return { rows, whole, match };
+}
+
 /**
  * The report's lines: with `json`, first a line `RESULT {…}` with the measurements (for bench/),
- * then the table, then the verdict; ok when Redis holds exactly the unique events, every
- * malformed record is dead-lettered, and a kill hit a batch (when kills were asked for).
+ * then the table, then the verdict; ok when Redis holds exactly the unique events (refusals
+ * included), the wallet's figures agree (when the stream holds every event), every malformed
+ * record is dead-lettered, and a kill hit a batch (when kills were asked for).
  */
 export function demoReport({
   watch,
@@ -69,20 +109,31 @@ export function demoReport({
 }): { lines: string[]; ok: boolean } {
   const lines: string[] = [];
   const say = (line: string) => lines.push(line);
-  const { verdict, deadLettered, latency, replayMs, replayedEntries } = measured;
+  const { verdict, stream, deadLettered, latency, replayMs, replayedEntries } = measured;
   const { handlerCounts, kills, successTimes, maxLag } = watch;
+  const leaderboardEvents = opCounts(model, 'zincrby').applied;
+  const wallet = walletFigures(model, stream);
   const killsHit = watch.activity.filter(
     (a) => a.kind === 'invoked' && a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''),
   ).length;
   const rows: [string, string][] = [
     ['kafka: producer, event source mapping, function', security.kafka],
     ['redis: function, demo', security.redis],
-    ['events produced (unique)', String(model.unique)],
+    [
+      'events produced (unique)',
+      `${model.unique} (${leaderboardEvents} to the leaderboard in the seed format, ${model.unique - leaderboardEvents} to the wallets in the envelope format)`,
+    ],
     [
       'records published',
       `${model.records} (${model.resends} producer resends, ${model.late} sent late, ${model.malformed} malformed)`,
     ],
     ["events applied (the guard's count)", String(verdict.applied)],
+    [
+      'events refused by their mutation (by the state)',
+      `${verdict.refused} (model: ${refusedCount(model)})`,
+    ],
+    ...wallet.rows,
+    ['wallet balances that are wrong', String(verdict.wrongEntries)],
     [
       'duplicates skipped by the guard',
       `${handlerCounts.duplicates} (${model.resends} producer resends, ${handlerCounts.duplicates - model.resends} redelivered after a crash)`,
@@ -116,6 +167,7 @@ export function demoReport({
       `RESULT ${JSON.stringify({
         unique: model.unique,
         applied: verdict.applied,
+        refused: verdict.refused,
         lost: verdict.lost,
         duplicated: verdict.duplicated,
         killsSent: kills.length,
@@ -135,7 +187,11 @@ export function demoReport({
   say('\nreport');
   for (const [k, v] of rows) say(`  ${k.padEnd(width)}  ${v}`);
 
-  const ok = verdict.ok && deadLettered === model.malformed && killsHit >= Math.min(1, killsAsked);
+  const ok =
+    verdict.ok &&
+    wallet.match &&
+    deadLettered === model.malformed &&
+    killsHit >= Math.min(1, killsAsked);
   say(
     ok
       ? '\nOK: every event applied exactly once.'

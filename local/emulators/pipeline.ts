@@ -19,6 +19,11 @@ const applyEventsModule = fileURLToPath(
 export interface PipelineOptions
   extends Omit<EventSourceMappingOptions, 'invoke' | 'bootstrapBrokers' | 'onActivity'> {
   bootstrap: string;
+  /**
+   * The handler module the sandbox imports: functions/apply-events/handler.ts unless given (a
+   * handler composed the same way with mutations of its own, as the soak's).
+   */
+  module?: string;
   /** The function's environment: REDIS_URL and any SEQGUARD_* settings. */
   functionEnv: Record<string, string>;
   functionTimeoutMs?: number;
@@ -43,6 +48,7 @@ export interface Pipeline {
 export function startPipeline(options: PipelineOptions): Pipeline {
   const {
     bootstrap,
+    module = applyEventsModule,
     functionEnv,
     functionTimeoutMs,
     functionOutput,
@@ -51,7 +57,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
     ...mappingOptions
   } = options;
   const sandbox = new HandlerProcess({
-    module: applyEventsModule,
+    module,
     env: {
       POWERTOOLS_LOG_LEVEL: 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',

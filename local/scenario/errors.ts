@@ -12,3 +12,6 @@ export class SoakError extends LocalRuntimeError {}
 
 /** The soak's producer process failed, or died more often than a run allows. */
 export class ProducerProcessError extends LocalRuntimeError {}
+
+/** The traffic made an event its model cannot take (one the guard would reject): a mistake of the traffic. */
+export class TrafficModelError extends LocalRuntimeError {}

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type DriftReport, deadLetterKeys, type RedisClient } from '../../core/index.ts';
+import { type Model, refusedCount } from '../scenario/traffic-model.ts';
 import { checkAgainstModel, type Verdict } from '../scenario/verdict.ts';
 import { BOARD, clock, n, SHARD, type SoakRun } from './context.ts';
 import { checkDeadLetters, type DeadLetterCheck } from './dead-letters.ts';
@@ -16,6 +17,7 @@ import { buildReport } from './report.ts';
 import type { Sampler } from './sampler.ts';
 import { type FaultKind, faultKinds } from './schedule.ts';
 import type { SoakSink } from './sink.ts';
+import { soakStates } from './traffic.ts';
 
 /** What the run's parts observed, for the verdict and the summary. */
 export interface SoakObservations {
@@ -50,6 +52,7 @@ export async function verify(
   const verdict = await checkAgainstModel(redis, model, {
     shard: SHARD,
     stateName: BOARD,
+    stateNames: Object.values(soakStates),
     keyPrefix: run.prefix,
     expectedGaps,
   });
@@ -79,6 +82,16 @@ export function verdictRows(
     ['LOST', String(verdict.lost), verdict.lost === 0],
     ['DUPLICATED', String(verdict.duplicated), verdict.duplicated === 0],
     ['players whose score is wrong', String(verdict.wrongScores), verdict.wrongScores === 0],
+    [
+      `other state entries that are wrong (${verdict.statesChecked.filter((s) => s !== BOARD).join(', ')})`,
+      String(verdict.wrongEntries),
+      verdict.wrongEntries === 0,
+    ],
+    [
+      'events refused (by the state: seqs consumed, not applied)',
+      `${n(verdict.refused)} of the model's ${n(refusedCount(model))}`,
+      verdict.refusedMatch,
+    ],
     ['running totals match the model', verdict.totalsMatch ? 'yes' : 'NO', verdict.totalsMatch],
     ['open sequence gaps (unexpected)', String(verdict.openGaps), verdict.openGaps === 0],
     [
@@ -98,6 +111,24 @@ export function verdictRows(
       killsOk,
     ],
   ];
+}
+
+/** e.g. `zincrby 30,012, debit 4,480 (1,210 insufficient), …`, most events first. */
+export function eventsByOp(model: Model): string {
+  return (
+    [...model.byOp]
+      .map(([op, counts]) => {
+        const refused = [...counts.refused].map(([reason, c]) => `${n(c)} ${reason}`);
+        const total = counts.applied + refusedCount(model, op);
+        return {
+          total,
+          text: `${op} ${n(total)}${refused.length ? ` (${refused.join(', ')})` : ''}`,
+        };
+      })
+      .sort((a, b) => b.total - a.total)
+      .map((o) => o.text)
+      .join(', ') || 'none'
+  );
 }
 
 /** The summary's rows: [what, value]. */
@@ -131,6 +162,11 @@ export function summaryRows(
       `${n(model.unique)} / ${n(model.records)} (${n(model.resends)} producer resends, ${n(model.late)} sent late, ${n(model.malformed)} malformed)`,
     ],
     ["events applied (the guard's count)", n(verdict.applied)],
+    ['unique events by op (of them refused, by reason)', eventsByOp(model)],
+    [
+      'events refused: the model / the function logged',
+      `${n(refusedCount(model))} / ${n(seen.sink.handlerCounts.refused)} (the function does not log what a kill cut short, nor what check-drift repaired)`,
+    ],
     [
       'malformed records by kind',
       [...soakModel.malformedByKind].map(([k, c]) => `${k} ${c}`).join(', ') || 'none',

@@ -95,7 +95,7 @@ async function logEnds(): Promise<Map<number, bigint>> {
 /** Draws the burst's seqs, with the outbox written before and after. */
 async function stamp(burst: number, drafts: Draft[]): Promise<Outbox> {
   const events = drafts.filter((d): d is EventDraft => d.kind === 'event');
-  const scopes = [...new Set(events.map((e) => e.player))];
+  const scopes = [...new Set(events.map((e) => e.scope))];
   const values = scopes.length
     ? await counters.mget(...scopes.map((s) => producerSeqKey(s, settings.keyPrefix)))
     : [];
@@ -106,7 +106,7 @@ async function stamp(burst: number, drafts: Draft[]): Promise<Outbox> {
   };
   await counters.set(OUTBOX_KEY, JSON.stringify(outbox));
   const seqs: string[] = [];
-  for (const event of events) seqs.push(String(await sequences.next(event.player)));
+  for (const event of events) seqs.push(String(await sequences.next(event.scope)));
   outbox.seqs = seqs;
   await counters.set(OUTBOX_KEY, JSON.stringify(outbox));
   return outbox;
@@ -137,9 +137,9 @@ async function publish(outbox: Outbox, drafts: Draft[]): Promise<void> {
     if (draft.kind !== 'event') continue;
     const seq = BigInt(seqs[next++] as string);
     const event = {
-      scope: draft.player,
+      scope: draft.scope,
       value: envelopeOf(draft, seq),
-      partition: partitionOf(draft.player, partitions),
+      partition: partitionOf(draft.scope, partitions),
       late: draft.late,
     };
     // A producer resend: the same event, with the same seq, twice.

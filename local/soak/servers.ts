@@ -15,6 +15,7 @@ import { type KafkaBroker, startKafkaBroker } from '../emulators/kafka/broker.ts
 import { type RedisCluster, startRedisCluster } from '../emulators/redis/cluster.ts';
 import { type RedisServer, startRedisServer } from '../emulators/redis/server.ts';
 import { startTcpProxy, type TcpProxy } from '../emulators/tcp-proxy.ts';
+import { scenarioMutations } from '../scenario/capped-counter.ts';
 import {
   type KafkaClients,
   kafkaClientsOf,
@@ -149,7 +150,7 @@ export function functionEnvOf(run: SoakRun, servers: SoakServers): Record<string
 }
 
 export interface SoakClients {
-  /** The sink's configuration as the function reads it, Redis reached directly. */
+  /** The sink's configuration as the soak's function reads it, Redis reached directly. */
   sink: SinkConfig;
   /** The run's own client: sampling and the verdict. */
   redis: RedisClient;
@@ -157,13 +158,20 @@ export interface SoakClients {
   monitorRedis: RedisClient;
 }
 
-/** The run's own Redis clients, configured as the function is, with their own timeouts. */
+/**
+ * The run's own Redis clients, configured as the function is (the soak's mutations registered,
+ * so that check-drift's repairs decode and guard the events as the sink does), with their own
+ * timeouts.
+ */
 export function openClients(
   servers: SoakServers,
   functionEnv: Record<string, string>,
   resources: AsyncDisposableStack,
 ): SoakClients {
-  const sink = loadSinkConfig({ ...functionEnv, REDIS_URL: servers.redisUrl });
+  const sink = loadSinkConfig(
+    { ...functionEnv, REDIS_URL: servers.redisUrl },
+    { mutations: scenarioMutations },
+  );
   const clientOf = (timeoutMs: number): RedisClient => {
     const client = createRedisClient({
       ...sink.redis,

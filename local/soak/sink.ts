@@ -1,16 +1,21 @@
 /**
- * The soak's sink: the real apply-events function through the event source mapping emulator,
- * what it reports (its counts, its last error, its invocations), and the sink kills the
- * schedule arms. A kill is sent at its point (mid-invocation, while the guard's call is on its
- * way, or after the guard and before the batch response) and armed again until one hits a batch.
+ * The soak's sink: the real apply-events function (composed with the soak's mutations,
+ * handler.ts) through the event source mapping emulator, what it reports (its counts, its last
+ * error, its invocations), and the sink kills the schedule arms. A kill is sent at its point
+ * (mid-invocation, while the guard's call is on its way, or after the guard and before the batch
+ * response) and armed again until one hits a batch.
  */
 
+import { fileURLToPath } from 'node:url';
 import { triggerDefaults } from '../../core/index.ts';
 import type { EsmActivity } from '../emulators/lambda/event-source-mapping.ts';
 import type { HandlerProcess } from '../emulators/lambda/handler-process.ts';
 import { type Pipeline, type PipelineOptions, startPipeline } from '../emulators/pipeline.ts';
 import type { KafkaClients } from '../scenario/secured-clients.ts';
 import type { KillPoint, ScheduledFault } from './schedule.ts';
+
+/** The soak's handler module: apply-events with `scenarioMutations` registered. */
+export const soakHandlerModule = fileURLToPath(new URL('./handler.ts', import.meta.url));
 
 /** The mapping's settings, shared by the sink and the redelivery storm's second mapping. */
 export type SoakPipelineOptions = Omit<PipelineOptions, 'groupId'>;
@@ -25,6 +30,7 @@ export function pipelineOptionsOf(
     : undefined;
   return {
     bootstrap: kafka.connection.bootstrapBrokers.join(','),
+    module: soakHandlerModule,
     ...(security ? { security } : {}),
     topics: [topic],
     // The deployed trigger's batch size; a shorter window than its 1 s, so a run of minutes
@@ -38,7 +44,7 @@ export function pipelineOptionsOf(
 
 export class SoakSink {
   /** The function's own counts, from its structured log line per batch. */
-  readonly handlerCounts = { applied: 0, duplicates: 0, deadLettered: 0, late: 0 };
+  readonly handlerCounts = { applied: 0, duplicates: 0, refused: 0, deadLettered: 0, late: 0 };
   readonly activity = { invocations: 0, functionErrors: 0, killsSent: 0, killsHit: 0 };
   /** The function's last error, to say why a run stalls. */
   lastFunctionError = '';

@@ -1,14 +1,47 @@
 /**
- * The soak's traffic, drawn from its seed: events in the envelope format
- * (`{scope, seq, type: 'zincrby', data: {key: 'leaderboard', member, delta}}`, one scope per
- * player), with producer resends, late events (held back to the end of their burst) and
- * malformed records of many kinds mixed in. Bursts are made as they are published; nothing here
- * grows with the number of events. Seqs are not drawn here: the producer process stamps them
- * from its durable counters (producer-child.ts).
+ * The soak's traffic, drawn from its seed: events in the envelope format (`{scope, seq, type,
+ * data}`) of every kind of mutation the sink registers (`scenarioMutations`: the built-ins and
+ * the capped counter), with producer resends, late events (held back to the end of their burst)
+ * and malformed records of many kinds mixed in. Bursts are made as they are published; nothing
+ * here grows with the number of events. Seqs are not drawn here: the producer process stamps
+ * them from its durable counters (producer-child.ts).
+ *
+ * Each state entry is written by the events of one scope only, so that its partition's order is
+ * the order it is mutated in, and the model can tell which debits, transfers and spins are
+ * refused (their turn decides it):
+ * - the player's scope: the leaderboard (zincrby), the best round (zmax), who is online (sadd,
+ *   srem), the daily spins (cappedIncr, refused "capped" past `spinCap`);
+ * - the player's team's scope (`teamSize` players; the first `coinPlayers` players have coins):
+ *   the players' coins in `wallet`, won (hincrby), spent (debit, refused "insufficient" below
+ *   the floor, 0 or an overdraft's -10), given to a teammate (transfer within the key) and moved
+ *   to and from the team's `vault` (a transfer between two keys of the shard), both refused
+ *   "insufficient" too.
  */
 
 import { seededRandom } from '../scenario/seeded-random.ts';
 import { demoStateName } from '../scenario/traffic-model.ts';
+
+/** The state keys the soak's events mutate, all of one shard. */
+export const soakStates = {
+  leaderboard: demoStateName,
+  best: 'best',
+  online: 'online',
+  spins: 'spins',
+  wallet: 'wallet',
+  vault: 'vault',
+} as const;
+
+/** The most spins a player may have (cappedIncr's cap). */
+export const spinCap = 4;
+
+/** Players per team: a team's scope orders its players' coins. */
+export const teamSize = 10;
+
+/**
+ * Players with coins: the first ones, few enough that each sees many coins events, so that
+ * balances go up and down and debits and transfers are both applied and refused.
+ */
+export const coinPlayers = 500;
 
 export interface SoakTrafficSettings {
   seed: number;
@@ -51,8 +84,13 @@ export const expectedReasons: Record<MalformedKind, RegExp> = {
 /** An event of the traffic before its seq is stamped. */
 export interface EventDraft {
   kind: 'event';
+  /** The scope its seq is stamped in: the player's, or the player's team's. */
+  scope: string;
+  /** The player it is about. */
   player: string;
-  delta: number;
+  /** The envelope's type (a registered mutation) and data. */
+  type: string;
+  data: Record<string, string | number>;
   /** Held back to the end of its burst: the guard opens a gap, then fills it. */
   late: boolean;
   /** Sent twice, with the same seq: a producer resend. */
@@ -72,12 +110,83 @@ export type Draft = EventDraft | MalformedDraft;
 
 /** The envelope of a stamped event: what the producer publishes. */
 export function envelopeOf(draft: EventDraft, seq: bigint) {
-  return {
-    scope: draft.player,
-    seq,
-    type: 'zincrby',
-    data: { key: demoStateName, member: draft.player, delta: draft.delta },
-  };
+  return { scope: draft.scope, seq, type: draft.type, data: draft.data };
+}
+
+/** What an event draft is besides its delivery (late, resend). */
+type Drawn = Pick<EventDraft, 'scope' | 'player' | 'type' | 'data'>;
+
+const amount = (random: () => number, max: number) => 1 + Math.floor(random() * max);
+
+/** A coins event of player `index`, in its team's scope. */
+function coinsEvent(random: () => number, index: number, players: number): Drawn {
+  const team = Math.floor(index / teamSize);
+  const scope = `team-${team}`;
+  const player = `player-${index}`;
+  const first = team * teamSize;
+  const members = Math.min(teamSize, players - first);
+  const { wallet, vault } = soakStates;
+  const roll = random();
+  const event = (type: string, data: Drawn['data']): Drawn => ({ scope, player, type, data });
+  if (roll < 0.35)
+    return event('hincrby', { key: wallet, field: player, delta: amount(random, 20) });
+  if (roll < 0.65) {
+    const data: Drawn['data'] = { key: wallet, field: player, amount: amount(random, 25) };
+    if (random() < 0.2) data.floor = -10; // an overdraft allowed
+    return event('debit', data);
+  }
+  if (roll < 0.82 && members > 1) {
+    const teammate = first + ((index - first + amount(random, members - 1)) % members);
+    return event('transfer', {
+      key: wallet,
+      from: player,
+      to: `player-${teammate}`,
+      amount: amount(random, 15),
+    });
+  }
+  if (roll < 0.91)
+    return event('transfer', {
+      key: wallet,
+      from: player,
+      toKey: vault,
+      to: scope,
+      amount: amount(random, 10),
+    });
+  return event('transfer', {
+    key: vault,
+    from: scope,
+    toKey: wallet,
+    to: player,
+    amount: amount(random, 20),
+  });
+}
+
+/** One event of the mix: half of them leaderboard points, a quarter coins, the rest the others. */
+export function drawEvent(random: () => number, players: number): Drawn {
+  const index = Math.floor(random() * players);
+  const player = `player-${index}`;
+  const { leaderboard, best, online, spins } = soakStates;
+  const roll = random();
+  const event = (type: string, data: Drawn['data']): Drawn => ({
+    scope: player,
+    player,
+    type,
+    data,
+  });
+  if (roll < 0.5)
+    return event('zincrby', { key: leaderboard, member: player, delta: amount(random, 10) });
+  if (roll < 0.58)
+    return event('zmax', { key: best, member: player, score: Math.floor(random() * 4000) / 4 });
+  if (roll < 0.66) return event(random() < 0.6 ? 'sadd' : 'srem', { key: online, member: player });
+  if (roll < 0.75)
+    return event('cappedIncr', {
+      key: spins,
+      field: player,
+      delta: amount(random, 3),
+      cap: spinCap,
+    });
+  const coins = Math.min(players, coinPlayers);
+  return coinsEvent(random, Math.floor(random() * coins), coins);
 }
 
 const kinds = Object.keys(malformedKinds) as MalformedKind[];
@@ -139,11 +248,11 @@ export function* soakBursts(settings: SoakTrafficSettings): Generator<Draft[]> {
     const burst: Draft[] = [];
     const size = Math.min(settings.burstSize, settings.events - made);
     for (let i = 0; i < size; i++) {
-      const player = `player-${Math.floor(random() * settings.players)}`;
-      const delta = 1 + Math.floor(random() * 10);
+      const drawn = drawEvent(random, settings.players);
+      const { player } = drawn;
       const late = random() < settings.gapRate;
       const resend = random() < settings.duplicateRate;
-      burst.push({ kind: 'event', player, delta, late, resend });
+      burst.push({ kind: 'event', ...drawn, late, resend });
       if (random() < settings.malformedRate) {
         // The kinds take turns, so a short run has every kind.
         const kind = kinds[malformedCount % kinds.length] as MalformedKind;

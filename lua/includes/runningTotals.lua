@@ -24,6 +24,8 @@
 local TOTALS_EXACT_LIMIT = 4503599627370496 -- 2^52
 local totalsNames, totalsCount, totalsSum, totalsGiven, totalsLarge = {}, {}, {}, {}, {}
 local totalsSmall = 0
+-- Applied events of the chunk: one each, however many states it touched.
+local totalsEvents = 0
 
 -- Starts the totals of a chunk of `eventCount` events of the states `names`; givenSums[i] is the
 -- given sum of state i, or false.
@@ -53,6 +55,7 @@ end
 -- The event row e (keyCount keys, argCount args) was applied: each state it touched counts it
 -- once (a transfer within one key touches it once), and each key's sum moves.
 local function totalsApplied(e, keyCount, argCount)
+  totalsEvents = totalsEvents + 1
   for j = 1, keyCount do
     local index = e[6 + j]
     local repeated = false
@@ -83,7 +86,6 @@ end
 
 -- Writes the chunk's totals, and the applied count of the shard.
 local function flushTotals(metaKey)
-  local applied = 0
   for i = 1, #totalsNames do
     local count = totalsCount[i]
     if count > 0 then
@@ -101,10 +103,9 @@ local function flushTotals(metaKey)
       if sum ~= 0 then
         redis.call('HINCRBYFLOAT', metaKey, sumField, string.format('%.17g', sum))
       end
-      applied = applied + count
     end
   end
-  if applied > 0 then
-    redis.call('HINCRBY', metaKey, META_APPLIED, applied)
+  if totalsEvents > 0 then
+    redis.call('HINCRBY', metaKey, META_APPLIED, totalsEvents)
   end
 end

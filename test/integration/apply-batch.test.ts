@@ -303,16 +303,16 @@ describe('applyChunk()', () => {
         seq: '1',
         tp: 'events-0',
         offset: '40',
-        value: '2',
+        args: ['player-1', '2'],
         op: 'zincrby',
       }),
-      expect.objectContaining({ seq: '3', offset: '42', value: '4' }),
-      expect.objectContaining({ seq: '2', offset: '43', value: '3', late: true }),
+      expect.objectContaining({ seq: '3', offset: '42', args: ['player-1', '4'] }),
+      expect.objectContaining({ seq: '2', offset: '43', args: ['player-1', '3'], late: true }),
     ]);
     expect(fields[0]).toMatchObject({
-      key: 'leaderboard',
-      target: 'player-1',
+      keys: ['leaderboard'],
       ts: '1700000000000',
+      refused: undefined,
     });
   });
 
@@ -385,5 +385,96 @@ describe('applyChunk()', () => {
     } finally {
       dead.disconnect();
     }
+  });
+});
+
+describe('applyChunk() with mutations that refuse', () => {
+  const event = (shard: string, seq: number, op: string, data: Record<string, unknown>) =>
+    guardedEvent({ shard, scope: 'wallet', seq, offset: seq, mutation: mutation(op, data) });
+  const credit = (shard: string, seq: number, delta: number) =>
+    event(shard, seq, 'hincrby', { key: 'balances', field: 'alice', delta });
+  const payout = (shard: string, seq: number, amount: number) =>
+    event(shard, seq, 'debit', { key: 'balances', field: 'alice', amount });
+
+  it('refuses a payout beyond the balance for good: a redelivery after a credit stays refused', async () => {
+    // Prepare: alice has 5.
+    const shard = uniqueShard();
+    await applyChunk(redis, shard, [credit(shard, 1, 5)], options);
+    // Act: a payout of 8 is refused; then a credit of 10 lands; then the payout comes again.
+    const refused = await applyChunk(redis, shard, [payout(shard, 2, 8)], options);
+    await applyChunk(redis, shard, [credit(shard, 3, 10)], options);
+    const redelivered = await applyChunk(redis, shard, [payout(shard, 2, 8)], options);
+    // Assess
+    expect(refused).toEqual([{ kind: 'refused', reason: 'insufficient' }]);
+    expect(redelivered).toEqual([{ kind: 'duplicate' }]);
+    expect(await raw.hget(stateKey(shard, 'balances'), 'alice')).toBe('15');
+    const keys = shardKeys(shard);
+    // The seq was consumed, the refusal is in the stream, the totals did not move.
+    expect(await raw.hget(keys.cursors, 's:wallet')).toBe('3');
+    const entries = await streamEntries(raw, keys.stream);
+    expect(entries.map((e) => [e.op, e.args[1], e.refused])).toEqual([
+      ['hincrby', '5', undefined],
+      ['debit', '8', 'insufficient'],
+      ['hincrby', '10', undefined],
+    ]);
+    expect(await raw.hmget(keys.meta, 'n:balances', 'sum:balances', 'applied')).toEqual([
+      '2',
+      '15',
+      '2',
+    ]);
+  });
+
+  it('refuses a late payout into a gap and closes the gap all the same', async () => {
+    const shard = uniqueShard();
+    expect(
+      await kinds(shard, [credit(shard, 1, 3), credit(shard, 3, 1), payout(shard, 2, 9)]),
+    ).toEqual(['applied', 'gapOpened', 'refused']);
+    expect(await gaps(shard)).toEqual([]);
+    expect(await raw.hget(stateKey(shard, 'balances'), 'alice')).toBe('4');
+  });
+
+  it('moves a transfer both or neither, and refuses it below the floor', async () => {
+    // Prepare: alice has 5; bob's field in the escrow key holds text, so HINCRBY would fail.
+    const shard = uniqueShard();
+    await applyChunk(redis, shard, [credit(shard, 1, 5)], options);
+    await raw.hset(stateKey(shard, 'escrow'), 'bob', 'not a number');
+    const transfer = (seq: number, data: Record<string, unknown>) =>
+      event(shard, seq, 'transfer', { key: 'balances', from: 'alice', ...data });
+    // Act
+    const outcomes = await kinds(shard, [
+      transfer(2, { to: 'bob', toKey: 'escrow', amount: 2 }),
+      transfer(3, { to: 'bob', amount: 9 }),
+      transfer(4, { to: 'bob', amount: 9, floor: -10 }),
+      transfer(5, { to: 'carol', toKey: 'escrow', amount: 1, floor: -10 }),
+    ]);
+    // Assess: the first is rejected and moved nothing; the second is refused; the third goes
+    // below zero, as its floor allows; the fourth moves to the second key, as its floor allows.
+    expect(outcomes).toEqual(['rejected', 'refused', 'applied', 'applied']);
+    expect(await raw.hgetall(stateKey(shard, 'balances'))).toEqual({ alice: '-5', bob: '9' });
+    expect(await raw.hgetall(stateKey(shard, 'escrow'))).toEqual({
+      bob: 'not a number',
+      carol: '1',
+    });
+    const meta = await raw.hgetall(shardKeys(shard).meta);
+    expect(meta).toMatchObject({ 'n:balances': '3', 'sum:balances': '4', 'n:escrow': '1' });
+    expect(meta['sum:escrow']).toBe('1');
+  });
+
+  it('keeps best scores, lowest times and set members', async () => {
+    const shard = uniqueShard();
+    const outcomes = await kinds(shard, [
+      event(shard, 1, 'zmax', { key: 'best', member: 'ann', score: 40 }),
+      event(shard, 2, 'zmax', { key: 'best', member: 'ann', score: 30 }),
+      event(shard, 3, 'zmin', { key: 'laps', member: 'ann', score: 61.5 }),
+      event(shard, 4, 'zmin', { key: 'laps', member: 'ann', score: 59.25 }),
+      event(shard, 5, 'sadd', { key: 'badges', member: 'gold' }),
+      event(shard, 6, 'sadd', { key: 'badges', member: 'silver' }),
+      event(shard, 7, 'srem', { key: 'badges', member: 'gold' }),
+      event(shard, 8, 'sadd', { key: 'best', member: 'ann' }),
+    ]);
+    expect(outcomes).toEqual([...Array(7).fill('applied'), 'rejected']);
+    expect(await raw.zscore(stateKey(shard, 'best'), 'ann')).toBe('40');
+    expect(await raw.zscore(stateKey(shard, 'laps'), 'ann')).toBe('59.25');
+    expect(await raw.smembers(stateKey(shard, 'badges'))).toEqual(['silver']);
   });
 });

@@ -129,7 +129,7 @@ describe('npm run seqguard', () => {
       '0',
     );
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/pass 1: 3 records, 0 applied, 3 already there/);
+    expect(result.stdout).toMatch(/pass 1: 3 records, 0 applied, 0 refused, 3 already there/);
     expect(await raw.zscore(stateKey('default', 'leaderboard', prefix), 'ann')).toBe('12');
   });
 

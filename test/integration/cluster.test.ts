@@ -96,6 +96,44 @@ describe('applyChunk() on a Redis Cluster', () => {
     expect(owners.size).toBeGreaterThanOrEqual(2);
   });
 
+  it("applies every built-in mutation in its shard's slot, a transfer across two keys too", async () => {
+    // Prepare: one event of each built-in, on shards spread over the masters.
+    const shards = Array.from({ length: 6 }, () => uniqueShard('cluster-ops'));
+    for (const shard of shards) {
+      let seq = 0;
+      const event = (op: string, data: Record<string, unknown>) =>
+        guardedEvent({ shard, seq: ++seq, offset: seq, mutation: mutation(op, data) });
+      // Act
+      const outcomes = await applyChunk(
+        redis,
+        shard,
+        [
+          event('hincrby', { key: 'wallets', field: 'a', delta: 10 }),
+          event('debit', { key: 'wallets', field: 'a', amount: 3 }),
+          event('debit', { key: 'wallets', field: 'a', amount: 30 }),
+          event('transfer', { key: 'wallets', from: 'a', to: 'b', toKey: 'escrow', amount: 4 }),
+          event('hsetIfNewer', { key: 'profile', field: 'name', value: 'Ann', version: 1 }),
+          event('zincrby', { key: 'board', member: 'p', delta: 2 }),
+          event('zmax', { key: 'best', member: 'p', score: 9 }),
+          event('zmin', { key: 'laps', member: 'p', score: 9 }),
+          event('sadd', { key: 'badges', member: 'gold' }),
+          event('srem', { key: 'badges', member: 'gold' }),
+        ],
+        options,
+      );
+      // Assess
+      expect(outcomes.map((o) => o.kind)).toEqual([
+        'applied',
+        'applied',
+        'refused',
+        ...Array(7).fill('applied'),
+      ]);
+      expect(await raw.hgetall(stateKey(shard, 'wallets'))).toEqual({ a: '3' });
+      expect(await raw.hgetall(stateKey(shard, 'escrow'))).toEqual({ b: '4' });
+      expect(await raw.xlen(shardKeys(shard).stream)).toBe(10);
+    }
+  });
+
   it('applies a shard whose name holds hash-tag characters', async () => {
     const shard = `{evil}:${uniqueShard()}}{`;
     const outcomes = await applyChunk(

@@ -77,6 +77,21 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/^\s+LOST\s+0$/m);
     expect(stdout).toMatch(/^\s+DUPLICATED\s+0$/m);
     expect(stdout).toMatch(/^\s+running totals match the model\s+yes$/m);
+    expect(stdout).toMatch(/^\s+wallet balances that are wrong\s+0$/m);
+    // The wallet's debits refused and transfers applied, as the model predicts them and as the
+    // delta stream records them, and the refusals the state tells.
+    for (const row of ['debits refused \\(insufficient\\)', 'transfers applied']) {
+      const [, model, redis] =
+        new RegExp(`^\\s+${row}, model / Redis\\s+(\\d+) / (\\d+)$`, 'm').exec(stdout) ?? [];
+      expect(Number(model), row).toBeGreaterThan(0);
+      expect(redis, row).toBe(model);
+    }
+    const [, refused, modelRefused] =
+      /^\s+events refused by their mutation \(by the state\)\s+(\d+) \(model: (\d+)\)$/m.exec(
+        stdout,
+      ) ?? [];
+    expect(Number(refused)).toBeGreaterThan(0);
+    expect(refused).toBe(modelRefused);
     // One kill hit a batch, as asked; one sent while an invocation was ending may have landed
     // after it and hit nothing, and then the demo sent another.
     const [, sent, hit] =
@@ -125,15 +140,25 @@ describe('npm run demo', () => {
   }, 150_000);
 
   it('judges by the state, not by the delta stream, which is trimmed', async () => {
-    // Prepare: a stream that keeps about 100 entries of 1,500 applied events.
+    // Prepare: a stream that keeps about 100 entries of 1,500 events applied or refused.
     const env = { ...suiteServers(), SEQGUARD_STREAM_MAX_LEN: '100' };
     // Act
     const { code, stdout } = await demo(small, env);
     // Assess
     expect(stdout).toMatch(/^\s+LOST\s+0$/m);
-    expect(stdout).toMatch(/^\s+events applied \(the guard's count\)\s+1500$/m);
+    const applied = Number(/^\s+events applied \(the guard's count\)\s+(\d+)$/m.exec(stdout)?.[1]);
+    const [, refused, modelRefused] =
+      /^\s+events refused by their mutation \(by the state\)\s+(\d+) \(model: (\d+)\)$/m.exec(
+        stdout,
+      ) ?? [];
+    expect(refused).toBe(modelRefused);
+    expect(applied + Number(refused)).toBe(1500);
     const kept = Number(/\((\d+) stream entries\)/.exec(stdout)?.[1]);
     expect(kept).toBeLessThan(1500);
+    // The stream cannot speak for the wallet's figures any more, and says so.
+    expect(stdout).toMatch(
+      /^\s+transfers applied, model \/ Redis\s+\d+ \/ \? \(the stream keeps \d+ of 1500 entries\)$/m,
+    );
     expect(code).toBe(0);
   }, 150_000);
 
@@ -223,9 +248,10 @@ describe('npm run demo', () => {
       const kafkaPort = Number(
         /kafka +(?:127\.0\.0\.1|localhost):(\d+) \(started here\)/.exec(stdout)?.[1],
       );
-      const handlerPid = Number(/handler process (\d+)/.exec(stdout)?.[1]);
+      // The leaderboard's function and the wallet's.
+      const handlerPids = [...stdout.matchAll(/handler process (\d+)/g)].map((m) => Number(m[1]));
       expect(redisPort).toBeGreaterThan(0);
-      expect(handlerPid).toBeGreaterThan(0);
+      expect(handlerPids).toHaveLength(2);
       expect(await canConnect(redisPort)).toBe(true);
       // Act
       child.kill(signal);
@@ -234,7 +260,7 @@ describe('npm run demo', () => {
       expect(code).toBe(signal === 'SIGTERM' ? 143 : 129);
       expect(await canConnect(redisPort)).toBe(false);
       if (signal === 'SIGTERM') expect(await canConnect(kafkaPort)).toBe(false);
-      expect(isAlive(handlerPid)).toBe(false);
+      for (const pid of handlerPids) expect(isAlive(pid)).toBe(false);
       expect(readdirSync(tmp)).toEqual([]);
     }, 150_000);
   }

@@ -19,6 +19,7 @@ import { readLedgers } from '../../core/redis/ledger.ts';
 import { applyRecords } from '../../core/sink/apply-records.ts';
 import type { SinkPorts } from '../../core/sink/ports.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
+import { scenarioMutations } from '../../local/scenario/capped-counter.ts';
 import { compareDeadLetters, verifyState } from '../../tools/verify/compare.ts';
 import { expectedState } from '../../tools/verify/expected-state.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
@@ -36,11 +37,77 @@ type Gen = fc.GeneratorValue;
 
 /**
  * The topic, as producers fill it: events whose effect does not depend on the order they are
- * applied in (the sink's order after a rollback is not the first pass's): one Redis type per
- * key, integer deltas, a distinct version per hsetIfNewer. A scope keeps to one partition and
- * counts its seqs up, sometimes skipping one; a producer retry resends an event as it was. Some
- * events have no seq; some records are malformed.
+ * applied in (the sink's order after a rollback or the replay of an abandoned range is not the
+ * first pass's): one Redis type per key, integer deltas, a distinct version per hsetIfNewer, best
+ * scores, set members each only ever added or only ever removed, and refusals that hold whatever
+ * the order (a debit beyond anything ever credited, an increment above a cap no counter can
+ * stay under), beside transfers and debits whose floor nothing reaches. Every mutation takes
+ * part, the worked example of our own included. A scope keeps to one partition and counts its
+ * seqs up, sometimes skipping one; a producer retry resends an event as it was. Some events have
+ * no seq; some records are malformed.
  */
+function eventData(g: Gen, index: number): { op: string; data: Record<string, unknown> } {
+  const op = g(
+    fc.constantFrom,
+    'zincrby',
+    'hincrby',
+    'hsetIfNewer',
+    'debit',
+    'transfer',
+    'zmax',
+    'zmin',
+    'sadd',
+    'srem',
+    'cappedIncr',
+  );
+  const target = g(fc.constantFrom, 'm1', 'm2');
+  const delta = g(fc.integer, { min: -3, max: 9 });
+  const refused = g(fc.boolean);
+  switch (op) {
+    case 'zincrby':
+      return { op, data: { key: 'board', member: target, delta } };
+    case 'hincrby':
+      return { op, data: { key: 'coins', field: target, delta } };
+    case 'hsetIfNewer':
+      return { op, data: { key: 'profile', field: target, value: `v${index}`, version: index } };
+    case 'debit':
+      // Refused: more than all credits ever sum to; else a floor no balance goes below.
+      return refused
+        ? { op, data: { key: 'coins', field: target, amount: 1_000_000 } }
+        : { op, data: { key: 'coins', field: target, amount: 2, floor: -1_000_000 } };
+    case 'transfer':
+      return {
+        op,
+        data: g(fc.boolean)
+          ? {
+              key: 'coins',
+              from: 'm1',
+              to: 'm2',
+              amount: refused ? 1_000_000 : 3,
+              floor: refused ? 0 : -1_000_000,
+            }
+          : {
+              key: 'coins',
+              from: target,
+              to: target,
+              toKey: 'vault',
+              amount: 1,
+              floor: -1_000_000,
+            },
+      };
+    case 'zmax':
+    case 'zmin':
+      return { op, data: { key: op === 'zmax' ? 'best' : 'lap', member: target, score: delta } };
+    case 'sadd':
+      return { op, data: { key: 'badges', member: target } };
+    case 'srem':
+      return { op, data: { key: 'badges', member: 'never-added' } };
+    default:
+      // Refused: no counter is ever above -1; else a cap nothing reaches.
+      return { op, data: { key: 'spins', field: target, delta: 1, cap: refused ? -1 : 1_000_000 } };
+  }
+}
+
 function buildLog(g: Gen): MSKRecord[][] {
   const values: string[][] = partitions.map(() => []);
   const next = new Map<string, number>();
@@ -57,14 +124,7 @@ function buildLog(g: Gen): MSKRecord[][] {
       values[resend.partition]?.push(resend.value);
       continue;
     }
-    const op = g(fc.constantFrom, 'zincrby', 'hincrby', 'hsetIfNewer');
-    const target = g(fc.constantFrom, 'm1', 'm2');
-    const data =
-      op === 'zincrby'
-        ? { key: 'board', member: target, delta: g(fc.integer, { min: -3, max: 9 }) }
-        : op === 'hincrby'
-          ? { key: 'coins', field: target, delta: g(fc.integer, { min: -3, max: 9 }) }
-          : { key: 'profile', field: target, value: `v${index}`, version: index };
+    const { op, data } = eventData(g, index);
     const shard = g(fc.constantFrom, ...shards);
     if (g(fc.boolean)) {
       const partition = g(fc.constantFrom, ...partitions);
@@ -162,15 +222,18 @@ function crashable(ports: SinkPorts, budget: Budget): SinkPorts {
   };
 }
 
-/** A sink on a fresh key prefix: chunks of two, seqs from 0. */
+/** A sink on a fresh key prefix: chunks of two, seqs from 0, our own mutation registered. */
 function freshSink() {
   const prefix = `f${randomBytes(4).toString('hex')}`;
-  const config = loadSinkConfig({
-    REDIS_URL: 'redis://unused',
-    SEQGUARD_KEY_PREFIX: prefix,
-    SEQGUARD_CHUNK_SIZE: '2',
-    SEQGUARD_FIRST_SEQ: '0',
-  });
+  const config = loadSinkConfig(
+    {
+      REDIS_URL: 'redis://unused',
+      SEQGUARD_KEY_PREFIX: prefix,
+      SEQGUARD_CHUNK_SIZE: '2',
+      SEQGUARD_FIRST_SEQ: '0',
+    },
+    { mutations: scenarioMutations },
+  );
   return { prefix, config };
 }
 

@@ -53,26 +53,43 @@ describe('the stream entry, meta and version fields applyBatch writes', () => {
               scope,
               seq: 2,
               offset: 10,
-              mutation: mutation('hsetIfNewer', {
-                key,
-                field: target,
-                value: value,
-                version: version.toString(),
-              }),
+              // Any bytes, the empty text too: the layout must carry what the Lua is given.
+              mutation: {
+                op: 'hsetIfNewer',
+                keys: [key],
+                args: [target, value, version.toString()],
+              },
             }),
             guardedEvent({
               shard,
               scope,
               seq: 1,
               offset: 11,
-              mutation: mutation('hincrby', { key: `${key}+`, field: target, delta: '-3' }),
+              mutation: { op: 'hincrby', keys: [`${key}+`], args: [target, '-3'] },
             }),
             guardedEvent({ shard, seq: null, offset: 12, timestamp: 5 }),
+            // Refused: the counter holds -3, a debit of 100 would take it below 0.
+            guardedEvent({
+              shard,
+              scope,
+              seq: 3,
+              offset: 13,
+              mutation: {
+                op: 'transfer',
+                keys: [`${key}+`, key],
+                args: [target, value, '100', '0'],
+              },
+            }),
           ];
           // Act
           const outcomes = await applyChunk(redis, shard, events, options);
           // Assess
-          expect(outcomes.map((o) => o.kind)).toEqual(['gapOpened', 'appliedLate', 'applied']);
+          expect(outcomes.map((o) => o.kind)).toEqual([
+            'gapOpened',
+            'appliedLate',
+            'applied',
+            'refused',
+          ]);
           expect(await streamEntries(raw, shardKeys(shard).stream)).toEqual(
             events.map((event, i) => streamEntryOf(event, outcomes[i] as (typeof outcomes)[0])),
           );

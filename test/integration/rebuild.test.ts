@@ -283,6 +283,79 @@ describe('rebuildState()', () => {
   });
 });
 
+/** Events of the newer built-ins on one shard, by offset. */
+function walletEvents(shard: string, firstOffset = 0) {
+  let offset = firstOffset;
+  return (op: string, data: Record<string, unknown>) =>
+    guardedEvent({ shard, seq: null, offset: offset++, mutation: mutation(op, data) });
+}
+
+/** Wallets and escrow moved by credits, debits (one refused) and transfers across two keys. */
+async function seedWallets(client: RedisClient, shard: string) {
+  const event = walletEvents(shard);
+  const outcomes = await applyChunk(
+    client,
+    shard,
+    [
+      event('hincrby', { key: 'wallets', field: 'ann', delta: 50 }),
+      event('transfer', { key: 'wallets', from: 'ann', to: 'ann', toKey: 'escrow', amount: 20 }),
+      event('debit', { key: 'wallets', field: 'ann', amount: 100 }),
+      event('transfer', { key: 'escrow', from: 'ann', to: 'bob', toKey: 'wallets', amount: 5 }),
+      event('debit', { key: 'wallets', field: 'ann', amount: 10 }),
+      event('sadd', { key: 'badges', member: 'gold' }),
+      event('sadd', { key: 'badges', member: 'silver' }),
+      event('srem', { key: 'badges', member: 'gold' }),
+    ],
+    options,
+  );
+  expect(outcomes.map((o) => o.kind)).toEqual([
+    'applied',
+    'applied',
+    'refused',
+    ...Array(5).fill('applied'),
+  ]);
+  return walletEvents(shard, 100);
+}
+
+describe('rebuildState() with transfers, refusals and sets', () => {
+  it('rebuilds a counter hash that transfers reach from another key, with one in the tail', async () => {
+    // Prepare: wallets hold ann 20, bob 5; escrow holds ann 15. Something writes around.
+    const shard = uniqueShard('rebuild');
+    const event = await seedWallets(redis, shard);
+    await raw.hset(stateKey(shard, 'wallets'), 'ann', 999);
+    // Act: a transfer from escrow lands while the rebuild of wallets runs.
+    const result = await rebuild(shard, 'wallets', {
+      beforeSwap: () =>
+        applyAll(redis, shard, [
+          event('transfer', { key: 'escrow', from: 'ann', to: 'cy', toKey: 'wallets', amount: 7 }),
+        ]),
+    });
+    // Assess: the refused debit is in the stream but not folded.
+    expect(result).toEqual({
+      kind: 'rebuilt',
+      entries: 5,
+      targets: 3,
+      changedTargets: 1,
+      entriesAtSwap: 1,
+    });
+    expect(await raw.hgetall(stateKey(shard, 'wallets'))).toEqual({ ann: '20', bob: '5', cy: '7' });
+    // The far side of the tail's transfer was not touched, and no scratch key is left.
+    expect(await raw.hgetall(stateKey(shard, 'escrow'))).toEqual({ ann: '8' });
+    expect(await admin.keys(`{${keyPrefix}:${shard}}:rebuild*`)).toEqual([]);
+  });
+
+  it('rebuilds a set, and the escrow side of the transfers', async () => {
+    const shard = uniqueShard('rebuild');
+    await seedWallets(redis, shard);
+    await raw.sadd(stateKey(shard, 'badges'), 'forged');
+    await raw.hdel(stateKey(shard, 'escrow'), 'ann');
+    expect(await rebuild(shard, 'badges')).toMatchObject({ kind: 'rebuilt', targets: 1 });
+    expect(await raw.smembers(stateKey(shard, 'badges'))).toEqual(['silver']);
+    expect(await rebuild(shard, 'escrow')).toMatchObject({ kind: 'rebuilt', changedTargets: 1 });
+    expect(await raw.hgetall(stateKey(shard, 'escrow'))).toEqual({ ann: '15' });
+  });
+});
+
 describe('rebuildState() on a Redis Cluster', () => {
   let cluster: RedisClient;
   let rawCluster: Cluster;
@@ -321,5 +394,25 @@ describe('rebuildState() on a Redis Cluster', () => {
       entriesAtSwap: 1,
     });
     expect(await zsetOf(rawCluster, board)).toEqual({ ann: '5', bob: '5' });
+  });
+
+  it('applies a tail transfer from another key in the shard slot, its scratch key too', async () => {
+    const shard = uniqueShard('{tag}:rebuild');
+    const event = await seedWallets(cluster, shard);
+    const result = await rebuildState(cluster, {
+      shard,
+      name: 'wallets',
+      keyPrefix,
+      beforeSwap: () =>
+        applyAll(cluster, shard, [
+          event('transfer', { key: 'escrow', from: 'ann', to: 'cy', toKey: 'wallets', amount: 7 }),
+        ]),
+    });
+    expect(result).toMatchObject({ kind: 'rebuilt', entries: 5, entriesAtSwap: 1 });
+    expect(await rawCluster.hgetall(stateKey(shard, 'wallets'))).toEqual({
+      ann: '20',
+      bob: '5',
+      cy: '7',
+    });
   });
 });

@@ -46,6 +46,16 @@ describe('npm run soak', () => {
     expect(stdout).toMatch(/^\s+LOST\s+0$/m);
     expect(stdout).toMatch(/^\s+DUPLICATED\s+0$/m);
     expect(stdout).toMatch(/^\s+running totals match the model\s+yes$/m);
+    expect(stdout).toMatch(/^\s+other state entries that are wrong \([\w, ]+\)\s+0$/m);
+    // Debits, transfers and spins refused, as many as the model says, by the state.
+    const [, refused, modelRefused] =
+      /^\s+events refused \(by the state: seqs consumed, not applied\)\s+([\d,]+) of the model's ([\d,]+)$/m.exec(
+        stdout,
+      ) ?? [];
+    expect(Number(refused?.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect(refused).toBe(modelRefused);
+    expect(stdout).toMatch(/debit [\d,]+ \([\d,]+ insufficient\)/);
+    expect(stdout).toMatch(/cappedIncr [\d,]+ \([\d,]+ capped\)/);
     expect(stdout).toMatch(/^\s+dead letters \(exactly one per malformed record\)\s+(\d+) of \1$/m);
     expect(stdout).toMatch(/^\s+sink kills that hit a batch\s+[3-9]/m);
     expect(stdout).toMatch(/redis-server killed, restarted empty: .*lost [\d,]+ acknowledged/);

@@ -22,7 +22,16 @@ const repoRoot = resolve(import.meta.dirname, '..', '..');
 const publicEntries = ['core/index.ts', 'core/producer/index.ts'];
 
 /** Parts of the core that hold plain data and pure functions only. */
-const pureParts = ['core/guard/', 'core/events/', 'core/layout/', 'core/errors.ts', 'core/json.ts'];
+const pureParts = [
+  'core/guard/',
+  'core/events/',
+  'core/layout/',
+  'core/mutations/',
+  // The Lua scripts as string constants (npm run lua): data the mutation registry builds on.
+  'core/redis/lua-scripts.generated.ts',
+  'core/errors.ts',
+  'core/json.ts',
+];
 /** Parts of the core that talk to Redis or Kafka. */
 const adapters = ['core/redis/', 'core/kafka/', 'core/sink/redis-ports.ts'];
 /** The sink core and the port types it is written against. */
@@ -39,6 +48,8 @@ const purePackages = new Set([
   'typebox/compile',
   'aws-lambda',
   'node:buffer',
+  // A registry names its scripts by a hash of their text.
+  'node:crypto',
 ]);
 
 /** Every .ts file under `folder`, as a repo path with forward slashes. */

@@ -6,8 +6,11 @@
  * partitions it takes the order it is given (verifyFromTopic: partition after partition), while
  * the sink's order across partitions depends on its batches. That order changes the state only
  * when one (scope, seq) carries different events in two partitions, when two hsetIfNewer events
- * of one field share a version, or when ops of both Redis types meet on one state key; float
- * sums differ by rounding alone, which the comparison (compare.ts) tolerates.
+ * of one field share a version, when ops of two Redis types meet on one state key, or when a
+ * mutation that can refuse (debit, transfer) reads a counter that events of two partitions move
+ * (the sink judged it against the balance it found, in its own order); float sums differ by
+ * rounding alone, which the comparison (compare.ts) tolerates. Give a counter that is debited
+ * one partition (key its events by the account) and verify agrees with the sink exactly.
  */
 import type { MSKRecord } from 'aws-lambda';
 import {
