@@ -29,6 +29,7 @@ export {
   SeqguardFunction,
   type SeqguardFunctionName,
   type SeqguardFunctionProps,
+  type SeqguardHandlerEntries,
 } from './constructs/seqguard-function.ts';
 export { SeqguardPipeline, type SeqguardPipelineProps } from './constructs/seqguard-pipeline.ts';
 export { DataStack, type DataStackProps } from './stacks/data-stack.ts';

@@ -13,7 +13,11 @@ import { Construct } from 'constructs';
 import type { SeqguardConfig } from '../config.ts';
 import { acknowledge } from '../nag.ts';
 import { Monitoring, type WatchedData } from './monitoring.ts';
-import { SeqguardFunction, type SeqguardFunctionName } from './seqguard-function.ts';
+import {
+  SeqguardFunction,
+  type SeqguardFunctionName,
+  type SeqguardHandlerEntries,
+} from './seqguard-function.ts';
 
 export interface PipelineBindings {
   /** Redis environment, credentials and network path. */
@@ -30,6 +34,8 @@ export interface PipelineProps {
   bind: PipelineBindings;
   /** The data services to watch, when the deployment created them. */
   watch?: WatchedData;
+  /** Handler modules of your own, by function (with your mutations). */
+  handlers?: SeqguardHandlerEntries;
 }
 
 export class Pipeline extends Construct {
@@ -59,6 +65,7 @@ export class Pipeline extends Construct {
         retainLogs: config.retainData,
         ...(props.vpc ? { vpc: props.vpc } : {}),
         environment: config.sinkEnvironment,
+        ...(props.handlers?.[name] ? { entry: props.handlers[name] } : {}),
       });
 
     this.applyEvents = fn(

@@ -45,7 +45,16 @@ export interface SeqguardFunctionProps {
   /** Private subnets to attach to; omitted for the LocalStack stage. */
   vpc?: ec2.IVpc;
   environment?: Partial<Record<EnvironmentVariable, string>>;
+  /**
+   * A handler module of your own instead of `functions/<name>/handler`: one that composes the
+   * function's factory (`seqguard/functions`) with your mutations (docs/your-own-mutation.md).
+   * It must export `handler`.
+   */
+  entry?: string;
 }
+
+/** The handler entries a pipeline's functions use instead of the package's own, by name. */
+export type SeqguardHandlerEntries = Partial<Record<SeqguardFunctionName, string>>;
 
 export class SeqguardFunction extends Construct {
   readonly function: NodejsFunction;
@@ -98,7 +107,7 @@ export class SeqguardFunction extends Construct {
     this.function = new NodejsFunction(this, 'Function', {
       functionName,
       description: props.description,
-      entry: join(packageRoot, 'functions', props.name, `handler${sourceExtension}`),
+      entry: props.entry ?? join(packageRoot, 'functions', props.name, `handler${sourceExtension}`),
       handler: 'handler',
       // From source, this repository is the project; in a user's project, CDK finds the project
       // from its lock file, above the installed package.

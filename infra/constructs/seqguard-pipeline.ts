@@ -15,12 +15,18 @@ import { ExistingClusters } from './existing-clusters.ts';
 import type { MskAccess } from './msk-access.ts';
 import { Pipeline } from './pipeline.ts';
 import { SeqguardData } from './seqguard-data.ts';
-import type { SeqguardFunction } from './seqguard-function.ts';
+import type { SeqguardFunction, SeqguardHandlerEntries } from './seqguard-function.ts';
 
 export interface SeqguardPipelineProps {
   config: SeqguardConfig;
   /** The data to bind to; omitted: `config.existing`, or a SeqguardData made here. */
   data?: SeqguardData;
+  /**
+   * Handler modules of your own, by function name, for mutations of your own: each composes the
+   * function's factory from `seqguard/functions` with your registry (docs/your-own-mutation.md).
+   * A function not named here runs the package's own handler (the built-in mutations).
+   */
+  handlers?: SeqguardHandlerEntries;
 }
 
 export class SeqguardPipeline extends Construct {
@@ -70,6 +76,7 @@ export class SeqguardPipeline extends Construct {
             },
           }
         : {}),
+      ...(props.handlers ? { handlers: props.handlers } : {}),
       bind: {
         redisClient,
         kafkaTrigger: (fn) =>

@@ -2,11 +2,14 @@
  * The one test that bundles for real (esbuild, locally, as `cdk synth` does): each function is
  * one ES module with its handler, the Lua scripts inlined as text, and a source map.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { synthApp } from '../helpers/cdk.ts';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveConfig, SeqguardPipeline } from '../../infra/index.ts';
+import { existingClusters, synthApp, testEnv } from '../helpers/cdk.ts';
 
 const luaSource = (file: string) =>
   readFileSync(new URL(`../../lua/${file}`, import.meta.url), 'utf8');
@@ -43,5 +46,32 @@ describe('function bundles', () => {
       }
       expect(code.includes('#!lua'), 'the #!lua shebang').toBe(true);
     }
+  });
+
+  it('bundle a handler module of your own in place of the package\'s', { timeout: 120_000 }, () => {
+    // Prepare: apply-events from a module that registers the capped counter.
+    const app = new App({ outdir: mkdtempSync(join(inject('tempRoot'), 'cdk-')) });
+    const stack = new Stack(app, 'Own', { env: testEnv });
+    const own = fileURLToPath(
+      new URL('../fixtures/handlers/own-mutations-apply-events.ts', import.meta.url),
+    );
+    // Act
+    const pipeline = new SeqguardPipeline(stack, 'Seqguard', {
+      config: resolveConfig({ prefix: 'own', topics: ['game.events'], existing: existingClusters }),
+      handlers: { 'apply-events': own },
+    });
+    const assembly = app.synth();
+    // Assess: the capped counter's body is in apply-events' bundle, and only there.
+    const bundle = (fn: (typeof pipeline.pipeline)['applyEvents']) => {
+      const code = Template.fromStack(stack).toJSON().Resources[
+        stack.getLogicalId(fn.function.node.defaultChild as CfnElement)
+      ].Properties.Code.S3Key as string;
+      return readFileSync(
+        join(assembly.directory, `asset.${code.replace(/\.zip$/, '')}`, 'index.mjs'),
+        'utf8',
+      );
+    };
+    expect(bundle(pipeline.pipeline.applyEvents)).toContain('local function applyCappedIncr(');
+    expect(bundle(pipeline.pipeline.checkDrift)).not.toContain('applyCappedIncr');
   });
 });
