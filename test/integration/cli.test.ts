@@ -9,9 +9,11 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { stateKey } from '../../core/layout/keys.ts';
+import { applyChunk } from '../../core/redis/apply-batch.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
 import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
-import { mskEvent, mskRecord } from '../helpers/events.ts';
+import { scenarioMutations } from '../../local/scenario/capped-counter.ts';
+import { guardedEvent, mskEvent, mskRecord } from '../helpers/events.ts';
 import { createTopic, produce, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
 import { lambdaContext } from '../helpers/lambda.ts';
 import { coldStartClient, rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';
@@ -131,6 +133,40 @@ describe('npm run seqguard', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/pass 1: 3 records, 0 applied, 0 refused, 3 already there/);
     expect(await raw.zscore(stateKey('default', 'leaderboard', prefix), 'ann')).toBe('12');
+  });
+
+  it('rebuilds a state of our own mutation with --mutations, and refuses it without', async () => {
+    // Prepare: an applied cappedIncr in shard "own", then its key written around the pipeline.
+    const shard = 'own';
+    const mutation = scenarioMutations.mutation('cappedIncr', {
+      key: 'spins',
+      field: 'ann',
+      delta: 3,
+      cap: 10,
+    });
+    await applyChunk(redis, shard, [guardedEvent({ shard, seq: null, offset: 0, mutation })], {
+      firstSeq: '1',
+      streamMaxLen: 0,
+      streamMaxAgeMs: 0,
+      keyPrefix: prefix,
+      mutations: scenarioMutations,
+    });
+    await raw.hset(stateKey(shard, 'spins', prefix), 'ann', '99');
+    const rebuild = ['rebuild', '--shard', shard, '--key', 'spins'];
+    // Act
+    const without = await seqguard(env, ...rebuild);
+    const withOwn = await seqguard(env, ...rebuild, '--mutations', 'test/fixtures/mutations.ts');
+    const notARegistry = await seqguard(env, ...rebuild, '--mutations', 'core/json.ts');
+    // Assess
+    expect(without.code).toBe(1);
+    expect(without.stdout).toMatch(/cappedIncr\\?" is not a registered mutation/);
+    expect(withOwn.code).toBe(0);
+    expect(JSON.parse(withOwn.stdout)).toMatchObject({ kind: 'rebuilt', changedTargets: 1 });
+    expect(await raw.hget(stateKey(shard, 'spins', prefix), 'ann')).toBe('3');
+    expect(notARegistry.code).toBe(2);
+    expect(notARegistry.stdout).toMatch(
+      /--mutations core\/json\.ts: the module exports no `mutations`/,
+    );
   });
 
   it('explains its usage and fails on a missing flag', async () => {

@@ -254,6 +254,62 @@ describe('decodeRecord() with the mapped format', () => {
     });
   });
 
+  it('maps any mutation: a payout with its floor, a transfer between two keys', () => {
+    // Prepare: `fields` names the record fields beyond target and value.
+    const payout = mappingSchema.parse({
+      scope: 'account',
+      op: 'debit',
+      key: 'balances',
+      target: 'account',
+      value: 'cents',
+      fields: { floor: 'overdraft' },
+    });
+    const transfer = mappingSchema.parse({
+      scope: 'account',
+      op: 'transfer',
+      key: 'balances',
+      target: 'account',
+      value: 'cents',
+      fields: { to: 'payee', toKey: 'ledger' },
+    });
+    // Act
+    const debit = decode(
+      { sequence_id: 1, account: 'acc-1', cents: 250, overdraft: -100 },
+      { ...seed, mapping: payout },
+    );
+    const moved = decode(
+      { sequence_id: 2, account: 'acc-1', cents: 40, payee: 'acc-2', ledger: 'escrow' },
+      { ...seed, mapping: transfer },
+    );
+    const toItself = decode(
+      { sequence_id: 3, account: 'acc-1', cents: 40, payee: 'acc-1', ledger: 'balances' },
+      { ...seed, mapping: transfer },
+    );
+    const badFloor = decode(
+      { sequence_id: 4, account: 'acc-1', cents: 1, overdraft: 'lots' },
+      { ...seed, mapping: payout },
+    );
+    // Assess
+    expect(debit.kind === 'event' && debit.event.mutation).toEqual(
+      mutation('debit', { key: 'balances', field: 'acc-1', amount: 250, floor: -100 }),
+    );
+    expect(moved.kind === 'event' && moved.event.mutation).toEqual(
+      mutation('transfer', {
+        key: 'balances',
+        from: 'acc-1',
+        to: 'acc-2',
+        toKey: 'escrow',
+        amount: 40,
+      }),
+    );
+    expect(toItself.kind === 'invalid' && toItself.invalid.reason).toBe(
+      'schema: data: a transfer to itself (the same key and field)',
+    );
+    expect(badFloor.kind === 'invalid' && badFloor.invalid.reason).toBe(
+      'schema: overdraft: must be an integer within int64',
+    );
+  });
+
   it('follows a custom mapping: scope from a field, shard from a field, counters', () => {
     const mapping = mappingSchema.parse({
       seq: 'n',
