@@ -23,7 +23,7 @@ import {
  * script has (rejectionOf, int64Valid, int64CompareDifference, int64Negate, seqCompare,
  * versionField), and touch no key but its key parameters.
  */
-const lua = String.raw`--[[
+const lua = `--[[
   @mutation cappedIncr
   @keys key
   @args field delta cap

@@ -48,7 +48,7 @@ describe('function bundles', () => {
     }
   });
 
-  it('bundle a handler module of your own in place of the package\'s', { timeout: 120_000 }, () => {
+  it("bundle a handler module of your own in place of the package's", { timeout: 120_000 }, () => {
     // Prepare: apply-events from a module that registers the capped counter.
     const app = new App({ outdir: mkdtempSync(join(inject('tempRoot'), 'cdk-')) });
     const stack = new Stack(app, 'Own', { env: testEnv });
