@@ -8,7 +8,8 @@
  * and at --wallet-rate wallet events in the envelope format (coins won, debits, transfers between
  * players, all in the ledger's one scope) to a second topic. The sink decodes one format per
  * deployment, so each topic has its function: the real apply-events handler, configured for the
- * seed format and for the envelope, each behind its own event source mapping. It SIGKILLs the
+ * seed format and for the envelope, each behind its own event source mapping (--wallet-rate 0:
+ * no wallet events, no second topic, no second function). It SIGKILLs the
  * leaderboard's handler mid-batch, waits until every partition is committed, and checks the
  * leaderboard, the balances, the cursors, the gaps, the refusals and the running totals against
  * a model of the unique events, which says which debits and transfers the guard refuses for want
@@ -23,8 +24,9 @@
  *                      [--wallet-rate 0.05] [--kills 1] [--batch-size 100]
  *                      [--batch-window-ms 100] [--json]
  *
- * SEQGUARD_* and POWERTOOLS_* variables of the demo's environment reach the function and win
- * over the demo's own settings (for example SEQGUARD_STREAM_MAX_LEN or SEQGUARD_CHUNK_SIZE).
+ * SEQGUARD_* and POWERTOOLS_* variables of the demo's environment reach the functions and win
+ * over the demo's own settings (for example SEQGUARD_STREAM_MAX_LEN or SEQGUARD_CHUNK_SIZE),
+ * except that the wallet's function always decodes the envelope format.
  * --json adds a line `RESULT {…}` with the measurements, for bench/
  * --batch-window-ms 0 runs the trigger in low-latency mode (Lambda developer guide, "Low latency
  * processing for Kafka event sources"): a batch goes to the function as soon as records arrive.
@@ -48,7 +50,7 @@ import {
 import { createProducer, type OutgoingEvent, publishEvents } from '../../core/producer/index.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import type { EsmStats } from '../emulators/lambda/event-source-mapping.ts';
-import { type Pipeline, startPipeline } from '../emulators/pipeline.ts';
+import { type Pipeline, type PipelineOptions, startPipeline } from '../emulators/pipeline.ts';
 import { startRedisServer } from '../emulators/redis/server.ts';
 import { exitOnHelp, numberFlag, secureRequested } from '../scenario/cli-flags.ts';
 import { DemoError } from '../scenario/errors.ts';
@@ -260,19 +262,27 @@ function newWatch(): Watch {
 }
 
 /**
- * The demo's two functions, each behind its own event source mapping: the leaderboard's (the
- * seed format, the one the demo crashes) and the wallet's (the envelope format).
+ * The demo's functions, each behind its own event source mapping: the leaderboard's (the seed
+ * format, the one the demo crashes) and the wallet's (the envelope format), unless the traffic
+ * has no wallet events.
  */
 interface Pipelines {
   leaderboard: Pipeline;
-  wallet: Pipeline;
+  wallet?: Pipeline | undefined;
 }
 
-const both = (pipelines: Pipelines) => [pipelines.leaderboard, pipelines.wallet];
+/** The demo's topics: the wallet's only when the traffic has wallet events. */
+interface Topics {
+  leaderboard: string;
+  wallet?: string | undefined;
+}
+
+const all = (pipelines: Pipelines): Pipeline[] =>
+  pipelines.wallet ? [pipelines.leaderboard, pipelines.wallet] : [pipelines.leaderboard];
 
 /** The next offset to read that the mappings committed for a topic-partition. */
 function committedOf(pipelines: Pipelines, id: string): bigint | undefined {
-  for (const pipeline of both(pipelines)) {
+  for (const pipeline of all(pipelines)) {
     const committed = pipeline.mapping.committed.get(id);
     if (committed !== undefined) return committed;
   }
@@ -292,7 +302,7 @@ function committedLag(watch: Watch, pipelines: Pipelines): number {
  */
 function haltCheck(pipelines: Pipelines): () => void {
   let haltedError: Error | undefined;
-  for (const pipeline of both(pipelines)) {
+  for (const pipeline of all(pipelines)) {
     pipeline.mapping.halted.then((error) => {
       haltedError ??= error;
     });
@@ -327,11 +337,12 @@ async function started(pipeline: Pipeline): Promise<void> {
 }
 
 /**
- * Step: the real apply-events handler twice, each behind the event source mapping emulator:
- * for the leaderboard's topic (the seed format) with the crash, half way through an invocation
- * (by the median so far), once a share of the events is out, so that the batch dies with some
- * of its chunks applied; and for the wallet's topic (the envelope format). Resolves once both
- * cold starts are done; a function that cannot start stops the demo here, with its own error.
+ * Step: the real apply-events handler, each behind the event source mapping emulator: for the
+ * leaderboard's topic (the seed format) with the crash, half way through an invocation (by the
+ * median so far), once a share of the events is out, so that the batch dies with some of its
+ * chunks applied; and for the wallet's topic (the envelope format), when there is one. Resolves
+ * once the cold starts are done; a function that cannot start stops the demo here, with its own
+ * error.
  */
 async function startPipelines(
   watch: Watch,
@@ -345,7 +356,7 @@ async function startPipelines(
   }: {
     kafka: KafkaClients;
     redis: OpenRedis;
-    topics: { leaderboard: string; wallet: string };
+    topics: Topics;
     run: string;
     prefix: string;
     records: number;
@@ -415,11 +426,39 @@ async function startPipelines(
     },
   });
   resources.defer(() => leaderboard.stop());
-  // The wallet's topic carries envelopes, whatever format the leaderboard's function is given.
+  const wallet = topics.wallet
+    ? startWalletPipeline(watch, { ...common, topic: topics.wallet, run, env })
+    : undefined;
+  await Promise.all([started(leaderboard), ...(wallet ? [started(wallet)] : [])]);
+  say(
+    `function started: cold start done, handler process ${leaderboard.sandbox.pid} (the leaderboard's, seed format)`,
+  );
+  if (wallet)
+    say(
+      `function started: cold start done, handler process ${wallet.sandbox.pid} (the wallet's, envelope format)`,
+    );
+  return { leaderboard, wallet };
+}
+
+/** The wallet's function behind its own mapping: it reads envelopes, and is never killed. */
+function startWalletPipeline(
+  watch: Watch,
+  {
+    topic,
+    run,
+    env,
+    ...common
+  }: Omit<PipelineOptions, 'topics' | 'groupId' | 'functionEnv'> & {
+    topic: string;
+    run: string;
+    env: Record<string, string>;
+  },
+): Pipeline {
   const wallet = startPipeline({
     ...common,
-    topics: [topics.wallet],
+    topics: [topic],
     groupId: `seqguard-demo-${run}-wallet`,
+    // The wallet's topic carries envelopes, whatever format the leaderboard's function is given.
     functionEnv: { ...env, SEQGUARD_FORMAT: 'envelope' },
     onActivity: (a) => {
       if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
@@ -429,14 +468,7 @@ async function startPipelines(
     },
   });
   resources.defer(() => wallet.stop());
-  await Promise.all([started(leaderboard), started(wallet)]);
-  say(
-    `function started: cold start done, handler process ${leaderboard.sandbox.pid} (the leaderboard's, seed format)`,
-  );
-  say(
-    `function started: cold start done, handler process ${wallet.sandbox.pid} (the wallet's, envelope format)`,
-  );
-  return { leaderboard, wallet };
+  return wallet;
 }
 
 /** Step: a line a second on how far publishing and the pipelines are; the caller stops it. */
@@ -444,7 +476,7 @@ function reportProgress(watch: Watch, pipelines: Pipelines, records: number): No
   const progress = setInterval(() => {
     const lag = committedLag(watch, pipelines);
     watch.maxLag = Math.max(watch.maxLag, lag);
-    const invocations = both(pipelines).reduce((n, p) => n + p.mapping.stats.invocations, 0);
+    const invocations = all(pipelines).reduce((n, p) => n + p.mapping.stats.invocations, 0);
     say(
       `  published ${watch.publishedRecords}/${records}  committed lag ${lag}  invocations ${invocations}` +
         `  kills ${watch.kills.length}  applied ${watch.handlerCounts.applied}  refused ${watch.handlerCounts.refused}`,
@@ -468,7 +500,7 @@ async function publishAll(
     throwIfHalted,
   }: {
     kafka: KafkaClients;
-    topics: { leaderboard: string; wallet: string };
+    topics: Topics;
     model: Model;
     throwIfHalted: () => void;
   },
@@ -491,7 +523,7 @@ async function publishAll(
     const tick = performance.now();
     await Promise.all([
       send(topics.leaderboard, burst.leaderboard),
-      send(topics.wallet, burst.wallet),
+      ...(topics.wallet ? [send(topics.wallet, burst.wallet)] : []),
     ]);
     watch.publishedRecords += burst.leaderboard.length + burst.wallet.length;
     watch.maxLag = Math.max(watch.maxLag, committedLag(watch, pipelines));
@@ -514,7 +546,7 @@ async function waitUntilCommitted(
   let lastMove = Date.now();
   while ([...watch.produced].some(([id, end]) => committedOf(pipelines, id) !== end)) {
     throwIfHalted();
-    const committed = both(pipelines)
+    const committed = all(pipelines)
       .map((p) => [...p.mapping.committed.values()].join(','))
       .join('/');
     if (committed !== lastCommitted) {
@@ -570,11 +602,12 @@ function report(
   return ok;
 }
 
-/** The two mappings' counts, added. */
+/** The mappings' counts, added. */
 function statsOf(pipelines: Pipelines): EsmStats {
-  const [a, b] = both(pipelines).map((p) => p.mapping.stats) as [EsmStats, EsmStats];
+  const stats = all(pipelines).map((p) => p.mapping.stats);
+  const sum = (k: keyof EsmStats) => stats.reduce((n, s) => n + s[k], 0);
   return Object.fromEntries(
-    Object.keys(a).map((k) => [k, a[k as keyof EsmStats] + b[k as keyof EsmStats]]),
+    Object.keys(pipelines.leaderboard.mapping.stats).map((k) => [k, sum(k as keyof EsmStats)]),
   ) as unknown as EsmStats;
 }
 
@@ -588,13 +621,16 @@ async function main(): Promise<number> {
   say('seqguard demo: Kafka -> event source mapping -> apply-events -> Redis, with a crash\n');
 
   const run = randomBytes(3).toString('hex');
-  const topics = { leaderboard: `seqguard-demo-${run}`, wallet: `seqguard-demo-${run}-wallet` };
+  const topics: Topics = {
+    leaderboard: `seqguard-demo-${run}`,
+    wallet: settings.walletRate > 0 ? `seqguard-demo-${run}-wallet` : undefined,
+  };
   const prefix = `demo${run}`;
   const redis = await openRedis(prefix);
-  const kafka = await openKafka([topics.leaderboard, topics.wallet]);
+  const kafka = await openKafka(Object.values(topics).filter((t) => t !== undefined));
   say(
-    `topics  ${topics.leaderboard} (the leaderboard, seed format), ${topics.wallet} (the wallets, envelope format), ` +
-      `${settings.partitions} partitions each; Redis key prefix ${prefix}\n`,
+    `topics  ${topics.leaderboard} (the leaderboard, seed format)${topics.wallet ? `, ${topics.wallet} (the wallets, envelope format)` : ''}, ` +
+      `${settings.partitions} partitions${topics.wallet ? ' each' : ''}; Redis key prefix ${prefix}\n`,
   );
 
   const model = await modelOf(settings);
@@ -613,7 +649,7 @@ async function main(): Promise<number> {
   await waitUntilCommitted(watch, pipelines, throwIfHalted);
   clearInterval(progress);
   const stats = statsOf(pipelines);
-  await Promise.all(both(pipelines).map((p) => p.stop()));
+  await Promise.all(all(pipelines).map((p) => p.stop()));
 
   const measured = await measure(redis.redis, model, prefix);
   const ok = report(watch, {

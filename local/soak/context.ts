@@ -39,7 +39,7 @@ export interface SoakRun {
   say(line: string): void;
 }
 
-/** The shard and the state the soak's events mutate. */
+/** The shard the soak's events mutate, and its leaderboard (the others: traffic.ts, soakStates). */
 export const SHARD = 'game';
 export const BOARD = demoStateName;
 /** The largest value the sink accepts: the traffic has malformed records above it. */

@@ -5,12 +5,14 @@
  * with an ACL user whose password the function reads from a local Secrets Manager; `--plaintext`
  * for neither): a redis-server with AOF (or, with `--cluster`, a Redis Cluster of 3 masters with a
  * replica each), a Kafka broker, a Redis of the producer's own for its durable seq counters. It
- * publishes events drawn from a seed through the hardened producer (in a process of its own),
- * runs the real apply-events function through the event source mapping emulator, runs
+ * publishes events of every mutation the sink registers, refusals included, drawn from a seed,
+ * through the hardened producer (in a process of its own), runs the apply-events function with
+ * those mutations registered (handler.ts) through the event source mapping emulator, runs
  * check-drift on its schedule with automatic repair, and makes the faults of a schedule drawn
  * from the same seed. At the end it waits until everything is committed and repaired, checks
- * Redis against the model of the unique events (state, cursors, totals, dead letters), and
- * writes a self-contained HTML report. Exits 1 on any loss, duplicate or wrong dead letter.
+ * Redis against the model of the unique events (state, cursors, refusals, totals, dead letters),
+ * and writes a self-contained HTML report. Exits 1 on any loss, duplicate, wrong refusal or wrong
+ * dead letter.
  *
  *   npm run soak -- [--quick] [--cluster] [--seed N] [--events N] [--rate events/s]
  *                   [--partitions N] [--players N] [--malformed-rate R] [--plaintext]
