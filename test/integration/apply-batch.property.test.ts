@@ -12,7 +12,8 @@
  * even after the balance has risen.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxBigInt } from '../../core/events/int64.ts';
 import type { GuardedEvent, Mutation } from '../../core/events/types.ts';
 import {
@@ -25,14 +26,17 @@ import {
 import { encodeGapMember, metaField } from '../../core/layout/codecs.ts';
 import { shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { applyChunk, type GuardOptions } from '../../core/redis/apply-batch.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
 import { scenarioMutations } from '../../local/scenario/capped-counter.ts';
 import { uniqueShard } from '../helpers/events.ts';
-import { suiteRedis } from '../helpers/redis.ts';
+import { projectClient, rawCluster, rawRedis, suiteTarget } from '../helpers/redis.ts';
 import { streamEntries } from '../helpers/stream.ts';
 
 const runs = Number(process.env.SEQGUARD_PROPERTY_RUNS ?? 1_000);
 
-const { redis, raw } = suiteRedis(10_000);
+/** The Redis of the describe block running: the suite's redis-server, or its cluster. */
+let redis: RedisClient;
+let raw: Redis | Cluster;
 
 /** One event as produced: unique by (scope, seq), or by its record when it has no seq. */
 interface Produced {
@@ -382,7 +386,21 @@ async function readShard(shard: string) {
   };
 }
 
-describe('applyChunk() against a model of the unique events', () => {
+describe.each([
+  { on: 'a redis-server', kind: 'single', numRuns: runs },
+  // Each shard is one slot of the cluster; fewer runs, each on several masters' slots.
+  { on: 'a 3-master cluster', kind: 'cluster', numRuns: Math.max(50, Math.round(runs / 5)) },
+] as const)('applyChunk() against a model of the unique events, on $on', ({ kind, numRuns }) => {
+  beforeAll(() => {
+    const target = suiteTarget(kind);
+    redis = projectClient(target, { commandTimeoutMs: 10_000 });
+    raw = kind === 'single' ? rawRedis(target) : rawCluster(target);
+  });
+  afterAll(() => {
+    redis.disconnect();
+    raw.disconnect();
+  });
+
   it('leaves state, stream, cursors, gaps, totals and checkpoints equal to the model', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -446,7 +464,7 @@ describe('applyChunk() against a model of the unique events', () => {
           );
         },
       ),
-      { numRuns: runs },
+      { numRuns },
     );
   }, 600_000);
 });

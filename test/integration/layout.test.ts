@@ -5,7 +5,7 @@
  * read, by the TypeScript fold of a rebuild and by the Lua swap alike.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { GuardedEvent } from '../../core/events/types.ts';
 import { streamEntryOf } from '../../core/guard/model.ts';
 import { decodeDeadLetterEntry, metaField, versionField } from '../../core/layout/codecs.ts';
@@ -112,7 +112,10 @@ describe('the stream entry, meta and version fields applyBatch writes', () => {
   });
 });
 
-/** What the previous applyBatch wrote per applied event: format 1, meta and state alike. */
+/** The stream entry format the guard wrote before format 3: 1 (a field per part) or 2 (`v2`). */
+let formerFormat: 1 | 2 = 1;
+
+/** What a previous applyBatch wrote per applied event, in formerFormat: meta and state alike. */
 async function appliedInFormat1(
   shard: string,
   entry: {
@@ -136,6 +139,20 @@ async function appliedInFormat1(
     }
   }
   await raw.hincrby(keys.meta, metaField.count(entry.key), 1);
+  if (formerFormat === 2) {
+    const bytes = (text: string) => Buffer.byteLength(text);
+    const header = [
+      ...[bytes('s:old'), bytes(entry.key), bytes(entry.target), entry.seq, 'events-0'],
+      ...[entry.seq, '1700000000000', entry.op, entry.version ?? '', ''],
+    ].join(',');
+    await raw.xadd(
+      keys.stream,
+      '*',
+      'v2',
+      `${header}:s:old${entry.key}${entry.target}${entry.value}`,
+    );
+    return;
+  }
   await raw.xadd(
     keys.stream,
     '*',
@@ -146,118 +163,131 @@ async function appliedInFormat1(
   );
 }
 
-describe('rebuildState() on a stream that holds entries of format 1', () => {
-  it('folds old and new entries alike, in the fold and in the swap', async () => {
-    // Prepare: two events written by the previous guard, then two by this one.
-    const shard = uniqueShard('layout');
-    await appliedInFormat1(shard, {
-      seq: 1,
-      op: 'zincrby',
-      key: 'board',
-      target: 'ann',
-      value: '5',
-    });
-    await appliedInFormat1(shard, {
-      seq: 2,
-      op: 'hsetIfNewer',
-      key: 'profile',
-      target: 'name',
-      value: 'Ann',
-      version: '5',
-    });
-    const next = (seq: number, mutation: GuardedEvent['mutation']) =>
-      guardedEvent({ shard, scope: 'new', seq, offset: 100 + seq, mutation });
-    await applyChunk(
-      redis,
-      shard,
-      [
-        next(1, mutation('zincrby', { key: 'board', member: 'ann', delta: '2' })),
-        next(2, mutation('zincrby', { key: 'board', member: 'bob', delta: '1' })),
-      ],
-      options,
-    );
-    await raw.zincrby(stateKey(shard, 'board'), 100, 'ann'); // drift, for the rebuild to undo
-
-    // Act: an old-format event also lands between the fold and the swap, for the Lua to fold.
-    const board = await rebuildState(redis, {
-      shard,
-      name: 'board',
-      keyPrefix,
-      beforeSwap: () =>
-        appliedInFormat1(shard, { seq: 3, op: 'zincrby', key: 'board', target: 'cy', value: '4' }),
-    });
-    const profile = await rebuildState(redis, {
-      shard,
-      name: 'profile',
-      keyPrefix,
-      beforeSwap: async () => {
-        // Stale against the version the fold kept, then newer: the swap must tell them apart
-        // in the fresh versions hash, written by the fold in the guard's own encoding.
-        await appliedInFormat1(shard, {
-          seq: 4,
-          op: 'hsetIfNewer',
-          key: 'profile',
-          target: 'name',
-          value: 'stale',
-          version: '4',
-        });
-        await appliedInFormat1(shard, {
-          seq: 5,
-          op: 'hsetIfNewer',
-          key: 'profile',
-          target: 'name',
-          value: 'Anna',
-          version: '6',
-        });
-        await raw.hset(stateKey(shard, 'profile'), 'name', 'drifted');
-      },
+describe.each([1, 2] as const)(
+  'rebuildState() on a stream that holds entries of format %i',
+  (format) => {
+    beforeEach(() => {
+      formerFormat = format;
     });
 
-    // Assess
-    expect(board).toEqual({
-      kind: 'rebuilt',
-      entries: 4,
-      targets: 3,
-      changedTargets: 1,
-      entriesAtSwap: 1,
-    });
-    expect(await raw.zrange(stateKey(shard, 'board'), '0', '-1', 'WITHSCORES')).toEqual([
-      'bob',
-      '1',
-      'cy',
-      '4',
-      'ann',
-      '7',
-    ]);
-    expect(profile).toEqual({
-      kind: 'rebuilt',
-      entries: 3,
-      targets: 1,
-      changedTargets: 1,
-      entriesAtSwap: 2,
-    });
-    expect(await raw.hgetall(stateKey(shard, 'profile'))).toEqual({ name: 'Anna' });
-  });
+    it('folds old and new entries alike, in the fold and in the swap', async () => {
+      // Prepare: two events written by the previous guard, then two by this one.
+      const shard = uniqueShard('layout');
+      await appliedInFormat1(shard, {
+        seq: 1,
+        op: 'zincrby',
+        key: 'board',
+        target: 'ann',
+        value: '5',
+      });
+      await appliedInFormat1(shard, {
+        seq: 2,
+        op: 'hsetIfNewer',
+        key: 'profile',
+        target: 'name',
+        value: 'Ann',
+        version: '5',
+      });
+      const next = (seq: number, mutation: GuardedEvent['mutation']) =>
+        guardedEvent({ shard, scope: 'new', seq, offset: 100 + seq, mutation });
+      await applyChunk(
+        redis,
+        shard,
+        [
+          next(1, mutation('zincrby', { key: 'board', member: 'ann', delta: '2' })),
+          next(2, mutation('zincrby', { key: 'board', member: 'bob', delta: '1' })),
+        ],
+        options,
+      );
+      await raw.zincrby(stateKey(shard, 'board'), 100, 'ann'); // drift, for the rebuild to undo
 
-  it('refuses a stream entry the guard did not write, in either format', async () => {
-    // Prepare
-    const shard = uniqueShard('layout');
-    await appliedInFormat1(shard, {
-      seq: 1,
-      op: 'zincrby',
-      key: 'board',
-      target: 'ann',
-      value: '5',
+      // Act: an old-format event also lands between the fold and the swap, for the Lua to fold.
+      const board = await rebuildState(redis, {
+        shard,
+        name: 'board',
+        keyPrefix,
+        beforeSwap: () =>
+          appliedInFormat1(shard, {
+            seq: 3,
+            op: 'zincrby',
+            key: 'board',
+            target: 'cy',
+            value: '4',
+          }),
+      });
+      const profile = await rebuildState(redis, {
+        shard,
+        name: 'profile',
+        keyPrefix,
+        beforeSwap: async () => {
+          // Stale against the version the fold kept, then newer: the swap must tell them apart
+          // in the fresh versions hash, written by the fold in the guard's own encoding.
+          await appliedInFormat1(shard, {
+            seq: 4,
+            op: 'hsetIfNewer',
+            key: 'profile',
+            target: 'name',
+            value: 'stale',
+            version: '4',
+          });
+          await appliedInFormat1(shard, {
+            seq: 5,
+            op: 'hsetIfNewer',
+            key: 'profile',
+            target: 'name',
+            value: 'Anna',
+            version: '6',
+          });
+          await raw.hset(stateKey(shard, 'profile'), 'name', 'drifted');
+        },
+      });
+
+      // Assess
+      expect(board).toEqual({
+        kind: 'rebuilt',
+        entries: 4,
+        targets: 3,
+        changedTargets: 1,
+        entriesAtSwap: 1,
+      });
+      expect(await raw.zrange(stateKey(shard, 'board'), '0', '-1', 'WITHSCORES')).toEqual([
+        'bob',
+        '1',
+        'cy',
+        '4',
+        'ann',
+        '7',
+      ]);
+      expect(profile).toEqual({
+        kind: 'rebuilt',
+        entries: 3,
+        targets: 1,
+        changedTargets: 1,
+        entriesAtSwap: 2,
+      });
+      expect(await raw.hgetall(stateKey(shard, 'profile'))).toEqual({ name: 'Anna' });
     });
-    await raw.xadd(shardKeys(shard).stream, '*', 'player', 'ann', 'delta', '5');
-    // Act
-    const result = await rebuildState(redis, { shard, name: 'board', keyPrefix });
-    // Assess
-    expect(result).toMatchObject({ kind: 'refused', reason: 'unfoldable' });
-    expect(result.kind === 'refused' && result.message).toMatch(/not a seqguard stream entry/);
-    expect(await raw.zscore(stateKey(shard, 'board'), 'ann')).toBe('5');
-  });
-});
+
+    it('refuses a stream entry the guard did not write, in either format', async () => {
+      // Prepare
+      const shard = uniqueShard('layout');
+      await appliedInFormat1(shard, {
+        seq: 1,
+        op: 'zincrby',
+        key: 'board',
+        target: 'ann',
+        value: '5',
+      });
+      await raw.xadd(shardKeys(shard).stream, '*', 'player', 'ann', 'delta', '5');
+      // Act
+      const result = await rebuildState(redis, { shard, name: 'board', keyPrefix });
+      // Assess
+      expect(result).toMatchObject({ kind: 'refused', reason: 'unfoldable' });
+      expect(result.kind === 'refused' && result.message).toMatch(/not a seqguard stream entry/);
+      expect(await raw.zscore(stateKey(shard, 'board'), 'ann')).toBe('5');
+    });
+  },
+);
 
 describe('the dead-letter entry deadLetter writes', () => {
   it('reads back through the layout with every field the record carried', async () => {
