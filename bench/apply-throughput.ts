@@ -148,23 +148,33 @@ const seqguardWaitDesign: Design = async (redis, events, calls) => {
 /** The name of the guarded batch that waits for a replica, in the table. */
 export const waitDesignName = 'seqguard guarded batch + WAIT 1';
 
+/** One chunk of one shard's events through a design, in one call. */
+export type ChunkApply = (
+  redis: RedisClient,
+  shard: string,
+  part: readonly GuardedEvent[],
+) => Promise<unknown>;
+
 /**
  * The ceiling: bench/unguarded-batch.lua with the built-in mutations put in by the registry, as
  * they are in the guard, called exactly as applyChunk calls the guard (the same arguments, built
  * by the same code, by EVALSHA), so that the difference is the guard alone.
  */
-export async function unguardedDesign(redis: RedisClient, totals: boolean): Promise<Design> {
+export async function unguardedChunk(redis: RedisClient, totals: boolean): Promise<ChunkApply> {
   const lua = defaultMutations.withMutations(
     await resolveIncludes(fileURLToPath(new URL('./unguarded-batch.lua', import.meta.url))),
   );
   const sha = (await redis.script('LOAD', lua)) as string;
+  return (client, on, part) => {
+    const { allKeys, argv } = applyBatchArguments(on, part, benchOptions, {});
+    return client.evalsha(sha, allKeys.length, ...allKeys, ...argv, totals ? 'totals' : 'none');
+  };
+}
+
+async function unguardedDesign(redis: RedisClient, totals: boolean): Promise<Design> {
+  const apply = await unguardedChunk(redis, totals);
   return async (client, events, calls) => {
-    for (const part of chunk(events, 500)) {
-      const { allKeys, argv } = applyBatchArguments(shard, part, benchOptions, {});
-      await timed(calls, () =>
-        client.evalsha(sha, allKeys.length, ...allKeys, ...argv, totals ? 'totals' : 'none'),
-      );
-    }
+    for (const part of chunk(events, 500)) await timed(calls, () => apply(client, shard, part));
   };
 }
 

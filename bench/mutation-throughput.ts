@@ -4,8 +4,8 @@
  * the same registered Lua body (refuse, then apply) and writes the same stream entry without the
  * guard. Every workload is realistic for its mutation: 16 scopes in order, 10,000 targets, and
  * for debit and transfer balances seeded (through the guard, before the clock starts) so that
- * part of the payouts are refused. Both designs start each round from the same flushed and
- * seeded state, and both must leave the state the guard's model computes.
+ * part of the payouts are refused. In each round the two designs take turns chunk by chunk, each
+ * on a shard of its own seeded alike, and both must leave the state the guard's model computes.
  */
 import {
   applyChunk,
@@ -22,17 +22,18 @@ import {
   stateKey,
 } from '../core/index.ts';
 import {
-  type Design,
+  type ChunkApply,
   benchOptions as options,
   shard,
-  timed,
-  unguardedDesign,
+  unguardedChunk,
 } from './apply-throughput.ts';
 import { collectGarbage, fixed, markdownTable, percentile } from './lib.ts';
 
 const scopes = 16;
 const targets = 10_000;
 const chunkSize = 500;
+/** The guarded batch writes to the first shard, the ceiling to the second. */
+const shards = [shard, `${shard}-ceiling`] as const;
 
 /** One mutation's events, and the events that seed its state before the clock starts. */
 export interface MutationWorkload {
@@ -187,11 +188,12 @@ export function expectedOf(workload: MutationWorkload): Expected {
 /** Whether the state keys in Redis hold what the model holds (and no other key of theirs). */
 async function stateMatches(
   redis: RedisClient,
+  on: string,
   expected: StateModel,
   names: Set<string>,
 ): Promise<boolean> {
   for (const name of names) {
-    const key = stateKey(shard, name, options.keyPrefix);
+    const key = stateKey(on, name, options.keyPrefix);
     const want = expected.state.get(name);
     const type = await redis.type(key);
     if (want === undefined || type !== want.type) {
@@ -218,33 +220,55 @@ async function stateMatches(
   return true;
 }
 
-const guardedDesign: Design = async (redis, events, calls) => {
-  for (const part of chunk(events, chunkSize))
-    await timed(calls, () => applyChunk(redis, shard, part, options));
-};
+const guardedChunk: ChunkApply = (redis, on, part) => applyChunk(redis, on, part, options);
 
-/** One design on one workload, from a flushed and seeded server: its rate, and whether right. */
-async function measureOnce(
+/** Whether a shard holds what the workload must leave: its state, and its stream entries. */
+async function shardMatches(
   redis: RedisClient,
-  design: Design,
+  on: string,
   workload: MutationWorkload,
   expected: Expected,
-): Promise<{ eventsPerSecond: number; correct: boolean }> {
-  await redis.flushall();
-  for (const part of chunk(workload.setup, chunkSize))
-    await applyChunk(redis, shard, part, options);
-  collectGarbage();
-  const started = performance.now();
-  await design(redis, workload.events, []);
-  const seconds = (performance.now() - started) / 1000;
+): Promise<boolean> {
   const names = new Set([...workload.setup, ...workload.events].flatMap((e) => e.mutation.keys));
-  const correct =
-    (await stateMatches(redis, expected.state, names)) &&
-    (await redis.xlen(shardKeys(shard, options.keyPrefix).stream)) === expected.entries;
-  return { eventsPerSecond: workload.events.length / seconds, correct };
+  return (
+    (await stateMatches(redis, on, expected.state, names)) &&
+    (await redis.xlen(shardKeys(on, options.keyPrefix).stream)) === expected.entries
+  );
 }
 
-/** One mutation's row: the medians of its rounds, each round's two rates taken one after the other. */
+/**
+ * One round of one workload: both designs, each on a shard of its own seeded alike, taking turns
+ * chunk by chunk (which goes first alternates), so that both meet the machine's load of each
+ * moment. A design's rate is the events over the time of its own calls (the arguments built in
+ * them).
+ */
+async function measureRound(
+  redis: RedisClient,
+  designs: readonly [ChunkApply, ChunkApply],
+  workload: MutationWorkload,
+  expected: Expected,
+): Promise<{ perSecond: [number, number]; correct: boolean }> {
+  await redis.flushall();
+  for (const on of shards) {
+    for (const part of chunk(workload.setup, chunkSize)) await applyChunk(redis, on, part, options);
+  }
+  collectGarbage();
+  const ms = [0, 0];
+  for (const [i, part] of chunk(workload.events, chunkSize).entries()) {
+    for (const j of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const started = performance.now();
+      await (designs[j] as ChunkApply)(redis, shards[j] as string, part);
+      ms[j] = (ms[j] as number) + performance.now() - started;
+    }
+  }
+  const correct =
+    (await shardMatches(redis, shards[0], workload, expected)) &&
+    (await shardMatches(redis, shards[1], workload, expected));
+  const perSecond = (j: number) => workload.events.length / ((ms[j] as number) / 1000);
+  return { perSecond: [perSecond(0), perSecond(1)], correct };
+}
+
+/** One mutation's row: the medians of its rounds, each round's two rates taken together. */
 export interface MutationMeasurement {
   mutation: string;
   events: number;
@@ -260,15 +284,14 @@ export interface MutationMeasurement {
 
 /**
  * Every built-in mutation, guarded and unguarded, `rounds` times: in each round every mutation
- * in turn, its two designs one right after the other (which goes first alternates by round), so
- * that the two rates of a ratio share the machine's load of the moment.
+ * in turn, its two designs taking turns chunk by chunk (measureRound).
  */
 export async function measureMutationThroughput(
   redis: RedisClient,
   count: number,
   rounds: number,
 ): Promise<MutationMeasurement[]> {
-  const ceiling = await unguardedDesign(redis, false);
+  const designs = [guardedChunk, await unguardedChunk(redis, false)] as const;
   const workloads = mutationWorkloads(count).map((workload) => ({
     workload,
     expected: expectedOf(workload),
@@ -278,21 +301,10 @@ export async function measureMutationThroughput(
   }));
   for (let round = 0; round < rounds; round++) {
     for (const w of workloads) {
-      const order: [Design, number[]][] = [
-        [guardedDesign, w.guarded],
-        [ceiling, w.ceiling],
-      ];
-      if (round % 2 === 1) order.reverse();
-      for (const [design, rates] of order) {
-        const { eventsPerSecond, correct } = await measureOnce(
-          redis,
-          design,
-          w.workload,
-          w.expected,
-        );
-        rates.push(eventsPerSecond);
-        w.correct &&= correct;
-      }
+      const { perSecond, correct } = await measureRound(redis, designs, w.workload, w.expected);
+      w.guarded.push(perSecond[0]);
+      w.ceiling.push(perSecond[1]);
+      w.correct &&= correct;
     }
   }
   return workloads.map((w) => {

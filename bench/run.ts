@@ -76,7 +76,7 @@ const sizes = quick
       rounds: 15,
       slowRounds: 5,
       mutation: 100_000,
-      mutationRounds: 9,
+      mutationRounds: 5,
       handler: 10_000,
       handlerRounds: 15,
       pipeline: 10_000,
@@ -333,7 +333,7 @@ async function runMutations(
     `${mutationTable(rows, targets.ceilingRatio)}\n\n` +
       `Each built-in mutation on events of its own (16 scopes in order, 10,000 targets; for debit and transfer, balances seeded through the guard before the clock starts, so that part of the payouts are refused "insufficient"). ` +
       `The ceiling is bench/unguarded-batch.lua without totals, the same registered Lua body (refuse, then apply) and the same stream entry per event, with the guard's own arguments. ` +
-      `In each round a mutation's two designs run one right after the other from the same flushed and seeded state (which goes first alternates); "guarded / ceiling" is the median of the rounds' own ratios, with their range. ` +
+      `In each round a mutation's two designs take turns chunk by chunk (which goes first alternates), each on a shard of its own seeded alike, so that both meet the machine's load of each moment; a rate is the events over the time of the design's own calls, the arguments built in them. "guarded / ceiling" is the median of the rounds' own ratios, with their range. ` +
       `Correct: both designs left the state the guard's model computes, and the stream its entries. ` +
       `zincrby guarded here / the seed article's design (above): ${fixed((zincrby?.guardedPerSecond ?? Number.NaN) / seedRate(apply), 1)}x.`,
   );
