@@ -53,7 +53,7 @@ for i = 1, eventCount do
       totalsApplied(e, keyCount, argCount)
     end
     redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
-      streamEntryValue(e, names, keyCount, argCount, '', refused or ''))
+      mutation.entry(e, names, '', refused or ''))
     written = written + 1
   end
   if totals and (rejected or refused) then

@@ -203,7 +203,7 @@ for i = 1, eventCount do
         totalsApplied(e, keyCount, argCount)
       end
       redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
-        streamEntryValue(e, names, keyCount, argCount, late, refused or ''))
+        mutation.entry(e, names, late, refused or ''))
       appliedCount = appliedCount + 1
     end
   end

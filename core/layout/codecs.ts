@@ -54,19 +54,23 @@ const word = /^[A-Za-z][A-Za-z0-9]*$/;
  * The value of a format-3 entry: a header of ASCII fields separated by `,`, a `:`, then the
  * free-form texts one after the other:
  *
- *   <seq>,<tp>,<offset>,<ts>,<op>,<late>,<refused>,<key count>,<scope bytes>,<bytes of each key>,
- *   <bytes of each arg>:<scope><keys…><args…>
+ *   <scope bytes>,<bytes of each key>,<bytes of each arg but the last>,<seq>,<tp>,<offset>,<ts>,
+ *   <op>,<late>,<refused>,<key count>:<scope><keys…><args…>
  *
- * The lengths are in UTF-8 bytes (Lua's `#`). `late` is `1` or empty, `refused` the reason or
- * empty. `tp` needs no length: Kafka topic names hold only `[a-zA-Z0-9._-]`. One field instead of
- * one per part makes a reader parse three reply strings per entry (replay reads 10,000 at once).
+ * The lengths are in UTF-8 bytes (Lua's `#`); the last argument takes the rest (a mutation has at
+ * least one). `late` is `1` or empty, `refused` the reason or empty. `tp` needs no length: Kafka
+ * topic names hold only `[a-zA-Z0-9._-]`. One field instead of one per part makes a reader parse
+ * three reply strings per entry (replay reads 10,000 at once); the lengths come first, so that the
+ * guard writes the texts that repeat in a chunk (scope, names) with cached length texts.
  */
 export function encodeStreamEntry(entry: StreamEntry): [typeof streamEntryField, string] {
   if (!word.test(entry.op) || (entry.refused !== undefined && !word.test(entry.refused))) {
     throw new TypeError(`not a stream entry's op or reason: ${entry.op} ${entry.refused ?? ''}`);
   }
+  if (entry.args.length === 0) throw new TypeError('a stream entry has at least one argument');
   const texts = [entry.scope, ...entry.keys, ...entry.args];
   const header = [
+    ...texts.slice(0, -1).map((text) => Buffer.byteLength(text)),
     entry.seq,
     entry.tp,
     entry.offset,
@@ -75,7 +79,6 @@ export function encodeStreamEntry(entry: StreamEntry): [typeof streamEntryField,
     entry.late ? '1' : '',
     entry.refused ?? '',
     entry.keys.length,
-    ...texts.map((text) => Buffer.byteLength(text)),
   ].join(',');
   return [streamEntryField, `${header}:${texts.join('')}`];
 }
@@ -108,11 +111,14 @@ function decodeFormat3(text: string, fields: readonly string[]): StreamEntry {
   const colon = text.indexOf(':');
   if (colon < 0) throw notAnEntry(fields, 'it has no header');
   const header = text.slice(0, colon).split(',');
-  const keyCount = lengthAt(header[7] ?? '', 0, (header[7] ?? '').length);
-  if (header.length < 9 || keyCount < 0 || keyCount > header.length - 9) {
+  // The lengths, then eight fixed fields.
+  const lengths = header.length - 8;
+  const keyText = header[header.length - 1] as string;
+  const keyCount = lengthAt(keyText, 0, keyText.length);
+  if (lengths < 1 || keyCount < 0 || keyCount > lengths - 1) {
     throw notAnEntry(fields, 'its header does not fit it');
   }
-  const [seq, tp, offset, ts, op, late, refused] = header as [
+  const [seq, tp, offset, ts, op, late, refused] = header.slice(lengths) as [
     string,
     string,
     string,
@@ -125,17 +131,18 @@ function decodeFormat3(text: string, fields: readonly string[]): StreamEntry {
   // ASCII: byte lengths are string lengths; otherwise the texts are cut from the UTF-8 bytes.
   const bytes = nonAscii.test(text) ? Buffer.from(text, 'utf8') : undefined;
   const total = bytes === undefined ? text.length : bytes.length;
+  const cut = (from: number, to: number) =>
+    bytes ? bytes.toString('utf8', from, to) : text.slice(from, to);
   const texts: string[] = [];
   let at = colon + 1;
-  for (let i = 8; i < header.length; i++) {
+  for (let i = 0; i < lengths; i++) {
     const length = lengthAt(header[i] as string, 0, (header[i] as string).length);
     if (length < 0 || at + length > total) throw notAnEntry(fields, 'its header does not fit it');
-    texts.push(bytes ? bytes.toString('utf8', at, at + length) : text.slice(at, at + length));
+    texts.push(cut(at, at + length));
     at += length;
   }
-  if (at !== total || (late !== '' && late !== '1')) {
-    throw notAnEntry(fields, 'its header does not fit it');
-  }
+  texts.push(cut(at, total)); // the last argument takes the rest
+  if (late !== '' && late !== '1') throw notAnEntry(fields, 'its header does not fit it');
   return {
     scope: texts[0] as string,
     seq,

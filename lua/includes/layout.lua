@@ -4,11 +4,13 @@
   the same formats (keep the two in step).
 
   Stream entry, format 3: one field, STREAM_ENTRY_FIELD ("v3"), whose value is
-    <seq>,<tp>,<offset>,<ts>,<op>,<late>,<refused>,<key count>,<scope bytes>,<bytes of each key>,
-    <bytes of each arg>:<scope><keys…><args…>
-  (lengths in bytes; late "1" or empty; refused the refusal's reason, or empty when applied; tp
-  needs no length, Kafka topic names hold only [a-zA-Z0-9._-]; op and reasons are words). Keys are
-  the state names the mutation touched, args its arguments, as the registry orders them.
+    <scope bytes>,<bytes of each key>,<bytes of each arg but the last>,<seq>,<tp>,<offset>,<ts>,
+    <op>,<late>,<refused>,<key count>:<scope><keys…><args…>
+  (lengths in bytes; the last arg takes the rest, and a mutation has at least one; late "1" or
+  empty; refused the refusal's reason, or empty when applied; tp needs no length, Kafka topic
+  names hold only [a-zA-Z0-9._-]; op and reasons are words). Keys are the state names the
+  mutation touched, args its arguments, as the registry orders them. Each registered mutation
+  builds its own entry in one expression (MUTATIONS[op].entry, core/mutations/registry.ts).
   Formats 2 ("v2": <scope bytes>,<key bytes>,<target bytes>,<seq>,<tp>,<offset>,<ts>,<op>,
   <version>,<late>:<scope><key><target><value>) and 1 (fields scope seq tp offset op key target
   value ts [version] [late]), written before, are still read: their key is the one key, their
@@ -21,25 +23,16 @@
 local STREAM_ENTRY_FIELD = 'v3'
 local META_APPLIED = 'applied'
 
--- The value of the stream entry of an event row e (lua/applyBatch-6.lua: [field, seq, tp, offset,
--- ts, op, key indexes…, args…]) with keyCount keys and argCount args; names[i] is the state name
--- of key index i. late is '1' or ''; refused a reason or ''.
-local function streamEntryValue(e, names, keyCount, argCount, late, refused)
-  local scope = e[1]
-  local header = e[2] .. ',' .. e[3] .. ',' .. e[4] .. ',' .. e[5] .. ',' .. e[6] .. ',' .. late
-    .. ',' .. refused .. ',' .. keyCount .. ',' .. #scope
-  local body = scope
-  for j = 7, 6 + keyCount do
-    local name = names[e[j]]
-    header = header .. ',' .. #name
-    body = body .. name
+-- "<byte length>," of a text, kept for the texts that repeat within a chunk (scopes, names):
+-- turning a number into text is what costs in Lua.
+local lengthPrefixes = {}
+local function lengthPrefix(text)
+  local prefix = lengthPrefixes[text]
+  if not prefix then
+    prefix = #text .. ','
+    lengthPrefixes[text] = prefix
   end
-  for j = 7 + keyCount, 6 + keyCount + argCount do
-    local arg = e[j]
-    header = header .. ',' .. #arg
-    body = body .. arg
-  end
-  return header .. ':' .. body
+  return prefix
 end
 
 -- A format 3 entry's value as a table (see decodeStreamEntry), or nil.
@@ -52,24 +45,24 @@ local function decodeFormat3(text)
   for part in string.gmatch(string.sub(text, 1, colon - 1) .. ',', '([^,]*),') do
     parts[#parts + 1] = part
   end
-  local keyCount = tonumber(parts[8] or '')
-  if #parts < 9 or not keyCount or keyCount > #parts - 9 then
+  local fixed = #parts - 8 -- the lengths come before the eight fixed fields
+  local keyCount = tonumber(parts[#parts] or '')
+  if fixed < 1 or not keyCount or keyCount > fixed - 1 then
     return nil
   end
   local texts, at = {}, colon + 1
-  for j = 9, #parts do
+  for j = 1, fixed do
     local length = tonumber(parts[j])
-    if not length then
+    if not length or at + length > #text + 1 then
       return nil
     end
     texts[#texts + 1] = string.sub(text, at, at + length - 1)
     at = at + length
   end
-  if at ~= #text + 1 then
-    return nil
-  end
-  local entry = { seq = parts[1], tp = parts[2], offset = parts[3], ts = parts[4], op = parts[5],
-    late = parts[6] == '1', refused = parts[7] ~= '' and parts[7] or nil, scope = texts[1],
+  texts[#texts + 1] = string.sub(text, at) -- the last arg
+  local entry = { seq = parts[fixed + 1], tp = parts[fixed + 2], offset = parts[fixed + 3],
+    ts = parts[fixed + 4], op = parts[fixed + 5], late = parts[fixed + 6] == '1',
+    refused = parts[fixed + 7] ~= '' and parts[fixed + 7] or nil, scope = texts[1],
     keys = {}, args = {} }
   for j = 1, keyCount do
     entry.keys[j] = texts[1 + j]

@@ -56,6 +56,15 @@ end
 -- once (a transfer within one key touches it once), and each key's sum moves.
 local function totalsApplied(e, keyCount, argCount)
   totalsEvents = totalsEvents + 1
+  if keyCount == 1 then -- most mutations: no loops on the hot path
+    local index = e[7]
+    totalsCount[index] = totalsCount[index] + 1
+    local delta = e[8 + argCount]
+    if delta and not totalsGiven[index] then
+      addToSum(index, delta, 1)
+    end
+    return
+  end
   for j = 1, keyCount do
     local index = e[6 + j]
     local repeated = false

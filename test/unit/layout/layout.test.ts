@@ -49,7 +49,7 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
     // Assess
     expect(fields).toEqual([
       'v3',
-      '7,events-0,40,1700000000000,zincrby,,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5',
+      '9,11,8,7,events-0,40,1700000000000,zincrby,,,1:s:scope-aleaderboardplayer-12.5',
     ]);
     expect(decodeStreamEntry(fields)).toEqual(entry);
   });
@@ -67,7 +67,7 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
     const fields = encodeStreamEntry(refused);
     // Assess
     expect(fields[1]).toBe(
-      '7,events-0,40,1700000000000,transfer,,insufficient,2,9,7,6,5,3,3,1:s:scope-awalletsescrowalicebob5000',
+      '9,7,6,5,3,3,7,events-0,40,1700000000000,transfer,,insufficient,2:s:scope-awalletsescrowalicebob5000',
     );
     expect(decodeStreamEntry(fields)).toEqual(refused);
   });
@@ -77,7 +77,7 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
       fc.property(
         text,
         fc.array(text, { minLength: 1, maxLength: 3 }),
-        fc.array(text, { maxLength: 4 }),
+        fc.array(text, { minLength: 1, maxLength: 4 }),
         fc.boolean(),
         fc.option(fc.constantFrom('insufficient', 'capped')),
         (scope, keys, args, late, refused) => {
@@ -149,11 +149,11 @@ describe('encodeStreamEntry() and decodeStreamEntry()', () => {
       ['v2', '9,11,8,7,events-0,40,1,zincrby,,x:s:scope-aleaderboardplayer-12'],
       ['scope', 's:a', 'seq', '1'],
       ['v3', 'no header'],
-      ['v3', '7,events-0,40,1,zincrby,,,1,9,11,8,3:s:scope-aleaderboardplayer-12'],
-      ['v3', '7,events-0,40,1,zincrby,,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5x'],
-      ['v3', '7,events-0,40,1,zincrby,,,4,9,11,8,3:s:scope-aleaderboardplayer-12.5'],
-      ['v3', '7,events-0,40,1,z-add,,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5'],
-      ['v3', '7,events-0,40,1,zincrby,2,,1,9,11,8,3:s:scope-aleaderboardplayer-12.5'],
+      ['v3', '9,11,99,7,events-0,40,1,zincrby,,,1:s:scope-aleaderboardplayer-12'],
+      ['v3', '7,events-0,40,1,zincrby,,,1:s:scope-aleaderboardplayer-12.5'],
+      ['v3', '9,11,8,7,events-0,40,1,zincrby,,,4:s:scope-aleaderboardplayer-12.5'],
+      ['v3', '9,11,8,7,events-0,40,1,z-add,,,1:s:scope-aleaderboardplayer-12.5'],
+      ['v3', '9,11,8,7,events-0,40,1,zincrby,2,,1:s:scope-aleaderboardplayer-12.5'],
     ]) {
       expect(() => decodeStreamEntry(fields), JSON.stringify(fields)).toThrow(TypeError);
     }
