@@ -15,8 +15,7 @@
 
 import * as Type from 'typebox/type';
 import { z } from 'zod';
-import type { MutationRegistry } from '../mutations/registry.ts';
-import { invalidData, mutationOf } from '../mutations/registry.ts';
+import type { MutationRegistry } from '../mutations/define.ts';
 import {
   type Field,
   fields,
@@ -137,9 +136,8 @@ export function readEnvelope(
     const fieldValue = data[name];
     given[name] = fieldValue === undefined ? undefined : (kinds[name] as Field).read(fieldValue);
   }
-  const mutation = mutationOf(registered, given);
-  const invalid = invalidData(registered, mutation);
-  if (invalid !== undefined) return invalid;
+  const mutation = registered.toMutation(given);
+  if ('path' in mutation) return mutation;
   const { scope, seq, shard } = value;
   return {
     scope: scope === undefined ? undefined : header.scope.field.read(scope),

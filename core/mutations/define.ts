@@ -5,7 +5,9 @@
  * guard's dispatch, verify, rebuild, replay, the demo and the property tests need.
  * docs/your-own-mutation.md walks through one.
  */
-import type { Field } from '../events/fields.ts';
+import type { Field, Issue } from '../events/fields.ts';
+import type { Mutation } from '../events/types.ts';
+import type { LuaContract } from './lua-contract.ts';
 import type { MutationRejection, StateModel } from './state.ts';
 
 /** A mutation's data as its model and its hooks see it: every field as canonical text. */
@@ -68,4 +70,43 @@ export function defineMutation<const K extends string, const A extends string>(
   definition: MutationDefinition<K, A>,
 ): MutationDefinition<K, A> {
   return definition;
+}
+
+// The registry's shapes (registry.ts builds them), here so that the schema can name them without
+// importing the registry, which compiles the schema.
+
+/** A definition as the registry keeps it: checked, compiled, with its field order. */
+export interface RegisteredMutation {
+  readonly definition: MutationDefinition;
+  readonly contract: LuaContract;
+  /** The compiled check of a whole envelope of this type (core/events/schema.ts). */
+  readonly check: (envelope: unknown) => boolean;
+  /** The data fields, keys first, then arguments: a Mutation's keys and args in this order. */
+  readonly fields: readonly string[];
+  /** A Mutation from data read into canonical text (mutationOf), or why it cannot be one. */
+  toMutation(given: Readonly<Record<string, string | undefined>>): Mutation | Issue;
+}
+
+/** One registered script, with the ioredis command name it is defined under. */
+export interface RegistryScript {
+  name: string;
+  lua: string;
+  numberOfKeys?: number;
+}
+
+export interface MutationRegistry {
+  /** The registered names, in registration order. */
+  readonly names: readonly string[];
+  get(op: string): RegisteredMutation | undefined;
+  /** The guard (lua/applyBatch-6.lua) with these mutations. */
+  readonly applyBatch: RegistryScript;
+  /** The rebuild's swap (lua/swapRebuilt-6.lua) with these mutations. */
+  readonly swapRebuilt: RegistryScript;
+  /** Any script of lua/ that has the `--- @mutations` line (the benchmark's ceiling). */
+  withMutations(lua: string): string;
+  /**
+   * A Mutation from an event's `data` as JSON would carry it ({key, member, delta}), checked as
+   * the decoder checks it: throws a TypeError naming the fields that are wrong.
+   */
+  mutation(op: string, data: Readonly<Record<string, unknown>>): Mutation;
 }

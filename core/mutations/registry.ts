@@ -13,42 +13,15 @@ import type { Field, Issue } from '../events/fields.ts';
 import { envelopeSchemaOf } from '../events/schema.ts';
 import type { Mutation } from '../events/types.ts';
 import * as scripts from '../redis/lua-scripts.generated.ts';
-import type { MutationData, MutationDefinition } from './define.ts';
+import type {
+  MutationData,
+  MutationDefinition,
+  MutationRegistry,
+  RegisteredMutation,
+} from './define.ts';
 import { type LuaContract, readLuaContract } from './lua-contract.ts';
 
-/** A definition as the registry keeps it: checked, compiled, with its field order. */
-export interface RegisteredMutation {
-  readonly definition: MutationDefinition;
-  readonly contract: LuaContract;
-  /** The compiled check of a whole envelope of this type (core/events/schema.ts). */
-  readonly check: (envelope: unknown) => boolean;
-  /** The data fields, keys first, then arguments: a Mutation's keys and args in this order. */
-  readonly fields: readonly string[];
-}
-
-/** One registered script, with the ioredis command name it is defined under. */
-export interface RegistryScript {
-  name: string;
-  lua: string;
-  numberOfKeys?: number;
-}
-
-export interface MutationRegistry {
-  /** The registered names, in registration order. */
-  readonly names: readonly string[];
-  get(op: string): RegisteredMutation | undefined;
-  /** The guard (lua/applyBatch-6.lua) with these mutations. */
-  readonly applyBatch: RegistryScript;
-  /** The rebuild's swap (lua/swapRebuilt-6.lua) with these mutations. */
-  readonly swapRebuilt: RegistryScript;
-  /** Any script of lua/ that has the `--- @mutations` line (the benchmark's ceiling). */
-  withMutations(lua: string): string;
-  /**
-   * A Mutation from an event's `data` as JSON would carry it ({key, member, delta}), checked as
-   * the decoder checks it: throws a TypeError naming the fields that are wrong.
-   */
-  mutation(op: string, data: Readonly<Record<string, unknown>>): Mutation;
-}
+export type { MutationRegistry, RegisteredMutation, RegistryScript } from './define.ts';
 
 const namePattern = /^[a-z][A-Za-z0-9]*$/;
 const reasonPattern = /^[a-z][A-Za-z0-9]*$/;
@@ -188,12 +161,17 @@ export function createMutationRegistry(
     const contract = checkDefinition(definition);
     if (byName.has(definition.name)) fail(definition.name, 'two mutations have this name');
     const compiled = Compile(envelopeSchemaOf(definition.name, definition.data));
-    byName.set(definition.name, {
+    const registered: RegisteredMutation = {
       definition,
       contract,
       check: (envelope) => compiled.Check(envelope),
       fields: [...definition.keys, ...definition.args],
-    });
+      toMutation(given) {
+        const mutation = mutationOf(registered, given);
+        return invalidData(registered, mutation) ?? mutation;
+      },
+    };
+    byName.set(definition.name, registered);
   }
   const dispatch = [
     '-- The registered mutations (core/mutations/registry.ts).',
