@@ -5,13 +5,13 @@
   event, as the guard does for an event it applies: the mutation's refuse function (if it has
   one), then, unless refused, its apply function; an event Redis refuses leaves no trace, any
   other appends the same stream entry (includes/layout.lua, with the reason of a refused one).
-  With ARGV[8] = "totals" it also keeps the running totals as the guard does
+  With ARGV[9] = "totals" it also keeps the running totals as the guard does
   (includes/runningTotals.lua). The stream is trimmed once per chunk, as the guard trims it.
   Nothing else: no cursor, no gap ledger, no checkpoint, no layout check, no status per event.
   Not idempotent (a second pass applies everything again). bench/apply-throughput.ts resolves
   the includes and passes the text through the registry (withMutations).
 
-  KEYS and ARGV as in lua/applyBatch-6.lua (ARGV[1] and ARGV[6] unused), plus ARGV[8].
+  KEYS and ARGV as in lua/applyBatch-6.lua (ARGV[1], ARGV[6] and ARGV[8] unused), plus ARGV[9].
   Returns the number of events.
 ]]
 
@@ -20,6 +20,7 @@
 --- @include "includes/mutationRejection"
 --- @include "includes/int64Text"
 --- @include "includes/runningTotals"
+--- @include "includes/trimStream"
 
 local streamKey, metaKey, versionsKey = KEYS[4], KEYS[5], KEYS[6]
 local streamMaxLen = ARGV[2]
@@ -27,9 +28,9 @@ local streamMaxAgeMs = tonumber(ARGV[3])
 local names = cjson.decode(ARGV[4])
 local events = cjson.decode(ARGV[5])
 local eventCount = #events
-local totals = ARGV[8] == 'totals'
+local totals = ARGV[9] == 'totals'
 if totals then
-  startTotals(names, ARGV[7] and cjson.decode(ARGV[7]) or {}, eventCount)
+  startTotals(names, cjson.decode(ARGV[7]), eventCount)
 end
 
 --- @mutations
@@ -49,7 +50,7 @@ for i = 1, eventCount do
   local refused = mutation.refuse and mutation.refuse(ctx, e)
   local rejected = not refused and mutation.apply(ctx, e)
   if not rejected then
-    if totals and not refused then
+    if totals and totalsPerEvent and not refused then
       totalsApplied(e, keyCount, argCount)
     end
     redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
@@ -65,15 +66,6 @@ if totals then
   flushTotals(metaKey)
 end
 if written > 0 then
-  if streamMaxLen ~= '0' then
-    redis.call('XTRIM', streamKey, 'MAXLEN', '~', streamMaxLen)
-  end
-  if streamMaxAgeMs and streamMaxAgeMs > 0 then
-    local now = redis.call('TIME')
-    local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - streamMaxAgeMs
-    if minMs > 0 then
-      redis.call('XTRIM', streamKey, 'MINID', '~', string.format('%d', minMs))
-    end
-  end
+  trimStream(streamKey, streamMaxLen, streamMaxAgeMs)
 end
 return eventCount

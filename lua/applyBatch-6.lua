@@ -26,10 +26,12 @@
     3. An applied event moves the cursor (late ones do not), appends its entry to the stream,
        and adds to the running totals in meta.
     4. APPLIED*, GAP_OPENED, REFUSED and DUPLICATE events raise the topic-partition's
-       checkpoint to their offset.
-  At the end the stream is trimmed once per chunk, by length (MAXLEN ~) and by age (MINID ~,
-  server clock), and the running totals are written (includes/runningTotals.lua). All keys share the shard's hash tag, so the script runs on one
-  node and one slot. The script is declared with a shebang: Redis then checks the keys it
+       checkpoint to their offset. The caller gives each topic-partition's highest offset in
+       the chunk (ARGV[8]): that is the raise, unless an event of it was rejected, when the
+       offsets of its other events are compared at the end.
+  At the end the stream is trimmed once per chunk, by length and by age
+  (includes/trimStream.lua), and the running totals are written (includes/runningTotals.lua).
+  All keys share the shard's hash tag, so the script runs on one node and one slot. The script is declared with a shebang: Redis then checks the keys it
   declares and rejects the whole script up front under OOM instead of failing half way.
 
   Seqs, offsets and versions are canonical decimal strings (see includes/seqArithmetic.lua).
@@ -56,9 +58,11 @@
     ARGV[6] JSON object "<topic>-<partition>" -> the lowest checkpoint KEYS[3] must hold (the
             partition ledger's record of what was written here); "{}" or absent for none
             (a repair, which fills in what was lost)
-    ARGV[7] JSON array, one element per state name: the sum of the chunk's sums of that state
-            as exact decimal text when all of them are integers, else false; absent: all false
-            (includes/runningTotals.lua)
+    ARGV[7] JSON array, one element per state name: [count, sum], the number of the chunk's
+            events that touch that state, and the sum of their sums of that state as exact
+            decimal text when all of them are integers, else false (includes/runningTotals.lua)
+    ARGV[8] JSON object "<topic>-<partition>" -> the highest offset of the chunk's events on
+            it
 
   Output:
     a string with one letter per event, in order:
@@ -71,11 +75,14 @@
     lost writes (includes/checkNotBehind.lua).
 ]]
 
+-- A global costs a table lookup at each use; the hot path's is a local.
+local tonumber = tonumber
 local APPLIED, APPLIED_LATE, GAP_OPENED, REFUSED, DUPLICATE = 1, 2, 3, 4, 0
 local REJECTED_BELOW_FIRST_SEQ = -1
 -- The reply's letter of each status.
 local STATUS_LETTERS = { [1] = 'A', [2] = 'L', [3] = 'G', [4] = 'R', [0] = 'D', [-1] = 'B',
   [-2] = 'W', [-3] = 'M' }
+local REJECTED_LETTERS = { B = true, W = true, M = true }
 
 --- @include "includes/seqArithmetic"
 --- @include "includes/layout"
@@ -83,6 +90,7 @@ local STATUS_LETTERS = { [1] = 'A', [2] = 'L', [3] = 'G', [4] = 'R', [0] = 'D', 
 --- @include "includes/mutationRejection"
 --- @include "includes/int64Text"
 --- @include "includes/runningTotals"
+--- @include "includes/trimStream"
 --- @include "includes/checkLayout"
 --- @include "includes/checkNotBehind"
 
@@ -100,7 +108,7 @@ checkLayout({ [cursorsKey] = 'hash', [gapsKey] = 'zset', [offsetsKey] = 'hash',
 if ARGV[6] and ARGV[6] ~= '{}' then
   checkNotBehind(offsetsKey, cjson.decode(ARGV[6]))
 end
-startTotals(names, ARGV[7] and cjson.decode(ARGV[7]) or {}, eventCount)
+startTotals(names, cjson.decode(ARGV[7]), eventCount)
 
 --- @mutations
 
@@ -112,23 +120,13 @@ for i = 1, #names do
   ctx.nameOf[KEYS[6 + i]] = names[i]
 end
 
--- Cursors and checkpoints are read once and written back once per chunk. A cursor below 10^15
--- is also kept as a Lua number (exact), so that the common question, "is seq the cursor + 1?",
--- is one subtraction (seqCompareNext without the calls).
+-- Cursors are read once and written back once per chunk. A cursor below 10^15 is also kept as
+-- a Lua number (exact), so that the common question, "is seq the cursor + 1?", is one
+-- subtraction (seqCompareNext without the calls).
 local cursors, cursorsRead, cursorNumbers, byOffset = {}, {}, {}, {}
-local checkpoints = {}
 local appliedCount = 0
-
-local function raiseCheckpoint(topicPartition, offset)
-  local current = checkpoints[topicPartition]
-  if current == nil then
-    current = redis.call('HGET', offsetsKey, topicPartition) or false
-  end
-  if not current or seqCompare(offset, current) > 0 then
-    current = offset
-  end
-  checkpoints[topicPartition] = current
-end
+-- Topic-partitions with a rejected event, whose checkpoint is not simply the chunk's highest.
+local rejectedIn = {}
 
 -- HSET of field-value pairs (a flat list), a bounded number per call.
 local function hsetPairs(key, flat)
@@ -154,34 +152,36 @@ for i = 1, eventCount do
   if byOffset[field] then
     status = (cursor and seqCompare(seq, cursor) <= 0) and DUPLICATE or APPLIED
   else
-    local order
     local cursorNumber = cursorNumbers[field]
     seqNumber = #seq < 16 and tonumber(seq)
-    if cursorNumber and seqNumber then
-      order = seqNumber - cursorNumber - 1
-    elseif cursor then
-      order = seqCompareNext(seq, cursor)
-    else
-      order = seqCompare(seq, firstSeq)
-    end
-    if order == 0 then
+    if cursorNumber and seqNumber == cursorNumber + 1 then
       status = APPLIED
-    elseif order > 0 then
-      status, gapFirst = GAP_OPENED, cursor and seqIncrement(cursor) or firstSeq
-    elseif not cursor then
-      status = REJECTED_BELOW_FIRST_SEQ
     else
-      prefix = gapPrefix(field)
-      gapHit, gapFirstPadded, gapLastPadded = gapFind(gapsKey, prefix, seq)
-      status = gapHit and APPLIED_LATE or DUPLICATE
+      local order
+      if cursorNumber and seqNumber then
+        order = seqNumber - cursorNumber - 1
+      elseif cursor then
+        order = seqCompareNext(seq, cursor)
+      else
+        order = seqCompare(seq, firstSeq)
+      end
+      if order == 0 then
+        status = APPLIED
+      elseif order > 0 then
+        status, gapFirst = GAP_OPENED, cursor and seqIncrement(cursor) or firstSeq
+      elseif not cursor then
+        status = REJECTED_BELOW_FIRST_SEQ
+      else
+        prefix = gapPrefix(field)
+        gapHit, gapFirstPadded, gapLastPadded = gapFind(gapsKey, prefix, seq)
+        status = gapHit and APPLIED_LATE or DUPLICATE
+      end
     end
   end
 
   local mutation = MUTATIONS[e[6]]
-  local keyCount, argCount = mutation.keys, mutation.args
-  local refused
   if status > 0 then
-    refused = mutation.refuse and mutation.refuse(ctx, e)
+    local refused = mutation.refuse and mutation.refuse(ctx, e)
     local rejected = not refused and mutation.apply(ctx, e)
     if rejected then
       status = rejected
@@ -199,25 +199,19 @@ for i = 1, eventCount do
       if refused then
         status = REFUSED
         reasons[#reasons + 1] = refused
-      else
-        totalsApplied(e, keyCount, argCount)
+        totalsNotApplied(e, mutation.keys, mutation.args)
+      elseif totalsPerEvent then
+        totalsApplied(e, mutation.keys, mutation.args)
       end
       redis.call('XADD', streamKey, '*', STREAM_ENTRY_FIELD,
         mutation.entry(e, names, late, refused or ''))
       appliedCount = appliedCount + 1
     end
   end
-  if status <= 0 or refused then
-    totalsNotApplied(e, keyCount, argCount)
-  end
-
-  if status >= 0 then
-    local tp, offset = e[3], e[4]
-    local current = checkpoints[tp]
-    if current == nil then
-      raiseCheckpoint(tp, offset)
-    elseif #offset > #current or (#offset == #current and offset > current) then
-      checkpoints[tp] = offset
+  if status <= 0 then
+    totalsNotApplied(e, mutation.keys, mutation.args)
+    if status < 0 then
+      rejectedIn[e[3]] = true
     end
   end
   statuses[i] = STATUS_LETTERS[status]
@@ -231,24 +225,40 @@ for field, cursor in pairs(cursors) do
   end
 end
 hsetPairs(cursorsKey, changed)
-changed = {}
-for topicPartition, offset in pairs(checkpoints) do
-  changed[#changed + 1] = topicPartition
-  changed[#changed + 1] = offset
-end
-hsetPairs(offsetsKey, changed)
-flushTotals(metaKey)
-if appliedCount > 0 then
-  if streamMaxLen ~= '0' then
-    redis.call('XTRIM', streamKey, 'MAXLEN', '~', streamMaxLen)
+
+-- Each topic-partition's checkpoint rises to the highest offset of its events that were not
+-- rejected: the chunk's highest (ARGV[8]), unless one of them was.
+local highest = cjson.decode(ARGV[8])
+if next(rejectedIn) then
+  for tp in pairs(rejectedIn) do
+    highest[tp] = nil
   end
-  if streamMaxAgeMs and streamMaxAgeMs > 0 then
-    local now = redis.call('TIME')
-    local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - streamMaxAgeMs
-    if minMs > 0 then
-      redis.call('XTRIM', streamKey, 'MINID', '~', string.format('%d', minMs))
+  for i = 1, eventCount do
+    local e = events[i]
+    local tp, offset = e[3], e[4]
+    if rejectedIn[tp] and not REJECTED_LETTERS[statuses[i]]
+      and (highest[tp] == nil or seqCompare(offset, highest[tp]) > 0) then
+      highest[tp] = offset
     end
   end
+end
+local partitions, raised = {}, {}
+for tp in pairs(highest) do
+  partitions[#partitions + 1] = tp
+end
+if #partitions > 0 then
+  local held = redis.call('HMGET', offsetsKey, unpack(partitions))
+  for j, tp in ipairs(partitions) do
+    if not held[j] or seqCompare(highest[tp], held[j]) > 0 then
+      raised[#raised + 1] = tp
+      raised[#raised + 1] = highest[tp]
+    end
+  end
+end
+hsetPairs(offsetsKey, raised)
+flushTotals(metaKey)
+if appliedCount > 0 then
+  trimStream(streamKey, streamMaxLen, streamMaxAgeMs)
 end
 
 if #reasons > 0 then

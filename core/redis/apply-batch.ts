@@ -48,21 +48,25 @@ const integerText = /^-?\d+$/;
 const exactSumLimit = 2n ** 63n;
 
 /**
- * Per state name, the exact sum of what the chunk's events add to it as decimal text, or false
- * when one of those is not an integer, or their sizes add up to 2^63 or more. The guard starts
- * its running totals from it and takes off the events it did not apply
- * (lua/includes/runningTotals.lua), so an applied event costs it no arithmetic.
+ * Per state name, what the chunk adds to it if every event applies: [count, sum], the number of
+ * events that touch it (an event once, however many of its keys name it), and the exact sum of
+ * their deltas as decimal text, or false when one of those is not an integer, or their sizes add
+ * up to 2^63 or more. The guard starts its running totals from these and takes off the events it
+ * does not apply (lua/includes/runningTotals.lua), so an applied event costs it nothing.
  */
-function givenSums(
+function givenTotals(
   names: readonly string[],
   rows: readonly { index: number[]; sums: (string | false)[] }[],
-) {
+): [number, string | false][] {
+  const counts = names.map(() => 0);
   const sums = names.map(() => 0n);
   const sizes = names.map(() => 0n);
   const exact = names.map(() => true);
   for (const row of rows) {
-    row.sums.forEach((text, j) => {
-      const i = (row.index[j] as number) - 1; // state indexes are 1-based (Lua)
+    row.index.forEach((index, j) => {
+      const i = index - 1; // state indexes are 1-based (Lua)
+      if (row.index.indexOf(index) === j) counts[i] = (counts[i] as number) + 1;
+      const text = row.sums[j] as string | false;
       if (text === false || !exact[i]) return;
       if (!integerText.test(text)) {
         exact[i] = false;
@@ -74,8 +78,12 @@ function givenSums(
       if ((sizes[i] as bigint) >= exactSumLimit) exact[i] = false;
     });
   }
-  return sums.map((sum, i) => (exact[i] ? sum.toString() : false));
+  return sums.map((sum, i) => [counts[i] as number, exact[i] ? sum.toString() : false]);
 }
+
+/** Whether canonical decimal text a is above b. */
+const offsetAbove = (a: string, b: string) =>
+  a.length > b.length || (a.length === b.length && a > b);
 
 function registeredOf(mutations: MutationRegistry, op: string): RegisteredMutation {
   const registered = mutations.get(op);
@@ -115,13 +123,19 @@ export function applyBatchArguments(
       sums: sumsOf(registered, mutation),
     };
   });
+  // Per topic-partition, the highest offset of the chunk's events on it (the guard's checkpoint
+  // raise when none of them is rejected).
+  const highest: Record<string, string> = {};
   const rows = events.map((event, i) => {
     const { mutation, record, sequence } = event;
     const { index, sums } = parts[i] as (typeof parts)[number];
+    const tp = topicPartition(record);
+    const held = highest[tp];
+    if (held === undefined || offsetAbove(record.offset, held)) highest[tp] = record.offset;
     return [
       cursorField(sequence, record),
       sequence?.seq ?? record.offset,
-      topicPartition(record),
+      tp,
       record.offset,
       String(record.timestamp),
       mutation.op,
@@ -147,7 +161,8 @@ export function applyBatchArguments(
     JSON.stringify(names),
     JSON.stringify(rows),
     JSON.stringify(expected),
-    JSON.stringify(givenSums(names, parts)),
+    JSON.stringify(givenTotals(names, parts)),
+    JSON.stringify(highest),
   ];
   return { allKeys, argv };
 }

@@ -20,8 +20,7 @@ import {
 
 /**
  * The Lua body: a contract header, then refuse and apply. It may call the helpers every guard
- * script has (rejectionOf, int64Valid, int64CompareDifference, int64Negate, seqCompare,
- * versionField), and touch no key but its key parameters.
+ * script has (docs/your-own-mutation.md lists them), and touch no key but its key parameters.
  */
 const lua = `--[[
   @mutation cappedIncr

@@ -64,3 +64,15 @@ local function int64Negate(a)
   end
   return '-' .. a
 end
+
+-- Whether taking amount from the integer counter `field` of the hash `key` would leave it below
+-- floor (a missing field counts as 0). False also when the counter cannot be judged (another
+-- type, not an integer): the write that follows then reports why Redis refuses it.
+local function counterFallsBelow(key, field, amount, floor)
+  local current = redis.pcall('HGET', key, field)
+  if type(current) == 'table' then
+    return false
+  end
+  current = current or '0'
+  return int64Valid(current) and int64CompareDifference(current, amount, floor) < 0
+end

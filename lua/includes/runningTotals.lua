@@ -7,12 +7,13 @@
   name and chunk instead of two commands per event. Totals are kept per state index (1-based
   into the chunk's names).
 
-  The sum of a state comes one of two ways:
-  - given: the caller sent the exact sum of the chunk's deltas of that state (decimal text, when
-    every one of them is an integer; core/redis/apply-batch.ts). The script starts
-    from it and takes off the deltas of the events it did not apply (duplicates, rejections),
-    so an applied event costs one count;
-  - added here, for the other states: each applied delta.
+  The caller gives, per state, what the chunk would add if every event applied
+  (core/redis/apply-batch.ts): the number of its events that touch the state (an event once,
+  however many of its keys name it), and the exact sum of their deltas as decimal text when
+  every one of them is an integer (and their sizes add up to less than 2^63), else false. The
+  script starts from these and takes off the events it does not apply (duplicates, refusals,
+  rejections), so an applied event costs the totals nothing, unless some state's sum is not
+  given: then each applied event adds its deltas to that state's sum here (totalsPerEvent).
   In Lua, deltas are added as doubles, exact for integers while the sum stays below 2^52:
   startTotals sets `totalsSmall` = 2^52 / (events in the chunk), and a delta below it in size
   cannot take the chunk's sum past 2^52. A larger delta goes to Redis as its text, where
@@ -26,14 +27,18 @@ local totalsNames, totalsCount, totalsSum, totalsGiven, totalsLarge = {}, {}, {}
 local totalsSmall = 0
 -- Applied events of the chunk: one each, however many states it touched.
 local totalsEvents = 0
+-- Whether some state's sum is not given, so that each applied event must call totalsApplied.
+local totalsPerEvent = false
 
--- Starts the totals of a chunk of `eventCount` events of the states `names`; givenSums[i] is the
--- given sum of state i, or false.
-local function startTotals(names, givenSums, eventCount)
-  totalsNames = names
+-- Starts the totals of a chunk of `eventCount` events of the states `names`; given[i] is
+-- { count, sum } of state i: its events, and the exact sum of their deltas (text) or false.
+local function startTotals(names, given, eventCount)
+  totalsNames, totalsEvents = names, eventCount
   for i = 1, #names do
-    totalsCount[i], totalsSum[i], totalsLarge[i] = 0, 0, {}
-    totalsGiven[i] = type(givenSums[i]) == 'string' and givenSums[i]
+    local count, sum = given[i][1], given[i][2]
+    totalsCount[i], totalsSum[i], totalsLarge[i] = count, 0, {}
+    totalsGiven[i] = type(sum) == 'string' and sum
+    totalsPerEvent = totalsPerEvent or not totalsGiven[i]
   end
   totalsSmall = TOTALS_EXACT_LIMIT / math.max(eventCount, 1)
 end
@@ -52,28 +57,11 @@ local function addToSum(index, delta, sign)
   end
 end
 
--- The event row e (keyCount keys, argCount args) was applied: each state it touched counts it
--- once (a transfer within one key touches it once), and each key's sum moves.
+-- The event row e (keyCount keys, argCount args) was applied: the states whose sums are not
+-- given take its deltas. Called only when totalsPerEvent.
 local function totalsApplied(e, keyCount, argCount)
-  totalsEvents = totalsEvents + 1
-  if keyCount == 1 then -- most mutations: no loops on the hot path
-    local index = e[7]
-    totalsCount[index] = totalsCount[index] + 1
-    local delta = e[8 + argCount]
-    if delta and not totalsGiven[index] then
-      addToSum(index, delta, 1)
-    end
-    return
-  end
   for j = 1, keyCount do
     local index = e[6 + j]
-    local repeated = false
-    for earlier = 1, j - 1 do
-      repeated = repeated or e[6 + earlier] == index
-    end
-    if not repeated then
-      totalsCount[index] = totalsCount[index] + 1
-    end
     local delta = e[6 + keyCount + argCount + j]
     if delta and not totalsGiven[index] then
       addToSum(index, delta, 1)
@@ -81,11 +69,19 @@ local function totalsApplied(e, keyCount, argCount)
   end
 end
 
--- The event row e was not applied (a duplicate, a refusal or a rejection): a given sum, which
--- counted it, takes it off again.
+-- The event row e was not applied (a duplicate, a refusal or a rejection): it comes off the
+-- given counts (once per state it touched) and off the given sums.
 local function totalsNotApplied(e, keyCount, argCount)
+  totalsEvents = totalsEvents - 1
   for j = 1, keyCount do
     local index = e[6 + j]
+    local repeated = false
+    for earlier = 1, j - 1 do
+      repeated = repeated or e[6 + earlier] == index
+    end
+    if not repeated then
+      totalsCount[index] = totalsCount[index] - 1
+    end
     local delta = e[6 + keyCount + argCount + j]
     if delta and totalsGiven[index] then
       addToSum(index, delta, -1)

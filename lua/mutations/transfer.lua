@@ -10,15 +10,7 @@
 ]]
 
 local function refuseTransfer(ctx, key, toKey, from, to, amount, floor)
-  local current = redis.pcall('HGET', key, from)
-  if type(current) == 'table' then
-    return nil
-  end
-  current = current or '0'
-  if int64Valid(current) and int64CompareDifference(current, amount, floor) < 0 then
-    return 'insufficient'
-  end
-  return nil
+  return counterFallsBelow(key, from, amount, floor) and 'insufficient' or nil
 end
 
 local function applyTransfer(ctx, key, toKey, from, to, amount, floor)

@@ -342,6 +342,48 @@ describe('applyChunk()', () => {
     expect(await raw.hget(shardKeys(shard).offsets, 'events-0')).toBe('9');
   });
 
+  it('raises no checkpoint to the offset of a rejected event', async () => {
+    const shard = uniqueShard();
+    const onPartition = (seq: number, offset: number, partition: number, scope = 'scope-a') =>
+      guardedEvent({
+        shard,
+        scope,
+        seq,
+        offset,
+        partition,
+        mutation: mutation('zincrby', { key: 'leaderboard', member: 'player-1', delta: '1' }),
+      });
+    // Partition 0: applied at 7, rejected (below firstSeq) at 9 and 11, a duplicate at 10.
+    // Partition 1: only a rejected event. Partition 2: rejected at 3, then applied at 2 and 5.
+    const result = await kinds(shard, [
+      onPartition(1, 7, 0),
+      onPartition(0, 9, 0, 'scope-b'),
+      onPartition(1, 10, 0),
+      onPartition(0, 11, 0, 'scope-c'),
+      onPartition(0, 4, 1, 'scope-d'),
+      onPartition(0, 3, 2, 'scope-e'),
+      onPartition(2, 2, 2),
+      onPartition(3, 5, 2),
+    ]);
+    expect(result).toEqual([
+      'applied',
+      'rejected',
+      'duplicate',
+      'rejected',
+      'rejected',
+      'rejected',
+      'applied',
+      'applied',
+    ]);
+    expect(await raw.hgetall(shardKeys(shard).offsets)).toEqual({
+      'events-0': '10',
+      'events-2': '5',
+    });
+    // A later chunk below the checkpoint leaves it.
+    await kinds(shard, [onPartition(1, 8, 0)]);
+    expect(await raw.hget(shardKeys(shard).offsets, 'events-0')).toBe('10');
+  });
+
   it('rejects an event whose state key holds another type, leaving no trace of it', async () => {
     const shard = uniqueShard();
     await raw.set(stateKey(shard, 'leaderboard'), 'not a sorted set');
