@@ -128,6 +128,23 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * take the mapping's `key`, a constant.
  */
 function mappedFields(registered: RegisteredMutation, mapping: Mapping): Map<string, string> {
+  // Asked for every record of a batch, with the same two: worked out once.
+  let byMutation = mappedFieldsCache.get(mapping);
+  if (byMutation === undefined) {
+    byMutation = new WeakMap();
+    mappedFieldsCache.set(mapping, byMutation);
+  }
+  let names = byMutation.get(registered);
+  if (names === undefined) {
+    names = mappedFieldsOf(registered, mapping);
+    byMutation.set(registered, names);
+  }
+  return names;
+}
+
+const mappedFieldsCache = new WeakMap<Mapping, WeakMap<RegisteredMutation, Map<string, string>>>();
+
+function mappedFieldsOf(registered: RegisteredMutation, mapping: Mapping): Map<string, string> {
   const { definition } = registered;
   const targets = new Set(Object.values(definition.targets) as string[]);
   const target = (definition.targets as Record<string, string>)[definition.keys[0] as string];

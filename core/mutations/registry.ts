@@ -249,6 +249,14 @@ export function mutationOf(
   given: Readonly<Record<string, string | undefined>>,
 ): Mutation {
   const { definition } = registered;
+  if (definition.defaults === undefined) {
+    // Nothing to fill in (the common case, once per event): no copy of the data.
+    return {
+      op: definition.name,
+      keys: definition.keys.map((field) => given[field] as string),
+      args: definition.args.map((field) => given[field] as string),
+    };
+  }
   const data: Record<string, string> = {};
   for (const field of registered.fields) {
     const value = given[field];
@@ -268,7 +276,9 @@ export function mutationOf(
 
 /** Why data read from an event cannot be this mutation (definition.invalid), or undefined. */
 export function invalidData(registered: RegisteredMutation, mutation: Mutation): Issue | undefined {
-  const reason = registered.definition.invalid?.(mutationData(registered, mutation));
+  const { invalid } = registered.definition;
+  if (invalid === undefined) return undefined;
+  const reason = invalid(mutationData(registered, mutation));
   return reason === undefined ? undefined : { path: ['data'], message: reason };
 }
 
