@@ -15,8 +15,10 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
+import { functionMemoryMiB } from '../core/config/functions.ts';
 import { createRedisClient, type RedisClient } from '../core/index.ts';
 import { startKafkaBroker } from '../local/emulators/kafka/broker.ts';
+import { lambdaNodeFlags } from '../local/emulators/lambda/node-flags.ts';
 import { startRedisServer } from '../local/emulators/redis/server.ts';
 import {
   type ApplyMeasurement,
@@ -139,10 +141,14 @@ async function benchScript<T>(args: string[]): Promise<T> {
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as T;
 }
 
+/** The V8 heap Lambda gives the apply-events function (its memory as the stacks deploy it). */
+const handlerHeap = lambdaNodeFlags(functionMemoryMiB['apply-events']);
+
 async function handlerRates(redisUrl: string): Promise<HandlerRates> {
   return benchScript<HandlerRates>([
     // Each timed batch starts from a collected heap, so one round's garbage is not the next's.
     '--expose-gc',
+    ...handlerHeap,
     'bench/handler-throughput.ts',
     'rates',
     redisUrl,
@@ -161,6 +167,7 @@ async function handlerPeaks(redisUrl: string): Promise<PeakMeasurement[]> {
       peaks.push(
         await benchScript<PeakMeasurement>([
           '--expose-gc',
+          ...handlerHeap,
           'bench/handler-throughput.ts',
           'peak',
           redisUrl,
@@ -226,7 +233,7 @@ async function main(): Promise<void> {
     const machine = await describeMachine(servers.redis);
     reportHeading(machine);
     const apply = await runApply(servers);
-    const mutations = await runMutations(servers.redis, apply);
+    const mutations = await runMutations(servers.redis);
     const handlerRatio = await runHandler(servers.redisUrl);
     servers.kafka = await startKafkaBroker();
     const pipeline = await runPipeline(servers.kafka.bootstrap, servers.redisUrl);
@@ -317,17 +324,9 @@ async function runApply(servers: BenchServers): Promise<ApplyMeasurement[]> {
   return apply;
 }
 
-/** The seed article's design's rate, from the apply measurements. */
-const seedRate = (apply: ApplyMeasurement[]) =>
-  apply.find((r) => r.design === "seed article's design")?.eventsPerSecond ?? Number.NaN;
-
 /** Each built-in mutation, guarded, against its own unguarded ceiling. */
-async function runMutations(
-  redis: RedisClient,
-  apply: ApplyMeasurement[],
-): Promise<MutationMeasurement[]> {
+async function runMutations(redis: RedisClient): Promise<MutationMeasurement[]> {
   const rows = await measureMutationThroughput(redis, sizes.mutation, sizes.mutationRounds);
-  const zincrby = rows.find((r) => r.mutation === 'zincrby');
   section(
     `Apply throughput per mutation (guarded batch against its own unguarded ceiling; median of ${sizes.mutationRounds} rounds)`,
     `${mutationTable(rows, targets.ceilingRatio)}\n\n` +
@@ -335,7 +334,7 @@ async function runMutations(
       `The ceiling is bench/unguarded-batch.lua without totals, the same registered Lua body (refuse, then apply) and the same stream entry per event, with the guard's own arguments. ` +
       `In each round a mutation's two designs take turns chunk by chunk (which goes first alternates), each on a shard of its own seeded alike, so that both meet the machine's load of each moment; a rate is the events over the time of the design's own calls, the arguments built in them. "guarded / ceiling" is the median of the rounds' own ratios, with their range. ` +
       `Correct: both designs left the state the guard's model computes, and the stream its entries. ` +
-      `zincrby guarded here / the seed article's design (above): ${fixed((zincrby?.guardedPerSecond ?? Number.NaN) / seedRate(apply), 1)}x.`,
+      `zincrby against the seed article's design is the apply table's ratio above (its guarded batch is zincrby through the same registered guard, on the same events as the seed's design, both timed whole and in turns): a rate here is timed call by call beside its ceiling, and is not comparable to one there.`,
   );
   return rows;
 }
@@ -384,7 +383,7 @@ async function runHandler(redisUrl: string): Promise<number> {
         ]),
       ],
     ) +
-      `\n\nThe "of bare apply" of the ${fixed(sizes.handler)}-record batch is the median of the rounds' own ratios. Lambda hands a function at most 6 MB of MSK records in one call (its synchronous payload limit); the 6 MB rows are one batch each, with the payload read and parsed as Lambda's runtime does, so their rates are single measurements.`,
+      `\n\nThe "of bare apply" of the ${fixed(sizes.handler)}-record batch is the median of the rounds' own ratios. Lambda hands a function at most 6 MB of MSK records in one call (its synchronous payload limit); the 6 MB rows are one batch each, with the payload read and parsed as Lambda's runtime does, so their rates are single measurements. Every process runs with the V8 heap Lambda's Node.js runtime gives the apply-events function's ${fixed(functionMemoryMiB['apply-events'])} MiB (\`${handlerHeap.join(' ')}\`, local/emulators/lambda/node-flags.ts).`,
   );
   return handlerRatio;
 }
@@ -565,7 +564,7 @@ function reportTargets(
         ]
       : ['rebuild from 1,000,000 stream entries', 'not measured (quick run)', '', ''],
     [
-      "guarded apply / the seed article's design (events/s)",
+      "guarded apply (zincrby through the registered guard) / the seed article's design (events/s)",
       `${fixed(ratio("seed article's design"), 1)}x`,
       `>= ${targets.seedRatio}x`,
       met(ratio("seed article's design") >= targets.seedRatio),
@@ -576,7 +575,7 @@ function reportTargets(
       `>= ${targets.ceilingRatio}x`,
       met(ratio('batch without guard (writes only)') >= targets.ceilingRatio),
     ],
-    ...mutationTargets(apply, mutations),
+    ...mutationTargets(mutations),
     [
       'guarded apply / unguarded ceiling, writes + totals (events/s)',
       `${fixed(ratio('batch without guard (writes + totals)'), 2)}x`,
@@ -615,26 +614,23 @@ function reportTargets(
   );
 }
 
-/** The per-mutation targets: every ratio to its ceiling, and zincrby's to the seed's design. */
-function mutationTargets(apply: ApplyMeasurement[], rows: MutationMeasurement[]): string[][] {
+/**
+ * The per-mutation target: every ratio to its own ceiling. zincrby's ratio to the seed's design
+ * is the apply table's (its guarded batch is zincrby through the registered guard, on the same
+ * events as the seed's design, both timed whole and in turns); a per-mutation rate is timed call
+ * by call beside its ceiling, on two shards, and is not comparable to it.
+ */
+function mutationTargets(rows: MutationMeasurement[]): string[][] {
   const lowest = rows.reduce<MutationMeasurement | undefined>(
     (low, r) => (low === undefined || r.ratio < low.ratio ? r : low),
     undefined,
   );
-  const zincrby =
-    (rows.find((r) => r.mutation === 'zincrby')?.guardedPerSecond ?? Number.NaN) / seedRate(apply);
   return [
     [
       "each built-in mutation: guarded / its unguarded ceiling (events/s, median of the rounds' ratios), the lowest",
       lowest ? `${fixed(lowest.ratio, 2)}x (${lowest.mutation})` : 'n/a',
       `>= ${targets.ceilingRatio}x`,
       met(lowest !== undefined && rows.every((r) => r.ratio >= targets.ceilingRatio)),
-    ],
-    [
-      "zincrby per mutation: guarded / the seed article's design (events/s)",
-      `${fixed(zincrby, 1)}x`,
-      `>= ${targets.seedRatio}x`,
-      met(zincrby >= targets.seedRatio),
     ],
   ];
 }

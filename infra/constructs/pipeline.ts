@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
+import { functionMemoryMiB } from '../../core/config/functions.ts';
 import type { SeqguardConfig } from '../config.ts';
 import { acknowledge } from '../nag.ts';
 import { Monitoring, type WatchedData } from './monitoring.ts';
@@ -72,7 +73,7 @@ export class Pipeline extends Construct {
       'ApplyEvents',
       'apply-events',
       'Applies Kafka batches to Redis exactly once through the Lua sequence guard',
-      1024,
+      functionMemoryMiB['apply-events'],
       Duration.minutes(1),
     );
     // Under a minute, so a run ends before the next one starts.
@@ -80,14 +81,14 @@ export class Pipeline extends Construct {
       'CheckDrift',
       'check-drift',
       'Compares Kafka with Redis every minute, publishes drift metrics, replays what Redis lost',
-      512,
+      functionMemoryMiB['check-drift'],
       Duration.seconds(55),
     );
     this.replay = fn(
       'Replay',
       'replay',
       'Applies a Kafka offset range again through the guard (on demand)',
-      1024,
+      functionMemoryMiB.replay,
       Duration.minutes(15),
     );
 

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
+import { functionMemoryMiB } from '../../core/config/functions.ts';
 import {
   type EsmActivity,
   EventSourceMapping,
@@ -67,6 +68,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
       ...functionEnv,
     },
     timeoutMs: functionTimeoutMs ?? 30_000,
+    memoryMiB: functionMemoryMiB['apply-events'],
     stdio: functionOutput ? 'inherit' : 'ignore',
     ...(onFunctionOutput ? { onOutput: onFunctionOutput } : {}),
   });

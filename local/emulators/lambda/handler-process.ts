@@ -7,6 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
+import { lambdaNodeFlags } from './node-flags.ts';
 
 export type InvokeOutcome =
   | { kind: 'response'; response: unknown }
@@ -24,6 +25,11 @@ export interface HandlerProcessOptions {
   env: Record<string, string>;
   /** The function timeout: the sandbox is killed when an invocation runs longer. */
   timeoutMs: number;
+  /**
+   * The function's memory (MiB): the child gets the V8 heap Lambda's runtime gives it
+   * (node-flags.ts) and AWS_LAMBDA_FUNCTION_MEMORY_SIZE. Absent: Node's own defaults.
+   */
+  memoryMiB?: number;
   /**
    * Child output: inherited by default; 'ignore' keeps a demo's screen clean. Either way the
    * last lines of its stderr are kept for the error of a failed cold start.
@@ -77,8 +83,17 @@ export class HandlerProcess {
     if (this.#ready && this.#child && isRunning(this.#child)) return this.#ready;
     this.coldStarts += 1;
     const inherit = this.#options.stdio !== 'ignore';
+    const { memoryMiB } = this.#options;
     const child = fork(childEntry, [], {
-      env: { ...process.env, ...this.#options.env, SEQGUARD_HANDLER_MODULE: this.#options.module },
+      env: {
+        ...process.env,
+        ...(memoryMiB === undefined ? {} : { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMiB) }),
+        ...this.#options.env,
+        SEQGUARD_HANDLER_MODULE: this.#options.module,
+      },
+      ...(memoryMiB === undefined
+        ? {}
+        : { execArgv: [...process.execArgv, ...lambdaNodeFlags(memoryMiB)] }),
       stdio: [
         'ignore',
         this.#options.onOutput ? 'pipe' : inherit ? 'inherit' : 'ignore',

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FunctionInitError } from '../../../local/emulators/errors.ts';
 import { HandlerProcess } from '../../../local/emulators/lambda/handler-process.ts';
+import { lambdaNodeFlags } from '../../../local/emulators/lambda/node-flags.ts';
 
 const echo = fileURLToPath(new URL('../../fixtures/handlers/echo-handler.ts', import.meta.url));
 const broken = fileURLToPath(new URL('../../fixtures/handlers/broken-handler.ts', import.meta.url));
@@ -22,6 +23,31 @@ function sandbox(timeoutMs = 5_000, module = echo): HandlerProcess {
 }
 
 describe('HandlerProcess', () => {
+  it("runs the function with the V8 heap Lambda's runtime gives its memory", async () => {
+    const s = new HandlerProcess({ module: echo, env: {}, timeoutMs: 5_000, memoryMiB: 1024 });
+    sandboxes.push(s);
+    const given = (await s.invoke({ action: 'heap' })) as {
+      response: { heapLimitMiB: number; execArgv: string[]; memorySize: string };
+    };
+    // Lambda's bootstrap: semi space 1024 / 10 / 2 = 51 MiB, old space 1024 - 102 = 922 MiB.
+    expect(given.response.execArgv).toEqual(
+      expect.arrayContaining(['--max-semi-space-size=51', '--max-old-space-size=922']),
+    );
+    expect(given.response.memorySize).toBe('1024');
+    // V8's limit is the old space and the young generation's three semi spaces, and a little.
+    expect(given.response.heapLimitMiB).toBeGreaterThanOrEqual(922 + 3 * 51);
+    expect(given.response.heapLimitMiB).toBeLessThan(1024 + 3 * 51);
+    // Without a memory size the child keeps Node's defaults.
+    const plain = (await sandbox().invoke({ action: 'heap' })) as {
+      response: { heapLimitMiB: number; memorySize: string | null };
+    };
+    expect(plain.response.memorySize).toBeNull();
+    expect(plain.response.heapLimitMiB).not.toBe(given.response.heapLimitMiB);
+    // Lambda's range: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+    expect(() => lambdaNodeFlags(64)).toThrow('128 to 10,240 MiB');
+    expect(lambdaNodeFlags(128)).toEqual(['--max-semi-space-size=6', '--max-old-space-size=116']);
+  });
+
   it('serves invocations from one warm process', async () => {
     const s = sandbox();
     const first = await s.invoke({ value: 1 });
