@@ -24,6 +24,7 @@ export {
   environmentVariableNames,
   environmentVariables,
 } from './config/environment.ts';
+export { functionMemoryMiB } from './config/functions.ts';
 export {
   type AlarmName,
   type AlarmState,

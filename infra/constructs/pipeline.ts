@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import { functionMemoryMiB } from '../../core/config/functions.ts';
+import { functionMemoryMiB } from '../../core/index.ts';
 import type { SeqguardConfig } from '../config.ts';
 import { acknowledge } from '../nag.ts';
 import { Monitoring, type WatchedData } from './monitoring.ts';

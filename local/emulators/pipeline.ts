@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
-import { functionMemoryMiB } from '../../core/config/functions.ts';
+import { functionMemoryMiB } from '../../core/index.ts';
 import {
   type EsmActivity,
   EventSourceMapping,
