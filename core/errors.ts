@@ -147,3 +147,59 @@ export class MutationDefinitionError extends SeqguardError {
     this.name = 'MutationDefinitionError';
   }
 }
+
+// Reading (docs/reading.md)
+
+/**
+ * A position token that is not one seqguard made (another text, cut or altered), or a position
+ * naming a topic, partition or offset Kafka cannot have, or a topic the reader does not serve.
+ */
+export class PositionError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PositionError';
+  }
+}
+
+/** Why a partition is behind a read's bound (core/reading/bound.ts). */
+export type BehindBoundReason =
+  /** The partition's ledger has not reached the offset yet: the sink is still on its way. */
+  | 'notYetHandled'
+  /** No ledger: nothing handled yet, or its node lost it (a restart without data). */
+  | 'noLedger'
+  /** The ledger's run begins after the offset: what came before was not handled here. */
+  | 'beforeLedger'
+  /** The shard's node holds less than the ledger says was written to it: it lost writes. */
+  | 'shardBehind';
+
+/** One partition a read's bound names that Redis has not reached. */
+export interface PartitionBehind {
+  topic: string;
+  partition: number;
+  /** The bound's offset. */
+  offset: bigint;
+  /** The last offset Redis can vouch for (undefined: none). */
+  reached: bigint | undefined;
+  /** Offsets between what Redis vouches for and the bound; undefined when it vouches for none. */
+  behindBy: bigint | undefined;
+  why: BehindBoundReason;
+}
+
+/**
+ * A read with a bound (a position or its token) that Redis has not reached: the partitions
+ * behind, each with what Redis vouches for and why. Nothing was answered; a read of state that a
+ * node lost is refused here rather than answered from the rolled-back state.
+ */
+export class NotUpToBoundError extends SeqguardError {
+  readonly behind: readonly PartitionBehind[];
+  constructor(behind: readonly PartitionBehind[], options?: ErrorOptions) {
+    const parts = behind.map(
+      (b) =>
+        `${b.topic}-${b.partition} at ${b.offset}: ${b.why}` +
+        (b.behindBy === undefined ? '' : `, ${b.behindBy} behind (reached ${b.reached})`),
+    );
+    super(`Redis is not up to the read's bound: ${parts.join('; ')}`, options);
+    this.name = 'NotUpToBoundError';
+    this.behind = behind;
+  }
+}

@@ -48,10 +48,14 @@ export { type DriftConnections, openDriftConnections } from './drift/connect.ts'
 
 // Errors: one base class, a subclass per failure.
 export {
+  type BehindBoundReason,
   ConfigError,
   KafkaReadError,
   MskIamTokenError,
   MutationDefinitionError,
+  NotUpToBoundError,
+  type PartitionBehind,
+  PositionError,
   ProducerOptionsError,
   PublishError,
   RedisAuthSecretError,
@@ -70,6 +74,15 @@ export { type Decoded, type DecodeOptions, decodeRecord } from './events/decode.
 // Mutations: define your own, register them with the built-ins, and the model's state helpers.
 export { type Field, fields, limits } from './events/fields.ts';
 export { INT64_MAX, INT64_MIN, parseInt64, parseJsonExact } from './events/int64.ts';
+// Positions: where events were written, merged, and as a token (docs/reading.md).
+export {
+  mergePositions,
+  type PartitionOffset,
+  type Position,
+  parsePositionToken,
+  positionOf,
+  positionToken,
+} from './events/position.ts';
 export { type Mapping, mappingSchema } from './events/schema.ts';
 export { topicOf, topicPartition } from './events/topic-partition.ts';
 export type {
@@ -166,6 +179,18 @@ export {
   setCounter,
   stateOf,
 } from './mutations/state.ts';
+// Reading: position-bound reads of the state, and waiting for a position (docs/reading.md).
+export {
+  type Bound,
+  createReader,
+  type RankedMember,
+  type RankOptions,
+  type RankOrder,
+  type Reader,
+  type ReaderOptions,
+  type ReadOptions,
+  type WaitOptions,
+} from './reading/reader.ts';
 // Redis: the client, the guard's and the dead letters' script wrappers, credentials.
 export { applyBatchArguments, applyChunk, type GuardOptions } from './redis/apply-batch.ts';
 export { type RedisCredentials, withRedisAuthSecret } from './redis/auth-secret.ts';

@@ -4,6 +4,16 @@
  * stamp each event with its scope's next seq. It pulls in no Redis adapter beyond the optional
  * Redis seq counter's narrow port.
  */
+
+export { PositionError } from '../errors.ts';
+export {
+  mergePositions,
+  type PartitionOffset,
+  type Position,
+  parsePositionToken,
+  positionOf,
+  positionToken,
+} from '../events/position.ts';
 export {
   type CreateProducerOptions,
   createProducer,

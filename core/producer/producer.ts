@@ -114,8 +114,12 @@ export interface OutgoingEvent {
   timestamp?: number;
 }
 
-/** Where Kafka wrote an event. */
+/**
+ * Where Kafka wrote an event: its position (core/events/position.ts). `positionOf()` of the
+ * results is the bound a read of the events' effects takes (docs/reading.md).
+ */
 export interface PublishedEvent {
+  topic: string;
   partition: number;
   offset: bigint;
 }
@@ -147,7 +151,7 @@ export async function publishEvents(
   for (const written of result.offsets ?? []) {
     if (written.topic === topic) baseOffsets.set(written.partition, written.offset);
   }
-  return offsetsInSendOrder(messages, baseOffsets);
+  return offsetsInSendOrder(messages, baseOffsets).map((written) => ({ topic, ...written }));
 }
 
 async function partitionCount(producer: EventProducer, topic: string): Promise<number> {
@@ -169,7 +173,7 @@ export function partitionOf(scope: string, partitions: number): number {
 function offsetsInSendOrder(
   messages: readonly { partition: number }[],
   baseOffsets: ReadonlyMap<number, bigint>,
-): PublishedEvent[] {
+): Omit<PublishedEvent, 'topic'>[] {
   const nextInPartition = new Map<number, bigint>();
   return messages.map(({ partition }) => {
     const base = baseOffsets.get(partition);

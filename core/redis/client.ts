@@ -11,6 +11,9 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
     advanceLedger(...keysAndArgs: string[]): Result<number, Context>;
+    readAround(
+      ...keysAndArgs: string[]
+    ): Result<[(string | null)[], number | null, string[]], Context>;
   }
 }
 
@@ -57,6 +60,10 @@ function prepare(client: RedisClient, onError: (error: Error) => void = () => {}
   client.defineCommand(scripts.advanceLedger.name, {
     lua: scripts.advanceLedger.lua,
     numberOfKeys: scripts.advanceLedger.numberOfKeys,
+  });
+  client.defineCommand(scripts.readAround.name, {
+    lua: scripts.readAround.lua,
+    numberOfKeys: scripts.readAround.numberOfKeys,
   });
   return client;
 }

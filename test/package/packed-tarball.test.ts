@@ -20,6 +20,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parsePositionToken } from '../../core/events/position.ts';
 import { pack } from '../../tools/pack.ts';
 import { mskTriggerActions } from '../helpers/aws-rules.ts';
 import { createTopic, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
@@ -128,26 +129,35 @@ describe('the packed package, in a project of its own', () => {
         env: { ...base, KAFKA_BROKERS: inject('kafkaPlaintextBootstrap') },
       });
     const keyPrefix = `pkg${randomUUID().slice(0, 8)}`;
-    const apply = async () => {
+    const apply = async (at: string) => {
       const { stdout } = await run(process.execPath, ['apply.ts'], {
         cwd: project,
-        env: { ...base, ...redisEnv(), ...suiteKafkaEnv(), SEQGUARD_KEY_PREFIX: keyPrefix },
+        env: {
+          ...base,
+          ...redisEnv(),
+          ...suiteKafkaEnv(),
+          SEQGUARD_KEY_PREFIX: keyPrefix,
+          AT: at,
+        },
       });
       return JSON.parse(stdout.trim().split('\n').at(-1) as string);
     };
 
     // Act: three events, applied; applied again; the producer restarted and sending them again.
-    const { stdout: positions } = await produce();
-    const first = await apply();
-    const again = await apply();
-    await produce();
-    const afterResend = await apply();
+    const token = (await produce()).stdout.trim();
+    const first = await apply(token);
+    const again = await apply(token);
+    const resent = (await produce()).stdout.trim();
+    const afterResend = await apply(resent);
 
-    // Assess: 10 + 5 + 7, once.
-    expect(positions.trim().split(' ')).toHaveLength(3);
-    expect(first).toEqual({ applied: 3, duplicates: 0, score: '22' });
-    expect(again).toEqual({ applied: 0, duplicates: 3, score: '22' });
-    expect(afterResend).toEqual({ applied: 0, duplicates: 6, score: '22' });
+    // Assess: 10 + 5 + 7, once, read at the producer's position: the three events of one scope
+    // on one partition, the resent ones after them.
+    const [at] = parsePositionToken(token);
+    expect(parsePositionToken(token)).toEqual([{ topic, partition: at?.partition, offset: 2n }]);
+    expect(parsePositionToken(resent)).toEqual([{ topic, partition: at?.partition, offset: 5n }]);
+    expect(first).toEqual({ applied: 3, duplicates: 0, score: 22 });
+    expect(again).toEqual({ applied: 0, duplicates: 3, score: 22 });
+    expect(afterResend).toEqual({ applied: 0, duplicates: 6, score: 22 });
   }, 120_000);
 
   it("synthesizes a user's app with the pipeline in its own stack: cdk-nag and platform rules pass", async () => {
