@@ -191,6 +191,12 @@ export {
   type ReadOptions,
   type WaitOptions,
 } from './reading/reader.ts';
+export {
+  compareStreamIds,
+  createStreamView,
+  type StreamView,
+  type StreamViewOptions,
+} from './reading/stream-view.ts';
 // Redis: the client, the guard's and the dead letters' script wrappers, credentials.
 export { applyBatchArguments, applyChunk, type GuardOptions } from './redis/apply-batch.ts';
 export { type RedisCredentials, withRedisAuthSecret } from './redis/auth-secret.ts';

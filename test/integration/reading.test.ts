@@ -5,103 +5,21 @@
  * read past it fails fast, or waits; and a node restarted empty between the write and the read
  * (the shard's node, or the ledgers' node) never satisfies a bound it no longer holds.
  */
-import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MSKRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadSinkConfig } from '../../core/config/config.ts';
 import { NotUpToBoundError, PositionError } from '../../core/errors.ts';
-import { type Position, positionOf, positionToken } from '../../core/events/position.ts';
+import { type Position, positionToken } from '../../core/events/position.ts';
 import { partitionLedgerKey, stateKey } from '../../core/layout/keys.ts';
-import { createReader, type Reader } from '../../core/reading/reader.ts';
-import type { RedisClient } from '../../core/redis/client.ts';
-import { applyRecords } from '../../core/sink/apply-records.ts';
-import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import { type RedisCluster, waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
-import { mskEvent, mskRecord } from '../helpers/events.ts';
+import { board, freshPrefix, type ReadBench, readBench, topic } from '../helpers/reading.ts';
 import {
-  projectClient,
   type RedisTarget,
-  redisEnv,
   startTestRedisCluster,
   startTestRedisServer,
   targetOf,
 } from '../helpers/redis.ts';
-
-const topic = 'scores';
-const board = 'leaderboard';
-
-interface Bench {
-  redis: RedisClient;
-  reader: Reader;
-  prefix: string;
-  shard: string;
-  /** Applies one event per entry through the sink core, at the next offsets of partition 0. */
-  apply(events: Event[]): Promise<Position>;
-}
-
-type Event =
-  | { type: 'zincrby'; member: string; delta: number }
-  | { type: 'hincrby'; field: string; delta: number }
-  | { type: 'sadd'; member: string };
-
-function dataOf(event: Event): Record<string, unknown> {
-  switch (event.type) {
-    case 'zincrby':
-      return { key: board, member: event.member, delta: event.delta };
-    case 'hincrby':
-      return { key: 'balances', field: event.field, delta: event.delta };
-    case 'sadd':
-      return { key: 'badges', member: event.member };
-  }
-}
-
-const freshPrefix = () => `r${randomBytes(4).toString('hex')}`;
-
-function bench(target: RedisTarget, shard: string, keyPrefix = freshPrefix()): Bench {
-  const sink = loadSinkConfig({
-    ...redisEnv(target),
-    SEQGUARD_FORMAT: 'envelope',
-    SEQGUARD_KEY_PREFIX: keyPrefix,
-  });
-  const redis = projectClient(target);
-  const ports = createSinkPorts(redis, sink.guard);
-  const prefix = sink.guard.keyPrefix;
-  let next = 0;
-  return {
-    redis,
-    prefix,
-    shard,
-    reader: createReader(redis, { keyPrefix: prefix, topics: [topic] }),
-    async apply(events) {
-      const records: MSKRecord[] = events.map((event) => {
-        const offset = next++;
-        return mskRecord({
-          topic,
-          partition: 0,
-          offset,
-          value: {
-            id: `e${offset}`,
-            scope: `s${offset}`,
-            seq: 1,
-            shard,
-            type: event.type,
-            data: dataOf(event),
-          },
-        });
-      });
-      const { summary } = await applyRecords(mskEvent(records), ports, {
-        decode: sink.decode,
-        chunkSize: sink.chunkSize,
-        shardConcurrency: sink.shardConcurrency,
-      });
-      expect(summary.errors).toEqual([]);
-      return positionOf(records.map((r) => ({ topic, partition: 0, offset: BigInt(r.offset) })));
-    },
-  };
-}
 
 /** The reason of the NotUpToBoundError that `read` throws. */
 async function behindWhy(read: Promise<unknown>): Promise<string[]> {
@@ -148,20 +66,17 @@ async function restartEmpty(node: RedisServer): Promise<void> {
 describe.each(places)('position-bound reads on %s', (_where, where) => {
   let server: RedisServer | RedisCluster;
   let target: RedisTarget;
-  const benches: Bench[] = [];
+  const benches: ReadBench[] = [];
   beforeAll(async () => {
     server = await where.start();
     target = await targetOf(server);
   });
   afterAll(async () => {
-    for (const b of benches) {
-      b.reader.close();
-      b.redis.disconnect();
-    }
+    for (const b of benches) b.close();
     await server.dispose();
   });
   const open = (shard = 'arena', keyPrefix?: string) => {
-    const b = bench(target, shard, keyPrefix);
+    const b = readBench(target, shard, keyPrefix);
     benches.push(b);
     return b;
   };
