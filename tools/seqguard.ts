@@ -9,6 +9,7 @@
  *   npm run seqguard -- replay --topic T --since 2026-11-27T05:00:00Z [--limit N]
  *   npm run seqguard -- rebuild --shard S --key NAME
  *   npm run seqguard -- verify
+ *   npm run seqguard -- read rank KEY MEMBER --shard S [--at TOKEN]   (and score, top, around, wait)
  *
  * With mutations of your own, `--mutations MODULE` names the module that exports them as
  * `mutations` (a registry, docs/your-own-mutation.md), so every command decodes, applies, folds
@@ -34,6 +35,7 @@ import {
 
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
 import { UsageError } from './errors.ts';
+import { readCommand, readUsage } from './read.ts';
 import { rebuildState } from './rebuild/rebuild.ts';
 import { formatVerifyReport } from './verify/report.ts';
 import { verifyFromTopic } from './verify/verify.ts';
@@ -46,6 +48,7 @@ const usage = `usage: npm run seqguard -- <command> [flags]
                                           apply a range of records again, through the guard
   rebuild --shard S --key NAME            recompute a state key from its stream, swap it in
   verify                                  recompute the state from the topic, print differences
+${readUsage}
 every command: [--mutations MODULE]       a module exporting your registry as \`mutations\``;
 
 const { values: flags, positionals } = parseArgs({
@@ -61,6 +64,9 @@ const { values: flags, positionals } = parseArgs({
     shard: { type: 'string' },
     key: { type: 'string' },
     mutations: { type: 'string' },
+    at: { type: 'string' },
+    order: { type: 'string' },
+    timeout: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -172,6 +178,8 @@ async function main(): Promise<number> {
         return await rebuildCommand(context);
       case 'verify':
         return await verifyCommand(context);
+      case 'read':
+        return await readCommand(context, positionals.slice(1), flags);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
+import { positionToken } from '../../core/events/position.ts';
 import { stateKey } from '../../core/layout/keys.ts';
 import { applyChunk } from '../../core/redis/apply-batch.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
@@ -167,6 +168,43 @@ describe('npm run seqguard', () => {
     expect(notARegistry.stdout).toMatch(
       /--mutations core\/json\.ts: the module exports no `mutations`/,
     );
+  });
+
+  it('reads at a position token: answers when Redis holds it, exits 3 when not, 2 on a bad token', async () => {
+    const held = positionToken([{ topic, partition: 0, offset: 2n }]);
+    const ahead = positionToken([{ topic, partition: 0, offset: 9n }]);
+    const read = (...args: string[]) => seqguard(env, 'read', ...args);
+    const board = ['leaderboard'];
+    const at = (token: string) => ['--shard', 'default', '--at', token];
+    // Act
+    const rank = await read('rank', ...board, 'ann', ...at(held));
+    const top = await read('top', ...board, '2', ...at(held));
+    const around = await read('around', ...board, 'bob', '1', '--order', 'asc', ...at(held));
+    const behind = await read('score', ...board, 'ann', ...at(ahead));
+    const waited = await read('wait', held);
+    const timedOut = await read('wait', ahead, '--timeout', '200');
+    const garbage = await read('rank', ...board, 'ann', ...at('nonsense'));
+    const noShard = await read('rank', ...board, 'ann');
+    // Assess
+    expect(rank.code).toBe(0);
+    expect(JSON.parse(rank.stdout)).toEqual({ member: 'ann', score: 12, rank: 0 });
+    expect(JSON.parse(top.stdout)).toEqual([
+      { member: 'ann', score: 12, rank: 0 },
+      { member: 'bob', score: 3, rank: 1 },
+    ]);
+    expect(JSON.parse(around.stdout)).toEqual([
+      { member: 'bob', score: 3, rank: 0 },
+      { member: 'ann', score: 12, rank: 1 },
+    ]);
+    expect(behind.code).toBe(3);
+    expect(behind.stdout).toMatch(/-0 at 9: notYetHandled, 7 behind \(reached 2\)/);
+    expect(waited.code).toBe(0);
+    expect(JSON.parse(waited.stdout)).toMatchObject({ reached: true });
+    expect(timedOut.code).toBe(3);
+    expect(garbage.code).toBe(2);
+    expect(garbage.stdout).toMatch(/not a seqguard position token/);
+    expect(noShard.code).toBe(2);
+    expect(noShard.stdout).toMatch(/--shard is required/);
   });
 
   it('explains its usage and fails on a missing flag', async () => {
