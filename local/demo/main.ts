@@ -37,11 +37,16 @@ import { parseArgs } from 'node:util';
 import {
   applyRecorded,
   createAdmin,
+  createReader,
   createRedisClient,
   deadLetterKeys,
   decodeStreamEntry,
   emptyStateModel,
   entryMutation,
+  mergePositions,
+  NotUpToBoundError,
+  positionOf,
+  positionToken,
   type RedisClient,
   shardKeys,
   topicPartition,
@@ -256,6 +261,7 @@ function newWatch(): Watch {
     successTimes: [],
     kills: [],
     produced: new Map(),
+    position: [],
     publishedRecords: 0,
     maxLag: 0,
   };
@@ -512,7 +518,9 @@ async function publishAll(
   );
   const interval = 100;
   const send = async (topic: string, events: OutgoingEvent[]) => {
-    for (const w of await publishEvents(producer, topic, events)) {
+    const written = await publishEvents(producer, topic, events);
+    watch.position = mergePositions(watch.position, positionOf(written));
+    for (const w of written) {
       const id = topicPartition({ topic, partition: w.partition });
       const end = w.offset + 1n;
       if ((watch.produced.get(id) ?? 0n) < end) watch.produced.set(id, end);
@@ -569,7 +577,11 @@ async function waitUntilCommitted(
  * latency; and a replay of the last 10,000 stream entries, folded oldest first into a fresh read
  * model (the guard's model of the state; a refused entry changed nothing, so it folds nothing).
  */
-async function measure(redis: RedisClient, model: Model, prefix: string): Promise<Measurements> {
+async function measure(
+  redis: RedisClient,
+  model: Model,
+  prefix: string,
+): Promise<Omit<Measurements, 'readAt'>> {
   const verdict = await checkAgainstModel(redis, model, {
     shard: 'game',
     stateName: demoStateName,
@@ -590,6 +602,35 @@ async function measure(redis: RedisClient, model: Model, prefix: string): Promis
   }
   const replayMs = performance.now() - replayStarted;
   return { verdict, stream, deadLettered, latency, replayMs, replayedEntries: tail.length };
+}
+
+/**
+ * Step: a read at the position of the last events published, as a service that sent them would
+ * make it: a wait for the token, then the top of the leaderboard read at it. It answers only if
+ * Redis holds every event up to that position, on every partition of both topics.
+ */
+async function readAtLastPosition(
+  redis: RedisClient,
+  watch: Watch,
+  { prefix, topics }: { prefix: string; topics: Topics },
+): Promise<Measurements['readAt']> {
+  const token = positionToken(watch.position);
+  const reader = createReader(redis, {
+    keyPrefix: prefix,
+    topics: Object.values(topics).filter((t) => t !== undefined),
+  });
+  const started = performance.now();
+  try {
+    await reader.waitFor(token, { timeoutMs: 30_000, shard: 'game' });
+    const waitedMs = performance.now() - started;
+    const top = await reader.top('game', demoStateName, 3, { at: token });
+    return { token, partitions: watch.position.length, answered: true, waitedMs, top };
+  } catch (error) {
+    if (!(error instanceof NotUpToBoundError)) throw error;
+    return { token, partitions: watch.position.length, answered: false, why: error.message };
+  } finally {
+    reader.close();
+  }
 }
 
 /** Step: the report, printed; true when Redis holds exactly the unique events. */
@@ -651,7 +692,8 @@ async function main(): Promise<number> {
   const stats = statsOf(pipelines);
   await Promise.all(all(pipelines).map((p) => p.stop()));
 
-  const measured = await measure(redis.redis, model, prefix);
+  const readAt = await readAtLastPosition(redis.redis, watch, { prefix, topics });
+  const measured = { ...(await measure(redis.redis, model, prefix)), readAt };
   const ok = report(watch, {
     started,
     security: { kafka: kafka.security, redis: redis.security },

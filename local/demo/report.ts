@@ -2,6 +2,7 @@
  * The demo's report (local/demo/main.ts): what a run observed (the Watch its steps fill in) and
  * measured, as the lines it ends with. Pure: lines out, printed by the demo.
  */
+import type { Position, RankedMember } from '../../core/index.ts';
 import type { EsmActivity, EsmStats } from '../emulators/lambda/event-source-mapping.ts';
 import type { StreamOutcomes } from '../scenario/stream-outcomes.ts';
 import { type Model, opCounts, refusedCount } from '../scenario/traffic-model.ts';
@@ -27,6 +28,8 @@ export interface Watch {
   kills: number[];
   /** End offset per partition, as published. */
   produced: Map<string, bigint>;
+  /** Where the events published so far were written: the bound of the read at the end. */
+  position: Position;
   publishedRecords: number;
   maxLag: number;
 }
@@ -40,6 +43,10 @@ export interface Measurements {
   latency: { p50: number; p99: number; entries: number };
   replayMs: number;
   replayedEntries: number;
+  /** The read at the last position published (docs/reading.md). */
+  readAt:
+    | { token: string; partitions: number; answered: true; waitedMs: number; top: RankedMember[] }
+    | { token: string; partitions: number; answered: false; why: string };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -109,7 +116,7 @@ export function demoReport({
 }): { lines: string[]; ok: boolean } {
   const lines: string[] = [];
   const say = (line: string) => lines.push(line);
-  const { verdict, stream, deadLettered, latency, replayMs, replayedEntries } = measured;
+  const { verdict, stream, deadLettered, latency, replayMs, replayedEntries, readAt } = measured;
   const { handlerCounts, kills, successTimes, maxLag } = watch;
   const leaderboardEvents = opCounts(model, 'zincrby').applied;
   const wallet = walletFigures(model, stream);
@@ -160,6 +167,10 @@ export function demoReport({
       'replay of the last 10,000 stream entries',
       `${replayMs.toFixed(1)} ms (${replayedEntries} entries)`,
     ],
+    [
+      'read at the last position published',
+      `${readAt.token.slice(0, 20)}… (${readAt.partitions} partitions): ${readAtText(readAt)}`,
+    ],
     ['demo wall time', seconds(performance.now() - started)],
   ];
   if (json) {
@@ -179,6 +190,7 @@ export function demoReport({
           (at) => (successTimes.find((t) => t.start >= at)?.end ?? Number.NaN) - at,
         ),
         replayMs,
+        readAtAnswered: readAt.answered,
         wallMs: performance.now() - started,
       })}`,
     );
@@ -189,6 +201,7 @@ export function demoReport({
 
   const ok =
     verdict.ok &&
+    readAt.answered &&
     wallet.match &&
     deadLettered === model.malformed &&
     killsHit >= Math.min(1, killsAsked);
@@ -198,6 +211,12 @@ export function demoReport({
       : '\nFAILED: Redis does not hold exactly the unique events.',
   );
   return { lines, ok };
+}
+
+function readAtText(readAt: Measurements['readAt']): string {
+  if (!readAt.answered) return `NOT ANSWERED: ${readAt.why}`;
+  const top = readAt.top.map((m) => `${m.member} ${m.score}`).join(', ');
+  return `every event visible after ${readAt.waitedMs.toFixed(0)} ms; top 3: ${top}`;
 }
 
 function recoveryText(kills: number[], successes: { start: number; end: number }[]): string {

@@ -98,6 +98,10 @@ describe('npm run demo', () => {
       /^\s+handler kills sent \/ hit a batch\s+(\d+) \/ (\d+)$/m.exec(stdout) ?? [];
     expect(Number(hit)).toBe(1);
     expect(Number(sent)).toBeGreaterThanOrEqual(1);
+    // The read at the position of the last events published answered: every event visible.
+    expect(stdout).toMatch(
+      /^\s+read at the last position published\s+p1\.\S+ \(\d+ partitions\): every event visible after \d+ ms; top 3: \S+ \d+/m,
+    );
     expect(stdout).toContain('OK: every event applied exactly once.');
     expect(code).toBe(0);
   }, 150_000);
