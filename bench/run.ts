@@ -50,6 +50,16 @@ import {
   mutationTable,
 } from './mutation-throughput.ts';
 import { powertoolsDesignName } from './powertools-idempotency.ts';
+import {
+  boundExtraRoundTrips,
+  checkedMembers,
+  distinctScores,
+  lowestReaderRatio,
+  measureReads,
+  type ReadsMeasurement,
+  readBlock,
+  readsTable,
+} from './reads.ts';
 import { measureReplayRebuild, replayWindow } from './replay-rebuild.ts';
 
 const run = promisify(execFile);
@@ -70,6 +80,7 @@ const sizes = quick
       stream: [10_000],
       replayRounds: 3,
       rebuildRounds: 1,
+      reads: { members: 20_000, calls: 2_000, rounds: 3 },
     }
   : {
       apply: 200_000,
@@ -84,6 +95,7 @@ const sizes = quick
       stream: [10_000, 1_000_000],
       replayRounds: 5,
       rebuildRounds: 3,
+      reads: { members: 1_000_000, calls: 20_000, rounds: 5 },
     };
 
 /** The targets this run is held to (issues 14 and 15), each checked in the table "Targets". */
@@ -93,6 +105,10 @@ const targets = {
   seedRatio: 30,
   ceilingRatio: 0.85,
   handlerRatio: 0.8,
+  /** Rank, top 10 and around through the reader, against the bare commands (reads/s). */
+  readerRatio: 0.9,
+  /** The round trips a bound may add to a read. */
+  boundExtraRoundTrips: 1,
   /** Low-latency mode: p99 produce-to-visible at this rate (issue 15). */
   lowLatencyP99Ms: 100,
   lowLatencyRate: 3_000,
@@ -238,9 +254,10 @@ async function main(): Promise<void> {
     const pipeline = await runPipeline(servers.kafka.bootstrap, servers.redisUrl);
     const curve = await runLatencyCurve(servers, servers.kafka, machine);
     const streams = await runReplayRebuild(servers.redis);
-    reportTargets(apply, mutations, streams, curve, handlerRatio);
+    const reads = await runReads(servers.redis);
+    reportTargets(apply, mutations, streams, curve, handlerRatio, reads);
     await writeResults(started);
-    verify(apply, mutations, streams, curve, pipeline);
+    verify(apply, mutations, streams, curve, pipeline, reads);
   } finally {
     await tearDown(servers);
   }
@@ -532,6 +549,54 @@ async function runReplayRebuild(redis: RedisClient): Promise<StreamMeasurement[]
   return streams;
 }
 
+/** Rank, top 10 and around on one leaderboard: the bare commands, the reader, with a bound. */
+async function runReads(redis: RedisClient): Promise<ReadsMeasurement> {
+  const reads = await measureReads(redis, sizes.reads);
+  section(
+    `Position-bound reads (a ${fixed(reads.members)}-member leaderboard; ${fixed(reads.calls)} sequential reads per design, median of ${reads.rounds} rounds taken in turns)`,
+    `${readsTable(reads)}\n\n` +
+      `One leaderboard, ${fixed(distinctScores)} scores for its ${fixed(reads.members)} members (so the order of ties matters), read one read at a time, each of a member drawn at random: the bare commands as a service would send them by hand (rank: ZREVRANK and ZSCORE together; top 10: ZRANGE … REV WITHSCORES; around: ZREVRANK, then ZRANGE around it), the reader (\`createReader\`, docs/reading.md) without a bound, and the reader at a position Redis has reached (one event applied through the guard and its partition's ledger advanced, as the sink does), which reads the runs of the ledger (HMGET) beside one script (lua/readState-2.lua) that reads the shard's checkpoints with the state. ` +
+      `In each round the three designs take turns, ${fixed(readBlock)} reads each, the first rotating; "of bare" is the median of the rounds' own ratios, with their range; p50 and p99 are over every read of every round. ` +
+      `Round trips and commands are counted in a pass of their own, untimed: a round trip is a send after a reply, commands sent are the client's (MULTI and EXEC included), commands Redis ran are from INFO commandstats (a script's own calls included). ` +
+      `Every design gave the same answers (on ${fixed(checkedMembers)} members drawn at random and one that is not a member), and a bound past the event was refused: ${reads.correct ? 'yes' : `NO (${reads.wrong.join('; ')})`}.`,
+  );
+  return reads;
+}
+
+/**
+ * The reads' targets: the reader's lowest ratio to the bare commands, and the round trips a
+ * bound adds; the bounded reader's lowest ratio beside them, held to no target (a bound is
+ * allowed its round trip).
+ */
+function readTargets(reads: ReadsMeasurement): string[][] {
+  const lowest = (design: 'reader' | 'reader at a position') => {
+    const found = lowestReaderRatio(reads, design);
+    return found ? `${fixed(found.ratio, 2)}x (${found.read})` : 'n/a';
+  };
+  const reader = lowestReaderRatio(reads, 'reader');
+  const extraTrips = boundExtraRoundTrips(reads);
+  return [
+    [
+      "reader / bare commands, rank, top 10, around (reads/s, median of the rounds' ratios), the lowest",
+      lowest('reader'),
+      `>= ${targets.readerRatio}x`,
+      met(reader !== undefined && reader.ratio >= targets.readerRatio),
+    ],
+    [
+      'round trips a bound adds to a read (reader at a position - reader), the most',
+      fixed(extraTrips, 2),
+      `<= ${targets.boundExtraRoundTrips}`,
+      met(extraTrips <= targets.boundExtraRoundTrips),
+    ],
+    [
+      'the same reads at a position / bare commands, the lowest',
+      lowest('reader at a position'),
+      '',
+      '',
+    ],
+  ];
+}
+
 /** The targets, each from this run: rates and ratios of one run, medians of repeated rounds. */
 function reportTargets(
   apply: ApplyMeasurement[],
@@ -539,6 +604,7 @@ function reportTargets(
   streams: StreamMeasurement[],
   curve: LatencyPoint[],
   handlerRatio: number,
+  reads: ReadsMeasurement,
 ): void {
   const { ratio, cpuRatio } = applyRatios(apply);
   const replayMs = percentile(
@@ -606,6 +672,7 @@ function reportTargets(
       `>= ${targets.handlerRatio}x`,
       met(handlerRatio >= targets.handlerRatio),
     ],
+    ...readTargets(reads),
   ];
   section(
     'Targets',
@@ -654,12 +721,14 @@ function verify(
   streams: StreamMeasurement[],
   curve: LatencyPoint[],
   { steady, burst }: PipelineRuns,
+  reads: ReadsMeasurement,
 ): void {
   const wrong =
     apply.some((r) => !r.correct || r.idempotent === false) ||
     mutations.some((r) => !r.correct) ||
     streams.some((m) => !m.correct) ||
     curve.some((p) => p.drained && !p.correct) ||
+    !reads.correct ||
     steady.lost + steady.duplicated + burst.lost + burst.duplicated > 0;
   if (wrong) {
     console.error('a design produced a wrong result: see the tables');

@@ -2,8 +2,8 @@
  * Position-bound reads of the state (docs/reading.md): a leaderboard member's score and rank,
  * the top N, the members around one, a hash field, set membership. Each read takes an optional
  * bound, a position or its token (core/events/position.ts). Without one it is the bare Redis
- * command. With one, the partitions' ledgers are read beside the state, and the shard's
- * checkpoints with the state in one atomic step (MULTI, or one script for `around`); the read
+ * command. With one, the runs of the partitions' ledgers are read beside the state, and the
+ * shard's checkpoints with the state in one script (lua/readState-2.lua); the read
  * answers only when Redis has reached the bound (core/reading/bound.ts), and throws
  * NotUpToBoundError otherwise. `waitFor` waits for a bound up to a deadline: one poll loop per
  * reader serves every wait, so the load on Redis does not grow with the number of waiters.
@@ -13,8 +13,9 @@ import { type Position, parsePositionToken } from '../events/position.ts';
 import { topicPartition } from '../events/topic-partition.ts';
 import { defaultKeyPrefix, shardKeys, stateKey } from '../layout/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
-import { readLedgers } from '../redis/ledger.ts';
+import { readLedgerRuns } from '../redis/ledger.ts';
 import { redisCallError } from '../redis/script-error.ts';
+import type { LedgerEntry } from '../sink/ports.ts';
 import { behindBound } from './bound.ts';
 import { PositionWaits } from './waits.ts';
 
@@ -160,100 +161,81 @@ function positionOfBound(context: ReadContext, bound: Bound): Position {
 }
 
 /** The shard's checkpoints of the position's partitions, as HMGET returned them. */
-function checkpointsOf(position: Position, held: readonly (string | null)[]): Map<string, bigint> {
+/** A reply's text, or undefined for Redis's nil (null, or false from a script under RESP3). */
+const text = (value: unknown): string | undefined =>
+  value === null || value === undefined || value === false ? undefined : String(value);
+
+function checkpointsOf(position: Position, held: readonly unknown[]): Map<string, bigint> {
   const checkpoints = new Map<string, bigint>();
   position.forEach((p, i) => {
-    const value = held[i];
-    if (value !== null && value !== undefined) checkpoints.set(topicPartition(p), BigInt(value));
+    const value = text(held[i]);
+    if (value !== undefined) checkpoints.set(topicPartition(p), BigInt(value));
   });
   return checkpoints;
 }
 
-function unwrap(replies: [Error | null, unknown][] | null): unknown[] {
-  if (replies === null) throw new Error('the transaction was discarded');
-  return replies.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-}
-
 function throwIfBehind(
   position: Position,
-  ledgers: Awaited<ReturnType<typeof readLedgers>>,
+  ledgers: ReadonlyMap<string, LedgerEntry>,
   shard: string,
-  held: readonly (string | null)[],
+  held: readonly unknown[],
 ): void {
   const behind = behindBound(position, ledgers, shard, checkpointsOf(position, held));
   if (behind.length > 0) throw new NotUpToBoundError(behind);
 }
 
-type Command = readonly [string, ...(string | number)[]];
+/** A read lua/readState-2.lua makes (the script's ARGV[1]). */
+type StateRead = 'score' | 'rank' | 'top' | 'around' | 'field' | 'member';
+
+/** One read: what the script is asked, and how each way of asking makes the answer. */
+interface ReadSpec<T> {
+  shard: string;
+  name: string;
+  read: StateRead;
+  order: RankOrder;
+  /** The member, the field, or N for top. */
+  subject: string;
+  /** Members on each side, for around. */
+  n?: number;
+  /** The bare commands, for a read without a bound; absent: the script serves both. */
+  bare?: () => Promise<T>;
+  /** The answer from the script's reply. */
+  fromScript: (answer: unknown) => T;
+}
 
 /**
- * Runs `commands` on the shard: as they are without a bound; with one, after HMGET of the
- * checkpoints in one transaction, beside the ledgers, and answers only when Redis has reached
- * the bound.
+ * Runs one read: the bare commands without a bound; with one, the state and the shard's
+ * checkpoints in one script (lua/readState-2.lua), sent beside the ledgers' runs, and the
+ * answer only when Redis has reached the bound.
  */
-async function shardRead<T>(
+async function stateRead<T>(
   context: ReadContext,
-  shard: string,
+  spec: ReadSpec<T>,
   bound: Bound | undefined,
-  commands: readonly Command[],
-  parse: (replies: unknown[]) => T,
 ): Promise<T> {
   const { redis, prefix } = context;
   const position = bound === undefined ? undefined : positionOfBound(context, bound);
+  const bounded = position !== undefined && position.length > 0;
   try {
-    if (position === undefined || position.length === 0) {
-      return parse(await Promise.all(commands.map(([name, ...args]) => redis.call(name, ...args))));
-    }
-    const tps = position.map(topicPartition);
-    const tx = redis.multi([
-      ['hmget', shardKeys(shard, prefix).offsets, ...tps],
-      ...commands.map(([name, ...args]) => [name.toLowerCase(), ...args.map(String)]),
-    ]);
-    const [ledgers, replies] = await Promise.all([readLedgers(redis, tps, prefix), tx.exec()]);
-    const [held, ...rest] = unwrap(replies);
-    throwIfBehind(position, ledgers, shard, held as (string | null)[]);
-    return parse(rest);
-  } catch (error) {
-    if (error instanceof NotUpToBoundError || error instanceof PositionError) throw error;
-    throw redisCallError(error, {
-      call: commands.map(([name]) => name).join(' + '),
-      subject: `shard "${shard}"`,
-    });
-  }
-}
-
-/** The members around one, and the checkpoints, in one script (lua/readAround-2.lua). */
-async function readAround(
-  context: ReadContext,
-  at: { shard: string; name: string; member: string; n: number },
-  options: RankOptions,
-): Promise<RankedMember[]> {
-  const { redis, prefix } = context;
-  const count = checkedCount(at.n, 'n');
-  const position = options.at === undefined ? undefined : positionOfBound(context, options.at);
-  const tps = position?.map(topicPartition) ?? [];
-  try {
-    const [[held, rank, flat], ledgers] = await Promise.all([
-      redis.readAround(
-        stateKey(at.shard, at.name, prefix),
-        shardKeys(at.shard, prefix).offsets,
-        at.member,
-        String(count),
-        options.order ?? 'desc',
+    if (!bounded && spec.bare) return await spec.bare();
+    const tps = bounded ? position.map(topicPartition) : [];
+    const [ledgers, [held, answer]] = await Promise.all([
+      bounded ? readLedgerRuns(redis, tps, prefix, spec.shard) : undefined,
+      redis.readState(
+        stateKey(spec.shard, spec.name, prefix),
+        shardKeys(spec.shard, prefix).offsets,
+        spec.read,
+        spec.order,
+        spec.subject,
+        spec.n === undefined ? '' : String(spec.n),
         ...tps,
       ),
-      position === undefined ? undefined : readLedgers(redis, tps, prefix),
     ]);
-    if (position !== undefined && ledgers !== undefined)
-      throwIfBehind(position, ledgers, at.shard, held);
-    if (rank === null) return [];
-    return ranked(flat, Math.max(0, rank - count));
+    if (bounded && ledgers) throwIfBehind(position, ledgers, spec.shard, held);
+    return spec.fromScript(answer);
   } catch (error) {
-    if (error instanceof NotUpToBoundError) throw error;
-    throw redisCallError(error, { call: 'readAround', subject: `shard "${at.shard}"` });
+    if (error instanceof NotUpToBoundError || error instanceof PositionError) throw error;
+    throw redisCallError(error, { call: `read ${spec.read}`, subject: `shard "${spec.shard}"` });
   }
 }
 
@@ -266,48 +248,83 @@ export function createReader(redis: RedisClient, options: ReaderOptions = {}): R
   };
   const waits = new PositionWaits(redis, prefix, options.pollMs ?? { min: 2, max: 20 });
   const key = (shard: string, name: string) => stateKey(shard, name, prefix);
-  const desc = (opts: RankOptions) => (opts.order ?? 'desc') === 'desc';
+  const orderOf = (opts: RankOptions): RankOrder => opts.order ?? 'desc';
+  const rankedOf = (member: string, rank: unknown, score: unknown) => {
+    const scoreText = text(score);
+    return text(rank) === undefined || scoreText === undefined
+      ? undefined
+      : { member, rank: Number(rank), score: scoreOf(scoreText) };
+  };
   return {
-    score: (shard, name, member, opts = {}) =>
-      shardRead(context, shard, opts.at, [['ZSCORE', key(shard, name), member]], ([score]) =>
-        score === null ? undefined : scoreOf(score as string),
-      ),
-    rank: (shard, name, member, opts = {}) =>
-      shardRead(
-        context,
-        shard,
-        opts.at,
-        [
-          [desc(opts) ? 'ZREVRANK' : 'ZRANK', key(shard, name), member],
-          ['ZSCORE', key(shard, name), member],
-        ],
-        ([rank, score]) =>
-          rank === null || score === null
-            ? undefined
-            : { member, rank: rank as number, score: scoreOf(score as string) },
-      ),
+    score: (shard, name, member, opts = {}) => {
+      const parse = (score: unknown) => {
+        const value = text(score);
+        return value === undefined ? undefined : scoreOf(value);
+      };
+      const bare = async () => parse(await redis.zscore(key(shard, name), member));
+      const spec = { shard, name, read: 'score', order: 'desc', subject: member } as const;
+      return stateRead(context, { ...spec, bare, fromScript: parse }, opts.at);
+    },
+    rank: (shard, name, member, opts = {}) => {
+      const order = orderOf(opts);
+      const bare = async () => {
+        const k = key(shard, name);
+        const [rank, score] = await Promise.all([
+          order === 'desc' ? redis.zrevrank(k, member) : redis.zrank(k, member),
+          redis.zscore(k, member),
+        ]);
+        return rankedOf(member, rank, score);
+      };
+      const fromScript = (answer: unknown) => {
+        const [rank, score] = answer as [unknown, unknown];
+        return rankedOf(member, rank, score);
+      };
+      const spec = { shard, name, read: 'rank', order, subject: member } as const;
+      return stateRead(context, { ...spec, bare, fromScript }, opts.at);
+    },
     top: async (shard, name, n, opts = {}) => {
       const count = checkedCount(n, 'n');
       if (count === 0) return [];
-      const range: Command = desc(opts)
-        ? ['ZRANGE', key(shard, name), 0, count - 1, 'REV', 'WITHSCORES']
-        : ['ZRANGE', key(shard, name), 0, count - 1, 'WITHSCORES'];
-      return shardRead(context, shard, opts.at, [range], ([flat]) => ranked(flat as string[], 0));
+      const order = orderOf(opts);
+      const bare = async () => {
+        const k = key(shard, name);
+        const flat =
+          order === 'desc'
+            ? await redis.zrange(k, '0', String(count - 1), 'REV', 'WITHSCORES')
+            : await redis.zrange(k, '0', String(count - 1), 'WITHSCORES');
+        return ranked(flat, 0);
+      };
+      const fromScript = (answer: unknown) => ranked(answer as string[], 0);
+      const spec = { shard, name, read: 'top', order, subject: String(count) } as const;
+      return stateRead(context, { ...spec, bare, fromScript }, opts.at);
     },
-    around: (shard, name, member, n, opts = {}) =>
-      readAround(context, { shard, name, member, n }, opts),
-    hashField: (shard, name, field, opts = {}) =>
-      shardRead(context, shard, opts.at, [['HGET', key(shard, name), field]], ([value]) =>
-        value === null ? undefined : (value as string),
-      ),
-    isMember: (shard, name, member, opts = {}) =>
-      shardRead(
-        context,
+    around: (shard, name, member, n, opts = {}) => {
+      const count = checkedCount(n, 'n');
+      const fromScript = (answer: unknown) => {
+        const [rank, flat] = answer as [unknown, string[]];
+        return text(rank) === undefined ? [] : ranked(flat, Math.max(0, Number(rank) - count));
+      };
+      const spec = {
         shard,
-        opts.at,
-        [['SISMEMBER', key(shard, name), member]],
-        ([found]) => found === 1,
-      ),
+        name,
+        read: 'around',
+        order: orderOf(opts),
+        subject: member,
+        n: count,
+      } as const;
+      return stateRead(context, { ...spec, fromScript }, opts.at);
+    },
+    hashField: (shard, name, field, opts = {}) => {
+      const bare = async () => text(await redis.hget(key(shard, name), field));
+      const spec = { shard, name, read: 'field', order: 'desc', subject: field } as const;
+      return stateRead(context, { ...spec, bare, fromScript: text }, opts.at);
+    },
+    isMember: (shard, name, member, opts = {}) => {
+      const found = (reply: unknown) => Number(reply) === 1 || reply === true;
+      const bare = async () => found(await redis.sismember(key(shard, name), member));
+      const spec = { shard, name, read: 'member', order: 'desc', subject: member } as const;
+      return stateRead(context, { ...spec, bare, fromScript: found }, opts.at);
+    },
     async waitFor(bound, waitOptions) {
       const position = positionOfBound(context, bound);
       checkedCount(waitOptions.timeoutMs, 'timeoutMs');

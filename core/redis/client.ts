@@ -11,9 +11,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     deadLetter(...keysAndArgs: string[]): Result<number[], Context>;
     advanceLedger(...keysAndArgs: string[]): Result<number, Context>;
-    readAround(
-      ...keysAndArgs: string[]
-    ): Result<[(string | null)[], number | null, string[]], Context>;
+    readState(...keysAndArgs: string[]): Result<[(string | null)[], unknown], Context>;
   }
 }
 
@@ -61,9 +59,9 @@ function prepare(client: RedisClient, onError: (error: Error) => void = () => {}
     lua: scripts.advanceLedger.lua,
     numberOfKeys: scripts.advanceLedger.numberOfKeys,
   });
-  client.defineCommand(scripts.readAround.name, {
-    lua: scripts.readAround.lua,
-    numberOfKeys: scripts.readAround.numberOfKeys,
+  client.defineCommand(scripts.readState.name, {
+    lua: scripts.readState.lua,
+    numberOfKeys: scripts.readState.numberOfKeys,
   });
   return client;
 }

@@ -51,6 +51,42 @@ export async function readLedgers(
 }
 
 /**
+ * What a read's bound needs of the ledgers of `partitions`: each run (`start`, `through`) and,
+ * with `shard`, that shard's mark; one HMGET each, whatever other shards the ledgers name.
+ * Partitions whose ledger holds none of these are absent.
+ */
+export async function readLedgerRuns(
+  redis: RedisClient,
+  partitions: readonly string[],
+  keyPrefix: string,
+  shard?: string,
+): Promise<Map<string, LedgerEntry>> {
+  const names = [field.start, field.through, ...(shard === undefined ? [] : [shardPrefix + shard])];
+  try {
+    const all = await Promise.all(
+      partitions.map((p) => redis.hmget(partitionLedgerKey(p, keyPrefix), ...names)),
+    );
+    const entries = new Map<string, LedgerEntry>();
+    partitions.forEach((p, i) => {
+      const [start, through, mark] = all[i] as (string | null)[];
+      if (start === null && through === null && (mark ?? null) === null) return;
+      const big = (v: string | null | undefined) =>
+        v === null || v === undefined ? undefined : BigInt(v);
+      const marked = big(mark);
+      entries.set(p, {
+        start: big(start),
+        through: big(through),
+        shards: new Map(shard === undefined || marked === undefined ? [] : [[shard, marked]]),
+        deadLettered: undefined,
+      });
+    });
+    return entries;
+  } catch (error) {
+    throw redisCallError(error, { call: 'reading the partition ledgers' });
+  }
+}
+
+/**
  * Records what was handled; false when the range does not join the ledger's run (a hole).
  *
  * A repair of records before the run that does not reach its start begins the run anew at the

@@ -124,6 +124,16 @@ describe.each(places)('position-bound reads on %s', (_where, where) => {
     expect(await reader.around(shard, board, 'zed', 3, { at })).toEqual([]);
     expect(await reader.score(shard, board, 'bob')).toBe(7);
     expect(await reader.around(shard, board, 'bob', 5)).toHaveLength(4);
+    expect(await reader.top(shard, board, 2)).toEqual(await reader.top(shard, board, 2, { at }));
+    expect(await reader.top(shard, board, 9, { order: 'asc' })).toEqual(
+      await reader.top(shard, board, 9, { at, order: 'asc' }),
+    );
+    expect(await reader.rank(shard, board, 'bob')).toEqual({ member: 'bob', rank: 1, score: 7 });
+    expect(await reader.rank(shard, board, 'zed')).toBeUndefined();
+    expect(await reader.hashField(shard, 'balances', 'ann')).toBe('40');
+    expect(await reader.hashField(shard, 'balances', 'zed', { at })).toBeUndefined();
+    expect(await reader.isMember(shard, 'badges', 'gold')).toBe(true);
+    expect(await reader.isMember(shard, 'badges', 'lead', { at })).toBe(false);
   });
 
   it('fails fast past what was handled, names how far behind, and waits for it', async () => {
