@@ -32,6 +32,7 @@ import type { FaultContext } from './faults.ts';
 import { type SoakMonitor, startDriftMonitor } from './monitor.ts';
 import { report, type SoakObservations, verify } from './outcome.ts';
 import { SoakPublisher } from './publisher.ts';
+import { SoakReads } from './reads.ts';
 import { logEnds, Sampler } from './sampler.ts';
 import {
   countByKind,
@@ -133,6 +134,7 @@ interface SoakParts {
   monitor: SoakMonitor;
   publisher: SoakPublisher;
   faults: FaultRunner;
+  reads: SoakReads;
   sampler: Sampler;
 }
 
@@ -240,10 +242,14 @@ async function setUp(run: SoakRun): Promise<SoakParts> {
     faultContext(run, servers, sink, pipelineOptions, publisher),
     run,
   );
-  const parts = { servers, clients, sink, monitor, publisher, faults };
+  const reads = new SoakReads(run, clients.redis);
+  await reads.start(resources);
+  publisher.onLanded = (landed) => reads.landed(landed);
+  const parts = { servers, clients, sink, monitor, publisher, faults, reads };
   const sampler: Sampler = new Sampler(run, {
     admin: servers.admin,
     redis: clients.redis,
+    reads,
     pipeline,
     applied: () => sink.handlerCounts.applied,
     model: publisher.model,
@@ -332,12 +338,13 @@ async function waitUntilCaughtUp(run: SoakRun, parts: SoakParts): Promise<void> 
 
 /** Stops the sampling, the pipeline and check-drift, and checks once more: what the run saw. */
 async function stopAndLook(parts: SoakParts): Promise<SoakObservations> {
-  const { servers, sink, publisher, faults, monitor, sampler } = parts;
+  const { servers, sink, publisher, faults, monitor, sampler, reads } = parts;
   sampler.stop();
   await sampler.sample();
   await sink.pipeline.stop();
   await monitor.monitor.stop();
   const finalCheck = await monitor.monitor.checkOnce();
+  await reads.finish(parts.clients.redis);
   return {
     security: { redis: servers.redisSecurity, kafka: servers.kafka.security },
     sink,
@@ -345,6 +352,7 @@ async function stopAndLook(parts: SoakParts): Promise<SoakObservations> {
     faults,
     monitor,
     sampler,
+    reads,
     finalCheck,
   };
 }

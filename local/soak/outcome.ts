@@ -13,6 +13,7 @@ import { checkDeadLetters, type DeadLetterCheck } from './dead-letters.ts';
 import type { FaultRunner } from './fault-runner.ts';
 import type { SoakMonitor } from './monitor.ts';
 import type { SoakPublisher } from './publisher.ts';
+import type { SoakReads } from './reads.ts';
 import { buildReport } from './report.ts';
 import type { Sampler } from './sampler.ts';
 import { type FaultKind, faultKinds } from './schedule.ts';
@@ -28,6 +29,8 @@ export interface SoakObservations {
   faults: FaultRunner;
   monitor: SoakMonitor;
   sampler: Sampler;
+  /** The read side: reads at a position, the delta-stream view. */
+  reads: SoakReads;
   /** check-drift's check once everything was caught up. */
   finalCheck: DriftReport;
 }
@@ -63,6 +66,10 @@ export async function verify(
     verdict.ok &&
     deadLettersExact &&
     seen.sampler.invariant.aboveModel === 0 &&
+    seen.reads.counts.boundWrong === 0 &&
+    seen.reads.counts.boundAnswered > 0 &&
+    seen.reads.counts.viewAbove === 0 &&
+    seen.reads.viewEqualsState === true &&
     seen.finalCheck.values.redisBehindRecords === 0 &&
     killsOk;
   return { verdict, letters, deadLettersExact, killsOk, ok };
@@ -104,6 +111,7 @@ export function verdictRows(
       `${invariant.aboveModel} of ${n(invariant.checked)} (${invariant.samples} samples)`,
       invariant.aboveModel === 0,
     ],
+    ...readRows(seen.reads),
     ['RedisBehindKafka at the end', String(behind), behind === 0],
     [
       'sink kills that hit a batch',
@@ -129,6 +137,34 @@ export function eventsByOp(model: Model): string {
       .map((o) => o.text)
       .join(', ') || 'none'
   );
+}
+
+function readableText(reads: SoakReads): string {
+  const { p50, p99 } = reads.latencies();
+  const { readable, readableTimeouts } = reads.counts;
+  return `${p50 ?? '-'} / ${p99 ?? '-'} ms (${n(readable)} bursts${readableTimeouts ? `, ${readableTimeouts} waits gave up` : ''})`;
+}
+
+/** The read side's rows of the verdict (docs/reading.md). */
+function readRows(reads: SoakReads): [string, string, boolean][] {
+  const { counts } = reads;
+  return [
+    [
+      'sampled reads at the last position that landed: below its model or above the model now',
+      `${counts.boundWrong} of ${n(counts.boundAnswered)} answered (${n(counts.boundRefused)} refused: Redis not there yet)`,
+      counts.boundWrong === 0 && counts.boundAnswered > 0,
+    ],
+    [
+      'delta-stream view: a sampled score above the model',
+      `${counts.viewAbove} of ${n(counts.viewChecked)}`,
+      counts.viewAbove === 0,
+    ],
+    [
+      'delta-stream view equals the leaderboard at the end',
+      `${reads.viewEqualsState ? 'yes' : 'NO'} (warmed ${reads.viewWarmups} times)`,
+      reads.viewEqualsState === true,
+    ],
+  ];
 }
 
 /** The summary's rows: [what, value]. */
@@ -188,6 +224,7 @@ export function summaryRows(
     ['check-drift repairs (replays) / records replayed', `${replays.runs} / ${n(replays.records)}`],
     ['invocations / function errors', `${n(activity.invocations)} / ${n(activity.functionErrors)}`],
     ['max consumer lag', `${n(seen.sampler.maxLag)} records`],
+    ["produce-to-readable p50 / p99 (a wait for each burst's position)", readableText(seen.reads)],
     [
       'alarms raised / cleared',
       `${alarms.filter((a) => a.to === 'ALARM').length} / ${alarms.filter((a) => a.to === 'OK').length}`,

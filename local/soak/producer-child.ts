@@ -35,6 +35,8 @@ import {
   createProducer,
   type EventProducer,
   partitionOf,
+  positionOf,
+  positionToken,
   publishEvents,
   redisSequenceSource,
 } from '../../core/producer/index.ts';
@@ -52,7 +54,8 @@ export type ToProducer = { burst: number; drafts: Draft[] };
 export type FromProducer =
   | { ready: true }
   | { stamped: number; seqs: string[]; skipped: [string, string, string][] }
-  | { acked: number }
+  /** `token`: the position of every record the topic holds now (docs/reading.md). */
+  | { acked: number; token?: string }
   | { fatal: string };
 
 /** The outbox: the burst being sent, and what is needed to finish it after a kill. */
@@ -199,6 +202,21 @@ async function publish(outbox: Outbox, drafts: Draft[]): Promise<void> {
   }
 }
 
+/**
+ * The position of the last record of each partition, this burst's included: a read at it sees
+ * every event published so far. None when the broker is away (the soak reads at a later one).
+ */
+async function positionNow(): Promise<{ token?: string }> {
+  try {
+    const last = [...(await logEnds())]
+      .filter(([, end]) => end > 0n)
+      .map(([partition, end]) => ({ topic: settings.topic, partition, offset: end - 1n }));
+    return last.length === 0 ? {} : { token: positionToken(positionOf(last)) };
+  } catch {
+    return {};
+  }
+}
+
 class FatalError extends Error {
   override name = 'FatalError';
 }
@@ -231,7 +249,7 @@ async function handle({ burst, drafts }: ToProducer): Promise<void> {
   debug('stamped', burst);
   await publish(outbox, drafts);
   debug('published', burst);
-  send({ acked: burst });
+  send({ acked: burst, ...(await positionNow()) });
 }
 
 let queue: Promise<void> = Promise.resolve();

@@ -83,8 +83,12 @@ export class SoakProducer {
     }
   }
 
-  /** Publishes burst `burst` once, whatever kills it meets; resolves once all of it landed. */
-  async publish(burst: number, drafts: Draft[]): Promise<void> {
+  /**
+   * Publishes burst `burst` once, whatever kills it meets; resolves once all of it landed, with
+   * the position token of the topic's records then (undefined if the broker was away).
+   */
+  async publish(burst: number, drafts: Draft[]): Promise<string | undefined> {
+    let token: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#start();
@@ -107,6 +111,7 @@ export class SoakProducer {
             if (this.#armed === 'sending') this.#killNow(child);
           } else if ('acked' in m && m.acked === burst) {
             done();
+            token = m.token;
             resolve('acked');
           } else if ('fatal' in m) {
             done();
@@ -130,7 +135,7 @@ export class SoakProducer {
         if (this.#armed === 'stamping')
           setTimeout(() => this.#killNow(child), 2 + Math.random() * 8);
       });
-      if (outcome === 'acked') return;
+      if (outcome === 'acked') return token;
       if (attempt > 50)
         throw new ProducerProcessError(`burst ${burst}: the producer died 50 times`);
     }

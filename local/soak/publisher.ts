@@ -10,6 +10,13 @@ import { SoakModel } from './model.ts';
 import { SoakProducer } from './producer.ts';
 import type { Draft } from './traffic.ts';
 
+/** A burst that landed, as SoakPublisher.onLanded tells it. */
+export interface Landed {
+  token: string;
+  sentAt: number;
+  model: SoakModel;
+}
+
 export class SoakPublisher {
   /** The unique events the producer stamped, as Redis must hold them in the end. */
   readonly model = new SoakModel();
@@ -44,9 +51,18 @@ export class SoakPublisher {
     resources.defer(() => this.producer.stop());
   }
 
+  /**
+   * Told of each burst once it landed: the position of the topic's records then, when its send
+   * began (performance.now()), and the model's score of `players` at that position (the model
+   * holds exactly the bursts sent so far).
+   */
+  onLanded: ((landed: Landed) => void) | undefined;
+
   /** Publishes burst number `burst` once, whatever kills it meets. */
   async publish(burst: number, drafts: Draft[]): Promise<void> {
     this.#current = drafts;
-    await this.producer.publish(burst, drafts);
+    const sentAt = performance.now();
+    const token = await this.producer.publish(burst, drafts);
+    if (token !== undefined) this.onLanded?.({ token, sentAt, model: this.model });
   }
 }

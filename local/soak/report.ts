@@ -32,6 +32,9 @@ export interface SeriesPoint {
   /** Produce-to-visible latency of the stream entries of the interval; null when none. */
   p50Ms: number | null;
   p99Ms: number | null;
+  /** Produce-to-readable (a wait for the burst's position) of the bursts readable in the interval. */
+  readableP50Ms: number | null;
+  readableP99Ms: number | null;
   /** Alarms in ALARM at that time. */
   alarmsFiring: number;
 }
@@ -141,6 +144,9 @@ const charts = [
   { title: 'Produce-to-visible latency (ms)', series: [
     { label: 'p50', stroke: '#2ca02c', values: s.map((p) => p.p50Ms) },
     { label: 'p99', stroke: '#d62728', values: s.map((p) => p.p99Ms) } ] },
+  { title: 'Produce-to-readable latency, a wait for the position of each burst (ms)', series: [
+    { label: 'p50', stroke: '#17becf', values: s.map((p) => p.readableP50Ms) },
+    { label: 'p99', stroke: '#8c564b', values: s.map((p) => p.readableP99Ms) } ] },
   { title: 'Alarms in ALARM', series: [
     { label: 'alarms firing', stroke: '#9467bd', values: s.map((p) => p.alarmsFiring) } ] },
 ];

@@ -19,6 +19,7 @@ import { seededRandom } from '../scenario/seeded-random.ts';
 import { entryLatencies, histogramPercentile } from '../scenario/stream-latency.ts';
 import { BOARD, SHARD, type SoakRun } from './context.ts';
 import type { SoakModel } from './model.ts';
+import type { SoakReads } from './reads.ts';
 import type { SeriesPoint } from './report.ts';
 
 /** The end offset of each partition of `topic`. */
@@ -35,6 +36,8 @@ export interface SamplerSources {
   applied(): number;
   model: SoakModel;
   monitor: DriftMonitor;
+  /** The read side: produce-to-readable latency, reads at a position, the view. */
+  reads: SoakReads;
   /** A line of progress, every five samples. */
   progress(): void;
 }
@@ -90,6 +93,7 @@ export class Sampler {
     const t = this.#run.elapsed();
     await this.#sampleLag();
     const { histogram, entries } = await this.#newLatencies();
+    const readable = this.#sources.reads.takeLatencies();
     const seconds = Math.max(0.001, (t - this.#lastSample.t) / 1000);
     const applied = this.#sources.applied();
     const published = this.#sources.model.model.unique;
@@ -100,6 +104,8 @@ export class Sampler {
       consumerLag: this.consumerLag,
       p50Ms: entries ? histogramPercentile(histogram, entries, 50) : null,
       p99Ms: entries ? histogramPercentile(histogram, entries, 99) : null,
+      readableP50Ms: readable.p50,
+      readableP99Ms: readable.p99,
       alarmsFiring: Object.values(this.#sources.monitor.states).filter((s) => s === 'ALARM').length,
     });
     this.#lastSample = { t, applied, published };
@@ -170,5 +176,6 @@ export class Sampler {
     } catch {
       // Redis is away: sampled again later.
     }
+    await this.#sources.reads.check(model);
   }
 }

@@ -23,6 +23,8 @@ export function sampleReport(): ReportData {
       consumerLag: i === 50 ? null : i >= 70 && i < 85 ? 1_500 * (i - 69) : (i * 37) % 900,
       p50Ms: 40 + (i % 5),
       p99Ms: i === 60 ? null : i >= 75 && i < 88 ? 1_000 * (i - 74) : 300 + (i % 11) * 10,
+      readableP50Ms: 45 + (i % 5),
+      readableP99Ms: i >= 75 && i < 88 ? 1_200 * (i - 74) : 320 + (i % 11) * 10,
       alarmsFiring: i > 40 && i < 55 ? 2 : 0,
     })),
     faults: [

@@ -15,9 +15,9 @@ import { type DrawnText, drawnTexts, dumpDom, withDrawnTextProbe } from '../help
 import { sampleLatencyPage } from '../helpers/latency-page.ts';
 import { sampleReport } from '../helpers/soak-report.ts';
 
-const pages: [name: string, build: () => string][] = [
-  ['the soak report', () => buildReport(sampleReport())],
-  ['the latency page', () => buildLatencyPage(sampleLatencyPage())],
+const pages: [name: string, build: () => string, charts: number][] = [
+  ['the soak report', () => buildReport(sampleReport()), 5],
+  ['the latency page', () => buildLatencyPage(sampleLatencyPage()), 4],
 ];
 
 let dir: string;
@@ -28,19 +28,19 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe.each(pages)('%s in headless Chromium', (name, build) => {
+describe.each(pages)('%s in headless Chromium', (name, build, charts) => {
   const slug = name.replaceAll(' ', '-');
 
-  it('renders its four charts, each on a canvas, with no script error', async () => {
+  it(`renders its ${charts} charts, each on a canvas, with no script error`, async () => {
     // Prepare
     const file = join(dir, `${slug}.html`);
     await writeFile(file, build());
     // Act
     const dom = await dumpDom(file, dir);
     // Assess
-    expect(dom).toContain('data-charts-rendered="4"');
-    expect(dom.match(/<div class="uplot/g)).toHaveLength(4);
-    expect(dom.match(/<canvas/g)?.length).toBeGreaterThanOrEqual(4);
+    expect(dom).toContain(`data-charts-rendered="${charts}"`);
+    expect(dom.match(/<div class="uplot/g)).toHaveLength(charts);
+    expect(dom.match(/<canvas/g)?.length).toBeGreaterThanOrEqual(charts);
     expect(dom).toMatch(/<pre id="errors" hidden=""><\/pre>/);
   }, 90_000);
 
@@ -48,7 +48,7 @@ describe.each(pages)('%s in headless Chromium', (name, build) => {
     const file = join(dir, `${slug}-broken.html`);
     await writeFile(file, build().replace('new uPlot(', 'new NoSuchChart('));
     const dom = await dumpDom(file, dir);
-    expect(dom).not.toContain('data-charts-rendered="4"');
+    expect(dom).not.toContain(`data-charts-rendered="${charts}"`);
     expect(dom).toMatch(/<pre id="errors">error: .*NoSuchChart/);
   }, 90_000);
 });
@@ -78,9 +78,9 @@ describe('the axis labels of the soak report in headless Chromium', () => {
       .filter((t) => /^[\d,]+$/.test(t.text));
     expect(latencyValues.map((t) => Number(t.text.replaceAll(',', '')))).toContain(10_000);
     expect(clippedTexts(texts)).toEqual([]);
-    // The value axes share the widest one's width: a time is at the same x on all four charts.
+    // The value axes share the widest one's width: a time is at the same x on all five charts.
     const halfMinute = texts.filter((t) => t.text === '0:30');
-    expect(halfMinute).toHaveLength(4);
+    expect(halfMinute).toHaveLength(5);
     expect(new Set(halfMinute.map((t) => t.left)).size).toBe(1);
   }, 90_000);
 

@@ -58,6 +58,14 @@ describe('npm run soak', () => {
     expect(stdout).toMatch(/cappedIncr [\d,]+ \([\d,]+ capped\)/);
     expect(stdout).toMatch(/^\s+dead letters \(exactly one per malformed record\)\s+(\d+) of \1$/m);
     expect(stdout).toMatch(/^\s+sink kills that hit a batch\s+[3-9]/m);
+    // The read side through the faults: reads at a position never wrong, some answered; the
+    // delta-stream view never above the model and equal to the leaderboard at the end.
+    expect(stdout).toMatch(
+      /^\s+sampled reads at the last position that landed: below its model or above the model now\s+0 of [1-9][\d,]* answered/m,
+    );
+    expect(stdout).toMatch(/^\s+delta-stream view: a sampled score above the model\s+0 of /m);
+    expect(stdout).toMatch(/^\s+delta-stream view equals the leaderboard at the end\s+yes/m);
+    expect(stdout).toMatch(/produce-to-readable p50 \/ p99 .*\s\d+ \/ \d+ ms \([\d,]+ bursts/);
     expect(stdout).toMatch(/redis-server killed, restarted empty: .*lost [\d,]+ acknowledged/);
     expect(stdout).toMatch(/producer SIGKILLed while (stamping|sending)/);
     expect(stdout).toContain('OK: every event applied exactly once, through every fault.');
