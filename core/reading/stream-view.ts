@@ -95,7 +95,7 @@ interface Slot {
 }
 
 /** The members in ZRANGE's order (score, then member), with binary search and splice. */
-class SortedMembers {
+export class SortedMembers {
   readonly slots: Slot[] = [];
   readonly scores = new Map<string, number>();
 
@@ -114,16 +114,33 @@ class SortedMembers {
     return lo;
   }
 
+  /**
+   * A member's new score (undefined: gone). A member that moves is shifted only as far as its
+   * new place: a score change of a few ranks costs a few moves, not two splices of the array.
+   */
   set(member: string, score: number | undefined): void {
     const before = this.scores.get(member);
     if (before === score) return;
-    if (before !== undefined) {
-      this.slots.splice(this.indexOf({ member, score: before }), 1);
+    const { slots } = this;
+    const from = before === undefined ? -1 : this.indexOf({ member, score: before });
+    if (score === undefined) {
+      if (from >= 0) slots.splice(from, 1);
       this.scores.delete(member);
+      return;
     }
-    if (score === undefined) return;
     const slot = { member, score };
-    this.slots.splice(this.indexOf(slot), 0, slot);
+    let to = this.indexOf(slot);
+    if (from < 0) {
+      slots.splice(to, 0, slot);
+    } else if (to > from) {
+      // Later in the order: the members in between move one place down.
+      to -= 1;
+      for (let k = from; k < to; k++) slots[k] = slots[k + 1] as Slot;
+      slots[to] = slot;
+    } else {
+      for (let k = from; k > to; k--) slots[k] = slots[k - 1] as Slot;
+      slots[to] = slot;
+    }
     this.scores.set(member, score);
   }
 
@@ -212,16 +229,26 @@ class LeaderboardFold {
     for (const member of touched) this.members.set(member, zset?.members.get(member)?.score);
   }
 
+  /** Per op, the [key index, target arg index] pairs its definition names (`targets`). */
+  readonly #targetArgs = new Map<string, [number, number][]>();
+
   /** The members of this leaderboard an entry names; undefined when its mutation says none. */
   private targetsOf(entry: StreamEntry): string[] | undefined {
-    const definition = this.mutations.get(entry.op)?.definition;
-    const targets = definition?.targets as Record<string, string> | undefined;
+    let pairs = this.#targetArgs.get(entry.op);
+    if (pairs === undefined) {
+      const definition = this.mutations.get(entry.op)?.definition;
+      const targets = definition?.targets as Record<string, string> | undefined;
+      pairs = [];
+      for (const [i, keyName] of (definition?.keys ?? []).entries()) {
+        const target = targets?.[keyName as string];
+        const at = target === undefined ? -1 : (definition?.args.indexOf(target) ?? -1);
+        if (at >= 0) pairs.push([i, at]);
+      }
+      this.#targetArgs.set(entry.op, pairs);
+    }
     const touched: string[] = [];
-    definition?.keys.forEach((keyName: string, i: number) => {
-      const target = targets?.[keyName];
-      const at = target === undefined ? -1 : definition.args.indexOf(target);
-      if (entry.keys[i] === this.name && at >= 0) touched.push(entry.args[at] as string);
-    });
+    for (const [key, arg] of pairs)
+      if (entry.keys[key] === this.name) touched.push(entry.args[arg] as string);
     return touched.length === 0 ? undefined : touched;
   }
 
@@ -402,7 +429,7 @@ export function createStreamView(redis: RedisClient, options: StreamViewOptions)
   async function tail(): Promise<void> {
     while (running) {
       try {
-        if (await page()) await nextEntry();
+        if ((await page()) && running) await nextEntry();
       } catch (error) {
         if (!running) return;
         options.onError?.(
@@ -428,8 +455,10 @@ export function createStreamView(redis: RedisClient, options: StreamViewOptions)
     async stop() {
       running = false;
       blocking?.disconnect();
-      blocking = undefined;
       await loop;
+      // A read that was under way when stop() came may have opened it again.
+      blocking?.disconnect();
+      blocking = undefined;
     },
     caughtUp: (timeoutMs = 10_000) => reachLastId(redis, streamKey, () => at.lastId, timeoutMs),
     score: (member) => fold.members.scores.get(member),

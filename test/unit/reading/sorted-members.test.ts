@@ -1,0 +1,40 @@
+/**
+ * The delta-stream view's members in order (core/reading/stream-view.ts, SortedMembers): after
+ * any sequence of score changes, additions and removals, the members are in ZRANGE's order
+ * (score, then member by UTF-8 bytes), each once, with its last score.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SortedMembers } from '../../../core/reading/stream-view.ts';
+
+const byteOrder = (a: string, b: string) =>
+  Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+describe('SortedMembers', () => {
+  it('keeps ZRANGE order through any history of changes', () => {
+    const member = fc.constantFrom('ann', 'bob', 'cid', 'dan', 'é', '😀', 'ｚ', 'a', 'b');
+    const change = fc.record({
+      member,
+      score: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined, freq: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(change, { maxLength: 80 }), (changes) => {
+        const members = new SortedMembers();
+        const model = new Map<string, number>();
+        for (const { member, score } of changes) {
+          members.set(member, score);
+          if (score === undefined) model.delete(member);
+          else model.set(member, score);
+        }
+        const expected = [...model]
+          .map(([m, score]) => ({ member: m, score }))
+          .sort((a, b) =>
+            a.score === b.score ? byteOrder(a.member, b.member) : a.score - b.score,
+          );
+        expect(members.slots).toEqual(expected);
+        for (const [i, slot] of expected.entries()) expect(members.index(slot.member)).toBe(i);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
