@@ -16,6 +16,10 @@
  * (fetch, the emulator's queue behind the invocation running), and the invocation up to the
  * guard's write (IPC to the handler process, decode, the Lua call).
  *
+ * A point asked to (`{ readable: true }`) also waits, with a reader, for the position of each
+ * send as it returns, without holding the producer up: produce-to-readable
+ * (bench/produce-to-readable.ts).
+ *
  * A point is saturated when the consumer lag keeps growing while events are offered (its slope
  * over the second half of the run exceeds 5% of the offered rate) or the producer cannot send at
  * the offered rate: from there latency is a queue's growth, not the pipeline's.
@@ -49,6 +53,10 @@ import {
 import { checkAgainstModel } from '../local/scenario/verdict.ts';
 import { buildLatencyPage } from './latency-report.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
+import { type ReadableFigures, ReadableWaits } from './produce-to-readable.ts';
+
+/** The shard the seed format's events go to (the handler's SEQGUARD_DEFAULT_SHARD). */
+const pointShard = 'game';
 
 /** The documentation page the low-latency configuration comes from. */
 export const lowLatencyDocs =
@@ -141,6 +149,14 @@ export interface LatencyPoint {
   waitForInvocation: Share;
   invocationToVisible: Share;
   cpu: CpuShares;
+  /** Produce-to-readable (bench/produce-to-readable.ts), when the point was asked to measure it. */
+  readable?: ReadableFigures;
+}
+
+/** What a point measures besides produce-to-visible. */
+export interface PointOptions {
+  /** Wait for each send's position with a reader (produce-to-readable). */
+  readable?: boolean;
 }
 
 interface Services {
@@ -202,8 +218,9 @@ export async function measureLatencyPoint(
   services: Services,
   rate: number,
   settings: PointSettings,
+  options: PointOptions = {},
 ): Promise<LatencyPoint> {
-  const point = await setUpPoint(services, rate, settings);
+  const point = await setUpPoint(services, rate, settings, options);
   try {
     await point.pipeline.sandbox.warmUp();
     await point.pipeline.mapping.ready;
@@ -214,8 +231,9 @@ export async function measureLatencyPoint(
     const cpuAfter = await cpuOf();
     const drained = lagOf(point) === 0;
     const latencies = await readLatencies(services.redis, point, sending.measuredFrom);
+    const readable = await point.readable?.settle(sending.measuredFrom);
     const verdict = await checkAgainstModel(services.redis, point.model, {
-      shard: 'game',
+      shard: pointShard,
       stateName: demoStateName,
       keyPrefix: point.prefix,
     });
@@ -227,6 +245,7 @@ export async function measureLatencyPoint(
       exact: verdict.ok,
       cpuBefore,
       cpuAfter,
+      readable,
     });
   } finally {
     await tearDownPoint(services, point);
@@ -249,6 +268,8 @@ interface PointRun {
   ackedAt: Map<string, number>;
   /** The next offset of each partition as produced so far, by `<tp>`. */
   produced: Map<string, bigint>;
+  /** The waits for each send's position, when the point measures produce-to-readable. */
+  readable: ReadableWaits | undefined;
 }
 
 /** The point's topic, its traffic and model, the pipeline (handler process) and a producer. */
@@ -256,6 +277,7 @@ async function setUpPoint(
   services: Services,
   rate: number,
   settings: PointSettings,
+  options: PointOptions,
 ): Promise<PointRun> {
   const run = randomBytes(3).toString('hex');
   const topic = `seqguard-latency-${rate}-${run}`;
@@ -289,7 +311,7 @@ async function setUpPoint(
       REDIS_URL: services.redisUrl,
       SEQGUARD_FORMAT: 'mapped',
       SEQGUARD_KEY_PREFIX: prefix,
-      SEQGUARD_DEFAULT_SHARD: 'game',
+      SEQGUARD_DEFAULT_SHARD: pointShard,
     },
     onInvoke: (_sandbox, _invocation, event) => {
       const now = Date.now();
@@ -299,6 +321,14 @@ async function setUpPoint(
     },
   });
   const producer = createProducer(connection);
+  const readable = options.readable
+    ? new ReadableWaits(services.redis, {
+        topic,
+        keyPrefix: prefix,
+        shard: pointShard,
+        timeoutMs: 10_000,
+      })
+    : undefined;
   return {
     rate,
     topic,
@@ -310,6 +340,7 @@ async function setUpPoint(
     invokedAt,
     ackedAt: new Map(),
     produced: new Map(),
+    readable,
   };
 }
 
@@ -389,6 +420,11 @@ async function publishAtRate(point: PointRun, settings: PointSettings): Promise<
         .map((e, i) => ({ ...e, timestamp: Math.floor(startedAt + ((sent + i) / rate) * 1000) }));
       const written = await publishEvents(point.producer, topic, batch);
       const acked = Date.now();
+      // Not awaited: the producer keeps its pace.
+      point.readable?.track(
+        batch.map((e) => e.timestamp),
+        written,
+      );
       for (const w of written) {
         const id = topicPartition({ topic, partition: w.partition });
         point.ackedAt.set(`${id}@${w.offset}`, acked);
@@ -437,7 +473,7 @@ async function readLatencies(
   measuredFrom: number,
 ): Promise<Latencies> {
   const measured: Latencies = { latencies: [], producing: [], waiting: [], invoking: [] };
-  const stream = shardKeys('game', point.prefix).stream;
+  const stream = shardKeys(pointShard, point.prefix).stream;
   let from = '-';
   for (;;) {
     const page = await redis.xrange(stream, from, '+', 'COUNT', 5_000);
@@ -473,6 +509,7 @@ function reportPoint(
     exact: boolean;
     cpuBefore: CpuSeconds;
     cpuAfter: CpuSeconds;
+    readable: ReadableFigures | undefined;
   },
 ): LatencyPoint {
   const { rate, traffic } = point;
@@ -511,11 +548,13 @@ function reportPoint(
       redis: perThousand('redis'),
       broker: perThousand('broker'),
     },
+    ...(measured.readable ? { readable: measured.readable } : {}),
   };
 }
 
 /** Stops the point's producer and pipeline, and removes its keys. */
 async function tearDownPoint(services: Services, point: PointRun): Promise<void> {
+  point.readable?.close();
   await point.producer.close().catch(() => {});
   await point.pipeline.stop();
   await services.redis
@@ -593,6 +632,45 @@ export function latencyTable(points: LatencyPoint[]): string {
       keepsUp(p),
       p.drained ? (p.correct ? 'yes' : 'NO') : 'not drained',
     ]),
+  );
+}
+
+/** A point that measured produce-to-readable, its figures beside produce-to-visible's. */
+export function readableTable(p: LatencyPoint): string {
+  const r = p.readable;
+  const pair = (p50: number | undefined, p99: number | undefined) =>
+    `${fixed(p50 ?? Number.NaN)} / ${fixed(p99 ?? Number.NaN)} ms`;
+  return markdownTable(
+    [
+      'offered events/s',
+      'sent events/s',
+      'events measured',
+      'sends waited for',
+      'p50 / p99 produce-to-visible',
+      'p50 / p99 produce-to-readable',
+      'max',
+      'send acknowledged to readable (p50 / p99)',
+      'waits failed',
+      'keeps up',
+      'exact',
+    ],
+    [
+      [
+        fixed(p.offeredPerSecond),
+        fixed(p.sentPerSecond),
+        fixed(r?.events ?? 0),
+        fixed(r?.waits ?? 0),
+        pair(p.p50Ms, p.p99Ms),
+        pair(r?.p50Ms, r?.p99Ms),
+        `${fixed(r?.maxMs ?? Number.NaN)} ms`,
+        pair(r?.afterAckP50Ms, r?.afterAckP99Ms),
+        r === undefined
+          ? 'not measured'
+          : `${fixed(r.failed)}${r.firstFailure ? ` (${r.firstFailure})` : ''}`,
+        keepsUp(p),
+        p.drained ? (p.correct ? 'yes' : 'NO') : 'not drained',
+      ],
+    ],
   );
 }
 

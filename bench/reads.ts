@@ -200,7 +200,7 @@ function designsOf(
 type Answer = RankedMember | RankedMember[] | undefined;
 
 /** A flat WITHSCORES reply as the reader's ranked members, the first at `firstRank`. */
-const rankedOf = (flat: string[], firstRank: number): RankedMember[] =>
+export const rankedOf = (flat: string[], firstRank: number): RankedMember[] =>
   Array.from({ length: flat.length / 2 }, (_, i) => ({
     member: flat[2 * i] as string,
     score: Number(flat[2 * i + 1]),

@@ -13,6 +13,7 @@ import {
   decodeStreamEntry,
   emptyStateModel,
   entryMutation,
+  type GuardedEvent,
   type RedisClient,
   type StateModel,
   shardKeys,
@@ -57,20 +58,55 @@ function sameScores(a: StateModel, b: StateModel): boolean {
   return true;
 }
 
+/** A delta stream of bench events (benchEvents) applied through the guard, untrimmed. */
+export interface BenchStream {
+  /** The key prefix of its own: the shard "bench", its leaderboard and its stream. */
+  keyPrefix: string;
+  events: GuardedEvent[];
+  /** The stream's key. */
+  stream: string;
+}
+
+/**
+ * `entries` bench events applied through the guard (chunks of 1,000, no trimming) under a fresh
+ * key prefix: a stream of as many entries, and the leaderboard they make.
+ */
+export async function fillBenchStream(redis: RedisClient, entries: number): Promise<BenchStream> {
+  const keyPrefix = `r${randomBytes(3).toString('hex')}`;
+  const guard = { firstSeq: '1', streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix };
+  const events = benchEvents(entries);
+  for (const part of chunk(events, 1_000)) await applyChunk(redis, 'bench', part, guard);
+  return { keyPrefix, events, stream: shardKeys('bench', keyPrefix).stream };
+}
+
+/** The keys of the shard "bench" under a key prefix: the shard's and its leaderboard. */
+export async function dropBenchStream(
+  redis: RedisClient,
+  { keyPrefix }: Pick<BenchStream, 'keyPrefix'>,
+): Promise<void> {
+  await redis.del(
+    ...Object.values(shardKeys('bench', keyPrefix)),
+    stateKey('bench', 'leaderboard', keyPrefix),
+  );
+}
+
+/** The model of what the mutations of the last `window` events make, folded oldest first. */
+export function foldLast(events: readonly GuardedEvent[], window: number): StateModel {
+  const model = emptyStateModel();
+  for (const event of events.slice(-window)) applyMutation(model, event.mutation);
+  return model;
+}
+
 export async function measureReplayRebuild(
   redis: RedisClient,
   entries: number,
   rounds: { replay: number; rebuild: number },
 ): Promise<ReplayMeasurement> {
-  const keyPrefix = `r${randomBytes(3).toString('hex')}`;
-  const guard = { firstSeq: '1', streamMaxLen: 0, streamMaxAgeMs: 0, keyPrefix };
-  const events = benchEvents(entries);
-  for (const part of chunk(events, 1_000)) await applyChunk(redis, 'bench', part, guard);
-  const stream = shardKeys('bench', keyPrefix).stream;
+  const filled = await fillBenchStream(redis, entries);
+  const { keyPrefix, stream } = filled;
 
   // What the replay must find: the mutations of the last events, in the model.
-  const expected = emptyStateModel();
-  for (const event of events.slice(-replayWindow)) applyMutation(expected, event.mutation);
+  const expected = foldLast(filled.events, replayWindow);
 
   const tailReplayMs: number[] = [];
   let correct = true;
@@ -92,10 +128,7 @@ export async function measureReplayRebuild(
     rebuildOutcome = outcome.kind;
     correct &&= outcome.kind === 'rebuilt' && outcome.changedTargets === 0;
   }
-  await redis.del(
-    ...Object.values(shardKeys('bench', keyPrefix)),
-    stateKey('bench', 'leaderboard', keyPrefix),
-  );
+  await dropBenchStream(redis, filled);
   return {
     streamEntries: entries,
     tailEntries,
