@@ -150,8 +150,8 @@ function readRows(reads: SoakReads): [string, string, boolean][] {
   const { counts } = reads;
   return [
     [
-      'sampled reads at the last position that landed: below its model or above the model now',
-      `${counts.boundWrong} of ${n(counts.boundAnswered)} answered (${n(counts.boundRefused)} refused: Redis not there yet)`,
+      'sampled reads at the last position found readable: below its model or above the model now',
+      `${counts.boundWrong} of ${n(counts.boundAnswered)} answered (${n(counts.boundRefused)} refused)`,
       counts.boundWrong === 0 && counts.boundAnswered > 0,
     ],
     [

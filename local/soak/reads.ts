@@ -1,7 +1,7 @@
 /**
  * The read side under the soak's faults (docs/reading.md): each burst that landed is waited for
  * at its position (`waitFor`), its produce-to-readable latency taken; every five seconds, sampled
- * players are read at the last position that landed, which must give at least the model's score
+ * players are read at the last position a wait found readable, which must give at least the model's score
  * at that position and never more than the model's score now (or refuse: NotUpToBoundError); a
  * delta-stream view of the leaderboard follows the run, never above the model, and equal to the
  * state at the end.
@@ -45,8 +45,11 @@ export class SoakReads {
   readonly #view: StreamView;
   readonly #random: () => number;
   readonly #run: SoakRun;
-  /** The last position that landed, with the model's scores at it for the players to sample. */
-  #bound: { token: string; atBound: Map<string, number> } | undefined;
+  /**
+   * The latest position a wait found readable, with the model's scores at it for the players to
+   * sample: a read at it should answer, unless Redis lost writes since (then it must refuse).
+   */
+  #bound: { token: string; sentAt: number; atBound: Map<string, number> } | undefined;
   #histogram = new Map<number, number>();
   #entries = 0;
   #allLatencies = new Map<number, number>();
@@ -80,9 +83,10 @@ export class SoakReads {
       const player = players[Math.floor(this.#random() * players.length)] as string;
       atBound.set(player, model.scoreOf(player));
     }
-    this.#bound = { token, atBound };
     this.#reader.waitFor(token, { timeoutMs: waitTimeoutMs, shard: SHARD }).then(
       () => {
+        if (this.#bound === undefined || this.#bound.sentAt < sentAt)
+          this.#bound = { token, sentAt, atBound };
         const ms = Math.round(performance.now() - sentAt);
         this.#histogram.set(ms, (this.#histogram.get(ms) ?? 0) + 1);
         this.#allLatencies.set(ms, (this.#allLatencies.get(ms) ?? 0) + 1);
@@ -117,7 +121,7 @@ export class SoakReads {
         };
   }
 
-  /** Reads the sampled players at the last position, and checks the view against the model. */
+  /** Reads the sampled players at the last readable position; checks the view against the model. */
   async check(model: SoakModel): Promise<void> {
     const bound = this.#bound;
     if (bound !== undefined) {
