@@ -80,14 +80,23 @@ export function compareStreamIds(a: string, b: string): number {
   return seq === 0n ? 0 : seq < 0n ? -1 : 1;
 }
 
-/** Member order as Redis keeps a sorted set: by UTF-8 bytes. */
+/**
+ * Member order as Redis keeps a sorted set: by UTF-8 bytes, which is code point order. UTF-16
+ * code units follow it except that surrogates (U+D800 to U+DFFF, the halves of code points past
+ * U+FFFF) sort below U+E000 to U+FFFF; the first unit that differs decides, lifted past them.
+ */
 function compareMembers(a: string, b: string): number {
-  if (a === b) return 0;
-  // UTF-16 order is UTF-8 byte order below the surrogates.
-  if (/[\ud800-\uffff]/.test(a) || /[\ud800-\uffff]/.test(b))
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-  return a < b ? -1 : 1;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
 }
+
+const codePointRank = (unit: number) =>
+  unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit;
 
 interface Slot {
   member: string;

@@ -344,7 +344,7 @@ async function stopAndLook(parts: SoakParts): Promise<SoakObservations> {
   await sink.pipeline.stop();
   await monitor.monitor.stop();
   const finalCheck = await monitor.monitor.checkOnce();
-  await reads.finish(parts.clients.redis);
+  await reads.finish();
   return {
     security: { redis: servers.redisSecurity, kafka: servers.kafka.security },
     sink,

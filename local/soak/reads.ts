@@ -13,7 +13,6 @@ import {
   type Reader,
   type RedisClient,
   type StreamView,
-  stateKey,
 } from '../../core/index.ts';
 import { seededRandom } from '../scenario/seeded-random.ts';
 import { histogramPercentile } from '../scenario/stream-latency.ts';
@@ -44,7 +43,6 @@ export class SoakReads {
   readonly #reader: Reader;
   readonly #view: StreamView;
   readonly #random: () => number;
-  readonly #run: SoakRun;
   /**
    * The latest position a wait found readable, with the model's scores at it for the players to
    * sample: a read at it should answer, unless Redis lost writes since (then it must refuse).
@@ -55,7 +53,6 @@ export class SoakReads {
   #allLatencies = new Map<number, number>();
 
   constructor(run: SoakRun, redis: RedisClient) {
-    this.#run = run;
     this.#reader = createReader(redis, { keyPrefix: run.prefix, topics: [run.topic] });
     this.#view = createStreamView(redis, {
       shard: SHARD,
@@ -143,19 +140,14 @@ export class SoakReads {
   }
 
   /** Once the run is over: the view, caught up, against the leaderboard Redis holds. */
-  async finish(redis: RedisClient): Promise<void> {
+  async finish(): Promise<void> {
     await this.#view.caughtUp(60_000);
-    const flat = await redis.zrange(
-      stateKey(SHARD, BOARD, this.#run.prefix),
-      '0',
-      '-1',
-      'REV',
-      'WITHSCORES',
-    );
-    const top = this.#view.top(Number.MAX_SAFE_INTEGER);
+    const all = Number.MAX_SAFE_INTEGER;
+    const state = await this.#reader.top(SHARD, BOARD, all);
+    const view = this.#view.top(all);
     this.viewEqualsState =
-      top.length * 2 === flat.length &&
-      top.every((m, i) => m.member === flat[2 * i] && m.score === Number(flat[2 * i + 1]));
+      view.length === state.length &&
+      view.every((m, i) => m.member === state[i]?.member && m.score === state[i]?.score);
   }
 
   /** The view's warm-ups (more than one: it warmed again after a fault). */

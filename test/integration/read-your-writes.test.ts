@@ -6,15 +6,13 @@
  * redis-server restarted empty. A delta-stream view follows the same shard throughout and ends
  * equal to the state.
  */
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NotUpToBoundError } from '../../core/errors.ts';
 import { type Position, positionOf } from '../../core/events/position.ts';
-import { stateKey } from '../../core/layout/keys.ts';
 import { createReader } from '../../core/reading/reader.ts';
 import { createStreamView } from '../../core/reading/stream-view.ts';
 import { seed, useDriftBench } from '../helpers/drift.ts';
+import { leaderboardOf, restartEmpty } from '../helpers/reading.ts';
 
 const single = useDriftBench();
 
@@ -70,10 +68,7 @@ describe('read-your-writes through the pipeline', () => {
       if (round === 25) {
         // Redis forgets everything; the repair is held back until the read was refused.
         await s.monitor.stop();
-        const node = single.server();
-        await node.stop();
-        await rm(join(node.dir, 'dump.rdb'), { force: true });
-        await node.start();
+        await restartEmpty(single.server());
         const refused = await reader
           .score('default', 'leaderboard', player, { at })
           .catch((e: unknown) => e);
@@ -91,16 +86,7 @@ describe('read-your-writes through the pipeline', () => {
     expect(hits).toBe(1);
     expect(refusedWhileRepairing).toBe(1);
     await view.caughtUp(30_000);
-    const flat = await s.redis.zrange(
-      stateKey('default', 'leaderboard', s.prefix),
-      '0',
-      '-1',
-      'REV',
-      'WITHSCORES',
-    );
-    const state = [];
-    for (let i = 0; i < flat.length; i += 2)
-      state.push({ member: flat[i], score: Number(flat[i + 1]), rank: i / 2 });
+    const state = await leaderboardOf(s.redis, 'default', s.prefix);
     expect(view.top(100)).toEqual(state);
     expect(Object.fromEntries(state.map((m) => [m.member, m.score]))).toEqual(
       Object.fromEntries(model),

@@ -5,21 +5,22 @@
  * read past it fails fast, or waits; and a node restarted empty between the write and the read
  * (the shard's node, or the ledgers' node) never satisfies a bound it no longer holds.
  */
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NotUpToBoundError, PositionError } from '../../core/errors.ts';
 import { type Position, positionToken } from '../../core/events/position.ts';
 import { partitionLedgerKey, stateKey } from '../../core/layout/keys.ts';
-import { type RedisCluster, waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
+import type { RedisCluster } from '../../local/emulators/redis/cluster.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
-import { board, freshPrefix, type ReadBench, readBench, topic } from '../helpers/reading.ts';
 import {
-  type RedisTarget,
-  startTestRedisCluster,
-  startTestRedisServer,
-  targetOf,
-} from '../helpers/redis.ts';
+  board,
+  freshPrefix,
+  type ReadBench,
+  readBench,
+  readPlaces,
+  restartEmpty,
+  topic,
+} from '../helpers/reading.ts';
+import { type RedisTarget, targetOf } from '../helpers/redis.ts';
 
 /** The reason of the NotUpToBoundError that `read` throws. */
 async function behindWhy(read: Promise<unknown>): Promise<string[]> {
@@ -31,39 +32,7 @@ async function behindWhy(read: Promise<unknown>): Promise<string[]> {
   return (error as NotUpToBoundError).behind.map((b) => b.why);
 }
 
-interface Where {
-  start(): Promise<RedisServer | RedisCluster>;
-  /** The node that holds `key`. */
-  nodeOf(server: RedisServer | RedisCluster, key: string): Promise<RedisServer>;
-  settled(server: RedisServer | RedisCluster): Promise<void>;
-}
-
-const places: [string, Where][] = [
-  [
-    'a redis-server',
-    {
-      start: () => startTestRedisServer(),
-      nodeOf: async (server) => server as RedisServer,
-      settled: async () => {},
-    },
-  ],
-  [
-    'a 3-master cluster',
-    {
-      start: () => startTestRedisCluster(3),
-      nodeOf: async (server, key) => (await (server as RedisCluster).ownersOf(key)).master,
-      settled: (server) => waitForClusterOk(server as RedisCluster),
-    },
-  ],
-];
-
-async function restartEmpty(node: RedisServer): Promise<void> {
-  await node.stop();
-  await rm(join(node.dir, 'dump.rdb'), { force: true });
-  await node.start();
-}
-
-describe.each(places)('position-bound reads on %s', (_where, where) => {
+describe.each(readPlaces)('position-bound reads on %s', (_where, where) => {
   let server: RedisServer | RedisCluster;
   let target: RedisTarget;
   const benches: ReadBench[] = [];

@@ -16,16 +16,17 @@ import {
   type StreamViewOptions,
 } from '../../core/reading/stream-view.ts';
 import type { RedisClient } from '../../core/redis/client.ts';
-import { type RedisCluster, waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
+import type { RedisCluster } from '../../local/emulators/redis/cluster.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
-import { board, type ReadBench, type ReadEvent, readBench } from '../helpers/reading.ts';
 import {
-  nodeClient,
-  type RedisTarget,
-  startTestRedisCluster,
-  startTestRedisServer,
-  targetOf,
-} from '../helpers/redis.ts';
+  board,
+  leaderboardOf,
+  type ReadBench,
+  type ReadEvent,
+  readBench,
+  readPlaces,
+} from '../helpers/reading.ts';
+import { nodeClient, type RedisTarget, targetOf } from '../helpers/redis.ts';
 
 /** `count` score changes over 20 players. */
 const scores = (count: number, from = 0): ReadEvent[] =>
@@ -75,46 +76,12 @@ function gated(redis: RedisClient): { client: RedisClient; shut(): void; open():
 
 async function expectViewIsState(view: StreamView, b: ReadBench): Promise<void> {
   await view.caughtUp();
-  const flat = await b.redis.zrange(
-    stateKey(b.shard, board, b.prefix),
-    '0',
-    '-1',
-    'REV',
-    'WITHSCORES',
-  );
-  const state = [];
-  for (let i = 0; i < flat.length; i += 2)
-    state.push({ member: flat[i], score: Number(flat[i + 1]), rank: i / 2 });
+  const state = await leaderboardOf(b.redis, b.shard, b.prefix);
   expect(view.top(1_000)).toEqual(state);
   expect(view.size).toBe(state.length);
 }
 
-interface Where {
-  start(): Promise<RedisServer | RedisCluster>;
-  nodeOf(server: RedisServer | RedisCluster, key: string): Promise<RedisServer>;
-  settled(server: RedisServer | RedisCluster): Promise<void>;
-}
-
-const places: [string, Where][] = [
-  [
-    'a redis-server',
-    {
-      start: () => startTestRedisServer(),
-      nodeOf: async (server) => server as RedisServer,
-      settled: async () => {},
-    },
-  ],
-  [
-    'a 3-master cluster',
-    {
-      start: () => startTestRedisCluster(3),
-      nodeOf: async (server, key) => (await (server as RedisCluster).ownersOf(key)).master,
-      settled: (server) => waitForClusterOk(server as RedisCluster),
-    },
-  ],
-];
-
-describe.each(places)('the delta-stream view on %s', (_where, where) => {
+describe.each(readPlaces)('the delta-stream view on %s', (_where, where) => {
   let server: RedisServer | RedisCluster;
   let target: RedisTarget;
   const benches: ReadBench[] = [];
