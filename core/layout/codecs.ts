@@ -103,9 +103,13 @@ function lengthAt(text: string, from: number, to: number): number {
   return n;
 }
 
+/** The ops met so far that passed `word`: a replay meets the same few ops 10,000 times. */
+const wordOps = new Set<string>();
+
 /**
  * Format 3, parsed by hand: this runs once per entry of a replay or a rebuild (10,000 to
- * millions of times), where a regular expression per field costs more than the rest.
+ * millions of times), where a regular expression per field, or an array per step, costs more
+ * than the rest.
  */
 function decodeFormat3(text: string, fields: readonly string[]): StreamEntry {
   const colon = text.indexOf(':');
@@ -118,40 +122,41 @@ function decodeFormat3(text: string, fields: readonly string[]): StreamEntry {
   if (lengths < 1 || keyCount < 0 || keyCount > lengths - 1) {
     throw notAnEntry(fields, 'its header does not fit it');
   }
-  const [seq, tp, offset, ts, op, late, refused] = header.slice(lengths) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  if (!word.test(op)) throw notAnEntry(fields, `unknown op "${op}"`);
+  const op = header[lengths + 4] as string;
+  const late = header[lengths + 5] as string;
+  const refused = header[lengths + 6] as string;
+  if (!wordOps.has(op)) {
+    if (!word.test(op)) throw notAnEntry(fields, `unknown op "${op}"`);
+    wordOps.add(op);
+  }
+  if (late !== '' && late !== '1') throw notAnEntry(fields, 'its header does not fit it');
   // ASCII: byte lengths are string lengths; otherwise the texts are cut from the UTF-8 bytes.
   const bytes = nonAscii.test(text) ? Buffer.from(text, 'utf8') : undefined;
   const total = bytes === undefined ? text.length : bytes.length;
-  const cut = (from: number, to: number) =>
-    bytes ? bytes.toString('utf8', from, to) : text.slice(from, to);
-  const texts: string[] = [];
+  const keys: string[] = [];
+  const args: string[] = [];
+  let scope = '';
   let at = colon + 1;
-  for (let i = 0; i < lengths; i++) {
-    const length = lengthAt(header[i] as string, 0, (header[i] as string).length);
+  for (let i = 0; i <= lengths; i++) {
+    const part = header[i] as string;
+    // The last argument takes the rest.
+    const length = i === lengths ? total - at : lengthAt(part, 0, part.length);
     if (length < 0 || at + length > total) throw notAnEntry(fields, 'its header does not fit it');
-    texts.push(cut(at, at + length));
+    const cut = bytes ? bytes.toString('utf8', at, at + length) : text.slice(at, at + length);
+    if (i === 0) scope = cut;
+    else if (i <= keyCount) keys.push(cut);
+    else args.push(cut);
     at += length;
   }
-  texts.push(cut(at, total)); // the last argument takes the rest
-  if (late !== '' && late !== '1') throw notAnEntry(fields, 'its header does not fit it');
   return {
-    scope: texts[0] as string,
-    seq,
-    tp,
-    offset,
-    ts,
+    scope,
+    seq: header[lengths] as string,
+    tp: header[lengths + 1] as string,
+    offset: header[lengths + 2] as string,
+    ts: header[lengths + 3] as string,
     op,
-    keys: texts.slice(1, 1 + keyCount),
-    args: texts.slice(1 + keyCount),
+    keys,
+    args,
     late: late === '1',
     refused: refused === '' ? undefined : refused,
   };

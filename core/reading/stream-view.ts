@@ -84,32 +84,58 @@ export function compareStreamIds(a: string, b: string): number {
  * Member order as Redis keeps a sorted set: by UTF-8 bytes, which is code point order. UTF-16
  * code units follow it except that surrogates (U+D800 to U+DFFF, the halves of code points past
  * U+FFFF) sort below U+E000 to U+FFFF; the first unit that differs decides, lifted past them.
+ * Two members without units from U+D800 up (`plain`) compare as JavaScript compares strings.
  */
-function compareMembers(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
+function compareMembers(a: Slot, b: Slot): number {
+  const x = a.member;
+  const y = b.member;
+  if (a.plain && b.plain) return x === y ? 0 : x < y ? -1 : 1;
+  const n = Math.min(x.length, y.length);
   for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
+    const u = x.charCodeAt(i);
+    const v = y.charCodeAt(i);
+    if (u !== v) return codePointRank(u) - codePointRank(v);
   }
-  return a.length - b.length;
+  return x.length - y.length;
 }
 
 const codePointRank = (unit: number) =>
   unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit;
 
+/** A unit from U+D800 up: where code unit order and code point order can part. */
+const highUnit = /[\ud800-\uffff]/;
+
 interface Slot {
   member: string;
   score: number;
+  /** No unit from U+D800 up in the member. */
+  plain: boolean;
 }
+
+const slotOf = (member: string, score: number): Slot => ({
+  member,
+  score,
+  plain: !highUnit.test(member),
+});
 
 /** The members in ZRANGE's order (score, then member), with binary search and splice. */
 export class SortedMembers {
   readonly slots: Slot[] = [];
   readonly scores = new Map<string, number>();
 
+  /** The members of (member, score) pairs, each member once, sorted at once. */
+  static from(pairs: Iterable<readonly [string, number]>): SortedMembers {
+    const members = new SortedMembers();
+    for (const [member, score] of pairs) {
+      members.slots.push(slotOf(member, score));
+      members.scores.set(member, score);
+    }
+    members.slots.sort(SortedMembers.compare);
+    return members;
+  }
+
   static compare(a: Slot, b: Slot): number {
-    return a.score === b.score ? compareMembers(a.member, b.member) : a.score < b.score ? -1 : 1;
+    return a.score === b.score ? compareMembers(a, b) : a.score < b.score ? -1 : 1;
   }
 
   private indexOf(slot: Slot): number {
@@ -131,13 +157,13 @@ export class SortedMembers {
     const before = this.scores.get(member);
     if (before === score) return;
     const { slots } = this;
-    const from = before === undefined ? -1 : this.indexOf({ member, score: before });
+    const from = before === undefined ? -1 : this.indexOf(slotOf(member, before));
     if (score === undefined) {
       if (from >= 0) slots.splice(from, 1);
       this.scores.delete(member);
       return;
     }
-    const slot = { member, score };
+    const slot = slotOf(member, score);
     let to = this.indexOf(slot);
     if (from < 0) {
       slots.splice(to, 0, slot);
@@ -156,7 +182,7 @@ export class SortedMembers {
   /** The 0-based index in ZRANGE order; -1 when absent. */
   index(member: string): number {
     const score = this.scores.get(member);
-    return score === undefined ? -1 : this.indexOf({ member, score });
+    return score === undefined ? -1 : this.indexOf(slotOf(member, score));
   }
 }
 
@@ -270,14 +296,8 @@ class LeaderboardFold {
 
   /** Every member of the model into the sorted view. */
   resort(): void {
-    this.members = new SortedMembers();
-    const slots = [...(this.zset()?.members ?? [])].map(([member, { score }]) => ({
-      member,
-      score,
-    }));
-    slots.sort(SortedMembers.compare);
-    this.members.slots.push(...slots);
-    for (const { member, score } of slots) this.members.scores.set(member, score);
+    const members = [...(this.zset()?.members ?? [])];
+    this.members = SortedMembers.from(members.map(([member, { score }]) => [member, score]));
   }
 
   rank(member: string, order: RankOrder): RankedMember | undefined {
