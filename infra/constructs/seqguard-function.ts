@@ -144,8 +144,15 @@ export class SeqguardFunction extends Construct {
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
-        // The nodejs24.x runtime carries AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
+        // Everything in the bundle, the AWS SDK too: the nodejs24.x runtime carries an SDK v3 of
+        // its own choosing, without every package a dependency needs (the MSK IAM signer's
+        // @aws-sdk/util-format-url), and the bundle is what the local runtime loads as Lambda
+        // does (test/integration/deployed-bundle.test.ts).
+        externalModules: [],
+        // The Kafka client's compression and CRC32C module reads its WebAssembly from a file
+        // beside it (../dist/native.wasm), which a bundle does not carry: its "bundled" entry
+        // inlines the same module (test/integration/deployed-bundle.test.ts loads the bundles).
+        esbuildArgs: { '--alias:@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' },
         forceDockerBundling: false,
       },
     });

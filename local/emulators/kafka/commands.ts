@@ -16,11 +16,18 @@ export interface CommandResult {
 export function runCommand(
   command: string,
   args: readonly string[],
-  options: { input?: string | undefined; timeoutMs: number },
+  options: {
+    input?: string | undefined;
+    timeoutMs: number;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+  },
 ): Promise<CommandResult> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(command, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       timeout: options.timeoutMs,
       killSignal: 'SIGKILL',
     });

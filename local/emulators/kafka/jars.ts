@@ -1,15 +1,15 @@
 /**
  * The jar cache: the broker jars of the pinned Kafka version, fetched once by Maven from Maven
- * Central through local/emulators/kafka/pom.xml into .cache/kafka/<version>/libs, and the lock that lets
- * parallel first calls (test files starting together) wait for one fetch.
+ * Central through local/emulators/kafka/pom.xml into .cache/kafka/<version>/libs, under the cache's
+ * lock (local/emulators/cache.ts), so that parallel first calls wait for one fetch.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { acquireLock, CACHE_DIR } from '../cache.ts';
 import { KafkaBrokerError } from '../errors.ts';
 import { runCommand, tailLines } from './commands.ts';
-import { CACHE_DIR, POM_FILE } from './paths.ts';
+import { POM_FILE } from './paths.ts';
 import { checkMaven } from './prerequisites.ts';
 
 const FETCH_TIMEOUT_MS = 10 * 60_000;
@@ -103,63 +103,4 @@ async function downloadJars(
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-}
-
-/**
- * Takes a lock dir holding the owner's pid. Resolves with a release function, or with undefined
- * when `isDone` turns true while waiting (another process did the work). A lock whose owner has
- * died is taken over.
- */
-export async function acquireLock(
-  lockDir: string,
-  isDone: () => Promise<boolean>,
-): Promise<(() => Promise<void>) | undefined> {
-  const deadline = Date.now() + FETCH_TIMEOUT_MS;
-  for (;;) {
-    try {
-      await mkdir(lockDir);
-      await writeFile(join(lockDir, 'pid'), String(process.pid), 'utf8');
-      return () => rm(lockDir, { recursive: true, force: true });
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST')) {
-        throw error;
-      }
-    }
-    if (await isDone()) {
-      return undefined;
-    }
-    if (await isStaleLock(lockDir)) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new KafkaBrokerError(
-        `waited ${FETCH_TIMEOUT_MS / 1000} s for ${lockDir}; remove it if no fetch is running`,
-      );
-    }
-    await sleep(500);
-  }
-}
-
-async function isStaleLock(lockDir: string): Promise<boolean> {
-  const pid = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''));
-  if (pid > 0) {
-    return !isProcessAlive(pid);
-  }
-  // No pid yet: the owner is between mkdir and writeFile, unless it died right there.
-  const info = await stat(lockDir).catch(() => undefined);
-  return info !== undefined && Date.now() - info.mtimeMs > 30_000;
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
-  }
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }

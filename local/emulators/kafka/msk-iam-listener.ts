@@ -7,11 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { acquireLock, CACHE_DIR } from '../cache.ts';
 import { KafkaBrokerError, MissingPrerequisiteError } from '../errors.ts';
 import { localCertificates } from '../tls-certificates.ts';
 import { type CommandResult, runCommand, tailLines } from './commands.ts';
-import { acquireLock, classPath } from './jars.ts';
-import { CACHE_DIR, VALIDATOR_SOURCE } from './paths.ts';
+import { classPath } from './jars.ts';
+import { VALIDATOR_SOURCE } from './paths.ts';
 import { javacBin } from './prerequisites.ts';
 
 const VALIDATOR_CLASS = 'seqguard.local.MskIamValidator';

@@ -1,13 +1,12 @@
 /**
  * Where the local Kafka broker's files are: its Maven project, log4j settings and MSK IAM
- * validator source beside this file (local/emulators/kafka/), and what it makes once, in .cache/.
+ * validator source beside this file (local/emulators/kafka/); what it makes once is in .cache/
+ * (local/emulators/cache.ts).
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 export const KAFKA_PROJECT_DIR = import.meta.dirname;
 export const POM_FILE = join(KAFKA_PROJECT_DIR, 'pom.xml');
 export const BROKER_LOG4J_FILE = join(KAFKA_PROJECT_DIR, 'broker-log4j2.properties');
 export const TOOLS_LOG4J_FILE = join(KAFKA_PROJECT_DIR, 'tools-log4j2.properties');
 export const VALIDATOR_SOURCE = join(KAFKA_PROJECT_DIR, 'MskIamValidator.java');
-/** The repository's cache: the jars (kafka/), the validator's classes, the broker's key store. */
-export const CACHE_DIR = resolve(KAFKA_PROJECT_DIR, '..', '..', '..', '.cache');

@@ -1,0 +1,118 @@
+/**
+ * What `cdk deploy` uploads for each function, synthesized here as `cdk synth` does (esbuild,
+ * locally): the pipeline stack of a deployment into existing clusters (placeholders: the stack's
+ * settings do not change the bundles), read back from the cloud assembly. Each function's asset
+ * folder (asset.<hash>, the S3 key of its code), its handler string, timeout, memory and the
+ * environment variables the stack sets, for the local runtime to run the bundle with local
+ * endpoints in place of AWS's (runtime-sandbox.ts).
+ */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import {
+  resolveConfig,
+  type SeqguardFunctionName,
+  type SeqguardHandlerEntries,
+  SeqguardPipeline,
+} from '../../../infra/index.ts';
+
+export interface DeployedFunction {
+  name: SeqguardFunctionName;
+  /** The asset folder: the bundle (index.mjs) and its source map. */
+  assetDir: string;
+  /** The bundle's size in bytes (index.mjs). */
+  bundleBytes: number;
+  handler: string;
+  timeoutMs: number;
+  memoryMiB: number;
+  /** The variables the stack sets whose values are plain text (not CloudFormation references). */
+  environment: Record<string, string>;
+}
+
+export type DeployedFunctions = Record<SeqguardFunctionName, DeployedFunction>;
+
+/** Where the clusters would be: any well-formed values, the bundles do not depend on them. */
+const placeholderClusters = {
+  vpcId: 'vpc-00000000000000000',
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
+  subnetIds: ['subnet-00000000000000001', 'subnet-00000000000000002'],
+  kafka: {
+    clusterArn:
+      'arn:aws:kafka:us-east-1:000000000000:cluster/local/00000000-0000-0000-0000-000000000000-1',
+    bootstrapBrokers: 'localhost:9098',
+    securityGroupIds: ['sg-00000000000000001'],
+    subnetIds: ['subnet-00000000000000001', 'subnet-00000000000000002'],
+  },
+  redis: {
+    url: 'rediss://localhost:6380',
+    cluster: false,
+    authSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:local/redis-AbCdEf',
+    securityGroupId: 'sg-00000000000000002',
+  },
+};
+
+const names: Record<string, SeqguardFunctionName> = {
+  'apply-events': 'apply-events',
+  'check-drift': 'check-drift',
+  replay: 'replay',
+};
+
+/**
+ * Synthesizes the functions (into a folder of its own under `outRoot`, the OS's temp folder by
+ * default) and describes each. `handlers`: handler modules of your own, as the stack takes them.
+ */
+export function synthesizeFunctions(
+  options: { handlers?: SeqguardHandlerEntries; outRoot?: string } = {},
+): DeployedFunctions {
+  const outdir = mkdtempSync(join(options.outRoot ?? tmpdir(), 'seqguard-assembly-'));
+  const app = new App({ outdir });
+  const stack = new Stack(app, 'Local', { env: { account: '000000000000', region: 'us-east-1' } });
+  new SeqguardPipeline(stack, 'Seqguard', {
+    config: resolveConfig({ prefix: 'local', topics: ['events'], existing: placeholderClusters }),
+    ...(options.handlers ? { handlers: options.handlers } : {}),
+  });
+  const assembly = app.synth();
+  const template = assembly.getStackByName(stack.stackName).template as {
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  };
+  const functions: Partial<DeployedFunctions> = {};
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const props = resource.Properties as {
+      FunctionName: string;
+      Handler: string;
+      Timeout: number;
+      MemorySize: number;
+      Code: { S3Key: string };
+      Environment?: { Variables?: Record<string, unknown> };
+    };
+    const name = names[props.FunctionName.replace(/^local-/, '')];
+    if (name === undefined) continue;
+    const assetDir = join(assembly.directory, `asset.${props.Code.S3Key.replace(/\.zip$/, '')}`);
+    const environment: Record<string, string> = {};
+    for (const [key, value] of Object.entries(props.Environment?.Variables ?? {}))
+      if (typeof value === 'string') environment[key] = value;
+    functions[name] = {
+      name,
+      assetDir,
+      bundleBytes: statSync(join(assetDir, 'index.mjs')).size,
+      handler: props.Handler,
+      timeoutMs: props.Timeout * 1000,
+      memoryMiB: props.MemorySize,
+      environment,
+    };
+  }
+  for (const name of Object.values(names)) {
+    if (!functions[name]) throw new Error(`the synthesized stack has no function ${name}`);
+  }
+  return functions as DeployedFunctions;
+}
+
+/** The source map beside a bundle, read to name the sources a bundle was made from. */
+export function bundleSources(fn: DeployedFunction): string[] {
+  const map = JSON.parse(readFileSync(join(fn.assetDir, 'index.mjs.map'), 'utf8')) as {
+    sources: string[];
+  };
+  return map.sources;
+}

@@ -1,0 +1,175 @@
+/**
+ * What `cdk deploy` ships, run before AWS runs it (local/emulators/lambda/runtime-sandbox.ts):
+ * each function's bundle from the synthesized cloud assembly, loaded by AWS's Node.js Runtime
+ * Interface Client on Node 24 under AWS's Lambda Runtime Interface Emulator, invoked through the
+ * Invoke API. apply-events' bundle applies a batch to the suite's real Redis exactly once; every
+ * bundle loads; a bundle broken on purpose fails its cold start as Lambda reports it; and Lambda's
+ * semantics hold: the timeout, a crash mid-invocation followed by a fresh cold start, a thrown
+ * error, and a REPORT line per invocation.
+ */
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stateKey } from '../../core/index.ts';
+import { FunctionInitError } from '../../local/emulators/errors.ts';
+import {
+  type DeployedFunctions,
+  synthesizeFunctions,
+} from '../../local/emulators/lambda/deployed-assets.ts';
+import { RuntimeSandbox } from '../../local/emulators/lambda/runtime-sandbox.ts';
+import { lambdaRuntimeTools } from '../../local/emulators/lambda/runtime-tools.ts';
+import { mskEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
+import { rawClient, redisEnv, suiteTarget } from '../helpers/redis.ts';
+
+let functions: DeployedFunctions;
+const sandboxes: RuntimeSandbox[] = [];
+
+/**
+ * The variables the stack sets, with the suite's Redis in place of ElastiCache and without the
+ * stack's MSK brokers (this file runs no Kafka: the sink then trusts a partition's first batch
+ * only from offset 0, docs/configuration.md).
+ */
+function localEnv(environment: Record<string, string>): Record<string, string> {
+  const env = Object.fromEntries(
+    Object.entries(environment).filter(([key]) => !key.startsWith('SEQGUARD_KAFKA_')),
+  );
+  return { ...env, ...redisEnv(), POWERTOOLS_METRICS_DISABLED: 'true' };
+}
+
+/** An MSK event with no records: the handler answers it without touching Redis. */
+const emptyBatch = { ...mskEvent([]), records: {} };
+
+function sandboxOf(
+  fn: { assetDir: string; handler: string; memoryMiB: number },
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): RuntimeSandbox {
+  const sandbox = new RuntimeSandbox({ ...fn, env, functionName: 'seqguard-test', timeoutMs });
+  sandboxes.push(sandbox);
+  return sandbox;
+}
+
+/** A function of a few lines, bundled by hand: it sleeps, throws or answers as the event says. */
+function fixtureFunction(): { assetDir: string; handler: string; memoryMiB: number } {
+  const assetDir = mkdtempSync(join(inject('tempRoot'), 'fixture-fn-'));
+  writeFileSync(
+    join(assetDir, 'index.mjs'),
+    `export const handler = async (event) => {
+  if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  if (event.fail) throw new TypeError(event.fail);
+  return { echo: event, pid: process.pid };
+};
+`,
+  );
+  return { assetDir, handler: 'index.handler', memoryMiB: 256 };
+}
+
+beforeAll(async () => {
+  await lambdaRuntimeTools(); // built once per machine: about two minutes the first time
+  functions = synthesizeFunctions({ outRoot: inject('tempRoot') });
+}, 600_000);
+
+afterAll(async () => {
+  await Promise.all(sandboxes.map((s) => s.close()));
+});
+
+describe("the deployed bundles under Lambda's runtime emulator", () => {
+  it('apply-events applies a batch once, and reports its cold start', async () => {
+    // Prepare
+    const fn = functions['apply-events'];
+    const shard = uniqueShard('bundle');
+    const sandbox = sandboxOf(fn, localEnv(fn.environment));
+    const records = [0, 1, 2].map((offset) =>
+      mskRecord({
+        offset,
+        value: {
+          scope: 'p1',
+          seq: offset + 1,
+          shard,
+          type: 'hincrby',
+          data: { key: 'coins', field: 'p1', delta: 2 },
+        },
+      }),
+    );
+    // Act: the batch, then the same batch again (a redelivery)
+    const first = await sandbox.invoke(mskEvent(records));
+    const again = await sandbox.invoke(mskEvent(records));
+    // Assess
+    expect(first).toEqual({ kind: 'response', response: { batchItemFailures: [] } });
+    expect(again).toEqual({ kind: 'response', response: { batchItemFailures: [] } });
+    const redis = rawClient(suiteTarget());
+    try {
+      expect(await redis.hget(stateKey(shard, 'coins'), 'p1')).toBe('6');
+    } finally {
+      redis.disconnect();
+    }
+    expect(sandbox.coldStarts).toBe(1);
+    expect(sandbox.reports).toHaveLength(2);
+    expect(sandbox.reports[0]?.initDurationMs).toBeDefined();
+    expect(sandbox.reports[1]?.initDurationMs).toBeUndefined();
+    // The module's load is in the INIT REPORT line, not in the REPORT's Init Duration.
+    expect(sandbox.initDurations[0]).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('every bundle loads in the runtime client', async () => {
+    for (const fn of Object.values(functions)) {
+      const sandbox = sandboxOf(fn, localEnv(fn.environment));
+      // Any answer but an init error: check-drift and replay refuse an MSK event, after loading.
+      const outcome = await sandbox.invoke(emptyBatch);
+      expect(outcome.kind, `${fn.name}: ${JSON.stringify(outcome)}`).not.toBe('initError');
+      expect(sandbox.initDurations, fn.name).toHaveLength(1);
+      await sandbox.close();
+    }
+  }, 120_000);
+
+  it('a bundle broken on purpose fails its cold start, as Lambda reports it', async () => {
+    // Prepare: apply-events' asset with its last lines cut off
+    const fn = functions['apply-events'];
+    const broken = mkdtempSync(join(inject('tempRoot'), 'broken-'));
+    cpSync(fn.assetDir, broken, { recursive: true });
+    writeFileSync(join(broken, 'index.mjs'), 'export const handler = ;\n');
+    const missing = join(mkdtempSync(join(inject('tempRoot'), 'missing-')), 'empty');
+    mkdirSync(missing);
+    // Act / Assess
+    for (const assetDir of [broken, missing]) {
+      const sandbox = sandboxOf({ ...fn, assetDir }, localEnv(fn.environment));
+      await expect(sandbox.warmUp(emptyBatch)).rejects.toBeInstanceOf(FunctionInitError);
+      const outcome = await sandbox.invoke(emptyBatch);
+      expect(outcome.kind).toBe('initError');
+      if (outcome.kind === 'initError') expect(outcome.errorType).toMatch(/^Runtime\.|Error$/);
+    }
+  }, 60_000);
+
+  it('keeps the timeout, a crash mid-invocation and a thrown error as Lambda does', async () => {
+    const sandbox = sandboxOf(fixtureFunction(), {}, 1_000);
+    const warm = await sandbox.invoke({ n: 1 });
+    expect(warm.kind).toBe('response');
+    const pid = sandbox.pid;
+    expect(pid).toBeGreaterThan(0);
+    // A thrown error: a function error; the runtime stays warm.
+    expect(await sandbox.invoke({ fail: 'no such player' })).toEqual({
+      kind: 'functionError',
+      errorType: 'TypeError',
+      errorMessage: 'no such player',
+    });
+    expect(sandbox.pid).toBe(pid);
+    // The timeout (1 s): Sandbox.Timedout, then a fresh cold start.
+    const timedOut = await sandbox.invoke({ sleepMs: 5_000 });
+    expect(timedOut).toMatchObject({ kind: 'functionError', errorType: 'Sandbox.Timedout' });
+    expect(await sandbox.invoke({ n: 2 })).toMatchObject({ kind: 'response' });
+    expect(sandbox.coldStarts).toBe(2);
+    // A crash mid-invocation (SIGKILL): Runtime.ExitError, then a fresh cold start.
+    const crashed = sandbox.invoke({ sleepMs: 2_000 });
+    await sleep(300);
+    expect(sandbox.busy).toBe(true);
+    expect(sandbox.kill()).toBe(true);
+    expect(await crashed).toMatchObject({ kind: 'functionError', errorType: 'Runtime.ExitError' });
+    const after = await sandbox.invoke({ n: 3 });
+    expect(after).toMatchObject({ kind: 'response' });
+    expect(sandbox.coldStarts).toBe(3);
+    expect(sandbox.pid).not.toBe(pid);
+    // One REPORT per invocation that ended (a crash has none).
+    expect(sandbox.reports.length).toBe(5);
+  }, 60_000);
+});
