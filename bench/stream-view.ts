@@ -79,7 +79,10 @@ export interface TailPass {
 export interface StreamViewMeasurement extends ViewBenchOptions {
   warm: ViewWarm[];
   live: TailPass;
+  /** The backlog pass of the median view / guard ratio, of `rounds` passes. */
   backlog: TailPass;
+  /** Every backlog pass's view / guard ratio. */
+  backlogRatios: number[];
   /** Every view held what it should, and tailed every entry once, without warming again. */
   correct: boolean;
   wrong: string[];
@@ -353,8 +356,23 @@ export async function measureStreamView(
     warm.push(await measureWarm(redis, entries, options.rounds, wrong));
   const events = benchEvents(options.tailEvents);
   const live = await liveTail(redis, events, wrong);
-  const backlog = await backlogTail(redis, events, wrong);
-  return { ...options, warm, live, backlog, correct: wrong.size === 0, wrong: [...wrong] };
+  // The guard's rate and the view's are taken one after the other: on a shared machine one pass
+  // can catch a slow moment in either, so the pass of the median ratio is reported.
+  const passes: TailPass[] = [];
+  for (let round = 0; round < options.rounds; round++)
+    passes.push(await backlogTail(redis, events, wrong));
+  const ratioOf = (p: TailPass) => p.viewPerSecond / p.applyPerSecond;
+  passes.sort((a, b) => ratioOf(a) - ratioOf(b));
+  const backlog = passes[passes.length >> 1] as TailPass;
+  return {
+    ...options,
+    warm,
+    live,
+    backlog,
+    backlogRatios: passes.map(ratioOf),
+    correct: wrong.size === 0,
+    wrong: [...wrong],
+  };
 }
 
 /** The slowest median warm-up from the last entries over the streams, and its stream. */
@@ -402,12 +420,12 @@ export function viewWarmTable(measurement: StreamViewMeasurement): string {
 
 /** One row per tail pass: the guard's rate, the view's, their ratio and the lag. */
 export function viewTailTable(measurement: StreamViewMeasurement): string {
-  const row = (pass: string, p: TailPass, lag: string) => [
+  const row = (pass: string, p: TailPass, lag: string, ratios: number[] = []) => [
     pass,
     fixed(measurement.tailEvents),
     fixed(p.applyPerSecond),
     fixed(p.viewPerSecond),
-    `${fixed(p.viewPerSecond / p.applyPerSecond, 2)}x`,
+    `${fixed(p.viewPerSecond / p.applyPerSecond, 2)}x${spread(ratios, 2)}`,
     `${fixed(p.lagMs, 1)} ms ${lag}`,
     fixed(p.maxBehind),
   ];
@@ -423,7 +441,12 @@ export function viewTailTable(measurement: StreamViewMeasurement): string {
     ],
     [
       row('live: the view tails while the guard writes', measurement.live, 'after the last chunk'),
-      row('backlog: the view reads after the guard wrote', measurement.backlog, 'after release'),
+      row(
+        `backlog: the view reads after the guard wrote (the median of ${measurement.backlogRatios.length} passes)`,
+        measurement.backlog,
+        'after release',
+        measurement.backlogRatios,
+      ),
     ],
   );
 }
