@@ -138,15 +138,38 @@ export class SortedMembers {
     return a.score === b.score ? compareMembers(a, b) : a.score < b.score ? -1 : 1;
   }
 
-  private indexOf(slot: Slot): number {
-    let lo = 0;
-    let hi = this.slots.length;
+  /** The first index in [lo, hi) whose slot is not before `slot` (hi if none). */
+  private indexOf(slot: Slot, lo = 0, hi = this.slots.length): number {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (SortedMembers.compare(this.slots[mid] as Slot, slot) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
+  }
+
+  /**
+   * indexOf(slot), for a slot that belongs after index `from` (`later`) or at or before it: the
+   * search widens from `from` in steps of 1, 2, 4, … before it halves, so a move of a few ranks
+   * costs a few comparisons whatever the size.
+   */
+  private indexNear(slot: Slot, from: number, later: boolean): number {
+    const { slots } = this;
+    let step = 1;
+    if (later) {
+      let lo = from + 1;
+      while (lo + step < slots.length && SortedMembers.compare(slots[lo + step] as Slot, slot) < 0) {
+        lo += step + 1;
+        step *= 2;
+      }
+      return this.indexOf(slot, lo, Math.min(slots.length, lo + step + 1));
+    }
+    let hi = from;
+    while (hi - step > 0 && SortedMembers.compare(slots[hi - step - 1] as Slot, slot) >= 0) {
+      hi -= step + 1;
+      step *= 2;
+    }
+    return this.indexOf(slot, Math.max(0, hi - step - 1), hi);
   }
 
   /**
@@ -164,15 +187,16 @@ export class SortedMembers {
       return;
     }
     const slot = slotOf(member, score);
-    let to = this.indexOf(slot);
     if (from < 0) {
-      slots.splice(to, 0, slot);
-    } else if (to > from) {
+      slots.splice(this.indexOf(slot), 0, slot);
+    } else if (SortedMembers.compare(slot, slots[from] as Slot) > 0) {
       // Later in the order: the members in between move one place down.
-      to -= 1;
+      const to = this.indexNear(slot, from, true) - 1;
+      // A loop: copyWithin on an array of objects takes V8's slow generic path.
       for (let k = from; k < to; k++) slots[k] = slots[k + 1] as Slot;
       slots[to] = slot;
     } else {
+      const to = this.indexNear(slot, from, false);
       for (let k = from; k > to; k--) slots[k] = slots[k - 1] as Slot;
       slots[to] = slot;
     }

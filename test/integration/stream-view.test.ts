@@ -174,6 +174,22 @@ describe.each(readPlaces)('the delta-stream view on %s', (_where, where) => {
     expect(second.warmups).toBe(1);
   });
 
+  it("runs one view per shard side by side, each tailing its own shard's stream", async () => {
+    // Prepare: three shards (in the cluster, spread over its nodes by their hash tags)
+    const shards = [open(), open(), open()];
+    await Promise.all(shards.map((b, i) => b.apply(scores(10, i))));
+    const shardViews = shards.map((b) => viewOf(b));
+    await Promise.all(shardViews.map((view) => view.start()));
+    // Act: the sink writes to all three at once
+    await Promise.all(shards.map((b, i) => b.apply(scores(60, 10 * i))));
+    // Assess: each view holds its own shard's leaderboard, every entry applied once
+    for (const [i, view] of shardViews.entries()) {
+      await expectViewIsState(view, shards[i] as ReadBench);
+      expect(view.tailed).toBe(60);
+      expect(view.warmups).toBe(1);
+    }
+  });
+
   it('warms again, instead of skipping, when the stream is trimmed past it', async () => {
     // Prepare: a view that is caught up, whose next read waits at the gate.
     const b = open();
