@@ -158,7 +158,10 @@ export class SortedMembers {
     let step = 1;
     if (later) {
       let lo = from + 1;
-      while (lo + step < slots.length && SortedMembers.compare(slots[lo + step] as Slot, slot) < 0) {
+      while (
+        lo + step < slots.length &&
+        SortedMembers.compare(slots[lo + step] as Slot, slot) < 0
+      ) {
         lo += step + 1;
         step *= 2;
       }
