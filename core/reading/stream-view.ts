@@ -110,27 +110,47 @@ interface Slot {
   score: number;
   /** No unit from U+D800 up in the member. */
   plain: boolean;
+  /** The block that holds it (SortedMembers). */
+  block: Slot[];
 }
 
 const slotOf = (member: string, score: number): Slot => ({
   member,
   score,
   plain: !highUnit.test(member),
+  block: [],
 });
 
-/** The members in ZRANGE's order (score, then member), with binary search and splice. */
+/** Slots per block when blocks are made; a block splits in two past twice as many. */
+const BLOCK_SLOTS = 512;
+
+/**
+ * The members in ZRANGE's order (score, then member), in sorted blocks of up to 1,024 slots: a
+ * member's slot knows its block, so a change takes it out of its block by identity (no search
+ * by score), finds its new block by its last slots and its place there by binary search, and
+ * moves at most one block's slots, however far its rank moves.
+ */
 export class SortedMembers {
-  readonly slots: Slot[] = [];
+  readonly #blocks: Slot[][] = [];
+  readonly #slots = new Map<string, Slot>();
   readonly scores = new Map<string, number>();
 
   /** The members of (member, score) pairs, each member once, sorted at once. */
   static from(pairs: Iterable<readonly [string, number]>): SortedMembers {
     const members = new SortedMembers();
+    const all: Slot[] = [];
     for (const [member, score] of pairs) {
-      members.slots.push(slotOf(member, score));
+      const slot = slotOf(member, score);
+      all.push(slot);
+      members.#slots.set(member, slot);
       members.scores.set(member, score);
     }
-    members.slots.sort(SortedMembers.compare);
+    all.sort(SortedMembers.compare);
+    for (let i = 0; i < all.length; i += BLOCK_SLOTS) {
+      const block = all.slice(i, i + BLOCK_SLOTS);
+      for (const slot of block) slot.block = block;
+      members.#blocks.push(block);
+    }
     return members;
   }
 
@@ -138,78 +158,93 @@ export class SortedMembers {
     return a.score === b.score ? compareMembers(a, b) : a.score < b.score ? -1 : 1;
   }
 
-  /** The first index in [lo, hi) whose slot is not before `slot` (hi if none). */
-  private indexOf(slot: Slot, lo = 0, hi = this.slots.length): number {
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (SortedMembers.compare(this.slots[mid] as Slot, slot) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+  get size(): number {
+    return this.#slots.size;
   }
 
-  /**
-   * indexOf(slot), for a slot that belongs after index `from` (`later`) or at or before it: the
-   * search widens from `from` in steps of 1, 2, 4, … before it halves, so a move of a few ranks
-   * costs a few comparisons whatever the size.
-   */
-  private indexNear(slot: Slot, from: number, later: boolean): number {
-    const { slots } = this;
-    let step = 1;
-    if (later) {
-      let lo = from + 1;
-      while (
-        lo + step < slots.length &&
-        SortedMembers.compare(slots[lo + step] as Slot, slot) < 0
-      ) {
-        lo += step + 1;
-        step *= 2;
-      }
-      return this.indexOf(slot, lo, Math.min(slots.length, lo + step + 1));
-    }
-    let hi = from;
-    while (hi - step > 0 && SortedMembers.compare(slots[hi - step - 1] as Slot, slot) >= 0) {
-      hi -= step + 1;
-      step *= 2;
-    }
-    return this.indexOf(slot, Math.max(0, hi - step - 1), hi);
+  /** Every slot, in order (a copy). */
+  get slots(): Slot[] {
+    return this.#blocks.flat();
   }
 
-  /**
-   * A member's new score (undefined: gone). A member that moves is shifted only as far as its
-   * new place: a score change of a few ranks costs a few moves, not two splices of the array.
-   */
+  /** The slots in order ('asc') or in reverse ('desc'). */
+  *ordered(order: RankOrder): Generator<Slot> {
+    const blocks = this.#blocks;
+    if (order === 'asc') {
+      for (const block of blocks) yield* block;
+      return;
+    }
+    for (let b = blocks.length - 1; b >= 0; b--) {
+      const block = blocks[b] as Slot[];
+      for (let i = block.length - 1; i >= 0; i--) yield block[i] as Slot;
+    }
+  }
+
+  /** A member's new score (undefined: gone). */
   set(member: string, score: number | undefined): void {
-    const before = this.scores.get(member);
-    if (before === score) return;
-    const { slots } = this;
-    const from = before === undefined ? -1 : this.indexOf(slotOf(member, before));
+    const before = this.#slots.get(member);
+    if (before?.score === score) return;
+    if (before !== undefined) this.#remove(before);
     if (score === undefined) {
-      if (from >= 0) slots.splice(from, 1);
+      this.#slots.delete(member);
       this.scores.delete(member);
       return;
     }
     const slot = slotOf(member, score);
-    if (from < 0) {
-      slots.splice(this.indexOf(slot), 0, slot);
-    } else if (SortedMembers.compare(slot, slots[from] as Slot) > 0) {
-      // Later in the order: the members in between move one place down.
-      const to = this.indexNear(slot, from, true) - 1;
-      // A loop: copyWithin on an array of objects takes V8's slow generic path.
-      for (let k = from; k < to; k++) slots[k] = slots[k + 1] as Slot;
-      slots[to] = slot;
-    } else {
-      const to = this.indexNear(slot, from, false);
-      for (let k = from; k > to; k--) slots[k] = slots[k - 1] as Slot;
-      slots[to] = slot;
-    }
+    this.#insert(slot);
+    this.#slots.set(member, slot);
     this.scores.set(member, score);
+  }
+
+  #remove(slot: Slot): void {
+    const { block } = slot;
+    block.splice(block.indexOf(slot), 1);
+    if (block.length === 0) this.#blocks.splice(this.#blocks.indexOf(block), 1);
+  }
+
+  #insert(slot: Slot): void {
+    const blocks = this.#blocks;
+    if (blocks.length === 0) {
+      slot.block = [slot];
+      blocks.push(slot.block);
+      return;
+    }
+    // The first block whose last slot is not before this one; the last block if none is.
+    let lo = 0;
+    let hi = blocks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const block = blocks[mid] as Slot[];
+      if (SortedMembers.compare(block[block.length - 1] as Slot, slot) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const block = blocks[lo] as Slot[];
+    let at = 0;
+    let end = block.length;
+    while (at < end) {
+      const mid = (at + end) >>> 1;
+      if (SortedMembers.compare(block[mid] as Slot, slot) < 0) at = mid + 1;
+      else end = mid;
+    }
+    block.splice(at, 0, slot);
+    slot.block = block;
+    if (block.length > 2 * BLOCK_SLOTS) {
+      const upper = block.splice(BLOCK_SLOTS);
+      for (const moved of upper) moved.block = upper;
+      blocks.splice(lo + 1, 0, upper);
+    }
   }
 
   /** The 0-based index in ZRANGE order; -1 when absent. */
   index(member: string): number {
-    const score = this.scores.get(member);
-    return score === undefined ? -1 : this.indexOf(slotOf(member, score));
+    const slot = this.#slots.get(member);
+    if (slot === undefined) return -1;
+    let before = 0;
+    for (const block of this.#blocks) {
+      if (block === slot.block) return before + block.indexOf(slot);
+      before += block.length;
+    }
+    return -1;
   }
 }
 
@@ -330,17 +365,16 @@ class LeaderboardFold {
   rank(member: string, order: RankOrder): RankedMember | undefined {
     const index = this.members.index(member);
     if (index < 0) return undefined;
-    const rank = order === 'asc' ? index : this.members.slots.length - 1 - index;
+    const rank = order === 'asc' ? index : this.members.size - 1 - index;
     return { member, score: this.members.scores.get(member) as number, rank };
   }
 
   top(n: number, order: RankOrder): RankedMember[] {
-    const { slots } = this.members;
-    const count = Math.min(Math.max(0, Math.floor(n)), slots.length);
+    const count = Math.min(Math.max(0, Math.floor(n)), this.members.size);
     const out: RankedMember[] = [];
-    for (let rank = 0; rank < count; rank++) {
-      const slot = slots[order === 'asc' ? rank : slots.length - 1 - rank] as Slot;
-      out.push({ member: slot.member, score: slot.score, rank });
+    for (const slot of this.members.ordered(order)) {
+      if (out.length === count) break;
+      out.push({ member: slot.member, score: slot.score, rank: out.length });
     }
     return out;
   }
@@ -521,7 +555,7 @@ export function createStreamView(redis: RedisClient, options: StreamViewOptions)
     rank: (member, order = 'desc') => fold.rank(member, order),
     top: (n, order = 'desc') => fold.top(n, order),
     get size() {
-      return fold.members.slots.length;
+      return fold.members.size;
     },
     get lastId() {
       return at.lastId;

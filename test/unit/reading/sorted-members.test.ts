@@ -44,4 +44,38 @@ describe('SortedMembers', () => {
       { numRuns: 2_000 },
     );
   });
+
+  it('keeps the order across block splits and emptied blocks (thousands of members)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => {
+        // A long history over 3,000 members, from a seeded generator: blocks split (past 1,024
+        // slots) and empty again as members leave.
+        let state = seed;
+        const next = (n: number) => {
+          state = (Math.imul(state, 48271) + 11) % 2147483647;
+          return Math.abs(state) % n;
+        };
+        const members = SortedMembers.from([]);
+        const model = new Map<string, number>();
+        for (let i = 0; i < 12_000; i++) {
+          const member = `m${next(3_000)}`;
+          const score = next(10) === 0 && i > 6_000 ? undefined : next(40);
+          members.set(member, score);
+          if (score === undefined) model.delete(member);
+          else model.set(member, score);
+        }
+        const expected = [...model]
+          .map(([member, score]) => ({ member, score }))
+          .sort((a, b) =>
+            a.score === b.score ? byteOrder(a.member, b.member) : a.score - b.score,
+          );
+        expect(members.slots.map(({ member, score }) => ({ member, score }))).toEqual(expected);
+        expect(members.size).toBe(expected.length);
+        for (const i of [0, 1, 777, 1_024, expected.length - 1])
+          if (expected[i])
+            expect(members.index((expected[i] as { member: string }).member)).toBe(i);
+      }),
+      { numRuns: 10 },
+    );
+  });
 });
