@@ -114,11 +114,14 @@ interface Slot {
   block: Slot[];
 }
 
+/** The block of a slot not yet placed (shared: a slot is made on every update). */
+const unplaced: Slot[] = [];
+
 const slotOf = (member: string, score: number): Slot => ({
   member,
   score,
   plain: !highUnit.test(member),
-  block: [],
+  block: unplaced,
 });
 
 /** Slots per block when blocks are made; a block splits in two past twice as many. */
@@ -133,7 +136,6 @@ const BLOCK_SLOTS = 512;
 export class SortedMembers {
   readonly #blocks: Slot[][] = [];
   readonly #slots = new Map<string, Slot>();
-  readonly scores = new Map<string, number>();
 
   /** The members of (member, score) pairs, each member once, sorted at once. */
   static from(pairs: Iterable<readonly [string, number]>): SortedMembers {
@@ -143,7 +145,6 @@ export class SortedMembers {
       const slot = slotOf(member, score);
       all.push(slot);
       members.#slots.set(member, slot);
-      members.scores.set(member, score);
     }
     all.sort(SortedMembers.compare);
     for (let i = 0; i < all.length; i += BLOCK_SLOTS) {
@@ -160,6 +161,11 @@ export class SortedMembers {
 
   get size(): number {
     return this.#slots.size;
+  }
+
+  /** A member's score; undefined when absent. */
+  score(member: string): number | undefined {
+    return this.#slots.get(member)?.score;
   }
 
   /** Every slot, in order (a copy). */
@@ -187,13 +193,11 @@ export class SortedMembers {
     if (before !== undefined) this.#remove(before);
     if (score === undefined) {
       this.#slots.delete(member);
-      this.scores.delete(member);
       return;
     }
     const slot = slotOf(member, score);
     this.#insert(slot);
     this.#slots.set(member, slot);
-    this.scores.set(member, score);
   }
 
   #remove(slot: Slot): void {
@@ -366,7 +370,7 @@ class LeaderboardFold {
     const index = this.members.index(member);
     if (index < 0) return undefined;
     const rank = order === 'asc' ? index : this.members.size - 1 - index;
-    return { member, score: this.members.scores.get(member) as number, rank };
+    return { member, score: this.members.score(member) as number, rank };
   }
 
   top(n: number, order: RankOrder): RankedMember[] {
@@ -551,7 +555,7 @@ export function createStreamView(redis: RedisClient, options: StreamViewOptions)
       blocking = undefined;
     },
     caughtUp: (timeoutMs = 10_000) => reachLastId(redis, streamKey, () => at.lastId, timeoutMs),
-    score: (member) => fold.members.scores.get(member),
+    score: (member) => fold.members.score(member),
     rank: (member, order = 'desc') => fold.rank(member, order),
     top: (n, order = 'desc') => fold.top(n, order),
     get size() {
