@@ -222,7 +222,7 @@ export async function measureLatencyPoint(
 ): Promise<LatencyPoint> {
   const point = await setUpPoint(services, rate, settings, options);
   try {
-    await point.pipeline.sandbox.warmUp();
+    await point.pipeline.warmUp();
     await point.pipeline.mapping.ready;
     const cpuOf = await cpuMeter(services, point.pipeline);
     const cpuBefore = await cpuOf();

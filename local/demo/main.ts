@@ -55,10 +55,17 @@ import {
 import { createProducer, type OutgoingEvent, publishEvents } from '../../core/producer/index.ts';
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import type { EsmStats } from '../emulators/lambda/event-source-mapping.ts';
-import { type Pipeline, type PipelineOptions, startPipeline } from '../emulators/pipeline.ts';
+import {
+  localSandboxKind,
+  type Pipeline,
+  type PipelineOptions,
+  sandboxSummary,
+  startPipeline,
+} from '../emulators/pipeline.ts';
 import { startRedisServer } from '../emulators/redis/server.ts';
 import { exitOnHelp, numberFlag, secureRequested } from '../scenario/cli-flags.ts';
 import { DemoError } from '../scenario/errors.ts';
+import { percentile, startedLine } from '../scenario/function-rows.ts';
 import { explain, runMain, within as withinDeadline } from '../scenario/run.ts';
 import {
   type KafkaClients,
@@ -125,11 +132,6 @@ const settings = {
 const resources = new AsyncDisposableStack();
 
 const say = (line: string) => console.log(line);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
 
 /** The function's settings: the demo's own, then the caller's SEQGUARD_* and POWERTOOLS_*. */
 function functionEnv(
@@ -338,7 +340,7 @@ async function started(pipeline: Pipeline): Promise<void> {
   halted.catch(() => {});
   // The function's cold start (loading its modules) happens before the first event, as it
   // would for a deployed function that has served traffic before.
-  await Promise.race([pipeline.sandbox.warmUp(), halted]);
+  await Promise.race([pipeline.warmUp(), halted]);
   await Promise.race([pipeline.mapping.ready, halted]);
 }
 
@@ -393,6 +395,8 @@ async function startPipelines(
     onFunctionOutput,
   };
   const env = functionEnv(redis, kafka, prefix);
+  if (localSandboxKind() === 'bundle')
+    say('function: synthesizing the stack to bundle apply-events as `cdk deploy` ships it');
   const leaderboard = startPipeline({
     ...common,
     topics: [topics.leaderboard],
@@ -436,13 +440,9 @@ async function startPipelines(
     ? startWalletPipeline(watch, { ...common, topic: topics.wallet, run, env })
     : undefined;
   await Promise.all([started(leaderboard), ...(wallet ? [started(wallet)] : [])]);
-  say(
-    `function started: cold start done, handler process ${leaderboard.sandbox.pid} (the leaderboard's, seed format)`,
-  );
-  if (wallet)
-    say(
-      `function started: cold start done, handler process ${wallet.sandbox.pid} (the wallet's, envelope format)`,
-    );
+  say(`function: ${sandboxSummary([leaderboard]).runs}`);
+  say(startedLine(leaderboard, "the leaderboard's, seed format"));
+  if (wallet) say(startedLine(wallet, "the wallet's, envelope format"));
   return { leaderboard, wallet };
 }
 
@@ -700,6 +700,7 @@ async function main(): Promise<number> {
     model,
     stats,
     measured,
+    runtime: sandboxSummary(all(pipelines)),
   });
   return ok ? 0 : 1;
 }

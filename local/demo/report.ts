@@ -4,6 +4,8 @@
  */
 import type { Position, RankedMember } from '../../core/index.ts';
 import type { EsmActivity, EsmStats } from '../emulators/lambda/event-source-mapping.ts';
+import type { SandboxSummary } from '../emulators/pipeline.ts';
+import { functionRows } from '../scenario/function-rows.ts';
 import type { StreamOutcomes } from '../scenario/stream-outcomes.ts';
 import { type Model, opCounts, refusedCount } from '../scenario/traffic-model.ts';
 import type { Verdict } from '../scenario/verdict.ts';
@@ -101,6 +103,7 @@ export function demoReport({
   measured,
   json,
   kills: killsAsked,
+  runtime,
 }: {
   watch: Watch;
   /** performance.now() when the demo started. */
@@ -113,6 +116,8 @@ export function demoReport({
   json: boolean;
   /** The kills asked for (--kills). */
   kills: number;
+  /** What ran the function, and the durations its runtime reported. */
+  runtime: SandboxSummary;
 }): { lines: string[]; ok: boolean } {
   const lines: string[] = [];
   const say = (line: string) => lines.push(line);
@@ -157,6 +162,7 @@ export function demoReport({
       'invocations / function errors / retried batches',
       `${stats.invocations} / ${stats.functionErrors} / ${stats.rewinds}`,
     ],
+    ...functionRows(runtime),
     ['max consumer lag', `${maxLag} records`],
     [
       'produce-to-visible latency p50 / p99',

@@ -22,9 +22,10 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { shardKeys, stateKey } from '../../core/index.ts';
-import { startPipeline } from '../emulators/pipeline.ts';
+import { sandboxSummary, startPipeline } from '../emulators/pipeline.ts';
 import { exitOnHelp, numberFlag, secureRequested } from '../scenario/cli-flags.ts';
 import { SoakError } from '../scenario/errors.ts';
+import { startedLine } from '../scenario/function-rows.ts';
 import { runMain } from '../scenario/run.ts';
 import { BOARD, clock, MAX_VALUE_BYTES, n, SHARD, type SoakRun } from './context.ts';
 import { FaultRunner } from './fault-runner.ts';
@@ -234,7 +235,8 @@ async function setUp(run: SoakRun): Promise<SoakParts> {
 
   const pipelineOptions = pipelineOptionsOf(kafka, run.topic, functionEnv);
   const pipeline = await sink.start(pipelineOptions, run.groupId, resources);
-  say(`function started (handler process ${pipeline.sandbox.pid})`);
+  say(`function: ${sandboxSummary([pipeline]).runs}`);
+  say(startedLine(pipeline));
   const monitor = startDriftMonitor(run, kafka, clients, resources);
   const publisher = new SoakPublisher(run, kafka, servers.counterServer, resources);
   const faults = new FaultRunner(

@@ -6,6 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type DriftReport, deadLetterKeys, type RedisClient } from '../../core/index.ts';
+import { sandboxSummary } from '../emulators/pipeline.ts';
+import { functionRows } from '../scenario/function-rows.ts';
 import { type Model, refusedCount } from '../scenario/traffic-model.ts';
 import { checkAgainstModel, type Verdict } from '../scenario/verdict.ts';
 import { BOARD, clock, n, SHARD, type SoakRun } from './context.ts';
@@ -223,6 +225,7 @@ export function summaryRows(
       .map((k): [string, string] => [`  ${faultKinds[k]}`, faultTotal(k)]),
     ['check-drift repairs (replays) / records replayed', `${replays.runs} / ${n(replays.records)}`],
     ['invocations / function errors', `${n(activity.invocations)} / ${n(activity.functionErrors)}`],
+    ...functionRows(sandboxSummary([seen.sink.pipeline])),
     ['max consumer lag', `${n(seen.sampler.maxLag)} records`],
     ["produce-to-readable p50 / p99 (a wait for each burst's position)", readableText(seen.reads)],
     [

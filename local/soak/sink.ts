@@ -9,8 +9,12 @@
 import { fileURLToPath } from 'node:url';
 import { triggerDefaults } from '../../core/index.ts';
 import type { EsmActivity } from '../emulators/lambda/event-source-mapping.ts';
-import type { HandlerProcess } from '../emulators/lambda/handler-process.ts';
-import { type Pipeline, type PipelineOptions, startPipeline } from '../emulators/pipeline.ts';
+import {
+  type FunctionSandbox,
+  type Pipeline,
+  type PipelineOptions,
+  startPipeline,
+} from '../emulators/pipeline.ts';
 import type { KafkaClients } from '../scenario/secured-clients.ts';
 import type { KillPoint, ScheduledFault } from './schedule.ts';
 
@@ -96,10 +100,7 @@ export class SoakSink {
     void pipeline.mapping.halted.then((error) => {
       this.halted = error;
     });
-    await Promise.race([
-      pipeline.sandbox.warmUp(),
-      pipeline.mapping.halted.then((e) => Promise.reject(e)),
-    ]);
+    await Promise.race([pipeline.warmUp(), pipeline.mapping.halted.then((e) => Promise.reject(e))]);
     return pipeline;
   }
 
@@ -149,7 +150,7 @@ export class SoakSink {
     }
   }
 
-  #onInvoke(sandbox: HandlerProcess): void {
+  #onInvoke(sandbox: FunctionSandbox): void {
     const fault = this.#armedAt('midInvocation');
     if (!fault) return;
     const sorted = [...this.#invocationMs].sort((x, y) => x - y);

@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type SecureKafkaListener, startKafkaBroker } from '../../local/emulators/kafka/broker.ts';
+import type { DeployedFunction } from '../../local/emulators/lambda/deployed-assets.ts';
+import { lambdaRuntimeTools } from '../../local/emulators/lambda/runtime-tools.ts';
+import { deployedApplyEvents } from '../../local/emulators/pipeline.ts';
 import type { RedisAccess } from '../../local/emulators/redis/access.ts';
 import { startRedisCluster } from '../../local/emulators/redis/cluster.ts';
 import { startRedisServer } from '../../local/emulators/redis/server.ts';
@@ -50,6 +53,8 @@ declare module 'vitest' {
     kafkaMskIam: SecureKafkaListener | null;
     /** A folder for the run's temp files (e.g. CDK synth output), removed when the run ends. */
     tempRoot: string;
+    /** apply-events as `cdk deploy` bundles it, synthesized once for the pipelines' sandboxes. */
+    deployedApplyEvents: DeployedFunction;
   }
 }
 
@@ -125,6 +130,15 @@ export default async function setup(project: TestProject) {
   project.provide('kafkaMskIam', kafka.mskIam ? { ...kafka.mskIam } : null);
   const tempRoot = await mkdtemp(join(tmpdir(), 'seqguard-test-'));
   project.provide('tempRoot', tempRoot);
+  try {
+    // The pipelines run the deployed bundle under AWS's runtime (local/emulators/pipeline.ts):
+    // one synth and one build of the emulator for every file.
+    await lambdaRuntimeTools();
+    project.provide('deployedApplyEvents', deployedApplyEvents(undefined, tempRoot));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
   return async () => {
     await stopAll();
     await rm(tempRoot, { recursive: true, force: true });

@@ -137,13 +137,14 @@ export async function readAll(
 }
 
 /**
- * The local pipeline (mapping emulator and the function in its own process) on the suite's
- * broker: the mapping's consumer and the function reach it as they reach MSK.
+ * The local pipeline (mapping emulator and the function's deployed bundle under AWS's runtime)
+ * on the suite's broker: the mapping's consumer and the function reach it as they reach MSK.
  */
 export function startSuitePipeline(
   options: Omit<PipelineOptions, 'bootstrap' | 'security'>,
 ): Pipeline {
   return startPipeline({
+    ...(options.module ? {} : { deployed: inject('deployedApplyEvents') }),
     ...options,
     bootstrap: inject('kafkaBootstrap'),
     security: suiteKafkaSecurity(),

@@ -102,6 +102,22 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(
       /^\s+read at the last position published\s+p1\.\S+ \(\d+ partitions\): every event visible after \d+ ms; top 3: \S+ \d+/m,
     );
+    // What ran is what `cdk deploy` ships, under AWS's runtime, which timed its cold starts and
+    // invocations.
+    expect(stdout).toMatch(
+      /^\s+function: what ran\s+the deployed bundle \(index\.mjs of asset\.[0-9a-f]+…, [\d.]+ MB\) under AWS's Lambda Runtime Interface Emulator and Node\.js runtime client, Node 24$/m,
+    );
+    const [, coldStarts, initMs] =
+      /^\s+function cold starts: init p50 \/ max \(INIT REPORT\)\s+(\d+): ([\d.]+) ms \/ [\d.]+ ms$/m.exec(
+        stdout,
+      ) ?? [];
+    // The leaderboard's and the wallet's, and the leaderboard's again after its crash.
+    expect(Number(coldStarts)).toBe(3);
+    expect(Number(initMs)).toBeGreaterThan(0);
+    const [, invocations] =
+      /^\s+function invocations: Duration p50 \/ p99 \/ max \(REPORT\)\s+(\d+): /m.exec(stdout) ??
+      [];
+    expect(Number(invocations)).toBeGreaterThan(2);
     expect(stdout).toContain('OK: every event applied exactly once.');
     expect(code).toBe(0);
   }, 150_000);
@@ -253,7 +269,9 @@ describe('npm run demo', () => {
         /kafka +(?:127\.0\.0\.1|localhost):(\d+) \(started here\)/.exec(stdout)?.[1],
       );
       // The leaderboard's function and the wallet's.
-      const handlerPids = [...stdout.matchAll(/handler process (\d+)/g)].map((m) => Number(m[1]));
+      const handlerPids = [...stdout.matchAll(/cold start done .*, process (\d+) \(the/g)].map(
+        (m) => Number(m[1]),
+      );
       expect(redisPort).toBeGreaterThan(0);
       expect(handlerPids).toHaveLength(2);
       expect(await canConnect(redisPort)).toBe(true);

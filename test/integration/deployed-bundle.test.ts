@@ -164,7 +164,11 @@ describe("the deployed bundles under Lambda's runtime emulator", () => {
     await sleep(300);
     expect(sandbox.busy).toBe(true);
     expect(sandbox.kill()).toBe(true);
-    expect(await crashed).toMatchObject({ kind: 'functionError', errorType: 'Runtime.ExitError' });
+    expect(await crashed).toMatchObject({
+      kind: 'functionError',
+      errorType: 'Runtime.ExitError',
+      errorMessage: expect.stringMatching(/^the runtime was killed \(SIGKILL\)/),
+    });
     const after = await sandbox.invoke({ n: 3 });
     expect(after).toMatchObject({ kind: 'response' });
     expect(sandbox.coldStarts).toBe(3);

@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { checkDrift } from '../../core/drift/check-drift.ts';
 import { topicPartition } from '../../core/events/topic-partition.ts';
@@ -99,6 +99,7 @@ describe.each([
     try {
       // Act: the trigger and the function, then the operator tools.
       const pipeline = startPipeline({
+        deployed: inject('deployedApplyEvents'),
         bootstrap: listener.bootstrap,
         security: { mskIam: connection.mskIam as { region: string }, tlsCaPem: listener.caPem },
         topics: [topic],
@@ -108,7 +109,7 @@ describe.each([
         functionEnv: env,
       });
       try {
-        await pipeline.sandbox.warmUp();
+        await pipeline.warmUp();
         await vi.waitFor(
           () => {
             const behind = [...ends].some(

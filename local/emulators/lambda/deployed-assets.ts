@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
+import type { EnvironmentVariable } from '../../../core/index.ts';
 import {
   resolveConfig,
   type SeqguardFunctionName,
@@ -19,6 +20,8 @@ import {
 
 export interface DeployedFunction {
   name: SeqguardFunctionName;
+  /** The cloud assembly the function was synthesized into (cdk.out's counterpart). */
+  assembly: string;
   /** The asset folder: the bundle (index.mjs) and its source map. */
   assetDir: string;
   /** The bundle's size in bytes (index.mjs). */
@@ -65,6 +68,22 @@ const names: Record<string, SeqguardFunctionName> = {
 export function synthesizeFunctions(
   options: { handlers?: SeqguardHandlerEntries; outRoot?: string } = {},
 ): DeployedFunctions {
+  // Bundling runs esbuild through npx, which keeps Node's compile cache in the temp folder (and
+  // would leave it in the caller's): none for the tools the synth spawns.
+  const compileCache = process.env.NODE_DISABLE_COMPILE_CACHE;
+  process.env.NODE_DISABLE_COMPILE_CACHE = '1';
+  try {
+    return synthesize(options);
+  } finally {
+    if (compileCache === undefined) delete process.env.NODE_DISABLE_COMPILE_CACHE;
+    else process.env.NODE_DISABLE_COMPILE_CACHE = compileCache;
+  }
+}
+
+function synthesize(options: {
+  handlers?: SeqguardHandlerEntries;
+  outRoot?: string;
+}): DeployedFunctions {
   const outdir = mkdtempSync(join(options.outRoot ?? tmpdir(), 'seqguard-assembly-'));
   const app = new App({ outdir });
   const stack = new Stack(app, 'Local', { env: { account: '000000000000', region: 'us-east-1' } });
@@ -95,6 +114,7 @@ export function synthesizeFunctions(
       if (typeof value === 'string') environment[key] = value;
     functions[name] = {
       name,
+      assembly: assembly.directory,
       assetDir,
       bundleBytes: statSync(join(assetDir, 'index.mjs')).size,
       handler: props.Handler,
@@ -107,6 +127,33 @@ export function synthesizeFunctions(
     if (!functions[name]) throw new Error(`the synthesized stack has no function ${name}`);
   }
   return functions as DeployedFunctions;
+}
+
+/**
+ * The stack's variables that point at AWS: the clusters (placeholders here) and how to reach
+ * them. Locally each is dropped, and what the local runtime has in their place is given instead.
+ */
+export const clusterVariables = [
+  'REDIS_URL',
+  'SEQGUARD_REDIS_CLUSTER',
+  'SEQGUARD_REDIS_AUTH_SECRET_ARN',
+  'SEQGUARD_KAFKA_BOOTSTRAP',
+  'SEQGUARD_MSK_CLUSTER_ARN',
+] as const satisfies readonly EnvironmentVariable[];
+
+/**
+ * A function's environment for the local runtime: the variables the stack sets (settings such as
+ * NODE_OPTIONS, the topics, the consumer group), without the ones that point at the clusters,
+ * under `local`'s (the local Redis and broker, and any setting of the run).
+ */
+export function localEnvironment(
+  fn: DeployedFunction,
+  local: Record<string, string>,
+): Record<string, string> {
+  const settings = Object.entries(fn.environment).filter(
+    ([key]) => !(clusterVariables as readonly string[]).includes(key),
+  );
+  return { ...Object.fromEntries(settings), ...local };
 }
 
 /** The source map beside a bundle, read to name the sources a bundle was made from. */

@@ -18,6 +18,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
@@ -69,6 +72,9 @@ export class RuntimeSandbox {
   #port = 0;
   #busy = false;
   #initFailed = false;
+  #tmp: string | undefined;
+  /** The signal kill() sent during the current invocation, to name a crash it caused. */
+  #killedWith: NodeJS.Signals | undefined;
   #tail: string[] = [];
   /** Every REPORT line so far, in order. */
   readonly reports: InvocationReport[] = [];
@@ -106,6 +112,9 @@ export class RuntimeSandbox {
     const running = this.#emulator;
     if (running && running.exitCode === null && running.signalCode === null) return;
     const tools = await lambdaRuntimeTools();
+    // Lambda's /tmp: the execution environment's own, gone with it (the runtime client keeps
+    // Node's compile cache there).
+    this.#tmp ??= await mkdtemp(join(tmpdir(), 'seqguard-lambda-tmp-'));
     const { assetDir, handler, env, functionName, memoryMiB } = this.#options;
     const [port, runtimeApi] = (await freePorts(2)) as [number, number];
     const emulator = spawn(
@@ -128,6 +137,7 @@ export class RuntimeSandbox {
           TZ: ':UTC',
           LANG: 'en_US.UTF-8',
           ...env,
+          TMPDIR: this.#tmp,
           LAMBDA_TASK_ROOT: assetDir,
           _HANDLER: handler,
           AWS_LAMBDA_FUNCTION_NAME: functionName,
@@ -195,7 +205,12 @@ export class RuntimeSandbox {
     try {
       await this.#start();
       this.#initFailed = false;
-      return await this.#post(event);
+      this.#killedWith = undefined;
+      const outcome = await this.#post(event);
+      // The emulator says only that the runtime exited: say which signal ended it.
+      if (outcome.kind === 'functionError' && this.#killedWith)
+        outcome.errorMessage = `the runtime was killed (${this.#killedWith}): ${outcome.errorMessage}`;
+      return outcome;
     } finally {
       this.#busy = false;
     }
@@ -242,6 +257,7 @@ export class RuntimeSandbox {
     if (pid === undefined) return false;
     try {
       process.kill(pid, signal);
+      if (this.#busy) this.#killedWith = signal;
       return true;
     } catch {
       return false;
@@ -250,12 +266,15 @@ export class RuntimeSandbox {
 
   async close(): Promise<void> {
     const emulator = this.#emulator;
-    if (!emulator || emulator.exitCode !== null || emulator.signalCode !== null) return;
-    const exited = new Promise((resolve) => emulator.once('exit', resolve));
-    emulator.kill('SIGTERM');
-    const timer = setTimeout(() => emulator.kill('SIGKILL'), 2_000);
-    await exited;
-    clearTimeout(timer);
+    if (emulator && emulator.exitCode === null && emulator.signalCode === null) {
+      const exited = new Promise((resolve) => emulator.once('exit', resolve));
+      emulator.kill('SIGTERM');
+      const timer = setTimeout(() => emulator.kill('SIGKILL'), 2_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.#tmp) await rm(this.#tmp, { recursive: true, force: true });
+    this.#tmp = undefined;
   }
 }
 
