@@ -29,6 +29,9 @@ const logRetentionPeriods = [
 export const lowLatencyGuide =
   'https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html';
 
+const provisionedConcurrencyRule =
+  'a whole number of execution environments of apply-events to keep initialized, 0 (none) or more';
+
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name');
 
 /** Context values arrive as strings from `-c key=value` and as JSON from cdk.json. */
@@ -233,6 +236,24 @@ export const contextSchema = z.object({
       }))
       .prefault({}),
   ),
+  /**
+   * Execution environments of apply-events kept initialized, against cold starts (0: none). AWS
+   * recommends it for low latency (lowLatencyGuide, "Additional considerations"). Provisioned
+   * concurrency is set on a published version or an alias, never on $LATEST, so with it the
+   * trigger invokes the alias `live` (infra/constructs/pipeline.ts). It is billed for as long
+   * as it is configured, used or not.
+   */
+  provisionedConcurrency: z
+    .preprocess(
+      // `-c provisionedConcurrency=2` arrives as a string; nothing else is taken for a number
+      // (z.coerce would read true as 1 and "" as 0).
+      (v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
+      z
+        .number({ error: provisionedConcurrencyRule })
+        .int(provisionedConcurrencyRule)
+        .min(0, provisionedConcurrencyRule),
+    )
+    .default(0),
   /** Extra environment of the three functions: SEQGUARD_FORMAT, SEQGUARD_MAPPING, … */
   sinkEnvironment: json(
     z.partialRecord(z.enum(sinkVariables), z.string(), {

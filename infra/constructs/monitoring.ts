@@ -10,6 +10,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -48,6 +49,8 @@ export interface MonitoringProps {
   alarmMinutes: number;
   paging: PagingTargets;
   applyEvents: SeqguardFunction;
+  /** apply-events' alias with provisioned concurrency, which the trigger invokes, if any. */
+  applyEventsAlias?: lambda.Alias;
   checkDrift: SeqguardFunction;
   replay: SeqguardFunction;
 }
@@ -74,6 +77,31 @@ export function driftMetric(name: AlarmName): cloudwatch.Metric {
     dimensionsMap: { service: driftService },
     statistic: cloudwatch.Stats.MAXIMUM,
     period: Duration.minutes(1),
+  });
+}
+
+/**
+ * How much of the alias's provisioned concurrency runs, and the invocations beyond it, which
+ * may start cold (Lambda developer guide, "Monitoring concurrency", provisioned concurrency
+ * metrics, https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html). A graph,
+ * not an alarm: spillover costs latency, not data, and is for sizing `provisionedConcurrency`.
+ */
+function provisionedConcurrencyGraph(alias: lambda.Alias): cloudwatch.GraphWidget {
+  return new cloudwatch.GraphWidget({
+    title: `apply-events provisioned concurrency (alias ${alias.aliasName})`,
+    width: 8,
+    left: [
+      alias.metric('ProvisionedConcurrencyUtilization', {
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      }),
+    ],
+    right: [
+      alias.metric('ProvisionedConcurrencySpilloverInvocations', {
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(1),
+      }),
+    ],
   });
 }
 
@@ -436,6 +464,10 @@ export class Monitoring extends Construct {
       }),
     );
     const fns = [props.applyEvents, props.checkDrift, props.replay].map((f) => f.function);
+    // The function alarms and graphs use the FunctionName dimension alone: the aggregate of all
+    // versions and aliases, so they count the alias's invocations too (Lambda developer guide,
+    // "Using CloudWatch metrics with Lambda",
+    // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Function errors and throttles',
@@ -453,6 +485,7 @@ export class Monitoring extends Construct {
           ...fns.map((f) => f.metricDuration({ statistic: cloudwatch.Stats.p(99) })),
         ],
       }),
+      ...(props.applyEventsAlias ? [provisionedConcurrencyGraph(props.applyEventsAlias)] : []),
     );
     return dashboard;
   }

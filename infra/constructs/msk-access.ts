@@ -201,8 +201,14 @@ export class MskAccess {
    * consumer group id is fixed, because check-drift compares that group's commits with Redis.
    * The mapping authenticates with the function's role, which gets exactly the cluster, topic
    * and group actions it needs, and network interfaces with the cluster's security groups.
+   * It invokes `target`: the function, or an alias of it (the one with provisioned concurrency,
+   * Pipeline.applyEventsAlias), whose versions run with the same role.
    */
-  bindEventSource(fn: SeqguardFunction, options: EventSourceOptions): lambda.EventSourceMapping[] {
+  bindEventSource(
+    fn: SeqguardFunction,
+    options: EventSourceOptions,
+    target: lambda.IFunction = fn.function,
+  ): lambda.EventSourceMapping[] {
     const groups = triggerGroups(options.consumerGroupId, options.topics);
     this.grant(fn, {
       readTopics: options.topics,
@@ -215,7 +221,7 @@ export class MskAccess {
     // core/kafka/consumer-groups.ts.
     return groups.map(({ topic, groupId }, i) => {
       const mapping = new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
-        target: fn.function,
+        target,
         eventSourceArn: this.clusterArn,
         kafkaTopic: topic,
         kafkaConsumerGroupId: groupId,
@@ -241,6 +247,12 @@ export class MskAccess {
           ],
         },
       });
+      // An alias by its ARN (the Ref of AWS::Lambda::Alias), not the `<function>:<alias>` CDK
+      // cuts out of it.
+      if (target !== fn.function) {
+        (mapping.node.defaultChild as lambda.CfnEventSourceMapping).functionName =
+          target.functionArn;
+      }
       // The topics and the role's permissions exist before the mapping starts polling.
       for (const resource of this.props.topicResources ?? []) mapping.node.addDependency(resource);
       mapping.node.addDependency(fn.role);

@@ -1,12 +1,14 @@
 /**
- * The three functions and what drives them: `apply-events` on the Kafka trigger, `check-drift`
- * every minute from EventBridge Scheduler, `replay` on demand, and the alarms and dashboard.
+ * The three functions and what drives them: `apply-events` on the Kafka trigger (through its
+ * alias `live` when it has provisioned concurrency), `check-drift` every minute from
+ * EventBridge Scheduler, `replay` on demand, and the alarms and dashboard.
  * Where Kafka and Redis are (MSK and ElastiCache, or LocalStack's stand-ins) comes in through
  * the bind callbacks, so both stages build the same pipeline.
  */
-import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
@@ -23,8 +25,12 @@ import {
 export interface PipelineBindings {
   /** Redis environment, credentials and network path. */
   redisClient(fn: SeqguardFunction): void;
-  /** The Kafka trigger of apply-events (event source mapping) and its permissions. */
-  kafkaTrigger(fn: SeqguardFunction): void;
+  /**
+   * The Kafka trigger of apply-events (event source mapping) and its permissions. The mapping
+   * invokes `target`: the function itself, or its alias `live` when it has provisioned
+   * concurrency (`Pipeline.applyEventsAlias`).
+   */
+  kafkaTrigger(fn: SeqguardFunction, target: lambda.IFunction): void;
   /** Kafka access of check-drift and replay: offsets, the group's commits, reading records. */
   kafkaReader(fn: SeqguardFunction): void;
 }
@@ -39,8 +45,22 @@ export interface PipelineProps {
   handlers?: SeqguardHandlerEntries;
 }
 
+/** The alias of apply-events the trigger invokes when it has provisioned concurrency. */
+const applyEventsAliasName = 'live';
+
+/**
+ * Concurrent invocations one poller of a Kafka event source mapping supports (Lambda developer
+ * guide, "Low latency processing for Kafka event sources", lowLatencyGuide).
+ */
+const invocationsPerPoller = 5;
+
 export class Pipeline extends Construct {
   readonly applyEvents: SeqguardFunction;
+  /**
+   * apply-events' alias `live`, on its current version, with the provisioned concurrency of
+   * `config.provisionedConcurrency`; absent when that is 0.
+   */
+  readonly applyEventsAlias: lambda.Alias | undefined;
   readonly checkDrift: SeqguardFunction;
   readonly replay: SeqguardFunction;
   readonly schedule: scheduler.Schedule;
@@ -93,7 +113,8 @@ export class Pipeline extends Construct {
     );
 
     for (const f of [this.applyEvents, this.checkDrift, this.replay]) props.bind.redisClient(f);
-    props.bind.kafkaTrigger(this.applyEvents);
+    this.applyEventsAlias = this.provisionedAlias(config);
+    props.bind.kafkaTrigger(this.applyEvents, this.applyEventsAlias ?? this.applyEvents.function);
     // apply-events reads the log too: a batch that starts past what a partition's ledger says was
     // handled is a hole only if Kafka holds records in between (not transaction markers).
     props.bind.kafkaReader(this.applyEvents);
@@ -135,8 +156,51 @@ export class Pipeline extends Construct {
       paging: config.paging,
       ...(props.watch ? { data: props.watch } : {}),
       applyEvents: this.applyEvents,
+      ...(this.applyEventsAlias ? { applyEventsAlias: this.applyEventsAlias } : {}),
       checkDrift: this.checkDrift,
       replay: this.replay,
+    });
+  }
+
+  /**
+   * Provisioned concurrency of apply-events, when asked for. It is configured on a published
+   * version or an alias, never on the unpublished $LATEST (Lambda developer guide, "Configuring
+   * provisioned concurrency for a function",
+   * https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html), so the trigger
+   * invokes the alias `live`, which carries it (AWS::Lambda::Alias ProvisionedConcurrencyConfig,
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-alias-provisionedconcurrencyconfiguration.html),
+   * on the function's current version.
+   *
+   * Without it there is no version and no alias, and the trigger invokes the function as before:
+   * a deployment that does not ask for provisioned concurrency keeps the template it had, and
+   * does not publish (and wait for) a version on every deploy for nothing. One shape for every
+   * deployment would cost that, and buys little, since switching is cheap:
+   * turning it on or off later changes only the mapping's FunctionName, which CloudFormation
+   * updates in place (it is not one of AWS::Lambda::EventSourceMapping's create-only
+   * properties); UpdateEventSourceMapping changes the function "without losing your position in
+   * the stream" (https://docs.aws.amazon.com/lambda/latest/dg/API_UpdateEventSourceMapping.html),
+   * and the consumer group, whose committed offsets are the position, stays the same.
+   */
+  private provisionedAlias(config: SeqguardConfig): lambda.Alias | undefined {
+    const executions = config.provisionedConcurrency;
+    if (executions === 0) return undefined;
+    const usable = invocationsPerPoller * config.eventSource.maximumPollers * config.topics.length;
+    if (executions > usable) {
+      Annotations.of(this).addWarningV2(
+        'seqguard:provisioned-concurrency-unused',
+        `provisionedConcurrency ${executions} is more than the trigger can use: ${config.topics.length} mapping(s) of at most ${config.eventSource.maximumPollers} poller(s), each poller invoking at most ${invocationsPerPoller} at a time (${usable}). The rest is billed and never used.`,
+      );
+    }
+    // A new version whenever the code or configuration changes. The one the alias leaves is
+    // deleted once the stack update succeeds (nothing else invokes it) rather than kept, so the
+    // versions do not pile up against Lambda's code storage quota.
+    const version = this.applyEvents.function.currentVersion;
+    version.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    return new lambda.Alias(this, 'ApplyEventsLive', {
+      aliasName: applyEventsAliasName,
+      version,
+      provisionedConcurrentExecutions: executions,
+      description: `What the Kafka trigger invokes: the current version, ${executions} execution environment(s) kept initialized`,
     });
   }
 }

@@ -79,13 +79,17 @@ export class SeqguardPipeline extends Construct {
       ...(props.handlers ? { handlers: props.handlers } : {}),
       bind: {
         redisClient,
-        kafkaTrigger: (fn) =>
-          kafka.bindEventSource(fn, {
-            topics: config.topics,
-            consumerGroupId: config.consumerGroupId,
-            deadLetterTopic: config.deadLetterTopic,
-            ...config.eventSource,
-          }),
+        kafkaTrigger: (fn, target) =>
+          kafka.bindEventSource(
+            fn,
+            {
+              topics: config.topics,
+              consumerGroupId: config.consumerGroupId,
+              deadLetterTopic: config.deadLetterTopic,
+              ...config.eventSource,
+            },
+            target,
+          ),
         kafkaReader: (fn) =>
           kafka.bindReader(fn, {
             topics: config.topics,

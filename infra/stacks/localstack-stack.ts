@@ -33,12 +33,12 @@ export class LocalStackStack extends Stack {
           fn.addEnvironment('REDIS_URL', local.redisUrl);
           fn.addEnvironment('SEQGUARD_REDIS_CLUSTER', 'false');
         },
-        kafkaTrigger: (fn) => {
+        kafkaTrigger: (fn, target) => {
           if (!local.kafkaTrigger) return;
           config.topics.forEach((topic, i) => {
             this.kafkaTriggers.push(
               new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
-                target: fn.function,
+                target,
                 kafkaBootstrapServers: brokers,
                 kafkaTopic: topic,
                 kafkaConsumerGroupId: config.consumerGroupId,

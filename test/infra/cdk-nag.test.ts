@@ -50,6 +50,10 @@ describe('cdk-nag AwsSolutions', () => {
         },
       },
     ],
+    [
+      'low latency with provisioned concurrency (a version and an alias)',
+      { eventSource: { lowLatency: true }, provisionedConcurrency: 2 },
+    ],
     ['the LocalStack stage', { stage: 'localstack', localstack: { kafkaTrigger: true } }],
     ['your own VPC, MSK cluster and cache', { existing: existingClusters }],
   ])('reports no unacknowledged finding for %s', (_name, context) => {

@@ -28,6 +28,10 @@ const configurations: Record<string, Record<string, unknown>> = {
       slack: { workspaceId: 'T0123', channelId: 'C0456' },
     },
   },
+  'low latency with provisioned concurrency': {
+    eventSource: { lowLatency: true },
+    provisionedConcurrency: 2,
+  },
   localstack: { stage: 'localstack', localstack: { kafkaTrigger: true } },
   'bring-your-own clusters': { existing: existingClusters },
 };

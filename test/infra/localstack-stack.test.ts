@@ -6,8 +6,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { synthApp } from '../helpers/cdk.ts';
 
-function synthLocal(localstack: Record<string, unknown> = {}) {
-  const { stacks } = synthApp({ stage: 'localstack', localstack });
+function synthLocal(
+  localstack: Record<string, unknown> = {},
+  context: Record<string, unknown> = {},
+) {
+  const { stacks } = synthApp({ stage: 'localstack', localstack, ...context });
   if (stacks.stage !== 'localstack') throw new Error('expected the LocalStack stage');
   return Template.fromStack(stacks.localstack);
 }
@@ -51,5 +54,21 @@ describe('LocalStack stage', () => {
       BisectBatchOnFunctionError: true,
       DestinationConfig: { OnFailure: { Destination: 'kafka://seqguard.events.failed' } },
     });
+  });
+
+  it('makes the trigger invoke the alias live when apply-events has provisioned concurrency', () => {
+    const template = synthLocal({ kafkaTrigger: true }, { provisionedConcurrency: 1 });
+    const [aliasId] = Object.keys(
+      template.findResources('AWS::Lambda::Alias', {
+        Properties: {
+          Name: 'live',
+          ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 1 },
+        },
+      }),
+    );
+    expect(aliasId).toBeDefined();
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    // CDK's `<function>:<alias>`, cut out of the alias's ARN.
+    expect(JSON.stringify(mapping?.Properties.FunctionName)).toContain(`{"Ref":"${aliasId}"}`);
   });
 });

@@ -2,7 +2,7 @@
  * The functions, their trigger and schedule, their IAM and network access, and the alarms, as
  * `cdk synth` renders them with cdk.json's settings (one synth, no bundling).
  */
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { type AlarmName, alarmMetrics, defaultThresholds } from '../../core/config/thresholds.ts';
 import { synthApp, testEnv } from '../helpers/cdk.ts';
@@ -177,6 +177,124 @@ describe('low-latency mode (eventSource.lowLatency)', () => {
     expect(() =>
       synthAws({ eventSource: '{"lowLatency":"true","maxBatchingWindowSeconds":"0"}' }),
     ).not.toThrow();
+  });
+});
+
+// Lambda developer guide, "Configuring provisioned concurrency for a function"
+// (https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html): provisioned
+// concurrency is set on a published version or an alias, not on $LATEST. "Low latency processing
+// for Kafka event sources" (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html)
+// recommends it on the mapping's target function against cold starts, and gives each poller up
+// to 5 concurrent invocations. CloudFormation, AWS::Lambda::Alias ProvisionedConcurrencyConfiguration
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-alias-provisionedconcurrencyconfiguration.html):
+// ProvisionedConcurrentExecutions on the alias.
+describe('provisioned concurrency (provisionedConcurrency)', () => {
+  const topics = ['payments', 'refunds'];
+  const warm = synthAws({ topics, provisionedConcurrency: 3 });
+  const cold = synthAws({ topics });
+  const idsOf = (template: Template, type: string) => Object.keys(template.findResources(type));
+  const mappingTargets = (template: Template) =>
+    Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
+      (m) => m.Properties.FunctionName,
+    );
+
+  it('is off by default: no version, no alias, every mapping invokes the function', () => {
+    for (const template of [pipeline, cold.pipeline]) {
+      expect(idsOf(template, 'AWS::Lambda::Version')).toEqual([]);
+      expect(idsOf(template, 'AWS::Lambda::Alias')).toEqual([]);
+    }
+    expect(mappingTargets(cold.pipeline)).toEqual([{ Ref: applyEventsId }, { Ref: applyEventsId }]);
+  });
+
+  it("publishes apply-events' current version and an alias live with the provisioned concurrency", () => {
+    const [versionId, ...moreVersions] = idsOf(warm.pipeline, 'AWS::Lambda::Version');
+    expect(moreVersions).toEqual([]);
+    const version = warm.pipeline.findResources('AWS::Lambda::Version')[versionId as string];
+    expect(version?.Properties).toEqual({ FunctionName: { Ref: applyEventsId } });
+    // The version the alias leaves on the next deploy is deleted, not kept.
+    expect(version?.DeletionPolicy).toBe('Delete');
+    const aliases = Object.values(warm.pipeline.findResources('AWS::Lambda::Alias'));
+    expect(aliases).toHaveLength(1);
+    expect(aliases[0]?.Properties).toMatchObject({
+      Name: 'live',
+      FunctionName: { Ref: applyEventsId },
+      FunctionVersion: { 'Fn::GetAtt': [versionId, 'Version'] },
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 3 },
+    });
+  });
+
+  it('points every Kafka mapping at the alias ARN, with the rest of each mapping unchanged', () => {
+    const [aliasId] = idsOf(warm.pipeline, 'AWS::Lambda::Alias');
+    expect(aliasId).toBeDefined();
+    expect(mappingTargets(warm.pipeline)).toEqual([{ Ref: aliasId }, { Ref: aliasId }]);
+    const withoutTarget = (template: Template) =>
+      Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map((m) => {
+        const { FunctionName: _, ...rest } = m.Properties as Record<string, unknown>;
+        return rest;
+      });
+    expect(withoutTarget(warm.pipeline)).toEqual(withoutTarget(cold.pipeline));
+  });
+
+  it("leaves apply-events' role as it was: the mapping polls with it, whatever it invokes", () => {
+    expect(warm.text.permissionsOf('PipelineApplyEventsRole')).toEqual(
+      cold.text.permissionsOf('PipelineApplyEventsRole'),
+    );
+  });
+
+  it('keeps the function alarms on FunctionName, which counts the alias too, and graphs the alias', () => {
+    for (const metric of ['Errors', 'Throttles']) {
+      warm.pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `seqguard-ApplyEvents-${metric}`,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: applyEventsId } }],
+      });
+    }
+    const body = (template: Template) =>
+      text.render(
+        Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties
+          .DashboardBody,
+      );
+    const resource = `"Resource","{PipelineApplyEventsFunction}:live"`;
+    for (const metric of [
+      'ProvisionedConcurrencyUtilization',
+      'ProvisionedConcurrencySpilloverInvocations',
+    ]) {
+      expect(body(warm.pipeline)).toContain(
+        `"${metric}","FunctionName","{PipelineApplyEventsFunction}",${resource}`,
+      );
+      expect(body(cold.pipeline)).not.toContain(metric);
+    }
+  });
+
+  it('warns at synth when the trigger could never use all of it (5 invocations per poller)', () => {
+    const warning = Match.stringLikeRegexp(
+      'provisionedConcurrency .* more than the trigger can use',
+    );
+    // 2 mappings of at most 3 pollers: 30 concurrent invocations at most.
+    const at = (provisionedConcurrency: number) =>
+      Annotations.fromStack(
+        synthAws({ topics, provisionedConcurrency }).stacks.pipeline,
+      ).findWarning('*', warning);
+    expect(at(30)).toEqual([]);
+    expect(at(31)).toHaveLength(1);
+  });
+
+  it.each([[-1], [1.5], ['two'], [true], ['']])(
+    'refuses %j with an error that names the setting and the rule',
+    (value) => {
+      expect(() => synthAws({ provisionedConcurrency: value })).toThrow(
+        /provisionedConcurrency: a whole number of execution environments of apply-events to keep initialized, 0 \(none\) or more/,
+      );
+    },
+  );
+
+  it('takes the number as -c gives it, a string', () => {
+    const fromCli = synthAws({ provisionedConcurrency: '2' }).pipeline;
+    fromCli.hasResourceProperties('AWS::Lambda::Alias', {
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 },
+    });
+    expect(idsOf(synthAws({ provisionedConcurrency: '0' }).pipeline, 'AWS::Lambda::Alias')).toEqual(
+      [],
+    );
   });
 });
 
