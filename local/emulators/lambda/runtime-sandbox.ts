@@ -76,6 +76,8 @@ export class RuntimeSandbox {
   readonly initDurations: number[] = [];
   /** Cold starts so far: runtimes started (after a crash or a timeout too). */
   coldStarts = 0;
+  /** When the current emulator was spawned (performance.now()): a cold start's first moment. */
+  startedAt: number | undefined;
 
   constructor(options: RuntimeSandboxOptions) {
     this.#options = options;
@@ -108,6 +110,7 @@ export class RuntimeSandbox {
     const tools = await lambdaRuntimeTools();
     const { assetDir, handler, env, functionName, memoryMiB } = this.#options;
     const [port, runtimeApi] = (await freePorts(2)) as [number, number];
+    this.startedAt = performance.now();
     const emulator = spawn(
       tools.rie,
       [
