@@ -24,6 +24,17 @@ import {
   measureApplyThroughput,
   waitDesignName,
 } from './apply-throughput.ts';
+import {
+  type ColdStartMeasurement,
+  coldStartFigures,
+  coldStartRatio,
+  coldStartTable,
+  emptyBaseline,
+  loadFigures,
+  loadShares,
+  measureColdStarts,
+  powertoolsBaseline,
+} from './cold-start.ts';
 import { costTable, designCosts } from './cost.ts';
 import {
   type HandlerPath,
@@ -93,6 +104,7 @@ const sizes = quick
       rebuildRounds: 1,
       reads: { members: 20_000, calls: 2_000, rounds: 3 },
       view: { streams: [10_000], rounds: 3, tailEvents: 20_000 },
+      coldStarts: 3,
     }
   : {
       apply: 200_000,
@@ -109,9 +121,10 @@ const sizes = quick
       rebuildRounds: 3,
       reads: { members: 1_000_000, calls: 20_000, rounds: 5 },
       view: { streams: [10_000, 1_000_000], rounds: 5, tailEvents: 200_000 },
+      coldStarts: 15,
     };
 
-/** The targets this run is held to (issues 14 and 15), each checked in the table "Targets". */
+/** The targets this run is held to (issues 14, 15 and 24), each checked in the table "Targets". */
 const targets = {
   replayMs: 50,
   rebuild1MMs: 5_000,
@@ -131,6 +144,10 @@ const targets = {
   viewWarmMs: 50,
   /** The view's rate reading a backlog, over the guard's apply rate of the same pass. */
   viewTailRatio: 1,
+  /** apply-events' bundle as deployed (index.mjs, minified), bytes. */
+  applyBundleBytes: 1_000_000,
+  /** apply-events' cold start (spawn to first response) over the Powertools baseline's. */
+  coldStartRatio: 2,
 } as const;
 
 /** The peak rate the pipeline is sized for here; the steady test runs at 1.5 times it. */
@@ -276,9 +293,10 @@ async function main(): Promise<void> {
     const streams = await runReplayRebuild(servers.redis);
     const view = await runStreamView(servers.redis);
     const reading = { reads: await runReads(servers.redis), view, readable };
-    reportTargets(apply, mutations, streams, curve, handlerRatio, reading);
+    const coldStart = await runColdStart(servers.redisUrl, servers.kafka.bootstrap);
+    reportTargets(apply, mutations, streams, curve, handlerRatio, reading, coldStart);
     await writeResults(started);
-    verify(apply, mutations, streams, curve, pipeline, reading);
+    verify(apply, mutations, streams, curve, pipeline, reading, coldStart);
   } finally {
     await tearDown(servers);
   }
@@ -686,6 +704,53 @@ function viewTargets(view: StreamViewMeasurement): string[][] {
   ];
 }
 
+/** The deployed bundles' cold starts beside the two baselines (bench/cold-start.ts). */
+async function runColdStart(
+  redisUrl: string,
+  kafkaBootstrap: string,
+): Promise<ColdStartMeasurement> {
+  const m = await measureColdStarts({ redisUrl, kafkaBootstrap }, { coldStarts: sizes.coldStarts });
+  const shares = loadShares(m);
+  const holding = loadFigures(m);
+  const added = (figure: keyof typeof coldStartFigures) =>
+    `${coldStartFigures[figure]} ${fixed(shares[figure], Math.abs(shares[figure]) < 1 ? 2 : 1)} ms`;
+  section(
+    `Cold start (each deployed bundle under Lambda's Runtime Interface Emulator: median of ${m.coldStarts} cold starts, with the range)`,
+    `${coldStartTable(m)}\n\n` +
+      `Each function's bundle as \`cdk deploy\` ships it (index.mjs, minified; its source map not counted), beside two handlers bundled by the same construct: an empty one, and a bare one with Powertools Logger and Metrics wired with middy as the functions wire them (bench/cold-start/). Each runs with the stack's variables (NODE_OPTIONS=--enable-source-maps included), this run's Redis and Kafka in place of the clusters, on AWS's Runtime Interface Client and Node 24 under AWS's Lambda Runtime Interface Emulator (docs/local-runtime.md); the baselines with apply-events' memory, which here sets only Node's heap (the emulator does not share out CPU by memory as Lambda does). ` +
+      `A cold start is a fresh emulator and runtime and one invocation that the subject answers at once (the column "invoked with"; every answer is checked: ${m.correct ? 'all right' : `WRONG: ${m.wrong.join('; ')}`}), then a second, warm one. One untimed round first; then in each round every subject cold-starts once, in turns, the first rotating. ` +
+      `Spawn to first response runs from the emulator's spawn to the first answer: the emulator's own start, the runtime's init (Node's start, the runtime client, the module's load and its top-level work: configuration, Redis client) and the first invocation (check-drift and replay connect to Kafka in it). ` +
+      `Which figure holds the module's load, measured: apply-events adds ${fixed(shares.spawnToResponseMs, 1)} ms to spawn to first response over the empty handler, of which ${added('initReportMs')}, ${added('firstDurationMs')} and ${added('reportInitMs')}: on this emulator the load is in ${holding.length > 0 ? holding.map((f) => coldStartFigures[f]).join(' and ') : 'none of them'} (the emulator times the first Duration from the request, the init included, and reports almost nothing as the REPORT's Init Duration; on AWS, Lambda reports the init as the REPORT's Init Duration and leaves it out of Duration). ` +
+      `apply-events against the Powertools baseline is the median of the rounds' own ratios of spawn to first response (in "Targets").`,
+  );
+  return m;
+}
+
+/** The cold-start targets: apply-events' bundle size, and its cold start over the Powertools baseline's. */
+function coldStartTargets(m: ColdStartMeasurement): string[][] {
+  const apply = m.rows.find((r) => r.subject === 'apply-events');
+  const bytes = apply?.bundleBytes ?? Number.NaN;
+  const ratio = coldStartRatio(m, 'apply-events', powertoolsBaseline);
+  const empty = coldStartRatio(m, 'apply-events', emptyBaseline);
+  const range = (r: { min: number; max: number }) =>
+    m.coldStarts > 1 ? ` (${fixed(r.min, 2)}x to ${fixed(r.max, 2)}x)` : '';
+  return [
+    [
+      'apply-events bundle as deployed (index.mjs, minified)',
+      `${fixed(bytes)} bytes`,
+      `<= ${fixed(targets.applyBundleBytes)} bytes`,
+      met(bytes <= targets.applyBundleBytes),
+    ],
+    [
+      "apply-events cold start (spawn to first response) / the Powertools baseline's (median of the rounds' ratios)",
+      `${fixed(ratio.median, 2)}x${range(ratio)}`,
+      `<= ${targets.coldStartRatio}x`,
+      met(ratio.median <= targets.coldStartRatio),
+    ],
+    ["the same / the empty handler's", `${fixed(empty.median, 2)}x${range(empty)}`, '', ''],
+  ];
+}
+
 /** Produce-to-readable at the target rate. */
 function readableTarget(point: LatencyPoint): string[] {
   const r = point.readable;
@@ -714,6 +779,7 @@ function reportTargets(
   curve: LatencyPoint[],
   handlerRatio: number,
   reading: ReadingRuns,
+  coldStart: ColdStartMeasurement,
 ): void {
   const { ratio, cpuRatio } = applyRatios(apply);
   const replayMs = percentile(
@@ -784,6 +850,7 @@ function reportTargets(
     ],
     ...readTargets(reading.reads),
     ...viewTargets(reading.view),
+    ...coldStartTargets(coldStart),
   ];
   section(
     'Targets',
@@ -833,6 +900,7 @@ function verify(
   curve: LatencyPoint[],
   { steady, burst }: PipelineRuns,
   { reads, view, readable }: ReadingRuns,
+  coldStart: ColdStartMeasurement,
 ): void {
   // A wait that failed while the pipeline kept up: the reader never saw a position handled.
   const readableFailed = !readable.saturated && (readable.readable?.failed ?? 1) > 0;
@@ -843,6 +911,7 @@ function verify(
     curve.some((p) => p.drained && !p.correct) ||
     !reads.correct ||
     !view.correct ||
+    !coldStart.correct ||
     (readable.drained && !readable.correct) ||
     readableFailed ||
     steady.lost + steady.duplicated + burst.lost + burst.duplicated > 0;

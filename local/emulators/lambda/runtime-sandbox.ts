@@ -82,6 +82,8 @@ export class RuntimeSandbox {
   readonly initDurations: number[] = [];
   /** Cold starts so far: runtimes started (after a crash or a timeout too). */
   coldStarts = 0;
+  /** When the current emulator was spawned (performance.now()): a cold start's first moment. */
+  startedAt: number | undefined;
 
   constructor(options: RuntimeSandboxOptions) {
     this.#options = options;
@@ -117,6 +119,7 @@ export class RuntimeSandbox {
     this.#tmp ??= await mkdtemp(join(tmpdir(), 'seqguard-lambda-tmp-'));
     const { assetDir, handler, env, functionName, memoryMiB } = this.#options;
     const [port, runtimeApi] = (await freePorts(2)) as [number, number];
+    this.startedAt = performance.now();
     const emulator = spawn(
       tools.rie,
       [
