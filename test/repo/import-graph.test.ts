@@ -42,7 +42,7 @@ const sinkCore = [
 ];
 /** Packages a pure part may use: schemas, and types only. */
 const purePackages = new Set([
-  'zod',
+  'zod/mini',
   'typebox',
   'typebox/type',
   'typebox/compile',
