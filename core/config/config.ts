@@ -8,7 +8,7 @@ import type { DecodeOptions } from '../events/decode.ts';
 import { toUint63String } from '../events/int64.ts';
 import { mappingSchema } from '../events/schema.ts';
 import { maxChunkEvents } from '../guard/chunks.ts';
-import type { KafkaLocation } from '../kafka/connection.ts';
+import type { KafkaLocation } from '../kafka/location.ts';
 import type { MutationRegistry } from '../mutations/registry.ts';
 import type { GuardOptions } from '../redis/apply-batch.ts';
 import type { RedisConnectionOptions } from '../redis/client.ts';
