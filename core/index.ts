@@ -116,10 +116,10 @@ export {
   createConsumer,
   createKafkaProducer,
   type KafkaConnection,
-  lazyKafkaConnection,
   withAdmin,
 } from './kafka/connection.ts';
 export { triggerGroupId, triggerGroups } from './kafka/consumer-groups.ts';
+export { lazyKafkaConnection } from './kafka/location.ts';
 export {
   type ConsumedRecord,
   type EventSourceIdentity,

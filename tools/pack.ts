@@ -30,6 +30,8 @@ interface Manifest {
   engines: Record<string, string>;
   /** The public entries, as this repository's source: `./core/index.ts`. */
   exports: Record<string, string>;
+  /** Private imports (`#kafka/has-records`): modules the functions load at first use. */
+  imports: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 }
@@ -61,6 +63,11 @@ function manifestOf(repo: Manifest) {
     type: 'module',
     engines: repo.engines,
     exports,
+    // The same private imports, compiled: apply-events' asset holds each in a module of its own
+    // (infra/constructs/function-code.ts).
+    imports: Object.fromEntries(
+      Object.entries(repo.imports).map(([name, source]) => [name, source.replace(/\.ts$/, '.js')]),
+    ),
     // Only the Lambda entries run code when loaded; a bundler may drop any other module unused.
     sideEffects: ['./functions/*/handler.js'],
     dependencies: {

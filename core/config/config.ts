@@ -2,17 +2,18 @@
  * Configuration of the sink, from environment variables, validated once at cold start.
  * Every problem is reported at once, by variable name, in one ConfigError.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
 import type { DecodeOptions } from '../events/decode.ts';
 import { toUint63String } from '../events/int64.ts';
 import { mappingSchema } from '../events/schema.ts';
 import { maxChunkEvents } from '../guard/chunks.ts';
-import type { KafkaLocation } from '../kafka/connection.ts';
+import type { KafkaLocation } from '../kafka/location.ts';
 import type { MutationRegistry } from '../mutations/registry.ts';
 import type { GuardOptions } from '../redis/apply-batch.ts';
 import type { RedisConnectionOptions } from '../redis/client.ts';
 import { defaultOf } from './environment.ts';
+import { inEnglish } from './zod-english.ts';
 
 export interface SinkConfig {
   redis: RedisConnectionOptions;
@@ -30,25 +31,41 @@ export interface SinkConfig {
 }
 
 const integer = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
 
-const boolean = z
-  .enum(['true', 'false', '1', '0'])
-  .default(String(defaultOf('SEQGUARD_REDIS_CLUSTER')) as 'false')
-  .transform((v) => v === 'true' || v === '1');
+const flags = ['true', 'false', '1', '0'] as const;
 
-const mappingFromJson = z
-  .string()
-  .default(defaultOf('SEQGUARD_MAPPING'))
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `not JSON: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  })
-  .pipe(mappingSchema);
+/** A flag, `true`/`1` or `false`/`0`, as a boolean. */
+const flag = (fallback: boolean) =>
+  z.pipe(
+    z._default(z.enum(flags), String(fallback) as 'true' | 'false'),
+    z.transform((v) => v === 'true' || v === '1'),
+  );
+
+/** Text of at least one character. */
+const nonEmpty = () => z.string().check(z.minLength(1));
+
+/** A string matching `pattern`, or `message`. */
+const matching = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
+
+const mappingFromJson = z.pipe(
+  z.pipe(
+    z._default(z.string(), defaultOf('SEQGUARD_MAPPING')),
+    z.transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (error) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `not JSON: ${(error as Error).message}`,
+          input: text,
+        });
+        return z.NEVER;
+      }
+    }),
+  ),
+  mappingSchema,
+);
 
 /** MSK IAM tokens are signed for a region: SEQGUARD_KAFKA_MSK_IAM=true needs one to sign for. */
 function hasMskIamRegion(e: {
@@ -68,30 +85,36 @@ const mskIamRegionIssue = {
 const environmentSchema = z
   .object({
     REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
-    SEQGUARD_REDIS_CLUSTER: boolean,
-    SEQGUARD_REDIS_AUTH_SECRET_ARN: z
-      .string()
-      .regex(
+    SEQGUARD_REDIS_CLUSTER: flag(defaultOf('SEQGUARD_REDIS_CLUSTER')),
+    SEQGUARD_REDIS_AUTH_SECRET_ARN: z.optional(
+      matching(
         /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+$/,
         'a Secrets Manager secret ARN',
-      )
-      .optional(),
-    SEQGUARD_REDIS_CA_FILE: z.string().min(1).optional(),
+      ),
+    ),
+    SEQGUARD_REDIS_CA_FILE: z.optional(nonEmpty()),
     SEQGUARD_REDIS_TIMEOUT_MS: integer(100, 60_000, defaultOf('SEQGUARD_REDIS_TIMEOUT_MS')),
     SEQGUARD_REDIS_WAIT_REPLICAS: integer(0, 5, defaultOf('SEQGUARD_REDIS_WAIT_REPLICAS')),
     SEQGUARD_REDIS_WAIT_TIMEOUT_MS: integer(1, 60_000, defaultOf('SEQGUARD_REDIS_WAIT_TIMEOUT_MS')),
-    SEQGUARD_KEY_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
-      .default(defaultOf('SEQGUARD_KEY_PREFIX')),
-    SEQGUARD_FORMAT: z.enum(['envelope', 'mapped']).default(defaultOf('SEQGUARD_FORMAT')),
+    SEQGUARD_KEY_PREFIX: z._default(
+      matching(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -'),
+      defaultOf('SEQGUARD_KEY_PREFIX'),
+    ),
+    SEQGUARD_FORMAT: z._default(z.enum(['envelope', 'mapped']), defaultOf('SEQGUARD_FORMAT')),
     SEQGUARD_MAPPING: mappingFromJson,
-    SEQGUARD_DEFAULT_SHARD: z.string().min(1).max(128).default(defaultOf('SEQGUARD_DEFAULT_SHARD')),
+    SEQGUARD_DEFAULT_SHARD: z._default(
+      z.string().check(z.minLength(1), z.maxLength(128)),
+      defaultOf('SEQGUARD_DEFAULT_SHARD'),
+    ),
     SEQGUARD_MAX_VALUE_BYTES: integer(64, 10 * 1024 * 1024, defaultOf('SEQGUARD_MAX_VALUE_BYTES')),
     SEQGUARD_FIRST_SEQ: z
-      .string()
-      .default(defaultOf('SEQGUARD_FIRST_SEQ'))
-      .refine((v) => toUint63String(v) === v, 'must be an integer from 0 to 2^63-1, digits only'),
+      ._default(z.string(), defaultOf('SEQGUARD_FIRST_SEQ'))
+      .check(
+        z.refine(
+          (v) => toUint63String(v) === v,
+          'must be an integer from 0 to 2^63-1, digits only',
+        ),
+      ),
     SEQGUARD_STREAM_MAX_LEN: integer(0, 1_000_000_000, defaultOf('SEQGUARD_STREAM_MAX_LEN')),
     SEQGUARD_STREAM_MAX_AGE_SECONDS: integer(
       0,
@@ -100,31 +123,30 @@ const environmentSchema = z
     ),
     SEQGUARD_CHUNK_SIZE: integer(1, maxChunkEvents, defaultOf('SEQGUARD_CHUNK_SIZE')),
     SEQGUARD_SHARD_CONCURRENCY: integer(1, 256, defaultOf('SEQGUARD_SHARD_CONCURRENCY')),
-    SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
-    SEQGUARD_MSK_CLUSTER_ARN: z
-      .string()
-      .regex(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')
-      .optional(),
-    SEQGUARD_KAFKA_MSK_IAM: z.enum(['true', 'false', '1', '0']).optional(),
-    SEQGUARD_KAFKA_CA_FILE: z.string().min(1).optional(),
-    AWS_REGION: z.string().optional(),
+    SEQGUARD_KAFKA_BOOTSTRAP: z.optional(z.string()),
+    SEQGUARD_MSK_CLUSTER_ARN: z.optional(matching(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')),
+    SEQGUARD_KAFKA_MSK_IAM: z.optional(z.enum(flags)),
+    SEQGUARD_KAFKA_CA_FILE: z.optional(nonEmpty()),
+    AWS_REGION: z.optional(z.string()),
   })
-  .refine((e) => !e.SEQGUARD_REDIS_CA_FILE || e.REDIS_URL.startsWith('rediss:'), {
-    message: 'needs a rediss:// (TLS) REDIS_URL',
-    path: ['SEQGUARD_REDIS_CA_FILE'],
-  })
-  // WAIT blocks on the node while the command timeout runs in the client: a wait as long as the
-  // timeout would be cut off as "unavailable" instead of reported as not replicated.
-  .refine(
-    (e) =>
-      e.SEQGUARD_REDIS_WAIT_REPLICAS === 0 ||
-      e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS < e.SEQGUARD_REDIS_TIMEOUT_MS,
-    {
-      message: 'must be below SEQGUARD_REDIS_TIMEOUT_MS',
-      path: ['SEQGUARD_REDIS_WAIT_TIMEOUT_MS'],
-    },
-  )
-  .refine(hasMskIamRegion, mskIamRegionIssue);
+  .check(
+    z.refine((e) => !e.SEQGUARD_REDIS_CA_FILE || e.REDIS_URL.startsWith('rediss:'), {
+      message: 'needs a rediss:// (TLS) REDIS_URL',
+      path: ['SEQGUARD_REDIS_CA_FILE'],
+    }),
+    // WAIT blocks on the node while the command timeout runs in the client: a wait as long as
+    // the timeout would be cut off as "unavailable" instead of reported as not replicated.
+    z.refine(
+      (e) =>
+        e.SEQGUARD_REDIS_WAIT_REPLICAS === 0 ||
+        e.SEQGUARD_REDIS_WAIT_TIMEOUT_MS < e.SEQGUARD_REDIS_TIMEOUT_MS,
+      {
+        message: 'must be below SEQGUARD_REDIS_TIMEOUT_MS',
+        path: ['SEQGUARD_REDIS_WAIT_TIMEOUT_MS'],
+      },
+    ),
+    z.refine(hasMskIamRegion, mskIamRegionIssue),
+  );
 
 /**
  * Kafka's location from SEQGUARD_KAFKA_BOOTSTRAP or SEQGUARD_MSK_CLUSTER_ARN, if either is set.
@@ -171,7 +193,7 @@ export function loadSinkConfig(
   env: Record<string, string | undefined>,
   code: ConfigCode = {},
 ): SinkConfig {
-  const parsed = environmentSchema.safeParse(env);
+  const parsed = environmentSchema.safeParse(env, inEnglish);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const path = issue.path.map(String);
@@ -230,31 +252,32 @@ export interface DriftConfig {
 
 const driftEnvironmentSchema = z
   .object({
-    SEQGUARD_TOPICS: z
-      .string()
-      .min(1, 'name the topics the sink consumes, comma-separated')
-      .transform((v) =>
+    SEQGUARD_TOPICS: z.pipe(
+      z.string().check(z.minLength(1, 'name the topics the sink consumes, comma-separated')),
+      z.transform((v) =>
         v
           .split(',')
           .map((t) => t.trim())
           .filter(Boolean),
       ),
-    SEQGUARD_CONSUMER_GROUP: z.string().min(1, "the event source mapping's consumer group id"),
+    ),
+    SEQGUARD_CONSUMER_GROUP: z
+      .string()
+      .check(z.minLength(1, "the event source mapping's consumer group id")),
     // Where Kafka is (SEQGUARD_KAFKA_BOOTSTRAP, SEQGUARD_MSK_CLUSTER_ARN, with MSK IAM and the
     // CA) is the sink's setting, parsed and checked with it; here it is required.
-    SEQGUARD_KAFKA_BOOTSTRAP: z.string().optional(),
-    SEQGUARD_MSK_CLUSTER_ARN: z.string().optional(),
-    SEQGUARD_AUTO_REPLAY: z
-      .enum(['true', 'false', '1', '0'])
-      .default(String(defaultOf('SEQGUARD_AUTO_REPLAY')) as 'true')
-      .transform((v) => v === 'true' || v === '1'),
+    SEQGUARD_KAFKA_BOOTSTRAP: z.optional(z.string()),
+    SEQGUARD_MSK_CLUSTER_ARN: z.optional(z.string()),
+    SEQGUARD_AUTO_REPLAY: flag(defaultOf('SEQGUARD_AUTO_REPLAY')),
     SEQGUARD_REPLAY_LIMIT: integer(1, 1_000_000, defaultOf('SEQGUARD_REPLAY_LIMIT')),
     SEQGUARD_MAX_STATE_ENTRIES: integer(0, 100_000_000, defaultOf('SEQGUARD_MAX_STATE_ENTRIES')),
   })
-  .refine((e) => e.SEQGUARD_KAFKA_BOOTSTRAP || e.SEQGUARD_MSK_CLUSTER_ARN, {
-    message: 'set SEQGUARD_KAFKA_BOOTSTRAP (host:port,…) or SEQGUARD_MSK_CLUSTER_ARN',
-    path: ['SEQGUARD_KAFKA_BOOTSTRAP'],
-  });
+  .check(
+    z.refine((e) => Boolean(e.SEQGUARD_KAFKA_BOOTSTRAP || e.SEQGUARD_MSK_CLUSTER_ARN), {
+      message: 'set SEQGUARD_KAFKA_BOOTSTRAP (host:port,…) or SEQGUARD_MSK_CLUSTER_ARN',
+      path: ['SEQGUARD_KAFKA_BOOTSTRAP'],
+    }),
+  );
 
 export function loadDriftConfig(
   env: Record<string, string | undefined>,
@@ -267,7 +290,7 @@ export function loadDriftConfig(
   } catch (error) {
     problems.push((error as Error).message.replace(/^invalid configuration:\n {2}/, ''));
   }
-  const parsed = driftEnvironmentSchema.safeParse(env);
+  const parsed = driftEnvironmentSchema.safeParse(env, inEnglish);
   if (!parsed.success) {
     problems.push(
       ...parsed.error.issues.map(

@@ -4,40 +4,42 @@
  * numbers. Defaults come from the seed article's configuration template (lag 10,000 messages,
  * drift 30 s); SEQGUARD_THRESHOLDS (JSON) overrides any of them.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from '../errors.ts';
+import { inEnglish } from './zod-english.ts';
 
-export const thresholdsSchema = z
-  .object({
-    /** Records the consumer group is behind the log end, all partitions together. */
-    consumerLagRecords: z.number().positive().default(10_000),
-    /** Records Redis is behind the log end (by the applied checkpoints), all partitions. */
-    appliedLagRecords: z.number().positive().default(10_000),
-    /** Age of the oldest record not yet applied, in seconds, worst partition. */
-    timeLagSeconds: z.number().positive().default(30),
-    /** Records the group committed that Redis does not hold: Redis lost writes. */
-    commitAheadRecords: z.number().positive().default(1),
-    /**
-     * Records Redis holds less of than the partition ledgers say were handled: acknowledged
-     * writes lost (a restart without data, a failover, a restore), or ranges the trigger gave
-     * up on. The drift check replays them; records older than the log start cannot be, and keep
-     * this alarm on.
-     */
-    redisBehindRecords: z.number().positive().default(1),
-    /** Open ranges of missing seqs. */
-    openGaps: z.number().positive().default(1),
-    /** Entries in the dead-letter stream. */
-    deadLetters: z.number().positive().default(1),
-    /** State keys whose contents disagree with the guard's running totals. */
-    stateDriftKeys: z.number().positive().default(1),
-    /** Shards the sink wrote to whose keys are gone. */
-    vanishedShards: z.number().positive().default(1),
-  })
-  .strict();
+/** A threshold: a positive number, `fallback` when not given. */
+const threshold = (fallback: number) => z._default(z.number().check(z.positive()), fallback);
+
+export const thresholdsSchema = z.strictObject({
+  /** Records the consumer group is behind the log end, all partitions together. */
+  consumerLagRecords: threshold(10_000),
+  /** Records Redis is behind the log end (by the applied checkpoints), all partitions. */
+  appliedLagRecords: threshold(10_000),
+  /** Age of the oldest record not yet applied, in seconds, worst partition. */
+  timeLagSeconds: threshold(30),
+  /** Records the group committed that Redis does not hold: Redis lost writes. */
+  commitAheadRecords: threshold(1),
+  /**
+   * Records Redis holds less of than the partition ledgers say were handled: acknowledged
+   * writes lost (a restart without data, a failover, a restore), or ranges the trigger gave
+   * up on. The drift check replays them; records older than the log start cannot be, and keep
+   * this alarm on.
+   */
+  redisBehindRecords: threshold(1),
+  /** Open ranges of missing seqs. */
+  openGaps: threshold(1),
+  /** Entries in the dead-letter stream. */
+  deadLetters: threshold(1),
+  /** State keys whose contents disagree with the guard's running totals. */
+  stateDriftKeys: threshold(1),
+  /** Shards the sink wrote to whose keys are gone. */
+  vanishedShards: threshold(1),
+});
 
 export type Thresholds = z.output<typeof thresholdsSchema>;
 
-export const defaultThresholds: Thresholds = thresholdsSchema.parse({});
+export const defaultThresholds: Thresholds = thresholdsSchema.parse({}, inEnglish);
 
 /** The metric (CloudWatch EMF, namespace `seqguard`) behind each threshold. */
 export const alarmMetrics = {
@@ -65,7 +67,7 @@ export function loadThresholds(env: Record<string, string | undefined>): Thresho
       cause: error,
     });
   }
-  const parsed = thresholdsSchema.safeParse(json);
+  const parsed = thresholdsSchema.safeParse(json, inEnglish);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (i) => `${i.path.join('.') || 'thresholds'}: ${i.message}`,

@@ -5,7 +5,8 @@
  * bootstrap brokers are looked up at first use).
  */
 import { type ConfigCode, type DriftConfig, loadDriftConfig } from '../config/config.ts';
-import { type KafkaConnection, lazyKafkaConnection } from '../kafka/connection.ts';
+import type { KafkaConnection } from '../kafka/connection.ts';
+import { lazyKafkaConnection } from '../kafka/location.ts';
 import { withRedisAuthSecret } from '../redis/auth-secret.ts';
 import { createRedisClient, type RedisClient } from '../redis/client.ts';
 

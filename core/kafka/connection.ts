@@ -3,9 +3,9 @@
  * the project is made here from one `KafkaConnection`, so a connection that says "MSK IAM" gives
  * every client TLS plus SASL/OAUTHBEARER: a client built anywhere else would open a plaintext
  * connection to MSK's IAM listener, which accepts only TLS
- * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html).
+ * (https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html). Where the
+ * brokers are, and how to reach them, is location.ts's: it needs no Kafka client.
  */
-import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import {
   Admin,
@@ -15,8 +15,7 @@ import {
   Producer,
   type ProducerOptions,
 } from '@platformatic/kafka';
-import { ConfigError } from '../errors.ts';
-import { mskBootstrapBrokers, mskIamSaslOptions } from './msk-iam.ts';
+import { mskIamSaslOptions } from './msk-iam.ts';
 
 export interface KafkaConnection {
   bootstrapBrokers: string[];
@@ -113,50 +112,4 @@ export function withAdmin<T>(
 ): Promise<T> {
   const admin = createAdmin(connection);
   return work(admin).finally(() => admin.close());
-}
-
-/** Where the drift check, replay and the CLI find Kafka (core/config/config.ts). */
-export interface KafkaLocation {
-  /** `host:port` list, or resolved from the MSK cluster ARN at first use. */
-  bootstrapBrokers: string[] | undefined;
-  mskClusterArn: string | undefined;
-  /** IAM auth (TLS, SASL/OAUTHBEARER) in this region; on whenever a cluster ARN is given. */
-  mskIamRegion: string | undefined;
-  /** A PEM file of a CA to trust for the brokers' TLS (SEQGUARD_KAFKA_CA_FILE), read at first use. */
-  tlsCaFile?: string | undefined;
-}
-
-/**
- * A lazy connection for a configured location: the MSK bootstrap brokers are looked up once, at
- * first use, and looked up again after a failure.
- */
-export function lazyKafkaConnection(
-  location: KafkaLocation,
-  clientId: string,
-): () => Promise<KafkaConnection> {
-  let connection: Promise<KafkaConnection> | undefined;
-  return () => {
-    connection ??= (async () => ({
-      clientId,
-      bootstrapBrokers:
-        location.bootstrapBrokers ??
-        (await mskBootstrapBrokers(location.mskClusterArn as string, location.mskIamRegion)),
-      ...(location.mskIamRegion ? { mskIam: { region: location.mskIamRegion } } : {}),
-      ...(location.tlsCaFile ? { tlsCaPem: await readCaFile(location.tlsCaFile) } : {}),
-    }))().catch((error: unknown) => {
-      connection = undefined;
-      throw error;
-    });
-    return connection;
-  };
-}
-
-async function readCaFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read the Kafka CA file ${file} (SEQGUARD_KAFKA_CA_FILE)`, {
-      cause: error,
-    });
-  }
 }

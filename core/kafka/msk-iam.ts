@@ -1,8 +1,9 @@
 /**
  * Amazon MSK's IAM authentication for every Kafka client of the project (producer, admin,
- * readers): TLS plus SASL/OAUTHBEARER with tokens from aws-msk-iam-sasl-signer-js.
+ * readers): TLS plus SASL/OAUTHBEARER with tokens from aws-msk-iam-sasl-signer-js. The signer
+ * and the MSK API client carry much of the AWS SDK: each is loaded at its first use, not with
+ * this module, which the functions load at cold start.
  */
-import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import { MskIamTokenError } from '../errors.ts';
 
 export interface MskIamTokenProviderOptions {
@@ -30,6 +31,7 @@ export function createMskIamTokenProvider(
 
   async function signNewToken() {
     try {
+      const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
       return await generateAuthToken({ region: options.region });
     } catch (error) {
       throw new MskIamTokenError(`cannot sign an MSK IAM token for ${options.region}`, {

@@ -5,8 +5,9 @@
  * result says where to go on from.
  */
 import type { MSKRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { SinkConfig } from '../config/config.ts';
+import { inEnglish } from '../config/zod-english.ts';
 import { ReplayRequestError } from '../errors.ts';
 import { maxBigInt } from '../events/int64.ts';
 import { topicPartition } from '../events/topic-partition.ts';
@@ -21,22 +22,23 @@ export type ReplayRequest =
   | { kind: 'range'; topic: string; partition: number; from: bigint; to?: bigint }
   | { kind: 'since'; topic: string; timestampMs: number };
 
-const offset = z
-  .union([z.string().regex(/^\d+$/), z.number().int().nonnegative()])
-  .transform((v) => BigInt(v));
+/** An integer from 0. */
+const natural = () => z.number().check(z.int(), z.nonnegative());
+
+const offset = z.pipe(
+  z.union([z.string().check(z.regex(/^\d+$/)), natural()]),
+  z.transform((v) => BigInt(v)),
+);
+
+const topic = z.string().check(z.minLength(1));
+const limit = z.optional(z.number().check(z.int(), z.positive(), z.maximum(1_000_000)));
 
 const replayEventSchema = z.union([
+  z.object({ topic, partition: natural(), from: offset, to: z.optional(offset), limit }),
   z.object({
-    topic: z.string().min(1),
-    partition: z.number().int().nonnegative(),
-    from: offset,
-    to: offset.optional(),
-    limit: z.number().int().positive().max(1_000_000).optional(),
-  }),
-  z.object({
-    topic: z.string().min(1),
-    since: z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]),
-    limit: z.number().int().positive().max(1_000_000).optional(),
+    topic,
+    since: z.union([natural(), z.iso.datetime({ offset: true })]),
+    limit,
   }),
 ]);
 
@@ -59,7 +61,7 @@ export function parseReplayRequest(event: unknown): {
   request: ReplayRequest;
   limit: number | undefined;
 } {
-  const parsed = replayEventSchema.safeParse(event);
+  const parsed = replayEventSchema.safeParse(event, inEnglish);
   if (!parsed.success)
     throw new ReplayRequestError(`not a replay request: ${z.prettifyError(parsed.error)}`);
   return { request: toReplayRequest(parsed.data), limit: parsed.data.limit };

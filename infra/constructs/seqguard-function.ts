@@ -1,9 +1,8 @@
 /**
  * The house function: every seqguard Lambda is one of these, so runtime, architecture, log
- * retention, source maps, bundling and the execution role are decided once. Bundling runs
- * esbuild locally (a devDependency here, a peer dependency of the package), never Docker, and
- * inlines the Lua scripts as text from `core/redis/lua-scripts.generated.ts` (written by
- * `npm run lua`).
+ * retention, source maps, bundling and the execution role are decided once. Bundling
+ * (function-code.ts) runs esbuild locally, never Docker, and inlines the Lua scripts as text
+ * from `core/redis/lua-scripts.generated.ts` (written by `npm run lua`).
  *
  * The same file runs in two places: from this repository's TypeScript source, and compiled in the
  * package users install (`seqguard/cdk`, built by tools/pack.ts). Either way the entries sit at
@@ -16,18 +15,17 @@ import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { EnvironmentVariable } from '../../core/index.ts';
 import { acknowledge } from '../nag.ts';
+import { functionCode } from './function-code.ts';
 
 const thisFile = fileURLToPath(import.meta.url);
 /** The repository, or the installed package's root. */
 const packageRoot = join(dirname(thisFile), '..', '..');
 /** `.ts` from this repository's source, `.js` in the installed package. */
 const sourceExtension = extname(thisFile);
-const fromSource = sourceExtension === '.ts';
 const luaModule = join(packageRoot, 'core', 'redis', `lua-scripts.generated${sourceExtension}`);
 
 /** The three Lambda entries, `functions/<name>/handler.ts`. */
@@ -57,7 +55,11 @@ export interface SeqguardFunctionProps {
 export type SeqguardHandlerEntries = Partial<Record<SeqguardFunctionName, string>>;
 
 export class SeqguardFunction extends Construct {
-  readonly function: NodejsFunction;
+  /**
+   * The Lambda function. Its asset: the handler's bundle, `index.mjs`, and what that loads at
+   * first use (function-code.ts).
+   */
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   /** Present when attached to a VPC: egress is closed until a bind…() opens it. */
@@ -104,16 +106,16 @@ export class SeqguardFunction extends Construct {
       });
     }
 
-    this.function = new NodejsFunction(this, 'Function', {
+    const entry =
+      props.entry ?? join(packageRoot, 'functions', props.name, `handler${sourceExtension}`);
+    this.function = new lambda.Function(this, 'Function', {
       functionName,
       description: props.description,
-      entry: props.entry ?? join(packageRoot, 'functions', props.name, `handler${sourceExtension}`),
-      handler: 'handler',
-      // From source, this repository is the project; in a user's project, CDK finds the project
-      // from its lock file, above the installed package.
-      ...(fromSource
-        ? { projectRoot: packageRoot, depsLockFilePath: join(packageRoot, 'package-lock.json') }
-        : {}),
+      // apply-events reads Kafka for a ledger's hole only: its cold start leaves the client out.
+      code: functionCode(entry, packageRoot, {
+        privateImportsApart: props.name === 'apply-events',
+      }),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize,
@@ -131,29 +133,6 @@ export class SeqguardFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
-      },
-      bundling: {
-        // The handlers use top-level await (the Redis secret at cold start): ES modules.
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies (ioredis) still call require().
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        // Everything in the bundle, the AWS SDK too: the nodejs24.x runtime carries an SDK v3 of
-        // its own choosing, without every package a dependency needs (the MSK IAM signer's
-        // @aws-sdk/util-format-url), and the bundle is what the local runtime loads as Lambda
-        // does (test/integration/deployed-bundle.test.ts).
-        externalModules: [],
-        // The Kafka client's compression and CRC32C module reads its WebAssembly from a file
-        // beside it (../dist/native.wasm), which a bundle does not carry: its "bundled" entry
-        // inlines the same module (test/integration/deployed-bundle.test.ts loads the bundles).
-        esbuildArgs: { '--alias:@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' },
-        forceDockerBundling: false,
       },
     });
 

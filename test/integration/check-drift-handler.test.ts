@@ -8,7 +8,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { loadDriftConfig } from '../../core/config/config.ts';
 import { defaultThresholds } from '../../core/config/thresholds.ts';
-import { lazyKafkaConnection } from '../../core/kafka/connection.ts';
+import { lazyKafkaConnection } from '../../core/kafka/location.ts';
 import { createCheckDriftHandler } from '../../functions/check-drift/create-handler.ts';
 import { createTopic, produce, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
 import { lambdaContext } from '../helpers/lambda.ts';

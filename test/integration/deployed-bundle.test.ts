@@ -2,10 +2,11 @@
  * What `cdk deploy` ships, run before AWS runs it (local/emulators/lambda/runtime-sandbox.ts):
  * each function's bundle from the synthesized cloud assembly, loaded by AWS's Node.js Runtime
  * Interface Client on Node 24 under AWS's Lambda Runtime Interface Emulator, invoked through the
- * Invoke API. apply-events' bundle applies a batch to the suite's real Redis exactly once; every
- * bundle loads; a bundle broken on purpose fails its cold start as Lambda reports it; and Lambda's
- * semantics hold: the timeout, a crash mid-invocation followed by a fresh cold start, a thrown
- * error, and a REPORT line per invocation.
+ * Invoke API. apply-events' bundle applies a batch to the suite's real Redis exactly once; its
+ * cold start reads at most 1 MB, without the Kafka client, which it loads at a ledger's first
+ * hole (from the suite's broker); every bundle loads; a bundle broken on purpose fails its cold
+ * start as Lambda reports it; and Lambda's semantics hold: the timeout, a crash mid-invocation
+ * followed by a fresh cold start, a thrown error, and a REPORT line per invocation.
  */
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,12 +15,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stateKey } from '../../core/index.ts';
 import { FunctionInitError } from '../../local/emulators/errors.ts';
 import {
+  bundleSources,
+  coldStartModules,
   type DeployedFunctions,
   synthesizeFunctions,
 } from '../../local/emulators/lambda/deployed-assets.ts';
 import { RuntimeSandbox } from '../../local/emulators/lambda/runtime-sandbox.ts';
 import { lambdaRuntimeTools } from '../../local/emulators/lambda/runtime-tools.ts';
 import { mskEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
+import { createTopic, produce, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
 import { rawClient, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 let functions: DeployedFunctions;
@@ -110,6 +114,62 @@ describe("the deployed bundles under Lambda's runtime emulator", () => {
     expect(sandbox.reports[1]?.initDurationMs).toBeUndefined();
     // The module's load is in the INIT REPORT line, not in the REPORT's Init Duration.
     expect(sandbox.initDurations[0]).toBeGreaterThan(1);
+  }, 120_000);
+
+  it("apply-events' cold start reads at most 1 MB, and not the Kafka client", () => {
+    // Issue 24: the bundle was 2.2 MB, most of it what a batch needs only at a ledger's hole.
+    const fn = functions['apply-events'];
+    expect(fn.bundleBytes).toBeLessThanOrEqual(1_000_000);
+    expect(fn.coldStartBytes).toBeLessThanOrEqual(1_000_000);
+    const coldSources = coldStartModules(join(fn.assetDir, 'index.mjs')).flatMap((module) =>
+      bundleSources(fn, module),
+    );
+    expect(coldSources.some((source) => source.includes('/core/sink/apply-records.ts'))).toBe(true);
+    const lazy =
+      /node_modules\/(@platformatic\/kafka|@aws-sdk\/client-|aws-msk-iam-sasl-signer-js)\//;
+    expect(coldSources.filter((source) => lazy.test(source))).toEqual([]);
+  });
+
+  it("apply-events loads its Kafka reads at a partition ledger's hole", async () => {
+    // Prepare: partition 0's log holds offsets 0-2, partition 1's nothing; a batch of offset 2
+    // in each, which no ledger precedes: the sink asks the log whether offsets 0-1 hold records.
+    const fn = functions['apply-events'];
+    const topic = uniqueTopic('bundle');
+    await createTopic(topic, 2);
+    const shard = uniqueShard('bundle-hole');
+    const event = (partition: number) => ({
+      scope: `p${partition}`,
+      seq: 1,
+      shard,
+      type: 'hincrby',
+      data: { key: 'coins', field: `p${partition}`, delta: 2 },
+    });
+    await produce(
+      topic,
+      [0, 1, 2].map(() => ({ partition: 0, value: JSON.stringify(event(0)) })),
+    );
+    const sandbox = sandboxOf(fn, { ...localEnv(fn.environment), ...suiteKafkaEnv() });
+    // Act
+    const outcome = await sandbox.invoke(
+      mskEvent(
+        [0, 1].map((partition) =>
+          mskRecord({ topic, partition, offset: 2, value: event(partition) }),
+        ),
+      ),
+    );
+    // Assess: partition 0's do, and its batch waits for check-drift to replay them; partition
+    // 1's hold none, and its batch is applied.
+    expect(outcome).toEqual({
+      kind: 'response',
+      response: { batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 2 } }] },
+    });
+    const redis = rawClient(suiteTarget());
+    try {
+      expect(await redis.hgetall(stateKey(shard, 'coins'))).toEqual({ p1: '2' });
+    } finally {
+      redis.disconnect();
+    }
+    expect(sandbox.coldStarts).toBe(1);
   }, 120_000);
 
   it('every bundle loads in the runtime client', async () => {

@@ -18,9 +18,9 @@ import {
   createKafkaProducer,
   type KafkaConnection,
   kafkaClientOptions,
-  lazyKafkaConnection,
   withAdmin,
 } from '../../core/kafka/connection.ts';
+import { lazyKafkaConnection } from '../../core/kafka/location.ts';
 import { committedOffsets, partitionRanges } from '../../core/kafka/offsets.ts';
 import { readRecords } from '../../core/kafka/read-records.ts';
 import {

@@ -9,7 +9,8 @@
  *   the sink core and its port types import no adapter either; adapters import them, never the
  *   reverse.
  * - functions/ holds only the Lambda entries, one folder each, each a handler and its factory.
- * Imports are read with TypeScript's own pre-processor, so re-exports and dynamic imports count.
+ * Imports are read with TypeScript's own pre-processor, so re-exports and dynamic imports count,
+ * and private imports (package.json "imports") as the modules they name.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -42,7 +43,7 @@ const sinkCore = [
 ];
 /** Packages a pure part may use: schemas, and types only. */
 const purePackages = new Set([
-  'zod',
+  'zod/mini',
   'typebox',
   'typebox/type',
   'typebox/compile',
@@ -69,11 +70,18 @@ function specifiersOf(file: string): string[] {
   return info.importedFiles.map((imported) => imported.fileName);
 }
 
-/** The repo paths a file imports (relative specifiers only). */
+/** The package's private imports (`#kafka/has-records`), as repo paths. */
+const privateImports: Record<string, string> = JSON.parse(
+  readFileSync(join(repoRoot, 'package.json'), 'utf8'),
+).imports;
+
+/** The repo paths a file imports (relative specifiers and private imports). */
 function importsOf(file: string): string[] {
-  return specifiersOf(file)
-    .filter((specifier) => specifier.startsWith('.'))
-    .map((specifier) => repoPath(resolve(repoRoot, dirname(file), specifier)));
+  return specifiersOf(file).flatMap((specifier) => {
+    if (specifier.startsWith('.')) return [repoPath(resolve(repoRoot, dirname(file), specifier))];
+    const module = privateImports[specifier];
+    return module === undefined ? [] : [repoPath(resolve(repoRoot, module))];
+  });
 }
 
 const within = (path: string, parts: readonly string[]) =>
@@ -92,6 +100,7 @@ describe('the import graph', () => {
     expect(outsideEdges.length).toBeGreaterThan(50);
     expect(importsOf('core/sink/apply-records.ts')).toContain('core/sink/ports.ts');
     expect(importsOf('functions/apply-events/create-handler.ts')).toContain('core/index.ts');
+    expect(importsOf('core/sink/redis-ports.ts')).toContain('core/kafka/has-records.ts');
   });
 
   it('reaches the core from outside only through its public entries', () => {

@@ -4,11 +4,13 @@
  * settings do not change the bundles), read back from the cloud assembly. Each function's asset
  * folder (asset.<hash>, the S3 key of its code), its handler string, timeout, memory and the
  * environment variables the stack sets, for the local runtime to run the bundle with local
- * endpoints in place of AWS's (runtime-sandbox.ts).
+ * endpoints in place of AWS's (runtime-sandbox.ts). A bundle's size is told two ways: index.mjs
+ * alone, and what a cold start reads (index.mjs and the chunks it imports, not those it loads at
+ * first use).
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import type { EnvironmentVariable } from '../../../core/index.ts';
 import {
@@ -26,6 +28,8 @@ export interface DeployedFunction {
   assetDir: string;
   /** The bundle's size in bytes (index.mjs). */
   bundleBytes: number;
+  /** What its cold start reads, in bytes: index.mjs and the chunks it imports statically. */
+  coldStartBytes: number;
   handler: string;
   timeoutMs: number;
   memoryMiB: number;
@@ -117,6 +121,10 @@ function synthesize(options: {
       assembly: assembly.directory,
       assetDir,
       bundleBytes: statSync(join(assetDir, 'index.mjs')).size,
+      coldStartBytes: coldStartModules(join(assetDir, 'index.mjs')).reduce(
+        (bytes, module) => bytes + statSync(module).size,
+        0,
+      ),
       handler: props.Handler,
       timeoutMs: props.Timeout * 1000,
       memoryMiB: props.MemorySize,
@@ -156,10 +164,30 @@ export function localEnvironment(
   return { ...Object.fromEntries(settings), ...local };
 }
 
-/** The source map beside a bundle, read to name the sources a bundle was made from. */
-export function bundleSources(fn: DeployedFunction): string[] {
-  const map = JSON.parse(readFileSync(join(fn.assetDir, 'index.mjs.map'), 'utf8')) as {
-    sources: string[];
-  };
+/**
+ * `module` and every module it imports statically, through any number of chunks: what a cold
+ * start reads. esbuild writes a static import as `import{…}from"./chunks/….mjs"` or
+ * `import"./….mjs"`; a dynamic one, `import("./….mjs")`, is loaded at first use.
+ */
+export function coldStartModules(module: string, found = new Set<string>()): string[] {
+  if (found.has(module)) return [...found];
+  found.add(module);
+  const code = readFileSync(module, 'utf8');
+  for (const [, from, bare] of code.matchAll(
+    /\bfrom\s*"(\.{1,2}\/[^"]+)"|\bimport\s*"(\.{1,2}\/[^"]+)"/g,
+  ))
+    coldStartModules(join(dirname(module), (from ?? bare) as string), found);
+  return [...found];
+}
+
+/**
+ * The source map beside a module of a bundle (index.mjs by default), read to name the sources
+ * the module was made from.
+ */
+export function bundleSources(
+  fn: DeployedFunction,
+  module = join(fn.assetDir, 'index.mjs'),
+): string[] {
+  const map = JSON.parse(readFileSync(`${module}.map`, 'utf8')) as { sources: string[] };
   return map.sources;
 }
