@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { stopChild } from './commands.ts';
 import { LocalStackError, MissingPrerequisiteError } from './errors.ts';
 import { guardAgainstOrphan } from './orphan-guard.ts';
 import { freePort } from './ports.ts';
@@ -131,14 +132,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   exited.catch(() => {});
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolveExit) => child.once('exit', resolveExit));
-      // SIGTERM lets it stop its threads; a runtime that hangs on the way out is killed.
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await gone;
-      clearTimeout(timer);
-    }
+    // SIGTERM lets it stop its threads; a runtime that hangs on the way out is killed.
+    await stopChild(child, 10_000);
     releaseGuard();
     rmSync(root, { recursive: true, force: true });
   };

@@ -10,11 +10,11 @@ import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopChild, tailLines } from '../commands.ts';
 import { KafkaBrokerError, PortTakenError } from '../errors.ts';
 import { guardAgainstOrphan } from '../orphan-guard.ts';
 import { canConnect, freePorts } from '../ports.ts';
 import type { KafkaBroker, SecureKafkaListener } from './broker.ts';
-import { tailLines } from './commands.ts';
 import { classPath, fetchKafkaJars } from './jars.ts';
 import { createTopic, log4jFlag, runKafkaTool } from './kafka-tool.ts';
 import {
@@ -73,7 +73,7 @@ export async function startLocalBroker(
   let restarts = 0;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await stopProcess(running.child, running.exited);
+      await stopChild(running.child, STOP_TIMEOUT_MS);
       releaseGuards();
       if (ownsWorkDir) {
         await rm(workDir, { recursive: true, force: true });
@@ -200,7 +200,7 @@ async function launch(
       throw new KafkaBrokerError(`the SASL_SSL listener on port ${securePort} is not accepting`);
     }
   } catch (error) {
-    await stopProcess(child, exited);
+    await stopChild(child, STOP_TIMEOUT_MS);
     throw error;
   }
   return { child, exited, brokerPort, securePort, logFile };
@@ -275,17 +275,6 @@ async function waitUntilReady(child: ChildProcess, logFile: string, port: number
   throw new KafkaBrokerError(
     `Kafka broker not ready after ${READY_TIMEOUT_MS / 1000} s; last lines of ${logFile}:\n${tailLines(log)}`,
   );
-}
-
-/** SIGTERM lets Kafka shut down cleanly (about 3 s); SIGKILL if it hangs. */
-async function stopProcess(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return;
-  }
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(killer);
 }
 
 /**

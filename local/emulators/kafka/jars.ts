@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock, CACHE_DIR } from '../cache.ts';
+import { runCommand, tailLines } from '../commands.ts';
 import { KafkaBrokerError } from '../errors.ts';
-import { runCommand, tailLines } from './commands.ts';
 import { POM_FILE } from './paths.ts';
 import { checkMaven } from './prerequisites.ts';
 

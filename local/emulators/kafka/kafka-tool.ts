@@ -2,8 +2,9 @@
  * Kafka's own Java CLI tools, run from the jar cache: any of them (runKafkaTool), and the topic
  * creation every broker handle offers.
  */
+
+import { runCommand, tailLines } from '../commands.ts';
 import { KafkaBrokerError } from '../errors.ts';
-import { runCommand, tailLines } from './commands.ts';
 import { classPath, fetchKafkaJars } from './jars.ts';
 import { TOOLS_LOG4J_FILE } from './paths.ts';
 import { checkJava, javaBin } from './prerequisites.ts';

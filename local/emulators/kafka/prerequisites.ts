@@ -4,8 +4,8 @@
  * JDK's javac (once, to compile the MSK IAM validator). JAVA_HOME wins over PATH.
  */
 import { join } from 'node:path';
+import { runCommand } from '../commands.ts';
 import { MissingPrerequisiteError } from '../errors.ts';
-import { runCommand } from './commands.ts';
 
 const JAVA_PACKAGE_HINT =
   'install it with: apt-get install openjdk-17-jre-headless, or set KAFKA_BROKERS to a Kafka you run';

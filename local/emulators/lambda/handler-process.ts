@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../commands.ts';
 import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 import { lambdaNodeFlags } from './node-flags.ts';
 
@@ -231,12 +232,6 @@ export class HandlerProcess {
   }
 
   async close(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
-    await exited;
-    clearTimeout(timer);
+    if (this.#child) await stopChild(this.#child, 2_000);
   }
 }

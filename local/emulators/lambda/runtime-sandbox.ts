@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopChild } from '../commands.ts';
 import { FunctionInitError, LocalRuntimeError } from '../errors.ts';
 import { canConnect, freePorts } from '../ports.ts';
 import type { InvokeOutcome } from './handler-process.ts';
@@ -268,14 +269,7 @@ export class RuntimeSandbox {
   }
 
   async close(): Promise<void> {
-    const emulator = this.#emulator;
-    if (emulator && emulator.exitCode === null && emulator.signalCode === null) {
-      const exited = new Promise((resolve) => emulator.once('exit', resolve));
-      emulator.kill('SIGTERM');
-      const timer = setTimeout(() => emulator.kill('SIGKILL'), 2_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (this.#emulator) await stopChild(this.#emulator, 2_000);
     if (this.#tmp) await rm(this.#tmp, { recursive: true, force: true });
     this.#tmp = undefined;
   }

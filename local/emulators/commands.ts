@@ -1,8 +1,10 @@
 /**
- * Running the commands the local broker needs (java, javac, mvn, Kafka's tools) and reading their
- * output: one child process each, killed on timeout, its output kept in full.
+ * The local runtime's child processes: running a command (java, javac, mvn, Kafka's tools, go,
+ * npm) and reading its output, one child process each, killed on timeout, its output kept in
+ * full; and stopping a long-running one (a server, an emulator, a sandbox) as a service manager
+ * would: SIGTERM, then SIGKILL if it hangs.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 const LOG_TAIL_LINES = 40;
 
@@ -50,4 +52,17 @@ export function runCommand(
 /** The last lines of a command's output or a log, for an error message. */
 export function tailLines(text: string, count = LOG_TAIL_LINES): string {
   return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+/**
+ * Stops `child`: SIGTERM lets it shut down cleanly, SIGKILL follows after `graceMs` if it has not
+ * exited. Resolves once it has exited (at once if it had).
+ */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
