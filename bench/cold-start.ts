@@ -30,6 +30,7 @@ import type {
   DeployedFunction,
   DeployedFunctions,
 } from '../local/emulators/lambda/deployed-assets.ts';
+import { localEnvironment } from '../local/emulators/lambda/local-environment.ts';
 import { RuntimeSandbox } from '../local/emulators/lambda/runtime-sandbox.ts';
 import { lambdaRuntimeTools } from '../local/emulators/lambda/runtime-tools.ts';
 import { fixed, markdownTable, percentile } from './lib.ts';
@@ -113,22 +114,21 @@ const emptyBatch = {
 };
 
 /**
- * The stack's variables with the bench's servers in place of the clusters: the Redis password
- * from Secrets Manager and the MSK cluster (and with it MSK IAM) left out, Kafka plaintext.
+ * The stack's variables with the bench's servers in place of the clusters (localEnvironment: the
+ * Redis password from Secrets Manager and the MSK cluster, and with it MSK IAM, left out), Kafka
+ * plaintext.
  */
 export function localFunctionEnv(
   environment: Record<string, string>,
   services: ColdStartServices,
   topic: string,
 ): Record<string, string> {
-  const dropped = new Set(['SEQGUARD_MSK_CLUSTER_ARN', 'SEQGUARD_REDIS_AUTH_SECRET_ARN']);
-  return {
-    ...Object.fromEntries(Object.entries(environment).filter(([key]) => !dropped.has(key))),
+  return localEnvironment(environment, {
     REDIS_URL: services.redisUrl,
     SEQGUARD_REDIS_CLUSTER: 'false',
     SEQGUARD_KAFKA_BOOTSTRAP: services.kafkaBootstrap,
     SEQGUARD_TOPICS: topic,
-  };
+  });
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -160,11 +160,18 @@ export function createMutationRegistry(
   for (const definition of definitions) {
     const contract = checkDefinition(definition);
     if (byName.has(definition.name)) fail(definition.name, 'two mutations have this name');
-    const compiled = Compile(envelopeSchemaOf(definition.name, definition.data));
+    const schema = envelopeSchemaOf(definition.name, definition.data);
+    // Compiled at the first envelope it checks, not at registration: a cold start of a function
+    // whose events are not envelopes (or not yet) does not pay for it.
+    let compiled: { Check(value: unknown): boolean } | undefined;
     const registered: RegisteredMutation = {
       definition,
       contract,
-      check: (envelope) => compiled.Check(envelope),
+      check: (envelope) => {
+        const validator = compiled ?? Compile(schema);
+        compiled = validator;
+        return validator.Check(envelope);
+      },
       fields: [...definition.keys, ...definition.args],
       toMutation(given) {
         const mutation = mutationOf(registered, given);

@@ -88,23 +88,8 @@ export function walletFigures(
   return { rows, whole, match };
 }
 
-/**
- * The report's lines: with `json`, first a line `RESULT {…}` with the measurements (for bench/),
- * then the table, then the verdict; ok when Redis holds exactly the unique events (refusals
- * included), the wallet's figures agree (when the stream holds every event), every malformed
- * record is dead-lettered, and a kill hit a batch (when kills were asked for).
- */
-export function demoReport({
-  watch,
-  started,
-  security,
-  model,
-  stats,
-  measured,
-  json,
-  kills: killsAsked,
-  runtime,
-}: {
+/** What the report is made from. */
+export interface DemoReportInput {
   watch: Watch;
   /** performance.now() when the demo started. */
   started: number;
@@ -118,7 +103,17 @@ export function demoReport({
   kills: number;
   /** What ran the function, and the durations its runtime reported. */
   runtime: SandboxSummary;
-}): { lines: string[]; ok: boolean } {
+}
+
+/**
+ * The report's lines: with `json`, first a line `RESULT {…}` with the measurements (for bench/),
+ * then the table, then the verdict; ok when Redis holds exactly the unique events (refusals
+ * included), the wallet's figures agree (when the stream holds every event), every malformed
+ * record is dead-lettered, and a kill hit a batch (when kills were asked for).
+ */
+export function demoReport(input: DemoReportInput): { lines: string[]; ok: boolean } {
+  const { watch, started, security, model, stats, measured, json, runtime } = input;
+  const killsAsked = input.kills;
   const lines: string[] = [];
   const say = (line: string) => lines.push(line);
   const { verdict, stream, deadLettered, latency, replayMs, replayedEntries, readAt } = measured;

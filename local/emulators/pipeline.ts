@@ -16,17 +16,14 @@ import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
 import { functionMemoryMiB } from '../../core/index.ts';
 import { LocalRuntimeError } from './errors.ts';
-import {
-  type DeployedFunction,
-  localEnvironment,
-  synthesizeFunctions,
-} from './lambda/deployed-assets.ts';
+import { type DeployedFunction, synthesizeFunctions } from './lambda/deployed-assets.ts';
 import {
   type EsmActivity,
   EventSourceMapping,
   type EventSourceMappingOptions,
 } from './lambda/event-source-mapping.ts';
 import { HandlerProcess } from './lambda/handler-process.ts';
+import { localEnvironment } from './lambda/local-environment.ts';
 import { RuntimeSandbox } from './lambda/runtime-sandbox.ts';
 
 const applyEventsModule = fileURLToPath(
@@ -140,7 +137,7 @@ function sandboxFor(options: PipelineOptions, deployed?: DeployedFunction): Func
   return new RuntimeSandbox({
     assetDir: deployed.assetDir,
     handler: deployed.handler,
-    env: localEnvironment(deployed, local),
+    env: localEnvironment(deployed.environment, local),
     functionName: 'seqguard-apply-events',
     timeoutMs: functionTimeoutMs ?? deployed.timeoutMs,
     memoryMiB: deployed.memoryMiB,

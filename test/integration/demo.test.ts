@@ -149,11 +149,12 @@ describe('npm run demo', () => {
   }, 180_000);
 
   it('says so when it runs in plaintext, the fast path', async () => {
-    const { code, stdout } = await demo([...small, '--plaintext'], {
+    const { code, stdout, stderr } = await demo([...small, '--plaintext'], {
       KAFKA_BROKERS: inject('kafkaPlaintextBootstrap'),
       REDIS_URL: undefined,
     });
-    expect(stdout).toMatch(
+    // The demo's own error, if it stopped, in the message.
+    expect(stdout, stderr).toMatch(
       /^\s+redis: function, demo\s+plaintext, no authentication \(--plaintext\)$/m,
     );
     expect(code).toBe(0);

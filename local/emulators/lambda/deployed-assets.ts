@@ -12,7 +12,6 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import type { EnvironmentVariable } from '../../../core/index.ts';
 import {
   resolveConfig,
   type SeqguardFunctionName,
@@ -135,33 +134,6 @@ function synthesize(options: {
     if (!functions[name]) throw new Error(`the synthesized stack has no function ${name}`);
   }
   return functions as DeployedFunctions;
-}
-
-/**
- * The stack's variables that point at AWS: the clusters (placeholders here) and how to reach
- * them. Locally each is dropped, and what the local runtime has in their place is given instead.
- */
-export const clusterVariables = [
-  'REDIS_URL',
-  'SEQGUARD_REDIS_CLUSTER',
-  'SEQGUARD_REDIS_AUTH_SECRET_ARN',
-  'SEQGUARD_KAFKA_BOOTSTRAP',
-  'SEQGUARD_MSK_CLUSTER_ARN',
-] as const satisfies readonly EnvironmentVariable[];
-
-/**
- * A function's environment for the local runtime: the variables the stack sets (settings such as
- * NODE_OPTIONS, the topics, the consumer group), without the ones that point at the clusters,
- * under `local`'s (the local Redis and broker, and any setting of the run).
- */
-export function localEnvironment(
-  fn: DeployedFunction,
-  local: Record<string, string>,
-): Record<string, string> {
-  const settings = Object.entries(fn.environment).filter(
-    ([key]) => !(clusterVariables as readonly string[]).includes(key),
-  );
-  return { ...Object.fromEntries(settings), ...local };
 }
 
 /**

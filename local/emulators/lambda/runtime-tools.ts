@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { acquireLock, CACHE_DIR } from '../cache.ts';
+import { runCommand, tailLines } from '../commands.ts';
 import { MissingPrerequisiteError } from '../errors.ts';
-import { runCommand, tailLines } from '../kafka/commands.ts';
 
 /** The emulator's module and the version the Go module proxy serves (v1.x tags are not). */
 export const RIE_MODULE = 'github.com/aws/aws-lambda-runtime-interface-emulator';
@@ -23,6 +23,10 @@ export const RIE_VERSION = 'v0.0.0-20261030222936-bef5c4ba774d';
 export const RIC_VERSION = '4.0.2';
 
 const BUILD_TIMEOUT_MS = 10 * 60_000;
+
+/** The way around a missing build tool, for a run that need not run the deployed bundle. */
+const sourceSandboxHint =
+  ' (or, to debug without the deployed bundle, run the TypeScript handler instead: SEQGUARD_LOCAL_SANDBOX=source, docs/local-runtime.md)';
 
 export interface LambdaRuntimeTools {
   /** The aws-lambda-rie binary. */
@@ -94,7 +98,7 @@ async function buildEmulator(target: string): Promise<void> {
   const go = goCommand();
   if (!existsSync(go) && go !== process.env.GO) {
     throw new MissingPrerequisiteError(
-      `Go is needed once, to build AWS's Lambda Runtime Interface Emulator (${RIE_MODULE}), and was not found on PATH or in /usr/local/go: install Go (https://go.dev/dl/) or set GO to its go command`,
+      `Go is needed once, to build AWS's Lambda Runtime Interface Emulator (${RIE_MODULE}), and was not found on PATH or in /usr/local/go: install Go (https://go.dev/dl/) or set GO to its go command${sourceSandboxHint}`,
     );
   }
   console.error(`building the Lambda Runtime Interface Emulator ${RIE_VERSION} (once)…`);
@@ -128,7 +132,7 @@ async function installClient(tools: LambdaRuntimeTools): Promise<void> {
   const missing = clientBuildTools.filter((tool) => !path.some((d) => existsSync(join(d, tool))));
   if (missing.length > 0) {
     throw new MissingPrerequisiteError(
-      `the Lambda runtime client (npm aws-lambda-ric ${RIC_VERSION}) compiles its native part once and needs ${missing.join(', ')}: apt-get install cmake make g++ python3`,
+      `the Lambda runtime client (npm aws-lambda-ric ${RIC_VERSION}) compiles its native part once and needs ${missing.join(', ')}: apt-get install cmake make g++ python3${sourceSandboxHint}`,
     );
   }
   // Node 24's headers, from the package that carries its binary (bin/node, include/node).
