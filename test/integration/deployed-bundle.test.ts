@@ -233,7 +233,16 @@ describe("the deployed bundles under Lambda's runtime emulator", () => {
     expect(after).toMatchObject({ kind: 'response' });
     expect(sandbox.coldStarts).toBe(3);
     expect(sandbox.pid).not.toBe(pid);
+    // A crash before the runtime took the event: a function error too, never an init error
+    // (which would stop the event source mapping), and the next invocation cold-starts.
+    const early = sandbox.invoke({ n: 4 });
+    expect(sandbox.kill()).toBe(true);
+    expect(await early).toMatchObject({
+      kind: 'functionError',
+      errorMessage: expect.stringMatching(/^the runtime was killed \(SIGKILL\)/),
+    });
+    expect(await sandbox.invoke({ n: 5 })).toMatchObject({ kind: 'response' });
     // One REPORT per invocation that ended (a crash has none).
-    expect(sandbox.reports.length).toBe(5);
+    expect(sandbox.reports.length).toBe(6);
   }, 60_000);
 });

@@ -206,15 +206,21 @@ export class RuntimeSandbox {
   async invoke(event: unknown): Promise<InvokeOutcome> {
     if (this.#busy) throw new LocalRuntimeError('RuntimeSandbox serves one invocation at a time');
     this.#busy = true;
+    this.#killedWith = undefined;
     try {
       await this.#start();
       this.#initFailed = false;
-      this.#killedWith = undefined;
       const outcome = await this.#post(event);
-      // The emulator says only that the runtime exited: say which signal ended it.
-      if (outcome.kind === 'functionError' && this.#killedWith)
-        outcome.errorMessage = `the runtime was killed (${this.#killedWith}): ${outcome.errorMessage}`;
-      return outcome;
+      const signal = this.#killedWith;
+      if (!signal || outcome.kind === 'response') return outcome;
+      // A crash we caused: the emulator says only that the runtime exited (or, killed before it
+      // took the event, that its init failed). Either way a function error, naming the signal:
+      // the next invocation cold-starts, as after any crash.
+      return {
+        kind: 'functionError',
+        errorType: 'Runtime.ExitError',
+        errorMessage: `the runtime was killed (${signal}): ${outcome.errorMessage}`,
+      };
     } finally {
       this.#busy = false;
     }
