@@ -192,7 +192,6 @@ export function startPipeline(options: PipelineOptions): Pipeline {
 export interface SandboxSummary {
   /** In words: the deployed bundle under AWS's runtime, or the TypeScript source. */
   runs: string;
-  coldStarts: number;
   /** Each cold start's init (INIT REPORT), ms: the bundle sandbox only. */
   initMs: number[];
   /** Each invocation's Duration (REPORT), ms: the bundle sandbox only. */
@@ -210,7 +209,6 @@ export function sandboxSummary(pipelines: Pipeline[]): SandboxSummary {
     : 'the TypeScript source in a forked process (SEQGUARD_LOCAL_SANDBOX=source)';
   return {
     runs,
-    coldStarts: pipelines.reduce((sum, p) => sum + p.sandbox.coldStarts, 0),
     initMs: runtimes.flatMap((s) => s.initDurations),
     durationsMs: runtimes.flatMap((s) => s.reports.map((r) => r.durationMs)),
   };

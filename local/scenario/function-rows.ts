@@ -19,8 +19,8 @@ export function functionRows(runtime: SandboxSummary): [string, string][] {
   const rows: [string, string][] = [['function: what ran', runtime.runs]];
   if (runtime.initMs.length > 0)
     rows.push([
-      'function cold starts: init p50 / max (INIT REPORT)',
-      `${runtime.coldStarts}: ${ms(percentile(runtime.initMs, 50))} / ${ms(Math.max(...runtime.initMs))}`,
+      'function inits (INIT REPORT): count, p50 / max',
+      `${runtime.initMs.length}: ${ms(percentile(runtime.initMs, 50))} / ${ms(Math.max(...runtime.initMs))}`,
     ]);
   if (runtime.durationsMs.length > 0)
     rows.push([
