@@ -14,7 +14,7 @@
  * Where the time goes is measured per event too: the produce request (record timestamp to the
  * broker's acknowledgement, acks=all), the wait until the invocation that carries it starts
  * (fetch, the emulator's queue behind the invocation running), and the invocation up to the
- * guard's write (IPC to the handler process, decode, the Lua call).
+ * guard's write (the Invoke API hop to the function, decode, the Lua call).
  *
  * A point asked to (`{ readable: true }`) also waits, with a reader, for the position of each
  * send as it returns, without holding the producer up: produce-to-readable
@@ -112,7 +112,7 @@ export function curveSetup(settings: LatencyCurveSettings): string {
     `${settings.partitions} partitions, a producer linger of ${settings.lingerMs} ms (counted in the latency), ` +
     `${settings.seconds} s measured per point after ` +
     `${settings.warmUpSeconds} s of warm-up; Kafka broker, redis-server, the event source mapping ` +
-    'emulator, the handler process and the producer all on this machine, plaintext.'
+    'emulator, the function (its deployed bundle under the Lambda Runtime Interface Emulator) and the producer all on this machine, plaintext.'
   );
 }
 

@@ -572,7 +572,7 @@ async function runProduceToReadable(
   section(
     `Produce-to-readable (low-latency mode at ${fixed(targets.lowLatencyRate)} events/s: the position of each send waited for)`,
     `${readableTable(point)}\n\n` +
-      `A point of its own after the curve (its topic, consumer group, key prefix and handler process), run as the curve's points are: ${curveSetup(settings)} ` +
+      `A point of its own after the curve (its topic, consumer group, key prefix and function sandbox), run as the curve's points are: ${curveSetup(settings)} ` +
       "Right after publishEvents returns for a send, the position of what it wrote is made a token (`positionToken(positionOf(written))`), as a service hands it to its client, and waited for with the events' shard (`reader.waitFor(token, { timeoutMs: 10_000, shard })`; one reader for all the waits, polling every 2 ms, up to 20 ms while no wait ends), not awaited by the producer, which keeps its pace. " +
       "An event's produce-to-readable is the time its send's wait resolved minus the time the event was due, the clock produce-to-visible starts from too: it adds the ledger's advance after the invocation and the reader's poll to produce-to-visible, shown beside it for the same events. " +
       `The issue asks at most ${targets.readableP99Ms} ms p99 on this machine.`,
