@@ -181,11 +181,17 @@ export const contextSchema = z.object({
   partitions: integer(1, 10_000, 6),
   /** The ESM's on-failure destination (a topic on the same cluster). */
   deadLetterTopic: topicName.default('seqguard.events.failed'),
-  /** The ESM's consumer group id; check-drift compares its committed offsets. */
+  /**
+   * The triggers' consumer group ids start with it: each topic's is `<consumerGroupId>.<topic>`
+   * (core/kafka/consumer-groups.ts); check-drift compares those groups' commits with Redis.
+   * `<prefix>-apply-events` unless given, so that two deployments with different prefixes in
+   * one account never share a group: a group id "must be unique among all your Kafka event
+   * sources" (https://docs.aws.amazon.com/lambda/latest/dg/kafka-consumer-group-id.html).
+   */
   consumerGroupId: z
     .string()
     .regex(/^[a-zA-Z0-9-/*:_+=.@]{1,200}$/, 'an event source mapping consumer group id')
-    .default('seqguard-apply-events'),
+    .optional(),
   eventSource: json(
     z
       .object({
@@ -272,20 +278,28 @@ export const contextSchema = z.object({
     .number()
     .refine((d) => logRetentionPeriods.includes(d), `one of ${logRetentionPeriods.join(', ')}`)
     .default(365),
+  /**
+   * Who is paged when an alarm fires, or, with `none`, why nobody is: a decision either way.
+   * Without one, resolveConfig refuses (pagingRefusal): a tool that pages on drift must not
+   * deploy deaf by default.
+   */
   paging: json(
     z
       .object({
         /** A PagerDuty Events API v2 CloudWatch integration URL (HTTPS). */
         pagerDutyUrl: z.url({ protocol: /^https$/ }).optional(),
+        /** Each address must confirm its subscription before it receives anything. */
         emails: z.array(z.email()).default([]),
         /** AWS Chatbot: the Slack workspace must be authorised once in the Chatbot console. */
         slack: z
           .object({ workspaceId: z.string().min(1), channelId: z.string().min(1) })
           .strict()
           .optional(),
+        /** Nobody is paged, on purpose: the reason (a sandbox, a test), shown at every synth. */
+        none: z.string().trim().min(1, 'the reason nobody is paged, in words').optional(),
       })
       .strict()
-      .prefault({}),
+      .optional(),
   ),
   /**
    * Bring your own VPC, MSK cluster and ElastiCache cache: only the pipeline stack is defined,
@@ -307,6 +321,20 @@ export const contextSchema = z.object({
   ),
 });
 
+/** What to set when `paging` decides nothing: named in the error, and in docs/deploying.md. */
+const pagingRefusal =
+  'paging: nobody would be paged. Decide who is: set the `paging` context (cdk.json, or -c paging=\'{…}\') to {"pagerDutyUrl": "https://…"}, {"emails": ["oncall@…"]} and/or {"slack": {"workspaceId": "…", "channelId": "…"}}; or, for a deployment nobody watches, say so and why: {"none": "<why>"} (docs/deploying.md#alarms-and-paging)';
+
+/** The paging targets, or none (with its reason), once decided. */
+type Paging = NonNullable<SeqguardContext['paging']>;
+
+/** True when `paging` names at least one target. */
+function pagesSomeone(paging: Paging): boolean {
+  return (
+    paging.pagerDutyUrl !== undefined || paging.emails.length > 0 || paging.slack !== undefined
+  );
+}
+
 /** The MSK cluster's name, and the ElastiCache cache's id (`<prefix>-…`): the one place. */
 export const kafkaClusterName = (prefix: string) => `${prefix}-kafka`;
 export const cacheName = (prefix: string) => `${prefix}-state`;
@@ -314,16 +342,26 @@ export const cacheName = (prefix: string) => `${prefix}-state`;
 export type SeqguardContext = z.output<typeof contextSchema>;
 export type ExistingClustersContext = z.output<typeof existingSchema>;
 
-export interface SeqguardConfig extends SeqguardContext {
+export interface SeqguardConfig extends Omit<SeqguardContext, 'paging' | 'consumerGroupId'> {
+  /** Who is paged, or why nobody is: always decided. */
+  paging: Paging;
+  /** The base of the triggers' consumer group ids, defaulted from the prefix. */
+  consumerGroupId: string;
   thresholdValues: Thresholds;
 }
+
+/** The base of the triggers' consumer group ids when `consumerGroupId` is not given. */
+const defaultConsumerGroupId = (prefix: string) => `${prefix}-apply-events`;
 
 /** The settings as a user writes them: every key optional, defaults as documented. */
 export type SeqguardSettings = z.input<typeof contextSchema>;
 
-/** Every key of the schema, read from the construct tree's context. */
-export function loadConfig(node: Node): SeqguardConfig {
-  const raw: Record<string, unknown> = {};
+/**
+ * Every key of the schema, read from the construct tree's context; `fallback` gives a stage's
+ * own defaults (the LocalStack stage's paging decision) under what the context says.
+ */
+export function loadConfig(node: Node, fallback: SeqguardSettings = {}): SeqguardConfig {
+  const raw: Record<string, unknown> = { ...fallback };
   for (const key of Object.keys(contextSchema.shape)) {
     const value = node.tryGetContext(key);
     if (value !== undefined) raw[key] = value;
@@ -358,8 +396,27 @@ export function resolveConfig(
   if (config.topics.includes(config.deadLetterTopic)) {
     throw invalid('deadLetterTopic: must not be a consumed topic');
   }
+  const paging = config.paging;
+  if (paging === undefined || (!pagesSomeone(paging) && paging.none === undefined)) {
+    throw invalid(pagingRefusal);
+  }
+  if (paging.none !== undefined && pagesSomeone(paging)) {
+    throw invalid(
+      'paging: "none" says nobody is paged, so it takes no targets; keep one or the other',
+    );
+  }
+  const consumerGroupId = config.consumerGroupId ?? defaultConsumerGroupId(config.prefix);
+  // The longest topic's trigger group must still be a valid group id (at most 200 characters).
+  const longest = Math.max(...config.topics.map((t) => t.length));
+  if (consumerGroupId.length + 1 + longest > 200) {
+    throw invalid(
+      `consumerGroupId: "<consumerGroupId>.<topic>" must be at most 200 characters (a consumer group id's limit); shorten consumerGroupId or the topic names`,
+    );
+  }
   return {
     ...config,
+    paging,
+    consumerGroupId,
     thresholdValues: loadThresholds({ SEQGUARD_THRESHOLDS: JSON.stringify(config.thresholds) }),
   };
 }

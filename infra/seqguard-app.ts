@@ -33,8 +33,12 @@ export function defineStacks(
   app: App,
   env: Required<Environment> = environmentOf(process.env),
 ): SeqguardStacks {
-  const config = loadConfig(app.node);
   const stage = app.node.tryGetContext('stage') ?? 'aws';
+  // The LocalStack stage is a laptop's: nobody to page unless its context says otherwise.
+  const config = loadConfig(
+    app.node,
+    stage === 'localstack' ? { paging: { none: 'the LocalStack stage, on a laptop' } } : {},
+  );
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const description = 'seqguard: exactly-once effects of Kafka events on Redis';
   if (stage === 'localstack') {

@@ -263,7 +263,7 @@ const driftEnvironmentSchema = z
     ),
     SEQGUARD_CONSUMER_GROUP: z
       .string()
-      .check(z.minLength(1, "the event source mapping's consumer group id")),
+      .check(z.minLength(1, "the start of the triggers' consumer group ids (<it>.<topic>)")),
     // Where Kafka is (SEQGUARD_KAFKA_BOOTSTRAP, SEQGUARD_MSK_CLUSTER_ARN, with MSK IAM and the
     // CA) is the sink's setting, parsed and checked with it; here it is required.
     SEQGUARD_KAFKA_BOOTSTRAP: z.optional(z.string()),

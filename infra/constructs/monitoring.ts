@@ -4,7 +4,7 @@
  * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
  * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
  */
-import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -26,6 +26,8 @@ export interface PagingTargets {
   pagerDutyUrl?: string | undefined;
   emails: string[];
   slack?: { workspaceId: string; channelId: string } | undefined;
+  /** Nobody is paged, on purpose: why. */
+  none?: string | undefined;
 }
 
 /** The data services the alarms watch, when this deployment created them (data stack). */
@@ -115,7 +117,7 @@ export class Monitoring extends Construct {
     super(scope, id);
     this.topic = this.alarmTopic(props.prefix);
     this.subscribe(props.paging, props.prefix);
-    this.warnIfNobodyIsPaged(props.paging);
+    this.announcePaging(props.paging);
     this.pageTo = new actions.SnsAction(this.topic);
     this.watchDrift(props);
     const offsetLag = this.watchOffsetLag(props);
@@ -166,13 +168,34 @@ export class Monitoring extends Construct {
     return topic;
   }
 
-  private warnIfNobodyIsPaged(paging: PagingTargets): void {
-    if (!paging.pagerDutyUrl && paging.emails.length === 0 && !paging.slack) {
+  /**
+   * Says at every synth who is paged, and, as the stack's output `Paging`, after the deploy
+   * (what `seqguard doctor` reads): nobody, by decision, is said loudly every time.
+   */
+  private announcePaging(paging: PagingTargets): void {
+    const targets = [
+      ...(paging.pagerDutyUrl ? ['PagerDuty'] : []),
+      ...(paging.emails.length > 0 ? [`${paging.emails.length} e-mail address(es)`] : []),
+      ...(paging.slack ? ['Slack'] : []),
+    ];
+    if (targets.length === 0) {
       Annotations.of(this).addWarningV2(
         'seqguard:paging-nobody',
-        'NOBODY IS PAGED: the alarms go to an SNS topic without subscribers. Set the `paging` context (pagerDutyUrl, emails or slack) before you rely on this deployment (docs/deploying.md).',
+        `NOBODY IS PAGED, as decided (paging.none: "${paging.none ?? ''}"): the alarms go to an SNS topic without subscribers. Set the \`paging\` context before you rely on this deployment (docs/deploying.md#alarms-and-paging).`,
       );
     }
+    if (paging.emails.length > 0) {
+      // Amazon SNS developer guide, "Email notifications": an e-mail endpoint receives nothing
+      // until its owner confirms the subscription.
+      Annotations.of(this).addWarningV2(
+        'seqguard:paging-email-confirm',
+        `each of the ${paging.emails.length} paging e-mail address(es) receives nothing until it confirms the subscription mail AWS sends at deploy; \`npm run seqguard -- doctor\` lists the unconfirmed ones.`,
+      );
+    }
+    new CfnOutput(this, 'Paging', {
+      description: 'Who the alarms page (seqguard doctor reads it)',
+      value: targets.length === 0 ? `none: ${paging.none ?? ''}` : targets.join(', '),
+    });
   }
 
   /** Makes `alarm` page, and keeps it for the dashboard's alarm status. */

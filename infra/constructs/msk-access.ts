@@ -16,6 +16,9 @@ import { triggerGroups } from '../../core/index.ts';
 import { acknowledge } from '../nag.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
 
+/** The construct id of a topic's trigger (topic names hold no `/`, which ids cannot). */
+export const triggerId = (topic: string) => `KafkaTrigger-${topic}`;
+
 export interface EventSourceOptions {
   topics: string[];
   consumerGroupId: string;
@@ -218,9 +221,12 @@ export class MskAccess {
     });
     fn.allowNetworkInterfaces(this.props.pollerSecurityGroups, this.props.pollerSubnetIds);
     // One mapping per topic (a Kafka mapping takes one topic), each with a group of its own:
-    // core/kafka/consumer-groups.ts.
-    return groups.map(({ topic, groupId }, i) => {
-      const mapping = new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
+    // core/kafka/consumer-groups.ts. Each is named by its topic, never by its position: with
+    // positions, removing the first topic would move the second topic's trigger onto the first
+    // one's resource, changing its topic and group in place, which Lambda cannot do (a mapping's
+    // consumer group id cannot be updated, kafka-consumer-group-id.html).
+    return groups.map(({ topic, groupId }) => {
+      const mapping = new lambda.EventSourceMapping(fn, triggerId(topic), {
         target,
         eventSourceArn: this.clusterArn,
         kafkaTopic: topic,

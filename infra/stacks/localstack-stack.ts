@@ -9,7 +9,9 @@ import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
+import { triggerGroups } from '../../core/index.ts';
 import type { SeqguardConfig } from '../config.ts';
+import { triggerId } from '../constructs/msk-access.ts';
 import { Pipeline } from '../constructs/pipeline.ts';
 
 export interface LocalStackStackProps extends StackProps {
@@ -35,13 +37,14 @@ export class LocalStackStack extends Stack {
         },
         kafkaTrigger: (fn, target) => {
           if (!local.kafkaTrigger) return;
-          config.topics.forEach((topic, i) => {
+          // Named and grouped by topic as on MSK (MskAccess.bindEventSource).
+          for (const { topic, groupId } of triggerGroups(config.consumerGroupId, config.topics)) {
             this.kafkaTriggers.push(
-              new lambda.EventSourceMapping(fn, `KafkaTrigger${i}`, {
+              new lambda.EventSourceMapping(fn, triggerId(topic), {
                 target,
                 kafkaBootstrapServers: brokers,
                 kafkaTopic: topic,
-                kafkaConsumerGroupId: config.consumerGroupId,
+                kafkaConsumerGroupId: groupId,
                 startingPosition: lambda.StartingPosition[es.startingPosition],
                 batchSize: es.batchSize,
                 maxBatchingWindow: Duration.seconds(es.maxBatchingWindowSeconds),
@@ -56,7 +59,7 @@ export class LocalStackStack extends Stack {
                 },
               }),
             );
-          });
+          }
         },
         kafkaReader: (fn) => {
           fn.addEnvironment('SEQGUARD_KAFKA_BOOTSTRAP', brokers.join(','));

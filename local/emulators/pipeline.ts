@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
-import { functionMemoryMiB } from '../../core/index.ts';
+import { functionMemoryMiB, triggerGroupId } from '../../core/index.ts';
 import { LocalRuntimeError } from './errors.ts';
 import { type DeployedFunction, synthesizeFunctions } from './lambda/deployed-assets.ts';
 import {
@@ -146,6 +146,14 @@ function sandboxFor(options: PipelineOptions, deployed?: DeployedFunction): Func
 }
 
 export function startPipeline(options: PipelineOptions): Pipeline {
+  // One topic per mapping, grouped as Lambda's triggers are (core/kafka/consumer-groups.ts):
+  // `groupId` is the base that SEQGUARD_CONSUMER_GROUP gives check-drift.
+  const [topic, ...others] = options.topics;
+  if (topic === undefined || others.length > 0) {
+    throw new LocalRuntimeError(
+      `a pipeline consumes one topic, as each of Lambda's Kafka triggers does (got ${options.topics.length}); start one pipeline per topic`,
+    );
+  }
   const kind = options.sandbox ?? localSandboxKind();
   const deployed =
     kind === 'bundle' ? (options.deployed ?? deployedApplyEvents(options.module)) : undefined;
@@ -165,6 +173,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
   let invocation = 0;
   const mapping = new EventSourceMapping({
     ...mappingOptions,
+    groupId: triggerGroupId(mappingOptions.groupId, topic),
     bootstrapBrokers: [bootstrap],
     invoke: (event) => {
       invocation += 1;

@@ -25,6 +25,9 @@ export function synthApp(
     context: {
       ...cdkJson.context,
       ...(options.bundling ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      // A deployment must decide who is paged (infra/config.ts); the tests' decision, unless a
+      // test makes its own.
+      paging: { none: 'infra tests' },
       ...context,
     },
   });

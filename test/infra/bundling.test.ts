@@ -57,7 +57,12 @@ describe('function bundles', () => {
     );
     // Act
     const pipeline = new SeqguardPipeline(stack, 'Seqguard', {
-      config: resolveConfig({ prefix: 'own', topics: ['game.events'], existing: existingClusters }),
+      config: resolveConfig({
+        prefix: 'own',
+        topics: ['game.events'],
+        existing: existingClusters,
+        paging: { none: 'a bundling test' },
+      }),
       handlers: { 'apply-events': own },
     });
     const assembly = app.synth();

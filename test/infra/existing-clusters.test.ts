@@ -56,7 +56,9 @@ describe('bring your own clusters', () => {
     pipeline.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: clusterArn,
       Topics: ['seqguard.events'],
-      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'seqguard-apply-events' },
+      AmazonManagedKafkaEventSourceConfig: {
+        ConsumerGroupId: 'seqguard-apply-events.seqguard.events',
+      },
       DestinationConfig: { OnFailure: { Destination: 'kafka://seqguard.events.failed' } },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
@@ -114,7 +116,7 @@ describe('bring your own clusters', () => {
       expect.arrayContaining([
         `kafka-cluster:ReadData ${topicArn('seqguard.events')}`,
         `kafka-cluster:WriteData ${topicArn('seqguard.events.failed')}`,
-        `kafka-cluster:AlterGroup ${groupArn('seqguard-apply-events')}`,
+        `kafka-cluster:AlterGroup ${groupArn('seqguard-apply-events.seqguard.events')}`,
       ]),
     );
     for (const role of ['PipelineCheckDriftRole', 'PipelineReplayRole']) {
@@ -123,7 +125,7 @@ describe('bring your own clusters', () => {
       // The reader's throw-away groups, with the cluster's uuid in the ARN.
       expect(permissions).toContain(`kafka-cluster:AlterGroup ${groupArn('seqguard-reader-*')}`);
       expect(permissions).not.toContain(
-        `kafka-cluster:AlterGroup ${groupArn('seqguard-apply-events')}`,
+        `kafka-cluster:AlterGroup ${groupArn('seqguard-apply-events.seqguard.events')}`,
       );
     }
   });

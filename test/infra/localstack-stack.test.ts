@@ -48,7 +48,9 @@ describe('LocalStack stage', () => {
       SelfManagedEventSource: {
         Endpoints: { KafkaBootstrapServers: ['host.docker.internal:9092'] },
       },
-      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'seqguard-apply-events' },
+      SelfManagedKafkaEventSourceConfig: {
+        ConsumerGroupId: 'seqguard-apply-events.seqguard.events',
+      },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumRetryAttempts: 10,
       BisectBatchOnFunctionError: true,

@@ -66,7 +66,9 @@ describe('apply-events event source mapping', () => {
       MaximumRecordAgeInSeconds: 86_400,
       BisectBatchOnFunctionError: true,
       DestinationConfig: { OnFailure: { Destination: 'kafka://seqguard.events.failed' } },
-      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'seqguard-apply-events' },
+      AmazonManagedKafkaEventSourceConfig: {
+        ConsumerGroupId: 'seqguard-apply-events.seqguard.events',
+      },
       BatchSize: 500,
       MaximumBatchingWindowInSeconds: 1,
     });
@@ -133,6 +135,45 @@ describe('apply-events event source mapping', () => {
 // (https://docs.aws.amazon.com/lambda/latest/dg/with-kafka-low-latency.html): provisioned mode
 // and MaximumBatchingWindowInSeconds 0 are required; the same minimum and maximum pollers turn
 // off autoscaling, whose rebalances add latency.
+describe('a second deploy: the triggers keep their identity', () => {
+  /** Each mapping's logical id, topic and consumer group. */
+  const triggers = (context: Record<string, unknown>) =>
+    Object.entries(synthAws(context).pipeline.findResources('AWS::Lambda::EventSourceMapping')).map(
+      ([id, r]) => ({
+        id,
+        topic: (r.Properties.Topics as string[])[0],
+        group: r.Properties.AmazonManagedKafkaEventSourceConfig.ConsumerGroupId as string,
+      }),
+    );
+
+  // Lambda developer guide, "Customizable consumer group ID"
+  // (https://docs.aws.amazon.com/lambda/latest/dg/kafka-consumer-group-id.html): "After creating
+  // a Kafka event source mapping with the consumer group ID specified, you cannot update this
+  // value." A trigger whose group changed in place would fail the deploy.
+  it('adding or removing a topic leaves every other trigger as it was', () => {
+    const one = triggers({ topics: ['payments'] });
+    const two = triggers({ topics: ['payments', 'refunds'] });
+    const second = triggers({ topics: ['refunds'] });
+    expect(two).toEqual(expect.arrayContaining(one));
+    expect(two).toEqual(expect.arrayContaining(second));
+    expect(new Set(two.map((t) => t.id)).size).toBe(2);
+    expect(one).toEqual([
+      expect.objectContaining({ topic: 'payments', group: 'seqguard-apply-events.payments' }),
+    ]);
+  });
+
+  it('derives the groups from the prefix, so two deployments in one account never share one', () => {
+    // The same page: a consumer group id "must be unique among all your Kafka event sources".
+    expect(triggers({ prefix: 'shop' })).toEqual([
+      expect.objectContaining({ group: 'shop-apply-events.seqguard.events' }),
+    ]);
+    expect(triggers({ prefix: 'shop', consumerGroupId: 'bank-sink' })).toEqual([
+      expect.objectContaining({ group: 'bank-sink.seqguard.events' }),
+    ]);
+    expect(() => synthAws({ consumerGroupId: 'g'.repeat(190) })).toThrow(/at most 200 characters/);
+  });
+});
+
 describe('low-latency mode (eventSource.lowLatency)', () => {
   const lowLatency = synthAws({ eventSource: { lowLatency: true } }).pipeline;
 
@@ -311,8 +352,8 @@ describe('IAM', () => {
         `kafka-cluster:ReadData ${topic('seqguard.events')}`,
         `kafka-cluster:DescribeTopic ${topic('seqguard.events.failed')}`,
         `kafka-cluster:WriteData ${topic('seqguard.events.failed')}`,
-        `kafka-cluster:DescribeGroup ${group('seqguard-apply-events')}`,
-        `kafka-cluster:AlterGroup ${group('seqguard-apply-events')}`,
+        `kafka-cluster:DescribeGroup ${group('seqguard-apply-events.seqguard.events')}`,
+        `kafka-cluster:AlterGroup ${group('seqguard-apply-events.seqguard.events')}`,
         // Its record reader, for the ledger's holes: a throw-away group that commits nothing.
         `kafka-cluster:DescribeGroup ${arn('kafka', 'group/seqguard-kafka/*/seqguard-reader-*')}`,
         `kafka-cluster:AlterGroup ${arn('kafka', 'group/seqguard-kafka/*/seqguard-reader-*')}`,
@@ -329,7 +370,7 @@ describe('IAM', () => {
           ...common(name),
           `kafka-cluster:DescribeTopic ${topic('seqguard.events')}`,
           `kafka-cluster:ReadData ${topic('seqguard.events')}`,
-          `kafka-cluster:DescribeGroup ${group('seqguard-apply-events')}`,
+          `kafka-cluster:DescribeGroup ${group('seqguard-apply-events.seqguard.events')}`,
           `kafka-cluster:DescribeGroup ${readerGroups}`,
           `kafka-cluster:AlterGroup ${readerGroups}`,
         ].sort(),
@@ -585,12 +626,50 @@ describe('alarms', () => {
     expect(() => synthAws({ thresholds: { lagRecords: 5 } })).toThrow(/lagRecords/);
   });
 
-  it('sends to an encrypted topic with no subscriber unless paging is configured', () => {
+  it('sends to an encrypted topic with no subscriber when paging is none, and says so', () => {
     pipeline.hasResourceProperties('AWS::SNS::Topic', {
       KmsMasterKeyId: Match.objectLike({ 'Fn::GetAtt': Match.anyValue() }),
     });
     expect(pipeline.findResources('AWS::SNS::Subscription')).toEqual({});
     expect(pipeline.findResources('AWS::Chatbot::SlackChannelConfiguration')).toEqual({});
+    // At every synth, and as the stack's output that `seqguard doctor` reads.
+    Annotations.fromStack(stacks.pipeline).hasWarning(
+      '*',
+      Match.stringLikeRegexp('NOBODY IS PAGED, as decided \\(paging.none: "infra tests"\\)'),
+    );
+    pipeline.hasOutput('*', { Value: 'none: infra tests' });
+  });
+
+  it('refuses a deployment that pages nobody without saying so, naming the context keys', () => {
+    for (const paging of [undefined, {}, { emails: [] }, '{}']) {
+      expect(() => synthAws({ paging })).toThrow(
+        /paging: nobody would be paged.*"pagerDutyUrl".*"emails".*"slack".*"none": "<why>"/s,
+      );
+    }
+    expect(() => synthAws({ paging: { none: '  ' } })).toThrow(/paging.none: the reason/);
+    expect(() =>
+      synthAws({ paging: { none: 'sandbox', emails: ['oncall@bank.example'] } }),
+    ).toThrow(/"none" says nobody is paged, so it takes no targets/);
+  });
+
+  it('says at synth that e-mail subscribers receive nothing until they confirm', () => {
+    // Amazon SNS developer guide, "Email notifications"
+    // (https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html): the endpoint
+    // owner must confirm the subscription before it receives messages.
+    const paged = synthAws({ paging: { emails: ['a@bank.example', 'b@bank.example'] } });
+    Annotations.fromStack(paged.stacks.pipeline).hasWarning(
+      '*',
+      Match.stringLikeRegexp(
+        'each of the 2 paging e-mail address\\(es\\) receives nothing until it confirms',
+      ),
+    );
+    expect(
+      Annotations.fromStack(paged.stacks.pipeline).findWarning(
+        '*',
+        Match.stringLikeRegexp('NOBODY IS PAGED'),
+      ),
+    ).toEqual([]);
+    paged.pipeline.hasOutput('*', { Value: '2 e-mail address(es)' });
   });
 
   it('subscribes PagerDuty (HTTPS), e-mail and Slack (AWS Chatbot) from the context', () => {

@@ -91,7 +91,13 @@ function synthesize(options: {
   const app = new App({ outdir });
   const stack = new Stack(app, 'Local', { env: { account: '000000000000', region: 'us-east-1' } });
   new SeqguardPipeline(stack, 'Seqguard', {
-    config: resolveConfig({ prefix: 'local', topics: ['events'], existing: placeholderClusters }),
+    config: resolveConfig({
+      prefix: 'local',
+      topics: ['events'],
+      existing: placeholderClusters,
+      // Only the function's bundle and settings are used: no alarm is deployed from here.
+      paging: { none: 'the local runtime deploys no alarms' },
+    }),
     ...(options.handlers ? { handlers: options.handlers } : {}),
   });
   const assembly = app.synth();

@@ -65,7 +65,10 @@ describe('the environment variables table', () => {
       /sinkEnvironment.*SEQGUARD_CHUNK_SIZ/s,
     );
     expect(
-      resolveConfig({ sinkEnvironment: { SEQGUARD_CHUNK_SIZE: '100' } }).sinkEnvironment,
+      resolveConfig({
+        sinkEnvironment: { SEQGUARD_CHUNK_SIZE: '100' },
+        paging: { none: 'a unit test' },
+      }).sinkEnvironment,
     ).toEqual({ SEQGUARD_CHUNK_SIZE: '100' });
   });
 
