@@ -32,6 +32,15 @@ export const lowLatencyGuide =
 const provisionedConcurrencyRule =
   'a whole number of execution environments of apply-events to keep initialized, 0 (none) or more';
 
+/**
+ * A zone name of a region (us-east-1a, ap-southeast-2c): the region and one letter. Local Zones
+ * and Wavelength Zones (us-east-1-bos-1a) do not match; MSK brokers go in availability zones.
+ */
+const zoneNamePattern = /^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/;
+
+/** `us-east-1a` → `us-east-1`. */
+export const regionOfZone = (zone: string) => zone.slice(0, -1);
+
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name');
 
 /** Context values arrive as strings from `-c key=value` and as JSON from cdk.json. */
@@ -145,6 +154,23 @@ export const contextSchema = z.object({
   retainData: flag(true),
   /** Availability zones (and private subnets) used; MSK needs a broker in each. */
   azCount: integer(2, 3, 3),
+  /**
+   * The zones by name, instead of the region's first `azCount` (Fn::GetAZs). MSK does not
+   * support every zone of some regions (infra/constructs/msk-zones.ts), and a zone name maps to a
+   * different zone ID in each account, so only the user can pick the right ones. Its length is
+   * the zone count.
+   */
+  availabilityZones: json(
+    z
+      .array(z.string().regex(zoneNamePattern, 'an availability zone name (us-east-1a)'))
+      .min(2, 'two or three zones: MSK puts its brokers in two or three')
+      .max(3, 'two or three zones: MSK puts its brokers in two or three')
+      .refine((zones) => new Set(zones).size === zones.length, 'each zone once')
+      .refine(
+        (zones) => new Set(zones.map(regionOfZone)).size === 1,
+        "zones of one region (the stack's)",
+      ),
+  ).optional(),
   kafka: json(
     z
       .object({
@@ -338,6 +364,8 @@ function pagesSomeone(paging: Paging): boolean {
 /** The MSK cluster's name, and the ElastiCache cache's id (`<prefix>-…`): the one place. */
 export const kafkaClusterName = (prefix: string) => `${prefix}-kafka`;
 export const cacheName = (prefix: string) => `${prefix}-state`;
+/** A function's name (`<prefix>-apply-events`, …): fixed, so the data stack can name it too. */
+export const functionNameOf = (prefix: string, name: string) => `${prefix}-${name}`;
 
 export type SeqguardContext = z.output<typeof contextSchema>;
 export type ExistingClustersContext = z.output<typeof existingSchema>;
@@ -355,6 +383,22 @@ const defaultConsumerGroupId = (prefix: string) => `${prefix}-apply-events`;
 
 /** The settings as a user writes them: every key optional, defaults as documented. */
 export type SeqguardSettings = z.input<typeof contextSchema>;
+
+/**
+ * The zone count: the length of `availabilityZones` when it is set (an `azCount` beside it must
+ * agree), else `azCount`. A string is the problem to report.
+ */
+function zoneCountOf(raw: Record<string, unknown>, config: SeqguardContext): number | string {
+  const zones = config.availabilityZones;
+  if (!zones) return config.azCount;
+  if (config.existing) {
+    return 'availabilityZones: not used with existing (existing.availabilityZones names the zones of your subnets)';
+  }
+  if (raw.azCount !== undefined && config.azCount !== zones.length) {
+    return `azCount: ${config.azCount}, but availabilityZones names ${zones.length} zones; leave azCount out (the zones' count is used)`;
+  }
+  return zones.length;
+}
 
 /**
  * Every key of the schema, read from the construct tree's context; `fallback` gives a stage's
@@ -387,6 +431,9 @@ export function resolveConfig(
   if (config.eventSource.minimumPollers > config.eventSource.maximumPollers) {
     throw invalid('eventSource: minimumPollers > maximumPollers');
   }
+  const zoneCount = zoneCountOf(settings as Record<string, unknown>, config);
+  if (typeof zoneCount === 'string') throw invalid(zoneCount);
+  config.azCount = zoneCount;
   const existing = config.existing;
   if (existing && existing.subnetIds.length % existing.availabilityZones.length !== 0) {
     throw invalid(

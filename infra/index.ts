@@ -10,6 +10,7 @@
 export {
   cacheName,
   type ExistingClustersContext,
+  functionNameOf,
   kafkaClusterName,
   loadConfig,
   lowLatencyGuide,
@@ -21,7 +22,7 @@ export { ExistingClusters } from './constructs/existing-clusters.ts';
 export { KafkaCluster } from './constructs/kafka-cluster.ts';
 export { Monitoring, type WatchedData } from './constructs/monitoring.ts';
 export { MskAccess } from './constructs/msk-access.ts';
-export { Network } from './constructs/network.ts';
+export { type EndpointCalls, Network } from './constructs/network.ts';
 export { Pipeline, type PipelineBindings, type PipelineProps } from './constructs/pipeline.ts';
 export { RedisCache } from './constructs/redis-cache.ts';
 export { SeqguardData, type SeqguardDataProps, tokenZones } from './constructs/seqguard-data.ts';

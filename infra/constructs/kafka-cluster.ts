@@ -4,6 +4,7 @@
  * (https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html), which the bind…()
  * helpers of `access` (msk-access.ts) grant on exactly the resources each function uses.
  */
+import { createHash } from 'node:crypto';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -16,6 +17,29 @@ import { MskAccess, mskIamPort } from './msk-access.ts';
 
 /** The id aws-cdk-lib gives the singleton function behind every AwsCustomResource of a stack. */
 export const awsCustomResourceProviderId = 'AWS679f53fac002430cb0da5b7982bd2287';
+
+/**
+ * The create-only properties of AWS::MSK::Configuration besides its name (CloudFormation resource
+ * provider schema, `createOnlyProperties`: Name and KafkaVersionsList). A change to one replaces
+ * the configuration, and CloudFormation creates the replacement before it deletes the old one, so
+ * the two must not share a name.
+ */
+export interface ConfigurationCreateOnly {
+  kafkaVersionsList: string[];
+}
+
+/**
+ * `<cluster>-config-<hash>`: the name changes exactly when a create-only property does, so a
+ * replacement (a `kafkaVersion` change) gets a new name and an update (server properties, a new
+ * revision) keeps it. MSK configuration names match `^[0-9A-Za-z][0-9A-Za-z-]{0,}$` (MSK
+ * developer guide, "Create a configuration",
+ * https://docs.aws.amazon.com/msk/latest/developerguide/msk-configuration-operations-create.html);
+ * the cluster name starts with a letter and the hash is hex.
+ */
+export function mskConfigurationName(clusterName: string, createOnly: ConfigurationCreateOnly) {
+  const hash = createHash('sha256').update(JSON.stringify(createOnly)).digest('hex').slice(0, 8);
+  return `${clusterName}-config-${hash}`;
+}
 
 export interface KafkaClusterProps {
   clusterName: string;
@@ -111,9 +135,13 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
     });
     const brokers = subnets.subnetIds.length * props.brokersPerAz;
     const replication = Math.min(3, brokers);
+    // The configuration lists the cluster's version: a version change replaces it (a new name),
+    // and the cluster's in-place upgrade takes the new configuration as the one to apply on the
+    // new version (MSK API, UpdateClusterKafkaVersion, ConfigurationInfo).
+    const createOnly: ConfigurationCreateOnly = { kafkaVersionsList: [props.kafkaVersion] };
     const configuration = new msk.CfnConfiguration(this, 'Configuration', {
-      name: `${props.clusterName}-config`,
-      kafkaVersionsList: [props.kafkaVersion],
+      name: mskConfigurationName(props.clusterName, createOnly),
+      ...createOnly,
       serverProperties: [
         'auto.create.topics.enable=false',
         `default.replication.factor=${replication}`,

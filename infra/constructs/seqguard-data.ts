@@ -4,12 +4,13 @@
  * keeps it in a stack of its own (infra/stacks/data-stack.ts), so that a change to code or alarms
  * never touches the data.
  */
-import { Aspects, CfnResource, Fn, type IAspect, RemovalPolicy } from 'aws-cdk-lib';
+import { Aspects, CfnResource, Fn, type IAspect, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import { defaultKeyPrefix } from '../../core/index.ts';
-import { cacheName, kafkaClusterName, type SeqguardConfig } from '../config.ts';
+import { cacheName, functionNameOf, kafkaClusterName, type SeqguardConfig } from '../config.ts';
 import { awsCustomResourceProviderId, KafkaCluster } from './kafka-cluster.ts';
+import { checkMskZones } from './msk-zones.ts';
 import { Network } from './network.ts';
 import { RedisCache } from './redis-cache.ts';
 
@@ -35,9 +36,16 @@ export class RetainData implements IAspect {
 export const tokenZones = (count: number): string[] =>
   Array.from({ length: count }, (_, i) => Fn.select(i, Fn.getAzs()));
 
+/** The zones the settings name (`availabilityZones`), else the region's first `azCount`. */
+export const zonesOf = (config: SeqguardConfig): string[] =>
+  config.availabilityZones ?? tokenZones(config.azCount);
+
 export interface SeqguardDataProps {
   config: SeqguardConfig;
-  /** The zones to use; by default the region's first `azCount`, as Fn::GetAZs tokens. */
+  /**
+   * The zones to use; by default the setting `availabilityZones`, else the region's first
+   * `azCount`, as Fn::GetAZs tokens.
+   */
   availabilityZones?: string[];
 }
 
@@ -46,13 +54,14 @@ export class SeqguardData extends Construct {
   readonly kafka: KafkaCluster;
   readonly redis: RedisCache;
   readonly key: kms.Key;
-  /** The zones used, as Fn::GetAZs tokens (no lookup at synth). */
+  /** The zones used: names, or Fn::GetAZs tokens (no lookup at synth either way). */
   readonly zones: string[];
 
   constructor(scope: Construct, id: string, props: SeqguardDataProps) {
     super(scope, id);
     const { config } = props;
-    this.zones = props.availabilityZones ?? tokenZones(config.azCount);
+    this.zones = props.availabilityZones ?? zonesOf(config);
+    if (config.kafka.mode === 'provisioned') checkMskZones(this, this.zones, Stack.of(this).region);
     const retain = config.retainData;
 
     this.key = new kms.Key(this, 'DataKey', {
@@ -102,6 +111,12 @@ export class SeqguardData extends Construct {
       ...(config.sinkEnvironment.SEQGUARD_REDIS_WAIT_REPLICAS !== undefined
         ? { waitReplicas: Number(config.sinkEnvironment.SEQGUARD_REDIS_WAIT_REPLICAS) }
         : {}),
+    });
+    // The endpoints carry these calls only. The function name is fixed (`<prefix>-apply-events`),
+    // so this stack can name the trigger's function without depending on the pipeline's.
+    this.network.allowOnly({
+      secretArn: this.redis.secret.secretArn,
+      invokedFunctionNames: [functionNameOf(config.prefix, 'apply-events')],
     });
     if (retain) Aspects.of(this).add(new RetainData());
   }

@@ -18,6 +18,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { EnvironmentVariable } from '../../core/index.ts';
+import { functionNameOf } from '../config.ts';
 import { acknowledge } from '../nag.ts';
 import { functionCode } from './function-code.ts';
 
@@ -74,7 +75,7 @@ export class SeqguardFunction extends Construct {
         `${luaModule} is missing: run \`npm run lua\` first (cdk.json's app command does)`,
       );
     }
-    const functionName = `${props.prefix}-${props.name}`;
+    const functionName = functionNameOf(props.prefix, props.name);
     this.vpc = props.vpc;
     // No fixed name: a log group kept by a destroy (retainData) would make the next deploy's
     // CreateLogGroup fail (log group names are unique per account and region), and the function

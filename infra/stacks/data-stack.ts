@@ -11,7 +11,7 @@ import type { SeqguardConfig } from '../config.ts';
 import type { KafkaCluster } from '../constructs/kafka-cluster.ts';
 import type { Network } from '../constructs/network.ts';
 import type { RedisCache } from '../constructs/redis-cache.ts';
-import { RetainData, SeqguardData, tokenZones } from '../constructs/seqguard-data.ts';
+import { RetainData, SeqguardData, zonesOf } from '../constructs/seqguard-data.ts';
 
 export interface DataStackProps extends StackProps {
   config: SeqguardConfig;
@@ -29,7 +29,7 @@ export class DataStack extends Stack {
     super(scope, id, { terminationProtection: props.config.retainData, ...props });
     // "Default": the construct adds nothing to its resources' logical ids, which stay those of
     // the stack's direct children (a changed id would replace the brokers and the cache).
-    this.zones = tokenZones(props.config.azCount);
+    this.zones = zonesOf(props.config);
     this.data = new SeqguardData(this, 'Default', {
       config: props.config,
       availabilityZones: this.zones,
@@ -41,8 +41,9 @@ export class DataStack extends Stack {
   }
 
   /**
-   * The region's zones as Fn::GetAZs tokens: `cdk synth` then needs no availability-zone lookup
-   * (and so no AWS credentials) even when account and region are concrete.
+   * The zones of the settings, or the region's as Fn::GetAZs tokens: `cdk synth` then needs no
+   * availability-zone lookup (and so no AWS credentials) even when account and region are
+   * concrete.
    */
   override get availabilityZones(): string[] {
     return this.zones ?? super.availabilityZones;

@@ -17,7 +17,7 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
 
 export function synthApp(
   context: Record<string, unknown> = {},
-  options: { bundling?: boolean } = {},
+  options: { bundling?: boolean; region?: string } = {},
 ): { app: App; stacks: SeqguardStacks } {
   const app = new App({
     // Under the run's temp folder, which the global teardown removes.
@@ -31,7 +31,10 @@ export function synthApp(
       ...context,
     },
   });
-  const stacks = defineStacks(app, testEnv);
+  const stacks = defineStacks(app, {
+    ...testEnv,
+    ...(options.region ? { region: options.region } : {}),
+  });
   return { app, stacks };
 }
 

@@ -32,6 +32,7 @@ const configurations: Record<string, Record<string, unknown>> = {
     eventSource: { lowLatency: true },
     provisionedConcurrency: 2,
   },
+  'named zones': { availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] },
   localstack: { stage: 'localstack', localstack: { kafkaTrigger: true } },
   'bring-your-own clusters': { existing: existingClusters },
 };
