@@ -20,6 +20,8 @@ export interface Scenario {
   name: string;
   before: Record<string, unknown>;
   after: Record<string, unknown>;
+  /** What the change costs beyond the resources it touches, for the table. */
+  note?: string;
 }
 
 /**
@@ -36,7 +38,13 @@ const change = (
   name: string,
   after: Record<string, unknown>,
   before: Record<string, unknown> = {},
-): Scenario => ({ name, before: withBaseline(before), after: withBaseline(after) });
+  note?: string,
+): Scenario => ({
+  name,
+  before: withBaseline(before),
+  after: withBaseline(after),
+  ...(note ? { note } : {}),
+});
 
 const twoTopics = { topics: ['seqguard.events', 'seqguard.audit'] };
 
@@ -46,22 +54,47 @@ export const scenarios: Scenario[] = [
   change('change the batch size', { eventSource: { batchSize: 1000 } }),
   change('change the batching window', { eventSource: { maxBatchingWindowSeconds: 5 } }),
   change('change the pollers', { eventSource: { minimumPollers: 2, maximumPollers: 6 } }),
-  change('turn low-latency mode on', { eventSource: { lowLatency: true } }),
+  change(
+    'turn low-latency mode on',
+    { eventSource: { lowLatency: true } },
+    {},
+    'more invocations, each with fewer records',
+  ),
   change('change `kafkaVersion`', { kafka: { kafkaVersion: '3.9.x' } }),
   change('change the broker instance type', { kafka: { brokerInstanceType: 'kafka.m7g.xlarge' } }),
   change('change the Redis engine version', { redis: { engineVersion: '8.1' } }),
   change('add a shard', { redis: { shards: 2 } }),
   change('add a replica', { redis: { replicasPerShard: 2 } }),
   change('change the cache node type', { redis: { nodeType: 'cache.r7g.large' } }),
-  change('turn `retainData` off', { retainData: false }),
-  change('turn `retainData` on', {}, { retainData: false }),
-  change('change the paging targets', {
-    paging: {
-      emails: ['oncall-2@bank.example'],
-      pagerDutyUrl: 'https://events.pagerduty.com/integration/abc123/enqueue',
+  change(
+    'turn `retainData` off',
+    { retainData: false },
+    {},
+    'nothing now; from then on `cdk destroy` deletes the brokers, the cache, the key, the secrets and the logs ([Tear down](#tear-down)), and the data stack is no longer termination-protected',
+  ),
+  change(
+    'turn `retainData` on',
+    {},
+    { retainData: false },
+    'nothing now; from then on `cdk destroy` keeps them, and the data stack is termination-protected',
+  ),
+  change(
+    'change the paging targets',
+    {
+      paging: {
+        emails: ['oncall-2@bank.example'],
+        pagerDutyUrl: 'https://events.pagerduty.com/integration/abc123/enqueue',
+      },
     },
-  }),
-  change('change the `prefix`', { prefix: 'seqguard2' }),
+    {},
+    'a new e-mail address receives nothing until it confirms its subscription',
+  ),
+  change(
+    'change the `prefix`',
+    { prefix: 'seqguard2' },
+    {},
+    'a second deployment, billed as the first, until you destroy the old stacks (with `retainData` on their data stays: [Tear down](#tear-down))',
+  ),
 ];
 
 /**
