@@ -602,10 +602,12 @@ function resourceFindings(
         `is replaced (${c.reason}) but keeps its fixed name ${JSON.stringify(na)}: CloudFormation cannot replace a custom-named resource without a new name`,
       ]);
     }
-    if (statefulTypes[c.type] && !documented(s.stack, c)) {
+    // The old resource's type: a stateful one replaced by another type is lost all the same.
+    const lost = statefulTypes[b.Type] ?? statefulTypes[a.Type];
+    if (lost && !documented(s.stack, c)) {
       found.push([
         'stateful',
-        `is replaced (${c.reason}), losing ${statefulTypes[c.type]}, and the docs do not say so and what it costs`,
+        `is replaced (${c.reason}), losing ${lost}, and the docs do not say so and what it costs`,
       ]);
     }
     if (c.type === esmType && triggerKey(b) === triggerKey(a)) {
