@@ -563,6 +563,7 @@ export function findingsOf(
   documented: (stack: string, change: ResourceChange) => boolean = () => false,
 ): Finding[] {
   const findings: Finding[] = [];
+  const changedImports = new Set(stacks.flatMap((s) => s.changedExports.map((e) => `import:${e}`)));
   for (const s of stacks.filter((x) => x.status === 'changed')) {
     const add = (c: ResourceChange, rule: Rule, text: string) =>
       findings.push({
@@ -572,7 +573,9 @@ export function findingsOf(
         message: `${s.stack} ${c.logicalId} (${c.type}) ${text} (${ruleSources[rule]})`,
       });
     for (const c of s.changes) {
-      for (const [rule, text] of resourceFindings(s, c, schemas, documented)) add(c, rule, text);
+      for (const [rule, text] of resourceFindings(s, c, schemas, documented, changedImports)) {
+        add(c, rule, text);
+      }
     }
     findings.push(...duplicateTriggers(s), ...exportsInUse(s, stacks));
   }
@@ -585,6 +588,7 @@ function resourceFindings(
   c: ResourceChange,
   schemas: ProviderSchemas,
   documented: (stack: string, change: ResourceChange) => boolean,
+  changedImports: ReadonlySet<string>,
 ): [Rule, string][] {
   const b = s.before?.Resources?.[c.logicalId];
   const a = s.after?.Resources?.[c.logicalId];
@@ -595,7 +599,7 @@ function resourceFindings(
     const replaced = new Set(
       s.changes.filter((x) => x.change === 'replacement').map((x) => x.logicalId),
     );
-    const newScope = scopeOf(a, schemas).some((t) => replaced.has(t) || t.startsWith('import:'));
+    const newScope = scopeOf(a, schemas).some((t) => replaced.has(t) || changedImports.has(t));
     if (nb && JSON.stringify(nb) === JSON.stringify(na) && !newScope) {
       found.push([
         'fixed-name',

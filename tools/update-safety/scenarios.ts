@@ -60,6 +60,12 @@ export const scenarios: Scenario[] = [
     {},
     'more invocations, each with fewer records',
   ),
+  change(
+    'turn provisioned concurrency on',
+    { provisionedConcurrency: 2 },
+    {},
+    'provisioned concurrency is billed while configured ([Provisioned concurrency](#settings))',
+  ),
   change('change `kafkaVersion`', { kafka: { kafkaVersion: '3.9.x' } }),
   change('change the broker instance type', { kafka: { brokerInstanceType: 'kafka.m7g.xlarge' } }),
   change('change the Redis engine version', { redis: { engineVersion: '8.1' } }),
@@ -109,8 +115,12 @@ export interface DocumentedReplacement {
 
 export const documentedReplacements: DocumentedReplacement[] = [];
 
-/** `PipelineApplyEventsKafkaTrigger07D215B35` → `PipelineApplyEventsKafkaTrigger0`. */
-export const logicalIdRoot = (logicalId: string) => logicalId.replace(/[0-9A-F]{8}$/, '');
+/**
+ * `PipelineApplyEventsKafkaTrigger07D215B35` → `PipelineApplyEventsKafkaTrigger0`: the logical id
+ * without the hash CDK appends, and without the code hash of a function's current version.
+ */
+export const logicalIdRoot = (logicalId: string) =>
+  logicalId.replace(/[0-9A-F]{8}(?:[0-9a-f]{32})?$/, '');
 
 export interface ScenarioResult {
   scenario: Scenario;
