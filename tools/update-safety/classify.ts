@@ -134,12 +134,12 @@ function valuesAt(value: unknown, path: Path): unknown[] {
   return [undefined];
 }
 
-/** Whether `prefix` (which may hold `*`) is a prefix of `path`, or the other way round. */
+/** Whether one path (either may hold `*`) is a prefix of the other. */
 function overlaps(a: Path, b: Path): boolean {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const [x, y] = [a[i], b[i]];
-    if (x !== y && x !== '*' && y !== '*' && !(/^\d+$/.test(x ?? '') && y === '*')) return false;
+    if (x !== y && x !== '*' && y !== '*') return false;
   }
   return true;
 }
@@ -614,7 +614,8 @@ function resourceFindings(
         `is replaced (${c.reason}), losing ${lost}, and the docs do not say so and what it costs`,
       ]);
     }
-    if (c.type === esmType && triggerKey(b) === triggerKey(a)) {
+    // On a replaced cluster the new mapping has a new event source: no conflict.
+    if (c.type === esmType && triggerKey(b) === triggerKey(a) && !newScope) {
       found.push([
         'duplicate-trigger',
         'is replaced: CloudFormation creates the new mapping first, and Lambda refuses a second mapping of the same function, event source and topics (ResourceConflictException)',
