@@ -15,6 +15,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UpdateSafetyError } from '../errors.ts';
 import type { CfnResource, CfnTemplate } from './synth.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,7 +54,7 @@ export function schemasDirectory(root = repoRoot): string {
     const dir = join(lib, python, 'site-packages', 'cfnlint', 'data', 'schemas');
     if (existsSync(join(dir, 'providers'))) return dir;
   }
-  throw new Error(
+  throw new UpdateSafetyError(
     `cfn-lint's resource provider schemas are not installed (looked in .tools/venv/lib/python*/site-packages/cfnlint/data/schemas): run ${venvCommand}, which installs the pinned cfn-lint into .tools/venv`,
   );
 }

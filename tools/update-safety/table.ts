@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { UpdateSafetyError } from '../errors.ts';
 import {
   type Finding,
   loadProviderSchemas,
@@ -138,7 +139,7 @@ export function withTable(markdown: string, table: string): string {
   const begin = markdown.indexOf(beginMarker);
   const end = markdown.indexOf(endMarker);
   if (begin < 0 || end < begin) {
-    throw new Error(`${tablePage} has no ${beginMarker} … ${endMarker} markers`);
+    throw new UpdateSafetyError(`${tablePage} has no ${beginMarker} … ${endMarker} markers`);
   }
   return `${markdown.slice(0, begin + beginMarker.length)}\n${table}\n${markdown.slice(end)}`;
 }
