@@ -12,3 +12,14 @@ export class UsageError extends SeqguardError {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * The update-safety check (tools/update-safety/) cannot run: cfn-lint's schemas are not
+ * installed, or the page lacks the table's markers. The message names what to do.
+ */
+export class UpdateSafetyError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'UpdateSafetyError';
+  }
+}
