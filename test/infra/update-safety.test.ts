@@ -17,7 +17,6 @@
  *   old one holds.
  * The table of docs/deploying.md is regenerated from the same results and must match the page.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +24,6 @@ import {
   classifyStacks,
   findingsOf,
   fixedName,
-  loadProviderSchemas,
   namingProperties,
   type ProviderSchemas,
 } from '../../tools/update-safety/classify.ts';
@@ -46,6 +44,7 @@ import {
 } from '../../tools/update-safety/table.ts';
 import { synthApp } from '../helpers/cdk.ts';
 import { repoRoot } from '../helpers/repo-root.ts';
+import { providerSchemas } from '../helpers/resource-schemas.ts';
 
 let schemas: ProviderSchemas;
 let results: ScenarioResult[];
@@ -54,8 +53,7 @@ const synthesize = (context: Record<string, unknown>): StackTemplates =>
 
 beforeAll(() => {
   // The schemas come with the pinned cfn-lint: its venv is made on first use, as for cfn-lint.
-  execFileSync(join(repoRoot, 'tools', 'python', 'venv.sh'), { timeout: 300_000 });
-  schemas = loadProviderSchemas();
+  schemas = providerSchemas();
   results = checkScenarios(synthesize, schemas);
 }, 300_000);
 

@@ -80,7 +80,9 @@ describe('the zones of the data stack', () => {
 
   it('warns, and does not refuse, when the stack has no region at synth', () => {
     const stack = new Stack(new App(), 'EnvironmentAgnostic');
-    new SeqguardData(stack, 'Data', { config: resolveConfig({ retainData: false }) });
+    new SeqguardData(stack, 'Data', {
+      config: resolveConfig({ retainData: false, paging: { none: 'a zones test' } }),
+    });
     Annotations.fromStack(stack).hasWarning(
       '/EnvironmentAgnostic/Data',
       Match.stringLikeRegexp(

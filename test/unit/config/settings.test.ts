@@ -24,6 +24,9 @@ function documentedKeys(): Set<string> {
   return keys;
 }
 
+/** Who is paged is always decided (infra/config.ts); here, nobody, for a unit test. */
+const decided = { paging: { none: 'a unit test' } };
+
 describe('the settings table of docs/deploying.md', () => {
   it('documents every key of the settings, and no other', () => {
     expect([...documentedKeys()].sort()).toEqual(Object.keys(contextSchema.shape).sort());
@@ -32,15 +35,18 @@ describe('the settings table of docs/deploying.md', () => {
 
 describe('availabilityZones', () => {
   it('names the zones, and its length is the zone count', () => {
-    const config = resolveConfig({ availabilityZones: ['eu-west-1a', 'eu-west-1c'] });
+    const config = resolveConfig({ ...decided, availabilityZones: ['eu-west-1a', 'eu-west-1c'] });
     expect(config.availabilityZones).toEqual(['eu-west-1a', 'eu-west-1c']);
     expect(config.azCount).toBe(2);
-    expect(resolveConfig({}).availabilityZones).toBeUndefined();
-    expect(resolveConfig({}).azCount).toBe(3);
+    expect(resolveConfig(decided).availabilityZones).toBeUndefined();
+    expect(resolveConfig(decided).azCount).toBe(3);
   });
 
   it('takes JSON from the command line (-c availabilityZones=…)', () => {
-    const config = resolveConfig({ availabilityZones: '["us-east-1a","us-east-1b","us-east-1d"]' });
+    const config = resolveConfig({
+      ...decided,
+      availabilityZones: '["us-east-1a","us-east-1b","us-east-1d"]',
+    });
     expect(config.availabilityZones).toEqual(['us-east-1a', 'us-east-1b', 'us-east-1d']);
     expect(config.azCount).toBe(3);
   });
@@ -53,15 +59,16 @@ describe('availabilityZones', () => {
     [['euw1-az1', 'euw1-az2'], /an availability zone name/],
     [['us-east-1-bos-1a', 'us-east-1a'], /an availability zone name/],
   ])('refuses %j', (zones, problem) => {
-    expect(() => resolveConfig({ availabilityZones: zones })).toThrow(problem);
+    expect(() => resolveConfig({ ...decided, availabilityZones: zones })).toThrow(problem);
   });
 
   it('refuses an azCount that disagrees, and accepts one that agrees', () => {
     expect(() =>
-      resolveConfig({ azCount: 3, availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
+      resolveConfig({ ...decided, azCount: 3, availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
     ).toThrow(/azCount: 3, but availabilityZones names 2 zones/);
     expect(
-      resolveConfig({ azCount: '2', availabilityZones: ['eu-west-1a', 'eu-west-1b'] }).azCount,
+      resolveConfig({ ...decided, azCount: '2', availabilityZones: ['eu-west-1a', 'eu-west-1b'] })
+        .azCount,
     ).toBe(2);
   });
 
@@ -84,7 +91,7 @@ describe('availabilityZones', () => {
       },
     };
     expect(() =>
-      resolveConfig({ existing, availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
+      resolveConfig({ ...decided, existing, availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
     ).toThrow(/availabilityZones: not used with existing/);
   });
 });
