@@ -124,7 +124,7 @@ describe.each(
     const failures = `${s.topic}.failed`;
     await createTopic(failures, 1);
     const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
-    const pipeline = s.pipeline({ maximumRetryAttempts: 1, onFailureTopic: failures });
+    const pipeline = s.pipeline({ mapping: { maximumRetryAttempts: 1, onFailureTopic: failures } });
     await traffic.send(s, 5);
     await s.caughtUp();
     // Act: Redis stops answering; the trigger gives up on what comes meanwhile and goes on.
