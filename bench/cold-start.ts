@@ -30,6 +30,7 @@ import type {
   DeployedFunction,
   DeployedFunctions,
 } from '../local/emulators/lambda/deployed-assets.ts';
+import { emptyMskEvent } from '../local/emulators/lambda/empty-msk-event.ts';
 import { localEnvironment } from '../local/emulators/lambda/local-environment.ts';
 import { RuntimeSandbox } from '../local/emulators/lambda/runtime-sandbox.ts';
 import { lambdaRuntimeTools } from '../local/emulators/lambda/runtime-tools.ts';
@@ -104,15 +105,6 @@ interface Subject {
   check(response: unknown): string | undefined;
 }
 
-/** An MSK event without records: apply-events answers it without a write. */
-const emptyBatch = {
-  eventSource: 'aws:kafka',
-  eventSourceArn:
-    'arn:aws:kafka:us-east-1:000000000000:cluster/local/00000000-0000-0000-0000-000000000000-1',
-  bootstrapServers: 'localhost:9098',
-  records: {},
-};
-
 /**
  * The stack's variables with the bench's servers in place of the clusters (localEnvironment: the
  * Redis password from Secrets Manager and the MSK cluster, and with it MSK IAM, left out), Kafka
@@ -151,7 +143,7 @@ function subjectsOf(
     fn,
     memoryMiB: apply.memoryMiB,
     env: envOf(apply),
-    event: emptyBatch,
+    event: emptyMskEvent,
     invocation: 'the MSK batch without records',
     check: expectOk,
   });
@@ -161,7 +153,7 @@ function subjectsOf(
       fn: apply,
       memoryMiB: apply.memoryMiB,
       env: envOf(apply),
-      event: emptyBatch,
+      event: emptyMskEvent,
       invocation: 'an MSK batch without records',
       check: (r) =>
         isObject(r) && Array.isArray(r.batchItemFailures) && r.batchItemFailures.length === 0

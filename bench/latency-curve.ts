@@ -303,21 +303,25 @@ async function setUpPoint(
   const invokedAt = new Map<string, number>();
   const pipeline = startPipeline({
     bootstrap: services.bootstrap,
-    topics: [topic],
-    groupId: `seqguard-latency-${run}`,
-    batchSize: settings.batchSize,
-    batchWindowMs: 0,
-    functionEnv: {
-      REDIS_URL: services.redisUrl,
-      SEQGUARD_FORMAT: 'mapped',
-      SEQGUARD_KEY_PREFIX: prefix,
-      SEQGUARD_DEFAULT_SHARD: pointShard,
+    function: {
+      env: {
+        REDIS_URL: services.redisUrl,
+        SEQGUARD_FORMAT: 'mapped',
+        SEQGUARD_KEY_PREFIX: prefix,
+        SEQGUARD_DEFAULT_SHARD: pointShard,
+      },
+      onInvoke: (_sandbox, _invocation, event) => {
+        const now = Date.now();
+        for (const [tp, records] of Object.entries(event.records)) {
+          for (const r of records) invokedAt.set(`${tp}@${r.offset}`, now);
+        }
+      },
     },
-    onInvoke: (_sandbox, _invocation, event) => {
-      const now = Date.now();
-      for (const [tp, records] of Object.entries(event.records)) {
-        for (const r of records) invokedAt.set(`${tp}@${r.offset}`, now);
-      }
+    mapping: {
+      topics: [topic],
+      groupId: `seqguard-latency-${run}`,
+      batchSize: settings.batchSize,
+      batchWindowMs: 0,
     },
   });
   const producer = createProducer(connection);

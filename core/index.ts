@@ -215,6 +215,7 @@ export {
   applyRecords,
   type BatchResult,
   type BatchSummary,
+  type HeldCheckpoints,
 } from './sink/apply-records.ts';
 // Kafka: connections (plaintext, SASL/SCRAM or MSK IAM), offsets, reads, MSK events.
 export type { KafkaBatchResponse, KafkaItemIdentifier } from './sink/batch-response.ts';

@@ -35,6 +35,7 @@ import {
   type StateCheck,
 } from '../redis/inspect.ts';
 import { readLedgers } from '../redis/ledger.ts';
+import type { HeldCheckpoints } from '../sink/apply-records.ts';
 import type { LedgerEntry, SinkPorts } from '../sink/ports.ts';
 import { type ReplayResult, replay } from '../sink/replay.ts';
 import { type BehindReport, behindRanges, repairRange } from './lost-writes.ts';
@@ -181,12 +182,15 @@ async function repair(
   lost: RecordRange[],
   options: DriftCheckOptions,
   started: number,
+  held: ReadonlyMap<string, HeldCheckpoints>,
 ): Promise<ReplayResult> {
   let ranges = lost;
   let total: ReplayResult | undefined;
   for (;;) {
+    // Marks only grow: what the check read, later passes find too, unless a node lost writes.
     const pass = await replay(deps.kafka, deps.ports, deps.sink, ranges, options.replayLimit, {
       repair: true,
+      held,
     });
     total = total ? addPass(total, pass) : pass;
     ranges = ranges.flatMap((range) => {
@@ -248,7 +252,7 @@ export async function checkDrift(
     s.states.map((check) => ({ ...check, shard: s.shard })),
   );
   const values = alarmValues(partitions, redis, stateChecks);
-  const replayed = await repairLostWrites(deps, partitions, options, started);
+  const replayed = await repairLostWrites(deps, partitions, redis, options, started);
   await startFreshRuns(deps, partitions, redis.ledgers, options);
   return {
     checkedAt: new Date(now()).toISOString(),
@@ -390,6 +394,7 @@ function alarmValues(
 async function repairLostWrites(
   deps: DriftCheckDependencies,
   partitions: PartitionDrift[],
+  redis: RedisHoldings,
   options: DriftCheckOptions,
   started: number,
 ): Promise<ReplayResult | undefined> {
@@ -398,7 +403,25 @@ async function repairLostWrites(
     return range ? [{ topic: p.topic, partition: p.index, ...range }] : [];
   });
   if (!options.autoReplay || lost.length === 0) return undefined;
-  return repair(deps, lost, options, started);
+  return repair(deps, lost, options, started, heldBy(redis, lost.map(topicPartition)));
+}
+
+/** What the check read of each partition in the shards and the dead letters (HeldCheckpoints). */
+function heldBy(redis: RedisHoldings, partitions: string[]): Map<string, HeldCheckpoints> {
+  return new Map(
+    partitions.map((id) => [
+      id,
+      {
+        shards: new Map(
+          redis.shards.flatMap((s) => {
+            const held = s.checkpoints.get(id);
+            return held === undefined ? [] : [[s.shard, held] as const];
+          }),
+        ),
+        deadLetters: redis.deadLetters.checkpoints.get(id),
+      },
+    ]),
+  );
 }
 
 /**

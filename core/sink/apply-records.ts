@@ -40,9 +40,24 @@ export interface ApplyRecordsOptions {
   shardConcurrency: number;
   /**
    * A repair: per partition, the range of offsets [from, to) these records are all of (a replay
-   * of what Redis lost). No ledger check; the ledger's run is extended over the range.
+   * of what Redis lost). No ledger check; the ledger's run is extended over the range. `held`:
+   * what Redis held of the partition when the repair was planned, which it must still hold.
    */
-  repair?: ReadonlyMap<string, { from: bigint; to: bigint }>;
+  repair?: ReadonlyMap<string, { from: bigint; to: bigint; held?: HeldCheckpoints }>;
+}
+
+/**
+ * What the shards and the dead letters held of a partition when the drift check read them, and
+ * planned a repair from it. A repair starts where Redis lacked records, and relies on Redis
+ * holding what came before: a node that loses writes between the check's reads and the repair's
+ * writes (a restart, a rollback, a failover) would take the repair's records over the loss, and
+ * the marks they raise (a shard's checkpoint; the dead letters', under which a record counts as
+ * already there) would hide what came before from the next check's replay. So the repair's
+ * writes expect at least these, as a live batch's expect what its ledger says.
+ */
+export interface HeldCheckpoints {
+  shards: ReadonlyMap<string, bigint>;
+  deadLetters: bigint | undefined;
 }
 
 export interface BatchSummary {
@@ -398,6 +413,16 @@ export async function applyRecords(
   const errors: Error[] = [];
 
   const ledgers = new Map<string, LedgerEntry>();
+  // A repair's expected checkpoints: what Redis held when it was planned (no run: no hole check).
+  for (const [partition, { held }] of options.repair ?? []) {
+    if (held)
+      ledgers.set(partition, {
+        through: undefined,
+        start: undefined,
+        shards: new Map(held.shards),
+        deadLettered: held.deadLetters,
+      });
+  }
   let starts = new Map<string, bigint>();
   if (ledger && reading) {
     const readable = new Map<string, MSKRecord[]>();

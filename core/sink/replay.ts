@@ -15,7 +15,7 @@ import { type KafkaConnection, withAdmin } from '../kafka/connection.ts';
 import { toMskRecord } from '../kafka/msk-event.ts';
 import { offsetsAtTime, partitionRanges } from '../kafka/offsets.ts';
 import { type RecordRange, readRecords } from '../kafka/read-records.ts';
-import { applyRecords, type BatchSummary } from './apply-records.ts';
+import { applyRecords, type BatchSummary, type HeldCheckpoints } from './apply-records.ts';
 import type { SinkPorts } from './ports.ts';
 
 export type ReplayRequest =
@@ -117,7 +117,14 @@ export async function replay(
   config: Pick<SinkConfig, 'decode' | 'chunkSize' | 'shardConcurrency'>,
   ranges: RecordRange[],
   limit: number,
-  { repair = false }: { repair?: boolean } = {},
+  {
+    repair = false,
+    held,
+  }: {
+    repair?: boolean;
+    /** A repair's: per partition, what Redis held when it was planned (HeldCheckpoints). */
+    held?: ReadonlyMap<string, HeldCheckpoints>;
+  } = {},
 ): Promise<ReplayResult> {
   const consumed = await readRecords(connection, ranges, { limit });
   const records: Record<string, MSKRecord[]> = {};
@@ -132,9 +139,14 @@ export async function replay(
       const id = topicPartition(range);
       const last = records[id]?.at(-1);
       const cut = consumed.length >= limit;
+      const partitionHeld = held?.get(id);
       return [
         id,
-        { from: range.from, to: cut ? (last ? BigInt(last.offset) + 1n : range.from) : range.to },
+        {
+          from: range.from,
+          to: cut ? (last ? BigInt(last.offset) + 1n : range.from) : range.to,
+          ...(partitionHeld ? { held: partitionHeld } : {}),
+        },
       ] as const;
     }),
   );

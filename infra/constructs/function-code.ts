@@ -17,9 +17,9 @@
  * too: the sink reports an error thrown there as it is, without asking its class. check-drift and
  * replay read Kafka on every run: their bundles keep it, and the private imports with it.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { AssetHashType, DockerImage, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { BuildOptions } from 'esbuild';
@@ -56,30 +56,58 @@ const buildOptions = {
 const moduleName = (specifier: string) => specifier.replace(/^#/, '');
 
 /**
- * Bundles `entry` into `outdir`, with `imports` (private imports, name → module) bundled apart.
+ * Where esbuild is told the bundle goes: a folder in the package root, never written. A source
+ * map names its sources relative to its own folder, and a chunk's hash covers its source map:
+ * told CDK's staging folder (under cdk.out, wherever that is), the bundle's bytes, and so the
+ * asset's hash, would depend on where the checkout and cdk.out are, and a deploy from another
+ * checkout (a CI runner, a colleague's laptop) would update every function, and publish a new
+ * version of one with provisioned concurrency. Relative to a folder of the package root, they
+ * depend only on the package's files.
  */
-function bundle(entry: string, imports: Readonly<Record<string, string>>, outdir: string): void {
+const virtualOutdir = (packageRoot: string) => join(packageRoot, '.seqguard-asset');
+
+/**
+ * Bundles `entry` into `outputDir`, with `imports` (private imports, name → module) bundled
+ * apart: in memory, as if into the package root's virtual folder, then written out as they are.
+ */
+function bundle(
+  entry: string,
+  imports: Readonly<Record<string, string>>,
+  packageRoot: string,
+  outputDir: string,
+): void {
   const esbuild = loadEsbuild();
   const external = Object.keys(imports);
-  esbuild.buildSync({
-    ...buildOptions,
-    entryPoints: { index: entry },
-    outdir,
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    external,
-  });
-  for (const [specifier, module] of Object.entries(imports)) {
+  const outdir = virtualOutdir(packageRoot);
+  // Paths esbuild reports or hashes are relative to absWorkingDir (the process's cwd otherwise).
+  const inMemory = { ...buildOptions, absWorkingDir: packageRoot, outdir, write: false } as const;
+  const outputs = [
     esbuild.buildSync({
-      ...buildOptions,
-      entryPoints: { [moduleName(specifier)]: module },
-      outdir,
+      ...inMemory,
+      entryPoints: { index: entry },
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
       external,
-    });
+    }),
+    ...Object.entries(imports).map(([specifier, module]) =>
+      esbuild.buildSync({
+        ...inMemory,
+        entryPoints: { [moduleName(specifier)]: module },
+        external,
+      }),
+    ),
+  ].flatMap((result) => result.outputFiles);
+  for (const file of outputs) {
+    const target = join(outputDir, relative(outdir, file.path));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, file.contents);
   }
   if (external.length === 0) return;
   const mapped = Object.fromEntries(external.map((s) => [s, `./${moduleName(s)}.mjs`]));
-  writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ imports: mapped }, null, 2)}\n`);
+  writeFileSync(
+    join(outputDir, 'package.json'),
+    `${JSON.stringify({ imports: mapped }, null, 2)}\n`,
+  );
 }
 
 /** esbuild, from the project: loaded when a stack is bundled, not when the constructs are. */
@@ -101,14 +129,16 @@ function loadEsbuild(): typeof import('esbuild') {
 class EsbuildBundling implements ILocalBundling {
   readonly entry: string;
   readonly imports: Readonly<Record<string, string>>;
+  readonly packageRoot: string;
 
-  constructor(entry: string, imports: Readonly<Record<string, string>>) {
+  constructor(entry: string, imports: Readonly<Record<string, string>>, packageRoot: string) {
     this.entry = entry;
     this.imports = imports;
+    this.packageRoot = packageRoot;
   }
 
   tryBundle(outputDir: string): boolean {
-    bundle(this.entry, this.imports, outputDir);
+    bundle(this.entry, this.imports, this.packageRoot, outputDir);
     return true;
   }
 }
@@ -136,7 +166,7 @@ export function functionCode(
     bundling: {
       // CDK asks for an image to bundle in; the local bundling never falls back to it.
       image: DockerImage.fromRegistry('unused'),
-      local: new EsbuildBundling(entry, modules),
+      local: new EsbuildBundling(entry, modules, packageRoot),
     },
   });
 }

@@ -56,6 +56,7 @@ import { createProducer, type OutgoingEvent, publishEvents } from '../../core/pr
 import { startKafkaBroker } from '../emulators/kafka/broker.ts';
 import type { EsmStats } from '../emulators/lambda/event-source-mapping.ts';
 import {
+  type FunctionSandbox,
   localSandboxKind,
   type Pipeline,
   type PipelineOptions,
@@ -379,60 +380,64 @@ async function startPipelines(
       .sort((a, b) => a - b);
     return percentile(durations, 50) || 10;
   };
-  const common = {
+  const common: CommonOptions = {
     bootstrap: kafka.connection.bootstrapBrokers.join(','),
-    ...(kafka.connection.mskIam
-      ? {
-          security: {
-            mskIam: kafka.connection.mskIam,
-            tlsCaPem: kafka.connection.tlsCaPem as string,
-          },
-        }
-      : {}),
-    batchSize: settings.batchSize,
-    batchWindowMs: settings.batchWindowMs,
-    retryBackoffMs: 100,
+    mapping: {
+      ...(kafka.connection.mskIam
+        ? {
+            security: {
+              mskIam: kafka.connection.mskIam,
+              tlsCaPem: kafka.connection.tlsCaPem as string,
+            },
+          }
+        : {}),
+      batchSize: settings.batchSize,
+      batchWindowMs: settings.batchWindowMs,
+      retryBackoffMs: 100,
+    },
     onFunctionOutput,
   };
   const env = functionEnv(redis, kafka, prefix);
   if (localSandboxKind() === 'bundle')
     say('function: synthesizing the stack to bundle apply-events as `cdk deploy` ships it');
+  // A kill is sent only while an invocation runs; whether it hit one is read from the
+  // invocation's outcome.
+  const killMidInvocation = (sandbox: FunctionSandbox) => {
+    const due =
+      watch.publishedRecords >= (records * (settings.kills - killsLeft + 1)) / (settings.kills + 1);
+    if (killsLeft > 0 && due) {
+      killsLeft -= 1;
+      setTimeout(() => {
+        if (sandbox.busy && sandbox.kill('SIGKILL')) {
+          watch.kills.push(Date.now());
+          killInFlight = true;
+        } else killsLeft += 1;
+      }, medianInvocationMs() / 2);
+    }
+  };
   const leaderboard = startPipeline({
-    ...common,
-    topics: [topics.leaderboard],
-    groupId: `seqguard-demo-${run}`,
-    functionEnv: env,
-    onActivity: (a) => {
-      watch.activity.push(a);
-      if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
-        watch.lastFunctionError = a.detail;
-      if (a.kind === 'pollerError')
-        watch.lastFunctionError = `the poller failed: ${a.error.message}`;
-      // Recovery is measured to the end of the first good batch that started after the crash.
-      if (a.kind === 'invoked' && a.outcome === 'success')
-        watch.successTimes.push({ end: Date.now(), start: Date.now() - a.durationMs });
-      // A kill that reached the sandbox just after its invocation ended hit no batch: the next
-      // invocation gets another one.
-      if (a.kind === 'invoked' && killInFlight) {
-        killInFlight = false;
-        if (!(a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''))) killsLeft += 1;
-      }
-    },
-    onInvoke: (sandbox) => {
-      // A kill is sent only while an invocation runs; whether it hit one is read from the
-      // invocation's outcome.
-      const due =
-        watch.publishedRecords >=
-        (records * (settings.kills - killsLeft + 1)) / (settings.kills + 1);
-      if (killsLeft > 0 && due) {
-        killsLeft -= 1;
-        setTimeout(() => {
-          if (sandbox.busy && sandbox.kill('SIGKILL')) {
-            watch.kills.push(Date.now());
-            killInFlight = true;
-          } else killsLeft += 1;
-        }, medianInvocationMs() / 2);
-      }
+    bootstrap: common.bootstrap,
+    function: { env, onOutput: onFunctionOutput, onInvoke: killMidInvocation },
+    mapping: {
+      ...common.mapping,
+      topics: [topics.leaderboard],
+      groupId: `seqguard-demo-${run}`,
+      onActivity: (a) => {
+        watch.activity.push(a);
+        if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
+          watch.lastFunctionError = a.detail;
+        if (a.kind === 'pollerError')
+          watch.lastFunctionError = `the poller failed: ${a.error.message}`;
+        // Recovery is measured to the end of the first good batch that started after the crash.
+        if (a.kind === 'invoked' && a.outcome === 'success')
+          watch.successTimes.push({ end: Date.now(), start: Date.now() - a.durationMs });
+        // A kill that reached the sandbox just after its invocation ended hit no batch: the next
+        // invocation gets another one.
+        if (a.kind === 'invoked' && killInFlight) {
+          killInFlight = false;
+          if (!(a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? ''))) killsLeft += 1;
+        }
+      },
     },
   });
   resources.defer(() => leaderboard.stop());
@@ -446,6 +451,13 @@ async function startPipelines(
   return { leaderboard, wallet };
 }
 
+/** What the demo's two pipelines share: the brokers, the mapping's settings, the logs' reader. */
+interface CommonOptions {
+  bootstrap: string;
+  mapping: Omit<PipelineOptions['mapping'], 'topics' | 'groupId'>;
+  onFunctionOutput: (line: string) => void;
+}
+
 /** The wallet's function behind its own mapping: it reads envelopes, and is never killed. */
 function startWalletPipeline(
   watch: Watch,
@@ -454,23 +466,26 @@ function startWalletPipeline(
     run,
     env,
     ...common
-  }: Omit<PipelineOptions, 'topics' | 'groupId' | 'functionEnv'> & {
+  }: CommonOptions & {
     topic: string;
     run: string;
     env: Record<string, string>;
   },
 ): Pipeline {
   const wallet = startPipeline({
-    ...common,
-    topics: [topic],
-    groupId: `seqguard-demo-${run}-wallet`,
+    bootstrap: common.bootstrap,
     // The wallet's topic carries envelopes, whatever format the leaderboard's function is given.
-    functionEnv: { ...env, SEQGUARD_FORMAT: 'envelope' },
-    onActivity: (a) => {
-      if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
-        watch.lastFunctionError = a.detail;
-      if (a.kind === 'pollerError')
-        watch.lastFunctionError = `the wallet's poller failed: ${a.error.message}`;
+    function: { env: { ...env, SEQGUARD_FORMAT: 'envelope' }, onOutput: common.onFunctionOutput },
+    mapping: {
+      ...common.mapping,
+      topics: [topic],
+      groupId: `seqguard-demo-${run}-wallet`,
+      onActivity: (a) => {
+        if (a.kind === 'invoked' && a.outcome === 'functionError' && a.detail)
+          watch.lastFunctionError = a.detail;
+        if (a.kind === 'pollerError')
+          watch.lastFunctionError = `the wallet's poller failed: ${a.error.message}`;
+      },
     },
   });
   resources.defer(() => wallet.stop());

@@ -16,9 +16,9 @@ import { fileURLToPath } from 'node:url';
 import type { MSKEvent } from 'aws-lambda';
 import { functionMemoryMiB, triggerGroupId } from '../../core/index.ts';
 import { LocalRuntimeError } from './errors.ts';
-import { type DeployedFunction, synthesizeFunctions } from './lambda/deployed-assets.ts';
+import { type DeployedFunction, deployedFunction } from './lambda/deployed-assets.ts';
+import { emptyMskEvent } from './lambda/empty-msk-event.ts';
 import {
-  type EsmActivity,
   EventSourceMapping,
   type EventSourceMappingOptions,
 } from './lambda/event-source-mapping.ts';
@@ -44,9 +44,8 @@ export function localSandboxKind(value = process.env.SEQGUARD_LOCAL_SANDBOX): Sa
 
 export type FunctionSandbox = RuntimeSandbox | HandlerProcess;
 
-export interface PipelineOptions
-  extends Omit<EventSourceMappingOptions, 'invoke' | 'bootstrapBrokers' | 'onActivity'> {
-  bootstrap: string;
+/** The function's part of a pipeline: what runs, in which sandbox, and what it is given. */
+export interface PipelineFunctionOptions {
   /**
    * The handler module: functions/apply-events/handler.ts unless given (a handler composed the
    * same way with mutations of its own, as the soak's). The bundle sandbox bundles it as the
@@ -58,19 +57,28 @@ export interface PipelineOptions
   /** SEQGUARD_LOCAL_SANDBOX's choice unless given. */
   sandbox?: SandboxKind;
   /** The function's settings: REDIS_URL and any SEQGUARD_* ones, over the stack's own. */
-  functionEnv: Record<string, string>;
+  env: Record<string, string>;
   /** The stack's timeout of the function unless given (the source sandbox: 30 s). */
-  functionTimeoutMs?: number;
+  timeoutMs?: number;
   /** Show the function's logs (off by default: Powertools logs one line per batch). */
-  functionOutput?: boolean;
+  output?: boolean;
   /** Receives each line of the function's stdout (its JSON logs) instead of showing it. */
-  onFunctionOutput?: (line: string) => void;
-  onActivity?(activity: EsmActivity): void;
+  onOutput?: (line: string) => void;
   /**
    * Called as each invocation starts, with the event it carries: e.g. to crash the sandbox while
    * it runs, or to time the records.
    */
   onInvoke?(sandbox: FunctionSandbox, invocation: number, event: MSKEvent): void;
+}
+
+/** The event source mapping's part: its settings but the brokers, which the pipeline gives. */
+export type PipelineMappingOptions = Omit<EventSourceMappingOptions, 'invoke' | 'bootstrapBrokers'>;
+
+export interface PipelineOptions {
+  /** The brokers the mapping polls and the function reads a ledger's holes from. */
+  bootstrap: string;
+  function: PipelineFunctionOptions;
+  mapping: PipelineMappingOptions;
 }
 
 export interface Pipeline {
@@ -87,49 +95,51 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** What the function answers without touching Redis: the bundle sandbox's warm-up call. */
-const emptyBatch = { eventSource: 'aws:kafka', eventSourceArn: 'local', records: {} };
-
 /** Each handler module's functions, synthesized once per process; removed at its exit. */
 const synthesized = new Map<string, DeployedFunction>();
 
-/** apply-events as `cdk deploy` bundles it with `module` as its handler (memoized). */
+/**
+ * apply-events as `cdk deploy` bundles it with `module` as its handler (memoized): the stack
+ * synthesized without bundling, and apply-events' code alone bundled (deployedFunction), not the
+ * other two functions the pipeline never runs.
+ */
 export function deployedApplyEvents(
   module = applyEventsModule,
   outRoot?: string,
 ): DeployedFunction {
   const known = synthesized.get(module);
   if (known) return known;
-  const functions = synthesizeFunctions({
+  const fn = deployedFunction('apply-events', {
     ...(module === applyEventsModule ? {} : { handlers: { 'apply-events': module } }),
     ...(outRoot ? { outRoot } : {}),
   });
-  const fn = functions['apply-events'];
   if (!outRoot) process.once('exit', () => rmSync(fn.assembly, { recursive: true, force: true }));
   synthesized.set(module, fn);
   return fn;
 }
 
-function sandboxFor(options: PipelineOptions, deployed?: DeployedFunction): FunctionSandbox {
-  const { bootstrap, module = applyEventsModule, functionEnv, functionTimeoutMs } = options;
+function sandboxFor(
+  { bootstrap, function: fn, mapping }: PipelineOptions,
+  deployed?: DeployedFunction,
+): FunctionSandbox {
   const local = {
     POWERTOOLS_LOG_LEVEL: 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     // The sink reads Kafka to tell a hole in a partition's ledger from offsets with no record.
     SEQGUARD_KAFKA_BOOTSTRAP: bootstrap,
-    SEQGUARD_TOPICS: options.topics.join(','),
-    SEQGUARD_CONSUMER_GROUP: options.groupId,
-    ...functionEnv,
+    SEQGUARD_TOPICS: mapping.topics.join(','),
+    SEQGUARD_CONSUMER_GROUP: mapping.groupId,
+    ...fn.env,
   };
   const output = {
-    stdio: options.functionOutput ? ('inherit' as const) : ('ignore' as const),
-    ...(options.onFunctionOutput ? { onOutput: options.onFunctionOutput } : {}),
+    stdio: fn.output ? ('inherit' as const) : ('ignore' as const),
+    ...(fn.onOutput ? { onOutput: fn.onOutput } : {}),
   };
   if (!deployed) {
     return new HandlerProcess({
-      module,
+      module: fn.module ?? applyEventsModule,
       env: { AWS_LAMBDA_FUNCTION_NAME: 'seqguard-apply-events', ...local },
-      timeoutMs: functionTimeoutMs ?? 30_000,
+      timeoutMs: fn.timeoutMs ?? 30_000,
       memoryMiB: functionMemoryMiB['apply-events'],
       ...output,
     });
@@ -139,37 +149,25 @@ function sandboxFor(options: PipelineOptions, deployed?: DeployedFunction): Func
     handler: deployed.handler,
     env: localEnvironment(deployed.environment, local),
     functionName: 'seqguard-apply-events',
-    timeoutMs: functionTimeoutMs ?? deployed.timeoutMs,
+    timeoutMs: fn.timeoutMs ?? deployed.timeoutMs,
     memoryMiB: deployed.memoryMiB,
     ...output,
   });
 }
 
 export function startPipeline(options: PipelineOptions): Pipeline {
+  const { bootstrap, function: fn, mapping: mappingOptions } = options;
   // One topic per mapping, grouped as Lambda's triggers are (core/kafka/consumer-groups.ts):
   // `groupId` is the base that SEQGUARD_CONSUMER_GROUP gives check-drift.
-  const [topic, ...others] = options.topics;
+  const [topic, ...others] = mappingOptions.topics;
   if (topic === undefined || others.length > 0) {
     throw new LocalRuntimeError(
-      `a pipeline consumes one topic, as each of Lambda's Kafka triggers does (got ${options.topics.length}); start one pipeline per topic`,
+      `a pipeline consumes one topic, as each of Lambda's Kafka triggers does (got ${mappingOptions.topics.length}); start one pipeline per topic`,
     );
   }
-  const kind = options.sandbox ?? localSandboxKind();
-  const deployed =
-    kind === 'bundle' ? (options.deployed ?? deployedApplyEvents(options.module)) : undefined;
+  const kind = fn.sandbox ?? localSandboxKind();
+  const deployed = kind === 'bundle' ? (fn.deployed ?? deployedApplyEvents(fn.module)) : undefined;
   const sandbox = sandboxFor(options, deployed);
-  const {
-    bootstrap,
-    module: _module,
-    deployed: _deployed,
-    sandbox: _sandbox,
-    functionEnv: _functionEnv,
-    functionTimeoutMs: _timeout,
-    functionOutput: _output,
-    onFunctionOutput: _onOutput,
-    onInvoke,
-    ...mappingOptions
-  } = options;
   let invocation = 0;
   const mapping = new EventSourceMapping({
     ...mappingOptions,
@@ -178,7 +176,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
     invoke: (event) => {
       invocation += 1;
       const outcome = sandbox.invoke(event);
-      onInvoke?.(sandbox, invocation, event);
+      fn.onInvoke?.(sandbox, invocation, event);
       return outcome;
     },
   });
@@ -189,7 +187,7 @@ export function startPipeline(options: PipelineOptions): Pipeline {
     kind,
     ...(deployed ? { deployed } : {}),
     warmUp: () =>
-      sandbox instanceof RuntimeSandbox ? sandbox.warmUp(emptyBatch) : sandbox.warmUp(),
+      sandbox instanceof RuntimeSandbox ? sandbox.warmUp(emptyMskEvent) : sandbox.warmUp(),
     stop: async () => {
       await mapping.stop();
       await sandbox.close();

@@ -192,8 +192,11 @@ function faultContext(
     startStorm: (i) =>
       startPipeline({
         ...pipelineOptions,
-        groupId: `${run.groupId}-storm-${i}`,
-        startingPosition: 'TRIM_HORIZON',
+        mapping: {
+          ...pipelineOptions.mapping,
+          groupId: `${run.groupId}-storm-${i}`,
+          startingPosition: 'TRIM_HORIZON',
+        },
       }),
     armSinkKill: (fault) => sink.arm(fault),
     armProducerKill: async (i) => {

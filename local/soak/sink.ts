@@ -21,8 +21,13 @@ import type { KillPoint, ScheduledFault } from './schedule.ts';
 /** The soak's handler module: apply-events with `scenarioMutations` registered. */
 export const soakHandlerModule = fileURLToPath(new URL('./handler.ts', import.meta.url));
 
-/** The mapping's settings, shared by the sink and the redelivery storm's second mapping. */
-export type SoakPipelineOptions = Omit<PipelineOptions, 'groupId'>;
+/**
+ * The pipeline's settings but the mapping's group, shared by the sink and the redelivery storm's
+ * second mapping.
+ */
+export type SoakPipelineOptions = Omit<PipelineOptions, 'mapping'> & {
+  mapping: Omit<PipelineOptions['mapping'], 'groupId'>;
+};
 
 export function pipelineOptionsOf(
   kafka: KafkaClients,
@@ -34,15 +39,16 @@ export function pipelineOptionsOf(
     : undefined;
   return {
     bootstrap: kafka.connection.bootstrapBrokers.join(','),
-    module: soakHandlerModule,
-    ...(security ? { security } : {}),
-    topics: [topic],
-    // The deployed trigger's batch size; a shorter window than its 1 s, so a run of minutes
-    // sees many invocations for the faults to hit.
-    batchSize: triggerDefaults.batchSize,
-    batchWindowMs: 100,
-    retryBackoffMs: 200,
-    functionEnv,
+    function: { module: soakHandlerModule, env: functionEnv },
+    mapping: {
+      ...(security ? { security } : {}),
+      topics: [topic],
+      // The deployed trigger's batch size; a shorter window than its 1 s, so a run of minutes
+      // sees many invocations for the faults to hit.
+      batchSize: triggerDefaults.batchSize,
+      batchWindowMs: 100,
+      retryBackoffMs: 200,
+    },
   };
 }
 
@@ -89,11 +95,13 @@ export class SoakSink {
     resources: AsyncDisposableStack,
   ): Promise<Pipeline> {
     const pipeline = startPipeline({
-      ...options,
-      groupId,
-      onFunctionOutput: (line) => this.#onFunctionOutput(line),
-      onActivity: (a) => this.#onActivity(a),
-      onInvoke: (sandbox) => this.#onInvoke(sandbox),
+      bootstrap: options.bootstrap,
+      function: {
+        ...options.function,
+        onOutput: (line) => this.#onFunctionOutput(line),
+        onInvoke: (sandbox) => this.#onInvoke(sandbox),
+      },
+      mapping: { ...options.mapping, groupId, onActivity: (a) => this.#onActivity(a) },
     });
     this.#pipeline = pipeline;
     resources.defer(() => pipeline.stop());

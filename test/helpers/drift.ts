@@ -79,7 +79,11 @@ export interface DriftSetup {
   /** A plain client of the same Redis (a cluster client on a cluster). */
   raw: Redis | Cluster;
   env: Record<string, string>;
-  pipeline(options?: Partial<PipelineOptions>): Pipeline;
+  /** The pipeline, with the set-up's settings unless `options` gives others. */
+  pipeline(options?: {
+    function?: Partial<PipelineOptions['function']>;
+    mapping?: Partial<PipelineOptions['mapping']>;
+  }): Pipeline;
   monitor: DriftMonitor;
   produced: number;
   /** Produces records in order; returns each one's `<topic>-<partition>@<offset>`. */
@@ -178,13 +182,15 @@ export function useDriftBench<R extends DriftRedis = RedisServer>(
       produced: 0,
       pipeline: (options = {}) => {
         current = startSuitePipeline({
-          topics: [topic],
-          groupId,
-          batchSize: 100,
-          batchWindowMs: 50,
-          retryBackoffMs: 50,
-          functionEnv: env,
-          ...options,
+          function: { env, ...options.function },
+          mapping: {
+            topics: [topic],
+            groupId,
+            batchSize: 100,
+            batchWindowMs: 50,
+            retryBackoffMs: 50,
+            ...options.mapping,
+          },
         });
         const running = current;
         stops.push(() => running.stop());

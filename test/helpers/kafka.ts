@@ -140,15 +140,18 @@ export async function readAll(
  * The local pipeline (mapping emulator and the function's deployed bundle under AWS's runtime)
  * on the suite's broker: the mapping's consumer and the function reach it as they reach MSK.
  */
-export function startSuitePipeline(
-  options: Omit<PipelineOptions, 'bootstrap' | 'security'>,
-): Pipeline {
+export function startSuitePipeline(options: {
+  function: PipelineOptions['function'];
+  mapping: Omit<PipelineOptions['mapping'], 'security'>;
+}): Pipeline {
   return startPipeline({
-    ...(options.module ? {} : { deployed: inject('deployedApplyEvents') }),
-    ...options,
     bootstrap: inject('kafkaBootstrap'),
-    security: suiteKafkaSecurity(),
-    functionEnv: { ...suiteKafkaEnv(), ...options.functionEnv },
+    function: {
+      ...(options.function.module ? {} : { deployed: inject('deployedApplyEvents') }),
+      ...options.function,
+      env: { ...suiteKafkaEnv(), ...options.function.env },
+    },
+    mapping: { ...options.mapping, security: suiteKafkaSecurity() },
   });
 }
 

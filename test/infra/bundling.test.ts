@@ -1,15 +1,30 @@
 /**
  * The one test that bundles for real (esbuild, locally, as `cdk synth` does): each function is
- * one ES module with its handler, the Lua scripts inlined as text, and a source map.
+ * one ES module with its handler, the Lua scripts inlined as text, and a source map; and the
+ * assets are the same, to the byte, whichever checkout and cdk.out they are synthesized from.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  symlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveConfig, SeqguardPipeline } from '../../infra/index.ts';
 import { existingClusters, synthApp, testEnv } from '../helpers/cdk.ts';
+import { repoRoot } from '../helpers/repo-root.ts';
 
 const luaSource = (file: string) =>
   readFileSync(new URL(`../../lua/${file}`, import.meta.url), 'utf8');
@@ -78,5 +93,91 @@ describe('function bundles', () => {
     };
     expect(bundle(pipeline.pipeline.applyEvents)).toContain('local function applyCappedIncr(');
     expect(bundle(pipeline.pipeline.checkDrift)).not.toContain('applyCappedIncr');
+  });
+});
+
+/**
+ * A checkout of the repository at `dir`: what `cdk synth` reads, and its own node_modules, hard
+ * links to this one's files (a symlink would resolve to where this one's are, outside it, as no
+ * checkout's is).
+ */
+function checkoutAt(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const path of ['package.json', 'cdk.json', 'core', 'functions', 'infra', 'lua'])
+    cpSync(join(repoRoot, path), join(dir, path), { recursive: true });
+  linkTree(realpathSync(join(repoRoot, 'node_modules')), join(dir, 'node_modules'));
+  return dir;
+}
+
+function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const [source, target] = [join(from, entry.name), join(to, entry.name)];
+    if (entry.isDirectory()) linkTree(source, target);
+    else if (entry.isSymbolicLink()) symlinkSync(readlinkSync(source), target);
+    else linkSync(source, target);
+  }
+}
+
+/** `cdk synth` of `checkout` into `outdir`: the app command's app, with cdk.json's context. */
+async function synthesizeAt(checkout: string, outdir: string): Promise<string> {
+  const { context } = JSON.parse(readFileSync(join(checkout, 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  await promisify(execFile)(process.execPath, ['infra/app.ts'], {
+    cwd: checkout,
+    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+  });
+  return outdir;
+}
+
+/** Each function's asset hash (its S3 key) in the pipeline stack, and the asset's files. */
+function functionAssets(outdir: string): Map<string, Record<string, string>> {
+  const template = JSON.parse(
+    readFileSync(join(outdir, 'seqguard-pipeline.template.json'), 'utf8'),
+  ) as { Resources: Record<string, { Type: string; Properties: { Code?: { S3Key: string } } }> };
+  const assets = new Map<string, Record<string, string>>();
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function' || !resource.Properties.Code) continue;
+    const hash = resource.Properties.Code.S3Key.replace(/\.zip$/, '');
+    const dir = join(outdir, `asset.${hash}`);
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name));
+    assets.set(
+      hash,
+      Object.fromEntries(
+        files.map((file) => [file.slice(dir.length + 1), readFileSync(file, 'base64')]),
+      ),
+    );
+  }
+  return assets;
+}
+
+describe('function assets', () => {
+  it('are the same, to the byte, from any checkout and cdk.out', { timeout: 300_000 }, async () => {
+    // Prepare: two checkouts at different paths and depths (a CI runner's, a laptop's), each
+    // synthesized into a cdk.out elsewhere, again at different depths.
+    const root = mkdtempSync(join(inject('tempRoot'), 'checkouts-'));
+    const checkouts = [
+      checkoutAt(join(root, 'runner', 'seqguard')),
+      checkoutAt(join(root, 'home', 'dev', 'src', 'seqguard-copy')),
+    ];
+    // Act
+    const outdirs = await Promise.all([
+      synthesizeAt(checkouts[0] as string, join(root, 'out')),
+      synthesizeAt(checkouts[1] as string, join(root, 'build', 'deep', 'cdk.out')),
+    ]);
+    // Assess: the same asset hashes (S3 keys), and the same files in them.
+    const [first, second] = outdirs.map(functionAssets) as [
+      ReturnType<typeof functionAssets>,
+      ReturnType<typeof functionAssets>,
+    ];
+    expect(first.size).toBe(3);
+    expect([...second.keys()].sort()).toEqual([...first.keys()].sort());
+    for (const [hash, files] of first) {
+      expect(Object.keys(files)).toContain('index.mjs.map');
+      expect(second.get(hash), `asset.${hash}`).toEqual(files);
+    }
   });
 });

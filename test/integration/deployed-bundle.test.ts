@@ -8,8 +8,8 @@
  * start as Lambda reports it; and Lambda's semantics hold: the timeout, a crash mid-invocation
  * followed by a fresh cold start, a thrown error, and a REPORT line per invocation.
  */
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stateKey } from '../../core/index.ts';
@@ -17,9 +17,11 @@ import { FunctionInitError } from '../../local/emulators/errors.ts';
 import {
   bundleSources,
   coldStartModules,
+  type DeployedFunction,
   type DeployedFunctions,
   synthesizeFunctions,
 } from '../../local/emulators/lambda/deployed-assets.ts';
+import { emptyMskEvent } from '../../local/emulators/lambda/empty-msk-event.ts';
 import { RuntimeSandbox } from '../../local/emulators/lambda/runtime-sandbox.ts';
 import { lambdaRuntimeTools } from '../../local/emulators/lambda/runtime-tools.ts';
 import { mskEvent, mskRecord, uniqueShard } from '../helpers/events.ts';
@@ -41,9 +43,6 @@ function localEnv(environment: Record<string, string>): Record<string, string> {
   return { ...env, ...redisEnv(), POWERTOOLS_METRICS_DISABLED: 'true' };
 }
 
-/** An MSK event with no records: the handler answers it without touching Redis. */
-const emptyBatch = { ...mskEvent([]), records: {} };
-
 function sandboxOf(
   fn: { assetDir: string; handler: string; memoryMiB: number },
   env: Record<string, string>,
@@ -52,6 +51,19 @@ function sandboxOf(
   const sandbox = new RuntimeSandbox({ ...fn, env, functionName: 'seqguard-test', timeoutMs });
   sandboxes.push(sandbox);
   return sandbox;
+}
+
+/** Each file of an asset folder, by its path in the folder, with its bytes. */
+function assetFiles(dir: string): Record<string, string> {
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) =>
+    e.isFile(),
+  );
+  return Object.fromEntries(
+    files.map((e) => {
+      const path = join(e.parentPath, e.name);
+      return [relative(dir, path), readFileSync(path, 'base64')];
+    }),
+  );
 }
 
 /** A function of a few lines, bundled by hand: it sleeps, throws or answers as the event says. */
@@ -116,6 +128,23 @@ describe("the deployed bundles under Lambda's runtime emulator", () => {
     expect(sandbox.initDurations[0]).toBeGreaterThan(1);
   }, 120_000);
 
+  it('the pipelines run the asset cdk deploy ships for apply-events, to the byte', () => {
+    // The suite's pipelines run apply-events bundled alone (deployedApplyEvents, in the global
+    // setup); `functions` is the whole stack bundled, as `cdk synth` does.
+    const alone = inject('deployedApplyEvents');
+    const shipped = functions['apply-events'];
+    expect(basename(alone.assetDir)).toBe(basename(shipped.assetDir));
+    expect(assetFiles(alone.assetDir)).toEqual(assetFiles(shipped.assetDir));
+    const settings = ({ handler, timeoutMs, memoryMiB, environment }: DeployedFunction) => ({
+      handler,
+      timeoutMs,
+      memoryMiB,
+      environment,
+    });
+    expect(settings(alone)).toEqual(settings(shipped));
+    expect(alone.coldStartBytes).toBe(shipped.coldStartBytes);
+  });
+
   it("apply-events' cold start reads at most 1 MB, and not the Kafka client", () => {
     // Issue 24: the bundle was 2.2 MB, most of it what a batch needs only at a ledger's hole.
     const fn = functions['apply-events'];
@@ -176,7 +205,7 @@ describe("the deployed bundles under Lambda's runtime emulator", () => {
     for (const fn of Object.values(functions)) {
       const sandbox = sandboxOf(fn, localEnv(fn.environment));
       // Any answer but an init error: check-drift and replay refuse an MSK event, after loading.
-      const outcome = await sandbox.invoke(emptyBatch);
+      const outcome = await sandbox.invoke(emptyMskEvent);
       expect(outcome.kind, `${fn.name}: ${JSON.stringify(outcome)}`).not.toBe('initError');
       expect(sandbox.initDurations, fn.name).toHaveLength(1);
       await sandbox.close();
@@ -194,8 +223,8 @@ describe("the deployed bundles under Lambda's runtime emulator", () => {
     // Act / Assess
     for (const assetDir of [broken, missing]) {
       const sandbox = sandboxOf({ ...fn, assetDir }, localEnv(fn.environment));
-      await expect(sandbox.warmUp(emptyBatch)).rejects.toBeInstanceOf(FunctionInitError);
-      const outcome = await sandbox.invoke(emptyBatch);
+      await expect(sandbox.warmUp(emptyMskEvent)).rejects.toBeInstanceOf(FunctionInitError);
+      const outcome = await sandbox.invoke(emptyMskEvent);
       expect(outcome.kind).toBe('initError');
       if (outcome.kind === 'initError') expect(outcome.errorType).toMatch(/^Runtime\.|Error$/);
     }

@@ -89,26 +89,34 @@ async function runPipeline(
   topic: string,
   records: TestRecord[],
   prefix: string,
-  extra: Partial<PipelineOptions> = {},
+  extra: {
+    function?: Partial<PipelineOptions['function']>;
+    mapping?: Partial<PipelineOptions['mapping']>;
+  } = {},
 ) {
   const activity: EsmActivity[] = [];
   const pipeline = startSuitePipeline({
-    topics: [topic],
-    groupId: `seqguard-${topic}`,
-    batchSize: 50,
-    batchWindowMs: 100,
-    retryBackoffMs: 50,
-    functionEnv: {
-      ...redisEnv(target),
-      SEQGUARD_FORMAT: 'mapped',
-      SEQGUARD_KEY_PREFIX: prefix,
-      SEQGUARD_REDIS_TIMEOUT_MS: '300',
-      SEQGUARD_CHUNK_SIZE: '10',
+    function: {
+      env: {
+        ...redisEnv(target),
+        SEQGUARD_FORMAT: 'mapped',
+        SEQGUARD_KEY_PREFIX: prefix,
+        SEQGUARD_REDIS_TIMEOUT_MS: '300',
+        SEQGUARD_CHUNK_SIZE: '10',
+      },
+      ...extra.function,
     },
-    ...extra,
-    onActivity: (a) => {
-      activity.push(a);
-      extra.onActivity?.(a);
+    mapping: {
+      topics: [topic],
+      groupId: `seqguard-${topic}`,
+      batchSize: 50,
+      batchWindowMs: 100,
+      retryBackoffMs: 50,
+      ...extra.mapping,
+      onActivity: (a) => {
+        activity.push(a);
+        extra.mapping?.onActivity?.(a);
+      },
     },
   });
   try {
@@ -159,19 +167,23 @@ describe('the local pipeline', () => {
     // a batch, into its 9th. A kill that finds the invocation already returned hit no batch: the
     // next invocation gets another one.
     const { activity, pipeline } = await runPipeline(topic, records, prefix, {
-      onActivity: (a) => {
-        if (a.kind !== 'invoked' || !armed) return;
-        armed = false;
-        if (a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? '')) hits += 1;
+      mapping: {
+        onActivity: (a) => {
+          if (a.kind !== 'invoked' || !armed) return;
+          armed = false;
+          if (a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? '')) hits += 1;
+        },
       },
-      onInvoke: (sandbox, invocation) => {
-        if (armed || hits >= 2 || invocation < (hits === 0 ? 4 : 9)) return;
-        setTimeout(() => {
-          if (sandbox.busy && sandbox.kill('SIGKILL')) {
-            kills += 1;
-            armed = true;
-          }
-        }, 3);
+      function: {
+        onInvoke: (sandbox, invocation) => {
+          if (armed || hits >= 2 || invocation < (hits === 0 ? 4 : 9)) return;
+          setTimeout(() => {
+            if (sandbox.busy && sandbox.kill('SIGKILL')) {
+              kills += 1;
+              armed = true;
+            }
+          }, 3);
+        },
       },
     });
     // Assess: two batches died mid-way, each a cold start of its own, and were retried.
@@ -192,7 +204,9 @@ describe('the local pipeline', () => {
     // Prepare
     const { topic, records, expected, unique, prefix } = await setUp('low-latency', 600);
     // Act
-    const { pipeline } = await runPipeline(topic, records, prefix, { batchWindowMs: 0 });
+    const { pipeline } = await runPipeline(topic, records, prefix, {
+      mapping: { batchWindowMs: 0 },
+    });
     // Assess
     expect(sorted(await leaderboard(prefix))).toEqual(sorted(expected));
     expect(await redis.xlen(shardKeys('default', prefix).stream)).toBe(unique);
@@ -203,12 +217,14 @@ describe('the local pipeline', () => {
     const { topic, records, expected, unique, prefix } = await setUp('outage', 800);
     let frozen = false;
     const { activity } = await runPipeline(topic, records, prefix, {
-      onInvoke: (_sandbox, invocation) => {
-        if (invocation === 3) {
-          redisServer.freeze();
-          frozen = true;
-          setTimeout(() => redisServer.thaw(), 1_500);
-        }
+      function: {
+        onInvoke: (_sandbox, invocation) => {
+          if (invocation === 3) {
+            redisServer.freeze();
+            frozen = true;
+            setTimeout(() => redisServer.thaw(), 1_500);
+          }
+        },
       },
     });
     expect(frozen).toBe(true);
@@ -258,7 +274,7 @@ describe('the local pipeline', () => {
       meta: await redis.hgetall(keys.meta),
     };
     // A second mapping with a new consumer group delivers the whole topic again.
-    await runPipeline(topic, records, prefix, { groupId: `seqguard-${topic}-again` });
+    await runPipeline(topic, records, prefix, { mapping: { groupId: `seqguard-${topic}-again` } });
     expect(sorted(await leaderboard(prefix))).toEqual(sorted(before.board));
     expect(sorted(before.board)).toEqual(sorted(expected));
     expect(await redis.xlen(keys.stream)).toBe(before.stream);

@@ -32,16 +32,20 @@ describe('read-your-writes through the pipeline', () => {
     let hits = 0;
     let armed = false;
     s.pipeline({
-      onActivity: (a) => {
-        if (a.kind !== 'invoked' || !armed) return;
-        armed = false;
-        if (a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? '')) hits += 1;
+      mapping: {
+        onActivity: (a) => {
+          if (a.kind !== 'invoked' || !armed) return;
+          armed = false;
+          if (a.outcome === 'functionError' && /SIGKILL/.test(a.detail ?? '')) hits += 1;
+        },
       },
-      onInvoke: (sandbox, invocation) => {
-        if (armed || hits >= 1 || invocation < 8) return;
-        setTimeout(() => {
-          if (sandbox.busy && sandbox.kill('SIGKILL')) armed = true;
-        }, 2);
+      function: {
+        onInvoke: (sandbox, invocation) => {
+          if (armed || hits >= 1 || invocation < 8) return;
+          setTimeout(() => {
+            if (sandbox.busy && sandbox.kill('SIGKILL')) armed = true;
+          }, 2);
+        },
       },
     });
     s.monitor.start();

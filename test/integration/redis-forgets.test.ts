@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
+import { checkDrift, type DriftReads, redisDriftReads } from '../../core/drift/check-drift.ts';
 import { stateKey } from '../../core/layout/keys.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import { replay } from '../../core/sink/replay.ts';
@@ -118,13 +119,66 @@ describe.each(
     await expectExact(s, traffic);
   });
 
+  it('keeps what came before a repair when the node forgets again while the repair runs', async () => {
+    // Prepare: a range the trigger gave up on (Redis frozen), after a first part that was
+    // applied, malformed records with it; the check that plans the range's repair reads Redis,
+    // and then the node loses every write before the repair writes (soak: "dead letters 95 of
+    // 105" after two lost-writes faults).
+    const s = await target.setUp(`again-${withSeq}`);
+    const failures = `${s.topic}.failed`;
+    await createTopic(failures, 1);
+    const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
+    s.pipeline({ mapping: { maximumRetryAttempts: 1, onFailureTopic: failures } });
+    await traffic.send(s, 8);
+    await s.caughtUp();
+    const node = await target.nodeOf(s);
+    node.freeze();
+    await traffic.send(s, 5);
+    await s.caughtUp(60_000);
+    node.thaw();
+    await target.settled();
+    const sink = loadSinkConfig(s.env);
+    const reads = redisDriftReads(s.redis, s.prefix, 1_000_000);
+    const forgetAfterReading: DriftReads = {
+      ...reads,
+      deadLetters: async () => {
+        const read = await reads.deadLetters();
+        await onNode(node, (c) => c.flushall());
+        return read;
+      },
+    };
+    // Act: that check, then the drift monitor as usual, and more traffic.
+    await checkDrift(
+      {
+        kafka: suiteKafka('drift-again'),
+        redis: s.redis,
+        ports: createSinkPorts(s.redis, sink.guard),
+        sink,
+        reads: forgetAfterReading,
+      },
+      {
+        topics: [s.topic],
+        consumerGroup: `seqguard-${s.topic}`,
+        autoReplay: true,
+        replayLimit: 10_000,
+        maxStateEntries: 1_000_000,
+      },
+    );
+    s.monitor.start();
+    await traffic.send(s, 5);
+    // Assess: the first part is back, its dead letters too.
+    await s.caughtUp(60_000);
+    await expectRaisedAndCleared(s);
+    await expectExact(s, traffic);
+  });
+
   it('applies a range the trigger gave up on exactly once, and an operator replay of it changes nothing', async () => {
     // Prepare: the trigger gives up after one retry; given-up records go to a topic.
     const s = await target.setUp(`abandon-${withSeq}`);
     const failures = `${s.topic}.failed`;
     await createTopic(failures, 1);
     const traffic = new Traffic({ seqs: withSeq ? 'all' : 'none' });
-    const pipeline = s.pipeline({ maximumRetryAttempts: 1, onFailureTopic: failures });
+    const pipeline = s.pipeline({ mapping: { maximumRetryAttempts: 1, onFailureTopic: failures } });
     await traffic.send(s, 5);
     await s.caughtUp();
     // Act: Redis stops answering; the trigger gives up on what comes meanwhile and goes on.

@@ -99,14 +99,15 @@ describe.each([
     try {
       // Act: the trigger and the function, then the operator tools.
       const pipeline = startPipeline({
-        deployed: inject('deployedApplyEvents'),
         bootstrap: listener.bootstrap,
-        security: { mskIam: connection.mskIam as { region: string }, tlsCaPem: listener.caPem },
-        topics: [topic],
-        groupId,
-        batchSize: 50,
-        batchWindowMs: 50,
-        functionEnv: env,
+        function: { deployed: inject('deployedApplyEvents'), env },
+        mapping: {
+          security: { mskIam: connection.mskIam as { region: string }, tlsCaPem: listener.caPem },
+          topics: [topic],
+          groupId,
+          batchSize: 50,
+          batchWindowMs: 50,
+        },
       });
       try {
         await pipeline.warmUp();

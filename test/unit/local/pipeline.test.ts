@@ -10,10 +10,8 @@ describe('startPipeline()', () => {
       const start = () =>
         startPipeline({
           bootstrap: '127.0.0.1:1',
-          topics,
-          groupId: 'g',
-          sandbox: 'source',
-          functionEnv: {},
+          function: { sandbox: 'source', env: {} },
+          mapping: { topics, groupId: 'g' },
         });
       // Assess
       expect(start).toThrow(LocalRuntimeError);
