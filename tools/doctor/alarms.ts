@@ -56,10 +56,11 @@ export async function checkAlarmStates(context: DoctorContext): Promise<CheckRes
     );
     alarms.push(...MetricAlarms);
   }
-  const counts = new Map<string, number>();
-  for (const alarm of alarms)
-    counts.set(alarm.StateValue ?? '?', (counts.get(alarm.StateValue ?? '?') ?? 0) + 1);
-  const tally = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
+  const tally = ['OK', 'ALARM', 'INSUFFICIENT_DATA']
+    .map((state) => [state, alarms.filter((a) => a.StateValue === state).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`)
+    .join(', ');
   const missing = names.filter((n) => !alarms.some((a) => a.AlarmName === n));
   const stuck = alarms.filter((a) => isStuck(a, context.now)).map((a) => a.AlarmName);
   if (missing.length > 0 || stuck.length > 0)
@@ -74,7 +75,7 @@ export async function checkAlarmStates(context: DoctorContext): Promise<CheckRes
       ]
         .filter(Boolean)
         .join('; '),
-      'compare the alarm\'s namespace, metric, dimensions and statistic with what the function publishes (docs/operations.md, "doctor"); a missing alarm comes back with a deploy',
+      'compare the alarm\'s namespace, metric, dimensions and statistic with what the function publishes (docs/operations.md, "After a deploy: doctor"); a missing alarm comes back with a deploy',
     );
   const young = alarms.filter((a) => a.StateValue === 'INSUFFICIENT_DATA').length;
   return pass(id, title, `${tally}${young > 0 ? ` (${young} too new to judge)` : ''}`);

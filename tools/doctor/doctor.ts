@@ -2,7 +2,7 @@
  * `npm run seqguard -- doctor`: after a deploy, is this deployment able to do its job? It finds
  * the deployment from CloudFormation and runs five read-only checks (each in its own module):
  * somebody is paged, the Kafka triggers run, no alarm is stuck without data, the drift metrics
- * arrive, the functions may read the Redis secret. docs/operations.md, "doctor", says what each
+ * arrive, the functions may read the Redis secret. docs/operations.md, "After a deploy: doctor", says what each
  * means and how to fix it.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
@@ -78,7 +78,7 @@ async function runCheck(
       status: 'fail',
       // The first line: SDK messages can go on about how to debug the response.
       detail: `could not check: ${name}: ${message.split('\n')[0]}`,
-      hint: 'doctor needs read access to the APIs it calls (docs/operations.md, "doctor", lists them)',
+      hint: 'doctor needs read access to the APIs it calls (docs/operations.md, "After a deploy: doctor", lists them)',
     };
   }
 }

@@ -66,7 +66,7 @@ export async function checkDriftMetrics(context: DoctorContext): Promise<CheckRe
       id,
       title,
       `no datapoint in the last ${recentMinutes} min for ${silent.join(', ')} (namespace ${driftNamespace}, service=${driftService})`,
-      `a stack deployed minutes ago has not had a run yet; otherwise read check-drift's log group and the schedule <prefix>-check-drift (docs/operations.md, "doctor")`,
+      `a stack deployed minutes ago has not had a run yet; otherwise read check-drift's log group and the schedule <prefix>-check-drift (docs/operations.md, "After a deploy: doctor")`,
     );
   const fewest = Math.min(...names.map((n) => minutesWithData.get(n) ?? 0));
   return pass(

@@ -84,7 +84,7 @@ export async function checkKafkaTriggers(context: DoctorContext): Promise<CheckR
       id,
       title,
       problems.join('; '),
-      'read the reason, fix access to the brokers or the function (docs/operations.md, "doctor"), then enable the mapping again (UpdateEventSourceMapping --enabled)',
+      'read the reason, fix access to the brokers or the function (docs/operations.md, "After a deploy: doctor"), then enable the mapping again (UpdateEventSourceMapping --enabled)',
     );
   return pass(
     id,
