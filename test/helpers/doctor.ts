@@ -18,17 +18,25 @@ export interface DoctorRun {
   stderr: string;
 }
 
+/**
+ * Without `credentials`, the process finds none: no key variables, and the shared config and
+ * credentials files point at files that do not exist.
+ */
 export async function runDoctorCli(
   endpoint: string,
   args: readonly string[],
-  region = 'us-east-1',
+  { region = 'us-east-1', credentials = true }: { region?: string; credentials?: boolean } = {},
 ): Promise<DoctorRun> {
   const env = {
     PATH: process.env.PATH,
     AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
     AWS_REGION: region,
+    ...(credentials
+      ? { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }
+      : {
+          AWS_CONFIG_FILE: '/nonexistent/aws-config',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+        }),
   };
   const argv = ['tools/seqguard.ts', 'doctor', ...args];
   try {

@@ -180,6 +180,19 @@ describe('npm run seqguard -- doctor (against moto)', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it('says it found no AWS credentials and exits 1 within seconds', async () => {
+    // Act
+    const started = Date.now();
+    const run = await runDoctorCli(moto.endpoint, ['--stack', 'healthy-pipeline'], {
+      credentials: false,
+    });
+
+    // Assess
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/^seqguard: no AWS credentials found /);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it('fails a deployment that pages nobody, whose trigger is Disabled and whose drift check is silent', async () => {
     // Prepare
     const secretArn = await moto.createRedisAuthSecret({
