@@ -23,3 +23,14 @@ export class UpdateSafetyError extends SeqguardError {
     this.name = 'UpdateSafetyError';
   }
 }
+
+/**
+ * `doctor` could not start its checks: no credentials, a stack that does not exist, an API it
+ * may not call. The CLI prints the message and exits 1.
+ */
+export class DoctorError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DoctorError';
+  }
+}

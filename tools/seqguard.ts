@@ -10,6 +10,10 @@
  *   npm run seqguard -- rebuild --shard S --key NAME
  *   npm run seqguard -- verify
  *   npm run seqguard -- read rank KEY MEMBER --shard S [--at TOKEN]   (and score, top, around, wait)
+ *   npm run seqguard -- doctor [--stack NAME ...] [--region R] [--json]
+ *
+ * `doctor` checks a deployed stack through the AWS APIs (tools/doctor/), so it needs AWS
+ * credentials rather than the functions' environment.
  *
  * With mutations of your own, `--mutations MODULE` names the module that exports them as
  * `mutations` (a registry, docs/your-own-mutation.md), so every command decodes, applies, folds
@@ -32,7 +36,7 @@ import {
   toPlainJson,
   topicPartition,
 } from '../core/index.ts';
-
+import { formatDoctorReport, runDoctor } from './doctor/doctor.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
 import { UsageError } from './errors.ts';
 import { readCommand, readUsage } from './read.ts';
@@ -49,6 +53,9 @@ const usage = `usage: npm run seqguard -- <command> [flags]
   rebuild --shard S --key NAME            recompute a state key from its stream, swap it in
   verify                                  recompute the state from the topic, print differences
 ${readUsage}
+  doctor [--stack NAME ...] [--region R] [--json]
+                                          after a deploy: paging, triggers, alarms, drift
+                                          metrics, Redis secret access (AWS credentials)
 every command: [--mutations MODULE]       a module exporting your registry as \`mutations\``;
 
 const { values: flags, positionals } = parseArgs({
@@ -68,6 +75,9 @@ const { values: flags, positionals } = parseArgs({
     order: { type: 'string' },
     timeout: { type: 'string' },
     help: { type: 'boolean', default: false },
+    stack: { type: 'string', multiple: true },
+    region: { type: 'string' },
+    json: { type: 'boolean', default: false },
   },
 });
 
@@ -159,6 +169,7 @@ async function main(): Promise<number> {
     console.error(usage);
     return 2;
   }
+  if (command === 'doctor') return await doctorCommand();
   // The functions' environment, the Redis secret included (as their handlers do at cold start).
   const context: Context = await openDriftConnections(
     environment(),
@@ -186,6 +197,13 @@ async function main(): Promise<number> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** Checks a deployed stack; exits 1 when a check fails. */
+async function doctorCommand(): Promise<number> {
+  const report = await runDoctor({ stacks: flags.stack ?? [], region: flags.region });
+  console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+  return report.ok ? 0 : 1;
 }
 
 async function monitor(context: Context): Promise<number> {
