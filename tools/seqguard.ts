@@ -36,7 +36,6 @@ import {
   toPlainJson,
   topicPartition,
 } from '../core/index.ts';
-import { formatDoctorReport, runDoctor } from './doctor/doctor.ts';
 import { DriftMonitor, describeTransition } from './drift-monitor.ts';
 import { UsageError } from './errors.ts';
 import { readCommand, readUsage } from './read.ts';
@@ -201,6 +200,8 @@ async function main(): Promise<number> {
 
 /** Checks a deployed stack; exits 1 when a check fails. */
 async function doctorCommand(): Promise<number> {
+  // Loaded here: its AWS clients are of no use to the other commands.
+  const { formatDoctorReport, runDoctor } = await import('./doctor/doctor.ts');
   const report = await runDoctor({ stacks: flags.stack ?? [], region: flags.region });
   console.log(flags.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
   return report.ok ? 0 : 1;

@@ -192,10 +192,19 @@ export class Monitoring extends Construct {
         `each of the ${paging.emails.length} paging e-mail address(es) receives nothing until it confirms the subscription mail AWS sends at deploy; \`npm run seqguard -- doctor\` lists the unconfirmed ones.`,
       );
     }
-    new CfnOutput(this, 'Paging', {
-      description: 'Who the alarms page (seqguard doctor reads it)',
-      value: targets.length === 0 ? `none: ${paging.none ?? ''}` : targets.join(', '),
-    });
+    // Fixed output keys, which `seqguard doctor` reads (tools/doctor/subscriptions.ts): a topic
+    // without subscribers is then a decision, not a fault.
+    const output =
+      targets.length === 0
+        ? new CfnOutput(this, 'PagingNone', {
+            description: 'Nobody is paged, on purpose: why (the paging context)',
+            value: paging.none ?? '',
+          })
+        : new CfnOutput(this, 'Paging', {
+            description: 'Who the alarms page (the paging context)',
+            value: targets.join(', '),
+          });
+    output.overrideLogicalId(targets.length === 0 ? 'PagingNone' : 'Paging');
   }
 
   /** Makes `alarm` page, and keeps it for the dashboard's alarm status. */

@@ -126,7 +126,12 @@ async function synthesizeAt(checkout: string, outdir: string): Promise<string> {
   };
   await promisify(execFile)(process.execPath, ['infra/app.ts'], {
     cwd: checkout,
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+    env: {
+      ...process.env,
+      CDK_OUTDIR: outdir,
+      // The paging decision every synth needs (infra/config.ts), as `-c paging=…` gives it.
+      CDK_CONTEXT_JSON: JSON.stringify({ ...context, paging: { none: 'a bundling test' } }),
+    },
   });
   return outdir;
 }
