@@ -129,6 +129,9 @@ async function synthesizeAt(checkout: string, outdir: string): Promise<string> {
     env: {
       ...process.env,
       CDK_OUTDIR: outdir,
+      // A region whose default zones MSK takes (the suite's AWS_REGION is us-east-1, where the
+      // data stack needs availabilityZones: infra/constructs/msk-zones.ts).
+      CDK_DEFAULT_REGION: 'eu-west-1',
       // The paging decision every synth needs (infra/config.ts), as `-c paging=…` gives it.
       CDK_CONTEXT_JSON: JSON.stringify({ ...context, paging: { none: 'a bundling test' } }),
     },
