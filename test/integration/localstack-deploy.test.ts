@@ -28,7 +28,7 @@
  * test/integration/doctor-moto.test.ts, with the gaps neither emulator serves stated there.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -64,9 +64,12 @@ import { alarmMetrics } from '../../core/config/thresholds.ts';
 import { withRedisAuthSecret } from '../../core/redis/auth-secret.ts';
 import { lambdaInvoker } from '../../local/emulators/lambda/lambda-invoker.ts';
 import { type LocalStack, startLocalStack } from '../../local/emulators/localstack.ts';
+import { classifyTemplates } from '../../tools/update-safety/classify.ts';
+import type { CfnTemplate } from '../../tools/update-safety/synth.ts';
 import { checkOf, runDoctorCli } from '../helpers/doctor.ts';
 import { removeFunctions } from '../helpers/localstack-assembly.ts';
 import { repoRoot } from '../helpers/repo-root.ts';
+import { providerSchemas } from '../helpers/resource-schemas.ts';
 import { zipWithHandler } from '../helpers/zip.ts';
 
 const execFileAsync = promisify(execFile);
@@ -110,6 +113,13 @@ async function stackStatus(cfn: CloudFormationClient): Promise<string | undefine
   } catch {
     return undefined;
   }
+}
+
+/** The stage's template in a cloud assembly, as deployed (the functions taken out). */
+function templateIn(assemblyDir: string): CfnTemplate {
+  return JSON.parse(
+    readFileSync(join(assemblyDir, `${STACK}.template.json`), 'utf8'),
+  ) as CfnTemplate;
 }
 
 /** Logical id -> physical id of every resource of the stack. */
@@ -418,10 +428,25 @@ describe('cdklocal deploy -c stage=localstack', () => {
     // Assess
     expect(deploy.ok, deploy.output).toBe(true);
     expect(await stackStatus(cfn)).toBe('UPDATE_COMPLETE');
-    // Kept: every resource of the first deploy, under the same physical id (none replaced).
-    for (const [logicalId, physical] of before)
-      expect(after.get(logicalId), logicalId).toBe(physical);
-    // Added: the e-mail subscription, and nothing else.
+    // As the update-safety classifier, which writes docs/deploying.md's table, plans it from the
+    // two templates: no replacement, the e-mail subscription added, the alarms updated.
+    const planned = classifyTemplates(
+      templateIn(assembly),
+      templateIn(updated),
+      providerSchemas('us-east-1'),
+    );
+    const kinds = (change: string) => planned.filter((c) => c.change === change);
+    expect(kinds('replacement')).toEqual([]);
+    expect(kinds('removed')).toEqual([]);
+    expect(kinds('added').map((c) => c.type)).toEqual(['AWS::SNS::Subscription']);
+    expect(kinds('update').map((c) => c.type)).toEqual(
+      expect.arrayContaining(['AWS::CloudWatch::Alarm']),
+    );
+    // Done as planned: what is kept or updated keeps its physical id, what is added is new.
+    for (const change of planned) {
+      if (change.change === 'added') expect(before.has(change.logicalId)).toBe(false);
+      else expect(after.get(change.logicalId), change.logicalId).toBe(before.get(change.logicalId));
+    }
     const added = [...after].filter(([logicalId]) => !before.has(logicalId));
     expect(added.map(([, physical]) => physical.split(' ')[0])).toEqual(['AWS::SNS::Subscription']);
     // Updated in place, as CloudFormation plans it (EvaluationPeriods is not create-only: the
