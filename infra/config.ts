@@ -130,8 +130,17 @@ const existingSchema = z
   })
   .strict();
 
+/**
+ * The variables the stack derives from other settings: SEQGUARD_METRICS_NAMESPACE is the prefix,
+ * because the alarms read that namespace; set apart, the functions would publish where no alarm
+ * looks.
+ */
+const stackVariables: ReadonlySet<string> = new Set(['SEQGUARD_METRICS_NAMESPACE']);
+
 /** What `sinkEnvironment` may set: the functions' own variables (the stack sets REDIS_URL). */
-const sinkVariables = environmentVariableNames.filter((name) => name.startsWith('SEQGUARD_'));
+const sinkVariables = environmentVariableNames.filter(
+  (name) => name.startsWith('SEQGUARD_') && !stackVariables.has(name),
+);
 
 export const contextSchema = z.object({
   /**
@@ -289,10 +298,19 @@ export const contextSchema = z.object({
   /** Extra environment of the three functions: SEQGUARD_FORMAT, SEQGUARD_MAPPING, … */
   sinkEnvironment: json(
     z.partialRecord(z.enum(sinkVariables), z.string(), {
-      error: (issue) =>
-        issue.code === 'invalid_key'
-          ? `not one of the functions' variables (docs/configuration.md): ${String(issue.input)}`
-          : undefined,
+      // zod 4 reports a key outside the enum as `unrecognized_keys`, which the types of a
+      // record's issues leave out.
+      error: (raw) => {
+        const issue = raw as unknown as { code: string; keys?: string[] };
+        if (issue.code !== 'unrecognized_keys' || !issue.keys) return undefined;
+        return issue.keys
+          .map((key) =>
+            stackVariables.has(key)
+              ? `${key} is set by the stack, from \`prefix\` (docs/configuration.md)`
+              : `not one of the functions' variables (docs/configuration.md): ${key}`,
+          )
+          .join('; ');
+      },
     }),
   ).prefault({}),
   /** JSON overrides of core/config/thresholds.ts, e.g. {"timeLagSeconds": 60}. */

@@ -28,7 +28,22 @@ export interface SinkConfig {
    * record (transaction markers, compaction); undefined when not configured.
    */
   kafka: KafkaLocation | undefined;
+  /**
+   * The CloudWatch namespace of the functions' metrics (EMF). Deployed, it is the deployment's
+   * prefix, so two deployments in one account and region never feed each other's alarms.
+   */
+  metricsNamespace: string;
 }
+
+/**
+ * A CloudWatch namespace: 1-255 characters of A-Z a-z 0-9 . - _ / # : and space, at least one
+ * not a space, not starting with `AWS/`, which AWS keeps for its services (CloudWatch user guide,
+ * "Namespaces", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace;
+ * PutMetricData, https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+ * Powertools does not check it, and CloudWatch drops the EMF lines of a bad one without a word to
+ * the function, so the alarms would go quiet.
+ */
+const metricsNamespacePattern = /^(?!AWS\/)(?=.*[^ ])[A-Za-z0-9._\-/#: ]{1,255}$/;
 
 const integer = (min: number, max: number, fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
@@ -127,6 +142,13 @@ const environmentSchema = z
     SEQGUARD_MSK_CLUSTER_ARN: z.optional(matching(/^arn:aws[\w-]*:kafka:/, 'an MSK cluster ARN')),
     SEQGUARD_KAFKA_MSK_IAM: z.optional(z.enum(flags)),
     SEQGUARD_KAFKA_CA_FILE: z.optional(nonEmpty()),
+    SEQGUARD_METRICS_NAMESPACE: z._default(
+      matching(
+        metricsNamespacePattern,
+        'a CloudWatch namespace: 1-255 characters of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/',
+      ),
+      defaultOf('SEQGUARD_METRICS_NAMESPACE'),
+    ),
     AWS_REGION: z.optional(z.string()),
   })
   .check(
@@ -233,6 +255,7 @@ export function loadSinkConfig(
     chunkSize: e.SEQGUARD_CHUNK_SIZE,
     shardConcurrency: e.SEQGUARD_SHARD_CONCURRENCY,
     kafka: kafkaLocation(e),
+    metricsNamespace: e.SEQGUARD_METRICS_NAMESPACE,
   };
 }
 

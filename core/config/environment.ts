@@ -8,7 +8,7 @@
 import { defaultKeyPrefix } from '../layout/keys.ts';
 
 /** Which functions read a variable: the sink's are read by all three. */
-type ReadBy = 'all' | 'check-drift, replay';
+type ReadBy = 'all' | 'apply-events, check-drift' | 'check-drift, replay';
 
 interface Variable {
   readBy: ReadBy;
@@ -38,6 +38,8 @@ export const environmentVariables = {
   SEQGUARD_MSK_CLUSTER_ARN: { readBy: 'all' },
   SEQGUARD_KAFKA_MSK_IAM: { readBy: 'all' },
   SEQGUARD_KAFKA_CA_FILE: { readBy: 'all' },
+  // The two that publish metrics; replay publishes none.
+  SEQGUARD_METRICS_NAMESPACE: { readBy: 'apply-events, check-drift', default: 'seqguard' },
   SEQGUARD_TOPICS: { readBy: 'check-drift, replay' },
   SEQGUARD_CONSUMER_GROUP: { readBy: 'check-drift, replay' },
   SEQGUARD_AUTO_REPLAY: { readBy: 'check-drift, replay', default: true },

@@ -41,7 +41,10 @@ export type Thresholds = z.output<typeof thresholdsSchema>;
 
 export const defaultThresholds: Thresholds = thresholdsSchema.parse({}, inEnglish);
 
-/** The metric (CloudWatch EMF, namespace `seqguard`) behind each threshold. */
+/**
+ * The metric (CloudWatch EMF, in the deployment's namespace, SEQGUARD_METRICS_NAMESPACE) behind
+ * each threshold.
+ */
 export const alarmMetrics = {
   consumerLagRecords: 'ConsumerLag',
   appliedLagRecords: 'AppliedLag',

@@ -48,7 +48,7 @@ export function createApplyEventsHandler({
   config,
   redis,
   logger = new Logger({ serviceName: 'seqguard-apply-events' }),
-  metrics = new Metrics({ namespace: 'seqguard', serviceName: 'apply-events' }),
+  metrics = new Metrics({ namespace: config.metricsNamespace, serviceName: 'apply-events' }),
 }: ApplyEventsDependencies) {
   const ports = createSinkPorts(redis, config.guard, sinkKafka(config));
   const options = {

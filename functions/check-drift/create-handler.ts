@@ -64,7 +64,7 @@ export function createCheckDriftHandler({
   redis,
   kafka,
   logger = new Logger({ serviceName: 'seqguard-check-drift' }),
-  metrics = new Metrics({ namespace: 'seqguard', serviceName: 'check-drift' }),
+  metrics = new Metrics({ namespace: config.sink.metricsNamespace, serviceName: 'check-drift' }),
 }: CheckDriftDependencies) {
   const ports = createSinkPorts(redis, config.sink.guard);
   return middy()

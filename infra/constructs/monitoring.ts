@@ -2,7 +2,8 @@
  * Alarms that page, and a dashboard of the same metrics. Every drift alarm is built from
  * `core/config/thresholds.ts` (`alarmMetrics` and the thresholds), the definition the
  * check-drift function and the local monitor evaluate too. The metrics are the EMF metrics
- * Powertools publishes: namespace `seqguard`, dimension `service` = the Metrics serviceName.
+ * Powertools publishes: namespace = the deployment's prefix (`metricsNamespaceOf`), dimension
+ * `service` = the Metrics serviceName.
  */
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
@@ -17,8 +18,19 @@ import { Construct } from 'constructs';
 import { type AlarmName, alarmMetrics, type Thresholds } from '../../core/index.ts';
 import type { SeqguardFunction } from './seqguard-function.ts';
 
-/** The namespace and `service` dimension values the handlers' Powertools Metrics use. */
-export const metricsNamespace = 'seqguard';
+/**
+ * The CloudWatch namespace of a deployment's metrics: its prefix. The functions publish there
+ * (the pipeline sets SEQGUARD_METRICS_NAMESPACE from it) and the alarms and dashboard read from
+ * there, so a second deployment in the account and region never feeds this one's alarms. The
+ * default prefix `seqguard` keeps the namespace deployments had before it followed the prefix.
+ * A prefix is always a valid namespace: lower-case letters, digits and hyphens (infra/config.ts),
+ * never `AWS/`.
+ */
+export function metricsNamespaceOf(prefix: string): string {
+  return prefix;
+}
+
+/** The `service` dimension values the handlers' Powertools Metrics use. */
 export const driftService = 'check-drift';
 export const sinkService = 'apply-events';
 
@@ -72,9 +84,9 @@ const pagesAtOnce: ReadonlySet<AlarmName> = new Set<AlarmName>([
   'vanishedShards',
 ]);
 
-export function driftMetric(name: AlarmName): cloudwatch.Metric {
+export function driftMetric(namespace: string, name: AlarmName): cloudwatch.Metric {
   return new cloudwatch.Metric({
-    namespace: metricsNamespace,
+    namespace,
     metricName: alarmMetrics[name],
     dimensionsMap: { service: driftService },
     statistic: cloudwatch.Stats.MAXIMUM,
@@ -218,13 +230,14 @@ export class Monitoring extends Construct {
 
   /** One alarm per drift metric, and one for a drift check that stopped reporting. */
   private watchDrift(props: MonitoringProps): void {
+    const namespace = metricsNamespaceOf(props.prefix);
     for (const name of Object.keys(alarmMetrics) as AlarmName[]) {
       const minutes = pagesAtOnce.has(name) ? 1 : props.alarmMinutes;
       this.page(
         new cloudwatch.Alarm(this, `Drift-${alarmMetrics[name]}`, {
           alarmName: `${props.prefix}-${alarmMetrics[name]}`,
           alarmDescription: `${alarmMetrics[name]} >= ${props.thresholds[name]} (thresholds.ts: ${name}), for ${minutes} min. Runbook: docs/operations.md, "Drift checks and repair".`,
-          metric: driftMetric(name),
+          metric: driftMetric(namespace, name),
           threshold: props.thresholds[name],
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: minutes,
@@ -241,7 +254,7 @@ export class Monitoring extends Construct {
         alarmName: `${props.prefix}-DriftCheckSilent`,
         alarmDescription:
           'check-drift published no ConsumerLag for 5 minutes: the schedule, the function or its access to Kafka or Redis is broken, and no drift alarm can fire.',
-        metric: driftMetric('consumerLagRecords').with({
+        metric: driftMetric(namespace, 'consumerLagRecords').with({
           statistic: cloudwatch.Stats.SAMPLE_COUNT,
           period: Duration.minutes(5),
         }),
@@ -439,6 +452,7 @@ export class Monitoring extends Construct {
   }
 
   private buildDashboard(props: MonitoringProps, offsetLag: cloudwatch.Metric) {
+    const namespace = metricsNamespaceOf(props.prefix);
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.prefix,
       defaultInterval: Duration.hours(3),
@@ -447,7 +461,7 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title,
         width: 8,
-        left: names.map((n) => driftMetric(n)),
+        left: names.map((n) => driftMetric(namespace, n)),
         leftAnnotations: names.map((n) => ({
           value: props.thresholds[n],
           label: `${alarmMetrics[n]} alarm`,
@@ -456,7 +470,7 @@ export class Monitoring extends Construct {
       });
     const sink = (metricName: string, statistic: string = cloudwatch.Stats.SUM) =>
       new cloudwatch.Metric({
-        namespace: metricsNamespace,
+        namespace,
         metricName,
         dimensionsMap: { service: sinkService },
         statistic,

@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { functionMemoryMiB } from '../../core/index.ts';
 import type { SeqguardConfig } from '../config.ts';
 import { acknowledge } from '../nag.ts';
-import { Monitoring, type WatchedData } from './monitoring.ts';
+import { Monitoring, metricsNamespaceOf, type WatchedData } from './monitoring.ts';
 import {
   SeqguardFunction,
   type SeqguardFunctionName,
@@ -122,6 +122,10 @@ export class Pipeline extends Construct {
     props.bind.kafkaReader(this.replay);
     // check-drift logs which alarms fire by the same numbers the CloudWatch alarms use.
     this.checkDrift.addEnvironment('SEQGUARD_THRESHOLDS', JSON.stringify(config.thresholds));
+    // The two that publish metrics do so in this deployment's namespace, the one its alarms read.
+    for (const f of [this.applyEvents, this.checkDrift]) {
+      f.addEnvironment('SEQGUARD_METRICS_NAMESPACE', metricsNamespaceOf(config.prefix));
+    }
 
     // The scheduler's own role, which may invoke check-drift and nothing else, and only for
     // schedules of this account.

@@ -700,6 +700,65 @@ describe('alarms', () => {
     );
   });
 
+  // A deployment's metrics live in a namespace of its own, its prefix, so a second deployment in
+  // the account and region (prefix `shop`) never feeds this one's alarms; CloudWatch keeps metrics
+  // apart by namespace (CloudWatch user guide, "Namespaces",
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace).
+  describe('the metrics namespace', () => {
+    const shop = synthAws({ prefix: 'shop' });
+    /** Every namespace the template's alarms read, and the dashboard's seqguard metrics. */
+    function namespacesOf(template: Template, render: (value: unknown) => string) {
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+        (a) => a.Properties.Namespace as string,
+      );
+      const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+      const body = JSON.parse(render(dashboard?.Properties.DashboardBody)) as {
+        widgets: { properties: { metrics?: unknown[][] } }[];
+      };
+      const graphed = body.widgets.flatMap((w) => (w.properties.metrics ?? []).map((m) => m[0]));
+      const ours = (namespaces: unknown[]) =>
+        new Set(namespaces.filter((n) => typeof n === 'string' && !n.startsWith('AWS/')));
+      return { alarms: ours(alarms), dashboard: ours(graphed), drift: alarms };
+    }
+    const variableOf = (template: Template, name: string) => {
+      const [fn] = Object.values(
+        template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: name } }),
+      );
+      if (!fn) throw new Error(`no function ${name}`);
+      return (fn.Properties.Environment.Variables as Record<string, string>)
+        .SEQGUARD_METRICS_NAMESPACE;
+    };
+
+    it('is the prefix: every alarm and dashboard metric of the functions reads namespace shop', () => {
+      const seen = namespacesOf(shop.pipeline, (v) => shop.text.render(v as never));
+      expect(seen.alarms).toEqual(new Set(['shop']));
+      expect(seen.dashboard).toEqual(new Set(['shop']));
+      // Every drift alarm and DriftCheckSilent among them.
+      const inShop = seen.drift.filter((n) => n === 'shop').length;
+      expect(inShop).toBe(Object.keys(alarmMetrics).length + 1);
+    });
+
+    it('is set on the functions that publish metrics, apply-events and check-drift', () => {
+      expect(variableOf(shop.pipeline, 'shop-apply-events')).toBe('shop');
+      expect(variableOf(shop.pipeline, 'shop-check-drift')).toBe('shop');
+      expect(variableOf(shop.pipeline, 'shop-replay')).toBeUndefined();
+    });
+
+    it('stays seqguard for the default prefix, as before it followed the prefix', () => {
+      const seen = namespacesOf(pipeline, (v) => text.render(v as never));
+      expect(seen.alarms).toEqual(new Set(['seqguard']));
+      expect(seen.dashboard).toEqual(new Set(['seqguard']));
+      expect(variableOf(pipeline, 'seqguard-apply-events')).toBe('seqguard');
+      expect(variableOf(pipeline, 'seqguard-check-drift')).toBe('seqguard');
+    });
+
+    it('cannot be set apart from the prefix through sinkEnvironment', () => {
+      expect(() =>
+        synthAws({ sinkEnvironment: { SEQGUARD_METRICS_NAMESPACE: 'elsewhere' } }),
+      ).toThrow(/SEQGUARD_METRICS_NAMESPACE is set by the stack, from `prefix`/);
+    });
+  });
+
   it('shows every alarm metric on the dashboard', () => {
     const [dashboard] = Object.values(pipeline.findResources('AWS::CloudWatch::Dashboard'));
     const body = text.render(dashboard?.Properties.DashboardBody);

@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
 import type { Cluster, Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { deadLetterKeys, partitionLedgerKey, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { createRedisClient, type RedisClient } from '../../core/redis/client.ts';
@@ -14,7 +14,7 @@ import { createApplyEventsHandler } from '../../functions/apply-events/create-ha
 import { type RedisCluster, waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { lambdaContext, loadEvent } from '../helpers/lambda.ts';
+import { captureEmf, lambdaContext, loadEvent } from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
 import {
   appLogin,
@@ -362,5 +362,40 @@ describe('apply-events handler when a cluster node dies mid-batch', () => {
       c: '10',
       w: '10',
     });
+  });
+});
+
+// The metrics of a deployment go to its own namespace (SEQGUARD_METRICS_NAMESPACE, its prefix),
+// where its alarms read them, never a second deployment's (CloudWatch user guide, "Namespaces",
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace).
+describe("apply-events handler's own metrics", () => {
+  /** A handler built as handler.ts builds it: its Metrics its own, not the test's. */
+  async function namespacesOf(env: Record<string, string>): Promise<string[]> {
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const config = loadSinkConfig({ ...redisEnv(), SEQGUARD_KEY_PREFIX: prefix, ...env });
+    const redis = createRedisClient({ ...config.redis, ...appLogin(suiteTarget()) });
+    clients.push(redis);
+    const handler = createApplyEventsHandler({
+      config,
+      redis,
+      logger: new Logger({ logLevel: 'SILENT' }),
+    });
+    const event = await loadEvent('msk-envelope-mixed');
+    await handledBefore(redis, prefix, event);
+    const emf = captureEmf();
+    onTestFinished(emf.restore);
+    await handler(event, lambdaContext());
+    emf.restore();
+    const published = emf.documents().filter((d) => 'EventsApplied' in d);
+    expect(published).toHaveLength(1);
+    return published.flatMap((d) => d._aws.CloudWatchMetrics.map((m) => m.Namespace));
+  }
+
+  it('publishes in the namespace SEQGUARD_METRICS_NAMESPACE names', async () => {
+    expect(await namespacesOf({ SEQGUARD_METRICS_NAMESPACE: 'shop' })).toEqual(['shop']);
+  });
+
+  it('publishes in seqguard without it, the namespace of the default prefix', async () => {
+    expect(await namespacesOf({})).toEqual(['seqguard']);
   });
 });

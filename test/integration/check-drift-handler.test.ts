@@ -11,7 +11,7 @@ import { defaultThresholds } from '../../core/config/thresholds.ts';
 import { lazyKafkaConnection } from '../../core/kafka/location.ts';
 import { createCheckDriftHandler } from '../../functions/check-drift/create-handler.ts';
 import { createTopic, produce, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
-import { lambdaContext } from '../helpers/lambda.ts';
+import { captureEmf, lambdaContext } from '../helpers/lambda.ts';
 import { coldStartClient, redisEnv } from '../helpers/redis.ts';
 
 describe('check-drift handler', () => {
@@ -72,5 +72,43 @@ describe('check-drift handler', () => {
         { partition: `${topic}-1`, end: '1', consumerLag: 1 },
       ],
     });
+  });
+
+  // A deployment's metrics go to its own namespace, its prefix, where its alarms read them
+  // (CloudWatch user guide, "Namespaces",
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace).
+  it('publishes its totals and per-partition metrics in the namespace SEQGUARD_METRICS_NAMESPACE names', async () => {
+    // Prepare: the handler as handler.ts builds it, with its own Metrics.
+    const topic = uniqueTopic('drift-namespace');
+    await createTopic(topic, 1);
+    await produce(topic, [{ partition: 0, value: '{}' }]);
+    const config = loadDriftConfig({
+      ...redisEnv(),
+      ...suiteKafkaEnv(),
+      SEQGUARD_KEY_PREFIX: `h${randomBytes(4).toString('hex')}`,
+      SEQGUARD_TOPICS: topic,
+      SEQGUARD_CONSUMER_GROUP: `never-${topic}`,
+      SEQGUARD_METRICS_NAMESPACE: 'shop',
+    });
+    const redis = await coldStartClient({ ...config.sink.redis, commandTimeoutMs: 2_000 });
+    onTestFinished(() => redis.disconnect());
+    const handler = createCheckDriftHandler({
+      config,
+      thresholds: defaultThresholds,
+      redis,
+      kafka: lazyKafkaConnection(config.kafka, 'test'),
+      logger: new Logger({ logLevel: 'SILENT' }),
+    });
+    const emf = captureEmf();
+    onTestFinished(emf.restore);
+    // Act
+    await handler({}, lambdaContext('shop-check-drift'));
+    emf.restore();
+    // Assess: the totals (service) and the one partition's line, all in shop.
+    const documents = emf.documents();
+    expect(documents.filter((d) => 'OpenGaps' in d)).toHaveLength(1);
+    expect(documents.filter((d) => d.Partition === '0')).toHaveLength(1);
+    const namespaces = documents.flatMap((d) => d._aws.CloudWatchMetrics.map((m) => m.Namespace));
+    expect(new Set(namespaces)).toEqual(new Set(['shop']));
   });
 });

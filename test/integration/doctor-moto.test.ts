@@ -4,9 +4,9 @@
  * for what the LocalStack stage cannot show (test/integration/localstack-deploy.test.ts runs doctor
  * on that stage): a deployment whose stack holds the functions, with a Kafka trigger Enabled or
  * Disabled, an empty alarm topic with and without the `PagingNone` decision, and the drift metrics
- * missing, then arriving. The resources are created through the APIs: the stack through
- * CloudFormation (doctor finds everything from ListStackResources), the trigger, subscription and
- * metrics through Lambda, SNS and CloudWatch.
+ * missing, then arriving, in the deployment's own namespace. The resources are created through
+ * the APIs: the stack through CloudFormation (doctor finds everything from ListStackResources),
+ * the trigger, subscription and metrics through Lambda, SNS and CloudWatch.
  *
  * What neither moto nor LocalStack serves, and so is not tested here against a real answer:
  * - moto accepts event source mappings from SQS, Kinesis and DynamoDB only, and reports no
@@ -17,6 +17,10 @@
  *   fail with "could not check" here, as it would for an operator without
  *   iam:SimulatePrincipalPolicy. LocalStack's simulator matches action and resource as literal
  *   strings (no wildcards, no conditions), and its stage has no function to start from.
+ * - moto's GetMetricData matches a query that names dimensions on metric name and dimensions
+ *   only, not on its namespace (moto/cloudwatch/models.py, get_metric_data), so a second
+ *   deployment's metrics in another namespace cannot be shown not to count here; what is tested is
+ *   the namespace doctor asks for, read from the deployment's check-drift function.
  * - moto lists no CloudWatch alarm among a stack's resources (its CloudFormation leaves
  *   AWS::CloudWatch::Alarm and AWS::Scheduler::Schedule unnamed): the alarm check is tested on
  *   LocalStack, whose CloudWatch evaluates alarms.
@@ -43,22 +47,33 @@ let clientConfig: {
   credentials: { accessKeyId: string; secretAccessKey: string };
 };
 
+interface StackOptions {
+  secretArn?: string;
+  pagingNone?: string;
+  /** check-drift's SEQGUARD_METRICS_NAMESPACE, as the stack sets it from the prefix. */
+  metricsNamespace?: string;
+}
+
 /** A pipeline stack as seqguard names its parts: `<prefix>-apply-events`, `<prefix>-alarms`. */
-function pipelineTemplate(prefix: string, options: { secretArn?: string; pagingNone?: string }) {
+function pipelineTemplate(prefix: string, options: StackOptions) {
   const role = { 'Fn::GetAtt': ['Role', 'Arn'] };
-  const fn = (name: string) => ({
-    Type: 'AWS::Lambda::Function',
-    Properties: {
-      FunctionName: `${prefix}-${name}`,
-      Runtime: 'nodejs22.x',
-      Handler: 'index.handler',
-      Role: role,
-      Code: { ZipFile: 'exports.handler = async () => ({});' },
-      ...(options.secretArn
-        ? { Environment: { Variables: { SEQGUARD_REDIS_AUTH_SECRET_ARN: options.secretArn } } }
-        : {}),
-    },
-  });
+  const fn = (name: string) => {
+    const variables = {
+      ...(options.secretArn ? { SEQGUARD_REDIS_AUTH_SECRET_ARN: options.secretArn } : {}),
+      ...(options.metricsNamespace ? { SEQGUARD_METRICS_NAMESPACE: options.metricsNamespace } : {}),
+    };
+    return {
+      Type: 'AWS::Lambda::Function',
+      Properties: {
+        FunctionName: `${prefix}-${name}`,
+        Runtime: 'nodejs22.x',
+        Handler: 'index.handler',
+        Role: role,
+        Code: { ZipFile: 'exports.handler = async () => ({});' },
+        ...(Object.keys(variables).length > 0 ? { Environment: { Variables: variables } } : {}),
+      },
+    };
+  };
   return JSON.stringify({
     Resources: {
       Role: {
@@ -86,7 +101,7 @@ function pipelineTemplate(prefix: string, options: { secretArn?: string; pagingN
 
 async function createPipelineStack(
   prefix: string,
-  options: { secretArn?: string; pagingNone?: string } = {},
+  options: StackOptions = {},
 ): Promise<{ topicArn: string }> {
   const cfn = new CloudFormationClient(clientConfig);
   await cfn.send(
@@ -137,12 +152,15 @@ async function addTrigger(prefix: string, enabled: boolean): Promise<void> {
   lambda.destroy();
 }
 
-/** One run of check-drift, as its EMF lands: every alarm metric, service=check-drift. */
-async function publishDriftMetrics(): Promise<void> {
+/**
+ * One run of check-drift, as its EMF lands: every alarm metric, service=check-drift, in the
+ * namespace of its deployment.
+ */
+async function publishDriftMetrics(namespace: string): Promise<void> {
   const cloudwatch = new CloudWatchClient(clientConfig);
   await cloudwatch.send(
     new PutMetricDataCommand({
-      Namespace: 'seqguard',
+      Namespace: namespace,
       MetricData: Object.values(alarmMetrics).map((name) => ({
         MetricName: name,
         Dimensions: [{ Name: 'service', Value: 'check-drift' }],
@@ -220,6 +238,8 @@ describe('npm run seqguard -- doctor (against moto)', () => {
     const drift = checkOf(run.report, 'drift-metrics');
     expect(drift.status).toBe('fail');
     for (const name of Object.values(alarmMetrics)) expect(drift.detail).toContain(name);
+    // Its check-drift has no SEQGUARD_METRICS_NAMESPACE (deployed before it): the default.
+    expect(drift.detail).toContain('(namespace seqguard, service=check-drift)');
     // moto has no SimulatePrincipalPolicy: the check says it could not look, and fails.
     expect(checkOf(run.report, 'redis-secret')).toMatchObject({
       status: 'fail',
@@ -228,12 +248,31 @@ describe('npm run seqguard -- doctor (against moto)', () => {
     expect(checkOf(run.report, 'alarm-states').status).toBe('skip');
   }, 60_000);
 
+  // Before any test publishes drift metrics: moto's GetMetricData matches a query with
+  // dimensions on name and dimensions only, whatever its namespace (see the header).
+  it('asks for the drift metrics in the namespace its check-drift publishes to, its prefix', async () => {
+    // Prepare: deployment shop, whose check-drift publishes in shop, has not run yet.
+    await createPipelineStack('shop', { metricsNamespace: 'shop' });
+
+    // Act
+    const before = await runDoctorCli(moto.endpoint, ['--stack', 'shop-pipeline', '--json']);
+    await publishDriftMetrics('shop');
+    const after = await runDoctorCli(moto.endpoint, ['--stack', 'shop-pipeline', '--json']);
+
+    // Assess
+    expect(checkOf(before.report, 'drift-metrics')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('(namespace shop, service=check-drift)'),
+    });
+    expect(checkOf(after.report, 'drift-metrics').status).toBe('pass');
+  }, 60_000);
+
   it('passes a deployment with a confirmed subscriber, an Enabled trigger and drift metrics arriving', async () => {
     // Prepare
-    const { topicArn } = await createPipelineStack('healthy');
+    const { topicArn } = await createPipelineStack('healthy', { metricsNamespace: 'healthy' });
     await subscribeQueue(topicArn, 'healthy-pages');
     await addTrigger('healthy', true);
-    await publishDriftMetrics();
+    await publishDriftMetrics('healthy');
 
     // Act
     const run = await runDoctorCli(moto.endpoint, ['--stack', 'healthy-pipeline', '--json']);

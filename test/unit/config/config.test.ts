@@ -74,7 +74,26 @@ describe('loadSinkConfig()', () => {
       },
       chunkSize: 500,
       shardConcurrency: 8,
+      metricsNamespace: 'seqguard',
     });
+  });
+
+  // CloudWatch user guide, "Namespaces"
+  // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Namespace):
+  // up to 255 of A-Z a-z 0-9 . - _ / # : and space; `AWS/` is AWS's (PutMetricData,
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+  it('reads the metrics namespace, refusing one CloudWatch would not take', () => {
+    const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+    for (const namespace of ['shop', 'Team/shop-2', 'a.b_c#d:e f', 'x'.repeat(255)]) {
+      expect(
+        loadSinkConfig({ ...base, SEQGUARD_METRICS_NAMESPACE: namespace }).metricsNamespace,
+      ).toBe(namespace);
+    }
+    for (const namespace of ['', '   ', 'AWS/Lambda', 'shop*', 'x'.repeat(256), 'caf\u00e9']) {
+      expect(() => loadSinkConfig({ ...base, SEQGUARD_METRICS_NAMESPACE: namespace })).toThrow(
+        /SEQGUARD_METRICS_NAMESPACE: a CloudWatch namespace/,
+      );
+    }
   });
 
   it('reads every variable', () => {

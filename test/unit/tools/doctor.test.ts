@@ -1,11 +1,14 @@
 /**
  * The verdicts of `doctor` that no local AWS API can produce the input for: a Kafka trigger's
- * processing results (moto reports none, LocalStack runs no Kafka trigger in host mode), and the
- * age at which an alarm counts as stuck in INSUFFICIENT_DATA (an emulator would need that long).
+ * processing results (moto reports none, LocalStack runs no Kafka trigger in host mode), the
+ * age at which an alarm counts as stuck in INSUFFICIENT_DATA (an emulator would need that long),
+ * and the drift metrics' namespace of stacks with no check-drift function to ask.
  * The integration tests run the whole command against moto and LocalStack.
  */
 import { describe, expect, it } from 'vitest';
 import { isStuck, stuckAfterWindows } from '../../../tools/doctor/alarms.ts';
+import { driftNamespace } from '../../../tools/doctor/metrics.ts';
+import type { DoctorContext } from '../../../tools/doctor/model.ts';
 import { mappingProblem } from '../../../tools/doctor/triggers.ts';
 
 describe('mappingProblem()', () => {
@@ -71,5 +74,29 @@ describe('isStuck()', () => {
           now,
         ),
       ).toBe(false);
+  });
+});
+
+describe('driftNamespace()', () => {
+  it('takes the default, seqguard, when the stacks hold a schedule but no check-drift to ask', async () => {
+    // Prepare: no clients at all, so any API call would throw.
+    const context = {
+      deployment: {
+        region: 'us-east-1',
+        stacks: [],
+        resources: [
+          {
+            stack: 'shop-pipeline',
+            logicalId: 'Schedule',
+            type: 'AWS::Scheduler::Schedule',
+            physicalId: 'shop-check-drift',
+          },
+        ],
+      },
+      clients: {},
+      now: new Date(),
+    } as unknown as DoctorContext;
+    // Act, Assess
+    expect(await driftNamespace(context)).toBe('seqguard');
   });
 });
