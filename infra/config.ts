@@ -382,8 +382,6 @@ function pagesSomeone(paging: Paging): boolean {
 /** The MSK cluster's name, and the ElastiCache cache's id (`<prefix>-…`): the one place. */
 export const kafkaClusterName = (prefix: string) => `${prefix}-kafka`;
 export const cacheName = (prefix: string) => `${prefix}-state`;
-/** A function's name (`<prefix>-apply-events`, …): fixed, so the data stack can name it too. */
-export const functionNameOf = (prefix: string, name: string) => `${prefix}-${name}`;
 
 export type SeqguardContext = z.output<typeof contextSchema>;
 export type ExistingClustersContext = z.output<typeof existingSchema>;

@@ -10,7 +10,6 @@
 export {
   cacheName,
   type ExistingClustersContext,
-  functionNameOf,
   kafkaClusterName,
   loadConfig,
   lowLatencyGuide,
@@ -27,6 +26,7 @@ export { Pipeline, type PipelineBindings, type PipelineProps } from './construct
 export { RedisCache } from './constructs/redis-cache.ts';
 export { SeqguardData, type SeqguardDataProps, tokenZones } from './constructs/seqguard-data.ts';
 export {
+  functionNameOf,
   SeqguardFunction,
   type SeqguardFunctionName,
   type SeqguardFunctionProps,

@@ -8,11 +8,12 @@ import { Aspects, CfnResource, Fn, type IAspect, RemovalPolicy, Stack } from 'aw
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import { defaultKeyPrefix } from '../../core/index.ts';
-import { cacheName, functionNameOf, kafkaClusterName, type SeqguardConfig } from '../config.ts';
+import { cacheName, kafkaClusterName, type SeqguardConfig } from '../config.ts';
 import { awsCustomResourceProviderId, KafkaCluster } from './kafka-cluster.ts';
 import { checkMskZones } from './msk-zones.ts';
 import { Network } from './network.ts';
 import { RedisCache } from './redis-cache.ts';
+import { functionNameOf } from './seqguard-function.ts';
 
 /**
  * `retainData` keeps the data stack whole: a retained cluster or cache still uses its subnets,

@@ -18,7 +18,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { EnvironmentVariable } from '../../core/index.ts';
-import { functionNameOf } from '../config.ts';
 import { acknowledge } from '../nag.ts';
 import { functionCode } from './function-code.ts';
 
@@ -31,6 +30,9 @@ const luaModule = join(packageRoot, 'core', 'redis', `lua-scripts.generated${sou
 
 /** The three Lambda entries, `functions/<name>/handler.ts`. */
 export type SeqguardFunctionName = 'apply-events' | 'check-drift' | 'replay';
+
+/** A function's name (`<prefix>-apply-events`, …): fixed, so the data stack can name it too. */
+export const functionNameOf = (prefix: string, name: SeqguardFunctionName) => `${prefix}-${name}`;
 
 export interface SeqguardFunctionProps {
   name: SeqguardFunctionName;
