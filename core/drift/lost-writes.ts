@@ -43,11 +43,29 @@ export interface PartitionPositions {
 }
 
 export interface BehindReport {
+  /** Each reason Redis is behind, with its range: one offset may be behind for several. */
   ranges: BehindRange[];
-  /** Records in the ranges that the log still holds: what a replay can bring back. */
+  /** The offsets behind, each once: the ranges merged where they overlap or touch, in order. */
+  merged: { from: bigint; to: bigint }[];
+  /** Distinct offsets behind that the log still holds: what a replay can bring back. */
   records: number;
-  /** Records in the ranges that are older than the log start: they cannot be brought back. */
+  /** Distinct offsets behind that are older than the log start: they cannot be brought back. */
   beyondRetention: number;
+}
+
+/** The ranges' union, as ordered ranges that neither overlap nor touch. */
+export function mergeRanges(ranges: readonly { from: bigint; to: bigint }[]) {
+  const sorted = ranges
+    .filter((r) => r.to > r.from)
+    .map((r) => ({ from: r.from, to: r.to }))
+    .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+  const merged: { from: bigint; to: bigint }[] = [];
+  for (const range of sorted) {
+    const last = merged.at(-1);
+    if (last && range.from <= last.to) last.to = maxBigInt(last.to, range.to);
+    else merged.push(range);
+  }
+  return merged;
 }
 
 export function behindRanges(
@@ -86,15 +104,18 @@ export function behindRanges(
       why: 'deadLettersBehind',
     });
 
+  // Counted over the union: a record missing for two reasons (the ledger lost, and a shard
+  // behind) is one record to bring back, and on-call reads this number as the incident's size.
+  const merged = mergeRanges(ranges);
   let records = 0;
   let beyondRetention = 0;
-  for (const range of ranges) {
+  for (const range of merged) {
     const readable = maxBigInt(range.from, earliest);
     if (range.to > readable) records += Number(range.to - readable);
     const lost = minBigInt(range.to, earliest) - range.from;
     if (lost > 0n) beyondRetention += Number(lost);
   }
-  return { ranges, records, beyondRetention };
+  return { ranges, merged, records, beyondRetention };
 }
 
 /**
@@ -105,13 +126,11 @@ export function repairRange(
   report: BehindReport,
   positions: PartitionPositions,
 ): { from: bigint; to: bigint } | undefined {
-  if (report.ranges.length === 0) return undefined;
-  let from = report.ranges[0]?.from as bigint;
-  let to = report.ranges[0]?.to as bigint;
-  for (const range of report.ranges) {
-    if (range.from < from) from = range.from;
-    if (range.to > to) to = range.to;
-  }
+  const first = report.merged[0];
+  const last = report.merged.at(-1);
+  if (!first || !last) return undefined;
+  let from = first.from;
+  let to = last.to;
   from = maxBigInt(from, positions.earliest);
   to = minBigInt(to, positions.end);
   return from < to ? { from, to } : undefined;

@@ -13,13 +13,13 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { checkDrift, type DriftReads, redisDriftReads } from '../../core/drift/check-drift.ts';
-import { stateKey } from '../../core/layout/keys.ts';
+import { deadLetterKeys, partitionLedgerKey, stateKey } from '../../core/layout/keys.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
 import { replay } from '../../core/sink/replay.ts';
 import { waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { type DriftSetup, useDriftBench, waitFor } from '../helpers/drift.ts';
-import { createTopic, suiteKafka } from '../helpers/kafka.ts';
+import { createTopic, suiteKafka, type TestRecord } from '../helpers/kafka.ts';
 import { nodeClient, startTestRedisCluster } from '../helpers/redis.ts';
 import { expectExact, expectRaisedAndCleared, Traffic } from '../helpers/traffic.ts';
 
@@ -207,5 +207,113 @@ describe.each(
     expect(again.failed).toBe(0);
     expect(again.summary.applied).toBe(0);
     await expectExact(s, traffic);
+  });
+});
+
+describe('RedisBehindKafka, counted (issue 27)', () => {
+  it('publishes each record lost once when the node of two shards of one partition restarts empty', async () => {
+    // Prepare: events of two shards and malformed records on one partition of a cluster, where
+    // both shards live on one node and the partition's ledger on another.
+    const mapping = {
+      seq: 'sequence_id',
+      shard: 'tenant',
+      op: 'zincrby',
+      key: 'leaderboard',
+      target: 'player_id',
+      value: 'delta',
+    };
+    const s = await clustered.setUp('counted', {
+      SEQGUARD_REDIS_CLUSTER: 'true',
+      SEQGUARD_MAPPING: JSON.stringify(mapping),
+    });
+    const cluster = clustered.server();
+    const ledgerNode = (await cluster.ownersOf(partitionLedgerKey(`${s.topic}-0`, s.prefix)))
+      .master;
+    const byNode = new Map<RedisServer, string[]>();
+    for (let i = 0; byNode.size === 0 || ![...byNode.values()].some((n) => n.length >= 2); i++) {
+      const shard = `t${i}`;
+      const node = (await cluster.ownersOf(stateKey(shard, 'leaderboard', s.prefix))).master;
+      if (node !== ledgerNode) byNode.set(node, [...(byNode.get(node) ?? []), shard]);
+    }
+    const [lostNode, shards] = [...byNode].find(([, names]) => names.length >= 2) as [
+      RedisServer,
+      string[],
+    ];
+    const [a, b] = shards as [string, string];
+    const records: TestRecord[] = [];
+    const scores = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      if (i % 7 === 6) {
+        records.push({ partition: 0, key: 'junk', value: 'not json' });
+        continue;
+      }
+      const tenant = i % 2 === 0 ? a : b;
+      const player = `p${i % 3}`;
+      records.push({
+        partition: 0,
+        key: player,
+        value: JSON.stringify({ player_id: player, delta: 1 + (i % 4), tenant }),
+      });
+      const at = `${tenant}/${player}`;
+      scores.set(at, (scores.get(at) ?? 0) + 1 + (i % 4));
+    }
+    const positions = await s.produce(records);
+    s.pipeline();
+    await s.caughtUp();
+    // What the node held of the partition: every offset written to its shards, and the dead
+    // letters' too when they live there; each range starts at offset 0.
+    const lettersLost =
+      (await cluster.ownersOf(deadLetterKeys(s.prefix).stream)).master === lostNode;
+    const held = records.flatMap((r, i) =>
+      r.value === 'not json' ? (lettersLost ? [i] : []) : [i],
+    );
+    const expectedBehind = Number(positions[Math.max(...held)]?.split('@')[1]) + 1;
+
+    // Act: that node restarts without its data; the ledger's node keeps its own.
+    await rm(join(lostNode.dir, 'dump.rdb'), { force: true });
+    await lostNode.stop();
+    await lostNode.start();
+    await waitForClusterOk(cluster);
+    const sink = loadSinkConfig(s.env);
+    const check = (autoReplay: boolean) =>
+      checkDrift(
+        {
+          kafka: suiteKafka('drift-counted'),
+          redis: s.redis,
+          ports: createSinkPorts(s.redis, sink.guard),
+          sink,
+        },
+        {
+          topics: [s.topic],
+          consumerGroup: `seqguard-${s.topic}`,
+          autoReplay,
+          replayLimit: 10_000,
+          maxStateEntries: 1_000_000,
+        },
+      );
+    const found = await check(false);
+
+    // Assess: the union of the shards' (and dead letters') ranges, each offset once; several
+    // reasons overlap, and a sum of their sizes would say more.
+    const reasons = found.partitions.find((p) => p.index === 0)?.behind.ranges ?? [];
+    expect(reasons.filter((r) => r.why === 'shardBehind')).toHaveLength(2);
+    expect(found.values.redisBehindRecords).toBe(expectedBehind);
+    expect(reasons.reduce((n, r) => n + Number(r.to - r.from), 0)).toBeGreaterThan(expectedBehind);
+    // The repair brings every shard back to the model, and nothing is behind after it.
+    await check(true);
+    const after = await check(false);
+    expect(after.values.redisBehindRecords).toBe(0);
+    const board = new Map<string, number>();
+    for (const tenant of [a, b]) {
+      const flat = await s.raw.zrange(
+        stateKey(tenant, 'leaderboard', s.prefix),
+        0,
+        -1,
+        'WITHSCORES',
+      );
+      for (let i = 0; i < flat.length; i += 2)
+        board.set(`${tenant}/${flat[i]}`, Number(flat[i + 1]));
+    }
+    expect(board).toEqual(scores);
   });
 });

@@ -3,7 +3,7 @@
  * checkpoints the shards and the dead letters hold.
  */
 import { describe, expect, it } from 'vitest';
-import { behindRanges, repairRange } from '../../../core/drift/lost-writes.ts';
+import { behindRanges, mergeRanges, repairRange } from '../../../core/drift/lost-writes.ts';
 import type { LedgerEntry } from '../../../core/sink/ports.ts';
 
 const positions = { earliest: 0n, end: 100n, committed: 100n };
@@ -23,7 +23,7 @@ describe('behindRanges()', () => {
       new Map([['a', 97n]]),
       50n,
     );
-    expect(report).toEqual({ ranges: [], records: 0, beyondRetention: 0 });
+    expect(report).toEqual({ ranges: [], merged: [], records: 0, beyondRetention: 0 });
   });
 
   it('replays the whole log up to the commit when the ledger is gone', () => {
@@ -68,6 +68,45 @@ describe('behindRanges()', () => {
     ]);
   });
 
+  it('counts a record missing for several reasons once (issue 27: 10,358 said, 7,620 missing)', () => {
+    // Prepare: the ledger's run starts at 30, the group committed past it, and both shards,
+    // and the dead letters, are behind over offsets those ranges already cover.
+    const report = behindRanges(
+      positions,
+      ledger({
+        start: 30n,
+        through: 59n,
+        shards: new Map([
+          ['a', 59n],
+          ['b', 40n],
+        ]),
+        deadLettered: 20n,
+      }),
+      new Map([['a', 10n]]),
+      undefined,
+    );
+    // Assess: five reasons, overlapping; 0..99 is behind, each offset once.
+    expect(report.ranges).toHaveLength(5);
+    expect(report.merged).toEqual([{ from: 0n, to: 100n }]);
+    expect(report.records).toBe(100);
+    expect(report.beyondRetention).toBe(0);
+  });
+
+  it('keeps apart ranges that neither overlap nor touch, and merges those that touch', () => {
+    expect(
+      mergeRanges([
+        { from: 50n, to: 60n },
+        { from: 0n, to: 10n },
+        { from: 10n, to: 20n },
+        { from: 55n, to: 58n },
+        { from: 70n, to: 70n },
+      ]),
+    ).toEqual([
+      { from: 0n, to: 20n },
+      { from: 50n, to: 60n },
+    ]);
+  });
+
   it('counts what the log no longer holds apart: it cannot be replayed', () => {
     const trimmed = { earliest: 50n, end: 100n, committed: 100n };
     const report = behindRanges(
@@ -93,7 +132,9 @@ describe('repairRange()', () => {
   });
 
   it('has nothing to replay when nothing is behind, or nothing is left in the log', () => {
-    expect(repairRange({ ranges: [], records: 0, beyondRetention: 0 }, positions)).toBeUndefined();
+    expect(
+      repairRange({ ranges: [], merged: [], records: 0, beyondRetention: 0 }, positions),
+    ).toBeUndefined();
     const gone = { earliest: 80n, end: 100n, committed: 100n };
     const report = behindRanges(
       gone,
