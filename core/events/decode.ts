@@ -55,21 +55,30 @@ function decodedLength(encoded: string): number {
 }
 
 /**
- * Base64 to text, strictly: the alphabet and padding of RFC 4648 section 4, and UTF-8. `atob`
- * decodes straight into a one-byte string (no Buffer) and refuses any other character, but it
- * skips ASCII whitespace and takes a text without its padding (HTML's forgiving-base64): a text
- * whose length does not match what it decoded to held whitespace or wrong padding. An ASCII
- * value, the usual case, is then its own text; any other is checked as UTF-8 (a leading BOM is
- * dropped, as TextDecoder does).
+ * Base64 to text, strictly: the alphabet and padding of RFC 4648 section 4, and UTF-8. That is
+ * what Lambda puts in an MSK event (the record's key and value "base64-encoded"), and what AWS's
+ * own MSK consumer examples decode with decoders that require the padding (Python's
+ * base64.b64decode, Go's base64.StdEncoding). A value without its padding was not written by
+ * Lambda: it is dead-lettered with that reason, its text kept as it came, rather than guessed at.
+ * `atob` decodes straight into a one-byte string (no Buffer) and refuses any other character,
+ * but it skips ASCII whitespace and takes a text without its padding (HTML's forgiving-base64):
+ * a text whose length does not match what it decoded to held whitespace or wrong padding. An
+ * ASCII value, the usual case, is then its own text; any other is checked as UTF-8 (a leading
+ * BOM is dropped, as TextDecoder does).
  */
 function decodeText(encoded: string, what: string): string {
+  if (encoded.length % 4 !== 0 && /^[A-Za-z0-9+/]+$/.test(encoded)) {
+    throw new Invalid(
+      `${what} is not valid base64: unpadded (RFC 4648 section 4 pads it to a multiple of 4 characters, as Lambda's MSK events do)`,
+    );
+  }
   let bytes: string;
   try {
     bytes = atob(encoded);
   } catch {
     throw new Invalid(`${what} is not valid base64`);
   }
-  if (encoded.length % 4 === 1 || bytes.length !== decodedLength(encoded)) {
+  if (encoded.length % 4 !== 0 || bytes.length !== decodedLength(encoded)) {
     throw new Invalid(`${what} is not valid base64`);
   }
   // One UTF-8 byte per character exactly when every byte is below 0x80.

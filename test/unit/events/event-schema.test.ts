@@ -187,6 +187,30 @@ describe('decodeRecord() on base64', () => {
     expect(decodeRecord(withValue(encoded), options).kind).toBe('event');
   });
 
+  it('refuses base64 without its padding, as Lambda never sends it, saying so', () => {
+    // Lambda developer guide, "Using Lambda with Amazon MSK" (MSK event example): key and value
+    // are base64-encoded; RFC 4648 section 4 pads to a multiple of 4 characters.
+    // A JSON text (spaces after it are JSON's) whose byte length leaves base64 padding.
+    const json = text.length % 3 === 0 ? `${text} ` : text;
+    const encoded = Buffer.from(json).toString('base64');
+    expect(encoded.endsWith('=')).toBe(true);
+    const unpadded = encoded.replace(/=+$/, '');
+    const decoded = decodeRecord(withValue(unpadded), options);
+    expect(decoded.kind === 'invalid' && decoded.invalid.reason).toMatch(
+      /^value is not valid base64: unpadded/,
+    );
+    // The key is read where it stands in for the scope: an event with a seq and no scope.
+    const sequenced = Buffer.from(`{"seq":1,${json.slice(1)}`).toString('base64');
+    const key = decodeRecord(
+      { ...withValue(sequenced), key: Buffer.from('p').toString('base64').replace(/=+$/, '') },
+      options,
+    );
+    expect(key.kind === 'invalid' && key.invalid.reason).toMatch(
+      /^record key is not valid base64: unpadded/,
+    );
+    expect(decodeRecord(withValue(encoded), options).kind).toBe('event');
+  });
+
   it('decodes a value beyond ASCII as UTF-8, dropping a leading BOM as before', () => {
     const json = '{"type":"zincrby","data":{"key":"clé","member":"😀","delta":1}}';
     const encoded = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
