@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parsePositionToken } from '../../core/events/position.ts';
-import { pack } from '../../tools/pack.ts';
+import { pack, packageEntries } from '../../tools/pack.ts';
 import { mskTriggerActions } from '../helpers/aws-rules.ts';
 import { createTopic, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
 import { codeBlocksAfter } from '../helpers/markdown.ts';
@@ -108,6 +108,37 @@ describe('the packed package, in a project of its own', () => {
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
     expect(Object.keys(manifest)).not.toContain('optionalDependencies');
     expect(Object.keys(manifest)).not.toContain('devDependencies');
+  });
+
+  it('packs the compiled entries, their declarations and the docs, and nothing else', async () => {
+    // Prepare: the tarball's file list, as npm will unpack it.
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const listed = stdout
+      .trim()
+      .split('\n')
+      .map((f) => f.replace(/^package\//, ''));
+    // Assess: no test, bench, local runtime, tools, Lua source or TypeScript source.
+    expect([...new Set(listed.map((f) => f.split('/')[0]))].sort()).toEqual([
+      'CHANGELOG.md',
+      'README.md',
+      'core',
+      'functions',
+      'infra',
+      'package.json',
+    ]);
+    expect(listed.filter((f) => f.includes('/') && !/\.(js|d\.ts)$/.test(f))).toEqual([]);
+    for (const module of Object.values(packageEntries)) {
+      expect(listed).toContain(`${module}.js`);
+      expect(listed).toContain(`${module}.d.ts`);
+    }
+    // The Lambda entries the CDK constructs bundle, and the private imports they load late.
+    for (const name of ['apply-events', 'check-drift', 'replay'])
+      expect(listed).toContain(`functions/${name}/handler.js`);
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      imports: Record<string, string>;
+    };
+    for (const source of Object.values(manifest.imports))
+      expect(listed).toContain(source.replace(/^\.\//, '').replace(/\.ts$/, '.js'));
   });
 
   it("type-checks the README's three examples against the shipped declarations", async () => {
