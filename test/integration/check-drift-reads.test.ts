@@ -60,7 +60,12 @@ describe('checkDrift()', () => {
     const report = await checkDrift({ ...bench.deps, reads }, bench.options);
     // Assess
     expect(landed).toEqual([0, 1]);
-    expect(report.partitions[0]?.behind).toEqual({ ranges: [], records: 0, beyondRetention: 0 });
+    expect(report.partitions[0]?.behind).toEqual({
+      ranges: [],
+      merged: [],
+      records: 0,
+      beyondRetention: 0,
+    });
     expect(report.values.redisBehindRecords).toBe(0);
     expect(report.replay).toBeUndefined();
   });
