@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, MSKEvent } from 'aws-lambda';
+import { vi } from 'vitest';
+import type { SinkConfig } from '../../core/config/config.ts';
+import type { RedisClient } from '../../core/redis/client.ts';
+import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 
 /** A Lambda context as the runtime passes it (Powertools Logger reads its fields). */
 export function lambdaContext(functionName = 'seqguard-apply-events'): Context {
@@ -17,6 +23,22 @@ export function lambdaContext(functionName = 'seqguard-apply-events'): Context {
     fail: () => {},
     succeed: () => {},
   };
+}
+
+/**
+ * apply-events as handler.ts composes it, on `config` and `redis`, with a silent logger and
+ * metrics that publish nothing; the metrics are returned for a test to spy on what it adds.
+ */
+export function quietApplyEventsHandler(config: SinkConfig, redis: RedisClient) {
+  const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
+  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+  const handler = createApplyEventsHandler({
+    config,
+    redis,
+    logger: new Logger({ logLevel: 'SILENT' }),
+    metrics,
+  });
+  return { handler, metrics };
 }
 
 /** A fixture from test/fixtures/events, as a fresh copy. */

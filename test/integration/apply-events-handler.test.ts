@@ -3,7 +3,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
@@ -14,7 +13,12 @@ import { createApplyEventsHandler } from '../../functions/apply-events/create-ha
 import { type RedisCluster, waitForClusterOk } from '../../local/emulators/redis/cluster.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { captureEmf, lambdaContext, loadEvent } from '../helpers/lambda.ts';
+import {
+  captureEmf,
+  lambdaContext,
+  loadEvent,
+  quietApplyEventsHandler,
+} from '../helpers/lambda.ts';
 import { handledBefore } from '../helpers/ledger.ts';
 import {
   appLogin,
@@ -44,15 +48,8 @@ function sink(env: Record<string, string> = {}, target: RedisTarget = suiteTarge
   const config = loadSinkConfig({ ...redisEnv(target), SEQGUARD_KEY_PREFIX: prefix, ...env });
   const redis = createRedisClient({ ...config.redis, ...appLogin(target), commandTimeoutMs: 500 });
   clients.push(redis);
-  const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
+  const { handler, metrics } = quietApplyEventsHandler(config, redis);
   const added = vi.spyOn(metrics, 'addMetric');
-  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-  const handler = createApplyEventsHandler({
-    config,
-    redis,
-    logger: new Logger({ logLevel: 'SILENT' }),
-    metrics,
-  });
   // The fixtures are partitions mid-stream: their earlier offsets were handled.
   const invoke = async (event: MSKEvent) => {
     await handledBefore(redis, prefix, event).catch(() => {}); // Redis may be down on purpose

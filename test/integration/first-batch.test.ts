@@ -5,9 +5,7 @@
  * and at LATEST on a topic that already holds records.
  */
 import { randomBytes } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { checkDrift } from '../../core/drift/check-drift.ts';
 import { createAdmin, withAdmin } from '../../core/kafka/connection.ts';
@@ -16,10 +14,9 @@ import { partitionLedgerKey, stateKey } from '../../core/layout/keys.ts';
 import { createRedisClient, type RedisClient } from '../../core/redis/client.ts';
 import { readLedgers } from '../../core/redis/ledger.ts';
 import { createSinkPorts } from '../../core/sink/redis-ports.ts';
-import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
 import { createTopic, produce, suiteKafka, suiteKafkaEnv, uniqueTopic } from '../helpers/kafka.ts';
-import { lambdaContext } from '../helpers/lambda.ts';
+import { lambdaContext, quietApplyEventsHandler } from '../helpers/lambda.ts';
 import { appLogin, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 const clients: RedisClient[] = [];
@@ -61,14 +58,7 @@ function sink(kafkaAccess: boolean) {
   });
   const redis = createRedisClient({ ...config.redis, ...appLogin(suiteTarget()) });
   clients.push(redis);
-  const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
-  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-  const handler = createApplyEventsHandler({
-    config,
-    redis,
-    logger: new Logger({ logLevel: 'SILENT' }),
-    metrics,
-  });
+  const { handler } = quietApplyEventsHandler(config, redis);
   /** The first batch the trigger would send: offsets `from`..`to` - 1 of the topic. */
   const firstBatch = async (topic: string, from: number, to: number) => {
     const records = Array.from({ length: to - from }, (_, i) =>

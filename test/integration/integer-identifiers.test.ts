@@ -4,17 +4,14 @@
  * contract": integer identifiers are accepted as their exact decimal text).
  */
 import { randomBytes } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MSKEvent } from 'aws-lambda';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadSinkConfig } from '../../core/config/config.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import { createRedisClient, type RedisClient } from '../../core/redis/client.ts';
-import { createApplyEventsHandler } from '../../functions/apply-events/create-handler.ts';
 import { mskEvent, mskRecord } from '../helpers/events.ts';
-import { lambdaContext } from '../helpers/lambda.ts';
+import { lambdaContext, quietApplyEventsHandler } from '../helpers/lambda.ts';
 import { appLogin, rawRedis, redisEnv, suiteTarget } from '../helpers/redis.ts';
 
 const clients: RedisClient[] = [];
@@ -53,14 +50,7 @@ function sink(env: Record<string, string> = {}) {
     commandTimeoutMs: 500,
   });
   clients.push(redis);
-  const metrics = new Metrics({ namespace: 'seqguard-test', serviceName: 'apply-events' });
-  vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
-  const handler = createApplyEventsHandler({
-    config,
-    redis,
-    logger: new Logger({ logLevel: 'SILENT' }),
-    metrics,
-  });
+  const { handler } = quietApplyEventsHandler(config, redis);
   const invoke = (event: MSKEvent) => handler(structuredClone(event), lambdaContext());
   return { invoke, prefix };
 }
