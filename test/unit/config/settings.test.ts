@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { contextSchema, resolveConfig } from '../../../infra/config.ts';
+import { existingClusters } from '../../helpers/cdk.ts';
 import { repoRoot } from '../../helpers/repo-root.ts';
 
 /** The keys of the settings table: the backquoted names of its first column. */
@@ -73,25 +74,12 @@ describe('availabilityZones', () => {
   });
 
   it('is not used with existing clusters, which name their own zones', () => {
-    const existing = {
-      vpcId: 'vpc-0a1b2c3d4e5f60718',
-      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
-      subnetIds: ['subnet-0a1a1a1a1a1a1a1a1', 'subnet-0b2b2b2b2b2b2b2b2'],
-      kafka: {
-        clusterArn:
-          'arn:aws:kafka:eu-west-1:123456789012:cluster/bank-kafka/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-7',
-        bootstrapBrokers: 'b-1.bankkafka.x1y2z3.c7.kafka.eu-west-1.amazonaws.com:9098',
-        securityGroupIds: ['sg-0c0c0c0c0c0c0c0c1'],
-      },
-      redis: {
-        url: 'rediss://clustercfg.bank-state.x1y2z3.euw1.cache.amazonaws.com:6380',
-        cluster: true,
-        authSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bank/redis-app-AbCdEf',
-        securityGroupId: 'sg-0e0e0e0e0e0e0e0e1',
-      },
-    };
     expect(() =>
-      resolveConfig({ ...decided, existing, availabilityZones: ['eu-west-1a', 'eu-west-1b'] }),
+      resolveConfig({
+        ...decided,
+        existing: existingClusters,
+        availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+      }),
     ).toThrow(/availabilityZones: not used with existing/);
   });
 });
