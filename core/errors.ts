@@ -30,6 +30,18 @@ export class RedisLayoutError extends SeqguardError {
   }
 }
 
+/**
+ * A shard or partition ledger whose version stamp names a key layout or stream format newer than
+ * this code reads (core/layout/versions.ts): a newer seqguard wrote it, during a rolling deploy or
+ * before a rollback. Nothing was written; the records are retried, never dead-lettered.
+ */
+export class RedisNewerLayoutError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisNewerLayoutError';
+  }
+}
+
 /** Redis could not run a command (connection, timeout, failover): the records are retried. */
 export class RedisUnavailableError extends SeqguardError {
   constructor(message: string, options?: ErrorOptions) {

@@ -61,6 +61,7 @@ export {
   RedisAuthSecretError,
   RedisBehindError,
   RedisLayoutError,
+  RedisNewerLayoutError,
   RedisNotReplicatedError,
   RedisUnavailableError,
   ReplayRequestError,
@@ -158,6 +159,13 @@ export {
   shardKeys,
   stateKey,
 } from './layout/keys.ts';
+export {
+  isNewerThanRead,
+  type LayoutStamp,
+  layoutVersion,
+  streamFormat,
+  type VersionRange,
+} from './layout/versions.ts';
 export { builtinMutations, defaultMutations } from './mutations/builtins/index.ts';
 export {
   defineMutation,

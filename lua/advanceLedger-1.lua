@@ -11,6 +11,7 @@
     s:<shard> the highest offset of the partition written to that shard: the shard's own
               checkpoint must be at least this (lua/includes/checkNotBehind.lua);
     d         the highest offset of the partition dead-lettered: likewise for the dead letters.
+    layout    the newest key layout written to it (includes/checkLayoutVersion.lua).
   It lives under its own hash tag, apart from the shards, so a failover or restore of a shard's
   node can be seen against it, and a loss of its own node against Kafka's committed offsets.
 
@@ -28,11 +29,14 @@
 
   Output:
     1 when `through` now covers `to` (or nothing was to be covered), 0 when the range does not
-    join the run (a hole before `from`): the shard and dead-letter marks are raised either way.
+    join the run (a hole before `from`): the shard and dead-letter marks are raised either way;
+    or the error "SEQGUARD_NEWER_LAYOUT …" (nothing written) when the ledger's stamp says a
+    newer version wrote it (includes/checkLayoutVersion.lua).
 ]]
 
 --- @include "includes/seqArithmetic"
 --- @include "includes/checkLayout"
+--- @include "includes/checkLayoutVersion"
 
 local ledgerKey = KEYS[1]
 local from, to = ARGV[1], ARGV[2]
@@ -40,6 +44,10 @@ local shards = cjson.decode(ARGV[3])
 local deadLettered = ARGV[4]
 
 checkLayout({ [ledgerKey] = 'hash' })
+local stampRaise = checkLayoutVersion(ledgerKey, false)
+if #stampRaise > 0 then
+  redis.call('HSET', ledgerKey, unpack(stampRaise))
+end
 
 local function raise(field, offset)
   local current = redis.call('HGET', ledgerKey, field)

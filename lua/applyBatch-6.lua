@@ -41,7 +41,8 @@
     KEYS[2] gaps      zset   open ranges of missing seqs (includes/gapLedger.lua)
     KEYS[3] offsets   hash   "<topic>-<partition>" -> highest offset guarded in this shard
     KEYS[4] stream    stream one entry per applied event (format: includes/layout.lua)
-    KEYS[5] meta      hash   applied (count), n:<name>, sum:<name> running totals
+    KEYS[5] meta      hash   applied (count), n:<name>, sum:<name> running totals, and the
+                             shard's version stamp (includes/checkLayoutVersion.lua)
     KEYS[6] versions  hash   version of every field written by hsetIfNewer (versionField)
     KEYS[7..] state keys, in the order of the names in ARGV[4]
 
@@ -72,7 +73,8 @@
     or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when a bookkeeping
     key has the wrong type, or "SEQGUARD_BEHIND <topic>-<partition> <held|-> <expected>"
     (nothing written) when the shard holds a lower checkpoint than ARGV[6] expects: this node
-    lost writes (includes/checkNotBehind.lua).
+    lost writes (includes/checkNotBehind.lua), or "SEQGUARD_NEWER_LAYOUT …" (nothing written)
+    when the shard's stamp says a newer version wrote it (includes/checkLayoutVersion.lua).
 ]]
 
 -- A global costs a table lookup at each use; the hot path's is a local.
@@ -93,6 +95,7 @@ local REJECTED_LETTERS = { B = true, W = true, M = true }
 --- @include "includes/trimStream"
 --- @include "includes/checkLayout"
 --- @include "includes/checkNotBehind"
+--- @include "includes/checkLayoutVersion"
 
 local cursorsKey, gapsKey, offsetsKey, streamKey, metaKey, versionsKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -105,6 +108,7 @@ local eventCount = #events
 
 checkLayout({ [cursorsKey] = 'hash', [gapsKey] = 'zset', [offsetsKey] = 'hash',
   [streamKey] = 'stream', [metaKey] = 'hash', [versionsKey] = 'hash' })
+local stampRaise = checkLayoutVersion(metaKey, true)
 if ARGV[6] and ARGV[6] ~= '{}' then
   checkNotBehind(offsetsKey, cjson.decode(ARGV[6]))
 end
@@ -256,6 +260,10 @@ if #partitions > 0 then
   end
 end
 hsetPairs(offsetsKey, raised)
+-- A chunk that wrote to the shard stamps it; one whose events were all rejected leaves no trace.
+if appliedCount > 0 or #raised > 0 then
+  hsetPairs(metaKey, stampRaise)
+end
 flushTotals(metaKey)
 if appliedCount > 0 then
   trimStream(streamKey, streamMaxLen, streamMaxAgeMs)

@@ -53,7 +53,8 @@
       touched        flat array target, differs (1 when the live value was not the rebuilt
                      one), for each target the tail touched; empty on refusal
     or the error "SEQGUARD_LAYOUT <key> holds a <type>" (nothing written) when the stream or
-    meta key has the wrong type.
+    meta key has the wrong type, or "SEQGUARD_NEWER_LAYOUT …" (nothing written) when the
+    shard's stamp says a newer version wrote it (includes/checkLayoutVersion.lua).
 ]]
 
 local SWAPPED, DELETED = 1, 2
@@ -65,6 +66,7 @@ local REFUSED_UNFOLDABLE, REFUSED_FRESH_MISSING, REFUSED_NOTHING_RECORDED = -3, 
 --- @include "includes/mutationRejection"
 --- @include "includes/int64Text"
 --- @include "includes/checkLayout"
+--- @include "includes/checkLayoutVersion"
 
 --- @mutations
 
@@ -75,6 +77,8 @@ local foldedEntries, foldedTargets = tonumber(ARGV[3]), tonumber(ARGV[4])
 local scratchPrefix = ARGV[5]
 
 checkLayout({ [streamKey] = 'stream', [metaKey] = 'hash' })
+-- Only read here: the fold must understand every entry format the stream may hold.
+checkLayoutVersion(metaKey, true)
 
 -- Whether an entry the guard applied touched the name.
 local function touches(entry)

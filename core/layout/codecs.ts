@@ -5,14 +5,15 @@
  *
  * - the stream entry of an applied or refused event (format 3, one field "v3"; formats 2 and 1,
  *   written before, are still read);
- * - the meta hash fields: `applied`, `n:<name>` (events applied to a state) and `sum:<name>`
- *   (the sum of their deltas);
+ * - the meta hash fields: `applied`, `n:<name>` (events applied to a state), `sum:<name>`
+ *   (the sum of their deltas), and the version stamp `layout`, `streamFormat` (versions.ts);
  * - the versions hash fields of hsetIfNewer;
  * - the gap ledger members;
  * - scores as text (the one spelling of infinity);
  * - the dead-letter stream's entries (written by lua/deadLetter-2.lua).
  */
 import type { Mutation } from '../events/types.ts';
+import { stampField } from './versions.ts';
 
 // ----------------------------------------------------------------------------------------------
 // Stream entries
@@ -349,16 +350,23 @@ export const metaField = {
   count: (name: string) => `n:${name}`,
   /** The sum of the deltas applied to state `name` (a double, as HINCRBYFLOAT keeps it). */
   sum: (name: string) => `sum:${name}`,
+  /** The shard's version stamp (versions.ts): the newest key layout written to it. */
+  layout: stampField.layout,
+  /** The shard's version stamp: the newest stream entry format written to its stream. */
+  streamFormat: stampField.streamFormat,
 } as const;
 
 export type MetaField =
   | { kind: 'applied' }
   | { kind: 'count'; name: string }
-  | { kind: 'sum'; name: string };
+  | { kind: 'sum'; name: string }
+  | { kind: 'stamp'; of: keyof typeof stampField };
 
 /** What a meta hash field is, or undefined for a field the guard does not write. */
 export function parseMetaField(field: string): MetaField | undefined {
   if (field === metaField.applied) return { kind: 'applied' };
+  if (field === metaField.layout) return { kind: 'stamp', of: 'layout' };
+  if (field === metaField.streamFormat) return { kind: 'stamp', of: 'streamFormat' };
   if (field.startsWith('n:')) return { kind: 'count', name: field.slice(2) };
   if (field.startsWith('sum:')) return { kind: 'sum', name: field.slice(4) };
   return undefined;

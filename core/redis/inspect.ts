@@ -12,6 +12,7 @@ import {
   shardRegistryKey,
   stateKey,
 } from '../layout/keys.ts';
+import { assertReadable } from '../layout/versions.ts';
 import type { RedisClient } from './client.ts';
 
 export interface ShardSnapshot {
@@ -159,6 +160,11 @@ export async function inspectShard(
     redis.hgetall(keys.meta),
     redis.exists(keys.offsets, keys.cursors, keys.meta),
   ]);
+  // A newer version's shard is not judged by this code's reading of it.
+  assertReadable(keys.meta, {
+    layout: meta[metaField.layout],
+    streamFormat: meta[metaField.streamFormat],
+  });
   const names = metaStateNames(Object.keys(meta), 'sum');
   const states: StateCheck[] = [];
   for (const name of names) states.push(await checkState(redis, shard.shard, name, meta, options));

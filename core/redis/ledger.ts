@@ -5,6 +5,7 @@
  */
 
 import { partitionLedgerKey } from '../layout/keys.ts';
+import { assertReadable, stampField } from '../layout/versions.ts';
 import type { LedgerAdvance, LedgerEntry } from '../sink/ports.ts';
 import type { RedisClient } from './client.ts';
 import { type ReplicaWait, writeAcknowledged } from './replica-wait.ts';
@@ -35,19 +36,20 @@ export async function readLedgers(
   partitions: readonly string[],
   keyPrefix: string,
 ): Promise<Map<string, LedgerEntry>> {
+  let all: Record<string, string>[];
   try {
-    const all = await Promise.all(
-      partitions.map((p) => redis.hgetall(partitionLedgerKey(p, keyPrefix))),
-    );
-    const entries = new Map<string, LedgerEntry>();
-    partitions.forEach((p, i) => {
-      const fields = all[i] as Record<string, string>;
-      if (Object.keys(fields).length > 0) entries.set(p, decodeLedger(fields));
-    });
-    return entries;
+    all = await Promise.all(partitions.map((p) => redis.hgetall(partitionLedgerKey(p, keyPrefix))));
   } catch (error) {
     throw redisCallError(error, { call: 'reading the partition ledgers' });
   }
+  const entries = new Map<string, LedgerEntry>();
+  partitions.forEach((p, i) => {
+    const fields = all[i] as Record<string, string>;
+    // A ledger a newer version wrote is not read by this code's reading of it.
+    assertReadable(partitionLedgerKey(p, keyPrefix), { layout: fields[stampField.layout] });
+    if (Object.keys(fields).length > 0) entries.set(p, decodeLedger(fields));
+  });
+  return entries;
 }
 
 /**
@@ -61,14 +63,20 @@ export async function readLedgerRuns(
   keyPrefix: string,
   shard?: string,
 ): Promise<Map<string, LedgerEntry>> {
-  const names = [field.start, field.through, ...(shard === undefined ? [] : [shardPrefix + shard])];
+  const names = [
+    stampField.layout,
+    field.start,
+    field.through,
+    ...(shard === undefined ? [] : [shardPrefix + shard]),
+  ];
   try {
     const all = await Promise.all(
       partitions.map((p) => redis.hmget(partitionLedgerKey(p, keyPrefix), ...names)),
     );
     const entries = new Map<string, LedgerEntry>();
     partitions.forEach((p, i) => {
-      const [start, through, mark] = all[i] as (string | null)[];
+      const [layout, start, through, mark] = all[i] as (string | null)[];
+      assertReadable(partitionLedgerKey(p, keyPrefix), { layout: layout ?? undefined });
       if (start === null && through === null && (mark ?? null) === null) return;
       const big = (v: string | null | undefined) =>
         v === null || v === undefined ? undefined : BigInt(v);

@@ -17,6 +17,7 @@ import {
   type KafkaConnection,
   lazyKafkaConnection,
   type RedisClient,
+  RedisNewerLayoutError,
   type SinkConfig,
 } from '../../core/index.ts';
 
@@ -36,6 +37,10 @@ function publish(metrics: Metrics, summary: BatchSummary, durationMs: number) {
   metrics.addMetric('EventsRefused', MetricUnit.Count, summary.refused);
   metrics.addMetric('RecordsDeadLettered', MetricUnit.Count, summary.deadLettered);
   metrics.addMetric('RecordsRetried', MetricUnit.Count, summary.retried);
+  // Calls refused because Redis holds a layout newer than this code reads (docs/operations.md,
+  // "Upgrading and rolling back"): their records are among the retried.
+  const newer = summary.errors.filter((e) => e instanceof RedisNewerLayoutError).length;
+  metrics.addMetric('NewerLayoutRefusals', MetricUnit.Count, newer);
   metrics.addMetric('BatchDuration', MetricUnit.Milliseconds, durationMs);
 }
 

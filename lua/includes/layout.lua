@@ -15,13 +15,22 @@
   <version>,<late>:<scope><key><target><value>) and 1 (fields scope seq tp offset op key target
   value ts [version] [late]), written before, are still read: their key is the one key, their
   args target, value and, for hsetIfNewer, version.
-  Meta hash: META_APPLIED (events applied to the shard), n:<name> (to a state), sum:<name>.
+  Meta hash: META_APPLIED (events applied to the shard), n:<name> (to a state), sum:<name>,
+  and the shard's stamp: META_LAYOUT and META_STREAM_FORMAT (includes/checkLayoutVersion.lua).
+  A partition ledger holds META_LAYOUT too.
   Versions hash: versionField(name, target).
   Gap ledger member: gapPrefix(cursorField) .. first .. last, each seq padded to 20 digits.
 ]]
 
 local STREAM_ENTRY_FIELD = 'v3'
 local META_APPLIED = 'applied'
+
+-- The key layout and the stream entry format this code writes, and the newest of each it reads
+-- (docs/versioning.md; core/layout/versions.ts holds the same numbers). A script that meets a
+-- stamp newer than it reads refuses, rather than misreading what a newer version wrote.
+local LAYOUT_WRITTEN, LAYOUT_READ = 1, 1
+local STREAM_FORMAT_WRITTEN, STREAM_FORMAT_READ = 3, 3
+local META_LAYOUT, META_STREAM_FORMAT = 'layout', 'streamFormat'
 
 -- "<byte length>," of a text, kept for the texts that repeat within a chunk (scopes, names):
 -- turning a number into text is what costs in Lua.

@@ -251,6 +251,8 @@ describe('applyChunk()', () => {
       'n:coins': '3',
       'sum:coins': '-9007199254740981',
       applied: '3',
+      layout: '1',
+      streamFormat: '3',
     });
   });
 

@@ -174,6 +174,53 @@ describe('apply-events handler', () => {
   });
 });
 
+describe('apply-events handler on a shard a newer version wrote', () => {
+  it('retries its records, never dead-letters them, says why, and applies them once it may', async () => {
+    // Prepare: a newer seqguard stamped tenant-b (core/layout/versions.ts) during a rolling
+    // deploy; tenant-a is this version's.
+    const { invoke, prefix, metric } = sink();
+    const meta = shardKeys('tenant-b', prefix).meta;
+    await raw.hset(meta, 'layout', '2');
+    const logged = vi.spyOn(Logger.prototype, 'error');
+    onTestFinished(() => logged.mockRestore());
+    const event = await loadEvent('msk-envelope-mixed');
+    // Act
+    const refused = await invoke(event);
+    // Assess: tenant-b's records come again; tenant-a's are applied.
+    const retried = refused.batchItemFailures.map((f) => f.itemIdentifier);
+    expect(retried).toEqual([
+      { partition: 'payments-0', offset: 9 },
+      { partition: 'payments-2', offset: 4 },
+      { partition: 'audit-0', offset: 0 },
+    ]);
+    expect(await raw.xlen(deadLetterKeys(prefix).stream)).toBe(0);
+    expect(metric('RecordsDeadLettered')).toBe(0);
+    expect(metric('NewerLayoutRefusals')).toBe(1);
+    const errors = logged.mock.calls.map(([, extra]) => (extra as { error: Error }).error);
+    expect(errors.map((e) => e.name)).toContain('RedisNewerLayoutError');
+    expect(errors.map((e) => e.message).join('\n')).toMatch(
+      /holds layout 2, stream format \(none\), written by a newer seqguard/,
+    );
+    expect(await raw.hget(stateKey('tenant-a', 'balances', prefix), 'wallet-9')).toBe('1800');
+    expect(await raw.exists(stateKey('tenant-b', 'balances', prefix))).toBe(0);
+
+    // Act: the stamp is one this version reads again (the newer version rolled back before it
+    // wrote), and the trigger delivers the batch again.
+    await raw.hset(meta, 'layout', '1');
+    const again = await invoke(event);
+    // Assess: every record once, as the batch without the refusal leaves them.
+    expect(again).toEqual({ batchItemFailures: [] });
+    expect(await raw.hget(stateKey('tenant-a', 'balances', prefix), 'wallet-9')).toBe('1800');
+    expect(await raw.hget(stateKey('tenant-b', 'balances', prefix), 'wallet-4')).toBe('150');
+    expect(await raw.zscore(stateKey('tenant-b', 'top-spenders', prefix), 'wallet-4')).toBe('1.5');
+    expect(await raw.hgetall(shardKeys('tenant-b', prefix).offsets)).toEqual({
+      'payments-0': '9',
+      'payments-2': '4',
+      'audit-0': '0',
+    });
+  });
+});
+
 describe('apply-events handler when Redis fails', () => {
   let server: RedisServer;
   let target: RedisTarget;

@@ -164,6 +164,7 @@ describe('advanceLedger()', () => {
       deadLettered: 8n,
     });
     expect(await raw.hgetall(partitionLedgerKey(tp, prefix))).toEqual({
+      layout: '1',
       through: '9',
       start: '0',
       's:a': '9',

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   RedisBehindError,
   RedisLayoutError,
+  RedisNewerLayoutError,
   RedisNotReplicatedError,
   RedisUnavailableError,
 } from '../../../core/errors.ts';
@@ -17,6 +18,9 @@ import { parseScriptError, redisCallError } from '../../../core/redis/script-err
 const suffix = ' script: 5f1c0e2a, on @user_script:42.';
 const layout = new ReplyError(`SEQGUARD_LAYOUT {sg:board}:cursors holds a string${suffix}`);
 const behind = new ReplyError(`SEQGUARD_BEHIND events-0 - 5${suffix}`);
+const newer = new ReplyError(
+  `SEQGUARD_NEWER_LAYOUT {sg:board}:meta layout 2 stream format - reads 1 3${suffix}`,
+);
 
 describe('parseScriptError()', () => {
   it('reads the code and its fields from a script error reply, and nothing from other errors', () => {
@@ -32,6 +36,12 @@ describe('parseScriptError()', () => {
       expected: '40',
     });
     expect(parseScriptError(behind.message)).toMatchObject({ held: undefined, expected: '5' });
+    expect(parseScriptError(newer.message)).toEqual({
+      code: 'SEQGUARD_NEWER_LAYOUT',
+      key: '{sg:board}:meta',
+      layout: '2',
+      streamFormat: undefined,
+    });
     expect(parseScriptError('Connection is closed.')).toBeUndefined();
   });
 });
@@ -55,6 +65,18 @@ describe('redisCallError()', () => {
     expect(error).toBeInstanceOf(RedisBehindError);
     expect(error.message).toBe('behind (events-0: checkpoint none, ledger 5)');
     expect(redisCallError(behind, { call: 'advanceLedger' })).toBeInstanceOf(RedisUnavailableError);
+  });
+
+  it('maps SEQGUARD_NEWER_LAYOUT to RedisNewerLayoutError, naming the stamp and what to do', () => {
+    const error = redisCallError(newer, wording);
+    expect(error).toBeInstanceOf(RedisNewerLayoutError);
+    expect(error.message).toBe(
+      'shard "board": {sg:board}:meta holds layout 2, stream format (none), written by a newer seqguard; this code reads layout 1 and stream format 3 at most. Nothing was written and the records are retried: the newer version takes them once it runs (docs/operations.md, "Upgrading and rolling back")',
+    );
+    expect(error.cause).toBe(newer);
+    // A wrapper that met the stamp itself passes the error on as it is.
+    const own = new RedisNewerLayoutError('stamped');
+    expect(redisCallError(own, wording)).toBe(own);
   });
 
   it('keeps RedisNotReplicatedError, and makes anything else RedisUnavailableError', () => {
