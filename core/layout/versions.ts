@@ -49,7 +49,8 @@ export function isNewerThanRead(stamp: LayoutStamp): boolean {
 
 /** Why a key whose stamp is newer than this code reads is refused, in words an operator can act on. */
 export function newerLayoutMessage(key: string, stamp: LayoutStamp): string {
-  const held = `layout ${stamp.layout ?? '(none)'}, stream format ${stamp.streamFormat ?? '(none)'}`;
+  const format = stamp.streamFormat === undefined ? '' : `, stream format ${stamp.streamFormat}`;
+  const held = `layout ${stamp.layout ?? '(none)'}${format}`;
   return `${key} holds ${held}, written by a newer seqguard; this code reads layout ${layoutVersion.read} and stream format ${streamFormat.read} at most. Nothing was written and the records are retried: the newer version takes them once it runs (docs/operations.md, "Upgrading and rolling back")`;
 }
 

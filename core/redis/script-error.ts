@@ -1,11 +1,11 @@
 /**
  * One reading of what a failed Redis call means, for every wrapper: the error replies our
  * scripts raise (lua/includes/checkLayout.lua, lua/includes/checkNotBehind.lua,
- * lua/includes/checkLayoutVersion.lua) become their
- * typed errors, a RedisNotReplicatedError (replica-wait.ts) stays what it is, and anything else
- * (a connection, a timeout, a failover) is RedisUnavailableError, whose records are retried.
+ * lua/includes/checkLayoutVersion.lua) become their typed errors, a RedisNotReplicatedError
+ * (replica-wait.ts) or RedisNewerLayoutError (a wrapper's own stamp check) stays what it is, and
+ * anything else (a connection, a timeout, a failover) is RedisUnavailableError, whose records
+ * are retried.
  */
-
 import {
   RedisBehindError,
   RedisLayoutError,

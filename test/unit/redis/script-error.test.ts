@@ -71,7 +71,7 @@ describe('redisCallError()', () => {
     const error = redisCallError(newer, wording);
     expect(error).toBeInstanceOf(RedisNewerLayoutError);
     expect(error.message).toBe(
-      'shard "board": {sg:board}:meta holds layout 2, stream format (none), written by a newer seqguard; this code reads layout 1 and stream format 3 at most. Nothing was written and the records are retried: the newer version takes them once it runs (docs/operations.md, "Upgrading and rolling back")',
+      'shard "board": {sg:board}:meta holds layout 2, written by a newer seqguard; this code reads layout 1 and stream format 3 at most. Nothing was written and the records are retried: the newer version takes them once it runs (docs/operations.md, "Upgrading and rolling back")',
     );
     expect(error.cause).toBe(newer);
     // A wrapper that met the stamp itself passes the error on as it is.
