@@ -128,15 +128,24 @@ async function fuzzOne(target: FuzzTarget, seconds: number, redisUrl?: string): 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  let done = false;
+  const stop = () => child.kill('SIGKILL');
+  // A target's open Redis connection keeps an async run's process alive after libFuzzer is done.
+  const hung = setTimeout(stop, (seconds + 120) * 1000);
+  const read = (chunk: Buffer) => {
     output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+    if (!done && /^Done \d+ runs in/m.test(output)) {
+      done = true;
+      setTimeout(stop, 5_000).unref();
+    }
+  };
+  child.stdout.on('data', read);
+  child.stderr.on('data', read);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(hung);
   const finding = newestFinding(findings, before);
-  if (code !== 0 || finding !== undefined) {
+  const finished = code === 0 || (code === null && done);
+  if (!finished || finding !== undefined) {
     // What the fuzzer said about the finding: the error and its stack, the input's bytes.
     console.log(
       output
