@@ -34,3 +34,25 @@ export class DoctorError extends SeqguardError {
     this.name = 'DoctorError';
   }
 }
+
+/**
+ * The fuzzer cannot start (tools/fuzz/): its native addon does not load and cannot be patched
+ * to, or a server a target needs does not start. The message names what is missing.
+ */
+export class FuzzSetupError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'FuzzSetupError';
+  }
+}
+
+/**
+ * A fuzz target's property does not hold for an input (tools/fuzz/targets/): the message says
+ * which property, with what was expected and what came instead.
+ */
+export class FuzzFindingError extends SeqguardError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'FuzzFindingError';
+  }
+}

@@ -101,7 +101,9 @@ export function parsePositionToken(token: string): Position {
     throw bad(`it does not start with "${tokenVersion}"`);
   if (token.length > maxTokenLength) throw bad(`longer than ${maxTokenLength} characters`);
   const body = token.slice(tokenVersion.length);
-  if (body.length === 0 || !base64url.test(body)) throw bad('not base64url after the prefix');
+  // The empty position (no writes yet) is what positionToken() makes of [].
+  if (body.length === 0) return [];
+  if (!base64url.test(body)) throw bad('not base64url after the prefix');
   const text = Buffer.from(body, 'base64url').toString('utf8');
   if (Buffer.from(text, 'utf8').toString('base64url') !== body)
     throw bad('not canonical base64url');

@@ -244,6 +244,31 @@ function advance(
   cursor.value = seq;
 }
 
+/**
+ * The exact sum of a state's totals while every delta added to it was an integer, null after a
+ * fraction. The Lua keeps integer sums exact, well past 2^53 (exact decimal text, or Redis's
+ * long double: lua/includes/runningTotals.lua), and the drift check compares a hash's sum with
+ * it exactly; the model's `sum` is a double, so it is recomputed from this rather than added
+ * to. Kept aside, so that totals stay `{ count, sum }`.
+ */
+const exactSums = new WeakMap<{ count: number; sum: number }, bigint | null>();
+const integerDelta = /^-?\d+$/;
+
+function addToSum(totals: { count: number; sum: number }, delta: string) {
+  const held = exactSums.get(totals);
+  // Totals made elsewhere (a copy) start exact from a sum that is still an exact integer.
+  const exact =
+    held !== undefined ? held : Number.isSafeInteger(totals.sum) ? BigInt(totals.sum) : null;
+  if (exact !== null && integerDelta.test(delta)) {
+    const next = exact + BigInt(delta);
+    exactSums.set(totals, next);
+    totals.sum = Number(next);
+  } else {
+    exactSums.set(totals, null);
+    totals.sum += Number(delta);
+  }
+}
+
 /** The running totals of an applied event: a count per state it touched, its sums. */
 function addToTotals(shard: ShardModel, mutation: Mutation, mutations: MutationRegistry) {
   const sums = sumsOf(registeredOf(mutations, mutation.op), mutation);
@@ -255,7 +280,7 @@ function addToTotals(shard: ShardModel, mutation: Mutation, mutations: MutationR
     }
     if (mutation.keys.indexOf(name) === i) totals.count += 1;
     const sum = sums[i];
-    if (sum !== false && sum !== undefined) totals.sum += Number(sum);
+    if (sum !== false && sum !== undefined) addToSum(totals, sum);
   });
   shard.applied += 1;
 }

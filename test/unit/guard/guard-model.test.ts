@@ -140,6 +140,16 @@ describe('guard()', () => {
     expect(shard.checkpoints).toEqual(new Map([['t-0', 4n]]));
   });
 
+  it('sums integer deltas exactly beyond 2^53, as the Lua does (fuzz finding, docs/fuzzing.md)', () => {
+    // Prepare: int64's ends, whose double sum is 0 but whose exact sum is -16.
+    const shard = emptyShardModel();
+    // Act
+    guard(shard, step(1n, 1n, hincrby('ann', '-9223372036854775808')), 1n);
+    guard(shard, step(2n, 2n, hincrby('bob', '9223372036854775792')), 1n);
+    // Assess
+    expect(shard.totals.get('coins')).toEqual({ count: 2, sum: -16 });
+  });
+
   it('rejects a first seq below firstSeq and a refused mutation without moving anything', () => {
     // Prepare
     const shard = emptyShardModel();
