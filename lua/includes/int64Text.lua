@@ -57,6 +57,30 @@ local function int64CompareDifference(a, b, c)
   return 0
 end
 
+-- The canonical text of a - b, for int64 texts (leading zeros and "-0" read too) whose
+-- difference is an int64.
+local function int64Difference(a, b)
+  local ah, al = int64Parts(a)
+  local bh, bl = int64Parts(b)
+  local h, l = ah - bh, al - bl
+  if l < 0 then
+    h, l = h - 1, l + 1e9
+  end
+  local sign = ''
+  if h < 0 then -- the value is h * 1e9 + l; its size is (-h - 1) * 1e9 + (1e9 - l), or -h * 1e9
+    sign = '-'
+    if l > 0 then
+      h, l = -h - 1, 1e9 - l
+    else
+      h = -h
+    end
+  end
+  if h == 0 then
+    return l == 0 and '0' or sign .. string.format('%d', l)
+  end
+  return sign .. string.format('%d', h) .. string.format('%09d', l)
+end
+
 -- The text of -a, for a non-negative a ("0" stays "0": HINCRBY refuses "-0").
 local function int64Negate(a)
   if a == '0' then

@@ -21,6 +21,7 @@
 ]]
 
 --- @include "includes/layout"
+--- @include "includes/int64Text"
 
 local TOTALS_EXACT_LIMIT = 4503599627370496 -- 2^52
 local totalsNames, totalsCount, totalsSum, totalsGiven, totalsLarge = {}, {}, {}, {}, {}
@@ -84,7 +85,15 @@ local function totalsNotApplied(e, keyCount, argCount)
     end
     local delta = e[6 + keyCount + argCount + j]
     if delta and totalsGiven[index] then
-      addToSum(index, delta, -1)
+      local d = tonumber(delta)
+      if d < totalsSmall and d > -totalsSmall then
+        totalsSum[index] = totalsSum[index] - d
+      else
+        -- Off the given sum itself, exactly in text (its deltas are all integers): in and out
+        -- again through HINCRBYFLOAT, a delta near 2^63 would round away a fraction the total
+        -- already holds, as the long double has 64 bits of mantissa.
+        totalsGiven[index] = int64Difference(totalsGiven[index], delta)
+      end
     end
   end
 end

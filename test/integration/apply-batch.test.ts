@@ -290,6 +290,27 @@ describe('applyChunk()', () => {
     });
   });
 
+  it("keeps a total's fraction when a delta near 2^63 of the same state is not applied", async () => {
+    // Prepare: a leaderboard of halves; then a chunk whose exact given sum holds a delta near
+    // 2^63 that Redis refuses (a hincrby on the zset: WRONGTYPE). Found by fuzzing
+    // (tools/fuzz/regressions/guard-differential/fraction-lost-in-running-total): the delta went
+    // in and out of HINCRBYFLOAT's long double, and 48.5 became 49.
+    const shard = uniqueShard();
+    const on = (scope: string, m: ReturnType<typeof mutation>) =>
+      guardedEvent({ shard, scope, seq: 1, offset: 1, mutation: m });
+    await kinds(shard, [
+      on('a', mutation('zincrby', { key: 'board', member: 'a', delta: '48.5' })),
+    ]);
+    // Act
+    const outcomes = await kinds(shard, [
+      on('b', mutation('zmax', { key: 'board', member: 'b', score: '1' })),
+      on('c', mutation('hincrby', { key: 'board', field: 'c', delta: '9223372036854775807' })),
+    ]);
+    // Assess
+    expect(outcomes).toEqual(['applied', 'rejected']);
+    expect(await raw.hmget(shardKeys(shard).meta, 'n:board', 'sum:board')).toEqual(['2', '48.5']);
+  });
+
   it('appends one stream entry per applied event with its coordinates', async () => {
     const shard = uniqueShard();
     await kinds(shard, [
