@@ -188,16 +188,19 @@ describe('a rolling deploy', () => {
       await produce(topic, traffic.wave(400));
       await start(versions.previous, [3]).warmUp();
       await caughtUp(topic, groupId, traffic.records);
-      // The deploy: the current code joins the group, and both take batches. The second half of
-      // the wave comes once the current code took records, so the group has both members.
+      // The deploy: the current code joins the group, and both take batches. The group gives it
+      // partitions only at the rebalance its join starts, which may come after the previous code
+      // handled what is there: small waves until the current code took some, then a large one.
       const beforeDeploy = versions.previous.handled;
       await start(versions.current, [2, 5]).warmUp();
-      await produce(topic, traffic.wave(450));
-      await expect
-        .poll(() => versions.current.handled, { timeout: 60_000, interval: 50 })
-        .toBeGreaterThan(0);
+      const joining = Date.now() + 120_000;
+      while (versions.current.handled === 0) {
+        if (Date.now() > joining) throw new Error('the current code took no records in 120 s');
+        await produce(topic, traffic.wave(40));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
       const previousJoined = versions.previous.handled;
-      await produce(topic, traffic.wave(450));
+      await produce(topic, traffic.wave(900));
       await caughtUp(topic, groupId, traffic.records);
       const sideBySide = {
         previous: versions.previous.handled - previousJoined,
