@@ -39,15 +39,21 @@ local function int64Parts(text)
   return -hi, 0
 end
 
--- -1, 0 or 1 as a - b is below, equal to or above c (all int64 texts; a - b may leave int64).
-local function int64CompareDifference(a, b, c)
+-- (hi, lo) of a - b, with 0 <= lo < 1e9 (int64 texts; a - b may leave int64).
+local function int64PartsOfDifference(a, b)
   local ah, al = int64Parts(a)
   local bh, bl = int64Parts(b)
-  local ch, cl = int64Parts(c)
   local h, l = ah - bh, al - bl
   if l < 0 then
     h, l = h - 1, l + 1e9
   end
+  return h, l
+end
+
+-- -1, 0 or 1 as a - b is below, equal to or above c (all int64 texts; a - b may leave int64).
+local function int64CompareDifference(a, b, c)
+  local h, l = int64PartsOfDifference(a, b)
+  local ch, cl = int64Parts(c)
   if h ~= ch then
     return h < ch and -1 or 1
   end
@@ -60,12 +66,7 @@ end
 -- The canonical text of a - b, for int64 texts (leading zeros and "-0" read too) whose
 -- difference is an int64.
 local function int64Difference(a, b)
-  local ah, al = int64Parts(a)
-  local bh, bl = int64Parts(b)
-  local h, l = ah - bh, al - bl
-  if l < 0 then
-    h, l = h - 1, l + 1e9
-  end
+  local h, l = int64PartsOfDifference(a, b)
   local sign = ''
   if h < 0 then -- the value is h * 1e9 + l; its size is (-h - 1) * 1e9 + (1e9 - l), or -h * 1e9
     sign = '-'

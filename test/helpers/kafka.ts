@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@platformatic/kafka';
 import { afterAll, beforeAll, inject, vi } from 'vitest';
+import { topicPartition } from '../../core/events/topic-partition.ts';
 import {
   createAdmin,
   createConsumer,
@@ -53,6 +54,16 @@ export function suiteKafkaEnv(): Record<string, string> {
   return listener
     ? secureKafkaEnv(listener)
     : { SEQGUARD_KAFKA_BOOTSTRAP: inject('kafkaBootstrap') };
+}
+
+/** Each partition's end offset once `records` are written to a new topic, by `<topic>-<partition>`. */
+export function endOffsets(records: readonly TestRecord[], topic: string): Map<string, bigint> {
+  const ends = new Map<string, bigint>();
+  for (const r of records) {
+    const id = topicPartition({ topic, partition: r.partition });
+    ends.set(id, (ends.get(id) ?? 0n) + 1n);
+  }
+  return ends;
 }
 
 export function uniqueTopic(label = 'topic'): string {

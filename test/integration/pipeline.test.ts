@@ -6,13 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicPartition } from '../../core/events/topic-partition.ts';
 import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
 import type { EsmActivity } from '../../local/emulators/lambda/event-source-mapping.ts';
 import type { PipelineOptions } from '../../local/emulators/pipeline.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import {
   createTopic,
+  endOffsets,
   produce,
   startSuitePipeline,
   type TestRecord,
@@ -73,15 +73,6 @@ function seedEvents(count: number): {
     if (i % 97 === 0) records.push({ ...record }); // a producer retry: the same event twice
   }
   return { records, expected, unique: count };
-}
-
-function endOffsets(records: TestRecord[], topic: string): Map<string, bigint> {
-  const ends = new Map<string, bigint>();
-  for (const r of records) {
-    const id = topicPartition({ topic, partition: r.partition });
-    ends.set(id, (ends.get(id) ?? 0n) + 1n);
-  }
-  return ends;
 }
 
 /** Runs the pipeline over `records` until every partition is committed to its end. */

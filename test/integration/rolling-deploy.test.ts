@@ -11,18 +11,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicPartition } from '../../core/events/topic-partition.ts';
 import { createAdmin } from '../../core/kafka/connection.ts';
 import { triggerGroupId } from '../../core/kafka/consumer-groups.ts';
 import { committedOffsets } from '../../core/kafka/offsets.ts';
 import { metaField } from '../../core/layout/codecs.ts';
-import { deadLetterKeys, shardKeys, stateKey } from '../../core/layout/keys.ts';
+import { deadLetterKeys, shardKeys } from '../../core/layout/keys.ts';
 import { layoutVersion, streamFormat } from '../../core/layout/versions.ts';
 import type { EsmActivity } from '../../local/emulators/lambda/event-source-mapping.ts';
 import type { Pipeline, PipelineFunctionOptions } from '../../local/emulators/pipeline.ts';
 import type { RedisServer } from '../../local/emulators/redis/server.ts';
 import {
   createTopic,
+  endOffsets,
   produce,
   startSuitePipeline,
   suiteKafka,
@@ -30,6 +30,7 @@ import {
   uniqueTopic,
 } from '../helpers/kafka.ts';
 import { type PreviousVersion, previousVersion } from '../helpers/previous-version.ts';
+import { leaderboardOf } from '../helpers/reading.ts';
 import {
   type RedisTarget,
   rawRedis,
@@ -90,22 +91,12 @@ class Traffic {
   }
 }
 
-/** Each partition's end offset after `records`, as the group must commit it. */
-function ends(records: TestRecord[], topic: string): Map<string, bigint> {
-  const end = new Map<string, bigint>();
-  for (const r of records) {
-    const id = topicPartition({ topic, partition: r.partition });
-    end.set(id, (end.get(id) ?? 0n) + 1n);
-  }
-  return end;
-}
-
 /** Waits until the trigger's group has committed every partition to its end. */
 async function caughtUp(topic: string, base: string, records: TestRecord[]) {
   const groupId = triggerGroupId(base, topic);
   const admin = createAdmin(suiteKafka('rolling-deploy-admin'));
   try {
-    const want = ends(records, topic);
+    const want = endOffsets(records, topic);
     await expect
       .poll(
         async () => {
@@ -226,14 +217,8 @@ describe('a rolling deploy', () => {
       expect(sideBySide.previousInDeploy).toBeGreaterThan(0);
       expect(versions.previous.handled).toBeGreaterThan(handledBeforeRollback);
       expect(versions.previous.kills + versions.current.kills).toBeGreaterThanOrEqual(2);
-      const flat = await redis.zrange(
-        stateKey('default', 'leaderboard', prefix),
-        0,
-        -1,
-        'WITHSCORES',
-      );
-      const board = new Map<string, number>();
-      for (let i = 0; i < flat.length; i += 2) board.set(flat[i] as string, Number(flat[i + 1]));
+      const ranked = await leaderboardOf(redis, 'default', prefix);
+      const board = new Map(ranked.map(({ member, score }) => [member, score]));
       const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCompare(b));
       expect(sorted(board)).toEqual(sorted(traffic.expected));
       const keys = shardKeys('default', prefix);
