@@ -77,8 +77,14 @@ function statsOf(target: string, output: string, finding: string | undefined): R
   return {
     target,
     finding,
-    execsPerSecond: lastNumber(output, /stat::average_exec_per_sec:\s+(\d+)/g),
-    executions: lastNumber(output, /stat::number_of_executed_units:\s+(\d+)/g),
+    // The final stats, or else the last status line (`#<runs> … exec/s: <n>`): a run whose end
+    // was cut short after libFuzzer's DONE line has no final stats.
+    execsPerSecond:
+      lastNumber(output, /stat::average_exec_per_sec:\s+(\d+)/g) ??
+      lastNumber(output, /^#\d+\s.*\bexec\/s: (\d+)/gm),
+    executions:
+      lastNumber(output, /stat::number_of_executed_units:\s+(\d+)/g) ??
+      lastNumber(output, /^#(\d+)\s/gm),
     cov: lastNumber(output, /\bcov: (\d+)/g),
     ft: lastNumber(output, /\bft: (\d+)/g),
   };
@@ -130,11 +136,14 @@ async function fuzzOne(target: FuzzTarget, seconds: number, redisUrl?: string): 
   let output = '';
   let done = false;
   const stop = () => child.kill('SIGKILL');
-  // A target's open Redis connection keeps an async run's process alive after libFuzzer is done.
+  // A target's open Redis connection keeps an async run's process alive after libFuzzer is done,
+  // and an async run has been seen to stall in its end-of-run printing (a clean-clone CI run).
   const hung = setTimeout(stop, (seconds + 120) * 1000);
   const read = (chunk: Buffer) => {
     output += chunk.toString();
-    if (!done && /^Done \d+ runs in/m.test(output)) {
+    // libFuzzer's loop ended (its DONE status line, or the driver's Done): with no finding the
+    // run is over, whatever the process does next.
+    if (!done && /^#\d+\s+DONE\b|^Done \d+ runs in/m.test(output)) {
       done = true;
       setTimeout(stop, 5_000).unref();
     }
